@@ -1,0 +1,50 @@
+"""ml-deploy: the Pulumi program. Reads like a table of contents: config, components, outputs."""
+
+import sys
+from pathlib import Path
+
+import pulumi
+
+# Pulumi runs this file as a script from infra/; make the repository root importable so the
+# components import as the `infra` package, exactly as the tests import them.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from infra.alerts import Alerts
+from infra.config import load_config
+from infra.encryption import StackKey
+from infra.network import Network
+from infra.registry import Registry
+from infra.storage import Buckets
+from infra.tagging import component_options
+
+config = load_config()
+
+encryption = StackKey("data", opts=component_options("encryption", config=config))
+network = Network("net", config=config.network, opts=component_options("network", config=config))
+buckets = Buckets(
+    "ml", config=config.storage, key=encryption.key, opts=component_options("storage", config=config)
+)
+registry = Registry(
+    "images",
+    config=config.registry,
+    key=encryption.key,
+    force_delete=config.storage.force_destroy,
+    opts=component_options("registry", config=config),
+)
+alerts = Alerts(
+    "alerts", config=config.alerts, key=encryption.key, opts=component_options("alerts", config=config)
+)
+
+pulumi.export("vpcId", network.vpc_id)
+pulumi.export("privateSubnetIds", network.private_subnet_ids)
+pulumi.export("publicSubnetIds", network.public_subnet_ids)
+pulumi.export("kmsKeyArn", encryption.key.arn)
+pulumi.export("modelBucket", buckets.models.bucket)
+pulumi.export("modelKey", config.storage.model_key)
+pulumi.export("trainingDataBucket", buckets.training_data.bucket)
+pulumi.export("predictionLogBucket", buckets.prediction_logs.bucket)
+pulumi.export("artifactBucket", buckets.artifacts.bucket)
+pulumi.export("accessLogBucket", buckets.access_logs.bucket)
+pulumi.export("serviceRepositoryUrl", registry.service_repo.repository_url)
+pulumi.export("jobsRepositoryUrl", registry.jobs_repo.repository_url)
+pulumi.export("alertsTopicArn", alerts.topic.arn)

@@ -1,0 +1,236 @@
+"""The stack's buckets: models, training data, prediction logs, pipeline artifacts, LB access logs.
+
+Every bucket is private (public access blocked, ownership enforced), encrypted by default,
+TLS-only by policy, and has lifecycle rules so nothing grows forever.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import StorageConfig
+from infra.iam import deny_insecure_transport, policy
+
+
+@dataclass(frozen=True)
+class _BucketSpec:
+    """How one bucket differs from the hardened baseline."""
+
+    purpose: str
+    versioned: bool = False
+    eventbridge: bool = False
+    # S3-managed keys where the writer cannot use KMS (ALB access logs).
+    sse_s3_only: bool = False
+    lifecycle: list[aws.s3.BucketLifecycleConfigurationRuleArgs] = field(default_factory=list)
+    extra_statements: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Buckets(pulumi.ComponentResource):
+    """The five buckets; other components use the attributes, never bucket names of their own."""
+
+    models: aws.s3.Bucket
+    training_data: aws.s3.Bucket
+    prediction_logs: aws.s3.Bucket
+    artifacts: aws.s3.Bucket
+    access_logs: aws.s3.Bucket
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        config: StorageConfig,
+        key: aws.kms.Key,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("ml-deploy:storage:Buckets", name, None, opts)
+        self._config = config
+        self._key = key
+        self._name = name
+
+        self.models = self._bucket(
+            _BucketSpec(
+                purpose="models",
+                # The pipeline's S3 source needs versions; every bundle ever deployed is kept.
+                versioned=True,
+                eventbridge=True,
+                lifecycle=[
+                    aws.s3.BucketLifecycleConfigurationRuleArgs(
+                        id="expire-replaced-bundle-versions",
+                        status="Enabled",
+                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                        noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                            noncurrent_days=config.noncurrent_version_days, newer_noncurrent_versions=10
+                        ),
+                    ),
+                    _abort_incomplete_uploads(),
+                ],
+            )
+        )
+        self.training_data = self._bucket(
+            _BucketSpec(purpose="training-data", versioned=True, lifecycle=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-replaced-data-versions",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=config.noncurrent_version_days
+                    ),
+                ),
+                _abort_incomplete_uploads(),
+            ])
+        )
+        self.prediction_logs = self._bucket(
+            _BucketSpec(purpose="prediction-logs", lifecycle=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="tier-then-expire-prediction-logs",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    transitions=[
+                        aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                            days=config.log_transition_days, storage_class="STANDARD_IA"
+                        )
+                    ],
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                        days=config.log_expiration_days
+                    ),
+                ),
+                _abort_incomplete_uploads(),
+            ])
+        )
+        self.artifacts = self._bucket(
+            _BucketSpec(purpose="artifacts", lifecycle=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-old-pipeline-artifacts",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                        days=config.artifact_expiration_days
+                    ),
+                ),
+                _abort_incomplete_uploads(),
+            ])
+        )
+        self.access_logs = self._bucket(
+            _BucketSpec(
+                purpose="access-logs",
+                sse_s3_only=True,
+                lifecycle=[
+                    aws.s3.BucketLifecycleConfigurationRuleArgs(
+                        id="expire-access-logs",
+                        status="Enabled",
+                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                            days=config.log_expiration_days
+                        ),
+                    )
+                ],
+            ),
+            delivery_from_load_balancers=True,
+        )
+        self.register_outputs(
+            {
+                "models": self.models.bucket,
+                "training_data": self.training_data.bucket,
+                "prediction_logs": self.prediction_logs.bucket,
+                "artifacts": self.artifacts.bucket,
+                "access_logs": self.access_logs.bucket,
+            }
+        )
+
+    def _bucket(self, spec: _BucketSpec, *, delivery_from_load_balancers: bool = False) -> aws.s3.Bucket:
+        name = f"{self._name}-{spec.purpose}"
+        child = pulumi.ResourceOptions(parent=self)
+        bucket = aws.s3.Bucket(name, force_destroy=self._config.force_destroy, opts=child)
+        aws.s3.BucketOwnershipControls(
+            name,
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        access_block = aws.s3.BucketPublicAccessBlock(
+            name,
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            name, bucket=bucket.id, rules=[self._encryption_rule(spec)], opts=child
+        )
+        if spec.versioned:
+            aws.s3.BucketVersioning(
+                name,
+                bucket=bucket.id,
+                versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+                opts=child,
+            )
+        if spec.eventbridge:
+            # S3 -> EventBridge "Object Created" events: how a bundle upload starts the pipeline.
+            aws.s3.BucketNotification(name, bucket=bucket.id, eventbridge=True, opts=child)
+        aws.s3.BucketLifecycleConfiguration(name, bucket=bucket.id, rules=spec.lifecycle, opts=child)
+
+        statements = [deny_insecure_transport(bucket.arn)]
+        if delivery_from_load_balancers:
+            statements.append(_load_balancer_log_delivery(bucket, parent=self))
+        aws.s3.BucketPolicy(
+            name,
+            bucket=bucket.id,
+            policy=policy(*statements),
+            # A policy put before the public access block could be judged "public" and refused.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[access_block]),
+        )
+        return bucket
+
+    def _encryption_rule(self, spec: _BucketSpec) -> aws.s3.BucketServerSideEncryptionConfigurationRuleArgs:
+        if spec.sse_s3_only or self._config.bucket_encryption == "sse-s3":
+            default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="AES256"
+            )
+            return aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=default
+            )
+        default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+            sse_algorithm="aws:kms", kms_master_key_id=self._key.arn
+        )
+        # Bucket keys cut KMS request costs for the high-volume prediction logs.
+        return aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+            apply_server_side_encryption_by_default=default, bucket_key_enabled=True
+        )
+
+
+def _abort_incomplete_uploads() -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+    return aws.s3.BucketLifecycleConfigurationRuleArgs(
+        id="abort-incomplete-multipart-uploads",
+        status="Enabled",
+        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+        abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+            days_after_initiation=7
+        ),
+    )
+
+
+def _load_balancer_log_delivery(bucket: aws.s3.Bucket, *, parent: pulumi.Resource) -> dict[str, Any]:
+    """ALB access-log delivery into this account's prefix only.
+
+    Regions launched before August 2022 deliver as the regional ELB account, newer ones as
+    the log-delivery service principal; naming both keeps the policy right in every region.
+    """
+    invoke = pulumi.InvokeOutputOptions(parent=parent)
+    identity = aws.get_caller_identity_output(opts=invoke)
+    elb_account = aws.elb.get_service_account_output(opts=invoke)
+    return {
+        "Sid": "LoadBalancersDeliverAccessLogs",
+        "Effect": "Allow",
+        "Principal": {
+            "AWS": elb_account.arn,
+            "Service": "logdelivery.elasticloadbalancing.amazonaws.com",
+        },
+        "Action": "s3:PutObject",
+        "Resource": pulumi.Output.concat(bucket.arn, "/alb/AWSLogs/", identity.account_id, "/*"),
+    }
