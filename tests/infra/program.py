@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import runpy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,6 +182,24 @@ def run_program(
     stack: str = "dev",
 ) -> Program:
     """Run infra/__main__.py with the dev stack config (or `config`), changed by overrides."""
+    return run_under_mocks(
+        lambda: runpy.run_path(str(MAIN), run_name="__main__"),
+        config=config,
+        overrides=overrides,
+        remove=remove,
+        stack=stack,
+    )
+
+
+def run_under_mocks(
+    build: Callable[[], object],
+    *,
+    config: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+    remove: tuple[str, ...] = (),
+    stack: str = "dev",
+) -> Program:
+    """Run `build` (the whole program, or a few components) under the mocks and record it."""
     values = dict(dev_stack_config() if config is None else config)
     for key in remove:
         values.pop(key, None)
@@ -197,7 +215,7 @@ def run_program(
     settings.set_root_resource(None)  # type: ignore[arg-type]
     pulumi.runtime.set_mocks(mocks, project="ml-deploy", stack=stack, preview=False, logger=logger)
 
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(MAIN), run_name="__main__")))
+    _sync_await(run_pulumi_func(build))
 
     root = settings.get_root_resource()
     outputs = {

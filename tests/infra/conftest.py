@@ -1,0 +1,13 @@
+"""Fixtures for the infra tests: the dev stack's program, run once under the mocks."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.infra.program import Program, run_program
+
+
+@pytest.fixture(scope="session")
+def dev_program() -> Program:
+    """Everything `pulumi up -s dev` would register, recorded once per test session."""
+    return run_program()
