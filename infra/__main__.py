@@ -22,7 +22,10 @@ config = load_config()
 encryption = StackKey("data", opts=component_options("encryption", config=config))
 network = Network("net", config=config.network, opts=component_options("network", config=config))
 buckets = Buckets(
-    "ml", config=config.storage, key=encryption.key, opts=component_options("storage", config=config)
+    "ml",
+    config=config.storage,
+    key=encryption.key,
+    opts=component_options("storage", config=config),
 )
 registry = Registry(
     "images",
@@ -32,7 +35,10 @@ registry = Registry(
     opts=component_options("registry", config=config),
 )
 alerts = Alerts(
-    "alerts", config=config.alerts, key=encryption.key, opts=component_options("alerts", config=config)
+    "alerts",
+    config=config.alerts,
+    key=encryption.key,
+    opts=component_options("alerts", config=config),
 )
 
 pulumi.export("vpcId", network.vpc_id)

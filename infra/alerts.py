@@ -52,6 +52,10 @@ class Alerts(pulumi.ComponentResource):
         )
         for index, email in enumerate(config.alert_emails):
             aws.sns.TopicSubscription(
-                f"{name}-email-{index}", topic=self.topic.arn, protocol="email", endpoint=email, opts=child
+                f"{name}-email-{index}",
+                topic=self.topic.arn,
+                protocol="email",
+                endpoint=email,
+                opts=child,
             )
         self.register_outputs({"topic_arn": self.topic.arn})

@@ -33,14 +33,45 @@ class ConfigError(pulumi.RunError):
 class _Section(BaseModel):
     """Base for config sections: camelCase keys as in Pulumi.<stack>.yaml, unknown keys rejected."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
 def _check_schedule(value: str) -> str:
     if not _SCHEDULE.match(value):
         raise ValueError("must be a cron(...) or rate(...) expression, e.g. 'rate(1 day)'")
+    return value
+
+
+# The only retention periods CloudWatch Logs accepts.
+_LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+def _check_log_retention(value: int) -> int:
+    if value not in _LOG_RETENTION_DAYS:
+        raise ValueError(f"must be a CloudWatch Logs retention period: one of {_LOG_RETENTION_DAYS}")
     return value
 
 
@@ -55,11 +86,17 @@ class NetworkConfig(_Section):
     """Either a VPC this stack creates, or an existing VPC and its subnets."""
 
     vpc_id: str | None = Field(None, description="Existing VPC id; the stack creates one if unset.")
-    public_subnet_ids: list[str] = Field(default_factory=list, description="With vpcId: subnets for load balancers.")
-    private_subnet_ids: list[str] = Field(default_factory=list, description="With vpcId: subnets for tasks and jobs.")
+    public_subnet_ids: list[str] = Field(
+        default_factory=list, description="With vpcId: subnets for load balancers."
+    )
+    private_subnet_ids: list[str] = Field(
+        default_factory=list, description="With vpcId: subnets for tasks and jobs."
+    )
     vpc_cidr: str = Field("10.0.0.0/16", description="CIDR of the VPC the stack creates.")
     single_nat_gateway: bool = Field(True, description="One NAT gateway for both AZs (cheaper, for dev).")
-    interface_endpoints: bool = Field(False, description="Add ECR, CloudWatch Logs and STS interface endpoints.")
+    interface_endpoints: bool = Field(
+        False, description="Add ECR, CloudWatch Logs and STS interface endpoints."
+    )
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -83,15 +120,27 @@ class NetworkConfig(_Section):
 class StorageConfig(_Section):
     """Buckets, their encryption, retention and the object keys other parts agree on."""
 
-    bucket_encryption: Literal["kms", "sse-s3"] = Field("kms", description="Bucket encryption: the stack's KMS key or SSE-S3.")
-    force_destroy: bool = Field(False, description="Let `pulumi destroy` delete non-empty buckets (dev only).")
-    model_key: str = Field("bundles/current/model-bundle.zip", description="Key of the bundle that triggers a deploy.")
-    model_archive_prefix: str = Field("bundles/archive/", description="Where every accepted bundle is kept by version.")
-    decisions_prefix: str = Field("retrain/decisions/", description="Retrain gate decision records (model bucket).")
+    bucket_encryption: Literal["kms", "sse-s3"] = Field(
+        "kms", description="Bucket encryption: the stack's KMS key or SSE-S3."
+    )
+    force_destroy: bool = Field(
+        False, description="Let `pulumi destroy` delete non-empty buckets (dev only)."
+    )
+    model_key: str = Field(
+        "bundles/current/model-bundle.zip", description="Key of the bundle that triggers a deploy."
+    )
+    model_archive_prefix: str = Field(
+        "bundles/archive/", description="Where every accepted bundle is kept by version."
+    )
+    decisions_prefix: str = Field(
+        "retrain/decisions/", description="Retrain gate decision records (model bucket)."
+    )
     training_data_prefix: str = Field("training/", description="Prefix of the training data files.")
     prediction_log_prefix: str = Field("predictions/", description="Prefix of the service's payload logs.")
     reports_prefix: str = Field("reports/", description="Drift reports (log bucket).")
-    noncurrent_version_days: int = Field(90, ge=1, description="Days a replaced model bundle version is kept.")
+    noncurrent_version_days: int = Field(
+        90, ge=1, description="Days a replaced model bundle version is kept."
+    )
     artifact_expiration_days: int = Field(30, ge=1, description="Days pipeline artifacts are kept.")
     log_transition_days: int = Field(30, ge=1, description="Days before prediction logs move to Standard-IA.")
     log_expiration_days: int = Field(365, ge=1, description="Days prediction logs are kept.")
@@ -104,8 +153,11 @@ class StorageConfig(_Section):
         return value
 
     @field_validator(
-        "model_archive_prefix", "decisions_prefix", "training_data_prefix",
-        "prediction_log_prefix", "reports_prefix",
+        "model_archive_prefix",
+        "decisions_prefix",
+        "training_data_prefix",
+        "prediction_log_prefix",
+        "reports_prefix",
     )
     @classmethod
     def _prefix(cls, value: str) -> str:
@@ -144,11 +196,26 @@ class EnvironmentConfig(_Section):
 
 class ServingConfig(_Section):
     container_port: int = Field(8080, ge=1024, le=65535, description="Port the service listens on.")
-    initial_image_tag: str = Field("bootstrap", description="Image tag of the first task definition, before any pipeline run.")
-    certificate_arn: str | None = Field(None, description="ACM certificate: HTTPS listener and HTTP->HTTPS redirect.")
+    initial_image_tag: str = Field(
+        "bootstrap", description="Image tag of the first task definition, before any pipeline run."
+    )
+    certificate_arn: str | None = Field(
+        None, description="ACM certificate: HTTPS listener and HTTP->HTTPS redirect."
+    )
     service_log_retention_days: int = Field(30, description="CloudWatch Logs retention of service logs.")
-    stage: EnvironmentConfig = Field(default_factory=lambda: EnvironmentConfig(min_count=1, max_count=2))
-    prod: EnvironmentConfig = Field(default_factory=lambda: EnvironmentConfig(min_count=2, max_count=6))
+    stage: EnvironmentConfig = Field(
+        default_factory=lambda: EnvironmentConfig(min_count=1, max_count=2),
+        description="Stage sizing: cpu, memory, minCount, maxCount, requestsPerTarget, cpuTargetPercent, workers.",  # noqa: E501
+    )
+    prod: EnvironmentConfig = Field(
+        default_factory=lambda: EnvironmentConfig(min_count=2, max_count=6),
+        description="Prod sizing, same keys as stage; minCount >= 2 keeps a task in each AZ.",
+    )
+
+    @field_validator("service_log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        return _check_log_retention(value)
 
     @field_validator("certificate_arn")
     @classmethod
@@ -182,16 +249,35 @@ class JobsConfig(_Section):
     schedule_timezone: str = Field("UTC", description="IANA time zone of the schedules.")
     use_fargate_spot: bool = Field(False, description="Run jobs on Fargate Spot.")
     max_vcpus: int = Field(16, ge=1, description="Compute environment vCPU ceiling.")
-    retrain_job: JobConfig = Field(default_factory=lambda: JobConfig(vcpu=2, memory=8192, timeout_minutes=120))
-    monitor_job: JobConfig = Field(default_factory=lambda: JobConfig(vcpu=1, memory=4096, timeout_minutes=60))
-    gate_tolerance: float = Field(0.01, ge=0, le=1, description="How much worse than the champion a challenger may be.")
+    retrain_job: JobConfig = Field(
+        default_factory=lambda: JobConfig(vcpu=2, memory=8192, timeout_minutes=120),
+        description="Retrain job size: vcpu, memory, timeoutMinutes, attempts (infrastructure retries).",
+    )
+    monitor_job: JobConfig = Field(
+        default_factory=lambda: JobConfig(vcpu=1, memory=4096, timeout_minutes=60),
+        description="Monitor job size, same keys as retrainJob.",
+    )
+    gate_tolerance: float = Field(
+        0.01, ge=0, le=1, description="How much worse than the champion a challenger may be."
+    )
     gate_floor: float = Field(0.70, ge=0, le=1, description="Absolute minimum of the primary metric.")
-    drift_window_hours: int = Field(24, ge=1, le=24 * 31, description="Window of prediction logs the monitor reads.")
+    drift_window_hours: int = Field(
+        24, ge=1, le=24 * 31, description="Window of prediction logs the monitor reads."
+    )
     psi_threshold: float = Field(0.25, gt=0, description="PSI at which a feature counts as drifted.")
-    ks_threshold: float = Field(0.1, gt=0, le=1, description="KS statistic at which a feature counts as drifted.")
+    ks_threshold: float = Field(
+        0.1, gt=0, le=1, description="KS statistic at which a feature counts as drifted."
+    )
     retrain_on_drift: bool = Field(True, description="Monitor submits the retrain job when drift is found.")
-    retrain_cooldown_hours: int = Field(24, ge=1, description="At most one drift-triggered retrain per period.")
+    retrain_cooldown_hours: int = Field(
+        24, ge=1, description="At most one drift-triggered retrain per period."
+    )
     job_log_retention_days: int = Field(30, description="CloudWatch Logs retention of job logs.")
+
+    @field_validator("job_log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        return _check_log_retention(value)
 
     @field_validator("retrain_schedule", "monitor_schedule")
     @classmethod
@@ -215,11 +301,16 @@ class PipelineConfig(_Section):
     code_repository: str = Field(..., description="GitHub 'owner/name', or the CodeCommit repository name.")
     code_branch: str = Field("main", description="Branch whose pushes start the pipeline.")
     code_connection_arn: str | None = Field(
-        None, description="Existing CodeConnections connection; one is created (pending handshake) if unset."
+        None,
+        description="Existing CodeConnections connection; one is created (pending handshake) if unset.",
     )
-    pipeline_execution_mode: Literal["QUEUED", "SUPERSEDED"] = Field("QUEUED", description="CodePipeline V2 execution mode.")
+    pipeline_execution_mode: Literal["QUEUED", "SUPERSEDED"] = Field(
+        "QUEUED", description="CodePipeline V2 execution mode."
+    )
     build_timeout_minutes: int = Field(60, ge=5, le=480, description="CodeBuild timeout.")
-    approval_emails: list[str] = Field(default_factory=list, description="Who is asked to approve prod deploys.")
+    approval_emails: list[str] = Field(
+        default_factory=list, description="Who is asked to approve prod deploys."
+    )
 
     @field_validator("approval_emails")
     @classmethod
@@ -234,7 +325,9 @@ class PipelineConfig(_Section):
 
 
 class AlertsConfig(_Section):
-    alert_emails: list[str] = Field(default_factory=list, description="On-call addresses subscribed to alerts.")
+    alert_emails: list[str] = Field(
+        default_factory=list, description="On-call addresses subscribed to alerts."
+    )
 
     @field_validator("alert_emails")
     @classmethod
@@ -296,7 +389,7 @@ def parse_config(raw: dict[str, Any], *, region: str | None) -> StackConfig:
             problems.extend(_describe(error))
     if problems:
         raise ConfigError("; ".join(problems))
-    return StackConfig(region=region, **sections)
+    return StackConfig.model_validate({"region": region, **sections})
 
 
 def _describe(error: ValidationError) -> list[str]:

@@ -45,7 +45,12 @@ class StackKey(pulumi.ComponentResource):
                     "Sid": "CloudWatchLogsEncryptsThisStacksLogGroups",
                     "Effect": "Allow",
                     "Principal": {"Service": pulumi.Output.concat("logs.", region.region, ".amazonaws.com")},
-                    "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+                    "Action": [
+                        "kms:Encrypt",
+                        "kms:Decrypt",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                    ],
                     "Resource": "*",
                     "Condition": {"StringLike": {"kms:EncryptionContext:aws:logs:arn": logs_arns}},
                 },

@@ -80,7 +80,10 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
-                f"{name}-public-{index}", subnet_id=subnet.id, route_table_id=public_routes.id, opts=child
+                f"{name}-public-{index}",
+                subnet_id=subnet.id,
+                route_table_id=public_routes.id,
+                opts=child,
             )
             public.append(subnet)
             if index == 0 or not config.single_nat_gateway:
@@ -133,7 +136,12 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids = [subnet.id for subnet in private]
 
     def _interface_endpoints(
-        self, name: str, *, vpc: aws.ec2.Vpc, subnets: list[aws.ec2.Subnet], region: pulumi.Output[str]
+        self,
+        name: str,
+        *,
+        vpc: aws.ec2.Vpc,
+        subnets: list[aws.ec2.Subnet],
+        region: pulumi.Output[str],
     ) -> None:
         child = pulumi.ResourceOptions(parent=self)
         endpoint_group = aws.ec2.SecurityGroup(

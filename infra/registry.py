@@ -18,7 +18,11 @@ def lifecycle_policy(keep: int) -> str:
                 {
                     "rulePriority": 1,
                     "description": f"Keep the last {keep} images",
-                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep},
+                    "selection": {
+                        "tagStatus": "any",
+                        "countType": "imageCountMoreThan",
+                        "countNumber": keep,
+                    },
                     "action": {"type": "expire"},
                 }
             ]
@@ -48,7 +52,10 @@ class Registry(pulumi.ComponentResource):
         self.service_repo = self._repository(f"{name}-service")
         self.jobs_repo = self._repository(f"{name}-jobs")
         self.register_outputs(
-            {"service_repo_url": self.service_repo.repository_url, "jobs_repo_url": self.jobs_repo.repository_url}
+            {
+                "service_repo_url": self.service_repo.repository_url,
+                "jobs_repo_url": self.jobs_repo.repository_url,
+            }
         )
 
     def _repository(self, name: str) -> aws.ecr.Repository:
@@ -65,6 +72,9 @@ class Registry(pulumi.ComponentResource):
             opts=child,
         )
         aws.ecr.LifecyclePolicy(
-            name, repository=repository.name, policy=lifecycle_policy(self._config.image_retain_count), opts=child
+            name,
+            repository=repository.name,
+            policy=lifecycle_policy(self._config.image_retain_count),
+            opts=child,
         )
         return repository

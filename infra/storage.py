@@ -63,7 +63,8 @@ class Buckets(pulumi.ComponentResource):
                         status="Enabled",
                         filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
                         noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                            noncurrent_days=config.noncurrent_version_days, newer_noncurrent_versions=10
+                            noncurrent_days=config.noncurrent_version_days,
+                            newer_noncurrent_versions=10,
                         ),
                     ),
                     _abort_incomplete_uploads(),
@@ -71,48 +72,58 @@ class Buckets(pulumi.ComponentResource):
             )
         )
         self.training_data = self._bucket(
-            _BucketSpec(purpose="training-data", versioned=True, lifecycle=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-replaced-data-versions",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=config.noncurrent_version_days
+            _BucketSpec(
+                purpose="training-data",
+                versioned=True,
+                lifecycle=[
+                    aws.s3.BucketLifecycleConfigurationRuleArgs(
+                        id="expire-replaced-data-versions",
+                        status="Enabled",
+                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                        noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                            noncurrent_days=config.noncurrent_version_days
+                        ),
                     ),
-                ),
-                _abort_incomplete_uploads(),
-            ])
+                    _abort_incomplete_uploads(),
+                ],
+            )
         )
         self.prediction_logs = self._bucket(
-            _BucketSpec(purpose="prediction-logs", lifecycle=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="tier-then-expire-prediction-logs",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    transitions=[
-                        aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
-                            days=config.log_transition_days, storage_class="STANDARD_IA"
-                        )
-                    ],
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                        days=config.log_expiration_days
+            _BucketSpec(
+                purpose="prediction-logs",
+                lifecycle=[
+                    aws.s3.BucketLifecycleConfigurationRuleArgs(
+                        id="tier-then-expire-prediction-logs",
+                        status="Enabled",
+                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                        transitions=[
+                            aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                                days=config.log_transition_days, storage_class="STANDARD_IA"
+                            )
+                        ],
+                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                            days=config.log_expiration_days
+                        ),
                     ),
-                ),
-                _abort_incomplete_uploads(),
-            ])
+                    _abort_incomplete_uploads(),
+                ],
+            )
         )
         self.artifacts = self._bucket(
-            _BucketSpec(purpose="artifacts", lifecycle=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-old-pipeline-artifacts",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                        days=config.artifact_expiration_days
+            _BucketSpec(
+                purpose="artifacts",
+                lifecycle=[
+                    aws.s3.BucketLifecycleConfigurationRuleArgs(
+                        id="expire-old-pipeline-artifacts",
+                        status="Enabled",
+                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                            days=config.artifact_expiration_days
+                        ),
                     ),
-                ),
-                _abort_incomplete_uploads(),
-            ])
+                    _abort_incomplete_uploads(),
+                ],
+            )
         )
         self.access_logs = self._bucket(
             _BucketSpec(
@@ -189,8 +200,10 @@ class Buckets(pulumi.ComponentResource):
 
     def _encryption_rule(self, spec: _BucketSpec) -> aws.s3.BucketServerSideEncryptionConfigurationRuleArgs:
         if spec.sse_s3_only or self._config.bucket_encryption == "sse-s3":
-            default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                sse_algorithm="AES256"
+            default = (
+                aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="AES256"
+                )
             )
             return aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                 apply_server_side_encryption_by_default=default

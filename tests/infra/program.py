@@ -89,17 +89,25 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state.setdefault("arn", _arn(args.typ.split(":")[1].split("/")[0], f"{args.name}"))
         # A provider reference is "<provider urn>::<provider id>"; keep the provider's name.
         provider = args.provider.split("::")[3] if args.provider else None
-        self.resources.append(
-            Resource(args.typ, args.name, dict(args.inputs), state, resource_id, provider)
-        )
+        self.resources.append(Resource(args.typ, args.name, dict(args.inputs), state, resource_id, provider))
         return state.get("id", resource_id), state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         token = args.token
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/ci", "userId": "AIDA", "id": ACCOUNT}
+            return {
+                "accountId": ACCOUNT,
+                "arn": f"arn:aws:iam::{ACCOUNT}:user/ci",
+                "userId": "AIDA",
+                "id": ACCOUNT,
+            }
         if token == "aws:index/getRegion:getRegion":
-            return {"region": REGION, "name": REGION, "id": REGION, "endpoint": f"ec2.{REGION}.amazonaws.com"}
+            return {
+                "region": REGION,
+                "name": REGION,
+                "id": REGION,
+                "endpoint": f"ec2.{REGION}.amazonaws.com",
+            }
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
@@ -108,7 +116,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if token == "aws:elb/getServiceAccount:getServiceAccount":
             return {"arn": "arn:aws:iam::156460612806:root", "id": "156460612806"}
         if token == "aws:ec2/getVpc:getVpc":
-            return {"id": args.args.get("id"), "cidrBlock": "10.0.0.0/16", "arn": _arn("ec2", "vpc/x")}
+            return {
+                "id": args.args.get("id"),
+                "cidrBlock": "10.0.0.0/16",
+                "arn": _arn("ec2", "vpc/x"),
+            }
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
             return {"json": json.dumps(render_policy_document(args.args)), "id": "policy"}
         raise AssertionError(f"the program calls {token}, which the test mocks do not answer")
@@ -144,8 +156,12 @@ def render_policy_document(args: dict[str, Any]) -> dict[str, Any]:
         if given.get("sid"):
             statement["Sid"] = given["sid"]
         statement["Effect"] = given.get("effect", "Allow")
-        for key, name in (("actions", "Action"), ("notActions", "NotAction"),
-                          ("resources", "Resource"), ("notResources", "NotResource")):
+        for key, name in (
+            ("actions", "Action"),
+            ("notActions", "NotAction"),
+            ("resources", "Resource"),
+            ("notResources", "NotResource"),
+        ):
             if given.get(key):
                 statement[name] = given[key]
         if given.get("principals"):
