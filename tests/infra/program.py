@@ -131,6 +131,16 @@ def _computed_state(type_token: str, name: str, inputs: dict[str, Any]) -> dict[
         return {"name": name, "arn": _arn("sns", name)}
     if type_token == "aws:iam/role:Role":
         return {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"}
+    if type_token == "aws:codepipeline/pipeline:Pipeline":
+        return {"name": inputs.get("name", name), "arn": _arn("codepipeline", inputs.get("name", name))}
+    if type_token == "aws:codebuild/project:Project":
+        return {"name": inputs.get("name", name), "arn": _arn("codebuild", f"project/{inputs.get('name', name)}")}
+    if type_token == "aws:codebuild/reportGroup:ReportGroup":
+        return {"name": inputs.get("name", name), "arn": _arn("codebuild", f"report-group/{inputs.get('name', name)}")}
+    if type_token == "aws:cloudwatch/logGroup:LogGroup":
+        return {"name": inputs.get("name", name), "arn": _arn("logs", f"log-group:{inputs.get('name', name)}")}
+    if type_token == "aws:codeconnections/connection:Connection":
+        return {"name": inputs.get("name", name), "arn": _arn("codeconnections", f"connection/{name}-uuid")}
     if type_token == "aws:ec2/vpc:Vpc":
         return {"cidrBlock": inputs.get("cidrBlock", "10.0.0.0/16")}
     return {"name": inputs.get("name", name)}
