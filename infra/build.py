@@ -8,6 +8,7 @@ action. `tests/test_buildspec.py` checks the two against each other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -35,6 +36,8 @@ class BuildInputs:
     timeout_minutes: int
     # The connection the CODEBUILD_CLONE_REF source artifact is cloned through (GitHub only).
     connection_arn: pulumi.Input[str] | None
+    # The ARN from stack config, if any: its service prefix names the UseConnection action.
+    configured_connection_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,10 @@ def create_build_project(
         opts=child,
     )
     aws.iam.RolePolicy(
-        f"{name}-build", role=role.id, policy=_build_policy(inputs, log_group, report_group), opts=child
+        f"{name}-build",
+        role=role.id,
+        policy=_build_policy(inputs, log_group, report_group),
+        opts=child,
     )
     project = aws.codebuild.Project(
         f"{name}-build",
@@ -120,6 +126,13 @@ def create_build_project(
     return BuildProject(project=project, role=role, report_group=report_group, log_group=log_group)
 
 
+def connection_service(configured_arn: str | None) -> str:
+    """IAM prefix matching the connection's ARN: older connections are `codestar-connections`."""
+    if configured_arn and configured_arn.startswith("arn:aws:codestar-connections:"):
+        return "codestar-connections"
+    return "codeconnections"
+
+
 def _plain(
     name: str, value: pulumi.Input[str]
 ) -> aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs:
@@ -132,7 +145,7 @@ def _build_policy(
     inputs: BuildInputs, log_group: aws.cloudwatch.LogGroup, report_group: aws.codebuild.ReportGroup
 ) -> pulumi.Output[str]:
     repositories = [inputs.service_repo.arn, inputs.jobs_repo.arn]
-    statements = [
+    statements: list[dict[str, Any]] = [
         {
             "Sid": "WriteBuildLogs",
             "Effect": "Allow",
@@ -194,10 +207,10 @@ def _build_policy(
     if inputs.connection_arn is not None:
         statements.append(
             {
-                # A CODEBUILD_CLONE_REF artifact is a reference; the build clones through the connection.
+                # A CODEBUILD_CLONE_REF artifact is a reference: the build clones through it.
                 "Sid": "CloneThroughCodeConnection",
                 "Effect": "Allow",
-                "Action": ["codeconnections:UseConnection", "codestar-connections:UseConnection"],
+                "Action": f"{connection_service(inputs.configured_connection_arn)}:UseConnection",
                 "Resource": inputs.connection_arn,
             }
         )

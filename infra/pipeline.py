@@ -32,7 +32,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.alerts import Alerts
-from infra.build import BuildInputs, create_build_project
+from infra.build import BuildInputs, connection_service, create_build_project
 from infra.config import PROJECT_NAMESPACE, PipelineConfig
 from infra.iam import assume_role_policy, policy
 from infra.model_trigger import create_model_trigger, create_start_role
@@ -117,6 +117,7 @@ class Pipeline(pulumi.ComponentResource):
                 model_artifact_name=MODEL_ARTIFACT,
                 timeout_minutes=config.build_timeout_minutes,
                 connection_arn=self.connection_arn,
+                configured_connection_arn=config.code_connection_arn,
             ),
             parent=self,
         )
@@ -212,7 +213,11 @@ class Pipeline(pulumi.ComponentResource):
 
     def _code_repository_arn(self) -> pulumi.Output[str]:
         return pulumi.Output.concat(
-            "arn:aws:codecommit:", self._region.region, ":", self._identity.account_id, ":",
+            "arn:aws:codecommit:",
+            self._region.region,
+            ":",
+            self._identity.account_id,
+            ":",
             self._config.code_repository,
         )
 
@@ -234,7 +239,9 @@ class Pipeline(pulumi.ComponentResource):
                 "PollForSourceChanges": "false",
             },
         )
-        return aws.codepipeline.PipelineStageArgs(name="Source", actions=[self._code_action(), model])
+        return aws.codepipeline.PipelineStageArgs(
+            name="Source", actions=[self._code_action(), model]
+        )
 
     def _code_action(self) -> aws.codepipeline.PipelineStageActionArgs:
         config = self._config
@@ -310,7 +317,11 @@ class Pipeline(pulumi.ComponentResource):
             opts=child,
         )
         aws.cloudwatch.EventTarget(
-            f"{name}-codecommit-push", rule=rule.name, arn=pipeline.arn, role_arn=start_role.arn, opts=child
+            f"{name}-codecommit-push",
+            rule=rule.name,
+            arn=pipeline.arn,
+            role_arn=start_role.arn,
+            opts=child,
         )
 
     def _pipeline_policy(
@@ -372,7 +383,7 @@ class Pipeline(pulumi.ComponentResource):
             return {
                 "Sid": "UseCodeConnection",
                 "Effect": "Allow",
-                "Action": ["codeconnections:UseConnection", "codestar-connections:UseConnection"],
+                "Action": f"{connection_service(self._config.code_connection_arn)}:UseConnection",
                 "Resource": self.connection_arn,
             }
         return {
@@ -402,7 +413,9 @@ class Pipeline(pulumi.ComponentResource):
                 "Sid": "UpdateStageAndProdServices",
                 "Effect": "Allow",
                 "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
-                "Resource": [ecs_arn("service/", t.cluster_name, "/", t.service_name) for t in targets],
+                "Resource": [
+                    ecs_arn("service/", t.cluster_name, "/", t.service_name) for t in targets
+                ],
             },
             {
                 "Sid": "WatchDeploymentTasks",
@@ -432,8 +445,16 @@ def _build_stage(project: aws.codebuild.Project) -> aws.codepipeline.PipelineSta
     # code sources alike (CodeCommit's CODE_ZIP artifact carries no git metadata).
     variables = json.dumps(
         [
-            {"name": "COMMIT_ID", "value": f"#{{{SOURCE_NAMESPACE}.CommitId}}", "type": "PLAINTEXT"},
-            {"name": "MODEL_OBJECT_VERSION", "value": f"#{{{MODEL_NAMESPACE}.VersionId}}", "type": "PLAINTEXT"},
+            {
+                "name": "COMMIT_ID",
+                "value": f"#{{{SOURCE_NAMESPACE}.CommitId}}",
+                "type": "PLAINTEXT",
+            },
+            {
+                "name": "MODEL_OBJECT_VERSION",
+                "value": f"#{{{MODEL_NAMESPACE}.VersionId}}",
+                "type": "PLAINTEXT",
+            },
         ]
     )
     action = aws.codepipeline.PipelineStageActionArgs(
@@ -471,7 +492,9 @@ def _deploy_stage(stage_name: str, target: DeployTarget) -> aws.codepipeline.Pip
     return aws.codepipeline.PipelineStageArgs(name=stage_name, actions=[action])
 
 
-def _approval_stage(topic: aws.sns.Topic, stage: DeployTarget) -> aws.codepipeline.PipelineStageArgs:
+def _approval_stage(
+    topic: aws.sns.Topic, stage: DeployTarget
+) -> aws.codepipeline.PipelineStageArgs:
     action = aws.codepipeline.PipelineStageActionArgs(
         name="ApproveProd",
         category="Approval",

@@ -55,7 +55,11 @@ def create_approval_topic(
     )
     for index, email in enumerate(emails):
         aws.sns.TopicSubscription(
-            f"{name}-approver-{index}", topic=topic.arn, protocol="email", endpoint=email, opts=child
+            f"{name}-approver-{index}",
+            topic=topic.arn,
+            protocol="email",
+            endpoint=email,
+            opts=child,
         )
     return topic
 

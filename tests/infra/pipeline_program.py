@@ -41,7 +41,10 @@ def build_pipeline() -> Pipeline:
     config = load_config()
     encryption = StackKey("data", opts=component_options("encryption", config=config))
     buckets = Buckets(
-        "ml", config=config.storage, key=encryption.key, opts=component_options("storage", config=config)
+        "ml",
+        config=config.storage,
+        key=encryption.key,
+        opts=component_options("storage", config=config),
     )
     registry = Registry(
         "images",
@@ -51,7 +54,10 @@ def build_pipeline() -> Pipeline:
         opts=component_options("registry", config=config),
     )
     alerts = Alerts(
-        "alerts", config=config.alerts, key=encryption.key, opts=component_options("alerts", config=config)
+        "alerts",
+        config=config.alerts,
+        key=encryption.key,
+        opts=component_options("alerts", config=config),
     )
     return Pipeline(
         "delivery",
@@ -68,8 +74,12 @@ def build_pipeline() -> Pipeline:
     )
 
 
-def run_pipeline(overrides: dict[str, Any] | None = None, remove: tuple[str, ...] = ()) -> Program:
-    return run_under_mocks(build_pipeline, overrides=overrides, remove=remove)
+def run_pipeline(overrides: dict[str, Any] | None = None) -> Program:
+    """The pipeline under the dev config, changed by `overrides` (keys without the namespace)."""
+    full = {
+        key if ":" in key else f"ml-deploy:{key}": value for key, value in (overrides or {}).items()
+    }
+    return run_under_mocks(build_pipeline, overrides=full)
 
 
 def the_pipeline(program: Program) -> Resource:
