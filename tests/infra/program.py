@@ -126,6 +126,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise AssertionError(f"the program calls {token}, which the test mocks do not answer")
 
 
+# Resources whose ARN embeds their physical name, shaped as AWS shapes it.
+_NAMED_ARNS = {
+    "aws:codepipeline/pipeline:Pipeline": ("codepipeline", "{}"),
+    "aws:codebuild/project:Project": ("codebuild", "project/{}"),
+    "aws:codebuild/reportGroup:ReportGroup": ("codebuild", "report-group/{}"),
+    "aws:cloudwatch/logGroup:LogGroup": ("logs", "log-group:{}"),
+    "aws:codeconnections/connection:Connection": ("codeconnections", "connection/{}-uuid"),
+}
+
+
 def _computed_state(type_token: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """The few attributes AWS computes that the program passes on to other resources."""
     if type_token == "aws:s3/bucket:Bucket":
@@ -143,6 +153,10 @@ def _computed_state(type_token: str, name: str, inputs: dict[str, Any]) -> dict[
         return {"name": name, "arn": _arn("sns", name)}
     if type_token == "aws:iam/role:Role":
         return {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"}
+    if type_token in _NAMED_ARNS:
+        service, resource = _NAMED_ARNS[type_token]
+        physical = inputs.get("name", name)
+        return {"name": physical, "arn": _arn(service, resource.format(physical))}
     if type_token == "aws:ec2/vpc:Vpc":
         return {"cidrBlock": inputs.get("cidrBlock", "10.0.0.0/16")}
     return {"name": inputs.get("name", name)}

@@ -1,0 +1,217 @@
+"""The CodeBuild project of the pipeline's Build stage, with its logs, test reports and role.
+
+`buildspec.yml` (repository root) hard-codes nothing account-specific: everything it needs
+comes from the environment variables set here, from CodeBuild itself, or from the pipeline
+action. `tests/test_buildspec.py` checks the two against each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.iam import assume_role_policy, policy
+
+BUILD_IMAGE = "aws/codebuild/standard:7.0"
+# The key under `reports:` in buildspec.yml. CodeBuild resolves a report group *name* given
+# there to "<project name>-<name>" and uses that group if it exists, so naming ours that way
+# keeps the buildspec free of ARNs while reports still land in the encrypted group below.
+JUNIT_REPORT = "junit"
+BUILD_LOG_RETENTION_DAYS = 90
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """What the build needs to know about the rest of the stack."""
+
+    key: aws.kms.Key
+    artifacts_bucket: aws.s3.Bucket
+    service_repo: aws.ecr.Repository
+    jobs_repo: aws.ecr.Repository
+    container_name: str
+    model_artifact_name: str
+    timeout_minutes: int
+    # The connection the CODEBUILD_CLONE_REF source artifact is cloned through (GitHub only).
+    connection_arn: pulumi.Input[str] | None
+    # The ARN from stack config, if any: its service prefix names the UseConnection action.
+    configured_connection_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class BuildProject:
+    project: aws.codebuild.Project
+    role: aws.iam.Role
+    report_group: aws.codebuild.ReportGroup
+    log_group: aws.cloudwatch.LogGroup
+
+
+def create_build_project(
+    name: str, *, project_name: str, inputs: BuildInputs, parent: pulumi.Resource
+) -> BuildProject:
+    """Project, role, encrypted log group and JUnit report group, all children of `parent`."""
+    child = pulumi.ResourceOptions(parent=parent)
+    identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent))
+
+    log_group = aws.cloudwatch.LogGroup(
+        f"{name}-build-logs",
+        name=f"/aws/codebuild/{project_name}",
+        retention_in_days=BUILD_LOG_RETENTION_DAYS,
+        kms_key_id=inputs.key.arn,
+        opts=child,
+    )
+    report_group = aws.codebuild.ReportGroup(
+        f"{name}-junit",
+        name=f"{project_name}-{JUNIT_REPORT}",
+        type="TEST",
+        export_config=aws.codebuild.ReportGroupExportConfigArgs(
+            type="S3",
+            s3_destination=aws.codebuild.ReportGroupExportConfigS3DestinationArgs(
+                bucket=inputs.artifacts_bucket.bucket,
+                encryption_key=inputs.key.arn,
+                packaging="NONE",
+                path="test-reports/",
+            ),
+        ),
+        delete_reports=True,
+        opts=child,
+    )
+    role = aws.iam.Role(
+        f"{name}-build",
+        description="CodeBuild: test, verify the model bundle, build and push the images",
+        assume_role_policy=assume_role_policy("codebuild.amazonaws.com"),
+        opts=child,
+    )
+    aws.iam.RolePolicy(
+        f"{name}-build",
+        role=role.id,
+        policy=_build_policy(inputs, log_group, report_group),
+        opts=child,
+    )
+    project = aws.codebuild.Project(
+        f"{name}-build",
+        name=project_name,
+        description="Tests, verifies the model bundle, builds the service and jobs images",
+        service_role=role.arn,
+        build_timeout=inputs.timeout_minutes,
+        encryption_key=inputs.key.arn,
+        source=aws.codebuild.ProjectSourceArgs(type="CODEPIPELINE", buildspec="buildspec.yml"),
+        artifacts=aws.codebuild.ProjectArtifactsArgs(type="CODEPIPELINE"),
+        environment=aws.codebuild.ProjectEnvironmentArgs(
+            compute_type="BUILD_GENERAL1_MEDIUM",
+            image=BUILD_IMAGE,
+            type="LINUX_CONTAINER",
+            image_pull_credentials_type="CODEBUILD",
+            privileged_mode=True,  # docker build needs the daemon
+            environment_variables=[
+                _plain("SERVICE_REPOSITORY_URI", inputs.service_repo.repository_url),
+                _plain("JOBS_REPOSITORY_URI", inputs.jobs_repo.repository_url),
+                _plain("CONTAINER_NAME", inputs.container_name),
+                _plain("AWS_ACCOUNT_ID", identity.account_id),
+                _plain("MODEL_ARTIFACT_NAME", inputs.model_artifact_name),
+            ],
+        ),
+        cache=aws.codebuild.ProjectCacheArgs(
+            type="LOCAL", modes=["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]
+        ),
+        logs_config=aws.codebuild.ProjectLogsConfigArgs(
+            cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(
+                status="ENABLED", group_name=log_group.name
+            ),
+        ),
+        opts=child,
+    )
+    return BuildProject(project=project, role=role, report_group=report_group, log_group=log_group)
+
+
+def connection_service(configured_arn: str | None) -> str:
+    """IAM prefix matching the connection's ARN: older connections are `codestar-connections`."""
+    if configured_arn and configured_arn.startswith("arn:aws:codestar-connections:"):
+        return "codestar-connections"
+    return "codeconnections"
+
+
+def _plain(
+    name: str, value: pulumi.Input[str]
+) -> aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs:
+    return aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
+        name=name, value=value, type="PLAINTEXT"
+    )
+
+
+def _build_policy(
+    inputs: BuildInputs, log_group: aws.cloudwatch.LogGroup, report_group: aws.codebuild.ReportGroup
+) -> pulumi.Output[str]:
+    repositories = [inputs.service_repo.arn, inputs.jobs_repo.arn]
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "WriteBuildLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
+        },
+        {
+            "Sid": "ReadWritePipelineArtifacts",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            "Resource": pulumi.Output.concat(inputs.artifacts_bucket.arn, "/*"),
+        },
+        {
+            "Sid": "LocateArtifactsBucket",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketAcl", "s3:GetBucketLocation"],
+            "Resource": inputs.artifacts_bucket.arn,
+        },
+        {
+            "Sid": "PublishTestReports",
+            "Effect": "Allow",
+            "Action": [
+                "codebuild:CreateReport",
+                "codebuild:UpdateReport",
+                "codebuild:BatchPutTestCases",
+                "codebuild:BatchPutCodeCoverages",
+            ],
+            "Resource": report_group.arn,
+        },
+        {
+            "Sid": "PushServiceAndJobsImages",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:CompleteLayerUpload",
+                "ecr:DescribeImages",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:InitiateLayerUpload",
+                "ecr:PutImage",
+                "ecr:UploadLayerPart",
+            ],
+            "Resource": repositories,
+        },
+        {
+            # GetAuthorizationToken is account-wide: AWS grants it on no narrower resource.
+            "Sid": "LogInToRegistry",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",
+        },
+        {
+            "Sid": "UseStackKeyForArtifactsAndLogs",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            "Resource": inputs.key.arn,
+        },
+    ]
+    if inputs.connection_arn is not None:
+        statements.append(
+            {
+                # A CODEBUILD_CLONE_REF artifact is a reference: the build clones through it.
+                "Sid": "CloneThroughCodeConnection",
+                "Effect": "Allow",
+                "Action": f"{connection_service(inputs.configured_connection_arn)}:UseConnection",
+                "Resource": inputs.connection_arn,
+            }
+        )
+    return policy(*statements)

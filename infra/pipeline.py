@@ -1,0 +1,510 @@
+"""The delivery pipeline: code or model change -> build -> stage -> approval -> prod.
+
+Source (code + model bundle) -> Build (CodeBuild, `buildspec.yml`) -> DeployStage (ECS) ->
+Approve (manual, SNS) -> DeployProd (ECS, the same `imagedefinitions.json` stage ran).
+A push to the branch starts it (V2 git trigger, or an EventBridge rule for CodeCommit); so
+does an upload of the bundle key (`infra/model_trigger.py`). The S3 source never polls.
+
+How `__main__` wires it, once the serving component exists::
+
+    def deploy_target(name: str, env: Serving) -> DeployTarget:
+        return DeployTarget(
+            name=name, cluster_name=env.cluster_name, service_name=env.service_name,
+            url=env.url, pass_role_arns=[env.task_role_arn, env.execution_role_arn],
+        )
+
+    pipeline = Pipeline(
+        "delivery", config=config.pipeline, model_key=config.storage.model_key,
+        key=encryption.key, buckets=buckets, registry=registry, alerts=alerts,
+        stage=deploy_target("stage", stage), prod=deploy_target("prod", prod),
+        container_name=CONTAINER_NAME, opts=component_options("pipeline", config=config),
+    )
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.alerts import Alerts
+from infra.build import BuildInputs, connection_service, create_build_project
+from infra.config import PROJECT_NAMESPACE, PipelineConfig
+from infra.iam import assume_role_policy, policy
+from infra.model_trigger import create_model_trigger, create_start_role
+from infra.pipeline_notifications import create_approval_topic, create_pipeline_alerts
+from infra.registry import Registry
+from infra.storage import Buckets
+
+# Names the buildspec, the approval message and the tests agree on.
+CODE_ACTION = "Code"
+MODEL_ACTION = "Model"
+SOURCE_ARTIFACT = "SourceCode"
+MODEL_ARTIFACT = "ModelBundle"
+BUILD_ARTIFACT = "BuildOutput"
+SOURCE_NAMESPACE = "SourceVariables"
+MODEL_NAMESPACE = "ModelVariables"
+BUILD_NAMESPACE = "BuildVariables"
+IMAGE_DEFINITIONS = "imagedefinitions.json"
+STAGE_ORDER = ("Source", "Build", "DeployStage", "Approve", "DeployProd")
+
+APPROVAL_MESSAGE = (
+    "Promote to prod: commit #{SourceVariables.CommitId}, "
+    "model #{BuildVariables.MODEL_VERSION} (bundle object version #{ModelVariables.VersionId}), "
+    "image tag #{BuildVariables.IMAGE_TAG}. Holdout metrics: #{BuildVariables.MODEL_METRICS}. "
+    "Try it on stage (link) before approving."
+)
+
+
+@dataclass(frozen=True)
+class DeployTarget:
+    """One ECS environment the pipeline deploys to, as the serving component exposes it."""
+
+    name: str
+    cluster_name: pulumi.Input[str]
+    service_name: pulumi.Input[str]
+    url: pulumi.Input[str]
+    # Task and execution roles the new task definition revision names (iam:PassRole).
+    pass_role_arns: Sequence[pulumi.Input[str]]
+
+
+class Pipeline(pulumi.ComponentResource):
+    """CodePipeline V2, its CodeBuild project, the model-upload trigger, approvals and alerts."""
+
+    pipeline_name: pulumi.Output[str]
+    approval_topic_arn: pulumi.Output[str]
+    model_trigger_rule_name: pulumi.Output[str]
+    connection_arn: pulumi.Output[str] | None
+    connection_needs_handshake: bool
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        config: PipelineConfig,
+        model_key: str,
+        key: aws.kms.Key,
+        buckets: Buckets,
+        registry: Registry,
+        alerts: Alerts,
+        stage: DeployTarget,
+        prod: DeployTarget,
+        container_name: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("ml-deploy:pipeline:Pipeline", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        self._identity = aws.get_caller_identity_output(opts=invoke)
+        self._region = aws.get_region_output(opts=invoke)
+        self._config = config
+        physical_name = f"{PROJECT_NAMESPACE}-{pulumi.get_stack()}"
+
+        self.connection_arn, self.connection_needs_handshake = self._connection(name, physical_name)
+        build = create_build_project(
+            name,
+            project_name=f"{physical_name}-build",
+            inputs=BuildInputs(
+                key=key,
+                artifacts_bucket=buckets.artifacts,
+                service_repo=registry.service_repo,
+                jobs_repo=registry.jobs_repo,
+                container_name=container_name,
+                model_artifact_name=MODEL_ARTIFACT,
+                timeout_minutes=config.build_timeout_minutes,
+                connection_arn=self.connection_arn,
+                configured_connection_arn=config.code_connection_arn,
+            ),
+            parent=self,
+        )
+        role = aws.iam.Role(
+            f"{name}-pipeline",
+            description="CodePipeline: sources, build, ECS deploys and approval of this stack",
+            assume_role_policy=assume_role_policy("codepipeline.amazonaws.com"),
+            opts=child,
+        )
+        approval_topic = create_approval_topic(
+            name, key=key, publisher_role=role, emails=config.approval_emails, parent=self
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-pipeline",
+            role=role.id,
+            policy=self._pipeline_policy(
+                model_bucket=buckets.models,
+                model_key=model_key,
+                artifacts_bucket=buckets.artifacts,
+                key=key,
+                build_project=build.project,
+                approval_topic=approval_topic,
+                targets=(stage, prod),
+            ),
+            opts=child,
+        )
+        pipeline = aws.codepipeline.Pipeline(
+            f"{name}-pipeline",
+            name=physical_name,
+            pipeline_type="V2",
+            execution_mode=config.pipeline_execution_mode,
+            role_arn=role.arn,
+            artifact_stores=[
+                aws.codepipeline.PipelineArtifactStoreArgs(
+                    type="S3",
+                    location=buckets.artifacts.bucket,
+                    encryption_key=aws.codepipeline.PipelineArtifactStoreEncryptionKeyArgs(
+                        id=key.arn, type="KMS"
+                    ),
+                )
+            ],
+            stages=[
+                self._source_stage(model_bucket=buckets.models, model_key=model_key),
+                _build_stage(build.project),
+                _deploy_stage("DeployStage", stage),
+                _approval_stage(approval_topic, stage),
+                _deploy_stage("DeployProd", prod),
+            ],
+            triggers=self._git_triggers(),
+            # The role must be able to act before the first execution starts.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+        )
+        start_role = create_start_role(name, pipeline=pipeline, parent=self)
+        model_rule = create_model_trigger(
+            name,
+            model_bucket=buckets.models,
+            model_key=model_key,
+            pipeline=pipeline,
+            model_action_name=MODEL_ACTION,
+            start_role=start_role,
+            parent=self,
+        )
+        if config.code_source == "codecommit":
+            self._codecommit_push_rule(name, pipeline=pipeline, start_role=start_role)
+        create_pipeline_alerts(name, pipeline=pipeline, alerts_topic=alerts.topic, parent=self)
+
+        self.pipeline_name = pipeline.name
+        self.approval_topic_arn = approval_topic.arn
+        self.model_trigger_rule_name = model_rule.name
+        self.register_outputs(
+            {
+                "pipeline_name": self.pipeline_name,
+                "approval_topic_arn": self.approval_topic_arn,
+                "model_trigger_rule_name": self.model_trigger_rule_name,
+                "connection_arn": self.connection_arn,
+                "connection_needs_handshake": self.connection_needs_handshake,
+            }
+        )
+
+    def _connection(self, name: str, physical_name: str) -> tuple[pulumi.Output[str] | None, bool]:
+        """The configured connection, or a new one that a human must activate (GitHub handshake)."""
+        if self._config.code_source != "github":
+            return None, False
+        if self._config.code_connection_arn:
+            return pulumi.Output.from_input(self._config.code_connection_arn), False
+        connection = aws.codeconnections.Connection(
+            f"{name}-github",
+            name=physical_name[:32],  # connection names are at most 32 characters
+            provider_type="GitHub",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return connection.arn, True
+
+    def _code_repository_arn(self) -> pulumi.Output[str]:
+        return pulumi.Output.concat(
+            "arn:aws:codecommit:",
+            self._region.region,
+            ":",
+            self._identity.account_id,
+            ":",
+            self._config.code_repository,
+        )
+
+    def _source_stage(
+        self, *, model_bucket: aws.s3.Bucket, model_key: str
+    ) -> aws.codepipeline.PipelineStageArgs:
+        model = aws.codepipeline.PipelineStageActionArgs(
+            name=MODEL_ACTION,
+            category="Source",
+            owner="AWS",
+            provider="S3",
+            version="1",
+            namespace=MODEL_NAMESPACE,
+            output_artifacts=[MODEL_ARTIFACT],
+            configuration={
+                "S3Bucket": model_bucket.bucket,
+                "S3ObjectKey": model_key,
+                # The EventBridge rule starts the pipeline; polling would start it twice.
+                "PollForSourceChanges": "false",
+            },
+        )
+        return aws.codepipeline.PipelineStageArgs(
+            name="Source", actions=[self._code_action(), model]
+        )
+
+    def _code_action(self) -> aws.codepipeline.PipelineStageActionArgs:
+        config = self._config
+        configuration: dict[str, pulumi.Input[str]]
+        if config.code_source == "github":
+            assert self.connection_arn is not None
+            provider = "CodeStarSourceConnection"
+            configuration = {
+                "ConnectionArn": self.connection_arn,
+                "FullRepositoryId": config.code_repository,
+                "BranchName": config.code_branch,
+                "DetectChanges": "true",
+                # A git clone, not a zip: the build sees the commit and the history.
+                "OutputArtifactFormat": "CODEBUILD_CLONE_REF",
+            }
+        else:
+            provider = "CodeCommit"
+            configuration = {
+                "RepositoryName": config.code_repository,
+                "BranchName": config.code_branch,
+                # Pushes arrive through the EventBridge rule instead.
+                "PollForSourceChanges": "false",
+                "OutputArtifactFormat": "CODE_ZIP",
+            }
+        return aws.codepipeline.PipelineStageActionArgs(
+            name=CODE_ACTION,
+            category="Source",
+            owner="AWS",
+            provider=provider,
+            version="1",
+            namespace=SOURCE_NAMESPACE,
+            output_artifacts=[SOURCE_ARTIFACT],
+            configuration=configuration,
+        )
+
+    def _git_triggers(self) -> list[aws.codepipeline.PipelineTriggerArgs] | None:
+        """V2 trigger: only pushes to the configured branch start an execution (GitHub only)."""
+        if self._config.code_source != "github":
+            return None
+        push = aws.codepipeline.PipelineTriggerGitConfigurationPushArgs(
+            branches=aws.codepipeline.PipelineTriggerGitConfigurationPushBranchesArgs(
+                includes=[self._config.code_branch]
+            )
+        )
+        return [
+            aws.codepipeline.PipelineTriggerArgs(
+                provider_type="CodeStarSourceConnection",
+                git_configuration=aws.codepipeline.PipelineTriggerGitConfigurationArgs(
+                    source_action_name=CODE_ACTION, pushes=[push]
+                ),
+            )
+        ]
+
+    def _codecommit_push_rule(
+        self, name: str, *, pipeline: aws.codepipeline.Pipeline, start_role: aws.iam.Role
+    ) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-codecommit-push",
+            description=f"Start the pipeline on a push to {self._config.code_branch}",
+            event_pattern=pulumi.Output.json_dumps(
+                {
+                    "source": ["aws.codecommit"],
+                    "detail-type": ["CodeCommit Repository State Change"],
+                    "resources": [self._code_repository_arn()],
+                    "detail": {
+                        "event": ["referenceCreated", "referenceUpdated"],
+                        "referenceType": ["branch"],
+                        "referenceName": [self._config.code_branch],
+                    },
+                }
+            ),
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-codecommit-push",
+            rule=rule.name,
+            arn=pipeline.arn,
+            role_arn=start_role.arn,
+            opts=child,
+        )
+
+    def _pipeline_policy(
+        self,
+        *,
+        model_bucket: aws.s3.Bucket,
+        model_key: str,
+        artifacts_bucket: aws.s3.Bucket,
+        key: aws.kms.Key,
+        build_project: aws.codebuild.Project,
+        approval_topic: aws.sns.Topic,
+        targets: Sequence[DeployTarget],
+    ) -> pulumi.Output[str]:
+        """Everything the pipeline does, on this stack's resources only."""
+        statements: list[dict[str, Any]] = [
+            {
+                "Sid": "ReadModelBundle",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                "Resource": pulumi.Output.concat(model_bucket.arn, "/", model_key),
+            },
+            {
+                "Sid": "ReadWriteArtifacts",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                "Resource": pulumi.Output.concat(artifacts_bucket.arn, "/*"),
+            },
+            {
+                "Sid": "InspectSourceAndArtifactBuckets",
+                "Effect": "Allow",
+                "Action": ["s3:GetBucketVersioning", "s3:GetBucketLocation"],
+                "Resource": [model_bucket.arn, artifacts_bucket.arn],
+            },
+            {
+                "Sid": "UseStackKey",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": key.arn,
+            },
+            {
+                "Sid": "RunThisBuild",
+                "Effect": "Allow",
+                "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                "Resource": build_project.arn,
+            },
+            {
+                "Sid": "AskApprovers",
+                "Effect": "Allow",
+                "Action": "sns:Publish",
+                "Resource": approval_topic.arn,
+            },
+            *self._deploy_statements(targets),
+            self._code_source_statement(),
+        ]
+        return policy(*statements)
+
+    def _code_source_statement(self) -> dict[str, Any]:
+        if self.connection_arn is not None:
+            return {
+                "Sid": "UseCodeConnection",
+                "Effect": "Allow",
+                "Action": f"{connection_service(self._config.code_connection_arn)}:UseConnection",
+                "Resource": self.connection_arn,
+            }
+        return {
+            "Sid": "ReadCodeCommitRepository",
+            "Effect": "Allow",
+            "Action": [
+                "codecommit:GetBranch",
+                "codecommit:GetCommit",
+                "codecommit:GetRepository",
+                "codecommit:UploadArchive",
+                "codecommit:GetUploadArchiveStatus",
+                "codecommit:CancelUploadArchive",
+            ],
+            "Resource": self._code_repository_arn(),
+        }
+
+    def _deploy_statements(self, targets: Sequence[DeployTarget]) -> list[dict[str, Any]]:
+        """The ECS deploy action: register a task definition revision, update the two services."""
+
+        def ecs_arn(*parts: pulumi.Input[str]) -> pulumi.Output[str]:
+            return pulumi.Output.concat(
+                "arn:aws:ecs:", self._region.region, ":", self._identity.account_id, ":", *parts
+            )
+
+        return [
+            {
+                "Sid": "UpdateStageAndProdServices",
+                "Effect": "Allow",
+                "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
+                "Resource": [
+                    ecs_arn("service/", t.cluster_name, "/", t.service_name) for t in targets
+                ],
+            },
+            {
+                "Sid": "WatchDeploymentTasks",
+                "Effect": "Allow",
+                "Action": "ecs:DescribeTasks",
+                "Resource": [ecs_arn("task/", t.cluster_name, "/*") for t in targets],
+            },
+            {
+                # Task definitions are registered and described on no narrower resource.
+                "Sid": "RegisterTaskDefinitionRevisions",
+                "Effect": "Allow",
+                "Action": ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "PassTaskRolesToEcs",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": [arn for t in targets for arn in t.pass_role_arns],
+                "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            },
+        ]
+
+
+def _build_stage(project: aws.codebuild.Project) -> aws.codepipeline.PipelineStageArgs:
+    # The commit and the bundle's object version reach the build as plain variables, for both
+    # code sources alike (CodeCommit's CODE_ZIP artifact carries no git metadata).
+    variables = json.dumps(
+        [
+            {
+                "name": "COMMIT_ID",
+                "value": f"#{{{SOURCE_NAMESPACE}.CommitId}}",
+                "type": "PLAINTEXT",
+            },
+            {
+                "name": "MODEL_OBJECT_VERSION",
+                "value": f"#{{{MODEL_NAMESPACE}.VersionId}}",
+                "type": "PLAINTEXT",
+            },
+        ]
+    )
+    action = aws.codepipeline.PipelineStageActionArgs(
+        name="BuildImages",
+        category="Build",
+        owner="AWS",
+        provider="CodeBuild",
+        version="1",
+        namespace=BUILD_NAMESPACE,
+        input_artifacts=[SOURCE_ARTIFACT, MODEL_ARTIFACT],
+        output_artifacts=[BUILD_ARTIFACT],
+        configuration={
+            "ProjectName": project.name,
+            "PrimarySource": SOURCE_ARTIFACT,
+            "EnvironmentVariables": variables,
+        },
+    )
+    return aws.codepipeline.PipelineStageArgs(name="Build", actions=[action])
+
+
+def _deploy_stage(stage_name: str, target: DeployTarget) -> aws.codepipeline.PipelineStageArgs:
+    action = aws.codepipeline.PipelineStageActionArgs(
+        name=f"Deploy-{target.name}",
+        category="Deploy",
+        owner="AWS",
+        provider="ECS",
+        version="1",
+        input_artifacts=[BUILD_ARTIFACT],
+        configuration={
+            "ClusterName": target.cluster_name,
+            "ServiceName": target.service_name,
+            "FileName": IMAGE_DEFINITIONS,
+        },
+    )
+    return aws.codepipeline.PipelineStageArgs(name=stage_name, actions=[action])
+
+
+def _approval_stage(
+    topic: aws.sns.Topic, stage: DeployTarget
+) -> aws.codepipeline.PipelineStageArgs:
+    action = aws.codepipeline.PipelineStageActionArgs(
+        name="ApproveProd",
+        category="Approval",
+        owner="AWS",
+        provider="Manual",
+        version="1",
+        configuration={
+            "NotificationArn": topic.arn,
+            "CustomData": APPROVAL_MESSAGE,
+            "ExternalEntityLink": stage.url,
+        },
+    )
+    return aws.codepipeline.PipelineStageArgs(name="Approve", actions=[action])

@@ -1,0 +1,181 @@
+"""buildspec.yml against the infra that runs it: variables, artifact names, reports, exports.
+
+The buildspec can only be run by CodeBuild, so these tests check what a mismatch would break
+at deploy time, and run its pure shell steps (version, tag, imagedefinitions) locally.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.build import JUNIT_REPORT
+from infra.pipeline import BUILD_NAMESPACE, IMAGE_DEFINITIONS, MODEL_ARTIFACT
+from tests.infra.pipeline_program import CONTAINER_NAME, action, run_pipeline, the_pipeline
+from tests.infra.program import ROOT, Program
+
+# What CodeBuild sets itself that the buildspec reads.
+CODEBUILD_BUILT_INS = {"AWS_DEFAULT_REGION", "CODEBUILD_RESOLVED_SOURCE_VERSION"}
+_USED = re.compile(r"\$\{?!?([A-Za-z_][A-Za-z0-9_]*)")
+_ENVIRON = re.compile(r"os\.environ\[[\"']([A-Za-z_][A-Za-z0-9_]*)")
+_ASSIGNED = re.compile(r"(?:^|[;\s])([A-Za-z_][A-Za-z0-9_]*)=")
+
+
+@pytest.fixture(scope="module")
+def buildspec() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "buildspec.yml").read_text()))
+
+
+@pytest.fixture(scope="module")
+def program() -> Program:
+    return run_pipeline()
+
+
+def commands(buildspec: dict[str, Any]) -> list[str]:
+    return [c for phase in buildspec["phases"].values() for c in phase.get("commands", [])]
+
+
+def project_environment(program: Program) -> dict[str, str]:
+    project = program.one("aws:codebuild/project:Project").inputs
+    return {v["name"]: v["value"] for v in project["environment"]["environmentVariables"]}
+
+
+def action_environment(program: Program) -> set[str]:
+    variables = json.loads(action(program, "Build")["configuration"]["EnvironmentVariables"])
+    return {v["name"] for v in variables}
+
+
+def test_buildspec_is_version_0_2_with_a_bash_shell(buildspec: dict[str, Any]) -> None:
+    assert str(buildspec["version"]) == "0.2"
+    assert buildspec["env"]["shell"] == "bash", "the buildspec uses ${!VAR} and ${VAR:0:12}"
+
+
+def test_every_variable_is_set_somewhere(buildspec: dict[str, Any], program: Program) -> None:
+    lines = commands(buildspec)
+    used = {name for line in lines for name in _USED.findall(line) + _ENVIRON.findall(line)}
+    assigned = {name for line in lines for name in _ASSIGNED.findall(line)}
+    known = set(project_environment(program)) | action_environment(program) | CODEBUILD_BUILT_INS
+    unset = sorted(used - assigned - known)
+    assert not unset, f"buildspec.yml reads {unset}, which nothing sets"
+
+
+def test_the_model_directory_is_the_pipelines_model_artifact(
+    buildspec: dict[str, Any], program: Program
+) -> None:
+    assert project_environment(program)["MODEL_ARTIFACT_NAME"] == MODEL_ARTIFACT
+    assert action(program, "Source", "Model")["outputArtifacts"] == [MODEL_ARTIFACT]
+    assert action(program, "Build")["inputArtifacts"][1:] == [MODEL_ARTIFACT], "model not secondary"
+    text = "\n".join(commands(buildspec))
+    assert "CODEBUILD_SRC_DIR_${MODEL_ARTIFACT_NAME}" in text, "the bundle is read from elsewhere"
+    hard_coded = set(re.findall(r"CODEBUILD_SRC_DIR_([A-Za-z0-9]+)", text))
+    assert hard_coded <= {MODEL_ARTIFACT}, f"buildspec names artifacts {hard_coded}"
+
+
+def test_report_group_is_the_projects_encrypted_one(
+    buildspec: dict[str, Any], program: Program
+) -> None:
+    reports = buildspec["reports"]
+    assert list(reports) == [JUNIT_REPORT]
+    project = program.one("aws:codebuild/project:Project").inputs["name"]
+    group = program.one("aws:codebuild/reportGroup:ReportGroup").inputs["name"]
+    assert f"{project}-{JUNIT_REPORT}" == group, "CodeBuild would create an unencrypted group"
+    report = reports[JUNIT_REPORT]
+    assert report["file-format"] == "JUNITXML"
+    path = f"{report['base-directory']}/{report['files'][0]}"
+    assert f"--junitxml={path}" in (ROOT / "Makefile").read_text(), (
+        f"make test does not write {path}"
+    )
+
+
+def test_pipeline_reads_only_exported_variables(
+    buildspec: dict[str, Any], program: Program
+) -> None:
+    exported = set(buildspec["env"]["exported-variables"])
+    text = json.dumps(the_pipeline(program).inputs["stages"])
+    referenced = set(re.findall(rf"#\{{{BUILD_NAMESPACE}\.([A-Za-z0-9_]+)\}}", text))
+    assert referenced, "the approval should name build variables"
+    assert referenced <= exported, f"pipeline reads {sorted(referenced - exported)}, not exported"
+    assert {"MODEL_VERSION", "IMAGE_TAG", "COMMIT_ID"} <= exported
+
+
+def test_build_artifact_is_what_the_deploy_actions_read(
+    buildspec: dict[str, Any], program: Program
+) -> None:
+    assert buildspec["artifacts"]["files"] == [IMAGE_DEFINITIONS]
+    for stage in ("DeployStage", "DeployProd"):
+        assert action(program, stage)["configuration"]["FileName"] == IMAGE_DEFINITIONS
+
+
+def test_no_image_is_tagged_latest(buildspec: dict[str, Any]) -> None:
+    text = "\n".join(commands(buildspec))
+    assert ":latest" not in text and "-t latest" not in text, "repositories are immutable"
+
+
+def _bundle_dir(tmp_path: Path, manifest: dict[str, Any]) -> Path:
+    """The bundle as CodeBuild presents it: the zip's files, unpacked."""
+    extracted = tmp_path / "model-src"
+    extracted.mkdir()
+    (extracted / "manifest.json").write_text(json.dumps(manifest))
+    (extracted / "model.skops").write_bytes(b"model")
+    return extracted
+
+
+def _run_steps(lines: list[str], *, env: dict[str, str], cwd: Path) -> dict[str, str]:
+    """Run buildspec lines in one bash, as CodeBuild does, and return the resulting variables."""
+    script = "\n".join(["set -eu", *lines, "env -0"]).replace(".venv/bin/python", sys.executable)
+    done = subprocess.run(
+        ["bash", "-c", script], env=env, cwd=cwd, capture_output=True, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    pairs = (item.split("=", 1) for item in done.stdout.decode().split("\0") if "=" in item)
+    return dict(pairs)
+
+
+def test_pre_build_names_the_image_after_commit_and_model(
+    buildspec: dict[str, Any], program: Program, tmp_path: Path
+) -> None:
+    manifest = {"bundle_version": "2024.05.01+3", "metrics": {"roc_auc": 0.91234, "n": 500}}
+    local = [
+        line
+        for line in buildspec["phases"]["pre_build"]["commands"]
+        if not line.startswith(("make", "aws", "if aws")) and "ml_deploy.bundle verify" not in line
+    ]
+    env = {
+        **project_environment(program),
+        "PATH": "/usr/bin:/bin",
+        "CODEBUILD_SRC_DIR_ModelBundle": str(_bundle_dir(tmp_path, manifest)),
+        "COMMIT_ID": "0123456789abcdef0123",
+        "MODEL_OBJECT_VERSION": "v-3",
+    }
+    env["SERVICE_REPOSITORY_URI"] = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/svc"
+    env["JOBS_REPOSITORY_URI"] = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/jobs"
+    result = _run_steps(local, env=env, cwd=tmp_path)
+    assert result["MODEL_VERSION"] == "2024.05.01+3"
+    assert result["IMAGE_TAG"] == "0123456789ab-2024.05.01-3", "tag must be valid and name both"
+    assert result["SERVICE_IMAGE_URI"].endswith("/svc:0123456789ab-2024.05.01-3")
+    assert result["MODEL_METRICS"] == "n=500, roc_auc=0.9123"
+    with zipfile.ZipFile(tmp_path / "service/model/model-bundle.zip") as bundle:
+        assert json.loads(bundle.read("manifest.json")) == manifest, "re-packed bundle differs"
+
+
+def test_imagedefinitions_name_the_projects_container(
+    buildspec: dict[str, Any], program: Program, tmp_path: Path
+) -> None:
+    (line,) = [c for c in buildspec["phases"]["post_build"]["commands"] if IMAGE_DEFINITIONS in c]
+    env = {
+        **project_environment(program),
+        "SERVICE_IMAGE_URI": "repo/svc:abc-1",
+        "PATH": "/usr/bin:/bin",
+    }
+    _run_steps([line], env=env, cwd=tmp_path)
+    definitions = json.loads((tmp_path / IMAGE_DEFINITIONS).read_text())
+    assert project_environment(program)["CONTAINER_NAME"] == CONTAINER_NAME
+    assert definitions == [{"name": CONTAINER_NAME, "imageUri": "repo/svc:abc-1"}]
