@@ -5,7 +5,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test pytest clean
+# Files written in parallel by other work may not exist yet: each list holds what exists,
+# and a check with nothing to read says so instead of passing in silence.
+DOCKERFILES = $(sort $(shell find service retrain_job -type f \( -name 'Dockerfile' -o -name 'Dockerfile.*' -o -name '*.Dockerfile' \) 2>/dev/null))
+WORKFLOWS = $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
+DEPENDABOT = $(wildcard .github/dependabot.yml)
+BUILDSPEC = $(wildcard buildspec.yml)
+BUILDSPEC_SCHEMA := tests/schemas/buildspec-0.2.schema.json
+
+.PHONY: install test check lint typecheck hadolint schemas pytest clean
 
 install: $(STAMP)
 
@@ -15,7 +23,40 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: install pytest
+test: install check pytest
+
+check: lint typecheck hadolint schemas
+
+# `ruff format --check` is not run: most existing modules are not ruff-formatted yet.
+lint: install
+	$(BIN)/ruff check .
+
+# Strict over infra/, service/, retrain_job/ and src/ml_deploy (pyproject [tool.mypy] files).
+typecheck: install
+	$(BIN)/mypy
+
+hadolint: install
+ifeq ($(strip $(DOCKERFILES)),)
+	@echo "hadolint: no Dockerfile under service/ or retrain_job/ yet, nothing to lint"
+else
+	$(BIN)/hadolint $(DOCKERFILES)
+endif
+
+schemas: install
+ifeq ($(strip $(WORKFLOWS)),)
+	@echo "schemas: no workflow under .github/workflows/"
+else
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOWS)
+endif
+ifneq ($(DEPENDABOT),)
+	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot $(DEPENDABOT)
+endif
+	$(BIN)/check-jsonschema --check-metaschema $(BUILDSPEC_SCHEMA)
+ifeq ($(BUILDSPEC),)
+	@echo "schemas: no buildspec.yml yet, only its schema was checked"
+else
+	$(BIN)/check-jsonschema --schemafile $(BUILDSPEC_SCHEMA) $(BUILDSPEC)
+endif
 
 pytest: install
 	$(BIN)/python -m pytest --junitxml=reports/junit.xml
