@@ -7,7 +7,9 @@ from ml_deploy import payload_log
 
 def test_partition_is_the_utc_hour() -> None:
     local = datetime(2026, 11, 23, 1, 30, tzinfo=timezone(timedelta(hours=2)))
-    assert payload_log.partition_prefix("predictions/prod/", local) == "predictions/prod/dt=2026-11-22/hour=23/"
+    assert (
+        payload_log.partition_prefix("predictions/prod/", local) == "predictions/prod/dt=2026-11-22/hour=23/"
+    )
 
 
 def test_object_keys_are_unique_and_in_their_partition() -> None:
