@@ -21,6 +21,10 @@ PROJECT_NAMESPACE = "ml-deploy"
 _SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
 _CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The retention periods CloudWatch Logs accepts (days).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)
 
 
 class ConfigError(pulumi.RunError):
@@ -147,8 +151,21 @@ class ServingConfig(_Section):
     initial_image_tag: str = Field("bootstrap", description="Image tag of the first task definition, before any pipeline run.")
     certificate_arn: str | None = Field(None, description="ACM certificate: HTTPS listener and HTTP->HTTPS redirect.")
     service_log_retention_days: int = Field(30, description="CloudWatch Logs retention of service logs.")
+    error_rate_alarm_percent: float = Field(
+        5.0, gt=0, le=100, description="Alarm when more than this % of an environment's requests answer 5xx."
+    )
+    latency_alarm_seconds: float = Field(
+        1.0, gt=0, le=60, description="Alarm when an environment's p99 response time exceeds this."
+    )
     stage: EnvironmentConfig = Field(default_factory=lambda: EnvironmentConfig(min_count=1, max_count=2))
     prod: EnvironmentConfig = Field(default_factory=lambda: EnvironmentConfig(min_count=2, max_count=6))
+
+    @field_validator("service_log_retention_days")
+    @classmethod
+    def _log_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of the CloudWatch Logs retention periods {LOG_RETENTION_DAYS}")
+        return value
 
     @field_validator("certificate_arn")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any
 import pulumi
 import yaml
 from pulumi.runtime import settings
+from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -35,6 +36,8 @@ class Resource:
     state: dict[str, Any]
     id: str
     provider: str | None = None
+    # Input names the engine is told to ignore (`ignore_changes`, as the engine receives them).
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -81,6 +84,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.resources: list[Resource] = []
+        # (type, name) -> ignoreChanges of the registration in flight; see RecordingMonitor.
+        self.ignore_changes: dict[tuple[str, str], list[str]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         resource_id = f"{args.name}-id"
@@ -89,8 +94,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state.setdefault("arn", _arn(args.typ.split(":")[1].split("/")[0], f"{args.name}"))
         # A provider reference is "<provider urn>::<provider id>"; keep the provider's name.
         provider = args.provider.split("::")[3] if args.provider else None
+        ignored = self.ignore_changes.pop((args.typ, args.name), [])
         self.resources.append(
-            Resource(args.typ, args.name, dict(args.inputs), state, resource_id, provider)
+            Resource(args.typ, args.name, dict(args.inputs), state, resource_id, provider, ignored)
         )
         return state.get("id", resource_id), state
 
@@ -114,6 +120,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise AssertionError(f"the program calls {token}, which the test mocks do not answer")
 
 
+class RecordingMonitor(MockMonitor):
+    """The mock monitor, plus the resource options MockResourceArgs does not carry (ignoreChanges)."""
+
+    mocks: RecordingMocks
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+        self.mocks.ignore_changes[(request.type, request.name)] = list(request.ignoreChanges)
+        return super().RegisterResource(request)
+
+
 def _computed_state(type_token: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """The few attributes AWS computes that the program passes on to other resources."""
     if type_token == "aws:s3/bucket:Bucket":
@@ -133,6 +149,19 @@ def _computed_state(type_token: str, name: str, inputs: dict[str, Any]) -> dict[
         return {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"}
     if type_token == "aws:ec2/vpc:Vpc":
         return {"cidrBlock": inputs.get("cidrBlock", "10.0.0.0/16")}
+    if type_token == "aws:lb/loadBalancer:LoadBalancer":
+        return {
+            "dnsName": f"{name}-1234567890.{REGION}.elb.amazonaws.com",
+            "arnSuffix": f"app/{name}/50dc6c495c0c9188",
+            "arn": _arn("elasticloadbalancing", f"loadbalancer/app/{name}/50dc6c495c0c9188"),
+        }
+    if type_token == "aws:lb/targetGroup:TargetGroup":
+        return {
+            "arnSuffix": f"targetgroup/{name}/73e2d6bc24d8a067",
+            "arn": _arn("elasticloadbalancing", f"targetgroup/{name}/73e2d6bc24d8a067"),
+        }
+    if type_token == "aws:cloudwatch/logGroup:LogGroup":
+        return {"name": name, "arn": _arn("logs", f"log-group:{name}")}
     return {"name": inputs.get("name", name)}
 
 
@@ -213,7 +242,10 @@ def run_under_mocks(
     logger.addHandler(capture)
     logger.propagate = False
     settings.set_root_resource(None)  # type: ignore[arg-type]
-    pulumi.runtime.set_mocks(mocks, project="ml-deploy", stack=stack, preview=False, logger=logger)
+    pulumi.runtime.set_mocks(
+        mocks, project="ml-deploy", stack=stack, preview=False, logger=logger,
+        monitor=RecordingMonitor(mocks),
+    )
 
     _sync_await(run_pulumi_func(build))
 
