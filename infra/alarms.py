@@ -1,4 +1,4 @@
-"""What on-call hears about a serving environment: 5xx rate, p99 latency, unhealthy and missing tasks.
+"""What on-call hears about a serving environment: 5xx rate, p99 latency, unhealthy/missing tasks.
 
 Every alarm notifies the alerts topic when it fires and when it clears.
 """
@@ -15,11 +15,13 @@ from infra.config import ServingConfig
 ALB_NAMESPACE = "AWS/ApplicationELB"
 INSIGHTS_NAMESPACE = "ECS/ContainerInsights"
 PERIOD_SECONDS = 60
+# Percent of requests answered 5xx by the targets; no traffic counts as no errors.
+ERROR_RATE_EXPRESSION = "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)"
 
 
 @dataclass(frozen=True)
 class EnvironmentMetrics:
-    """The dimensions that name one environment's metrics, shared by its alarms and the dashboard."""
+    """The dimensions naming one environment's metrics, shared by its alarms and the dashboard."""
 
     environment: str
     load_balancer: pulumi.Output[str]
@@ -57,7 +59,9 @@ def _metric(
     )
 
 
-def _expression(query_id: str, expression: str, label: str) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+def _expression(
+    query_id: str, expression: str, label: str
+) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
     return aws.cloudwatch.MetricAlarmMetricQueryArgs(
         id=query_id, expression=expression, label=label, return_data=True
     )
@@ -74,10 +78,12 @@ def service_alarms(
     """The four alarms of one environment, each to the alerts topic on ALARM and on OK."""
     env = metrics.environment
     child = pulumi.ResourceOptions(parent=parent)
-    notify = {"alarm_actions": [topic_arn], "ok_actions": [topic_arn]}
+    actions = [topic_arn]
     error_rate = aws.cloudwatch.MetricAlarm(
         f"{name}-5xx-rate",
-        alarm_description=f"{env}: more than {config.error_rate_alarm_percent}% of requests answered 5xx",
+        alarm_description=(
+            f"{env}: more than {config.error_rate_alarm_percent}% of requests answered 5xx"
+        ),
         comparison_operator="GreaterThanThreshold",
         threshold=config.error_rate_alarm_percent,
         evaluation_periods=5,
@@ -89,10 +95,11 @@ def service_alarms(
                     dimensions=metrics.target_dimensions, stat="Sum"),
             _metric("requests", namespace=ALB_NAMESPACE, name="RequestCount",
                     dimensions=metrics.target_dimensions, stat="Sum"),
-            _expression("rate", "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)", "5xx %"),
+            _expression("rate", ERROR_RATE_EXPRESSION, "5xx %"),
         ],
+        alarm_actions=actions,
+        ok_actions=actions,
         opts=child,
-        **notify,
     )
     latency = aws.cloudwatch.MetricAlarm(
         f"{name}-p99-latency",
@@ -107,8 +114,9 @@ def service_alarms(
         evaluation_periods=5,
         datapoints_to_alarm=3,
         treat_missing_data="notBreaching",
+        alarm_actions=actions,
+        ok_actions=actions,
         opts=child,
-        **notify,
     )
     unhealthy = aws.cloudwatch.MetricAlarm(
         f"{name}-unhealthy-hosts",
@@ -123,8 +131,9 @@ def service_alarms(
         evaluation_periods=3,
         datapoints_to_alarm=3,
         treat_missing_data="notBreaching",
+        alarm_actions=actions,
+        ok_actions=actions,
         opts=child,
-        **notify,
     )
     # Running below desired for five minutes: tasks crash, cannot pull, or cannot be placed.
     missing_tasks = aws.cloudwatch.MetricAlarm(
@@ -142,7 +151,8 @@ def service_alarms(
                     dimensions=metrics.service_dimensions, stat="Average"),
             _expression("missing", "desired - running", "tasks missing"),
         ],
+        alarm_actions=actions,
+        ok_actions=actions,
         opts=child,
-        **notify,
     )
     return [error_rate, latency, unhealthy, missing_tasks]

@@ -8,7 +8,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.alarms import ALB_NAMESPACE, INSIGHTS_NAMESPACE, PERIOD_SECONDS, EnvironmentMetrics
+from infra.alarms import (
+    ALB_NAMESPACE,
+    ERROR_RATE_EXPRESSION,
+    INSIGHTS_NAMESPACE,
+    PERIOD_SECONDS,
+    EnvironmentMetrics,
+)
 from infra.config import PROJECT_NAMESPACE
 
 # Four widgets of a 24-unit-wide grid: one row per environment.
@@ -42,7 +48,9 @@ def _widget(title: str, metrics: list[list[Any]], *, region: pulumi.Output[str])
     }
 
 
-def _environment_row(env: EnvironmentMetrics, *, region: pulumi.Output[str]) -> list[dict[str, Any]]:
+def _environment_row(
+    env: EnvironmentMetrics, *, region: pulumi.Output[str]
+) -> list[dict[str, Any]]:
     target = env.target_dimensions
     service = env.service_dimensions
     return [
@@ -50,11 +58,11 @@ def _environment_row(env: EnvironmentMetrics, *, region: pulumi.Output[str]) -> 
             _metric_line(ALB_NAMESPACE, "RequestCount", target, stat="Sum"),
         ], region=region),
         _widget(f"{env.environment}: 5xx rate (%)", [
-            _metric_line(ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", target, stat="Sum", id="errors",
-                         visible=False),
-            _metric_line(ALB_NAMESPACE, "RequestCount", target, stat="Sum", id="requests",
-                         visible=False),
-            [{"expression": "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)", "label": "5xx %"}],
+            _metric_line(ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", target,
+                         stat="Sum", id="errors", visible=False),
+            _metric_line(ALB_NAMESPACE, "RequestCount", target,
+                         stat="Sum", id="requests", visible=False),
+            [{"expression": ERROR_RATE_EXPRESSION, "label": "5xx %"}],
         ], region=region),
         _widget(f"{env.environment}: p99 response time (s)", [
             _metric_line(ALB_NAMESPACE, "TargetResponseTime", target, stat="p99"),
@@ -68,7 +76,7 @@ def _environment_row(env: EnvironmentMetrics, *, region: pulumi.Output[str]) -> 
 
 
 class ServingDashboard(pulumi.ComponentResource):
-    """A row per environment: requests, 5xx rate, p99 latency, and running/desired/unhealthy tasks."""
+    """A row per environment: requests, 5xx rate, p99 latency, running/desired/unhealthy tasks."""
 
     dashboard_name: pulumi.Output[str]
 

@@ -15,20 +15,20 @@ import pulumi_aws as aws
 
 from infra.alarms import EnvironmentMetrics, service_alarms
 from infra.config import PROJECT_NAMESPACE, EnvironmentConfig, ServingConfig
-from infra.iam import assume_role_policy, policy
+from infra.ingress import Ingress, create_ingress
 from infra.network import Network
+from infra.task_roles import execution_role, task_role
 
 # The service container's name; the pipeline's imagedefinitions.json must use exactly this.
 CONTAINER_NAME = "model-server"
 # Container Insights publishes RunningTaskCount/DesiredTaskCount that the alarms compare.
 CONTAINER_INSIGHTS = "enabled"
-# TLS 1.3 and 1.2 only: AWS's recommended policy for new HTTPS listeners.
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-# The access-log bucket's policy admits ELB delivery under alb/AWSLogs/<account>/ only.
-ACCESS_LOG_PREFIX = "alb"
 HEALTH_CHECK_GRACE_SECONDS = 60
 
 Environment = Literal["stage", "prod"]
+_PredefinedMetric = (
+    aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs
+)
 
 
 class ServingCluster(pulumi.ComponentResource):
@@ -41,7 +41,9 @@ class ServingCluster(pulumi.ComponentResource):
         super().__init__("ml-deploy:serving:Cluster", name, None, opts)
         self.cluster = aws.ecs.Cluster(
             f"{name}-cluster",
-            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value=CONTAINER_INSIGHTS)],
+            settings=[
+                aws.ecs.ClusterSettingArgs(name="containerInsights", value=CONTAINER_INSIGHTS)
+            ],
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.cluster_name = self.cluster.name
@@ -108,31 +110,41 @@ class ServiceEnvironment(pulumi.ComponentResource):
             kms_key_id=platform.key.arn,
             opts=self._child,
         )
-        execution_role = self._execution_role(log_group)
-        task_role = self._task_role()
+        execution = execution_role(
+            name, service_repo=platform.service_repo, log_group=log_group, parent=self
+        )
+        task = task_role(
+            name,
+            prediction_logs=platform.prediction_logs,
+            log_prefix=self._log_prefix,
+            key=platform.key,
+            parent=self,
+        )
         task_definition = self._task_definition(
-            log_group=log_group, execution_role=execution_role, task_role=task_role
+            log_group=log_group, execution_role=execution, task_role=task
         )
-        alb_sg, task_sg = self._security_groups()
-        load_balancer, target_group, listeners, scheme = self._load_balancer(alb_sg)
-        service = self._service(
-            task_definition=task_definition,
-            task_sg=task_sg,
-            target_group=target_group,
-            listeners=listeners,
+        ingress = create_ingress(
+            name,
+            environment=environment,
+            network=platform.network,
+            container_port=self._port,
+            access_logs=platform.access_logs,
+            certificate_arn=platform.config.certificate_arn,
+            parent=self,
         )
-        self._autoscaling(service=service, load_balancer=load_balancer, target_group=target_group)
+        service = self._service(task_definition=task_definition, ingress=ingress)
+        self._autoscaling(service=service, ingress=ingress)
 
         self.cluster_name = platform.cluster.name
         self.service_name = service.name
-        self.url = pulumi.Output.concat(scheme, "://", load_balancer.dns_name)
-        self.task_role_arn = task_role.arn
-        self.execution_role_arn = execution_role.arn
+        self.url = ingress.url
+        self.task_role_arn = task.arn
+        self.execution_role_arn = execution.arn
         self.task_family = task_definition.family
         self.metrics = EnvironmentMetrics(
             environment=environment,
-            load_balancer=load_balancer.arn_suffix,
-            target_group=target_group.arn_suffix,
+            load_balancer=ingress.load_balancer.arn_suffix,
+            target_group=ingress.target_group.arn_suffix,
             cluster_name=self.cluster_name,
             service_name=self.service_name,
         )
@@ -153,72 +165,6 @@ class ServiceEnvironment(pulumi.ComponentResource):
                 "task_family": self.task_family,
             }
         )
-
-    def _execution_role(self, log_group: aws.cloudwatch.LogGroup) -> aws.iam.Role:
-        """What ECS itself needs to start a task: pull the service image, write its log group."""
-        role = aws.iam.Role(
-            f"{self._name}-execution",
-            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
-            opts=self._child,
-        )
-        repo_arn = self._platform.service_repo.arn
-        aws.iam.RolePolicy(
-            f"{self._name}-execution",
-            role=role.id,
-            policy=policy(
-                {
-                    "Sid": "AuthenticateToRegistry",
-                    "Effect": "Allow",
-                    "Action": "ecr:GetAuthorizationToken",
-                    # AWS grants GetAuthorizationToken only on "*": it names no repository.
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "PullServiceImages",
-                    "Effect": "Allow",
-                    "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                    "Resource": repo_arn,
-                },
-                {
-                    "Sid": "WriteServiceLogs",
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*"),
-                },
-            ),
-            opts=self._child,
-        )
-        return role
-
-    def _task_role(self) -> aws.iam.Role:
-        """What the model server may do: write payload logs under its own prefix, nothing more."""
-        role = aws.iam.Role(
-            f"{self._name}-task",
-            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
-            opts=self._child,
-        )
-        aws.iam.RolePolicy(
-            f"{self._name}-task",
-            role=role.id,
-            policy=policy(
-                {
-                    "Sid": "WritePredictionLogsOfThisEnvironment",
-                    "Effect": "Allow",
-                    "Action": "s3:PutObject",
-                    "Resource": pulumi.Output.concat(
-                        self._platform.prediction_logs.arn, "/", self._log_prefix, "*"
-                    ),
-                },
-                {
-                    "Sid": "EncryptPredictionLogs",
-                    "Effect": "Allow",
-                    "Action": "kms:GenerateDataKey",
-                    "Resource": self._platform.key.arn,
-                },
-            ),
-            opts=self._child,
-        )
-        return role
 
     @property
     def _log_prefix(self) -> str:
@@ -268,7 +214,6 @@ class ServiceEnvironment(pulumi.ComponentResource):
                 "retries": 3,
                 "startPeriod": HEALTH_CHECK_GRACE_SECONDS,
             },
-            "readonlyRootFilesystem": False,
         }
         return aws.ecs.TaskDefinition(
             f"{self._name}-task",
@@ -286,145 +231,11 @@ class ServiceEnvironment(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _security_groups(self) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
-        """The ALB is open on its listener ports; tasks admit the container port from the ALB only."""
-        vpc_id = self._platform.network.vpc_id
-        alb_sg = aws.ec2.SecurityGroup(
-            f"{self._name}-alb", vpc_id=vpc_id, description=f"{self._environment} load balancer",
-            opts=self._child,
-        )
-        task_sg = aws.ec2.SecurityGroup(
-            f"{self._name}-tasks", vpc_id=vpc_id, description=f"{self._environment} service tasks",
-            opts=self._child,
-        )
-        for port in self._listener_ports:
-            aws.vpc.SecurityGroupIngressRule(
-                f"{self._name}-alb-in-{port}",
-                security_group_id=alb_sg.id,
-                description="Clients from the internet",
-                cidr_ipv4="0.0.0.0/0",
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                opts=self._child,
-            )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{self._name}-alb-to-tasks",
-            security_group_id=alb_sg.id,
-            description="Forward to the service tasks",
-            referenced_security_group_id=task_sg.id,
-            ip_protocol="tcp",
-            from_port=self._port,
-            to_port=self._port,
-            opts=self._child,
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{self._name}-tasks-from-alb",
-            security_group_id=task_sg.id,
-            description="Requests and health checks from this environment's load balancer",
-            referenced_security_group_id=alb_sg.id,
-            ip_protocol="tcp",
-            from_port=self._port,
-            to_port=self._port,
-            opts=self._child,
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{self._name}-tasks-out-https",
-            security_group_id=task_sg.id,
-            description="ECR, S3, CloudWatch Logs and STS over HTTPS",
-            cidr_ipv4="0.0.0.0/0",
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            opts=self._child,
-        )
-        return alb_sg, task_sg
-
-    @property
-    def _listener_ports(self) -> tuple[int, ...]:
-        return (80, 443) if self._platform.config.certificate_arn else (80,)
-
-    def _load_balancer(
-        self, alb_sg: aws.ec2.SecurityGroup
-    ) -> tuple[aws.lb.LoadBalancer, aws.lb.TargetGroup, list[aws.lb.Listener], str]:
-        """The ALB, its target group and listeners; returns the URL scheme clients should use."""
-        platform = self._platform
-        load_balancer = aws.lb.LoadBalancer(
-            f"{self._name}-alb",
-            load_balancer_type="application",
-            internal=False,
-            subnets=platform.network.public_subnet_ids,
-            security_groups=[alb_sg.id],
-            drop_invalid_header_fields=True,
-            access_logs=aws.lb.LoadBalancerAccessLogsArgs(
-                bucket=platform.access_logs.bucket, prefix=ACCESS_LOG_PREFIX, enabled=True
-            ),
-            opts=self._child,
-        )
-        target_group = aws.lb.TargetGroup(
-            f"{self._name}-tg",
-            target_type="ip",
-            port=self._port,
-            protocol="HTTP",
-            vpc_id=platform.network.vpc_id,
-            # Tasks drain quickly: the server answers in milliseconds, deploys should not wait.
-            deregistration_delay=30,
-            health_check=aws.lb.TargetGroupHealthCheckArgs(
-                path="/ready",
-                matcher="200",
-                interval=15,
-                timeout=5,
-                healthy_threshold=2,
-                unhealthy_threshold=3,
-            ),
-            opts=self._child,
-        )
-        forward = [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)]
-        certificate = platform.config.certificate_arn
-        if not certificate:
-            http = aws.lb.Listener(
-                f"{self._name}-http",
-                load_balancer_arn=load_balancer.arn,
-                port=80,
-                protocol="HTTP",
-                default_actions=forward,
-                opts=self._child,
-            )
-            return load_balancer, target_group, [http], "http"
-        redirect = aws.lb.Listener(
-            f"{self._name}-http",
-            load_balancer_arn=load_balancer.arn,
-            port=80,
-            protocol="HTTP",
-            default_actions=[
-                aws.lb.ListenerDefaultActionArgs(
-                    type="redirect",
-                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
-                        protocol="HTTPS", port="443", status_code="HTTP_301"
-                    ),
-                )
-            ],
-            opts=self._child,
-        )
-        https = aws.lb.Listener(
-            f"{self._name}-https",
-            load_balancer_arn=load_balancer.arn,
-            port=443,
-            protocol="HTTPS",
-            ssl_policy=TLS_POLICY,
-            certificate_arn=certificate,
-            default_actions=forward,
-            opts=self._child,
-        )
-        return load_balancer, target_group, [redirect, https], "https"
-
     def _service(
         self,
         *,
         task_definition: aws.ecs.TaskDefinition,
-        task_sg: aws.ec2.SecurityGroup,
-        target_group: aws.lb.TargetGroup,
-        listeners: list[aws.lb.Listener],
+        ingress: Ingress,
     ) -> aws.ecs.Service:
         network = self._platform.network
         return aws.ecs.Service(
@@ -436,12 +247,12 @@ class ServiceEnvironment(pulumi.ComponentResource):
             # Two private subnets in two AZs: Fargate spreads the tasks across both.
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
                 subnets=network.private_subnet_ids,
-                security_groups=[task_sg.id],
+                security_groups=[ingress.task_security_group.id],
                 assign_public_ip=False,
             ),
             load_balancers=[
                 aws.ecs.ServiceLoadBalancerArgs(
-                    target_group_arn=target_group.arn,
+                    target_group_arn=ingress.target_group.arn,
                     container_name=CONTAINER_NAME,
                     container_port=self._port,
                 )
@@ -458,10 +269,10 @@ class ServiceEnvironment(pulumi.ComponentResource):
             enable_execute_command=False,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                # The pipeline owns the task definition, autoscaling the count (see class docstring).
+                # The pipeline owns the task definition, autoscaling the count (see the class).
                 ignore_changes=["taskDefinition", "desiredCount"],
                 # The target group must belong to a load balancer before a service can use it.
-                depends_on=listeners,
+                depends_on=ingress.listeners,
             ),
         )
 
@@ -469,8 +280,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
         self,
         *,
         service: aws.ecs.Service,
-        load_balancer: aws.lb.LoadBalancer,
-        target_group: aws.lb.TargetGroup,
+        ingress: Ingress,
     ) -> None:
         """Track requests per task and CPU; whichever asks for more tasks wins."""
         target = aws.appautoscaling.Target(
@@ -487,10 +297,10 @@ class ServiceEnvironment(pulumi.ComponentResource):
         trackers = {
             "requests": aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
                 target_value=self._sizing.requests_per_target,
-                predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                predefined_metric_specification=_PredefinedMetric(
                     predefined_metric_type="ALBRequestCountPerTarget",
                     resource_label=pulumi.Output.concat(
-                        load_balancer.arn_suffix, "/", target_group.arn_suffix
+                        ingress.load_balancer.arn_suffix, "/", ingress.target_group.arn_suffix
                     ),
                 ),
                 scale_in_cooldown=300,
@@ -498,7 +308,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
             ),
             "cpu": aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
                 target_value=self._sizing.cpu_target_percent,
-                predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                predefined_metric_specification=_PredefinedMetric(
                     predefined_metric_type="ECSServiceAverageCPUUtilization",
                 ),
                 scale_in_cooldown=300,
