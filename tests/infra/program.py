@@ -125,7 +125,7 @@ class RecordingMonitor(MockMonitor):
 
     mocks: RecordingMocks
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+    def RegisterResource(self, request: Any) -> Any:
         self.mocks.ignore_changes[(request.type, request.name)] = list(request.ignoreChanges)
         return super().RegisterResource(request)
 
