@@ -121,7 +121,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(MockMonitor):
-    """The mock monitor, plus the resource options MockResourceArgs does not carry (ignoreChanges)."""
+    """The mock monitor, also recording what MockResourceArgs does not carry: ignoreChanges."""
 
     mocks: RecordingMocks
 

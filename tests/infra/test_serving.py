@@ -420,3 +420,14 @@ def test_serving_uses_no_deprecated_resources_or_arguments(dev_program: Program)
 def test_log_retention_must_be_a_period_cloudwatch_accepts() -> None:
     with pytest.raises(ConfigError, match="ml-deploy:serviceLogRetentionDays must be one of"):
         run_program(overrides={"ml-deploy:serviceLogRetentionDays": 10})
+
+
+def test_serving_resources_carry_the_serving_component_tags(dev_program: Program) -> None:
+    untagged = [
+        r.name
+        for r in dev_program.resources
+        if r.type.startswith("aws:")
+        and r.name.startswith("serving")
+        and r.provider != "aws-serving"
+    ]
+    assert not untagged, f"not created under the serving provider (no component tags): {untagged}"
