@@ -50,13 +50,11 @@ serving_platform = ServingPlatform(
     alerts_topic=alerts.topic,
     config=config.serving,
 )
-stage = ServiceEnvironment(
-    "serving-stage", environment="stage", sizing=config.serving.stage, platform=serving_platform,
-    opts=serving_options,
-)
-prod = ServiceEnvironment(
-    "serving-prod", environment="prod", sizing=config.serving.prod, platform=serving_platform,
-    opts=serving_options,
+stage, prod = (
+    ServiceEnvironment(
+        f"serving-{env}", environment=env, platform=serving_platform, opts=serving_options
+    )
+    for env in ("stage", "prod")
 )
 serving_dashboard = ServingDashboard(
     "serving", environments=[stage.metrics, prod.metrics], opts=serving_options

@@ -152,6 +152,10 @@ class ServingConfig(_Section):
     initial_image_tag: str = Field("bootstrap", description="Image tag of the first task definition, before any pipeline run.")
     certificate_arn: str | None = Field(None, description="ACM certificate: HTTPS listener and HTTP->HTTPS redirect.")
     service_log_retention_days: int = Field(30, description="CloudWatch Logs retention of service logs.")
+    startup_grace_seconds: int = Field(
+        60, ge=10, le=300,
+        description="Seconds a new task may spend loading its model before health checks count.",
+    )
     error_rate_alarm_percent: float = Field(
         5.0, gt=0, le=100, description="Alarm when more than this % of an environment's requests answer 5xx."
     )

@@ -23,7 +23,6 @@ from infra.task_roles import execution_role, task_role
 CONTAINER_NAME = "model-server"
 # Container Insights publishes RunningTaskCount/DesiredTaskCount that the alarms compare.
 CONTAINER_INSIGHTS = "enabled"
-HEALTH_CHECK_GRACE_SECONDS = 60
 
 Environment = Literal["stage", "prod"]
 _PredefinedMetric = (
@@ -64,6 +63,10 @@ class ServingPlatform:
     alerts_topic: aws.sns.Topic
     config: ServingConfig
 
+    def sizing(self, environment: Environment) -> EnvironmentConfig:
+        """The environment's own settings (``ml-deploy:stage`` or ``ml-deploy:prod``)."""
+        return self.config.prod if environment == "prod" else self.config.stage
+
 
 class ServiceEnvironment(pulumi.ComponentResource):
     """One environment of the model server (stage or prod) behind its own load balancer.
@@ -92,14 +95,13 @@ class ServiceEnvironment(pulumi.ComponentResource):
         name: str,
         *,
         environment: Environment,
-        sizing: EnvironmentConfig,
         platform: ServingPlatform,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("ml-deploy:serving:ServiceEnvironment", name, None, opts)
         self._name = name
         self._environment = environment
-        self._sizing = sizing
+        self._sizing = platform.sizing(environment)
         self._platform = platform
         self._port = platform.config.container_port
         self._child = pulumi.ResourceOptions(parent=self)
@@ -212,7 +214,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
                 "interval": 15,
                 "timeout": 5,
                 "retries": 3,
-                "startPeriod": HEALTH_CHECK_GRACE_SECONDS,
+                "startPeriod": self._platform.config.startup_grace_seconds,
             },
         }
         return aws.ecs.TaskDefinition(
@@ -263,7 +265,8 @@ class ServiceEnvironment(pulumi.ComponentResource):
             ),
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
-            health_check_grace_period_seconds=HEALTH_CHECK_GRACE_SECONDS,
+            # Loading the model takes a while; the ALB's /ready verdict counts only after it.
+            health_check_grace_period_seconds=self._platform.config.startup_grace_seconds,
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             enable_execute_command=False,

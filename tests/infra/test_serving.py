@@ -89,8 +89,12 @@ def test_a_failing_deploy_rolls_back_without_dropping_capacity(
     )
     assert service["deploymentMinimumHealthyPercent"] == 100, f"{env} drops tasks during a deploy"
     assert service["deploymentMaximumPercent"] == 200, f"{env} cannot start a full new set first"
-    assert service.get("healthCheckGracePeriodSeconds", 0) > 0, (
+    # Pulumi.dev.yaml: startupGraceSeconds 60, for the load balancer and the container check alike.
+    assert service.get("healthCheckGracePeriodSeconds") == 60, (
         f"{env}: new tasks are judged by the load balancer before the model has loaded"
+    )
+    assert _container(dev_program, env)["healthCheck"]["startPeriod"] == 60, (
+        f"{env}: the container health check counts while the model is still loading"
     )
 
 
