@@ -31,11 +31,18 @@ class EnvironmentMetrics:
 
     @property
     def target_dimensions(self) -> dict[str, pulumi.Output[str]]:
-        return {"LoadBalancer": self.load_balancer, "TargetGroup": self.target_group}
+        return target_dimensions(self.load_balancer, self.target_group)
 
     @property
     def service_dimensions(self) -> dict[str, pulumi.Output[str]]:
         return {"ClusterName": self.cluster_name, "ServiceName": self.service_name}
+
+
+def target_dimensions(
+    load_balancer: pulumi.Output[str], target_group: pulumi.Output[str]
+) -> dict[str, pulumi.Output[str]]:
+    """ALB metrics of one target group: what the service's tasks answered."""
+    return {"LoadBalancer": load_balancer, "TargetGroup": target_group}
 
 
 def _metric(
@@ -67,22 +74,26 @@ def _expression(
     )
 
 
-def service_alarms(
+def error_rate_alarm(
     name: str,
     *,
-    metrics: EnvironmentMetrics,
+    environment: str,
+    target_dimensions: dict[str, pulumi.Output[str]],
     config: ServingConfig,
     topic_arn: pulumi.Output[str],
     parent: pulumi.Resource,
-) -> list[aws.cloudwatch.MetricAlarm]:
-    """The four alarms of one environment, each to the alerts topic on ALARM and on OK."""
-    env = metrics.environment
-    child = pulumi.ResourceOptions(parent=parent)
+) -> aws.cloudwatch.MetricAlarm:
+    """Share of requests the tasks answer 5xx; the service also rolls a deploy back on it.
+
+    Made before the service (it needs only the load balancer's dimensions) so that the service
+    can name it as a deployment alarm: a model that passes /ready but fails predictions is
+    rolled back like one whose tasks never start.
+    """
     actions = [topic_arn]
-    error_rate = aws.cloudwatch.MetricAlarm(
+    return aws.cloudwatch.MetricAlarm(
         f"{name}-5xx-rate",
         alarm_description=(
-            f"{env}: more than {config.error_rate_alarm_percent}% of requests answered 5xx"
+            f"{environment}: more than {config.error_rate_alarm_percent}% of requests answered 5xx"
         ),
         comparison_operator="GreaterThanThreshold",
         threshold=config.error_rate_alarm_percent,
@@ -92,15 +103,29 @@ def service_alarms(
         treat_missing_data="notBreaching",
         metric_queries=[
             _metric("errors", namespace=ALB_NAMESPACE, name="HTTPCode_Target_5XX_Count",
-                    dimensions=metrics.target_dimensions, stat="Sum"),
+                    dimensions=target_dimensions, stat="Sum"),
             _metric("requests", namespace=ALB_NAMESPACE, name="RequestCount",
-                    dimensions=metrics.target_dimensions, stat="Sum"),
+                    dimensions=target_dimensions, stat="Sum"),
             _expression("rate", ERROR_RATE_EXPRESSION, "5xx %"),
         ],
         alarm_actions=actions,
         ok_actions=actions,
-        opts=child,
+        opts=pulumi.ResourceOptions(parent=parent),
     )
+
+
+def service_alarms(
+    name: str,
+    *,
+    metrics: EnvironmentMetrics,
+    config: ServingConfig,
+    topic_arn: pulumi.Output[str],
+    parent: pulumi.Resource,
+) -> list[aws.cloudwatch.MetricAlarm]:
+    """Latency, unhealthy targets and missing tasks, each to the alerts topic on ALARM and OK."""
+    env = metrics.environment
+    child = pulumi.ResourceOptions(parent=parent)
+    actions = [topic_arn]
     latency = aws.cloudwatch.MetricAlarm(
         f"{name}-p99-latency",
         alarm_description=f"{env}: p99 response time above {config.latency_alarm_seconds} s",
@@ -155,4 +180,4 @@ def service_alarms(
         ok_actions=actions,
         opts=child,
     )
-    return [error_rate, latency, unhealthy, missing_tasks]
+    return [latency, unhealthy, missing_tasks]

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from infra.alarms import EnvironmentMetrics, service_alarms
+from infra.alarms import EnvironmentMetrics, error_rate_alarm, service_alarms, target_dimensions
 from infra.config import PROJECT_NAMESPACE, EnvironmentConfig, ServingConfig
 from infra.ingress import Ingress, create_ingress
 from infra.network import Network
@@ -134,7 +134,19 @@ class ServiceEnvironment(pulumi.ComponentResource):
             certificate_arn=platform.config.certificate_arn,
             parent=self,
         )
-        service = self._service(task_definition=task_definition, ingress=ingress)
+        error_rate = error_rate_alarm(
+            name,
+            environment=environment,
+            target_dimensions=target_dimensions(
+                ingress.load_balancer.arn_suffix, ingress.target_group.arn_suffix
+            ),
+            config=platform.config,
+            topic_arn=platform.alerts_topic.arn,
+            parent=self,
+        )
+        service = self._service(
+            task_definition=task_definition, ingress=ingress, rollback_alarm=error_rate
+        )
         self._autoscaling(service=service, ingress=ingress)
 
         self.cluster_name = platform.cluster.name
@@ -238,6 +250,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
         *,
         task_definition: aws.ecs.TaskDefinition,
         ingress: Ingress,
+        rollback_alarm: aws.cloudwatch.MetricAlarm,
     ) -> aws.ecs.Service:
         network = self._platform.network
         return aws.ecs.Service(
@@ -262,6 +275,10 @@ class ServiceEnvironment(pulumi.ComponentResource):
             # A deploy whose tasks never get healthy is rolled back to the last good revision.
             deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
                 enable=True, rollback=True
+            ),
+            # ...and so is one whose new tasks answer 5xx while the deploy is under way.
+            alarms=aws.ecs.ServiceAlarmsArgs(
+                alarm_names=[rollback_alarm.name], enable=True, rollback=True
             ),
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,

@@ -87,6 +87,10 @@ def test_a_failing_deploy_rolls_back_without_dropping_capacity(
     assert service["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}, (
         f"{env}: a deploy whose tasks never get healthy would not be rolled back"
     )
+    error_rate_alarm = _of(dev_program, ALARM, env, "5xx-rate").state["name"]
+    assert service.get("alarms") == {
+        "alarmNames": [error_rate_alarm], "enable": True, "rollback": True,
+    }, f"{env}: a new model that answers 5xx is not rolled back ({service.get('alarms')})"
     assert service["deploymentMinimumHealthyPercent"] == 100, f"{env} drops tasks during a deploy"
     assert service["deploymentMaximumPercent"] == 200, f"{env} cannot start a full new set first"
     # Pulumi.dev.yaml: startupGraceSeconds 60, for the load balancer and the container check alike.
