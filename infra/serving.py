@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.alarms import EnvironmentMetrics, error_rate_alarm, service_alarms, target_dimensions
+from infra.autoscaling import service_autoscaling
 from infra.config import PROJECT_NAMESPACE, EnvironmentConfig, ServingConfig
 from infra.ingress import Ingress, create_ingress
 from infra.network import Network
@@ -25,9 +26,6 @@ CONTAINER_NAME = "model-server"
 CONTAINER_INSIGHTS = "enabled"
 
 Environment = Literal["stage", "prod"]
-_PredefinedMetric = (
-    aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs
-)
 
 
 class ServingCluster(pulumi.ComponentResource):
@@ -147,7 +145,14 @@ class ServiceEnvironment(pulumi.ComponentResource):
         service = self._service(
             task_definition=task_definition, ingress=ingress, rollback_alarm=error_rate
         )
-        self._autoscaling(service=service, ingress=ingress)
+        service_autoscaling(
+            name,
+            cluster_name=platform.cluster.name,
+            service=service,
+            ingress=ingress,
+            sizing=self._sizing,
+            parent=self,
+        )
 
         self.cluster_name = platform.cluster.name
         self.service_name = service.name
@@ -295,53 +300,3 @@ class ServiceEnvironment(pulumi.ComponentResource):
                 depends_on=ingress.listeners,
             ),
         )
-
-    def _autoscaling(
-        self,
-        *,
-        service: aws.ecs.Service,
-        ingress: Ingress,
-    ) -> None:
-        """Track requests per task and CPU; whichever asks for more tasks wins."""
-        target = aws.appautoscaling.Target(
-            f"{self._name}-scaling",
-            service_namespace="ecs",
-            scalable_dimension="ecs:service:DesiredCount",
-            resource_id=pulumi.Output.concat(
-                "service/", self._platform.cluster.name, "/", service.name
-            ),
-            min_capacity=self._sizing.min_count,
-            max_capacity=self._sizing.max_count,
-            opts=self._child,
-        )
-        trackers = {
-            "requests": aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
-                target_value=self._sizing.requests_per_target,
-                predefined_metric_specification=_PredefinedMetric(
-                    predefined_metric_type="ALBRequestCountPerTarget",
-                    resource_label=pulumi.Output.concat(
-                        ingress.load_balancer.arn_suffix, "/", ingress.target_group.arn_suffix
-                    ),
-                ),
-                scale_in_cooldown=300,
-                scale_out_cooldown=60,
-            ),
-            "cpu": aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
-                target_value=self._sizing.cpu_target_percent,
-                predefined_metric_specification=_PredefinedMetric(
-                    predefined_metric_type="ECSServiceAverageCPUUtilization",
-                ),
-                scale_in_cooldown=300,
-                scale_out_cooldown=60,
-            ),
-        }
-        for metric, tracking in trackers.items():
-            aws.appautoscaling.Policy(
-                f"{self._name}-scale-on-{metric}",
-                policy_type="TargetTrackingScaling",
-                service_namespace=target.service_namespace,
-                scalable_dimension=target.scalable_dimension,
-                resource_id=target.resource_id,
-                target_tracking_scaling_policy_configuration=tracking,
-                opts=self._child,
-            )

@@ -89,7 +89,9 @@ def test_a_failing_deploy_rolls_back_without_dropping_capacity(
     )
     error_rate_alarm = _of(dev_program, ALARM, env, "5xx-rate").state["name"]
     assert service.get("alarms") == {
-        "alarmNames": [error_rate_alarm], "enable": True, "rollback": True,
+        "alarmNames": [error_rate_alarm],
+        "enable": True,
+        "rollback": True,
     }, f"{env}: a new model that answers 5xx is not rolled back ({service.get('alarms')})"
     assert service["deploymentMinimumHealthyPercent"] == 100, f"{env} drops tasks during a deploy"
     assert service["deploymentMaximumPercent"] == 200, f"{env} cannot start a full new set first"
@@ -130,14 +132,29 @@ def test_autoscaling_tracks_requests_per_task_and_cpu_within_configured_bounds(
 ) -> None:
     scaling = dev_program.one("aws:appautoscaling/target:Target", f"serving-{env}-scaling").inputs
     assert scaling["resourceId"] == f"service/serving-cluster/serving-{env}-service"
-    assert scaling["maxCapacity"] >= scaling["minCapacity"]
-    metrics = {
-        _of(dev_program, "aws:appautoscaling/policy:Policy", env, f"scale-on-{name}").inputs[
+    # Pulumi.dev.yaml: stage 1..2, prod 2..4 tasks; default targets 500 requests/task, 60% CPU.
+    bounds = {"stage": (1, 2), "prod": (2, 4)}[env]
+    assert (scaling["minCapacity"], scaling["maxCapacity"]) == bounds, f"{env} scales {scaling}"
+    tracking = {
+        name: _of(dev_program, "aws:appautoscaling/policy:Policy", env, f"scale-on-{name}").inputs[
             "targetTrackingScalingPolicyConfiguration"
-        ]["predefinedMetricSpecification"]["predefinedMetricType"]
+        ]
         for name in ("requests", "cpu")
     }
-    assert metrics == {"ALBRequestCountPerTarget", "ECSServiceAverageCPUUtilization"}, metrics
+    tracked = {
+        name: (t["predefinedMetricSpecification"]["predefinedMetricType"], t["targetValue"])
+        for name, t in tracking.items()
+    }
+    assert tracked == {
+        "requests": ("ALBRequestCountPerTarget", 500),
+        "cpu": ("ECSServiceAverageCPUUtilization", 60),
+    }, f"{env} tracks {tracked}"
+    label = tracking["requests"]["predefinedMetricSpecification"]["resourceLabel"]
+    alb, target_group = label.split("/targetgroup/")
+    own = alb.startswith(f"app/serving-{env}-alb/") and target_group.startswith(
+        f"serving-{env}-tg/"
+    )
+    assert own, f"{env} request tracking counts another load balancer or target group: {label}"
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
