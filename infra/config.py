@@ -157,7 +157,8 @@ class ServingConfig(_Section):
         description="Seconds a new task may spend loading its model before health checks count.",
     )
     error_rate_alarm_percent: float = Field(
-        5.0, gt=0, le=100, description="Alarm when more than this % of an environment's requests answer 5xx."
+        5.0, gt=0, le=100,
+        description="Alarm when more than this % of an environment's requests answer 5xx.",
     )
     latency_alarm_seconds: float = Field(
         1.0, gt=0, le=60, description="Alarm when an environment's p99 response time exceeds this."
@@ -169,7 +170,9 @@ class ServingConfig(_Section):
     @classmethod
     def _log_retention(cls, value: int) -> int:
         if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"must be one of the CloudWatch Logs retention periods {LOG_RETENTION_DAYS}")
+            raise ValueError(
+                f"must be one of the CloudWatch Logs retention periods {LOG_RETENTION_DAYS}"
+            )
         return value
 
     @field_validator("certificate_arn")
