@@ -11,9 +11,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from infra.alerts import Alerts
 from infra.config import load_config
+from infra.dashboard import ServingDashboard
 from infra.encryption import StackKey
 from infra.network import Network
 from infra.registry import Registry
+from infra.serving import ServiceEnvironment, ServingCluster, ServingPlatform
 from infra.storage import Buckets
 from infra.tagging import component_options
 
@@ -41,6 +43,29 @@ alerts = Alerts(
     opts=component_options("alerts", config=config),
 )
 
+serving_options = component_options("serving", config=config)
+serving_cluster = ServingCluster("serving", opts=serving_options)
+serving_platform = ServingPlatform(
+    cluster=serving_cluster.cluster,
+    network=network,
+    service_repo=registry.service_repo,
+    prediction_logs=buckets.prediction_logs,
+    prediction_log_prefix=config.storage.prediction_log_prefix,
+    access_logs=buckets.access_logs,
+    key=encryption.key,
+    alerts_topic=alerts.topic,
+    config=config.serving,
+)
+stage, prod = (
+    ServiceEnvironment(
+        f"serving-{env}", environment=env, platform=serving_platform, opts=serving_options
+    )
+    for env in ("stage", "prod")
+)
+serving_dashboard = ServingDashboard(
+    "serving", environments=[stage.metrics, prod.metrics], opts=serving_options
+)
+
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
 pulumi.export("publicSubnetIds", network.public_subnet_ids)
@@ -54,3 +79,9 @@ pulumi.export("accessLogBucket", buckets.access_logs.bucket)
 pulumi.export("serviceRepositoryUrl", registry.service_repo.repository_url)
 pulumi.export("jobsRepositoryUrl", registry.jobs_repo.repository_url)
 pulumi.export("alertsTopicArn", alerts.topic.arn)
+pulumi.export("clusterName", serving_cluster.cluster_name)
+pulumi.export("stageUrl", stage.url)
+pulumi.export("prodUrl", prod.url)
+pulumi.export("stageServiceName", stage.service_name)
+pulumi.export("prodServiceName", prod.service_name)
+pulumi.export("dashboardName", serving_dashboard.dashboard_name)

@@ -21,29 +21,8 @@ PROJECT_NAMESPACE = "ml-deploy"
 _SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
 _CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-class ConfigError(pulumi.RunError):
-    """A stack setting is missing or invalid; the message names the key.
-
-    A ``RunError`` so that `pulumi up` prints the message alone, without a Python traceback.
-    """
-
-
-class _Section(BaseModel):
-    """Base for config sections: camelCase keys as in Pulumi.<stack>.yaml, unknown keys rejected."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
-
-
-def _check_schedule(value: str) -> str:
-    if not _SCHEDULE.match(value):
-        raise ValueError("must be a cron(...) or rate(...) expression, e.g. 'rate(1 day)'")
-    return value
-
-
-# The only retention periods CloudWatch Logs accepts.
-_LOG_RETENTION_DAYS = (
+# The retention periods CloudWatch Logs accepts (days).
+LOG_RETENTION_DAYS = (
     1,
     3,
     5,
@@ -69,9 +48,28 @@ _LOG_RETENTION_DAYS = (
 )
 
 
+class ConfigError(pulumi.RunError):
+    """A stack setting is missing or invalid; the message names the key.
+
+    A ``RunError`` so that `pulumi up` prints the message alone, without a Python traceback.
+    """
+
+
+class _Section(BaseModel):
+    """Base for config sections: camelCase keys as in Pulumi.<stack>.yaml, unknown keys rejected."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+def _check_schedule(value: str) -> str:
+    if not _SCHEDULE.match(value):
+        raise ValueError("must be a cron(...) or rate(...) expression, e.g. 'rate(1 day)'")
+    return value
+
+
 def _check_log_retention(value: int) -> int:
-    if value not in _LOG_RETENTION_DAYS:
-        raise ValueError(f"must be a CloudWatch Logs retention period: one of {_LOG_RETENTION_DAYS}")
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"must be a CloudWatch Logs retention period: one of {LOG_RETENTION_DAYS}")
     return value
 
 
@@ -203,6 +201,21 @@ class ServingConfig(_Section):
         None, description="ACM certificate: HTTPS listener and HTTP->HTTPS redirect."
     )
     service_log_retention_days: int = Field(30, description="CloudWatch Logs retention of service logs.")
+    startup_grace_seconds: int = Field(
+        60,
+        ge=10,
+        le=300,
+        description="Seconds a new task may spend loading its model before health checks count.",
+    )
+    error_rate_alarm_percent: float = Field(
+        5.0,
+        gt=0,
+        le=100,
+        description="Alarm when more than this % of an environment's requests answer 5xx.",
+    )
+    latency_alarm_seconds: float = Field(
+        1.0, gt=0, le=60, description="Alarm when an environment's p99 response time exceeds this."
+    )
     stage: EnvironmentConfig = Field(
         default_factory=lambda: EnvironmentConfig(min_count=1, max_count=2),
         description="Stage sizing: cpu, memory, minCount, maxCount, requestsPerTarget, cpuTargetPercent, workers.",  # noqa: E501

@@ -18,6 +18,7 @@ from typing import Any
 import pulumi
 import yaml
 from pulumi.runtime import settings
+from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -35,6 +36,8 @@ class Resource:
     state: dict[str, Any]
     id: str
     provider: str | None = None
+    # Input names the engine is told to ignore (`ignore_changes`, as the engine receives them).
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -81,6 +84,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.resources: list[Resource] = []
+        # (type, name) -> ignoreChanges of the registration in flight; see RecordingMonitor.
+        self.ignore_changes: dict[tuple[str, str], list[str]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         resource_id = f"{args.name}-id"
@@ -89,7 +94,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state.setdefault("arn", _arn(args.typ.split(":")[1].split("/")[0], f"{args.name}"))
         # A provider reference is "<provider urn>::<provider id>"; keep the provider's name.
         provider = args.provider.split("::")[3] if args.provider else None
-        self.resources.append(Resource(args.typ, args.name, dict(args.inputs), state, resource_id, provider))
+        ignored = self.ignore_changes.pop((args.typ, args.name), [])
+        self.resources.append(
+            Resource(args.typ, args.name, dict(args.inputs), state, resource_id, provider, ignored)
+        )
         return state.get("id", resource_id), state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
@@ -136,29 +144,64 @@ _NAMED_ARNS = {
 }
 
 
+class RecordingMonitor(MockMonitor):
+    """The mock monitor, also recording what MockResourceArgs does not carry: ignoreChanges."""
+
+    mocks: RecordingMocks
+
+    def RegisterResource(self, request: Any) -> Any:
+        self.mocks.ignore_changes[(request.type, request.name)] = list(request.ignoreChanges)
+        return super().RegisterResource(request)
+
+
+def _bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    bucket = f"{name}-0a1b2c3"
+    return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
+
+
+def _repository(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}",
+        "arn": _arn("ecr", f"repository/{name}"),
+    }
+
+
+def _load_balancer(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "dnsName": f"{name}-1234567890.{REGION}.elb.amazonaws.com",
+        "arnSuffix": f"app/{name}/50dc6c495c0c9188",
+        "arn": _arn("elasticloadbalancing", f"loadbalancer/app/{name}/50dc6c495c0c9188"),
+    }
+
+
+def _target_group(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "arnSuffix": f"targetgroup/{name}/73e2d6bc24d8a067",
+        "arn": _arn("elasticloadbalancing", f"targetgroup/{name}/73e2d6bc24d8a067"),
+    }
+
+
+_COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:ecr/repository:Repository": _repository,
+    "aws:kms/key:Key": lambda name, _: {"keyId": f"{name}-key-id", "arn": _arn("kms", f"key/{name}-key-id")},
+    "aws:sns/topic:Topic": lambda name, _: {"name": name, "arn": _arn("sns", name)},
+    "aws:iam/role:Role": lambda name, _: {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"},
+    "aws:ec2/vpc:Vpc": lambda _, inputs: {"cidrBlock": inputs.get("cidrBlock", "10.0.0.0/16")},
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:lb/targetGroup:TargetGroup": _target_group,
+}
+
+
 def _computed_state(type_token: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """The few attributes AWS computes that the program passes on to other resources."""
-    if type_token == "aws:s3/bucket:Bucket":
-        bucket = f"{name}-0a1b2c3"
-        return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
-    if type_token == "aws:ecr/repository:Repository":
-        return {
-            "name": name,
-            "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}",
-            "arn": _arn("ecr", f"repository/{name}"),
-        }
-    if type_token == "aws:kms/key:Key":
-        return {"keyId": f"{name}-key-id", "arn": _arn("kms", f"key/{name}-key-id")}
-    if type_token == "aws:sns/topic:Topic":
-        return {"name": name, "arn": _arn("sns", name)}
-    if type_token == "aws:iam/role:Role":
-        return {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"}
+    if type_token in _COMPUTED:
+        return _COMPUTED[type_token](name, inputs)
     if type_token in _NAMED_ARNS:
         service, resource = _NAMED_ARNS[type_token]
         physical = inputs.get("name", name)
         return {"name": physical, "arn": _arn(service, resource.format(physical))}
-    if type_token == "aws:ec2/vpc:Vpc":
-        return {"cidrBlock": inputs.get("cidrBlock", "10.0.0.0/16")}
     return {"name": inputs.get("name", name)}
 
 
@@ -243,7 +286,14 @@ def run_under_mocks(
     logger.addHandler(capture)
     logger.propagate = False
     settings.set_root_resource(None)  # type: ignore[arg-type]
-    pulumi.runtime.set_mocks(mocks, project="ml-deploy", stack=stack, preview=False, logger=logger)
+    pulumi.runtime.set_mocks(
+        mocks,
+        project="ml-deploy",
+        stack=stack,
+        preview=False,
+        logger=logger,
+        monitor=RecordingMonitor(mocks),
+    )
 
     _sync_await(run_pulumi_func(build))
 

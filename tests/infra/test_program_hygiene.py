@@ -56,6 +56,10 @@ def test_iam_documents_pass_parliament(dev_program: Program) -> None:
         for finding in analyze_policy_string(json.dumps(document)).findings:
             if finding.issue == "RESOURCE_STAR" and _star_is_unavoidable(resource.type, finding.detail):
                 continue
+            if field == "assumeRolePolicy" and finding.issue == "MALFORMED":
+                continue  # a trust policy names principals, never a Resource: not malformed
+            if finding.issue == "UNKNOWN_PREFIX" and "codeconnections" in str(finding.detail):
+                continue  # parliament's tables predate the codeconnections service prefix
             problems.append(f"{resource.name}.{field}: {finding.issue} {finding.detail}")
     assert not problems, "parliament findings:\n" + "\n".join(problems)
 

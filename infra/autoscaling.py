@@ -1,0 +1,70 @@
+"""How many tasks an environment runs: target tracking on requests per task and on CPU."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import EnvironmentConfig
+from infra.ingress import Ingress
+
+_PredefinedMetric = (
+    aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs
+)
+# Scale out within a minute of a surge; scale in only after five quiet minutes.
+SCALE_OUT_COOLDOWN_SECONDS = 60
+SCALE_IN_COOLDOWN_SECONDS = 300
+
+
+def service_autoscaling(
+    name: str,
+    *,
+    cluster_name: pulumi.Output[str],
+    service: aws.ecs.Service,
+    ingress: Ingress,
+    sizing: EnvironmentConfig,
+    parent: pulumi.Resource,
+) -> aws.appautoscaling.Target:
+    """Two target-tracking policies; whichever asks for more tasks wins, within min..max.
+
+    Autoscaling owns the service's desired count from here on (the service ignores it).
+    """
+    child = pulumi.ResourceOptions(parent=parent)
+    target = aws.appautoscaling.Target(
+        f"{name}-scaling",
+        service_namespace="ecs",
+        scalable_dimension="ecs:service:DesiredCount",
+        resource_id=pulumi.Output.concat("service/", cluster_name, "/", service.name),
+        min_capacity=sizing.min_count,
+        max_capacity=sizing.max_count,
+        opts=child,
+    )
+    requests_per_task = _PredefinedMetric(
+        predefined_metric_type="ALBRequestCountPerTarget",
+        resource_label=pulumi.Output.concat(
+            ingress.load_balancer.arn_suffix, "/", ingress.target_group.arn_suffix
+        ),
+    )
+    cpu = _PredefinedMetric(predefined_metric_type="ECSServiceAverageCPUUtilization")
+    trackers = {
+        "requests": (requests_per_task, sizing.requests_per_target),
+        "cpu": (cpu, sizing.cpu_target_percent),
+    }
+    for metric, (specification, target_value) in trackers.items():
+        aws.appautoscaling.Policy(
+            f"{name}-scale-on-{metric}",
+            policy_type="TargetTrackingScaling",
+            service_namespace=target.service_namespace,
+            scalable_dimension=target.scalable_dimension,
+            resource_id=target.resource_id,
+            target_tracking_scaling_policy_configuration=(
+                aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                    target_value=target_value,
+                    predefined_metric_specification=specification,
+                    scale_in_cooldown=SCALE_IN_COOLDOWN_SECONDS,
+                    scale_out_cooldown=SCALE_OUT_COOLDOWN_SECONDS,
+                )
+            ),
+            opts=child,
+        )
+    return target

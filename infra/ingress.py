@@ -1,0 +1,180 @@
+"""How requests reach one serving environment: its ALB, target group, listeners, security groups.
+
+Created as children of the ServiceEnvironment that uses them (see ``infra/serving.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.network import Network
+
+# TLS 1.3 and 1.2 only: AWS's recommended policy for new HTTPS listeners.
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# The access-log bucket's policy admits ELB delivery under alb/AWSLogs/<account>/ only, so the
+# prefix is exactly "alb"; both environments' logs are told apart by the ALB name in each key.
+ACCESS_LOG_PREFIX = "alb"
+HTTP_PORT = 80
+HTTPS_PORT = 443
+
+
+@dataclass(frozen=True)
+class Ingress:
+    """What the service and its alarms need from the environment's front door."""
+
+    load_balancer: aws.lb.LoadBalancer
+    target_group: aws.lb.TargetGroup
+    listeners: list[aws.lb.Listener]
+    task_security_group: aws.ec2.SecurityGroup
+    url: pulumi.Output[str]
+
+
+def create_ingress(
+    name: str,
+    *,
+    environment: str,
+    network: Network,
+    container_port: int,
+    access_logs: aws.s3.Bucket,
+    certificate_arn: str | None,
+    parent: pulumi.Resource,
+) -> Ingress:
+    """An internet-facing ALB in the public subnets forwarding to ip targets on the container port.
+
+    With a certificate: HTTPS on 443 and a permanent redirect from HTTP; without: HTTP only.
+    """
+    child = pulumi.ResourceOptions(parent=parent)
+    listener_ports = (HTTP_PORT, HTTPS_PORT) if certificate_arn else (HTTP_PORT,)
+    alb_sg, task_sg = _security_groups(
+        name, environment=environment, vpc_id=network.vpc_id, listener_ports=listener_ports,
+        container_port=container_port, child=child,
+    )
+    load_balancer = aws.lb.LoadBalancer(
+        f"{name}-alb",
+        load_balancer_type="application",
+        internal=False,
+        subnets=network.public_subnet_ids,
+        security_groups=[alb_sg.id],
+        drop_invalid_header_fields=True,
+        access_logs=aws.lb.LoadBalancerAccessLogsArgs(
+            bucket=access_logs.bucket, prefix=ACCESS_LOG_PREFIX, enabled=True
+        ),
+        opts=child,
+    )
+    target_group = aws.lb.TargetGroup(
+        f"{name}-tg",
+        target_type="ip",
+        port=container_port,
+        protocol="HTTP",
+        vpc_id=network.vpc_id,
+        # The server answers in milliseconds; deploys should not wait minutes for draining.
+        deregistration_delay=30,
+        # /ready, not /health: a task gets traffic only once its model is loaded.
+        health_check=aws.lb.TargetGroupHealthCheckArgs(
+            path="/ready", matcher="200", interval=15, timeout=5,
+            healthy_threshold=2, unhealthy_threshold=3,
+        ),
+        opts=child,
+    )
+    forward = [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)]
+    if not certificate_arn:
+        http = aws.lb.Listener(
+            f"{name}-http", load_balancer_arn=load_balancer.arn, port=HTTP_PORT, protocol="HTTP",
+            default_actions=forward, opts=child,
+        )
+        url = pulumi.Output.concat("http://", load_balancer.dns_name)
+        return Ingress(load_balancer, target_group, [http], task_sg, url)
+
+    redirect = aws.lb.Listener(
+        f"{name}-http",
+        load_balancer_arn=load_balancer.arn,
+        port=HTTP_PORT,
+        protocol="HTTP",
+        default_actions=[
+            aws.lb.ListenerDefaultActionArgs(
+                type="redirect",
+                redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                    protocol="HTTPS", port=str(HTTPS_PORT), status_code="HTTP_301"
+                ),
+            )
+        ],
+        opts=child,
+    )
+    https = aws.lb.Listener(
+        f"{name}-https",
+        load_balancer_arn=load_balancer.arn,
+        port=HTTPS_PORT,
+        protocol="HTTPS",
+        ssl_policy=TLS_POLICY,
+        certificate_arn=certificate_arn,
+        default_actions=forward,
+        opts=child,
+    )
+    url = pulumi.Output.concat("https://", load_balancer.dns_name)
+    return Ingress(load_balancer, target_group, [redirect, https], task_sg, url)
+
+
+def _security_groups(
+    name: str,
+    *,
+    environment: str,
+    vpc_id: pulumi.Input[str],
+    listener_ports: tuple[int, ...],
+    container_port: int,
+    child: pulumi.ResourceOptions,
+) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
+    """The ALB admits its listener ports from anywhere; tasks admit the container port from it only.
+
+    Rules are separate resources (not inline) so each has its own description and id.
+    """
+    alb_sg = aws.ec2.SecurityGroup(
+        f"{name}-alb", vpc_id=vpc_id, description=f"{environment} load balancer", opts=child
+    )
+    task_sg = aws.ec2.SecurityGroup(
+        f"{name}-tasks", vpc_id=vpc_id, description=f"{environment} service tasks", opts=child
+    )
+    for port in listener_ports:
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-alb-in-{port}",
+            security_group_id=alb_sg.id,
+            description="Clients from the internet",
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            opts=child,
+        )
+    aws.vpc.SecurityGroupEgressRule(
+        f"{name}-alb-to-tasks",
+        security_group_id=alb_sg.id,
+        description="Requests and health checks to the service tasks",
+        referenced_security_group_id=task_sg.id,
+        ip_protocol="tcp",
+        from_port=container_port,
+        to_port=container_port,
+        opts=child,
+    )
+    aws.vpc.SecurityGroupIngressRule(
+        f"{name}-tasks-from-alb",
+        security_group_id=task_sg.id,
+        description=f"Requests and health checks from the {environment} load balancer",
+        referenced_security_group_id=alb_sg.id,
+        ip_protocol="tcp",
+        from_port=container_port,
+        to_port=container_port,
+        opts=child,
+    )
+    aws.vpc.SecurityGroupEgressRule(
+        f"{name}-tasks-out-https",
+        security_group_id=task_sg.id,
+        description="ECR, S3, CloudWatch Logs and STS over HTTPS",
+        cidr_ipv4="0.0.0.0/0",
+        ip_protocol="tcp",
+        from_port=HTTPS_PORT,
+        to_port=HTTPS_PORT,
+        opts=child,
+    )
+    return alb_sg, task_sg

@@ -1,0 +1,458 @@
+"""Serving: stage and prod as two ECS services behind their own load balancers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from parliament import analyze_policy_string
+
+from infra.config import ConfigError
+from infra.serving import CONTAINER_NAME
+from tests.infra.program import ACCOUNT, REGION, Program, Resource, run_program
+
+ENVIRONMENTS = ("stage", "prod")
+SERVICE = "aws:ecs/service:Service"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+LISTENER = "aws:lb/listener:Listener"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
+# Actions AWS grants only on "*"; a policy of ours may name "*" for these and nothing else.
+STAR_ONLY_ACTIONS = {"ecr:GetAuthorizationToken"}
+
+
+@pytest.fixture(scope="module")
+def https_program() -> Program:
+    """The dev stack with an ACM certificate configured."""
+    return run_program(overrides={"ml-deploy:certificateArn": CERTIFICATE})
+
+
+def _of(program: Program, type_token: str, env: str, suffix: str) -> Resource:
+    return program.one(type_token, f"serving-{env}-{suffix}")
+
+
+def _service(program: Program, env: str) -> Resource:
+    return _of(program, SERVICE, env, "service")
+
+
+def _container(program: Program, env: str) -> dict[str, Any]:
+    definitions = json.loads(
+        _of(program, TASK_DEFINITION, env, "task").inputs["containerDefinitions"]
+    )
+    assert len(definitions) == 1, f"{env}: expected one container, found {len(definitions)}"
+    container: dict[str, Any] = definitions[0]
+    return container
+
+
+def _serving_policies(
+    program: Program, key: str = "policy"
+) -> list[tuple[Resource, dict[str, Any]]]:
+    return [
+        (resource, document)
+        for resource, name, document in program.policy_documents()
+        if resource.name.startswith("serving-") and name == key
+    ]
+
+
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = document["Statement"]
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_each_environment_runs_on_fargate_in_private_subnets_without_public_ips(
+    dev_program: Program, env: str
+) -> None:
+    service = _service(dev_program, env).inputs
+    network = service["networkConfiguration"]
+    assert service["launchType"] == "FARGATE", f"{env} service is not on Fargate"
+    assert network["assignPublicIp"] is False, f"{env} tasks get public IPs"
+    assert network["subnets"] == dev_program.outputs["privateSubnetIds"], (
+        f"{env} tasks run in {network['subnets']}, not the private subnets"
+    )
+    assert service["enableExecuteCommand"] is False, f"{env} allows ECS Exec into tasks"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_a_failing_deploy_rolls_back_without_dropping_capacity(
+    dev_program: Program, env: str
+) -> None:
+    service = _service(dev_program, env).inputs
+    assert service["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}, (
+        f"{env}: a deploy whose tasks never get healthy would not be rolled back"
+    )
+    error_rate_alarm = _of(dev_program, ALARM, env, "5xx-rate").state["name"]
+    assert service.get("alarms") == {
+        "alarmNames": [error_rate_alarm],
+        "enable": True,
+        "rollback": True,
+    }, f"{env}: a new model that answers 5xx is not rolled back ({service.get('alarms')})"
+    assert service["deploymentMinimumHealthyPercent"] == 100, f"{env} drops tasks during a deploy"
+    assert service["deploymentMaximumPercent"] == 200, f"{env} cannot start a full new set first"
+    # Pulumi.dev.yaml: startupGraceSeconds 60, for the load balancer and the container check alike.
+    assert service.get("healthCheckGracePeriodSeconds") == 60, (
+        f"{env}: new tasks are judged by the load balancer before the model has loaded"
+    )
+    assert _container(dev_program, env)["healthCheck"]["startPeriod"] == 60, (
+        f"{env}: the container health check counts while the model is still loading"
+    )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_pulumi_up_leaves_the_pipelines_image_and_the_scaled_count_alone(
+    dev_program: Program, env: str
+) -> None:
+    ignored = set(_service(dev_program, env).ignore_changes)
+    assert {"taskDefinition", "desiredCount"} <= ignored, (
+        f"{env}: the next `pulumi up` would undo pipeline deploys or autoscaling; "
+        f"ignores only {ignored}"
+    )
+
+
+def test_prod_keeps_at_least_two_tasks(dev_program: Program) -> None:
+    scaling = dev_program.one("aws:appautoscaling/target:Target", "serving-prod-scaling").inputs
+    assert scaling["minCapacity"] >= 2, f"prod may scale in to {scaling['minCapacity']} task(s)"
+    assert _service(dev_program, "prod").inputs["desiredCount"] >= 2, (
+        "prod starts with fewer than 2 tasks"
+    )
+    assert len(_service(dev_program, "prod").inputs["networkConfiguration"]["subnets"]) >= 2, (
+        "prod tasks cannot spread across two availability zones"
+    )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_autoscaling_tracks_requests_per_task_and_cpu_within_configured_bounds(
+    dev_program: Program, env: str
+) -> None:
+    scaling = dev_program.one("aws:appautoscaling/target:Target", f"serving-{env}-scaling").inputs
+    assert scaling["resourceId"] == f"service/serving-cluster/serving-{env}-service"
+    # Pulumi.dev.yaml: stage 1..2, prod 2..4 tasks; default targets 500 requests/task, 60% CPU.
+    bounds = {"stage": (1, 2), "prod": (2, 4)}[env]
+    assert (scaling["minCapacity"], scaling["maxCapacity"]) == bounds, f"{env} scales {scaling}"
+    tracking = {
+        name: _of(dev_program, "aws:appautoscaling/policy:Policy", env, f"scale-on-{name}").inputs[
+            "targetTrackingScalingPolicyConfiguration"
+        ]
+        for name in ("requests", "cpu")
+    }
+    tracked = {
+        name: (t["predefinedMetricSpecification"]["predefinedMetricType"], t["targetValue"])
+        for name, t in tracking.items()
+    }
+    assert tracked == {
+        "requests": ("ALBRequestCountPerTarget", 500),
+        "cpu": ("ECSServiceAverageCPUUtilization", 60),
+    }, f"{env} tracks {tracked}"
+    label = tracking["requests"]["predefinedMetricSpecification"]["resourceLabel"]
+    alb, target_group = label.split("/targetgroup/")
+    own = alb.startswith(f"app/serving-{env}-alb/") and target_group.startswith(
+        f"serving-{env}-tg/"
+    )
+    assert own, f"{env} request tracking counts another load balancer or target group: {label}"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_tasks_admit_the_container_port_only_from_their_load_balancer(
+    dev_program: Program, env: str
+) -> None:
+    task_sg = _of(dev_program, "aws:ec2/securityGroup:SecurityGroup", env, "tasks")
+    alb_sg = _of(dev_program, "aws:ec2/securityGroup:SecurityGroup", env, "alb")
+    assert _service(dev_program, env).inputs["networkConfiguration"]["securityGroups"] == [
+        task_sg.id
+    ]
+    rules = [
+        r.inputs
+        for r in dev_program.of_type(INGRESS_RULE)
+        if r.inputs["securityGroupId"] == task_sg.id
+    ]
+    assert rules, f"{env} tasks admit nothing: the load balancer cannot reach them"
+    for rule in rules:
+        assert rule.get("referencedSecurityGroupId") == alb_sg.id, f"{env} tasks admit {rule}"
+        assert "cidrIpv4" not in rule and "cidrIpv6" not in rule, (
+            f"{env} tasks admit an address range"
+        )
+        assert rule["fromPort"] == rule["toPort"] == 8080, (
+            f"{env} tasks admit ports other than 8080"
+        )
+    assert not any(
+        sg.inputs.get("ingress")
+        for sg in dev_program.of_type("aws:ec2/securityGroup:SecurityGroup")
+        if sg.name.startswith("serving-")
+    ), "inline ingress rules would bypass the checks above"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_load_balancer_sends_requests_only_to_tasks_with_a_loaded_model(
+    dev_program: Program, env: str
+) -> None:
+    target_group = _of(dev_program, "aws:lb/targetGroup:TargetGroup", env, "tg").inputs
+    assert target_group["targetType"] == "ip", "Fargate tasks register by IP"
+    assert target_group["healthCheck"]["path"] == "/ready", (
+        f"{env} target group checks {target_group['healthCheck'].get('path')}, not /ready"
+    )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_each_environment_has_its_own_hardened_public_load_balancer(
+    dev_program: Program, env: str
+) -> None:
+    alb = _of(dev_program, "aws:lb/loadBalancer:LoadBalancer", env, "alb").inputs
+    assert alb["internal"] is False and alb["subnets"] == dev_program.outputs["publicSubnetIds"]
+    assert alb["dropInvalidHeaderFields"] is True, f"{env} ALB passes malformed headers on"
+    # The access-log bucket policy admits delivery to alb/AWSLogs/<account>/ only.
+    assert alb["accessLogs"] == {
+        "bucket": dev_program.outputs["accessLogBucket"],
+        "prefix": "alb",
+        "enabled": True,
+    }, f"{env} ALB access logs: {alb['accessLogs']}"
+
+
+def test_without_a_certificate_load_balancers_serve_http_only(dev_program: Program) -> None:
+    listeners = dev_program.of_type(LISTENER)
+    assert sorted((r.name, r.inputs["protocol"]) for r in listeners) == [
+        ("serving-prod-http", "HTTP"),
+        ("serving-stage-http", "HTTP"),
+    ]
+    assert all(r.inputs["defaultActions"][0]["type"] == "forward" for r in listeners)
+    assert {
+        r.inputs["fromPort"]
+        for r in dev_program.of_type(INGRESS_RULE)
+        if r.name.startswith("serving-") and "cidrIpv4" in r.inputs
+    } == {80}, "the load balancers admit a port no listener serves"
+    for env in ENVIRONMENTS:
+        assert dev_program.outputs[f"{env}Url"].startswith("http://serving-")
+
+
+def test_with_a_certificate_http_redirects_to_https(https_program: Program) -> None:
+    for env in ENVIRONMENTS:
+        http = _of(https_program, LISTENER, env, "http").inputs
+        https = _of(https_program, LISTENER, env, "https").inputs
+        assert http["defaultActions"][0]["type"] == "redirect", (
+            f"{env} HTTP listener serves plain text"
+        )
+        assert http["defaultActions"][0]["redirect"]["protocol"] == "HTTPS"
+        assert https["protocol"] == "HTTPS" and https["port"] == 443
+        assert https["certificateArn"] == CERTIFICATE, (
+            f"{env} HTTPS listener uses {https.get('certificateArn')}"
+        )
+        assert https["sslPolicy"].startswith("ELBSecurityPolicy-TLS13"), (
+            f"{env}: {https['sslPolicy']}"
+        )
+        assert https["defaultActions"][0]["type"] == "forward"
+        assert https_program.outputs[f"{env}Url"].startswith("https://"), https_program.outputs[
+            f"{env}Url"
+        ]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_alarm_reaches_on_call_when_it_fires_and_when_it_clears(
+    dev_program: Program, env: str
+) -> None:
+    topic = dev_program.outputs["alertsTopicArn"]
+    alarms = {
+        r.name.removeprefix(f"serving-{env}-"): r.inputs
+        for r in dev_program.of_type(ALARM)
+        if r.name.startswith(f"serving-{env}-")
+    }
+    assert set(alarms) == {"5xx-rate", "p99-latency", "unhealthy-hosts", "tasks-below-desired"}, (
+        alarms
+    )
+    for name, alarm in alarms.items():
+        assert alarm["alarmActions"] == [topic], (
+            f"{env} {name} alarm does not notify the alerts topic"
+        )
+        assert alarm["okActions"] == [topic], f"{env} {name} alarm does not say when it clears"
+
+
+def _queried_metrics(alarm: dict[str, Any]) -> set[str]:
+    return {q["metric"]["metricName"] for q in alarm.get("metricQueries", []) if "metric" in q}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_alarms_watch_error_rate_latency_and_task_health(dev_program: Program, env: str) -> None:
+    error_rate = _of(dev_program, ALARM, env, "5xx-rate").inputs
+    assert _queried_metrics(error_rate) == {"HTTPCode_Target_5XX_Count", "RequestCount"}
+    latency = _of(dev_program, ALARM, env, "p99-latency").inputs
+    assert (latency["metricName"], latency["extendedStatistic"]) == ("TargetResponseTime", "p99")
+    unhealthy = _of(dev_program, ALARM, env, "unhealthy-hosts").inputs
+    assert (unhealthy["metricName"], unhealthy["threshold"]) == ("UnHealthyHostCount", 0)
+    tasks = _of(dev_program, ALARM, env, "tasks-below-desired").inputs
+    assert _queried_metrics(tasks) == {"RunningTaskCount", "DesiredTaskCount"}
+    dimensions = tasks["metricQueries"][0]["metric"]["dimensions"]
+    assert dimensions["ServiceName"] == dev_program.outputs[f"{env}ServiceName"], dimensions
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_task_role_writes_prediction_logs_only_under_its_environment_prefix(
+    dev_program: Program, env: str
+) -> None:
+    (document,) = [d for r, d in _serving_policies(dev_program) if r.name == f"serving-{env}-task"]
+    bucket_arn = f"arn:aws:s3:::{dev_program.outputs['predictionLogBucket']}"
+    granted = {
+        (action, resource)
+        for statement in _statements(document)
+        for action in _as_list(statement["Action"])
+        for resource in _as_list(statement["Resource"])
+    }
+    assert granted == {
+        ("s3:PutObject", f"{bucket_arn}/predictions/{env}/*"),
+        ("kms:GenerateDataKey", dev_program.outputs["kmsKeyArn"]),
+    }, f"{env} task role grants {sorted(granted)}"
+
+
+def test_tasks_are_assumable_only_by_ecs_tasks(dev_program: Program) -> None:
+    for resource, document in _serving_policies(dev_program, "assumeRolePolicy"):
+        for statement in _statements(document):
+            assert statement["Principal"] == {"Service": ["ecs-tasks.amazonaws.com"]}, resource.name
+            assert statement["Action"] in ("sts:AssumeRole", ["sts:AssumeRole"]), resource.name
+
+
+def test_execution_role_pulls_only_the_service_image(dev_program: Program) -> None:
+    repo_arn = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/images-service"
+    for env in ENVIRONMENTS:
+        (document,) = [
+            d for r, d in _serving_policies(dev_program) if r.name == f"serving-{env}-execution"
+        ]
+        pulls = [s for s in _statements(document) if "ecr:BatchGetImage" in _as_list(s["Action"])]
+        assert [s["Resource"] for s in pulls] == [repo_arn], f"{env} pulls from {pulls}"
+
+
+def test_serving_policies_pass_parliament_and_name_their_resources(dev_program: Program) -> None:
+    policies = _serving_policies(dev_program)
+    assert len(policies) == 4, (
+        f"expected a task and an execution policy per environment: {policies}"
+    )
+    for resource, document in policies:
+        findings = analyze_policy_string(json.dumps(document)).findings
+        unexpected = [
+            (f.issue, f.detail)
+            for f in findings
+            if not (f.issue == "RESOURCE_STAR" and set(_as_list(f.detail)) <= STAR_ONLY_ACTIONS)
+        ]
+        assert not unexpected, f"{resource.name}: parliament finds {unexpected}"
+        for statement in _statements(document):
+            assert statement.get("Sid"), f"{resource.name}: a statement has no Sid: {statement}"
+            if statement["Resource"] == "*":
+                assert set(_as_list(statement["Action"])) <= STAR_ONLY_ACTIONS, (
+                    f"{resource.name}: {statement['Sid']} grants {statement['Action']} on '*'"
+                )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_service_container_is_the_one_the_pipeline_deploys(
+    dev_program: Program, env: str
+) -> None:
+    assert _container(dev_program, env)["name"] == CONTAINER_NAME
+    (balanced,) = _service(dev_program, env).inputs["loadBalancers"]
+    assert balanced["containerName"] == CONTAINER_NAME, (
+        f"{env} ALB targets {balanced['containerName']}"
+    )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_first_task_definition_is_deployable_before_any_pipeline_run(
+    dev_program: Program, env: str
+) -> None:
+    container = _container(dev_program, env)
+    assert container["image"] == f"{dev_program.outputs['serviceRepositoryUrl']}:bootstrap"
+    environment = {v["name"]: v["value"] for v in container["environment"]}
+    assert environment == {
+        "ENVIRONMENT": env,
+        "LOG_BUCKET": dev_program.outputs["predictionLogBucket"],
+        "LOG_PREFIX": f"predictions/{env}/",
+        "WEB_CONCURRENCY": "2",
+        "AWS_REGION": REGION,
+    }, f"{env} container environment: {environment}"
+    assert container["portMappings"][0]["containerPort"] == 8080
+    probe = " ".join(container["healthCheck"]["command"])
+    assert probe.startswith("CMD python -c") and "http://127.0.0.1:8080/health" in probe, probe
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_service_logs_are_encrypted_and_expire(dev_program: Program, env: str) -> None:
+    log_group = _of(dev_program, "aws:cloudwatch/logGroup:LogGroup", env, "logs").inputs
+    assert log_group["kmsKeyId"] == dev_program.outputs["kmsKeyArn"], (
+        f"{env} logs not under the stack key"
+    )
+    assert log_group["retentionInDays"] == 14, (
+        f"{env} logs kept {log_group.get('retentionInDays')} days"
+    )
+    logging = _container(dev_program, env)["logConfiguration"]
+    assert logging["logDriver"] == "awslogs"
+    assert logging["options"]["awslogs-group"] == f"serving-{env}-logs"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_task_size_comes_from_the_environments_config(dev_program: Program, env: str) -> None:
+    expected = {"stage": ("512", "1024"), "prod": ("1024", "2048")}[env]
+    task = _of(dev_program, TASK_DEFINITION, env, "task").inputs
+    assert (task["cpu"], task["memory"]) == expected, (
+        f"{env} task is {task['cpu']}/{task['memory']}"
+    )
+    assert task["family"] == f"ml-deploy-dev-{env}"
+
+
+def test_cluster_has_container_insights_for_the_task_count_alarms(dev_program: Program) -> None:
+    cluster = dev_program.one("aws:ecs/cluster:Cluster").inputs
+    assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"], cluster
+
+
+def test_dashboard_shows_both_environments(dev_program: Program) -> None:
+    dashboard = dev_program.one("aws:cloudwatch/dashboard:Dashboard")
+    body = json.loads(dashboard.inputs["dashboardBody"])
+    titles = [widget["properties"]["title"] for widget in body["widgets"]]
+    for env in ENVIRONMENTS:
+        assert any(t.startswith(f"{env}: requests") for t in titles), (
+            f"no {env} request widget: {titles}"
+        )
+    text = json.dumps(body)
+    for metric in (
+        "RequestCount",
+        "HTTPCode_Target_5XX_Count",
+        "TargetResponseTime",
+        "UnHealthyHostCount",
+        "RunningTaskCount",
+    ):
+        assert text.count(metric) >= 2, f"dashboard lacks {metric} for both environments"
+    assert dev_program.outputs["dashboardName"] == dashboard.inputs["dashboardName"]
+
+
+def test_serving_outputs_are_exported(dev_program: Program) -> None:
+    expected = {
+        "stageUrl",
+        "prodUrl",
+        "clusterName",
+        "stageServiceName",
+        "prodServiceName",
+        "dashboardName",
+    }
+    missing = expected - set(dev_program.outputs)
+    assert not missing, f"stack outputs lack {missing}"
+    assert dev_program.outputs["prodServiceName"] != dev_program.outputs["stageServiceName"]
+
+
+def test_serving_uses_no_deprecated_resources_or_arguments(dev_program: Program) -> None:
+    deprecated = [w for w in dev_program.warnings if "is deprecated" in w]
+    assert not deprecated, deprecated
+
+
+def test_log_retention_must_be_a_period_cloudwatch_accepts() -> None:
+    with pytest.raises(ConfigError, match="ml-deploy:serviceLogRetentionDays must be a CloudWatch Logs retention period"):
+        run_program(overrides={"ml-deploy:serviceLogRetentionDays": 10})
+
+
+def test_serving_resources_carry_the_serving_component_tags(dev_program: Program) -> None:
+    untagged = [
+        r.name
+        for r in dev_program.resources
+        if r.type.startswith("aws:")
+        and r.name.startswith("serving")
+        and r.provider != "aws-serving"
+    ]
+    assert not untagged, f"not created under the serving provider (no component tags): {untagged}"
