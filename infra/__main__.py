@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from infra.alerts import Alerts
 from infra.config import load_config
 from infra.encryption import StackKey
+from infra.jobs import Jobs, JobsArgs
 from infra.network import Network
 from infra.registry import Registry
 from infra.storage import Buckets
@@ -34,6 +35,19 @@ registry = Registry(
 alerts = Alerts(
     "alerts", config=config.alerts, key=encryption.key, opts=component_options("alerts", config=config)
 )
+jobs = Jobs(
+    "jobs",
+    args=JobsArgs(
+        config=config.jobs,
+        storage=config.storage,
+        buckets=buckets,
+        jobs_repo=registry.jobs_repo,
+        alerts_topic=alerts.topic,
+        network=network,
+        key=encryption.key,
+    ),
+    opts=component_options("jobs", config=config),
+)
 
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
@@ -48,3 +62,8 @@ pulumi.export("accessLogBucket", buckets.access_logs.bucket)
 pulumi.export("serviceRepositoryUrl", registry.service_repo.repository_url)
 pulumi.export("jobsRepositoryUrl", registry.jobs_repo.repository_url)
 pulumi.export("alertsTopicArn", alerts.topic.arn)
+pulumi.export("jobQueueName", jobs.queue.name)
+pulumi.export("retrainJobDefinitionName", jobs.retrain_definition.name)
+pulumi.export("monitorJobDefinitionName", jobs.monitor_definition.name)
+pulumi.export("retrainSubmitCommand", jobs.retrain_submit_command)
+pulumi.export("monitorSubmitCommand", jobs.monitor_submit_command)

@@ -114,6 +114,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise AssertionError(f"the program calls {token}, which the test mocks do not answer")
 
 
+# Resources whose ARN other resources use: type -> (service, resource part of the ARN).
+_NAMED_ARNS = {
+    "aws:batch/jobQueue:JobQueue": ("batch", "job-queue/{name}"),
+    "aws:batch/computeEnvironment:ComputeEnvironment": ("batch", "compute-environment/{name}"),
+    "aws:cloudwatch/logGroup:LogGroup": ("logs", "log-group:{name}"),
+    "aws:sqs/queue:Queue": ("sqs", "{name}"),
+}
+
+
 def _computed_state(type_token: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """The few attributes AWS computes that the program passes on to other resources."""
     if type_token == "aws:s3/bucket:Bucket":
@@ -131,6 +140,12 @@ def _computed_state(type_token: str, name: str, inputs: dict[str, Any]) -> dict[
         return {"name": name, "arn": _arn("sns", name)}
     if type_token == "aws:iam/role:Role":
         return {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"}
+    if type_token == "aws:batch/jobDefinition:JobDefinition":
+        prefix = _arn("batch", f"job-definition/{name}")
+        return {"name": name, "arn": f"{prefix}:1", "arnPrefix": prefix, "revision": 1}
+    if type_token in _NAMED_ARNS:
+        service, resource = _NAMED_ARNS[type_token]
+        return {"name": name, "arn": _arn(service, resource.format(name=name))}
     if type_token == "aws:ec2/vpc:Vpc":
         return {"cidrBlock": inputs.get("cidrBlock", "10.0.0.0/16")}
     return {"name": inputs.get("name", name)}
