@@ -30,12 +30,13 @@ from infra.network import Network
 from infra.storage import Buckets
 
 # Failures of the platform, not of our code: worth another attempt. Anything that exited
-# with a code (0 promoted, 1 error, 2 bad data, 3 challenger rejected) is final.
+# with a code (0 promoted, 1 error, 2 bad data, 3 challenger rejected) is final. Batch
+# globs may only end in '*' (prefix match), and it takes at most five entries in all.
 RETRY_ON_STATUS_REASONS = (
     "Task failed to start*",
     "ResourceInitializationError*",
     "Host EC2*",
-    "*Spot Task was interrupted*",
+    "Your Spot Task was interrupted*",
 )
 SCHEDULER_UNIVERSAL_SUBMIT_JOB = "arn:aws:scheduler:::aws-sdk:batch:submitJob"
 
