@@ -189,12 +189,10 @@ def submit_jobs_statement(
 ) -> Statement:
     """SubmitJob for these job definitions (any revision, so pipeline revisions work) to one queue.
 
-    A job submitted by name alone is authorised against the unrevisioned ARN, one with a
-    revision against ``<name>:<revision>``; both are listed.
+    The request ARN always carries a revision, even for a job submitted by name alone, so the
+    definitions are named ``<name>:*``; a bare ``<name>`` would match nothing.
     """
-    definitions: list[pulumi.Input[str]] = []
-    for prefix in definition_arn_prefixes:
-        definitions += [prefix, pulumi.Output.concat(prefix, ":*")]
+    definitions = [pulumi.Output.concat(prefix, ":*") for prefix in definition_arn_prefixes]
     return {
         "Sid": sid,
         "Effect": "Allow",
