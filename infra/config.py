@@ -21,6 +21,11 @@ PROJECT_NAMESPACE = "ml-deploy"
 _SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
 _CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The only retention periods CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # Fargate vCPU -> (lowest, highest, step) memory in MiB it accepts.
 _FARGATE_MEMORY: dict[float, tuple[int, int, int]] = {
@@ -224,6 +229,13 @@ class JobsConfig(_Section):
     @classmethod
     def _schedule(cls, value: str) -> str:
         return _check_schedule(value)
+
+    @field_validator("job_log_retention_days")
+    @classmethod
+    def _log_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be a CloudWatch Logs retention: one of {LOG_RETENTION_DAYS}")
+        return value
 
     @field_validator("jobs_image_tag")
     @classmethod

@@ -136,11 +136,25 @@ def monitor_statements(
     resources: JobResources,
     *,
     storage: StorageConfig,
-    retrain_definition_arn_prefix: pulumi.Input[str],
+    retrain_definition_arn_prefix: pulumi.Input[str] | None,
     queue_arn: pulumi.Input[str],
 ) -> list[Statement]:
-    """Monitor reads prediction logs and the bundle, writes reports, may submit the retrain job."""
+    """Monitor reads prediction logs and the bundle, writes reports, may submit the retrain job.
+
+    With ``retrain_definition_arn_prefix`` None (retrainOnDrift off) it may submit nothing.
+    """
     logs = resources.log_bucket_arn
+    submit = (
+        []
+        if retrain_definition_arn_prefix is None
+        else [
+            submit_jobs_statement(
+                "SubmitRetrainOnDrift",
+                definition_arn_prefixes=[retrain_definition_arn_prefix],
+                queue_arn=queue_arn,
+            )
+        ]
+    )
     return [
         {
             "Sid": "ReadPredictionLogs",
@@ -175,11 +189,7 @@ def monitor_statements(
             "Resource": _objects(resources.model_bucket_arn, storage.model_key),
         },
         _list_under("ListCurrentBundle", resources.model_bucket_arn, storage.model_key),
-        submit_jobs_statement(
-            "SubmitRetrainOnDrift",
-            definition_arn_prefixes=[retrain_definition_arn_prefix],
-            queue_arn=queue_arn,
-        ),
+        *submit,
         *_shared_statements(resources),
     ]
 

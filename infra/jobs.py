@@ -113,7 +113,9 @@ class Jobs(pulumi.ComponentResource):
             statements=monitor_statements(
                 resources,
                 storage=args.storage,
-                retrain_definition_arn_prefix=self.retrain_definition.arn_prefix,
+                retrain_definition_arn_prefix=(
+                    self.retrain_definition.arn_prefix if args.config.retrain_on_drift else None
+                ),
                 queue_arn=self.queue.arn,
             ),
             parent=self,

@@ -31,6 +31,7 @@ def tuned_program() -> Program:
         "monitorSchedule": "rate(6 hours)",
         "scheduleTimezone": "Europe/Berlin",
         "jobsImageTag": "a1b2c3d-model-7",
+        "retrainOnDrift": False,
         "retrainJob": {"vcpu": 4, "memory": 16384, "timeoutMinutes": 90, "attempts": 2},
     }
     return run_program(overrides={f"ml-deploy:{key}": value for key, value in settings.items()})
@@ -293,6 +294,12 @@ def test_monitor_may_submit_only_the_retrain_job_to_this_queue(dev_program: Prog
     )
 
 
+def test_monitor_submits_nothing_when_retrain_on_drift_is_off(tuned_program: Program) -> None:
+    submits = granting(tuned_program, "jobs-monitor", "batch:SubmitJob")
+    assert not submits, f"retrainOnDrift is false but the monitor may submit jobs: {submits}"
+    assert environment(tuned_program, "monitor")["RETRAIN_ON_DRIFT"] == "false"
+
+
 def test_retrain_role_never_touches_the_prediction_logs(dev_program: Program) -> None:
     touching = [
         s["Sid"]
@@ -462,6 +469,7 @@ def test_every_jobs_resource_is_tagged_by_the_jobs_provider(dev_program: Program
         ({"jobsImageTag": "latest"}, "ml-deploy:jobsImageTag must not be 'latest'"),
         ({"jobsImageTag": "no spaces"}, "ml-deploy:jobsImageTag must be an image tag"),
         ({"retrainJob": {"vcpu": 1, "memory": 16384}}, "ml-deploy:retrainJob memory 16384"),
+        ({"jobLogRetentionDays": 10}, "ml-deploy:jobLogRetentionDays must be a CloudWatch"),
     ],
 )
 def test_bad_job_settings_fail_with_the_key_named(setting: dict[str, Any], complaint: str) -> None:
