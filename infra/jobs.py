@@ -1,10 +1,13 @@
-"""Scheduled retrain and monitor jobs: Batch on Fargate, EventBridge Scheduler, failure alerts.
+"""Scheduled retrain and monitor jobs: Batch on Fargate, their roles, schedules and alerts.
 
 One jobs image runs both jobs (``python -m retrain_job.retrain`` / ``retrain_job.monitor``).
-`pulumi up` registers the first job-definition revisions with the image tag from config
-(``jobsImageTag``); the pipeline registers later revisions with the tags it pushes. Schedules
-and the monitor submit by job-definition *name*, so they always run the latest revision.
-"""
+Who owns the image: the repository's tags are immutable, so no tag can follow "the newest".
+`pulumi up` registers job-definition revisions with the tag from config (``jobsImageTag``,
+``bootstrap`` until the first build); the pipeline then registers new revisions of the same
+definitions with the tags it pushes (copying the latest ACTIVE revision, changing only
+``image``). Schedules and the monitor submit by definition *name*, so they run the newest
+revision. A later `pulumi up` that changes a job definition registers a revision with
+``jobsImageTag`` again: set it to the tag in production first."""
 
 from __future__ import annotations
 
@@ -15,7 +18,6 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import JobConfig, JobsConfig, StorageConfig
-from infra.iam import policy
 from infra.job_roles import (
     COOLDOWN_KEY,
     METRICS_NAMESPACE,
@@ -23,9 +25,9 @@ from infra.job_roles import (
     execution_statements,
     monitor_statements,
     retrain_statements,
-    submit_jobs_statement,
     task_role,
 )
+from infra.job_schedules import ScheduledJobs, alert_on_failed_jobs, schedule_jobs
 from infra.network import Network
 from infra.storage import Buckets
 
@@ -38,7 +40,6 @@ RETRY_ON_STATUS_REASONS = (
     "Host EC2*",
     "Your Spot Task was interrupted*",
 )
-SCHEDULER_UNIVERSAL_SUBMIT_JOB = "arn:aws:scheduler:::aws-sdk:batch:submitJob"
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,21 @@ class Jobs(pulumi.ComponentResource):
             environment=self._monitor_environment(),
         )
 
-        self._schedules()
-        self._failure_alerts()
+        schedule_jobs(
+            name,
+            config=args.config,
+            targets=ScheduledJobs(
+                queue=self.queue,
+                retrain_definition=self.retrain_definition,
+                monitor_definition=self.monitor_definition,
+                alerts_topic=args.alerts_topic,
+                account_id=self._account,
+            ),
+            parent=self,
+        )
+        alert_on_failed_jobs(
+            name, queue_arn=self.queue.arn, topic_arn=args.alerts_topic.arn, parent=self
+        )
         self.retrain_submit_command = self._submit_command(
             "retrain-manual", self.retrain_definition
         )
@@ -288,133 +302,7 @@ class Jobs(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    # --- schedules -----------------------------------------------------------------------
-
-    def _schedules(self) -> None:
-        """EventBridge Scheduler submits each job; undelivered submissions go to a DLQ and alert."""
-        config = self._args.config
-        dead_letters = aws.sqs.Queue(
-            f"{self._name}-schedule-dlq",
-            sqs_managed_sse_enabled=True,
-            message_retention_seconds=14 * 24 * 3600,
-            opts=self._child,
-        )
-        role = aws.iam.Role(
-            f"{self._name}-scheduler",
-            assume_role_policy=policy(
-                {
-                    "Sid": "AssumedBySchedulerOfThisAccount",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "scheduler.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": self._account}},
-                }
-            ),
-            opts=self._child,
-        )
-        aws.iam.RolePolicy(
-            f"{self._name}-scheduler",
-            role=role.id,
-            policy=policy(
-                submit_jobs_statement(
-                    "SubmitScheduledJobs",
-                    definition_arn_prefixes=[
-                        self.retrain_definition.arn_prefix,
-                        self.monitor_definition.arn_prefix,
-                    ],
-                    queue_arn=self.queue.arn,
-                ),
-                {
-                    "Sid": "DeadLetterUndeliveredSubmissions",
-                    "Effect": "Allow",
-                    "Action": "sqs:SendMessage",
-                    "Resource": dead_letters.arn,
-                },
-            ),
-            opts=self._child,
-        )
-        for kind, expression, definition in (
-            ("retrain", config.retrain_schedule, self.retrain_definition),
-            ("monitor", config.monitor_schedule, self.monitor_definition),
-        ):
-            aws.scheduler.Schedule(
-                f"{self._name}-{kind}-schedule",
-                description=f"Submits the {kind} job to the Batch queue",
-                schedule_expression=expression,
-                schedule_expression_timezone=config.schedule_timezone,
-                flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
-                target=aws.scheduler.ScheduleTargetArgs(
-                    # No templated Batch target exists; the universal target calls SubmitJob.
-                    arn=SCHEDULER_UNIVERSAL_SUBMIT_JOB,
-                    role_arn=role.arn,
-                    input=pulumi.Output.json_dumps(
-                        {
-                            "JobName": f"{kind}-scheduled",
-                            "JobQueue": self.queue.arn,
-                            # By name: the latest revision, including those the pipeline registers.
-                            "JobDefinition": definition.name,
-                        }
-                    ),
-                    retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
-                        maximum_event_age_in_seconds=3600, maximum_retry_attempts=5
-                    ),
-                    dead_letter_config=aws.scheduler.ScheduleTargetDeadLetterConfigArgs(
-                        arn=dead_letters.arn
-                    ),
-                ),
-                opts=self._child,
-            )
-        aws.cloudwatch.MetricAlarm(
-            f"{self._name}-schedule-dlq-not-empty",
-            alarm_description="A scheduled Batch job could not be submitted (see the schedule DLQ)",
-            namespace="AWS/SQS",
-            metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": dead_letters.name},
-            statistic="Maximum",
-            period=300,
-            evaluation_periods=1,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=[self._args.alerts_topic.arn],
-            opts=self._child,
-        )
-
-    # --- alerts and outputs ---------------------------------------------------------------
-
-    def _failure_alerts(self) -> None:
-        """Every job of this queue that ends FAILED (a rejected challenger too) reaches on-call."""
-        rule = aws.cloudwatch.EventRule(
-            f"{self._name}-failed",
-            description="A Batch job of the ml-deploy queue failed",
-            event_pattern=pulumi.Output.json_dumps(
-                {
-                    "source": ["aws.batch"],
-                    "detail-type": ["Batch Job State Change"],
-                    "detail": {"status": ["FAILED"], "jobQueue": [self.queue.arn]},
-                }
-            ),
-            opts=self._child,
-        )
-        aws.cloudwatch.EventTarget(
-            f"{self._name}-failed-to-alerts",
-            rule=rule.name,
-            arn=self._args.alerts_topic.arn,
-            input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
-                input_paths={
-                    "job": "$.detail.jobName",
-                    "id": "$.detail.jobId",
-                    "reason": "$.detail.statusReason",
-                    "definition": "$.detail.jobDefinition",
-                },
-                input_template=(
-                    '"Batch job <job> (<id>) FAILED: <reason>. Job definition: <definition>. '
-                    "Exit code 3 means the retrain gate rejected the challenger; "
-                    'logs are in CloudWatch."'
-                ),
-            ),
-            opts=self._child,
-        )
+    # --- outputs ---------------------------------------------------------------------------
 
     def _submit_command(
         self, job_name: str, definition: aws.batch.JobDefinition
