@@ -63,6 +63,8 @@ class Jobs(pulumi.ComponentResource):
     monitor_definition: aws.batch.JobDefinition
     retrain_submit_command: pulumi.Output[str]
     monitor_submit_command: pulumi.Output[str]
+    # Roles a job-definition revision names; whoever registers revisions needs iam:PassRole on them.
+    passed_roles: list[aws.iam.Role]
 
     def __init__(
         self, name: str, *, args: JobsArgs, opts: pulumi.ResourceOptions | None = None
@@ -128,6 +130,7 @@ class Jobs(pulumi.ComponentResource):
             environment=self._monitor_environment(),
         )
 
+        self.passed_roles = [self._execution_role, retrain_role, monitor_role]
         schedule_jobs(
             name,
             config=args.config,

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import json
 import re
+import runpy
 from typing import Any
 
 import pytest
 from parliament import analyze_policy_string
 
 from infra.config import ConfigError, parse_config
-from tests.infra.program import ACCOUNT, REGION, Program, Resource, dev_stack_config, run_program
+from tests.infra.program import (
+    ACCOUNT,
+    MAIN,
+    REGION,
+    Program,
+    Resource,
+    dev_stack_config,
+    run_program,
+    run_under_mocks,
+)
 
 JOB_DEFINITION = "aws:batch/jobDefinition:JobDefinition"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
@@ -444,6 +454,22 @@ def test_outputs_say_how_to_run_a_job_by_hand(dev_program: Program) -> None:
             f"aws batch submit-job --job-name {kind}-manual --job-queue jobs-queue "
             f"--job-definition jobs-{kind} --region {REGION}"
         )
+
+
+def test_the_pipeline_is_told_which_roles_revisions_pass() -> None:
+    seen: list[str] = []
+
+    def build() -> None:
+        jobs = runpy.run_path(str(MAIN), run_name="__main__")["jobs"]
+        for role in jobs.passed_roles:
+            role.arn.apply(seen.append)
+
+    run_under_mocks(build)
+    assert sorted(a.rsplit("/", 1)[1] for a in seen) == [
+        "jobs-execution",
+        "jobs-monitor",
+        "jobs-retrain",
+    ], f"passed_roles does not list exactly the job definitions' roles: {seen}"
 
 
 def test_jobs_use_no_deprecated_resource_or_argument(dev_program: Program) -> None:
