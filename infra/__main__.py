@@ -13,6 +13,7 @@ from infra.alerts import Alerts
 from infra.config import load_config
 from infra.dashboard import ServingDashboard
 from infra.encryption import StackKey
+from infra.jobs import Jobs, JobsArgs
 from infra.network import Network
 from infra.registry import Registry
 from infra.serving import ServiceEnvironment, ServingCluster, ServingPlatform
@@ -57,13 +58,24 @@ serving_platform = ServingPlatform(
     config=config.serving,
 )
 stage, prod = (
-    ServiceEnvironment(
-        f"serving-{env}", environment=env, platform=serving_platform, opts=serving_options
-    )
+    ServiceEnvironment(f"serving-{env}", environment=env, platform=serving_platform, opts=serving_options)
     for env in ("stage", "prod")
 )
 serving_dashboard = ServingDashboard(
     "serving", environments=[stage.metrics, prod.metrics], opts=serving_options
+)
+jobs = Jobs(
+    "jobs",
+    args=JobsArgs(
+        config=config.jobs,
+        storage=config.storage,
+        buckets=buckets,
+        jobs_repo=registry.jobs_repo,
+        alerts_topic=alerts.topic,
+        network=network,
+        key=encryption.key,
+    ),
+    opts=component_options("jobs", config=config),
 )
 
 pulumi.export("vpcId", network.vpc_id)
@@ -85,3 +97,8 @@ pulumi.export("prodUrl", prod.url)
 pulumi.export("stageServiceName", stage.service_name)
 pulumi.export("prodServiceName", prod.service_name)
 pulumi.export("dashboardName", serving_dashboard.dashboard_name)
+pulumi.export("jobQueueName", jobs.queue.name)
+pulumi.export("retrainJobDefinitionName", jobs.retrain_definition.name)
+pulumi.export("monitorJobDefinitionName", jobs.monitor_definition.name)
+pulumi.export("retrainSubmitCommand", jobs.retrain_submit_command)
+pulumi.export("monitorSubmitCommand", jobs.monitor_submit_command)

@@ -66,9 +66,7 @@ def _metric(
     )
 
 
-def _expression(
-    query_id: str, expression: str, label: str
-) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+def _expression(query_id: str, expression: str, label: str) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
     return aws.cloudwatch.MetricAlarmMetricQueryArgs(
         id=query_id, expression=expression, label=label, return_data=True
     )
@@ -102,10 +100,20 @@ def error_rate_alarm(
         # No traffic is no error.
         treat_missing_data="notBreaching",
         metric_queries=[
-            _metric("errors", namespace=ALB_NAMESPACE, name="HTTPCode_Target_5XX_Count",
-                    dimensions=target_dimensions, stat="Sum"),
-            _metric("requests", namespace=ALB_NAMESPACE, name="RequestCount",
-                    dimensions=target_dimensions, stat="Sum"),
+            _metric(
+                "errors",
+                namespace=ALB_NAMESPACE,
+                name="HTTPCode_Target_5XX_Count",
+                dimensions=target_dimensions,
+                stat="Sum",
+            ),
+            _metric(
+                "requests",
+                namespace=ALB_NAMESPACE,
+                name="RequestCount",
+                dimensions=target_dimensions,
+                stat="Sum",
+            ),
             _expression("rate", ERROR_RATE_EXPRESSION, "5xx %"),
         ],
         alarm_actions=actions,
@@ -170,10 +178,20 @@ def service_alarms(
         datapoints_to_alarm=5,
         treat_missing_data="notBreaching",
         metric_queries=[
-            _metric("running", namespace=INSIGHTS_NAMESPACE, name="RunningTaskCount",
-                    dimensions=metrics.service_dimensions, stat="Average"),
-            _metric("desired", namespace=INSIGHTS_NAMESPACE, name="DesiredTaskCount",
-                    dimensions=metrics.service_dimensions, stat="Average"),
+            _metric(
+                "running",
+                namespace=INSIGHTS_NAMESPACE,
+                name="RunningTaskCount",
+                dimensions=metrics.service_dimensions,
+                stat="Average",
+            ),
+            _metric(
+                "desired",
+                namespace=INSIGHTS_NAMESPACE,
+                name="DesiredTaskCount",
+                dimensions=metrics.service_dimensions,
+                stat="Average",
+            ),
             _expression("missing", "desired - running", "tasks missing"),
         ],
         alarm_actions=actions,

@@ -133,12 +133,8 @@ def connection_service(configured_arn: str | None) -> str:
     return "codeconnections"
 
 
-def _plain(
-    name: str, value: pulumi.Input[str]
-) -> aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs:
-    return aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(
-        name=name, value=value, type="PLAINTEXT"
-    )
+def _plain(name: str, value: pulumi.Input[str]) -> aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs:
+    return aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(name=name, value=value, type="PLAINTEXT")
 
 
 def _build_policy(

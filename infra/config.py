@@ -21,7 +21,7 @@ PROJECT_NAMESPACE = "ml-deploy"
 _SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
 _CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# The retention periods CloudWatch Logs accepts (days).
+# The only retention periods CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (
     1,
     3,
@@ -46,6 +46,17 @@ LOG_RETENTION_DAYS = (
     3288,
     3653,
 )
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# Fargate vCPU -> (lowest, highest, step) memory in MiB it accepts.
+_FARGATE_MEMORY: dict[float, tuple[int, int, int]] = {
+    0.25: (512, 2048, 512),
+    0.5: (1024, 4096, 1024),
+    1: (2048, 8192, 1024),
+    2: (4096, 16384, 1024),
+    4: (8192, 30720, 1024),
+    8: (16384, 61440, 4096),
+    16: (32768, 122880, 8192),
+}
 
 
 class ConfigError(pulumi.RunError):
@@ -253,6 +264,17 @@ class JobConfig(_Section):
             raise ValueError("must be one of 0.25, 0.5, 1, 2, 4, 8, 16 (Fargate vCPU)")
         return value
 
+    @model_validator(mode="after")
+    def _fargate_memory(self) -> JobConfig:
+        # Batch accepts any pair at registration but Fargate refuses to place the job later.
+        lowest, highest, step = _FARGATE_MEMORY[self.vcpu]
+        if not (lowest <= self.memory <= highest and (self.memory - lowest) % step == 0):
+            raise ValueError(
+                f"memory {self.memory} does not fit {self.vcpu:g} Fargate vCPU: "
+                f"use {lowest}..{highest} MiB in steps of {step}"
+            )
+        return self
+
 
 class JobsConfig(_Section):
     """The scheduled retrain and monitor jobs on AWS Batch."""
@@ -286,6 +308,11 @@ class JobsConfig(_Section):
         24, ge=1, description="At most one drift-triggered retrain per period."
     )
     job_log_retention_days: int = Field(30, description="CloudWatch Logs retention of job logs.")
+    jobs_image_tag: str = Field(
+        "bootstrap",
+        description="Jobs image tag of the job definitions `pulumi up` registers; the pipeline "
+        "registers later revisions with the tags it pushes.",
+    )
 
     @field_validator("job_log_retention_days")
     @classmethod
@@ -296,6 +323,25 @@ class JobsConfig(_Section):
     @classmethod
     def _schedule(cls, value: str) -> str:
         return _check_schedule(value)
+
+    @field_validator("job_log_retention_days")
+    @classmethod
+    def _log_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be a CloudWatch Logs retention: one of {LOG_RETENTION_DAYS}")
+        return value
+
+    @field_validator("jobs_image_tag")
+    @classmethod
+    def _image_tag(cls, value: str) -> str:
+        if not _IMAGE_TAG.match(value):
+            raise ValueError("must be an image tag: letters, digits, '_', '.', '-', at most 128")
+        if value == "latest":
+            raise ValueError(
+                "must not be 'latest': the jobs repository's tags are immutable, so 'latest' "
+                "can never move to a new image; use the tag the pipeline pushed"
+            )
+        return value
 
     @field_validator("schedule_timezone")
     @classmethod

@@ -48,30 +48,44 @@ def _widget(title: str, metrics: list[list[Any]], *, region: pulumi.Output[str])
     }
 
 
-def _environment_row(
-    env: EnvironmentMetrics, *, region: pulumi.Output[str]
-) -> list[dict[str, Any]]:
+def _environment_row(env: EnvironmentMetrics, *, region: pulumi.Output[str]) -> list[dict[str, Any]]:
     target = env.target_dimensions
     service = env.service_dimensions
     return [
-        _widget(f"{env.environment}: requests", [
-            _metric_line(ALB_NAMESPACE, "RequestCount", target, stat="Sum"),
-        ], region=region),
-        _widget(f"{env.environment}: 5xx rate (%)", [
-            _metric_line(ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", target,
-                         stat="Sum", id="errors", visible=False),
-            _metric_line(ALB_NAMESPACE, "RequestCount", target,
-                         stat="Sum", id="requests", visible=False),
-            [{"expression": ERROR_RATE_EXPRESSION, "label": "5xx %"}],
-        ], region=region),
-        _widget(f"{env.environment}: p99 response time (s)", [
-            _metric_line(ALB_NAMESPACE, "TargetResponseTime", target, stat="p99"),
-        ], region=region),
-        _widget(f"{env.environment}: tasks (running, desired, unhealthy)", [
-            _metric_line(ALB_NAMESPACE, "UnHealthyHostCount", target, stat="Maximum"),
-            _metric_line(INSIGHTS_NAMESPACE, "RunningTaskCount", service, stat="Average"),
-            _metric_line(INSIGHTS_NAMESPACE, "DesiredTaskCount", service, stat="Average"),
-        ], region=region),
+        _widget(
+            f"{env.environment}: requests",
+            [
+                _metric_line(ALB_NAMESPACE, "RequestCount", target, stat="Sum"),
+            ],
+            region=region,
+        ),
+        _widget(
+            f"{env.environment}: 5xx rate (%)",
+            [
+                _metric_line(
+                    ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", target, stat="Sum", id="errors", visible=False
+                ),
+                _metric_line(ALB_NAMESPACE, "RequestCount", target, stat="Sum", id="requests", visible=False),
+                [{"expression": ERROR_RATE_EXPRESSION, "label": "5xx %"}],
+            ],
+            region=region,
+        ),
+        _widget(
+            f"{env.environment}: p99 response time (s)",
+            [
+                _metric_line(ALB_NAMESPACE, "TargetResponseTime", target, stat="p99"),
+            ],
+            region=region,
+        ),
+        _widget(
+            f"{env.environment}: tasks (running, desired, unhealthy)",
+            [
+                _metric_line(ALB_NAMESPACE, "UnHealthyHostCount", target, stat="Maximum"),
+                _metric_line(INSIGHTS_NAMESPACE, "RunningTaskCount", service, stat="Average"),
+                _metric_line(INSIGHTS_NAMESPACE, "DesiredTaskCount", service, stat="Average"),
+            ],
+            region=region,
+        ),
     ]
 
 

@@ -49,8 +49,12 @@ def create_ingress(
     child = pulumi.ResourceOptions(parent=parent)
     listener_ports = (HTTP_PORT, HTTPS_PORT) if certificate_arn else (HTTP_PORT,)
     alb_sg, task_sg = _security_groups(
-        name, environment=environment, vpc_id=network.vpc_id, listener_ports=listener_ports,
-        container_port=container_port, child=child,
+        name,
+        environment=environment,
+        vpc_id=network.vpc_id,
+        listener_ports=listener_ports,
+        container_port=container_port,
+        child=child,
     )
     load_balancer = aws.lb.LoadBalancer(
         f"{name}-alb",
@@ -74,16 +78,24 @@ def create_ingress(
         deregistration_delay=30,
         # /ready, not /health: a task gets traffic only once its model is loaded.
         health_check=aws.lb.TargetGroupHealthCheckArgs(
-            path="/ready", matcher="200", interval=15, timeout=5,
-            healthy_threshold=2, unhealthy_threshold=3,
+            path="/ready",
+            matcher="200",
+            interval=15,
+            timeout=5,
+            healthy_threshold=2,
+            unhealthy_threshold=3,
         ),
         opts=child,
     )
     forward = [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)]
     if not certificate_arn:
         http = aws.lb.Listener(
-            f"{name}-http", load_balancer_arn=load_balancer.arn, port=HTTP_PORT, protocol="HTTP",
-            default_actions=forward, opts=child,
+            f"{name}-http",
+            load_balancer_arn=load_balancer.arn,
+            port=HTTP_PORT,
+            protocol="HTTP",
+            default_actions=forward,
+            opts=child,
         )
         url = pulumi.Output.concat("http://", load_balancer.dns_name)
         return Ingress(load_balancer, target_group, [http], task_sg, url)

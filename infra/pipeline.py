@@ -239,9 +239,7 @@ class Pipeline(pulumi.ComponentResource):
                 "PollForSourceChanges": "false",
             },
         )
-        return aws.codepipeline.PipelineStageArgs(
-            name="Source", actions=[self._code_action(), model]
-        )
+        return aws.codepipeline.PipelineStageArgs(name="Source", actions=[self._code_action(), model])
 
     def _code_action(self) -> aws.codepipeline.PipelineStageActionArgs:
         config = self._config
@@ -413,9 +411,7 @@ class Pipeline(pulumi.ComponentResource):
                 "Sid": "UpdateStageAndProdServices",
                 "Effect": "Allow",
                 "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
-                "Resource": [
-                    ecs_arn("service/", t.cluster_name, "/", t.service_name) for t in targets
-                ],
+                "Resource": [ecs_arn("service/", t.cluster_name, "/", t.service_name) for t in targets],
             },
             {
                 "Sid": "WatchDeploymentTasks",
@@ -492,9 +488,7 @@ def _deploy_stage(stage_name: str, target: DeployTarget) -> aws.codepipeline.Pip
     return aws.codepipeline.PipelineStageArgs(name=stage_name, actions=[action])
 
 
-def _approval_stage(
-    topic: aws.sns.Topic, stage: DeployTarget
-) -> aws.codepipeline.PipelineStageArgs:
+def _approval_stage(topic: aws.sns.Topic, stage: DeployTarget) -> aws.codepipeline.PipelineStageArgs:
     action = aws.codepipeline.PipelineStageActionArgs(
         name="ApproveProd",
         category="Approval",

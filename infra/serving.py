@@ -38,9 +38,7 @@ class ServingCluster(pulumi.ComponentResource):
         super().__init__("ml-deploy:serving:Cluster", name, None, opts)
         self.cluster = aws.ecs.Cluster(
             f"{name}-cluster",
-            settings=[
-                aws.ecs.ClusterSettingArgs(name="containerInsights", value=CONTAINER_INSIGHTS)
-            ],
+            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value=CONTAINER_INSIGHTS)],
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.cluster_name = self.cluster.name
@@ -110,9 +108,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
             kms_key_id=platform.key.arn,
             opts=self._child,
         )
-        execution = execution_role(
-            name, service_repo=platform.service_repo, log_group=log_group, parent=self
-        )
+        execution = execution_role(name, service_repo=platform.service_repo, log_group=log_group, parent=self)
         task = task_role(
             name,
             prediction_logs=platform.prediction_logs,
@@ -120,9 +116,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
             key=platform.key,
             parent=self,
         )
-        task_definition = self._task_definition(
-            log_group=log_group, execution_role=execution, task_role=task
-        )
+        task_definition = self._task_definition(log_group=log_group, execution_role=execution, task_role=task)
         ingress = create_ingress(
             name,
             environment=environment,
@@ -142,9 +136,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
             topic_arn=platform.alerts_topic.arn,
             parent=self,
         )
-        service = self._service(
-            task_definition=task_definition, ingress=ingress, rollback_alarm=error_rate
-        )
+        service = self._service(task_definition=task_definition, ingress=ingress, rollback_alarm=error_rate)
         service_autoscaling(
             name,
             cluster_name=platform.cluster.name,
@@ -282,9 +274,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
                 enable=True, rollback=True
             ),
             # ...and so is one whose new tasks answer 5xx while the deploy is under way.
-            alarms=aws.ecs.ServiceAlarmsArgs(
-                alarm_names=[rollback_alarm.name], enable=True, rollback=True
-            ),
+            alarms=aws.ecs.ServiceAlarmsArgs(alarm_names=[rollback_alarm.name], enable=True, rollback=True),
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
             # Loading the model takes a while; the ALB's /ready verdict counts only after it.

@@ -72,9 +72,7 @@ def task_role(
     Stage cannot overwrite prod's logs (which the monitor reads for drift), nor read anything.
     """
     child = pulumi.ResourceOptions(parent=parent)
-    role = aws.iam.Role(
-        f"{name}-task", assume_role_policy=assume_role_policy(TASKS_PRINCIPAL), opts=child
-    )
+    role = aws.iam.Role(f"{name}-task", assume_role_policy=assume_role_policy(TASKS_PRINCIPAL), opts=child)
     aws.iam.RolePolicy(
         f"{name}-task",
         role=role.id,

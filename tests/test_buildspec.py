@@ -79,9 +79,7 @@ def test_the_model_directory_is_the_pipelines_model_artifact(
     assert hard_coded <= {MODEL_ARTIFACT}, f"buildspec names artifacts {hard_coded}"
 
 
-def test_report_group_is_the_projects_encrypted_one(
-    buildspec: dict[str, Any], program: Program
-) -> None:
+def test_report_group_is_the_projects_encrypted_one(buildspec: dict[str, Any], program: Program) -> None:
     reports = buildspec["reports"]
     assert list(reports) == [JUNIT_REPORT]
     project = program.one("aws:codebuild/project:Project").inputs["name"]
@@ -90,14 +88,10 @@ def test_report_group_is_the_projects_encrypted_one(
     report = reports[JUNIT_REPORT]
     assert report["file-format"] == "JUNITXML"
     path = f"{report['base-directory']}/{report['files'][0]}"
-    assert f"--junitxml={path}" in (ROOT / "Makefile").read_text(), (
-        f"make test does not write {path}"
-    )
+    assert f"--junitxml={path}" in (ROOT / "Makefile").read_text(), f"make test does not write {path}"
 
 
-def test_pipeline_reads_only_exported_variables(
-    buildspec: dict[str, Any], program: Program
-) -> None:
+def test_pipeline_reads_only_exported_variables(buildspec: dict[str, Any], program: Program) -> None:
     exported = set(buildspec["env"]["exported-variables"])
     text = json.dumps(the_pipeline(program).inputs["stages"])
     referenced = set(re.findall(rf"#\{{{BUILD_NAMESPACE}\.([A-Za-z0-9_]+)\}}", text))
@@ -106,9 +100,7 @@ def test_pipeline_reads_only_exported_variables(
     assert {"MODEL_VERSION", "IMAGE_TAG", "COMMIT_ID"} <= exported
 
 
-def test_build_artifact_is_what_the_deploy_actions_read(
-    buildspec: dict[str, Any], program: Program
-) -> None:
+def test_build_artifact_is_what_the_deploy_actions_read(buildspec: dict[str, Any], program: Program) -> None:
     assert buildspec["artifacts"]["files"] == [IMAGE_DEFINITIONS]
     for stage in ("DeployStage", "DeployProd"):
         assert action(program, stage)["configuration"]["FileName"] == IMAGE_DEFINITIONS
@@ -131,9 +123,7 @@ def _bundle_dir(tmp_path: Path, manifest: dict[str, Any]) -> Path:
 def _run_steps(lines: list[str], *, env: dict[str, str], cwd: Path) -> dict[str, str]:
     """Run buildspec lines in one bash, as CodeBuild does, and return the resulting variables."""
     script = "\n".join(["set -eu", *lines, "env -0"]).replace(".venv/bin/python", sys.executable)
-    done = subprocess.run(
-        ["bash", "-c", script], env=env, cwd=cwd, capture_output=True, check=False
-    )
+    done = subprocess.run(["bash", "-c", script], env=env, cwd=cwd, capture_output=True, check=False)
     assert done.returncode == 0, done.stderr.decode()
     pairs = (item.split("=", 1) for item in done.stdout.decode().split("\0") if "=" in item)
     return dict(pairs)

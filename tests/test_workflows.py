@@ -57,9 +57,7 @@ def _steps(workflow: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 def _uses(workflow: dict[str, Any], action: str) -> list[tuple[str, dict[str, Any]]]:
     """(job name, step) of every step using `action` (any version)."""
     return [
-        (job, step)
-        for job, step in _steps(workflow)
-        if str(step.get("uses", "")).split("@")[0] == action
+        (job, step) for job, step in _steps(workflow) if str(step.get("uses", "")).split("@")[0] == action
     ]
 
 
@@ -178,9 +176,7 @@ def _pulumi_step(job: dict[str, Any]) -> dict[str, Any]:
 
 def test_infra_previews_pull_requests_with_a_diff_comment() -> None:
     preview, _ = _infra_jobs()
-    assert "pull_request" in preview["if"], (
-        f"preview does not run on pull requests: {preview['if']}"
-    )
+    assert "pull_request" in preview["if"], f"preview does not run on pull requests: {preview['if']}"
     step = _pulumi_step(preview)
     assert step["uses"] == "pulumi/actions@v6", step["uses"]
     assert step["with"]["comment-on-pr"] is True, "the preview diff is not commented on the PR"
@@ -222,8 +218,7 @@ def test_two_runs_never_update_the_dev_stack_at_once() -> None:
     _, up = _infra_jobs()
     concurrency = up.get("concurrency") or _load(INFRA).get("concurrency")
     assert concurrency == {"group": "pulumi-dev", "cancel-in-progress": False}, (
-        f"pulumi up must queue in group pulumi-dev without cancelling a running update: "
-        f"{concurrency}"
+        f"pulumi up must queue in group pulumi-dev without cancelling a running update: {concurrency}"
     )
 
 
@@ -379,9 +374,7 @@ def _dockerfiles() -> list[Any]:
     )
     if not found:
         return [
-            pytest.param(
-                None, marks=pytest.mark.skip(reason="no Dockerfile in service/ or retrain_job/ yet")
-            )
+            pytest.param(None, marks=pytest.mark.skip(reason="no Dockerfile in service/ or retrain_job/ yet"))
         ]
     return [pytest.param(path, id=str(path.relative_to(ROOT))) for path in found]
 

@@ -76,9 +76,7 @@ def build_pipeline() -> Pipeline:
 
 def run_pipeline(overrides: dict[str, Any] | None = None) -> Program:
     """The pipeline under the dev config, changed by `overrides` (keys without the namespace)."""
-    full = {
-        key if ":" in key else f"ml-deploy:{key}": value for key, value in (overrides or {}).items()
-    }
+    full = {key if ":" in key else f"ml-deploy:{key}": value for key, value in (overrides or {}).items()}
     return run_under_mocks(build_pipeline, overrides=full)
 
 

@@ -141,6 +141,9 @@ _NAMED_ARNS = {
     "aws:codebuild/reportGroup:ReportGroup": ("codebuild", "report-group/{}"),
     "aws:cloudwatch/logGroup:LogGroup": ("logs", "log-group:{}"),
     "aws:codeconnections/connection:Connection": ("codeconnections", "connection/{}-uuid"),
+    "aws:batch/jobQueue:JobQueue": ("batch", "job-queue/{}"),
+    "aws:batch/computeEnvironment:ComputeEnvironment": ("batch", "compute-environment/{}"),
+    "aws:sqs/queue:Queue": ("sqs", "{}"),
 }
 
 
@@ -182,6 +185,11 @@ def _target_group(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _job_definition(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    prefix = _arn("batch", f"job-definition/{name}")
+    return {"name": name, "arn": f"{prefix}:1", "arnPrefix": prefix, "revision": 1}
+
+
 _COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:ecr/repository:Repository": _repository,
@@ -191,6 +199,7 @@ _COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "aws:ec2/vpc:Vpc": lambda _, inputs: {"cidrBlock": inputs.get("cidrBlock", "10.0.0.0/16")},
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:lb/targetGroup:TargetGroup": _target_group,
+    "aws:batch/jobDefinition:JobDefinition": _job_definition,
 }
 
 

@@ -43,9 +43,7 @@ def _received(queue_url: str) -> list[dict[str, Any]]:
     return [json.loads(message["Body"]) for message in messages]
 
 
-def test_model_upload_starts_the_pipeline_and_other_keys_do_not(
-    aws: None, recorded: tuple[str, str]
-) -> None:
+def test_model_upload_starts_the_pipeline_and_other_keys_do_not(aws: None, recorded: tuple[str, str]) -> None:
     bucket, pattern = recorded
     s3 = boto3.client("s3", region_name=REGION)
     events = boto3.client("events", region_name=REGION)
@@ -56,9 +54,9 @@ def test_model_upload_starts_the_pipeline_and_other_keys_do_not(
         Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
     queue_url = sqs.create_queue(QueueName="pipeline-stand-in")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     events.put_rule(Name="model-upload", EventPattern=pattern)
     events.put_targets(Rule="model-upload", Targets=[{"Id": "pipeline", "Arn": queue_arn}])
 
@@ -89,9 +87,9 @@ def test_an_upload_to_another_bucket_with_the_same_key_does_not_match(
         Bucket=other, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
     queue_url = sqs.create_queue(QueueName="pipeline-stand-in")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     events.put_rule(Name="model-upload", EventPattern=pattern)
     events.put_targets(Rule="model-upload", Targets=[{"Id": "pipeline", "Arn": queue_arn}])
 

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from parliament import analyze_policy_string
 
 from infra.build import BUILD_IMAGE
 from infra.model_trigger import model_upload_pattern
@@ -16,6 +15,7 @@ from infra.pipeline import (
     SOURCE_ARTIFACT,
     STAGE_ORDER,
 )
+from tests.infra import iam_lint
 from tests.infra.pipeline_program import (
     action,
     deploy_target,
@@ -82,9 +82,7 @@ def test_artifact_store_is_the_artifacts_bucket_encrypted_with_the_stack_key(
     bucket = program.one(BUCKET, "ml-artifacts")
     key = program.one("aws:kms/key:Key")
     assert store["location"] == bucket.state["bucket"], "artifacts must go to the artifacts bucket"
-    assert store["encryptionKey"] == {"type": "KMS", "id": key.state["arn"]}, (
-        "artifacts not KMS-encrypted"
-    )
+    assert store["encryptionKey"] == {"type": "KMS", "id": key.state["arn"]}, "artifacts not KMS-encrypted"
 
 
 def test_both_sources_feed_the_build_with_code_as_primary(program: Program) -> None:
@@ -93,12 +91,8 @@ def test_both_sources_feed_the_build_with_code_as_primary(program: Program) -> N
     build = action(program, "Build")
     assert code["outputArtifacts"] == [SOURCE_ARTIFACT] and code["namespace"] == "SourceVariables"
     assert model["outputArtifacts"] == [MODEL_ARTIFACT] and model["namespace"] == "ModelVariables"
-    assert build["inputArtifacts"] == [SOURCE_ARTIFACT, MODEL_ARTIFACT], (
-        "build must get code and model"
-    )
-    assert build["configuration"]["PrimarySource"] == SOURCE_ARTIFACT, (
-        "buildspec.yml is in the code"
-    )
+    assert build["inputArtifacts"] == [SOURCE_ARTIFACT, MODEL_ARTIFACT], "build must get code and model"
+    assert build["configuration"]["PrimarySource"] == SOURCE_ARTIFACT, "buildspec.yml is in the code"
     assert build["outputArtifacts"] == [BUILD_ARTIFACT] and build["namespace"] == "BuildVariables"
 
 
@@ -106,9 +100,7 @@ def test_model_source_is_the_bundle_key_and_never_polls(program: Program) -> Non
     model = action(program, "Source", "Model")["configuration"]
     assert model["S3Bucket"] == program.one(BUCKET, "ml-models").state["bucket"]
     assert model["S3ObjectKey"] == "bundles/current/model-bundle.zip"
-    assert model["PollForSourceChanges"] == "false", (
-        "polling would start a second execution per upload"
-    )
+    assert model["PollForSourceChanges"] == "false", "polling would start a second execution per upload"
 
 
 def test_code_source_is_the_branch_through_a_connection_with_clone_ref(program: Program) -> None:
@@ -126,20 +118,14 @@ def test_code_source_is_the_branch_through_a_connection_with_clone_ref(program: 
 def test_push_trigger_is_filtered_to_the_branch(program: Program) -> None:
     (trigger,) = the_pipeline(program).inputs["triggers"]
     git = trigger["gitConfiguration"]
-    assert (
-        trigger["providerType"] == "CodeStarSourceConnection" and git["sourceActionName"] == "Code"
-    )
-    assert git["pushes"] == [{"branches": {"includes": ["main"]}}], (
-        f"push filter is {git['pushes']}"
-    )
+    assert trigger["providerType"] == "CodeStarSourceConnection" and git["sourceActionName"] == "Code"
+    assert git["pushes"] == [{"branches": {"includes": ["main"]}}], f"push filter is {git['pushes']}"
 
 
 def test_a_configured_connection_is_used_and_none_is_created() -> None:
     arn = "arn:aws:codeconnections:eu-west-1:123456789012:connection/existing"
     program = run_pipeline({"codeConnectionArn": arn})
-    assert not program.of_type("aws:codeconnections/connection:Connection"), (
-        "made a second connection"
-    )
+    assert not program.of_type("aws:codeconnections/connection:Connection"), "made a second connection"
     assert action(program, "Source", "Code")["configuration"]["ConnectionArn"] == arn
 
 
@@ -149,12 +135,8 @@ def test_model_upload_starts_the_pipeline_with_the_uploaded_version(program: Pro
     expected = model_upload_pattern(bucket, "bundles/current/model-bundle.zip")
     assert event_pattern(rule) == expected, "the trigger must match exactly the bundle key"
     target = program.one(TARGET, "delivery-model-upload")
-    assert target.inputs["arn"] == the_pipeline(program).state["arn"], (
-        "the trigger targets another ARN"
-    )
-    template = json.loads(
-        target.inputs["inputTransformer"]["inputTemplate"].replace("<versionId>", "v1")
-    )
+    assert target.inputs["arn"] == the_pipeline(program).state["arn"], "the trigger targets another ARN"
+    template = json.loads(target.inputs["inputTransformer"]["inputTemplate"].replace("<versionId>", "v1"))
     assert template["sourceRevisions"] == [
         {"actionName": "Model", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": "v1"}
     ], "the execution must build the bundle version that triggered it"
@@ -188,9 +170,7 @@ def test_approval_names_commit_model_metrics_and_links_the_stage_url(program: Pr
     ):
         assert variable in config["CustomData"], f"approval message lacks {variable}"
     assert len(config["CustomData"]) <= 500, "CodePipeline limits CustomData to 500 characters"
-    assert config["ExternalEntityLink"] == deploy_target("stage").url, (
-        "approvers need the stage URL"
-    )
+    assert config["ExternalEntityLink"] == deploy_target("stage").url, "approvers need the stage URL"
     topic = program.one("aws:sns/topic:Topic", "delivery-approvals")
     assert config["NotificationArn"] == topic.state["arn"], "approvals go to the approval topic"
 
@@ -209,9 +189,7 @@ def test_approval_topic_is_encrypted_and_reaches_the_approvers(program: Program)
     )
     publish = statement(topic_policy, "PipelineAsksForApproval")
     pipeline_role = the_pipeline(program).inputs["roleArn"]
-    assert publish["Principal"] == {"AWS": pipeline_role}, (
-        "only the pipeline role may ask approvers"
-    )
+    assert publish["Principal"] == {"AWS": pipeline_role}, "only the pipeline role may ask approvers"
     ask = statement(role_policy(program, "delivery-pipeline"), "AskApprovers")
     assert ask["Resource"] == topic.state["arn"]
 
@@ -257,9 +235,9 @@ def test_failures_and_waiting_approvals_reach_the_alerts_topic(program: Program)
     assert failed["detail"] == {"pipeline": ["ml-deploy-dev"], "state": ["FAILED", "SUPERSEDED"]}
     assert failed["detail-type"] == ["CodePipeline Pipeline Execution State Change"]
     waiting = event_pattern(program.one(RULE, "delivery-approval-waiting"))
-    assert waiting["detail"]["type"] == {"category": ["Approval"]} and waiting["detail"][
-        "state"
-    ] == ["STARTED"]
+    assert waiting["detail"]["type"] == {"category": ["Approval"]} and waiting["detail"]["state"] == [
+        "STARTED"
+    ]
     for name in ("delivery-execution-failed", "delivery-approval-waiting"):
         target = program.one(TARGET, name)
         assert target.inputs["arn"] == alerts_arn, f"{name} does not alert on-call"
@@ -291,9 +269,7 @@ def _documents(program: Program) -> list[tuple[Resource, dict[str, Any]]]:
 
 
 @pytest.mark.parametrize("variant", ["github", "codecommit"])
-def test_policies_are_parliament_clean(
-    variant: str, program: Program, codecommit_program: Program
-) -> None:
+def test_policies_are_parliament_clean(variant: str, program: Program, codecommit_program: Program) -> None:
     chosen = program if variant == "github" else codecommit_program
     for resource, document in _documents(chosen):
         if resource.type != ROLE_POLICY:
@@ -303,15 +279,8 @@ def test_policies_are_parliament_clean(
             if "*" in as_list(item.get("Resource")):
                 actions = set(as_list(item["Action"]))
                 assert actions <= STAR_ONLY_ACTIONS, f"{resource.name} grants {actions} on *"
-        findings = analyze_policy_string(json.dumps(document)).findings
-        unexpected = [
-            f
-            for f in findings
-            if f.issue != "RESOURCE_STAR"
-            # parliament's action table predates the codeconnections prefix
-            and not (f.issue == "UNKNOWN_PREFIX" and "codeconnections" in str(f.detail))
-        ]
-        assert not unexpected, f"{resource.name}: {[(f.issue, f.detail) for f in unexpected]}"
+        unexpected = iam_lint.findings(document, star_only_actions=STAR_ONLY_ACTIONS)
+        assert not unexpected, f"{resource.name}: {unexpected}"
 
 
 def test_pipeline_role_names_only_this_stacks_resources(program: Program) -> None:
@@ -338,13 +307,9 @@ def test_pipeline_role_names_only_this_stacks_resources(program: Program) -> Non
             owned = any(resource == p or resource.startswith(p.rstrip("/") + "/") for p in allowed)
             assert owned, f"pipeline role {item['Sid']} names {resource}, not this stack's"
     model_read = statement(document, "ReadModelBundle")
-    assert model_read["Resource"].endswith("/bundles/current/model-bundle.zip"), (
-        "reads more than the bundle"
-    )
+    assert model_read["Resource"].endswith("/bundles/current/model-bundle.zip"), "reads more than the bundle"
     pass_role = statement(document, "PassTaskRolesToEcs")
-    assert pass_role["Condition"] == {
-        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
-    }
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
 
 
 def test_build_role_pushes_to_the_two_repositories_only(program: Program) -> None:

@@ -6,8 +6,8 @@ import json
 
 import pulumi
 import pulumi_aws as aws
-from parliament import analyze_policy_string
 
+from tests.infra import iam_lint
 from tests.infra.program import Program, run_under_mocks
 
 COMPONENTS = {
@@ -51,24 +51,14 @@ def test_every_aws_resource_is_tagged_with_project_stack_and_component(
 
 
 def test_iam_documents_pass_parliament(dev_program: Program) -> None:
-    problems = []
-    for resource, field, document in dev_program.policy_documents():
-        for finding in analyze_policy_string(json.dumps(document)).findings:
-            if finding.issue == "RESOURCE_STAR" and _star_is_unavoidable(resource.type, finding.detail):
-                continue
-            if field == "assumeRolePolicy" and finding.issue == "MALFORMED":
-                continue  # a trust policy names principals, never a Resource: not malformed
-            if finding.issue == "UNKNOWN_PREFIX" and "codeconnections" in str(finding.detail):
-                continue  # parliament's tables predate the codeconnections service prefix
-            problems.append(f"{resource.name}.{field}: {finding.issue} {finding.detail}")
+    problems = [
+        f"{resource.name}.{field}: {problem}"
+        for resource, field, document in dev_program.policy_documents()
+        for problem in iam_lint.findings(
+            document, star_only_actions=STAR_ONLY_ACTIONS, field=field, resource_type=resource.type
+        )
+    ]
     assert not problems, "parliament findings:\n" + "\n".join(problems)
-
-
-def _star_is_unavoidable(resource_type: str, actions: object) -> bool:
-    # In a KMS key policy "*" means "this key"; key policies cannot name anything else.
-    if resource_type == "aws:kms/key:Key":
-        return True
-    return isinstance(actions, list) and set(actions) <= STAR_ONLY_ACTIONS
 
 
 def test_program_uses_no_deprecated_resource_or_argument(dev_program: Program) -> None:

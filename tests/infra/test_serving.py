@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from parliament import analyze_policy_string
 
 from infra.config import ConfigError
 from infra.serving import CONTAINER_NAME
+from tests.infra import iam_lint
 from tests.infra.program import ACCOUNT, REGION, Program, Resource, run_program
 
 ENVIRONMENTS = ("stage", "prod")
@@ -38,17 +38,13 @@ def _service(program: Program, env: str) -> Resource:
 
 
 def _container(program: Program, env: str) -> dict[str, Any]:
-    definitions = json.loads(
-        _of(program, TASK_DEFINITION, env, "task").inputs["containerDefinitions"]
-    )
+    definitions = json.loads(_of(program, TASK_DEFINITION, env, "task").inputs["containerDefinitions"])
     assert len(definitions) == 1, f"{env}: expected one container, found {len(definitions)}"
     container: dict[str, Any] = definitions[0]
     return container
 
 
-def _serving_policies(
-    program: Program, key: str = "policy"
-) -> list[tuple[Resource, dict[str, Any]]]:
+def _serving_policies(program: Program, key: str = "policy") -> list[tuple[Resource, dict[str, Any]]]:
     return [
         (resource, document)
         for resource, name, document in program.policy_documents()
@@ -80,9 +76,7 @@ def test_each_environment_runs_on_fargate_in_private_subnets_without_public_ips(
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_a_failing_deploy_rolls_back_without_dropping_capacity(
-    dev_program: Program, env: str
-) -> None:
+def test_a_failing_deploy_rolls_back_without_dropping_capacity(dev_program: Program, env: str) -> None:
     service = _service(dev_program, env).inputs
     assert service["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}, (
         f"{env}: a deploy whose tasks never get healthy would not be rolled back"
@@ -110,17 +104,14 @@ def test_pulumi_up_leaves_the_pipelines_image_and_the_scaled_count_alone(
 ) -> None:
     ignored = set(_service(dev_program, env).ignore_changes)
     assert {"taskDefinition", "desiredCount"} <= ignored, (
-        f"{env}: the next `pulumi up` would undo pipeline deploys or autoscaling; "
-        f"ignores only {ignored}"
+        f"{env}: the next `pulumi up` would undo pipeline deploys or autoscaling; ignores only {ignored}"
     )
 
 
 def test_prod_keeps_at_least_two_tasks(dev_program: Program) -> None:
     scaling = dev_program.one("aws:appautoscaling/target:Target", "serving-prod-scaling").inputs
     assert scaling["minCapacity"] >= 2, f"prod may scale in to {scaling['minCapacity']} task(s)"
-    assert _service(dev_program, "prod").inputs["desiredCount"] >= 2, (
-        "prod starts with fewer than 2 tasks"
-    )
+    assert _service(dev_program, "prod").inputs["desiredCount"] >= 2, "prod starts with fewer than 2 tasks"
     assert len(_service(dev_program, "prod").inputs["networkConfiguration"]["subnets"]) >= 2, (
         "prod tasks cannot spread across two availability zones"
     )
@@ -151,35 +142,21 @@ def test_autoscaling_tracks_requests_per_task_and_cpu_within_configured_bounds(
     }, f"{env} tracks {tracked}"
     label = tracking["requests"]["predefinedMetricSpecification"]["resourceLabel"]
     alb, target_group = label.split("/targetgroup/")
-    own = alb.startswith(f"app/serving-{env}-alb/") and target_group.startswith(
-        f"serving-{env}-tg/"
-    )
+    own = alb.startswith(f"app/serving-{env}-alb/") and target_group.startswith(f"serving-{env}-tg/")
     assert own, f"{env} request tracking counts another load balancer or target group: {label}"
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_tasks_admit_the_container_port_only_from_their_load_balancer(
-    dev_program: Program, env: str
-) -> None:
+def test_tasks_admit_the_container_port_only_from_their_load_balancer(dev_program: Program, env: str) -> None:
     task_sg = _of(dev_program, "aws:ec2/securityGroup:SecurityGroup", env, "tasks")
     alb_sg = _of(dev_program, "aws:ec2/securityGroup:SecurityGroup", env, "alb")
-    assert _service(dev_program, env).inputs["networkConfiguration"]["securityGroups"] == [
-        task_sg.id
-    ]
-    rules = [
-        r.inputs
-        for r in dev_program.of_type(INGRESS_RULE)
-        if r.inputs["securityGroupId"] == task_sg.id
-    ]
+    assert _service(dev_program, env).inputs["networkConfiguration"]["securityGroups"] == [task_sg.id]
+    rules = [r.inputs for r in dev_program.of_type(INGRESS_RULE) if r.inputs["securityGroupId"] == task_sg.id]
     assert rules, f"{env} tasks admit nothing: the load balancer cannot reach them"
     for rule in rules:
         assert rule.get("referencedSecurityGroupId") == alb_sg.id, f"{env} tasks admit {rule}"
-        assert "cidrIpv4" not in rule and "cidrIpv6" not in rule, (
-            f"{env} tasks admit an address range"
-        )
-        assert rule["fromPort"] == rule["toPort"] == 8080, (
-            f"{env} tasks admit ports other than 8080"
-        )
+        assert "cidrIpv4" not in rule and "cidrIpv6" not in rule, f"{env} tasks admit an address range"
+        assert rule["fromPort"] == rule["toPort"] == 8080, f"{env} tasks admit ports other than 8080"
     assert not any(
         sg.inputs.get("ingress")
         for sg in dev_program.of_type("aws:ec2/securityGroup:SecurityGroup")
@@ -199,9 +176,7 @@ def test_load_balancer_sends_requests_only_to_tasks_with_a_loaded_model(
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_each_environment_has_its_own_hardened_public_load_balancer(
-    dev_program: Program, env: str
-) -> None:
+def test_each_environment_has_its_own_hardened_public_load_balancer(dev_program: Program, env: str) -> None:
     alb = _of(dev_program, "aws:lb/loadBalancer:LoadBalancer", env, "alb").inputs
     assert alb["internal"] is False and alb["subnets"] == dev_program.outputs["publicSubnetIds"]
     assert alb["dropInvalidHeaderFields"] is True, f"{env} ALB passes malformed headers on"
@@ -233,40 +208,28 @@ def test_with_a_certificate_http_redirects_to_https(https_program: Program) -> N
     for env in ENVIRONMENTS:
         http = _of(https_program, LISTENER, env, "http").inputs
         https = _of(https_program, LISTENER, env, "https").inputs
-        assert http["defaultActions"][0]["type"] == "redirect", (
-            f"{env} HTTP listener serves plain text"
-        )
+        assert http["defaultActions"][0]["type"] == "redirect", f"{env} HTTP listener serves plain text"
         assert http["defaultActions"][0]["redirect"]["protocol"] == "HTTPS"
         assert https["protocol"] == "HTTPS" and https["port"] == 443
         assert https["certificateArn"] == CERTIFICATE, (
             f"{env} HTTPS listener uses {https.get('certificateArn')}"
         )
-        assert https["sslPolicy"].startswith("ELBSecurityPolicy-TLS13"), (
-            f"{env}: {https['sslPolicy']}"
-        )
+        assert https["sslPolicy"].startswith("ELBSecurityPolicy-TLS13"), f"{env}: {https['sslPolicy']}"
         assert https["defaultActions"][0]["type"] == "forward"
-        assert https_program.outputs[f"{env}Url"].startswith("https://"), https_program.outputs[
-            f"{env}Url"
-        ]
+        assert https_program.outputs[f"{env}Url"].startswith("https://"), https_program.outputs[f"{env}Url"]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_every_alarm_reaches_on_call_when_it_fires_and_when_it_clears(
-    dev_program: Program, env: str
-) -> None:
+def test_every_alarm_reaches_on_call_when_it_fires_and_when_it_clears(dev_program: Program, env: str) -> None:
     topic = dev_program.outputs["alertsTopicArn"]
     alarms = {
         r.name.removeprefix(f"serving-{env}-"): r.inputs
         for r in dev_program.of_type(ALARM)
         if r.name.startswith(f"serving-{env}-")
     }
-    assert set(alarms) == {"5xx-rate", "p99-latency", "unhealthy-hosts", "tasks-below-desired"}, (
-        alarms
-    )
+    assert set(alarms) == {"5xx-rate", "p99-latency", "unhealthy-hosts", "tasks-below-desired"}, alarms
     for name, alarm in alarms.items():
-        assert alarm["alarmActions"] == [topic], (
-            f"{env} {name} alarm does not notify the alerts topic"
-        )
+        assert alarm["alarmActions"] == [topic], f"{env} {name} alarm does not notify the alerts topic"
         assert alarm["okActions"] == [topic], f"{env} {name} alarm does not say when it clears"
 
 
@@ -316,25 +279,16 @@ def test_tasks_are_assumable_only_by_ecs_tasks(dev_program: Program) -> None:
 def test_execution_role_pulls_only_the_service_image(dev_program: Program) -> None:
     repo_arn = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/images-service"
     for env in ENVIRONMENTS:
-        (document,) = [
-            d for r, d in _serving_policies(dev_program) if r.name == f"serving-{env}-execution"
-        ]
+        (document,) = [d for r, d in _serving_policies(dev_program) if r.name == f"serving-{env}-execution"]
         pulls = [s for s in _statements(document) if "ecr:BatchGetImage" in _as_list(s["Action"])]
         assert [s["Resource"] for s in pulls] == [repo_arn], f"{env} pulls from {pulls}"
 
 
 def test_serving_policies_pass_parliament_and_name_their_resources(dev_program: Program) -> None:
     policies = _serving_policies(dev_program)
-    assert len(policies) == 4, (
-        f"expected a task and an execution policy per environment: {policies}"
-    )
+    assert len(policies) == 4, f"expected a task and an execution policy per environment: {policies}"
     for resource, document in policies:
-        findings = analyze_policy_string(json.dumps(document)).findings
-        unexpected = [
-            (f.issue, f.detail)
-            for f in findings
-            if not (f.issue == "RESOURCE_STAR" and set(_as_list(f.detail)) <= STAR_ONLY_ACTIONS)
-        ]
+        unexpected = iam_lint.findings(document, star_only_actions=STAR_ONLY_ACTIONS)
         assert not unexpected, f"{resource.name}: parliament finds {unexpected}"
         for statement in _statements(document):
             assert statement.get("Sid"), f"{resource.name}: a statement has no Sid: {statement}"
@@ -345,20 +299,14 @@ def test_serving_policies_pass_parliament_and_name_their_resources(dev_program: 
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_the_service_container_is_the_one_the_pipeline_deploys(
-    dev_program: Program, env: str
-) -> None:
+def test_the_service_container_is_the_one_the_pipeline_deploys(dev_program: Program, env: str) -> None:
     assert _container(dev_program, env)["name"] == CONTAINER_NAME
     (balanced,) = _service(dev_program, env).inputs["loadBalancers"]
-    assert balanced["containerName"] == CONTAINER_NAME, (
-        f"{env} ALB targets {balanced['containerName']}"
-    )
+    assert balanced["containerName"] == CONTAINER_NAME, f"{env} ALB targets {balanced['containerName']}"
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_first_task_definition_is_deployable_before_any_pipeline_run(
-    dev_program: Program, env: str
-) -> None:
+def test_first_task_definition_is_deployable_before_any_pipeline_run(dev_program: Program, env: str) -> None:
     container = _container(dev_program, env)
     assert container["image"] == f"{dev_program.outputs['serviceRepositoryUrl']}:bootstrap"
     environment = {v["name"]: v["value"] for v in container["environment"]}
@@ -377,12 +325,8 @@ def test_first_task_definition_is_deployable_before_any_pipeline_run(
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_service_logs_are_encrypted_and_expire(dev_program: Program, env: str) -> None:
     log_group = _of(dev_program, "aws:cloudwatch/logGroup:LogGroup", env, "logs").inputs
-    assert log_group["kmsKeyId"] == dev_program.outputs["kmsKeyArn"], (
-        f"{env} logs not under the stack key"
-    )
-    assert log_group["retentionInDays"] == 14, (
-        f"{env} logs kept {log_group.get('retentionInDays')} days"
-    )
+    assert log_group["kmsKeyId"] == dev_program.outputs["kmsKeyArn"], f"{env} logs not under the stack key"
+    assert log_group["retentionInDays"] == 14, f"{env} logs kept {log_group.get('retentionInDays')} days"
     logging = _container(dev_program, env)["logConfiguration"]
     assert logging["logDriver"] == "awslogs"
     assert logging["options"]["awslogs-group"] == f"serving-{env}-logs"
@@ -392,9 +336,7 @@ def test_service_logs_are_encrypted_and_expire(dev_program: Program, env: str) -
 def test_task_size_comes_from_the_environments_config(dev_program: Program, env: str) -> None:
     expected = {"stage": ("512", "1024"), "prod": ("1024", "2048")}[env]
     task = _of(dev_program, TASK_DEFINITION, env, "task").inputs
-    assert (task["cpu"], task["memory"]) == expected, (
-        f"{env} task is {task['cpu']}/{task['memory']}"
-    )
+    assert (task["cpu"], task["memory"]) == expected, f"{env} task is {task['cpu']}/{task['memory']}"
     assert task["family"] == f"ml-deploy-dev-{env}"
 
 
@@ -408,9 +350,7 @@ def test_dashboard_shows_both_environments(dev_program: Program) -> None:
     body = json.loads(dashboard.inputs["dashboardBody"])
     titles = [widget["properties"]["title"] for widget in body["widgets"]]
     for env in ENVIRONMENTS:
-        assert any(t.startswith(f"{env}: requests") for t in titles), (
-            f"no {env} request widget: {titles}"
-        )
+        assert any(t.startswith(f"{env}: requests") for t in titles), f"no {env} request widget: {titles}"
     text = json.dumps(body)
     for metric in (
         "RequestCount",
@@ -443,7 +383,9 @@ def test_serving_uses_no_deprecated_resources_or_arguments(dev_program: Program)
 
 
 def test_log_retention_must_be_a_period_cloudwatch_accepts() -> None:
-    with pytest.raises(ConfigError, match="ml-deploy:serviceLogRetentionDays must be a CloudWatch Logs retention period"):
+    with pytest.raises(
+        ConfigError, match="ml-deploy:serviceLogRetentionDays must be a CloudWatch Logs retention period"
+    ):
         run_program(overrides={"ml-deploy:serviceLogRetentionDays": 10})
 
 
@@ -451,8 +393,6 @@ def test_serving_resources_carry_the_serving_component_tags(dev_program: Program
     untagged = [
         r.name
         for r in dev_program.resources
-        if r.type.startswith("aws:")
-        and r.name.startswith("serving")
-        and r.provider != "aws-serving"
+        if r.type.startswith("aws:") and r.name.startswith("serving") and r.provider != "aws-serving"
     ]
     assert not untagged, f"not created under the serving provider (no component tags): {untagged}"

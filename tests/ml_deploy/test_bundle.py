@@ -85,9 +85,7 @@ def test_foreign_zip_without_manifest_is_reported(tmp_path: Path) -> None:
         verify_bundle(path)
 
 
-def test_tampered_model_fails_checksum_with_both_hashes(
-    tmp_path: Path, trained_bundle: Path
-) -> None:
+def test_tampered_model_fails_checksum_with_both_hashes(tmp_path: Path, trained_bundle: Path) -> None:
     other = sio.dumps({"weights": [1, 2, 3]})
     path = _rewrite(trained_bundle, tmp_path / "tampered.zip", replace={MODEL_NAME: other})
     with pytest.raises(
@@ -141,9 +139,7 @@ def test_untrusted_types_are_refused_without_loading(
         verify_bundle(path)
 
 
-def test_cli_verify_reports_each_bundle_and_fails_on_a_bad_one(
-    tmp_path: Path, trained_bundle: Path
-) -> None:
+def test_cli_verify_reports_each_bundle_and_fails_on_a_bad_one(tmp_path: Path, trained_bundle: Path) -> None:
     bad = tmp_path / "bad.zip"
     bad.write_bytes(b"garbage")
     result = subprocess.run(

@@ -43,15 +43,11 @@ def test_shuffled_labels_give_a_useless_model(
         **{TARGET: np.random.default_rng(0).permutation(sample_frame[TARGET].to_numpy())}
     )
     model = train(shuffled, sample_features, TARGET, seed=0)
-    metrics = evaluate(
-        model, encode_frame(holdout_frame, sample_features), labels(holdout_frame, TARGET)
-    )
+    metrics = evaluate(model, encode_frame(holdout_frame, sample_features), labels(holdout_frame, TARGET))
     assert metrics["roc_auc"] < 0.6, metrics
 
 
-def test_unseen_category_predicts_without_error(
-    trained_model, drifted_frame, sample_features
-) -> None:
+def test_unseen_category_predicts_without_error(trained_model, drifted_frame, sample_features) -> None:
     probabilities = trained_model.predict_proba(encode_frame(drifted_frame, sample_features))
     assert np.isfinite(probabilities).all()
 

@@ -1,0 +1,246 @@
+"""IAM for the Batch jobs: what each job may touch, as statements built from Python data.
+
+Kept apart from ``jobs.py`` so the scopes can be read (and reviewed) on one screen. Every
+statement names its resources; the only ``"*"`` resources are for actions AWS grants on
+nothing else, and each says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import StorageConfig
+from infra.iam import assume_role_policy, policy
+
+METRICS_NAMESPACE = "MlDeploy"
+# Where the monitor remembers its last drift-triggered retrain (prediction log bucket).
+COOLDOWN_KEY = "monitor/cooldown.json"
+
+Statement = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobResources:
+    """The ARNs the job roles are scoped to."""
+
+    model_bucket_arn: pulumi.Input[str]
+    training_bucket_arn: pulumi.Input[str]
+    log_bucket_arn: pulumi.Input[str]
+    key_arn: pulumi.Input[str]
+    topic_arn: pulumi.Input[str]
+    region: pulumi.Input[str]
+
+
+def _objects(bucket_arn: pulumi.Input[str], key_or_prefix: str) -> pulumi.Output[str]:
+    """ARN of one key, or of every key under a prefix (prefixes end in '/')."""
+    suffix = "*" if key_or_prefix.endswith("/") else ""
+    return pulumi.Output.concat(bucket_arn, "/", key_or_prefix, suffix)
+
+
+def _list_under(sid: str, bucket_arn: pulumi.Input[str], *keys: str) -> Statement:
+    """ListBucket limited to the given keys/prefixes, so a missing object reads as 404, not 403."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": bucket_arn,
+        "Condition": {"StringLike": {"s3:prefix": [k + "*" if k.endswith("/") else k for k in keys]}},
+    }
+
+
+def _shared_statements(resources: JobResources) -> list[Statement]:
+    """What both jobs need: the stack key (through S3 and SNS only), metrics and alerts."""
+    return [
+        {
+            "Sid": "UseStackKeyThroughS3AndSns",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": resources.key_arn,
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": [
+                        pulumi.Output.concat("s3.", resources.region, ".amazonaws.com"),
+                        pulumi.Output.concat("sns.", resources.region, ".amazonaws.com"),
+                    ]
+                }
+            },
+        },
+        {
+            # PutMetricData has no resource type: "*" is the only resource AWS accepts; the
+            # namespace condition is what scopes it.
+            "Sid": "PutJobMetricsInOurNamespace",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+        },
+        {
+            "Sid": "PublishAlerts",
+            "Effect": "Allow",
+            "Action": "sns:Publish",
+            "Resource": resources.topic_arn,
+        },
+    ]
+
+
+def retrain_statements(resources: JobResources, *, storage: StorageConfig) -> list[Statement]:
+    """Retrain reads training data, reads/replaces the bundle, archives it, records decisions."""
+    models = resources.model_bucket_arn
+    return [
+        {
+            "Sid": "ReadTrainingData",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": _objects(resources.training_bucket_arn, storage.training_data_prefix),
+        },
+        _list_under("ListTrainingData", resources.training_bucket_arn, storage.training_data_prefix),
+        {
+            # Read the champion, upload the challenger that passed the gate (starts the pipeline).
+            "Sid": "ReadAndReplaceCurrentBundle",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": _objects(models, storage.model_key),
+        },
+        {
+            "Sid": "ArchiveBundles",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": _objects(models, storage.model_archive_prefix),
+        },
+        {
+            "Sid": "RecordGateDecisions",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": _objects(models, storage.decisions_prefix),
+        },
+        _list_under(
+            "ListBundlesAndDecisions",
+            models,
+            storage.model_key,
+            storage.model_archive_prefix,
+            storage.decisions_prefix,
+        ),
+        *_shared_statements(resources),
+    ]
+
+
+def monitor_statements(
+    resources: JobResources,
+    *,
+    storage: StorageConfig,
+    retrain_definition_arn_prefix: pulumi.Input[str] | None,
+    queue_arn: pulumi.Input[str],
+) -> list[Statement]:
+    """Monitor reads prediction logs and the bundle, writes reports, may submit the retrain job.
+
+    With ``retrain_definition_arn_prefix`` None (retrainOnDrift off) it may submit nothing.
+    """
+    logs = resources.log_bucket_arn
+    submit = (
+        []
+        if retrain_definition_arn_prefix is None
+        else [
+            submit_jobs_statement(
+                "SubmitRetrainOnDrift",
+                definition_arn_prefixes=[retrain_definition_arn_prefix],
+                queue_arn=queue_arn,
+            )
+        ]
+    )
+    return [
+        {
+            "Sid": "ReadPredictionLogs",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": _objects(logs, storage.prediction_log_prefix),
+        },
+        {
+            "Sid": "WriteDriftReports",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": _objects(logs, storage.reports_prefix),
+        },
+        {
+            "Sid": "ReadAndWriteRetrainCooldown",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": _objects(logs, COOLDOWN_KEY),
+        },
+        _list_under(
+            "ListPredictionLogsAndReports",
+            logs,
+            storage.prediction_log_prefix,
+            storage.reports_prefix,
+            COOLDOWN_KEY,
+        ),
+        {
+            # The reference statistics live in the bundle's manifest.
+            "Sid": "ReadCurrentBundle",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": _objects(resources.model_bucket_arn, storage.model_key),
+        },
+        _list_under("ListCurrentBundle", resources.model_bucket_arn, storage.model_key),
+        *submit,
+        *_shared_statements(resources),
+    ]
+
+
+def submit_jobs_statement(
+    sid: str, *, definition_arn_prefixes: list[pulumi.Input[str]], queue_arn: pulumi.Input[str]
+) -> Statement:
+    """SubmitJob for these job definitions (any revision, so pipeline revisions work) to one queue.
+
+    The request ARN always carries a revision, even for a job submitted by name alone, so the
+    definitions are named ``<name>:*``; a bare ``<name>`` would match nothing.
+    """
+    definitions = [pulumi.Output.concat(prefix, ":*") for prefix in definition_arn_prefixes]
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": "batch:SubmitJob",
+        "Resource": [*definitions, queue_arn],
+    }
+
+
+def execution_statements(
+    *, repository_arn: pulumi.Input[str], log_group_arn: pulumi.Input[str]
+) -> list[Statement]:
+    """What the Batch/ECS agent needs before the job's code runs: pull the image, ship logs."""
+    return [
+        {
+            # GetAuthorizationToken has no resource type: AWS grants it only on "*".
+            "Sid": "GetRegistryLoginToken",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",
+        },
+        {
+            "Sid": "PullJobsImage",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+            ],
+            "Resource": repository_arn,
+        },
+        {
+            "Sid": "WriteJobLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": pulumi.Output.concat(log_group_arn, ":log-stream:*"),
+        },
+    ]
+
+
+def task_role(name: str, *, statements: list[Statement], parent: pulumi.Resource) -> aws.iam.Role:
+    """A role ECS tasks (Batch on Fargate) assume, with one inline policy of `statements`."""
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(name, assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"), opts=child)
+    aws.iam.RolePolicy(name, role=role.id, policy=policy(*statements), opts=child)
+    return role

@@ -1,0 +1,161 @@
+"""What starts the jobs and what watches them: EventBridge Scheduler schedules and a failure rule.
+
+The schedules call Batch SubmitJob through Scheduler's universal target (Scheduler has no
+templated Batch target); a submission that cannot be delivered lands in a dead-letter queue,
+which alarms. Every job of the queue that ends FAILED is sent to the alerts topic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import JobsConfig
+from infra.iam import policy
+from infra.job_roles import submit_jobs_statement
+
+SCHEDULER_UNIVERSAL_SUBMIT_JOB = "arn:aws:scheduler:::aws-sdk:batch:submitJob"
+
+
+@dataclass(frozen=True)
+class ScheduledJobs:
+    """The queue and job definitions the schedules submit, and where their alarms go."""
+
+    queue: aws.batch.JobQueue
+    retrain_definition: aws.batch.JobDefinition
+    monitor_definition: aws.batch.JobDefinition
+    alerts_topic: aws.sns.Topic
+    account_id: pulumi.Output[str]
+
+
+def schedule_jobs(name: str, *, config: JobsConfig, targets: ScheduledJobs, parent: pulumi.Resource) -> None:
+    """EventBridge Scheduler submits each job; undelivered submissions go to a DLQ and alert."""
+    child = pulumi.ResourceOptions(parent=parent)
+    dead_letters = aws.sqs.Queue(
+        f"{name}-schedule-dlq",
+        sqs_managed_sse_enabled=True,
+        message_retention_seconds=14 * 24 * 3600,
+        opts=child,
+    )
+    role = aws.iam.Role(
+        f"{name}-scheduler",
+        assume_role_policy=policy(
+            {
+                "Sid": "AssumedBySchedulerOfThisAccount",
+                "Effect": "Allow",
+                "Principal": {"Service": "scheduler.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": targets.account_id}},
+            }
+        ),
+        opts=child,
+    )
+    aws.iam.RolePolicy(
+        f"{name}-scheduler",
+        role=role.id,
+        policy=policy(
+            submit_jobs_statement(
+                "SubmitScheduledJobs",
+                definition_arn_prefixes=[
+                    targets.retrain_definition.arn_prefix,
+                    targets.monitor_definition.arn_prefix,
+                ],
+                queue_arn=targets.queue.arn,
+            ),
+            {
+                "Sid": "DeadLetterUndeliveredSubmissions",
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": dead_letters.arn,
+            },
+        ),
+        opts=child,
+    )
+    for kind, expression, definition in (
+        ("retrain", config.retrain_schedule, targets.retrain_definition),
+        ("monitor", config.monitor_schedule, targets.monitor_definition),
+    ):
+        aws.scheduler.Schedule(
+            f"{name}-{kind}-schedule",
+            description=f"Submits the {kind} job to the Batch queue",
+            schedule_expression=expression,
+            schedule_expression_timezone=config.schedule_timezone,
+            flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+            target=aws.scheduler.ScheduleTargetArgs(
+                # No templated Batch target exists; the universal target calls SubmitJob.
+                arn=SCHEDULER_UNIVERSAL_SUBMIT_JOB,
+                role_arn=role.arn,
+                input=pulumi.Output.json_dumps(
+                    {
+                        "JobName": f"{kind}-scheduled",
+                        "JobQueue": targets.queue.arn,
+                        # By name: the latest revision, including those the pipeline registers.
+                        "JobDefinition": definition.name,
+                    }
+                ),
+                retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                    maximum_event_age_in_seconds=3600, maximum_retry_attempts=5
+                ),
+                dead_letter_config=aws.scheduler.ScheduleTargetDeadLetterConfigArgs(arn=dead_letters.arn),
+            ),
+            opts=child,
+        )
+    aws.cloudwatch.MetricAlarm(
+        f"{name}-schedule-dlq-not-empty",
+        alarm_description="A scheduled Batch job could not be submitted (see the schedule DLQ)",
+        namespace="AWS/SQS",
+        metric_name="ApproximateNumberOfMessagesVisible",
+        dimensions={"QueueName": dead_letters.name},
+        statistic="Maximum",
+        period=300,
+        evaluation_periods=1,
+        threshold=0,
+        comparison_operator="GreaterThanThreshold",
+        treat_missing_data="notBreaching",
+        alarm_actions=[targets.alerts_topic.arn],
+        opts=child,
+    )
+
+
+def alert_on_failed_jobs(
+    name: str,
+    *,
+    queue_arn: pulumi.Input[str],
+    topic_arn: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> None:
+    """Every job of this queue that ends FAILED (a rejected challenger too) reaches on-call."""
+    child = pulumi.ResourceOptions(parent=parent)
+    rule = aws.cloudwatch.EventRule(
+        f"{name}-failed",
+        description="A Batch job of the ml-deploy queue failed",
+        event_pattern=pulumi.Output.json_dumps(
+            {
+                "source": ["aws.batch"],
+                "detail-type": ["Batch Job State Change"],
+                "detail": {"status": ["FAILED"], "jobQueue": [queue_arn]},
+            }
+        ),
+        opts=child,
+    )
+    aws.cloudwatch.EventTarget(
+        f"{name}-failed-to-alerts",
+        rule=rule.name,
+        arn=topic_arn,
+        input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
+            input_paths={
+                "job": "$.detail.jobName",
+                "id": "$.detail.jobId",
+                "reason": "$.detail.statusReason",
+                "definition": "$.detail.jobDefinition",
+            },
+            input_template=(
+                '"Batch job <job> (<id>) FAILED: <reason>. Job definition: <definition>. '
+                "Exit code 3 means the retrain gate rejected the challenger; "
+                'logs are in CloudWatch."'
+            ),
+        ),
+        opts=child,
+    )
