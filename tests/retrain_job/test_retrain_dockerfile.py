@@ -1,0 +1,83 @@
+"""The jobs image must be correct by construction: no Docker here, so the Dockerfile is read."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "retrain_job" / "Dockerfile"
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs with continuation lines joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    pairs = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            pairs.append((keyword.upper(), rest.strip()))
+    return pairs
+
+
+def _index(keyword: str, contains: str = "") -> int:
+    for i, (kw, rest) in enumerate(_instructions()):
+        if kw == keyword and contains in rest:
+            return i
+    raise AssertionError(f"Dockerfile has no {keyword} containing {contains!r}")
+
+
+def test_base_is_a_pinned_slim_python_311() -> None:
+    bases = [rest for kw, rest in _instructions() if kw == "FROM"]
+    assert len(bases) == 1, f"expected one stage, got {bases}"
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", bases[0]), (
+        f"base {bases[0]!r} should be pinned like python:3.11.x-slim-bookworm"
+    )
+
+
+def test_dependencies_install_before_the_code_is_copied() -> None:
+    pyproject = _index("COPY", "pyproject.toml")
+    install = _index("RUN", "pip install")
+    first_code = min(_index("COPY", "src/ml_deploy"), _index("COPY", "retrain_job"))
+    assert pyproject < install < first_code, "copy pyproject, install deps, then copy code"
+    assert "'jobs'" in _instructions()[install][1], "the jobs extra must be installed"
+
+
+def test_install_command_reads_the_real_dependencies() -> None:
+    command = _instructions()[_index("RUN", "tomllib")][1].split("&&")[0]
+    program = re.search(r'python -c "(.*)" >', command)
+    assert program, command
+    listed = subprocess.run(
+        [sys.executable, "-c", program.group(1)],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert listed == project["dependencies"] + project["optional-dependencies"]["jobs"]
+
+
+def test_runs_as_non_root_and_retrains_by_default() -> None:
+    users = [rest for kw, rest in _instructions() if kw == "USER"]
+    assert users and users[-1] not in {"root", "0"}, f"last USER is {users}"
+    assert _index("USER") > _index("RUN", "pip install"), "drop root after installing"
+    cmd = json.loads(_instructions()[_index("CMD")][1])
+    assert cmd == ["python", "-m", "retrain_job.retrain"]
+    env = " ".join(rest for kw, rest in _instructions() if kw == "ENV")
+    assert "/app/src" in env, "ml_deploy must be importable from src/"
+
+
+def test_hadolint_is_clean() -> None:
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(hadolint).exists():
+        pytest.skip("hadolint not installed")
+    result = subprocess.run(
+        [hadolint, str(DOCKERFILE)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+
+from ml_deploy.bundle import Manifest
+from retrain_job.retrain import gate
+from retrain_job.settings import parse_settings
+
+SETTINGS = parse_settings(
+    [],
+    {"MODEL_BUCKET": "b", "TRAINING_DATA_URI": "/d", "GATE_TOLERANCE": "0.01", "GATE_FLOOR": "0.7"},
+)
+
+
+def _with_auc(manifest: Manifest, auc: float) -> Manifest:
+    return manifest.model_copy(update={"metrics": {**manifest.metrics, "roc_auc": auc}})
+
+
+@pytest.mark.parametrize(
+    ("challenger", "champion", "passed"),
+    [
+        (0.80, 0.80, True),
+        (0.795, 0.80, True),
+        (0.78, 0.80, False),
+        (0.69, None, False),
+        (0.71, None, True),
+    ],
+)
+def test_gate_compares_with_tolerance_and_floor(
+    trained_manifest: Manifest, challenger: float, champion: float | None, passed: bool
+) -> None:
+    result = gate(
+        _with_auc(trained_manifest, challenger),
+        None if champion is None else {"roc_auc": champion},
+        settings=SETTINGS,
+    )
+    assert result.passed is passed, result.reasons
+
+
+def test_flags_override_environment() -> None:
+    env = {"MODEL_BUCKET": "from-env", "TRAINING_DATA_URI": "/d", "GATE_FLOOR": "0.6"}
+    settings = parse_settings(["--model-bucket", "from-flag"], env)
+    assert settings.model_bucket == "from-flag" and settings.gate_floor == 0.6
+    assert settings.metrics_namespace == "MlDeploy" and settings.gate_tolerance == 0.01
+
+
+def test_bad_number_names_the_variable() -> None:
+    from retrain_job.data import RetrainInputError
+
+    with pytest.raises(
+        RetrainInputError, match="GATE_FLOOR / --gate-floor = 'high': expected float"
+    ):
+        parse_settings([], {"MODEL_BUCKET": "b", "TRAINING_DATA_URI": "/d", "GATE_FLOOR": "high"})
