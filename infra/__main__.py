@@ -15,8 +15,9 @@ from infra.dashboard import ServingDashboard
 from infra.encryption import StackKey
 from infra.jobs import Jobs, JobsArgs
 from infra.network import Network
+from infra.pipeline import DeployTarget, Pipeline
 from infra.registry import Registry
-from infra.serving import ServiceEnvironment, ServingCluster, ServingPlatform
+from infra.serving import CONTAINER_NAME, ServiceEnvironment, ServingCluster, ServingPlatform
 from infra.storage import Buckets
 from infra.tagging import component_options
 
@@ -77,6 +78,19 @@ jobs = Jobs(
     ),
     opts=component_options("jobs", config=config),
 )
+pipeline = Pipeline(
+    "delivery",
+    config=config.pipeline,
+    model_key=config.storage.model_key,
+    key=encryption.key,
+    buckets=buckets,
+    registry=registry,
+    alerts=alerts,
+    stage=DeployTarget.of(stage),
+    prod=DeployTarget.of(prod),
+    container_name=CONTAINER_NAME,
+    opts=component_options("pipeline", config=config),
+)
 
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
@@ -102,3 +116,8 @@ pulumi.export("retrainJobDefinitionName", jobs.retrain_definition.name)
 pulumi.export("monitorJobDefinitionName", jobs.monitor_definition.name)
 pulumi.export("retrainSubmitCommand", jobs.retrain_submit_command)
 pulumi.export("monitorSubmitCommand", jobs.monitor_submit_command)
+pulumi.export("pipelineName", pipeline.pipeline_name)
+pulumi.export("approvalTopicArn", pipeline.approval_topic_arn)
+pulumi.export("modelTriggerRuleName", pipeline.model_trigger_rule_name)
+pulumi.export("codeConnectionArn", pipeline.connection_arn)
+pulumi.export("codeConnectionNeedsHandshake", pipeline.connection_needs_handshake)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
@@ -39,6 +39,9 @@ from infra.model_trigger import create_model_trigger, create_start_role
 from infra.pipeline_notifications import create_approval_topic, create_pipeline_alerts
 from infra.registry import Registry
 from infra.storage import Buckets
+
+if TYPE_CHECKING:
+    from infra.serving import ServiceEnvironment
 
 # Names the buildspec, the approval message and the tests agree on.
 CODE_ACTION = "Code"
@@ -70,6 +73,17 @@ class DeployTarget:
     url: pulumi.Input[str]
     # Task and execution roles the new task definition revision names (iam:PassRole).
     pass_role_arns: Sequence[pulumi.Input[str]]
+
+    @classmethod
+    def of(cls, environment: ServiceEnvironment) -> DeployTarget:
+        """The deploy target of one serving environment (stage or prod)."""
+        return cls(
+            name=environment.environment,
+            cluster_name=environment.cluster_name,
+            service_name=environment.service_name,
+            url=environment.url,
+            pass_role_arns=[environment.task_role_arn, environment.execution_role_arn],
+        )
 
 
 class Pipeline(pulumi.ComponentResource):

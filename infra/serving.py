@@ -146,6 +146,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
             parent=self,
         )
 
+        self.environment = environment
         self.cluster_name = platform.cluster.name
         self.service_name = service.name
         self.url = ingress.url

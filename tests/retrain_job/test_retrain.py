@@ -75,9 +75,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         topic_arn = sns.create_topic(Name="alerts")["TopicArn"]
         queue_url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-        sns.subscribe(
-            TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"]
-        )
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
         monkeypatch.setenv("ALERTS_TOPIC_ARN", topic_arn)
         yield Aws(s3=s3, sqs=sqs, queue_url=queue_url, topic_arn=topic_arn)
 
@@ -157,9 +155,7 @@ def test_shuffled_label_challenger_is_rejected_and_trigger_untouched(
     assert "rejected" in capsys.readouterr().out
 
 
-def test_rerun_on_the_same_data_does_not_trigger_again(
-    aws: Aws, fresh_frame, tmp_path: Path
-) -> None:
+def test_rerun_on_the_same_data_does_not_trigger_again(aws: Aws, fresh_frame, tmp_path: Path) -> None:
     uri = _parquet(tmp_path, fresh_frame)
     assert retrain.main(["--training-data-uri", uri]) == retrain.EXIT_PROMOTED
     assert retrain.main(["--training-data-uri", uri]) == retrain.EXIT_PROMOTED
@@ -196,18 +192,14 @@ def test_bad_data_exits_2_with_a_clear_message(
     assert len(aws.trigger_versions()) == 1 and aws.keys(ARCHIVE) == [] and aws.decisions() == []
 
 
-def test_corrupt_champion_is_a_clear_input_error(
-    aws: Aws, fresh_frame, tmp_path: Path, capsys
-) -> None:
+def test_corrupt_champion_is_a_clear_input_error(aws: Aws, fresh_frame, tmp_path: Path, capsys) -> None:
     aws.s3.put_object(Bucket=BUCKET, Key=MODEL_KEY, Body=b"PK\x03\x04 truncated")
     status = retrain.main(["--training-data-uri", _parquet(tmp_path, fresh_frame)])
     assert status == retrain.EXIT_INVALID_INPUT
     assert "champion bundle" in capsys.readouterr().err
 
 
-def test_missing_setting_names_the_variable(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys
-) -> None:
+def test_missing_setting_names_the_variable(aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.delenv("TRAINING_DATA_URI", raising=False)
     assert retrain.main([]) == retrain.EXIT_INVALID_INPUT
     assert "set TRAINING_DATA_URI or pass --training-data-uri" in capsys.readouterr().err

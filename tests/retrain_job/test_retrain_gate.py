@@ -47,7 +47,5 @@ def test_flags_override_environment() -> None:
 def test_bad_number_names_the_variable() -> None:
     from retrain_job.data import RetrainInputError
 
-    with pytest.raises(
-        RetrainInputError, match="GATE_FLOOR / --gate-floor = 'high': expected float"
-    ):
+    with pytest.raises(RetrainInputError, match="GATE_FLOOR / --gate-floor = 'high': expected float"):
         parse_settings([], {"MODEL_BUCKET": "b", "TRAINING_DATA_URI": "/d", "GATE_FLOOR": "high"})
