@@ -13,7 +13,7 @@ DEPENDABOT = $(wildcard .github/dependabot.yml)
 BUILDSPEC = $(wildcard buildspec.yml)
 BUILDSPEC_SCHEMA := tests/schemas/buildspec-0.2.schema.json
 
-.PHONY: install test check lint typecheck hadolint schemas pytest clean
+.PHONY: install test check lint typecheck hadolint schemas pytest demo clean
 
 install: $(STAMP)
 
@@ -61,5 +61,9 @@ endif
 pytest: install
 	$(BIN)/python -m pytest --junitxml=reports/junit.xml
 
+# The whole model lifecycle on this machine, against moto_server on 127.0.0.1 (no AWS account).
+demo: install
+	$(BIN)/python -m ml_deploy.demo
+
 clean:
-	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) reports .demo .pytest_cache .mypy_cache .ruff_cache
