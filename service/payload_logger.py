@@ -57,6 +57,7 @@ class _Entry:
 
     request_id: str
     when: datetime
+    queued: float  # time.monotonic() at submit: a batch is due when its oldest entry is old enough
     records: Sequence[Any]
     outputs: Sequence[tuple[Any, float]]
 
@@ -80,7 +81,6 @@ class PayloadLogger:
         self._pending: list[_Entry] = []
         self._pending_records = 0
         self._inflight_records = 0
-        self._oldest = 0.0
         self._stopping = False
         self._deadline = float("inf")
         self._closing = threading.Event()
@@ -99,9 +99,7 @@ class PayloadLogger:
             buffered = self._pending_records + self._inflight_records
             dropped = self._stopping or buffered + count > self.policy.buffer_max_records
             if not dropped:
-                if not self._pending:
-                    self._oldest = time.monotonic()
-                self._pending.append(_Entry(request_id, datetime.now(UTC), records, outputs))
+                self._pending.append(_Entry(request_id, datetime.now(UTC), time.monotonic(), records, outputs))
                 self._pending_records += count
                 if self._pending_records >= self.policy.batch_size:
                     self._lock.notify()
@@ -147,14 +145,14 @@ class PayloadLogger:
                 if self._pending and (
                     self._stopping
                     or self._pending_records >= self.policy.batch_size
-                    or time.monotonic() - self._oldest >= self.policy.flush_seconds
+                    or time.monotonic() - self._pending[0].queued >= self.policy.flush_seconds
                 ):
                     break
                 if self._stopping:
                     return None
                 wait = self.policy.flush_seconds
                 if self._pending:
-                    wait = max(0.0, self._oldest + self.policy.flush_seconds - time.monotonic())
+                    wait = max(0.0, self._pending[0].queued + self.policy.flush_seconds - time.monotonic())
                 self._lock.wait(wait)
             taken, records = 0, 0
             while taken < len(self._pending) and (taken == 0 or records < self.policy.batch_size):
@@ -163,7 +161,6 @@ class PayloadLogger:
             batch, self._pending = self._pending[:taken], self._pending[taken:]
             self._pending_records -= records
             self._inflight_records = records
-            self._oldest = time.monotonic()
             return batch
 
     def _write(self, client: Any, batch: list[_Entry]) -> None:
