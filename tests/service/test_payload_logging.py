@@ -112,11 +112,15 @@ def test_records_beyond_the_buffer_bound_are_dropped_and_counted(
         assert _metric(client, 'payload_log_records_dropped_total{reason="buffer_full"}') == 5
         assert _metric(client, "payload_log_records_buffered") == 10
         s3.create_bucket(Bucket=BUCKET)
-        _wait_for(lambda: _metric(client, "payload_log_records_written_total") == 10, "the 10 buffered written")
+        _wait_for(
+            lambda: _metric(client, "payload_log_records_written_total") == 10, "the 10 buffered written"
+        )
     assert len(_lines(s3)) == 10
 
 
-def test_shutdown_flushes_what_is_buffered(s3: Any, make_client: Any, valid_records: list[dict[str, Any]]) -> None:
+def test_shutdown_flushes_what_is_buffered(
+    s3: Any, make_client: Any, valid_records: list[dict[str, Any]]
+) -> None:
     s3.create_bucket(Bucket=BUCKET)
     env = {"LOG_BUCKET": BUCKET, "LOG_PREFIX": PREFIX, "LOG_BATCH_SIZE": 1000, "LOG_FLUSH_SECONDS": 3600}
     with make_client(**env) as client:
