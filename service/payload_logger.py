@@ -99,7 +99,8 @@ class PayloadLogger:
             buffered = self._pending_records + self._inflight_records
             dropped = self._stopping or buffered + count > self.policy.buffer_max_records
             if not dropped:
-                self._pending.append(_Entry(request_id, datetime.now(UTC), time.monotonic(), records, outputs))
+                entry = _Entry(request_id, datetime.now(UTC), time.monotonic(), records, outputs)
+                self._pending.append(entry)
                 self._pending_records += count
                 if self._pending_records >= self.policy.batch_size:
                     self._lock.notify()

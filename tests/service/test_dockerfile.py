@@ -1,4 +1,4 @@
-"""The service Dockerfile: pinned slim base, non-root, layer order deps -> code -> model, healthcheck, lint."""
+"""The service Dockerfile: pinned slim base, non-root, deps -> code -> model layers, healthcheck, lint."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Prediction logs in S3 (moto): the shared format and partitions, S3 outages, bounded loss, shutdown flush."""
+"""Prediction logs in S3 (moto): shared format and partitions, S3 outages, bounded loss, shutdown flush."""
 
 from __future__ import annotations
 
