@@ -38,7 +38,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     metrics: ServiceMetrics = app.state.metrics
     bundle = read_bundle(settings.model_bundle_path)
     model = ModelService(
-        bundle, unknown_category=settings.unknown_category, max_batch_size=settings.max_batch_size
+        bundle,
+        unknown_category=settings.unknown_category,
+        max_batch_size=settings.max_batch_size,
+        max_batch_wait=settings.max_batch_wait_ms / 1000.0,
+        on_batch=metrics.model_batch_rows.observe,
     )
     manifest = model.manifest
     metrics.model_info.labels(

@@ -62,6 +62,10 @@ class ServiceMetrics:
             "predict_request_records", "Records per /predict request.",
             buckets=(1, 2, 5, 10, 50, 100, 500, 1000, 5000), registry=registry,
         )  # fmt: skip
+        self.model_batch_rows = Histogram(
+            "model_call_rows", "Rows per model call (requests coalesced by the micro-batcher).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 512, 2048), registry=registry,
+        )  # fmt: skip
         self.unknown_categories = Counter(
             "unknown_category_values_total", "Unknown category values scored as missing, by feature.",
             ["feature"], registry=registry,

@@ -26,6 +26,9 @@ class Settings(BaseModel):
     port: int = Field(8080, ge=1, le=65535, alias="PORT")
     web_concurrency: int = Field(1, ge=1, le=64, alias="WEB_CONCURRENCY")
     max_batch_size: int = Field(1000, ge=1, le=100_000, alias="MAX_BATCH_SIZE")
+    # How long a request may wait for concurrent ones to share its model call (only when requests
+    # have recently arrived together; a lone request never waits). 0 turns the wait off.
+    max_batch_wait_ms: float = Field(2.0, ge=0, le=50, alias="MAX_BATCH_WAIT_MS")
     unknown_category: Literal["reject", "missing"] = Field("reject", alias="UNKNOWN_CATEGORY")
     environment: str = Field("dev", min_length=1, alias="ENVIRONMENT")
     code_version: str = Field("unknown", alias="CODE_VERSION")
