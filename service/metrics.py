@@ -91,8 +91,16 @@ class ServiceMetrics:
             "payload_log_records_buffered", "Prediction-log records waiting to be written.",
             multiprocess_mode="livesum", registry=registry,
         )  # fmt: skip
+        self._prediction_children: dict[object, Counter] = {}
         for reason in ("buffer_full", "shutdown"):
             self.log_dropped.labels(reason=reason)
+
+    def prediction_counter(self, label: object) -> Counter:
+        """The child counter of one predicted class, looked up once per class, not per request."""
+        child = self._prediction_children.get(label)
+        if child is None:
+            child = self._prediction_children[label] = self.predictions.labels(prediction=str(label))
+        return child
 
     def exposition(self) -> bytes:
         """The text exposition: all workers' values in multiprocess mode, else this registry's."""

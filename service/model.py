@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import sklearn
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from threadpoolctl import threadpool_limits
 
@@ -149,7 +150,7 @@ class ModelService:
         # Two OpenMP threads per worker on a 2-core task spin against each other and against the
         # other worker; one thread per worker process is fastest for request-sized inputs.
         threadpool_limits(limits=1, user_api="openmp")
-        self._batcher = MicroBatcher(self._model.predict_proba, max_wait=max_batch_wait, on_batch=on_batch)
+        self._batcher = MicroBatcher(self._predict_proba, max_wait=max_batch_wait, on_batch=on_batch)
 
     @property
     def version(self) -> str:
@@ -175,7 +176,13 @@ class ModelService:
 
     def predict_proba_now(self, rows: np.ndarray) -> np.ndarray:
         """The same without batching: the raw model cost, for benchmarks."""
-        return np.asarray(self._model.predict_proba(rows)[:, 1], dtype=np.float64)
+        return np.asarray(self._predict_proba(rows)[:, 1], dtype=np.float64)
+
+    def _predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        # The request schema has already checked every value (finite numbers or NaN for missing), so
+        # sklearn's own re-validation is skipped: it is about a sixth of a one-row call.
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            return np.asarray(self._model.predict_proba(rows), dtype=np.float64)
 
     def labels_of(self, probabilities: Sequence[float]) -> list[Any]:
         negative, positive = self._classes[0], self._classes[-1]
