@@ -94,8 +94,16 @@ class MicroBatcher:
                 self._flush_soon = True
                 loop.call_soon(self._flush)
         elif self._timer is None and not self._flush_soon:
-            self._timer = loop.call_later(self._max_wait, self._flush)
+            self._timer = loop.call_later(self._max_wait, self._deadline_reached)
         return await future
+
+    def _deadline_reached(self) -> None:
+        # Requests read in this loop turn are queued behind this timer callback; flushing on the
+        # next turn lets them join instead of starting a second model call right after this one.
+        self._timer = None
+        if not self._flush_soon:
+            self._flush_soon = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_soon = False
