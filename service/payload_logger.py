@@ -27,6 +27,7 @@ from service.metrics import ServiceMetrics
 
 log = logging.getLogger("service.payload_logger")
 ClientFactory = Callable[[], Any]
+DROP_WARNING_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class PayloadLogger:
         self._stopping = False
         self._deadline = float("inf")
         self._closing = threading.Event()
+        self._client: Any = None
+        self._last_drop_warning = 0.0
         self._writer_name = f"{socket.gethostname()}-{os.getpid()}"
         self._thread = threading.Thread(target=self._run, name="payload-logger", daemon=True)
 
@@ -102,14 +105,19 @@ class PayloadLogger:
                 entry = _Entry(request_id, datetime.now(UTC), time.monotonic(), records, outputs)
                 self._pending.append(entry)
                 self._pending_records += count
+                self._metrics.log_buffered.inc(count)
                 if self._pending_records >= self.policy.batch_size:
                     self._lock.notify()
         if dropped:
             reason = "shutdown" if self._stopping else "buffer_full"
             self._metrics.log_dropped.labels(reason=reason).inc(count)
-            log.warning("prediction-log %s: dropped %d records", reason.replace("_", " "), count)
-        else:
-            self._metrics.log_buffered.inc(count)
+            now = time.monotonic()
+            if (
+                now - self._last_drop_warning >= DROP_WARNING_SECONDS
+            ):  # one line per interval, not per request
+                self._last_drop_warning = now
+                log.warning("prediction-log %s: dropping records (see payload_log_records_dropped_total)",
+                            reason.replace("_", " "))  # fmt: skip
 
     def close(self, timeout: float) -> None:
         """Flush everything buffered, trying for at most `timeout` seconds, then stop the writer."""
@@ -132,12 +140,15 @@ class PayloadLogger:
     def _run(self) -> None:
         # Made here, at start: building a boto3 client costs ~0.2 s of CPU (and the GIL), better
         # paid before traffic than in the middle of it; no network call happens until the first put.
-        client = self._client_factory()
+        try:
+            self._client = self._client_factory()
+        except Exception as error:  # retried at the first put, where failures are counted
+            log.error("prediction-log S3 client could not be created: %s", error)
         while True:
             batch = self._next_batch()
             if batch is None:
                 return
-            self._write(client, batch)
+            self._write(batch)
 
     def _next_batch(self) -> list[_Entry] | None:
         """Wait for a full batch, an old enough one, or shutdown; take up to `batch_size` records."""
@@ -164,14 +175,16 @@ class PayloadLogger:
             self._inflight_records = records
             return batch
 
-    def _write(self, client: Any, batch: list[_Entry]) -> None:
+    def _write(self, batch: list[_Entry]) -> None:
         records = sum(len(entry.records) for entry in batch)
         objects = self._objects(batch)
         delay = self.policy.retry_base_seconds
         while objects:
             key, body, count = objects[0]
             try:
-                client.put_object(
+                if self._client is None:
+                    self._client = self._client_factory()
+                self._client.put_object(
                     Bucket=self.target.bucket, Key=key, Body=body,
                     ContentType=payload_log.CONTENT_TYPE, ContentEncoding=payload_log.CONTENT_ENCODING,
                 )  # fmt: skip
