@@ -230,10 +230,22 @@ class PayloadLogger:
         """One gzip JSON-lines object per hour partition the batch touches."""
         by_hour: dict[str, tuple[datetime, list[bytes]]] = {}
         target = self.target
+        # strftime costs ~20 us per entry, more than the JSON line itself: format each hour's
+        # partition and each second's timestamp once, with the shared payload_log functions.
+        hours: dict[tuple[int, int, int, int], str] = {}
+        seconds: dict[datetime, str] = {}
         for entry in batch:
-            hour = payload_log.partition_prefix(target.prefix, entry.when)
-            lines = by_hour.setdefault(hour, (entry.when, []))[1]
-            stamp = payload_log.utc_timestamp(entry.when)
+            when = entry.when
+            hour_key = (when.year, when.month, when.day, when.hour)
+            hour = hours.get(hour_key)
+            if hour is None:
+                hour = hours[hour_key] = payload_log.partition_prefix(target.prefix, when)
+            lines = by_hour.setdefault(hour, (when, []))[1]
+            second = when.replace(microsecond=0)
+            base = seconds.get(second)
+            if base is None:
+                base = seconds[second] = payload_log.utc_timestamp(second)[:-4]  # "...:SS." without "000Z"
+            stamp = f"{base}{when.microsecond // 1000:03d}Z"
             for index, (record, (prediction, probability)) in enumerate(
                 zip(entry.records, entry.outputs, strict=True)
             ):
@@ -245,7 +257,8 @@ class PayloadLogger:
         return [
             (
                 payload_log.object_key(target.prefix, when, writer=self._writer_name),
-                gzip.compress(b"".join(lines), compresslevel=6, mtime=0),
+                # Level 1: a third of level 6's CPU; repetitive JSON lines still shrink ~100x.
+                gzip.compress(b"".join(lines), compresslevel=1, mtime=0),
                 len(lines),
             )
             for when, lines in by_hour.values()
