@@ -1,0 +1,90 @@
+"""Start and readiness: 503 until the verified model is loaded; a bad bundle stops the start."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ml_deploy.bundle import BundleError
+from service.app import create_app
+from service.settings import Settings, SettingsError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_not_ready_until_loaded_then_ready(trained_bundle: Path, valid_record: dict[str, Any]) -> None:
+    app = create_app(Settings(model_bundle_path=trained_bundle))
+    before = TestClient(app)  # no lifespan yet: the state a load balancer sees while the task starts
+    assert before.get("/health").status_code == 200
+    assert before.get("/ready").status_code == 503
+    assert before.post("/predict", json={"record": valid_record}).status_code == 503
+    with TestClient(app) as loaded:
+        ready = loaded.get("/ready")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["model_version"]
+    assert TestClient(app).get("/ready").status_code == 503, "after shutdown the app must not claim ready"
+
+
+def test_version_names_code_and_model(make_client: Any) -> None:
+    with make_client(CODE_VERSION="abc1234", ENVIRONMENT="stage") as client:
+        body = client.get("/version").json()
+    assert body["code_version"] == "abc1234"
+    assert body["environment"] == "stage"
+    assert body["model_version"] and body["bundle_created_at"]
+
+
+def test_git_commit_is_the_code_version_fallback(trained_bundle: Path) -> None:
+    settings = Settings.from_env({"MODEL_BUNDLE_PATH": str(trained_bundle), "GIT_COMMIT": "deadbeef"})
+    assert settings.code_version == "deadbeef"
+
+
+def test_bad_environment_value_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match="UNKNOWN_CATEGORY"):
+        Settings.from_env({"UNKNOWN_CATEGORY": "ignore"})
+    with pytest.raises(SettingsError, match="PORT"):
+        Settings.from_env({"PORT": "http"})
+
+
+def _tampered(source: Path, target: Path) -> Path:
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as copy:
+        for item in original.infolist():
+            data = original.read(item)
+            copy.writestr(item, data + b"\0" if item.filename == "model.skops" else data)
+    return target
+
+
+@pytest.fixture(params=["missing", "corrupt", "tampered"])
+def bad_bundle(request: pytest.FixtureRequest, trained_bundle: Path, tmp_path: Path) -> tuple[Path, str]:
+    path = tmp_path / "model-bundle.zip"
+    if request.param == "missing":
+        return path, "not found"
+    if request.param == "corrupt":
+        shutil.copy(trained_bundle, path)
+        path.write_bytes(path.read_bytes()[:200])
+        return path, "corrupt"
+    return _tampered(trained_bundle, path), "checksum mismatch"
+
+
+def test_bad_bundle_stops_the_app_start(bad_bundle: tuple[Path, str]) -> None:
+    path, reason = bad_bundle
+    with pytest.raises(BundleError, match=reason), TestClient(create_app(Settings(model_bundle_path=path))):
+        pass
+
+
+def test_server_refuses_to_start_on_a_tampered_bundle(trained_bundle: Path, tmp_path: Path) -> None:
+    bundle = _tampered(trained_bundle, tmp_path / "model-bundle.zip")
+    env = {**os.environ, "MODEL_BUNDLE_PATH": str(bundle), "PORT": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "service"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0, "a tampered bundle must stop the server (ECS rolls the deploy back)"
+    assert "refusing to start" in result.stderr and "checksum mismatch" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

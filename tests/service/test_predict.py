@@ -1,0 +1,149 @@
+"""POST /predict through HTTP: valid answers, and a 4xx naming the field for every kind of bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+PREDICT = "/predict"
+
+
+def test_one_record_gets_prediction_probability_version_and_request_id(
+    client: Any, valid_record: dict[str, Any]
+) -> None:
+    response = client.post(PREDICT, json={"record": valid_record})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"request_id", "model_version", "prediction", "probability"}, body
+    assert body["prediction"] in (0, 1)
+    assert 0.0 <= body["probability"] <= 1.0
+    assert body["prediction"] == int(body["probability"] >= 0.5), "prediction must follow the 0.5 threshold"
+    assert response.headers["x-request-id"] == body["request_id"]
+    assert body["model_version"] == client.get("/version").json()["model_version"]
+
+
+def test_batch_answers_each_record_in_order(client: Any, valid_records: list[dict[str, Any]]) -> None:
+    batch = valid_records[:20]
+    response = client.post(PREDICT, json={"records": batch})
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    assert len(predictions) == len(batch)
+    singles = [client.post(PREDICT, json={"record": r}).json()["probability"] for r in batch[:5]]
+    assert [p["probability"] for p in predictions[:5]] == pytest.approx(singles), "batch and single disagree"
+
+
+def test_incoming_request_id_is_echoed(client: Any, valid_record: dict[str, Any]) -> None:
+    response = client.post(PREDICT, json={"record": valid_record}, headers={"X-Request-ID": "trace-abc.123"})
+    assert response.json()["request_id"] == "trace-abc.123"
+    assert response.headers["x-request-id"] == "trace-abc.123"
+
+
+def test_nullable_feature_may_be_absent_or_null(client: Any, valid_record: dict[str, Any]) -> None:
+    absent = {k: v for k, v in valid_record.items() if k != "age"}
+    assert client.post(PREDICT, json={"record": absent}).status_code == 200
+    assert client.post(PREDICT, json={"record": {**valid_record, "age": None}}).status_code == 200
+
+
+def _problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.text}"
+    body: dict[str, Any] = response.json()
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "kind"),
+    [
+        ({"tenure_months": "twelve"}, "tenure_months", "float_type"),
+        ({"tenure_months": True}, "tenure_months", "float_type"),
+        ({"monthly_charges": -5.0}, "monthly_charges", "greater_than_equal"),
+        ({"monthly_charges": 1e9}, "monthly_charges", "less_than_equal"),
+        ({"contract": "weekly"}, "contract", "literal_error"),
+        ({"contract": 3}, "contract", "literal_error"),
+        ({"region": None}, "region", "literal_error"),
+        ({"favourite_colour": "red"}, "favourite_colour", "extra_forbidden"),
+    ],
+    ids=["string-for-number", "bool-for-number", "below-min", "above-max", "unknown-category",
+         "number-for-category", "null-not-nullable", "extra-field"],
+)  # fmt: skip
+def test_bad_field_is_a_422_naming_it(
+    client: Any, valid_record: dict[str, Any], change: dict[str, Any], field: str, kind: str
+) -> None:
+    body = _problem(client.post(PREDICT, json={"record": {**valid_record, **change}}), 422)
+    assert [(d["field"], d["type"]) for d in body["detail"]] == [(field, kind)], body
+    assert field in body["error"], "the summary must name the field"
+
+
+def test_missing_required_field_is_named(client: Any, valid_record: dict[str, Any]) -> None:
+    del valid_record["contract"]
+    body = _problem(client.post(PREDICT, json={"record": valid_record}), 422)
+    assert [(d["field"], d["type"]) for d in body["detail"]] == [("contract", "missing")]
+
+
+def test_batch_error_names_record_index_and_field(client: Any, valid_records: list[dict[str, Any]]) -> None:
+    batch = [dict(r) for r in valid_records[:5]]
+    batch[3]["region"] = "atlantis"
+    body = _problem(client.post(PREDICT, json={"records": batch}), 422)
+    assert [(d["record_index"], d["field"]) for d in body["detail"]] == [(3, "region")]
+    assert "records[3].region" in body["error"]
+
+
+def test_unknown_category_as_missing_is_scored_and_counted(
+    make_client: Any, valid_record: dict[str, Any]
+) -> None:
+    with make_client(UNKNOWN_CATEGORY="missing") as client:
+        response = client.post(PREDICT, json={"record": {**valid_record, "payment_method": "digital_wallet"}})
+        assert response.status_code == 200, response.text
+        metrics = client.get("/metrics").text
+    assert 'unknown_category_values_total{feature="payment_method"} 1.0' in metrics
+
+
+def test_batch_over_the_limit_is_413(make_client: Any, valid_records: list[dict[str, Any]]) -> None:
+    with make_client(MAX_BATCH_SIZE=5) as client:
+        body = _problem(client.post(PREDICT, json={"records": valid_records[:6]}), 413)
+        assert body["detail"][0]["field"] == "records"
+        assert client.post(PREDICT, json={"records": valid_records[:5]}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        ({"records": []}, 422, "records"),
+        ({}, 422, "exactly one"),
+        ({"record": None}, 422, "exactly one"),
+        ([1, 2], 422, "object"),
+        ({"record": [1]}, 422, "record"),
+    ],
+    ids=["empty-batch", "no-record", "null-record", "array-body", "record-not-object"],
+)
+def test_wrong_body_shape_is_a_422(client: Any, body: Any, status: int, needle: str) -> None:
+    assert needle in _problem(client.post(PREDICT, json=body), status)["error"]
+
+
+def test_record_and_records_together_is_a_422(client: Any, valid_record: dict[str, Any]) -> None:
+    body = {"record": valid_record, "records": [valid_record]}
+    assert "exactly one" in _problem(client.post(PREDICT, json=body), 422)["error"]
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "needle"),
+    [
+        (b'{"record": {', "application/json", 400, "malformed JSON"),
+        (b"", "application/json", 400, "empty request body"),
+        (b'{"record": {}}', "text/plain", 415, "Content-Type must be application/json"),
+        (b'{"record": {}}', None, 415, "Content-Type must be application/json"),
+        (b"\xff\xfe", "application/json", 400, "malformed JSON"),
+    ],
+    ids=["truncated", "empty", "text-plain", "no-content-type", "not-utf8"],
+)
+def test_unparseable_request_is_a_4xx_saying_why(
+    client: Any, content: bytes, content_type: str | None, status: int, needle: str
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    assert needle in _problem(client.post(PREDICT, content=content, headers=headers), status)["error"]
+
+
+def test_wrong_method_and_unknown_path_are_4xx(client: Any) -> None:
+    assert client.get(PREDICT).status_code == 405
+    assert client.get("/nope").status_code == 404
