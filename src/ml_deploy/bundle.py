@@ -58,11 +58,7 @@ MANIFEST_NAME = "manifest.json"
 MODEL_NAME = "model.skops"
 # Every type a bundled HistGradientBoostingClassifier needs beyond skops' defaults. Loading refuses
 # anything else, so a tampered model file cannot smuggle in a callable.
-TRUSTED_TYPES: tuple[str, ...] = (
-    "functools.partial",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.utils.validation.check_array",
-)
+TRUSTED_TYPES: tuple[str, ...] = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
 _VERSION_PATTERN = r"^\d{8}T\d{6}Z-[0-9a-f]{8}$"
 
 

@@ -49,11 +49,6 @@ class FeatureSpec(BaseModel):
         return {category: code for code, category in enumerate(self.categories or [])}
 
 
-def categorical_mask(features: Sequence[FeatureSpec]) -> np.ndarray:
-    """Boolean mask of categorical columns, the form sklearn's `categorical_features` takes."""
-    return np.array([spec.type == "categorical" for spec in features], dtype=bool)
-
-
 def encode_records(
     records: Sequence[Mapping[str, Any]], features: Sequence[FeatureSpec]
 ) -> np.ndarray:
