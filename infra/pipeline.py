@@ -4,6 +4,7 @@ Source (code + model bundle) -> Build (CodeBuild, `buildspec.yml`) -> DeployStag
 Approve (manual, SNS) -> DeployProd (ECS, the same `imagedefinitions.json` stage ran).
 A push to the branch starts it (V2 git trigger, or an EventBridge rule for CodeCommit); so
 does an upload of the bundle key (`infra/model_trigger.py`). The S3 source never polls.
+The pipeline role's policy is in `infra/pipeline_iam.py`.
 
 How `__main__` wires it, once the serving component exists::
 
@@ -26,16 +27,23 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.alerts import Alerts
-from infra.build import BuildInputs, connection_service, create_build_project
+from infra.build import BuildInputs, create_build_project
 from infra.config import PROJECT_NAMESPACE, PipelineConfig
-from infra.iam import assume_role_policy, policy
+from infra.iam import assume_role_policy
 from infra.model_trigger import create_model_trigger, create_start_role
+from infra.pipeline_iam import (
+    CodeSource,
+    PipelineResources,
+    StackLocation,
+    code_repository_arn,
+    pipeline_policy,
+)
 from infra.pipeline_notifications import create_approval_topic, create_pipeline_alerts
 from infra.registry import Registry
 from infra.storage import Buckets
@@ -113,8 +121,10 @@ class Pipeline(pulumi.ComponentResource):
         super().__init__("ml-deploy:pipeline:Pipeline", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOutputOptions(parent=self)
-        self._identity = aws.get_caller_identity_output(opts=invoke)
-        self._region = aws.get_region_output(opts=invoke)
+        self._location = StackLocation(
+            region=aws.get_region_output(opts=invoke).region,
+            account_id=aws.get_caller_identity_output(opts=invoke).account_id,
+        )
         self._config = config
         physical_name = f"{PROJECT_NAMESPACE}-{pulumi.get_stack()}"
 
@@ -147,14 +157,22 @@ class Pipeline(pulumi.ComponentResource):
         role_policy = aws.iam.RolePolicy(
             f"{name}-pipeline",
             role=role.id,
-            policy=self._pipeline_policy(
-                model_bucket=buckets.models,
-                model_key=model_key,
-                artifacts_bucket=buckets.artifacts,
-                key=key,
-                build_project=build.project,
-                approval_topic=approval_topic,
-                targets=(stage, prod),
+            policy=pipeline_policy(
+                PipelineResources(
+                    location=self._location,
+                    code=CodeSource(
+                        connection_arn=self.connection_arn,
+                        configured_connection_arn=config.code_connection_arn,
+                        repository=config.code_repository,
+                    ),
+                    model_bucket=buckets.models,
+                    model_key=model_key,
+                    artifacts_bucket=buckets.artifacts,
+                    key=key,
+                    build_project=build.project,
+                    approval_topic=approval_topic,
+                    targets=(stage, prod),
+                )
             ),
             opts=child,
         )
@@ -224,16 +242,6 @@ class Pipeline(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         return connection.arn, True
-
-    def _code_repository_arn(self) -> pulumi.Output[str]:
-        return pulumi.Output.concat(
-            "arn:aws:codecommit:",
-            self._region.region,
-            ":",
-            self._identity.account_id,
-            ":",
-            self._config.code_repository,
-        )
 
     def _source_stage(
         self, *, model_bucket: aws.s3.Bucket, model_key: str
@@ -318,7 +326,7 @@ class Pipeline(pulumi.ComponentResource):
                 {
                     "source": ["aws.codecommit"],
                     "detail-type": ["CodeCommit Repository State Change"],
-                    "resources": [self._code_repository_arn()],
+                    "resources": [code_repository_arn(self._location, self._config.code_repository)],
                     "detail": {
                         "event": ["referenceCreated", "referenceUpdated"],
                         "referenceType": ["branch"],
@@ -335,119 +343,6 @@ class Pipeline(pulumi.ComponentResource):
             role_arn=start_role.arn,
             opts=child,
         )
-
-    def _pipeline_policy(
-        self,
-        *,
-        model_bucket: aws.s3.Bucket,
-        model_key: str,
-        artifacts_bucket: aws.s3.Bucket,
-        key: aws.kms.Key,
-        build_project: aws.codebuild.Project,
-        approval_topic: aws.sns.Topic,
-        targets: Sequence[DeployTarget],
-    ) -> pulumi.Output[str]:
-        """Everything the pipeline does, on this stack's resources only."""
-        statements: list[dict[str, Any]] = [
-            {
-                "Sid": "ReadModelBundle",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-                "Resource": pulumi.Output.concat(model_bucket.arn, "/", model_key),
-            },
-            {
-                "Sid": "ReadWriteArtifacts",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                "Resource": pulumi.Output.concat(artifacts_bucket.arn, "/*"),
-            },
-            {
-                "Sid": "InspectSourceAndArtifactBuckets",
-                "Effect": "Allow",
-                "Action": ["s3:GetBucketVersioning", "s3:GetBucketLocation"],
-                "Resource": [model_bucket.arn, artifacts_bucket.arn],
-            },
-            {
-                "Sid": "UseStackKey",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-                "Resource": key.arn,
-            },
-            {
-                "Sid": "RunThisBuild",
-                "Effect": "Allow",
-                "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-                "Resource": build_project.arn,
-            },
-            {
-                "Sid": "AskApprovers",
-                "Effect": "Allow",
-                "Action": "sns:Publish",
-                "Resource": approval_topic.arn,
-            },
-            *self._deploy_statements(targets),
-            self._code_source_statement(),
-        ]
-        return policy(*statements)
-
-    def _code_source_statement(self) -> dict[str, Any]:
-        if self.connection_arn is not None:
-            return {
-                "Sid": "UseCodeConnection",
-                "Effect": "Allow",
-                "Action": f"{connection_service(self._config.code_connection_arn)}:UseConnection",
-                "Resource": self.connection_arn,
-            }
-        return {
-            "Sid": "ReadCodeCommitRepository",
-            "Effect": "Allow",
-            "Action": [
-                "codecommit:GetBranch",
-                "codecommit:GetCommit",
-                "codecommit:GetRepository",
-                "codecommit:UploadArchive",
-                "codecommit:GetUploadArchiveStatus",
-                "codecommit:CancelUploadArchive",
-            ],
-            "Resource": self._code_repository_arn(),
-        }
-
-    def _deploy_statements(self, targets: Sequence[DeployTarget]) -> list[dict[str, Any]]:
-        """The ECS deploy action: register a task definition revision, update the two services."""
-
-        def ecs_arn(*parts: pulumi.Input[str]) -> pulumi.Output[str]:
-            return pulumi.Output.concat(
-                "arn:aws:ecs:", self._region.region, ":", self._identity.account_id, ":", *parts
-            )
-
-        return [
-            {
-                "Sid": "UpdateStageAndProdServices",
-                "Effect": "Allow",
-                "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
-                "Resource": [ecs_arn("service/", t.cluster_name, "/", t.service_name) for t in targets],
-            },
-            {
-                "Sid": "WatchDeploymentTasks",
-                "Effect": "Allow",
-                "Action": "ecs:DescribeTasks",
-                "Resource": [ecs_arn("task/", t.cluster_name, "/*") for t in targets],
-            },
-            {
-                # Task definitions are registered and described on no narrower resource.
-                "Sid": "RegisterTaskDefinitionRevisions",
-                "Effect": "Allow",
-                "Action": ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"],
-                "Resource": "*",
-            },
-            {
-                "Sid": "PassTaskRolesToEcs",
-                "Effect": "Allow",
-                "Action": "iam:PassRole",
-                "Resource": [arn for t in targets for arn in t.pass_role_arns],
-                "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-            },
-        ]
 
 
 def _build_stage(project: aws.codebuild.Project) -> aws.codepipeline.PipelineStageArgs:
