@@ -1,7 +1,9 @@
-"""The delivery pipeline: code or model change -> build -> stage -> approval -> prod.
+"""The delivery pipeline: code or model change -> build -> stage -> approval -> prod -> jobs.
 
 Source (code + model bundle) -> Build (CodeBuild, `buildspec.yml`) -> DeployStage (ECS) ->
-Approve (manual, SNS) -> DeployProd (ECS, the same `imagedefinitions.json` stage ran).
+Approve (manual, SNS) -> DeployProd (ECS, the same `imagedefinitions.json` stage ran) ->
+PromoteJobs (CodeBuild, `buildspec-promote-jobs.yml`: new retrain and monitor job-definition
+revisions with the jobs image of the same build, so jobs only run what prod approval let through).
 A push to the branch starts it (V2 git trigger, or an EventBridge rule for CodeCommit); so
 does an upload of the bundle key (`infra/model_trigger.py`). The S3 source never polls.
 The pipeline role's policy is in `infra/pipeline_iam.py`.
@@ -18,7 +20,8 @@ How `__main__` wires it, once the serving component exists::
         "delivery", config=config.pipeline, model_key=config.storage.model_key,
         key=encryption.key, buckets=buckets, registry=registry, alerts=alerts,
         stage=deploy_target("stage", stage), prod=deploy_target("prod", prod),
-        container_name=CONTAINER_NAME, opts=component_options("pipeline", config=config),
+        jobs=JobsTarget.of(jobs), container_name=CONTAINER_NAME,
+        opts=component_options("pipeline", config=config),
     )
 """
 
@@ -45,10 +48,12 @@ from infra.pipeline_iam import (
     pipeline_policy,
 )
 from infra.pipeline_notifications import create_approval_topic, create_pipeline_alerts
+from infra.promote_jobs import PromoteInputs, create_promote_project
 from infra.registry import Registry
 from infra.storage import Buckets
 
 if TYPE_CHECKING:
+    from infra.jobs import Jobs
     from infra.serving import ServiceEnvironment
 
 # Names the buildspec, the approval message and the tests agree on.
@@ -60,8 +65,9 @@ BUILD_ARTIFACT = "BuildOutput"
 SOURCE_NAMESPACE = "SourceVariables"
 MODEL_NAMESPACE = "ModelVariables"
 BUILD_NAMESPACE = "BuildVariables"
+PROMOTE_ACTION = "RegisterJobRevisions"
 IMAGE_DEFINITIONS = "imagedefinitions.json"
-STAGE_ORDER = ("Source", "Build", "DeployStage", "Approve", "DeployProd")
+STAGE_ORDER = ("Source", "Build", "DeployStage", "Approve", "DeployProd", "PromoteJobs")
 
 APPROVAL_MESSAGE = (
     "Promote to prod: commit #{SourceVariables.CommitId}, "
@@ -94,8 +100,27 @@ class DeployTarget:
         )
 
 
+@dataclass(frozen=True)
+class JobsTarget:
+    """The Batch job definitions the pipeline promotes after prod, as the jobs component exposes them."""
+
+    retrain_definition_name: pulumi.Input[str]
+    monitor_definition_name: pulumi.Input[str]
+    # Job and execution roles a new job-definition revision names (iam:PassRole to Batch).
+    pass_role_arns: Sequence[pulumi.Input[str]]
+
+    @classmethod
+    def of(cls, jobs: Jobs) -> JobsTarget:
+        """The promotion target of the jobs component (retrain and monitor)."""
+        return cls(
+            retrain_definition_name=jobs.retrain_definition.name,
+            monitor_definition_name=jobs.monitor_definition.name,
+            pass_role_arns=[role.arn for role in jobs.passed_roles],
+        )
+
+
 class Pipeline(pulumi.ComponentResource):
-    """CodePipeline V2, its CodeBuild project, the model-upload trigger, approvals and alerts."""
+    """CodePipeline V2, its CodeBuild projects, the model-upload trigger, approvals and alerts."""
 
     pipeline_name: pulumi.Output[str]
     approval_topic_arn: pulumi.Output[str]
@@ -115,6 +140,7 @@ class Pipeline(pulumi.ComponentResource):
         alerts: Alerts,
         stage: DeployTarget,
         prod: DeployTarget,
+        jobs: JobsTarget,
         container_name: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -145,9 +171,25 @@ class Pipeline(pulumi.ComponentResource):
             ),
             parent=self,
         )
+        promote = create_promote_project(
+            name,
+            project_name=f"{physical_name}-promote-jobs",
+            inputs=PromoteInputs(
+                key=key,
+                artifacts_bucket=buckets.artifacts,
+                jobs_repo=registry.jobs_repo,
+                retrain_definition_name=jobs.retrain_definition_name,
+                monitor_definition_name=jobs.monitor_definition_name,
+                pass_role_arns=jobs.pass_role_arns,
+                location=self._location,
+                connection_arn=self.connection_arn,
+                configured_connection_arn=config.code_connection_arn,
+            ),
+            parent=self,
+        )
         role = aws.iam.Role(
             f"{name}-pipeline",
-            description="CodePipeline: sources, build, ECS deploys and approval of this stack",
+            description="CodePipeline: sources, build, ECS deploys, approval and job promotion of this stack",
             assume_role_policy=assume_role_policy("codepipeline.amazonaws.com"),
             opts=child,
         )
@@ -170,6 +212,7 @@ class Pipeline(pulumi.ComponentResource):
                     artifacts_bucket=buckets.artifacts,
                     key=key,
                     build_project=build.project,
+                    promote_project=promote.project,
                     approval_topic=approval_topic,
                     targets=(stage, prod),
                 )
@@ -197,6 +240,7 @@ class Pipeline(pulumi.ComponentResource):
                 _deploy_stage("DeployStage", stage),
                 _approval_stage(approval_topic, stage),
                 _deploy_stage("DeployProd", prod),
+                _promote_jobs_stage(promote.project),
             ],
             triggers=self._git_triggers(),
             # The role must be able to act before the first execution starts.
@@ -411,3 +455,21 @@ def _approval_stage(topic: aws.sns.Topic, stage: DeployTarget) -> aws.codepipeli
         },
     )
     return aws.codepipeline.PipelineStageArgs(name="Approve", actions=[action])
+
+
+def _promote_jobs_stage(project: aws.codebuild.Project) -> aws.codepipeline.PipelineStageArgs:
+    """After prod: the jobs image of this execution's build becomes what the jobs run."""
+    variables = json.dumps(
+        [{"name": "IMAGE_TAG", "value": f"#{{{BUILD_NAMESPACE}.IMAGE_TAG}}", "type": "PLAINTEXT"}]
+    )
+    action = aws.codepipeline.PipelineStageActionArgs(
+        name=PROMOTE_ACTION,
+        category="Build",
+        owner="AWS",
+        provider="CodeBuild",
+        version="1",
+        # The source holds the buildspec and infra/job_revision.py of the commit being promoted.
+        input_artifacts=[SOURCE_ARTIFACT],
+        configuration={"ProjectName": project.name, "EnvironmentVariables": variables},
+    )
+    return aws.codepipeline.PipelineStageArgs(name="PromoteJobs", actions=[action])

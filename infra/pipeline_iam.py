@@ -53,6 +53,7 @@ class PipelineResources:
     artifacts_bucket: aws.s3.Bucket
     key: aws.kms.Key
     build_project: aws.codebuild.Project
+    promote_project: aws.codebuild.Project
     approval_topic: aws.sns.Topic
     targets: Sequence[DeployTarget]
 
@@ -95,6 +96,12 @@ def pipeline_policy(resources: PipelineResources) -> pulumi.Output[str]:
             "Effect": "Allow",
             "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
             "Resource": resources.build_project.arn,
+        },
+        {
+            "Sid": "RunJobPromotion",
+            "Effect": "Allow",
+            "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+            "Resource": resources.promote_project.arn,
         },
         {
             "Sid": "AskApprovers",
