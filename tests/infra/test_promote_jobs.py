@@ -403,7 +403,11 @@ def test_the_buildspec_commands_promote_both_definitions(
     endpoint, client = batch_server
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "python3").symlink_to(sys.executable)  # the buildspec's python3, importing infra
+    # The buildspec's python3 with no site-packages (-S): the step must need the standard library only,
+    # as CodeBuild installs nothing for it.
+    python3 = bin_dir / "python3"
+    python3.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
+    python3.chmod(0o755)
     env = {
         **project_environment(program),
         "IMAGE_TAG": "0123456789ab-2024.05.01-3",
