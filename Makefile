@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 DOCKERFILES = $(sort $(shell find service retrain_job -type f \( -name 'Dockerfile' -o -name 'Dockerfile.*' -o -name '*.Dockerfile' \) 2>/dev/null))
 WORKFLOWS = $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
 DEPENDABOT = $(wildcard .github/dependabot.yml)
-BUILDSPEC = $(wildcard buildspec.yml)
+BUILDSPEC = $(wildcard buildspec.yml buildspec-promote-jobs.yml)
 BUILDSPEC_SCHEMA := tests/schemas/buildspec-0.2.schema.json
 
 .PHONY: install test check lint typecheck hadolint schemas pytest demo clean
@@ -53,7 +53,7 @@ ifneq ($(DEPENDABOT),)
 endif
 	$(BIN)/check-jsonschema --check-metaschema $(BUILDSPEC_SCHEMA)
 ifeq ($(BUILDSPEC),)
-	@echo "schemas: no buildspec.yml yet, only its schema was checked"
+	@echo "schemas: no buildspec yet, only its schema was checked"
 else
 	$(BIN)/check-jsonschema --schemafile $(BUILDSPEC_SCHEMA) $(BUILDSPEC)
 endif

@@ -3,11 +3,12 @@
 One jobs image runs both jobs (``python -m retrain_job.retrain`` / ``retrain_job.monitor``).
 Who owns the image: the repository's tags are immutable, so no tag can follow "the newest".
 `pulumi up` registers job-definition revisions with the tag from config (``jobsImageTag``,
-``bootstrap`` until the first build); the pipeline then registers new revisions of the same
-definitions with the tags it pushes (copying the latest ACTIVE revision, changing only
-``image``). Schedules and the monitor submit by definition *name*, so they run the newest
-revision. A later `pulumi up` that changes a job definition registers a revision with
-``jobsImageTag`` again: set it to the tag in production first."""
+``bootstrap`` until the first build); the pipeline's PromoteJobs stage, after prod is approved,
+then registers new revisions of the same definitions with the tags it pushes (copying the latest
+ACTIVE revision, changing only ``image``: `infra/promote_jobs.py`, `infra/job_revision.py`).
+Schedules and the monitor submit by definition *name*, so they run the newest revision.
+A later `pulumi up` that changes a job definition registers a revision with ``jobsImageTag``
+again: set it to the tag in production first."""
 
 from __future__ import annotations
 

@@ -1,9 +1,12 @@
-"""The delivery pipeline: code or model change -> build -> stage -> approval -> prod.
+"""The delivery pipeline: code or model change -> build -> stage -> approval -> prod -> jobs.
 
 Source (code + model bundle) -> Build (CodeBuild, `buildspec.yml`) -> DeployStage (ECS) ->
-Approve (manual, SNS) -> DeployProd (ECS, the same `imagedefinitions.json` stage ran).
+Approve (manual, SNS) -> DeployProd (ECS, the same `imagedefinitions.json` stage ran) ->
+PromoteJobs (CodeBuild, `buildspec-promote-jobs.yml`: new retrain and monitor job-definition
+revisions with the jobs image of the same build, so jobs only run what prod approval let through).
 A push to the branch starts it (V2 git trigger, or an EventBridge rule for CodeCommit); so
 does an upload of the bundle key (`infra/model_trigger.py`). The S3 source never polls.
+The pipeline role's policy is in `infra/pipeline_iam.py`.
 
 How `__main__` wires it, once the serving component exists::
 
@@ -17,7 +20,8 @@ How `__main__` wires it, once the serving component exists::
         "delivery", config=config.pipeline, model_key=config.storage.model_key,
         key=encryption.key, buckets=buckets, registry=registry, alerts=alerts,
         stage=deploy_target("stage", stage), prod=deploy_target("prod", prod),
-        container_name=CONTAINER_NAME, opts=component_options("pipeline", config=config),
+        jobs=JobsTarget.of(jobs), container_name=CONTAINER_NAME,
+        opts=component_options("pipeline", config=config),
     )
 """
 
@@ -26,21 +30,30 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.alerts import Alerts
-from infra.build import BuildInputs, connection_service, create_build_project
+from infra.build import BuildInputs, create_build_project
 from infra.config import PROJECT_NAMESPACE, PipelineConfig
-from infra.iam import assume_role_policy, policy
+from infra.iam import assume_role_policy
 from infra.model_trigger import create_model_trigger, create_start_role
+from infra.pipeline_iam import (
+    CodeSource,
+    PipelineResources,
+    StackLocation,
+    code_repository_arn,
+    pipeline_policy,
+)
 from infra.pipeline_notifications import create_approval_topic, create_pipeline_alerts
+from infra.promote_jobs import PromoteInputs, create_promote_project
 from infra.registry import Registry
 from infra.storage import Buckets
 
 if TYPE_CHECKING:
+    from infra.jobs import Jobs
     from infra.serving import ServiceEnvironment
 
 # Names the buildspec, the approval message and the tests agree on.
@@ -52,8 +65,9 @@ BUILD_ARTIFACT = "BuildOutput"
 SOURCE_NAMESPACE = "SourceVariables"
 MODEL_NAMESPACE = "ModelVariables"
 BUILD_NAMESPACE = "BuildVariables"
+PROMOTE_ACTION = "RegisterJobRevisions"
 IMAGE_DEFINITIONS = "imagedefinitions.json"
-STAGE_ORDER = ("Source", "Build", "DeployStage", "Approve", "DeployProd")
+STAGE_ORDER = ("Source", "Build", "DeployStage", "Approve", "DeployProd", "PromoteJobs")
 
 APPROVAL_MESSAGE = (
     "Promote to prod: commit #{SourceVariables.CommitId}, "
@@ -86,8 +100,27 @@ class DeployTarget:
         )
 
 
+@dataclass(frozen=True)
+class JobsTarget:
+    """The Batch job definitions the pipeline promotes after prod, as the jobs component exposes them."""
+
+    retrain_definition_name: pulumi.Input[str]
+    monitor_definition_name: pulumi.Input[str]
+    # Job and execution roles a new job-definition revision names (iam:PassRole to Batch).
+    pass_role_arns: Sequence[pulumi.Input[str]]
+
+    @classmethod
+    def of(cls, jobs: Jobs) -> JobsTarget:
+        """The promotion target of the jobs component (retrain and monitor)."""
+        return cls(
+            retrain_definition_name=jobs.retrain_definition.name,
+            monitor_definition_name=jobs.monitor_definition.name,
+            pass_role_arns=[role.arn for role in jobs.passed_roles],
+        )
+
+
 class Pipeline(pulumi.ComponentResource):
-    """CodePipeline V2, its CodeBuild project, the model-upload trigger, approvals and alerts."""
+    """CodePipeline V2, its CodeBuild projects, the model-upload trigger, approvals and alerts."""
 
     pipeline_name: pulumi.Output[str]
     approval_topic_arn: pulumi.Output[str]
@@ -107,14 +140,17 @@ class Pipeline(pulumi.ComponentResource):
         alerts: Alerts,
         stage: DeployTarget,
         prod: DeployTarget,
+        jobs: JobsTarget,
         container_name: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("ml-deploy:pipeline:Pipeline", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOutputOptions(parent=self)
-        self._identity = aws.get_caller_identity_output(opts=invoke)
-        self._region = aws.get_region_output(opts=invoke)
+        self._location = StackLocation(
+            region=aws.get_region_output(opts=invoke).region,
+            account_id=aws.get_caller_identity_output(opts=invoke).account_id,
+        )
         self._config = config
         physical_name = f"{PROJECT_NAMESPACE}-{pulumi.get_stack()}"
 
@@ -135,9 +171,25 @@ class Pipeline(pulumi.ComponentResource):
             ),
             parent=self,
         )
+        promote = create_promote_project(
+            name,
+            project_name=f"{physical_name}-promote-jobs",
+            inputs=PromoteInputs(
+                key=key,
+                artifacts_bucket=buckets.artifacts,
+                jobs_repo=registry.jobs_repo,
+                retrain_definition_name=jobs.retrain_definition_name,
+                monitor_definition_name=jobs.monitor_definition_name,
+                pass_role_arns=jobs.pass_role_arns,
+                location=self._location,
+                connection_arn=self.connection_arn,
+                configured_connection_arn=config.code_connection_arn,
+            ),
+            parent=self,
+        )
         role = aws.iam.Role(
             f"{name}-pipeline",
-            description="CodePipeline: sources, build, ECS deploys and approval of this stack",
+            description="CodePipeline: sources, build, ECS deploys, approval and job promotion of this stack",
             assume_role_policy=assume_role_policy("codepipeline.amazonaws.com"),
             opts=child,
         )
@@ -147,14 +199,23 @@ class Pipeline(pulumi.ComponentResource):
         role_policy = aws.iam.RolePolicy(
             f"{name}-pipeline",
             role=role.id,
-            policy=self._pipeline_policy(
-                model_bucket=buckets.models,
-                model_key=model_key,
-                artifacts_bucket=buckets.artifacts,
-                key=key,
-                build_project=build.project,
-                approval_topic=approval_topic,
-                targets=(stage, prod),
+            policy=pipeline_policy(
+                PipelineResources(
+                    location=self._location,
+                    code=CodeSource(
+                        connection_arn=self.connection_arn,
+                        configured_connection_arn=config.code_connection_arn,
+                        repository=config.code_repository,
+                    ),
+                    model_bucket=buckets.models,
+                    model_key=model_key,
+                    artifacts_bucket=buckets.artifacts,
+                    key=key,
+                    build_project=build.project,
+                    promote_project=promote.project,
+                    approval_topic=approval_topic,
+                    targets=(stage, prod),
+                )
             ),
             opts=child,
         )
@@ -179,6 +240,7 @@ class Pipeline(pulumi.ComponentResource):
                 _deploy_stage("DeployStage", stage),
                 _approval_stage(approval_topic, stage),
                 _deploy_stage("DeployProd", prod),
+                _promote_jobs_stage(promote.project),
             ],
             triggers=self._git_triggers(),
             # The role must be able to act before the first execution starts.
@@ -224,16 +286,6 @@ class Pipeline(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         return connection.arn, True
-
-    def _code_repository_arn(self) -> pulumi.Output[str]:
-        return pulumi.Output.concat(
-            "arn:aws:codecommit:",
-            self._region.region,
-            ":",
-            self._identity.account_id,
-            ":",
-            self._config.code_repository,
-        )
 
     def _source_stage(
         self, *, model_bucket: aws.s3.Bucket, model_key: str
@@ -318,7 +370,7 @@ class Pipeline(pulumi.ComponentResource):
                 {
                     "source": ["aws.codecommit"],
                     "detail-type": ["CodeCommit Repository State Change"],
-                    "resources": [self._code_repository_arn()],
+                    "resources": [code_repository_arn(self._location, self._config.code_repository)],
                     "detail": {
                         "event": ["referenceCreated", "referenceUpdated"],
                         "referenceType": ["branch"],
@@ -335,119 +387,6 @@ class Pipeline(pulumi.ComponentResource):
             role_arn=start_role.arn,
             opts=child,
         )
-
-    def _pipeline_policy(
-        self,
-        *,
-        model_bucket: aws.s3.Bucket,
-        model_key: str,
-        artifacts_bucket: aws.s3.Bucket,
-        key: aws.kms.Key,
-        build_project: aws.codebuild.Project,
-        approval_topic: aws.sns.Topic,
-        targets: Sequence[DeployTarget],
-    ) -> pulumi.Output[str]:
-        """Everything the pipeline does, on this stack's resources only."""
-        statements: list[dict[str, Any]] = [
-            {
-                "Sid": "ReadModelBundle",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-                "Resource": pulumi.Output.concat(model_bucket.arn, "/", model_key),
-            },
-            {
-                "Sid": "ReadWriteArtifacts",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                "Resource": pulumi.Output.concat(artifacts_bucket.arn, "/*"),
-            },
-            {
-                "Sid": "InspectSourceAndArtifactBuckets",
-                "Effect": "Allow",
-                "Action": ["s3:GetBucketVersioning", "s3:GetBucketLocation"],
-                "Resource": [model_bucket.arn, artifacts_bucket.arn],
-            },
-            {
-                "Sid": "UseStackKey",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-                "Resource": key.arn,
-            },
-            {
-                "Sid": "RunThisBuild",
-                "Effect": "Allow",
-                "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-                "Resource": build_project.arn,
-            },
-            {
-                "Sid": "AskApprovers",
-                "Effect": "Allow",
-                "Action": "sns:Publish",
-                "Resource": approval_topic.arn,
-            },
-            *self._deploy_statements(targets),
-            self._code_source_statement(),
-        ]
-        return policy(*statements)
-
-    def _code_source_statement(self) -> dict[str, Any]:
-        if self.connection_arn is not None:
-            return {
-                "Sid": "UseCodeConnection",
-                "Effect": "Allow",
-                "Action": f"{connection_service(self._config.code_connection_arn)}:UseConnection",
-                "Resource": self.connection_arn,
-            }
-        return {
-            "Sid": "ReadCodeCommitRepository",
-            "Effect": "Allow",
-            "Action": [
-                "codecommit:GetBranch",
-                "codecommit:GetCommit",
-                "codecommit:GetRepository",
-                "codecommit:UploadArchive",
-                "codecommit:GetUploadArchiveStatus",
-                "codecommit:CancelUploadArchive",
-            ],
-            "Resource": self._code_repository_arn(),
-        }
-
-    def _deploy_statements(self, targets: Sequence[DeployTarget]) -> list[dict[str, Any]]:
-        """The ECS deploy action: register a task definition revision, update the two services."""
-
-        def ecs_arn(*parts: pulumi.Input[str]) -> pulumi.Output[str]:
-            return pulumi.Output.concat(
-                "arn:aws:ecs:", self._region.region, ":", self._identity.account_id, ":", *parts
-            )
-
-        return [
-            {
-                "Sid": "UpdateStageAndProdServices",
-                "Effect": "Allow",
-                "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
-                "Resource": [ecs_arn("service/", t.cluster_name, "/", t.service_name) for t in targets],
-            },
-            {
-                "Sid": "WatchDeploymentTasks",
-                "Effect": "Allow",
-                "Action": "ecs:DescribeTasks",
-                "Resource": [ecs_arn("task/", t.cluster_name, "/*") for t in targets],
-            },
-            {
-                # Task definitions are registered and described on no narrower resource.
-                "Sid": "RegisterTaskDefinitionRevisions",
-                "Effect": "Allow",
-                "Action": ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"],
-                "Resource": "*",
-            },
-            {
-                "Sid": "PassTaskRolesToEcs",
-                "Effect": "Allow",
-                "Action": "iam:PassRole",
-                "Resource": [arn for t in targets for arn in t.pass_role_arns],
-                "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-            },
-        ]
 
 
 def _build_stage(project: aws.codebuild.Project) -> aws.codepipeline.PipelineStageArgs:
@@ -516,3 +455,21 @@ def _approval_stage(topic: aws.sns.Topic, stage: DeployTarget) -> aws.codepipeli
         },
     )
     return aws.codepipeline.PipelineStageArgs(name="Approve", actions=[action])
+
+
+def _promote_jobs_stage(project: aws.codebuild.Project) -> aws.codepipeline.PipelineStageArgs:
+    """After prod: the jobs image of this execution's build becomes what the jobs run."""
+    variables = json.dumps(
+        [{"name": "IMAGE_TAG", "value": f"#{{{BUILD_NAMESPACE}.IMAGE_TAG}}", "type": "PLAINTEXT"}]
+    )
+    action = aws.codepipeline.PipelineStageActionArgs(
+        name=PROMOTE_ACTION,
+        category="Build",
+        owner="AWS",
+        provider="CodeBuild",
+        version="1",
+        # The source holds the buildspec and infra/job_revision.py of the commit being promoted.
+        input_artifacts=[SOURCE_ARTIFACT],
+        configuration={"ProjectName": project.name, "EnvironmentVariables": variables},
+    )
+    return aws.codepipeline.PipelineStageArgs(name="PromoteJobs", actions=[action])

@@ -44,7 +44,7 @@ def commands(buildspec: dict[str, Any]) -> list[str]:
 
 
 def project_environment(program: Program) -> dict[str, str]:
-    project = program.one("aws:codebuild/project:Project").inputs
+    project = program.one("aws:codebuild/project:Project", "delivery-build").inputs
     return {v["name"]: v["value"] for v in project["environment"]["environmentVariables"]}
 
 
@@ -82,7 +82,7 @@ def test_the_model_directory_is_the_pipelines_model_artifact(
 def test_report_group_is_the_projects_encrypted_one(buildspec: dict[str, Any], program: Program) -> None:
     reports = buildspec["reports"]
     assert list(reports) == [JUNIT_REPORT]
-    project = program.one("aws:codebuild/project:Project").inputs["name"]
+    project = program.one("aws:codebuild/project:Project", "delivery-build").inputs["name"]
     group = program.one("aws:codebuild/reportGroup:ReportGroup").inputs["name"]
     assert f"{project}-{JUNIT_REPORT}" == group, "CodeBuild would create an unencrypted group"
     report = reports[JUNIT_REPORT]

@@ -42,6 +42,8 @@ def test_make_schemas_validates_every_workflow_and_dependabot() -> None:
         assert relative in commands, f"make schemas does not validate {relative}:\n{commands}"
     if (ROOT / "buildspec.yml").exists():
         assert "--schemafile tests/schemas/buildspec-0.2.schema.json buildspec.yml" in commands
+    for buildspec in sorted(ROOT.glob("buildspec*.yml")):
+        assert buildspec.name in commands.split(), f"make schemas does not validate {buildspec.name}"
 
 
 @pytest.mark.parametrize("dockerfile", _dockerfiles())

@@ -35,6 +35,8 @@ STAR_ONLY_ACTIONS = {
     "ecr:GetAuthorizationToken",
     "ecs:RegisterTaskDefinition",
     "ecs:DescribeTaskDefinition",
+    # The promote build reads the latest revision; Batch authorizes Describe* only on "*".
+    "batch:DescribeJobDefinitions",
 }
 
 
@@ -62,9 +64,10 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_stages_run_source_build_stage_approval_prod_in_order(program: Program) -> None:
+def test_stages_run_source_build_stage_approval_prod_then_promote_jobs_in_order(program: Program) -> None:
     names = tuple(stage["name"] for stage in stages(program))
     assert names == STAGE_ORDER, f"pipeline stages are {names}, expected {STAGE_ORDER}"
+    assert names[-2:] == ("DeployProd", "PromoteJobs"), "jobs must get the new image only after prod"
 
 
 def test_pipeline_is_v2_with_configured_execution_mode(program: Program) -> None:
@@ -207,7 +210,7 @@ def test_stage_and_prod_deploy_the_same_build_artifact(program: Program) -> None
 
 
 def test_build_project_runs_docker_with_logs_reports_cache_and_key(program: Program) -> None:
-    project = program.one("aws:codebuild/project:Project").inputs
+    project = program.one("aws:codebuild/project:Project", "delivery-build").inputs
     key_arn = program.one("aws:kms/key:Key").state["arn"]
     environment = project["environment"]
     assert environment["image"] == BUILD_IMAGE and environment["type"] == "LINUX_CONTAINER"
@@ -226,7 +229,7 @@ def test_build_project_runs_docker_with_logs_reports_cache_and_key(program: Prog
 
 def test_build_timeout_comes_from_config() -> None:
     program = run_pipeline({"buildTimeoutMinutes": 25})
-    assert program.one("aws:codebuild/project:Project").inputs["buildTimeout"] == 25
+    assert program.one("aws:codebuild/project:Project", "delivery-build").inputs["buildTimeout"] == 25
 
 
 def test_failures_and_waiting_approvals_reach_the_alerts_topic(program: Program) -> None:
@@ -289,7 +292,8 @@ def test_pipeline_role_names_only_this_stacks_resources(program: Program) -> Non
         f"arn:aws:s3:::{program.one(BUCKET, 'ml-models').state['bucket']}",
         f"arn:aws:s3:::{program.one(BUCKET, 'ml-artifacts').state['bucket']}",
         program.one("aws:kms/key:Key").state["arn"],
-        program.one("aws:codebuild/project:Project").state["arn"],
+        program.one("aws:codebuild/project:Project", "delivery-build").state["arn"],
+        program.one("aws:codebuild/project:Project", "delivery-promote-jobs").state["arn"],
         program.one("aws:sns/topic:Topic", "delivery-approvals").state["arn"],
         program.one("aws:codeconnections/connection:Connection").state["arn"],
     ]

@@ -1,0 +1,173 @@
+"""The pipeline role's policy: what CodePipeline itself does, on this stack's resources only.
+
+Kept apart from `infra/pipeline.py` (the stages) so the scopes are read in one place; the
+CodeBuild projects' own roles live next to their projects (`infra/build.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.build import connection_service
+from infra.iam import policy
+
+if TYPE_CHECKING:
+    from infra.pipeline import DeployTarget
+
+
+@dataclass(frozen=True)
+class StackLocation:
+    """Region and account of the stack: the parts of ARNs no resource hands us."""
+
+    region: pulumi.Input[str]
+    account_id: pulumi.Input[str]
+
+    def arn(self, service: str, *parts: pulumi.Input[str]) -> pulumi.Output[str]:
+        """`arn:aws:<service>:<region>:<account>:<parts...>`."""
+        return pulumi.Output.concat("arn:aws:", service, ":", self.region, ":", self.account_id, ":", *parts)
+
+
+@dataclass(frozen=True)
+class CodeSource:
+    """Where the code comes from: a connection (GitHub) or, when it is None, CodeCommit."""
+
+    connection_arn: pulumi.Input[str] | None
+    # The ARN from stack config, if any: its service prefix names the UseConnection action.
+    configured_connection_arn: str | None
+    repository: str
+
+
+@dataclass(frozen=True)
+class PipelineResources:
+    """Everything the pipeline role acts on."""
+
+    location: StackLocation
+    code: CodeSource
+    model_bucket: aws.s3.Bucket
+    model_key: str
+    artifacts_bucket: aws.s3.Bucket
+    key: aws.kms.Key
+    build_project: aws.codebuild.Project
+    promote_project: aws.codebuild.Project
+    approval_topic: aws.sns.Topic
+    targets: Sequence[DeployTarget]
+
+
+def code_repository_arn(location: StackLocation, repository: str) -> pulumi.Output[str]:
+    """The CodeCommit repository's ARN (for the push rule and the read statement)."""
+    return location.arn("codecommit", repository)
+
+
+def pipeline_policy(resources: PipelineResources) -> pulumi.Output[str]:
+    """Everything the pipeline does, on this stack's resources only."""
+    model_bucket, artifacts_bucket = resources.model_bucket, resources.artifacts_bucket
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ReadModelBundle",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": pulumi.Output.concat(model_bucket.arn, "/", resources.model_key),
+        },
+        {
+            "Sid": "ReadWriteArtifacts",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            "Resource": pulumi.Output.concat(artifacts_bucket.arn, "/*"),
+        },
+        {
+            "Sid": "InspectSourceAndArtifactBuckets",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketVersioning", "s3:GetBucketLocation"],
+            "Resource": [model_bucket.arn, artifacts_bucket.arn],
+        },
+        {
+            "Sid": "UseStackKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            "Resource": resources.key.arn,
+        },
+        {
+            "Sid": "RunThisBuild",
+            "Effect": "Allow",
+            "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+            "Resource": resources.build_project.arn,
+        },
+        {
+            "Sid": "RunJobPromotion",
+            "Effect": "Allow",
+            "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+            "Resource": resources.promote_project.arn,
+        },
+        {
+            "Sid": "AskApprovers",
+            "Effect": "Allow",
+            "Action": "sns:Publish",
+            "Resource": resources.approval_topic.arn,
+        },
+        *deploy_statements(resources.targets, location=resources.location),
+        code_source_statement(resources.code, location=resources.location),
+    ]
+    return policy(*statements)
+
+
+def code_source_statement(code: CodeSource, *, location: StackLocation) -> dict[str, Any]:
+    """Use the connection (GitHub), or read the CodeCommit repository."""
+    if code.connection_arn is not None:
+        return {
+            "Sid": "UseCodeConnection",
+            "Effect": "Allow",
+            "Action": f"{connection_service(code.configured_connection_arn)}:UseConnection",
+            "Resource": code.connection_arn,
+        }
+    return {
+        "Sid": "ReadCodeCommitRepository",
+        "Effect": "Allow",
+        "Action": [
+            "codecommit:GetBranch",
+            "codecommit:GetCommit",
+            "codecommit:GetRepository",
+            "codecommit:UploadArchive",
+            "codecommit:GetUploadArchiveStatus",
+            "codecommit:CancelUploadArchive",
+        ],
+        "Resource": code_repository_arn(location, code.repository),
+    }
+
+
+def deploy_statements(targets: Sequence[DeployTarget], *, location: StackLocation) -> list[dict[str, Any]]:
+    """The ECS deploy action: register a task definition revision, update the two services."""
+    return [
+        {
+            "Sid": "UpdateStageAndProdServices",
+            "Effect": "Allow",
+            "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
+            "Resource": [
+                location.arn("ecs", "service/", t.cluster_name, "/", t.service_name) for t in targets
+            ],
+        },
+        {
+            "Sid": "WatchDeploymentTasks",
+            "Effect": "Allow",
+            "Action": "ecs:DescribeTasks",
+            "Resource": [location.arn("ecs", "task/", t.cluster_name, "/*") for t in targets],
+        },
+        {
+            # Task definitions are registered and described on no narrower resource.
+            "Sid": "RegisterTaskDefinitionRevisions",
+            "Effect": "Allow",
+            "Action": ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "PassTaskRolesToEcs",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": [arn for t in targets for arn in t.pass_role_arns],
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        },
+    ]

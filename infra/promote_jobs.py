@@ -1,0 +1,191 @@
+"""The CodeBuild project of the pipeline's PromoteJobs stage, with its log group and role.
+
+After prod is approved, it registers a new revision of the retrain and monitor job definitions
+that runs the jobs image this execution built (`buildspec-promote-jobs.yml`, which calls
+`infra/job_revision.py`). No docker, no privileged mode: it only calls the Batch API, so its
+role may register those two definitions and pass the jobs' roles to Batch, nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.build import BUILD_IMAGE, BUILD_LOG_RETENTION_DAYS, connection_service
+from infra.iam import assume_role_policy, policy
+from infra.pipeline_iam import StackLocation
+
+PROMOTE_BUILDSPEC = "buildspec-promote-jobs.yml"
+PROMOTE_TIMEOUT_MINUTES = 10
+
+
+@dataclass(frozen=True)
+class PromoteInputs:
+    """What the promotion needs to know about the rest of the stack."""
+
+    key: aws.kms.Key
+    artifacts_bucket: aws.s3.Bucket
+    jobs_repo: aws.ecr.Repository
+    retrain_definition_name: pulumi.Input[str]
+    monitor_definition_name: pulumi.Input[str]
+    # The roles the job definitions name (job and execution roles): iam:PassRole to Batch.
+    pass_role_arns: Sequence[pulumi.Input[str]]
+    location: StackLocation
+    # The connection the CODEBUILD_CLONE_REF source artifact is cloned through (GitHub only).
+    connection_arn: pulumi.Input[str] | None
+    configured_connection_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class PromoteProject:
+    project: aws.codebuild.Project
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+
+
+def create_promote_project(
+    name: str, *, project_name: str, inputs: PromoteInputs, parent: pulumi.Resource
+) -> PromoteProject:
+    """Project, role and encrypted log group, all children of `parent`."""
+    child = pulumi.ResourceOptions(parent=parent)
+    log_group = aws.cloudwatch.LogGroup(
+        f"{name}-promote-jobs-logs",
+        name=f"/aws/codebuild/{project_name}",
+        retention_in_days=BUILD_LOG_RETENTION_DAYS,
+        kms_key_id=inputs.key.arn,
+        opts=child,
+    )
+    role = aws.iam.Role(
+        f"{name}-promote-jobs",
+        description="CodeBuild: register job-definition revisions that run the approved jobs image",
+        assume_role_policy=assume_role_policy("codebuild.amazonaws.com"),
+        opts=child,
+    )
+    role_policy = aws.iam.RolePolicy(
+        f"{name}-promote-jobs",
+        role=role.id,
+        policy=promote_policy(inputs, log_group),
+        opts=child,
+    )
+    project = aws.codebuild.Project(
+        f"{name}-promote-jobs",
+        name=project_name,
+        description="Registers retrain and monitor job-definition revisions with the approved jobs image",
+        service_role=role.arn,
+        build_timeout=PROMOTE_TIMEOUT_MINUTES,
+        encryption_key=inputs.key.arn,
+        # The buildspec and infra/job_revision.py come from the commit being promoted.
+        source=aws.codebuild.ProjectSourceArgs(type="CODEPIPELINE", buildspec=PROMOTE_BUILDSPEC),
+        artifacts=aws.codebuild.ProjectArtifactsArgs(type="CODEPIPELINE"),
+        environment=aws.codebuild.ProjectEnvironmentArgs(
+            compute_type="BUILD_GENERAL1_SMALL",
+            image=BUILD_IMAGE,
+            type="LINUX_CONTAINER",
+            image_pull_credentials_type="CODEBUILD",
+            privileged_mode=False,  # no docker: it only calls the Batch API
+            environment_variables=[
+                _plain("JOBS_REPOSITORY_URI", inputs.jobs_repo.repository_url),
+                _plain("RETRAIN_JOB_DEFINITION", inputs.retrain_definition_name),
+                _plain("MONITOR_JOB_DEFINITION", inputs.monitor_definition_name),
+            ],
+        ),
+        logs_config=aws.codebuild.ProjectLogsConfigArgs(
+            cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(
+                status="ENABLED", group_name=log_group.name
+            ),
+        ),
+        # A build that starts before its role may act fails on its first call.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy]),
+    )
+    return PromoteProject(project=project, role=role, log_group=log_group)
+
+
+def _plain(name: str, value: pulumi.Input[str]) -> aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs:
+    return aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(name=name, value=value, type="PLAINTEXT")
+
+
+def promote_policy(inputs: PromoteInputs, log_group: aws.cloudwatch.LogGroup) -> pulumi.Output[str]:
+    """Describe any job definition, register revisions of the two, pass only the jobs' roles."""
+    definitions = [
+        arn
+        for name in (inputs.retrain_definition_name, inputs.monitor_definition_name)
+        for arn in (
+            inputs.location.arn("batch", "job-definition/", name),
+            inputs.location.arn("batch", "job-definition/", name, ":*"),
+        )
+    ]
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "WritePromoteLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
+        },
+        {
+            # The input artifact: the source (or its clone reference) holding the buildspec.
+            "Sid": "ReadPipelineArtifacts",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": pulumi.Output.concat(inputs.artifacts_bucket.arn, "/*"),
+        },
+        {
+            "Sid": "LocateArtifactsBucket",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketAcl", "s3:GetBucketLocation"],
+            "Resource": inputs.artifacts_bucket.arn,
+        },
+        {
+            "Sid": "UseStackKeyForArtifactsAndLogs",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": inputs.key.arn,
+        },
+        {
+            # DescribeJobDefinitions is authorized on no narrower resource than "*".
+            "Sid": "DescribeJobDefinitions",
+            "Effect": "Allow",
+            "Action": "batch:DescribeJobDefinitions",
+            "Resource": "*",
+        },
+        {
+            # Only revisions of the retrain and monitor definitions, only with an image of the
+            # jobs repository.
+            "Sid": "RegisterRetrainAndMonitorRevisions",
+            "Effect": "Allow",
+            "Action": "batch:RegisterJobDefinition",
+            "Resource": definitions,
+            "Condition": {
+                "StringLike": {"batch:Image": pulumi.Output.concat(inputs.jobs_repo.repository_url, ":*")}
+            },
+        },
+        {
+            # The copied revision carries the stack's tags; tags given at registration are
+            # authorized as TagResource on the new revision.
+            "Sid": "TagRetrainAndMonitorRevisions",
+            "Effect": "Allow",
+            "Action": "batch:TagResource",
+            "Resource": definitions,
+        },
+        {
+            "Sid": "PassJobRolesToBatch",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": list(inputs.pass_role_arns),
+            "Condition": {"StringEquals": {"iam:PassedToService": "batch.amazonaws.com"}},
+        },
+    ]
+    if inputs.connection_arn is not None:
+        statements.append(
+            {
+                # A CODEBUILD_CLONE_REF artifact is a reference: the build clones through it.
+                "Sid": "CloneThroughCodeConnection",
+                "Effect": "Allow",
+                "Action": f"{connection_service(inputs.configured_connection_arn)}:UseConnection",
+                "Resource": inputs.connection_arn,
+            }
+        )
+    return policy(*statements)
