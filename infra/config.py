@@ -194,7 +194,9 @@ class EnvironmentConfig(_Section):
     max_count: int = Field(2, ge=1, description="Most running tasks (autoscaling ceiling).")
     requests_per_target: int = Field(500, ge=1, description="Target ALB requests per task per minute.")
     cpu_target_percent: int = Field(60, ge=10, le=95, description="Target average CPU for autoscaling.")
-    workers: int = Field(2, ge=1, le=16, description="Server worker processes per task.")
+    workers: int = Field(
+        1, ge=1, le=16, description="Server processes per task (one batches best; scale with tasks)."
+    )
 
     @model_validator(mode="after")
     def _counts_in_order(self) -> EnvironmentConfig:

@@ -22,6 +22,7 @@ from infra.task_roles import execution_role, task_role
 
 # The service container's name; the pipeline's imagedefinitions.json must use exactly this.
 CONTAINER_NAME = "model-server"
+STOP_TIMEOUT_SECONDS = 40
 # Container Insights publishes RunningTaskCount/DesiredTaskCount that the alarms compare.
 CONTAINER_INSIGHTS = "enabled"
 
@@ -202,6 +203,9 @@ class ServiceEnvironment(pulumi.ComponentResource):
                 platform.service_repo.repository_url, ":", platform.config.initial_image_tag
             ),
             "essential": True,
+            # SIGTERM to SIGKILL: room for the server's graceful stop (10 s) and the final flush
+            # of buffered prediction logs (LOG_SHUTDOWN_TIMEOUT_SECONDS, 20 s).
+            "stopTimeout": STOP_TIMEOUT_SECONDS,
             "portMappings": [{"containerPort": self._port, "protocol": "tcp"}],
             "environment": [
                 {"name": "ENVIRONMENT", "value": self._environment},

@@ -314,12 +314,21 @@ def test_first_task_definition_is_deployable_before_any_pipeline_run(dev_program
         "ENVIRONMENT": env,
         "LOG_BUCKET": dev_program.outputs["predictionLogBucket"],
         "LOG_PREFIX": f"predictions/{env}/",
-        "WEB_CONCURRENCY": "2",
+        "WEB_CONCURRENCY": "1",
         "AWS_REGION": REGION,
     }, f"{env} container environment: {environment}"
     assert container["portMappings"][0]["containerPort"] == 8080
     probe = " ".join(container["healthCheck"]["command"])
     assert probe.startswith("CMD python -c") and "http://127.0.0.1:8080/health" in probe, probe
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_stopping_a_task_leaves_time_to_flush_prediction_logs(dev_program: Program, env: str) -> None:
+    from service.settings import Settings
+
+    flush = Settings.model_fields["log_shutdown_timeout_seconds"].default
+    stop_timeout = _container(dev_program, env)["stopTimeout"]
+    assert stop_timeout > flush + 10, f"{env}: {stop_timeout}s to stop, the log flush alone may take {flush}s"
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
