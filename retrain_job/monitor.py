@@ -396,7 +396,7 @@ def summary(
         lines.append(
             f"Retrain: {'submitted job ' + str(retrain.job_id) if retrain.submitted else retrain.reason}."
         )
-    lines.append(f"Report: {report_url} (and report.html beside it).")
+    lines.append(f"Report: {report_url} (report.json beside it; the newest is always under latest/).")
     return "\n".join(lines)
 
 
