@@ -113,9 +113,11 @@ def bundle_model(trained_bundle: Path) -> Any:
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch, trained_bundle: Path, bundle_model: Any) -> Iterator[World]:
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
-    }.items():  # fmt: skip
+    }.items():
         monkeypatch.setenv(name, value)
     with mock_aws(config={"batch": {"use_docker": False}}):
         s3 = boto3.client("s3", region_name=REGION)
@@ -153,9 +155,15 @@ def world(monkeypatch: pytest.MonkeyPatch, trained_bundle: Path, bundle_model: A
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         yield World(
-            s3=s3, sqs=sqs, batch=batch, cloudwatch=boto3.client("cloudwatch", region_name=REGION),
-            alerts_queue_url=queue_url, env=env, manifest=bundle_model.manifest, model=bundle_model.model,
-        )  # fmt: skip
+            s3=s3,
+            sqs=sqs,
+            batch=batch,
+            cloudwatch=boto3.client("cloudwatch", region_name=REGION),
+            alerts_queue_url=queue_url,
+            env=env,
+            manifest=bundle_model.manifest,
+            model=bundle_model.model,
+        )
 
 
 def _retrain_job(batch: Any) -> tuple[str, str]:
@@ -168,11 +176,19 @@ def _retrain_job(batch: Any) -> tuple[str, str]:
         computeEnvironmentName="jobs", type="UNMANAGED", state="ENABLED", serviceRole=role_arn
     )["computeEnvironmentArn"]
     batch.create_job_queue(
-        jobQueueName="jobs", state="ENABLED", priority=1,
+        jobQueueName="jobs",
+        state="ENABLED",
+        priority=1,
         computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment_arn}],
-    )  # fmt: skip
+    )
     batch.register_job_definition(
-        jobDefinitionName="retrain", type="container",
-        containerProperties={"image": "jobs:latest", "vcpus": 1, "memory": 512, "command": ["python", "-m", "retrain_job.retrain"]},
-    )  # fmt: skip
+        jobDefinitionName="retrain",
+        type="container",
+        containerProperties={
+            "image": "jobs:latest",
+            "vcpus": 1,
+            "memory": 512,
+            "command": ["python", "-m", "retrain_job.retrain"],
+        },
+    )
     return "jobs", "retrain"
