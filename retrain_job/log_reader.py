@@ -96,27 +96,37 @@ def list_window_keys(s3: Any, *, bucket: str, prefixes: Iterable[str]) -> list[s
 
 
 def decompressed_blocks(stream: Readable, *, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
-    """Line-aligned blocks of a gzip stream (concatenated gzip members included)."""
+    """Line-aligned blocks of about `block_bytes` from a gzip stream (concatenated members too).
+
+    Inflation is capped per call, so a highly compressed object never balloons in memory.
+    """
     inflater = _inflate.decompressobj(31)
     pending = bytearray()
-    while True:
-        compressed = stream.read(READ_BYTES)
-        if not compressed:
-            break
+    in_member = False
+    for compressed in iter(lambda: stream.read(READ_BYTES), b""):
         while compressed:
-            pending += inflater.decompress(compressed)
-            compressed = b""
+            in_member = True
+            pending += inflater.decompress(compressed, block_bytes)
+            compressed = inflater.unconsumed_tail
             if inflater.eof:  # a new gzip member may follow the one that just ended
-                compressed = inflater.unused_data
+                compressed, in_member = inflater.unused_data, False
                 inflater = _inflate.decompressobj(31)
-        if len(pending) >= block_bytes:
-            cut = pending.rfind(b"\n") + 1
-            if cut:
-                yield bytes(pending[:cut])
-                del pending[:cut]
-    pending += inflater.flush()
+            yield from _whole_lines(pending, block_bytes)
+    if in_member:
+        raise EOFError("gzip stream ends inside a member (truncated or not gzip)")
+    yield from _whole_lines(pending, block_bytes)
     if pending.strip():
         yield bytes(pending)
+
+
+def _whole_lines(pending: bytearray, block_bytes: int) -> Iterator[bytes]:
+    """Take blocks of whole lines off the front of `pending` while it holds a full block."""
+    while len(pending) >= block_bytes:
+        cut = pending.rfind(b"\n", 0, block_bytes) + 1 or pending.find(b"\n", block_bytes) + 1
+        if not cut:
+            return  # one very long line: wait for its end
+        yield bytes(pending[:cut])
+        del pending[:cut]
 
 
 def map_window(
@@ -142,7 +152,7 @@ def map_window(
                     in_flight.append(pool.submit(summarise, block))
                     if len(in_flight) >= 2 * workers:
                         yield in_flight.popleft().result()
-            except (OSError, EOFError, zlib.error) as error:
+            except (OSError, EOFError, zlib.error, _inflate.error) as error:
                 # A truncated or corrupt object is reported and skipped; its good blocks were kept.
                 on_corrupt(key, error)
             finally:
