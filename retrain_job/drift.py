@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special  # scipy.stats would add ~1 s of import time to every run
 
 from ml_deploy.bundle import Manifest
 from ml_deploy.reference import CategoricalReference, NumericReference, PredictionReference
@@ -82,26 +82,31 @@ def binned_ks(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]
 
     The statistic is max |F_ref - F_cur| over the bin edges: exact at the edges, a lower bound of
     the row-level KS statistic (which could peak inside a bin). With the reference's fine quantile
-    bins the gap is small. The p-value is the Kolmogorov distribution at the effective sample size
-    n*m/(n+m), as `scipy.stats.ks_2samp(method="asymp")` computes it.
+    bins the gap is small. The p-value is the asymptotic Kolmogorov distribution at the effective
+    sample size n*m/(n+m) with Stephens' finite-n correction: within ~2% of
+    `scipy.stats.ks_2samp(method="asymp")` (which uses `kstwo`), without importing scipy.stats.
     """
     n, m = float(reference.sum()), float(current.sum())
     if n == 0 or m == 0:
         return 0.0, 1.0
     gap = np.abs(np.cumsum(reference) / n - np.cumsum(current) / m)
     statistic = float(gap.max())
-    effective_n = max(round(n * m / (n + m)), 1)
-    return statistic, float(stats.kstwo.sf(statistic, effective_n))
+    root_n = np.sqrt(n * m / (n + m))
+    return statistic, float(special.kolmogorov((root_n + 0.12 + 0.11 / root_n) * statistic))
 
 
 def chi_squared(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
-    """Chi-squared test of homogeneity on a 2 x k table of counts (empty columns dropped)."""
+    """Chi-squared test of homogeneity on a 2 x k table of counts (empty columns dropped).
+
+    The same statistic and p-value as `scipy.stats.chi2_contingency(table, correction=False)`.
+    """
     table = np.vstack([reference, current]).astype(np.float64)
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
         return 0.0, 1.0
-    result = stats.chi2_contingency(table, correction=False)
-    return float(result.statistic), float(result.pvalue)
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    statistic = float(((table - expected) ** 2 / expected).sum())
+    return statistic, float(special.chdtrc(table.shape[1] - 1, statistic))
 
 
 def compare(manifest: Manifest, counts: WindowCounts, thresholds: Thresholds) -> list[FeatureDrift]:
