@@ -84,12 +84,17 @@ def log_object(manifest: Any, model: Any, *, seed: int) -> bytes:
     values = {n: data[n].astype(object).where(data[n].notna(), None).tolist() for n in names}
     stamp, version = payload_log.utc_timestamp(END), manifest.bundle_version
     lines = [
-        orjson.dumps({
-            "request_id": f"{seed:02d}{i:010d}", "record_index": 0, "timestamp": stamp,
-            "model_version": version, "environment": "prod",
-            "input": {n: values[n][i] for n in names},
-            "output": {"prediction": int(p >= 0.5), "probability": float(p)},
-        })  # fmt: skip
+        orjson.dumps(
+            {
+                "request_id": f"{seed:02d}{i:010d}",
+                "record_index": 0,
+                "timestamp": stamp,
+                "model_version": version,
+                "environment": "prod",
+                "input": {n: values[n][i] for n in names},
+                "output": {"prediction": int(p >= 0.5), "probability": float(p)},
+            }
+        )
         for i, p in enumerate(probabilities)
     ]
     return gzip.compress(b"\n".join(lines) + b"\n", compresslevel=6)
@@ -121,7 +126,9 @@ def upload_window(s3: Any, *, environment: str, rows: int, sources: list[str]) -
     for i in range(rows // ROWS_PER_OBJECT):
         when = END - timedelta(hours=i % 24)
         key = payload_log.object_key(f"predictions/{environment}/", when, writer=f"bench{i}")
-        s3.copy_object(Bucket=LOG_BUCKET, Key=key, CopySource={"Bucket": LOG_BUCKET, "Key": sources[i % len(sources)]})
+        s3.copy_object(
+            Bucket=LOG_BUCKET, Key=key, CopySource={"Bucket": LOG_BUCKET, "Key": sources[i % len(sources)]}
+        )
 
 
 def child_run(environment: str) -> None:
@@ -145,13 +152,18 @@ def measure(environment: str) -> None:
         [sys.executable, __file__, "--child", environment], capture_output=True, text=True, check=True
     )
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
-    outcome["peak_kib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    outcome |= {"peak_kib": usage.ru_maxrss, "cpu_seconds": usage.ru_utime + usage.ru_stime}
     print(json.dumps(outcome))
 
 
 def run_measured(environment: str, env: dict[str, str]) -> dict[str, Any]:
     result = subprocess.run(
-        [sys.executable, __file__, "--measure", environment], env=env, capture_output=True, text=True, check=True
+        [sys.executable, __file__, "--measure", environment],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     outcome: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     return outcome
@@ -178,7 +190,9 @@ def naive_baseline(s3: Any, manifest: Any, *, environment: str) -> tuple[int, fl
         inputs = pd.json_normalize(logs["input"].tolist())
         for spec in manifest.features:
             if spec.type == "numeric":
-                np.histogram(inputs[spec.name].dropna(), bins=[-np.inf, *reference[spec.name].bin_edges, np.inf])
+                np.histogram(
+                    inputs[spec.name].dropna(), bins=[-np.inf, *reference[spec.name].bin_edges, np.inf]
+                )
             else:
                 inputs[spec.name].value_counts()
         rows += len(logs)
@@ -199,9 +213,20 @@ def statistics_alone(manifest: Any, model: Any, *, rows: int) -> float:
     total = binning.empty_counts()
     for _ in range(repeats):
         total.merge(count_block(columns, binning))
-    drift.compare(manifest, total, drift.Thresholds())
-    drift.compare_predictions(manifest.reference.prediction, total, drift.Thresholds())
+    drift.compare(manifest, total, thresholds=drift.Thresholds())
+    drift.compare_predictions(manifest.reference.prediction, total, thresholds=drift.Thresholds())
     return repeats * columns.rows / (time.perf_counter() - started)
+
+
+def _row(what: str, *cells: Any) -> None:
+    def text(cell: Any) -> str:
+        if cell is None:
+            return ""
+        if isinstance(cell, float):
+            return f"{cell:,.0f}" if cell >= 1000 else f"{cell:.1f}"
+        return f"{cell:,}" if isinstance(cell, int) else str(cell)
+
+    print(f"{what:46s} " + " ".join(f"{text(cell):>12s}" for cell in cells), flush=True)
 
 
 def main() -> int:
@@ -235,22 +260,42 @@ def main() -> int:
         for seed in range(DISTINCT_OBJECTS):
             sources.append(f"sources/{seed}.jsonl.gz")
             s3.put_object(Bucket=LOG_BUCKET, Key=sources[-1], Body=log_object(manifest, model, seed=seed))
-        print(f"{'what':44s} {'rows':>11s} {'seconds':>8s} {'rows/s':>10s} {'peak RSS MiB':>13s}")
+        print(f"load average before: {os.getloadavg()[0]:.1f} (2 cores; other work shares them)")
+        _row("what", "rows", "wall s", "rows/s", "job CPU s", "rows/CPU-s", "peak RSS MiB")
         stats_rate = statistics_alone(manifest, model, rows=2_000_000)
-        print(f"{'statistics alone (bin + compare), one core':44s} {2_000_000:>11,d} {'':>8s} {stats_rate:>10,.0f}")
+        _row(
+            "statistics alone (bin + compare), one core", 2_000_000, None, stats_rate, None, stats_rate, None
+        )
         sizes = [int(size) for size in args.sizes.split(",")]
+        seconds_by_size: dict[int, float] = {}
         for size in sizes:
             environment = f"bench{size}"
             upload_window(s3, environment=environment, rows=size, sources=sources)
             server_before = server_cpu_seconds(server)
             outcome = run_measured(environment, env)
             server_seconds = server_cpu_seconds(server) - server_before
-            rate = size / outcome["seconds"]
-            label = f"monitor end to end, {size:,} rows"
-            print(f"{label:44s} {size:>11,d} {outcome['seconds']:>8.1f} {rate:>10,.0f} "
-                  f"{outcome['peak_kib'] / 1024:>13.0f}   (moto_server used {server_seconds:.1f} CPU s)", flush=True)
+            seconds_by_size[size] = outcome["seconds"]
+            _row(f"monitor end to end ({server_seconds:.1f} CPU s in moto)", size, outcome["seconds"],
+                 size / outcome["seconds"], outcome["cpu_seconds"], size / outcome["cpu_seconds"],
+                 outcome["peak_kib"] / 1024)  # fmt: skip
+        if len(sizes) > 1:
+            small, large = sizes[-2], sizes[-1]
+            extra = seconds_by_size[large] - seconds_by_size[small]
+            _row(f"marginal rate {small:,} -> {large:,} (no startup)", large - small, extra,
+                 (large - small) / extra, None, None, None)  # fmt: skip
+        started_cpu = time.process_time()
         rows, seconds = naive_baseline(s3, manifest, environment=f"bench{sizes[0]}")
-        print(f"{'naive: pd.read_json(lines) + json_normalize':44s} {rows:>11,d} {seconds:>8.1f} {rows / seconds:>10,.0f}")
+        cpu = time.process_time() - started_cpu
+        _row(
+            "naive: pd.read_json(lines) + json_normalize",
+            rows,
+            seconds,
+            rows / seconds,
+            cpu,
+            rows / cpu,
+            None,
+        )
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
     finally:
         server.terminate()
         server.wait(timeout=10)

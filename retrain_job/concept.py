@@ -69,7 +69,9 @@ def sample_block(columns: Columns, binning: Binning, *, names: list[str], size: 
             rows[:, j] = np.where(np.isnan(values), np.nan, index)
         else:
             indices, dictionary = columns.categorical[name]
-            codes = binning.category_codes(name, indices[chosen], dictionary).astype(np.float64)
+            codes = binning.category_codes(name, indices=indices[chosen], dictionary=dictionary).astype(
+                np.float64
+            )
             codes[codes == UNSEEN] = len(binning.category_index[name])
             rows[:, j] = np.where(codes < 0, np.nan, codes)
     return Sample(keys=keys[chosen], rows=rows)

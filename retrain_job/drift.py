@@ -109,21 +109,29 @@ def chi_squared(reference: np.ndarray, current: np.ndarray) -> tuple[float, floa
     return statistic, float(special.chdtrc(table.shape[1] - 1, statistic))
 
 
-def compare(manifest: Manifest, counts: WindowCounts, thresholds: Thresholds) -> list[FeatureDrift]:
+def compare(manifest: Manifest, counts: WindowCounts, *, thresholds: Thresholds) -> list[FeatureDrift]:
     """Every manifest feature compared with its reference, in manifest order."""
     results = []
     for spec in manifest.features:
         reference = manifest.reference.features[spec.name]
         current = counts.features[spec.name]
         if isinstance(reference, NumericReference):
-            results.append(_numeric(spec.name, reference, current, thresholds))
+            results.append(_numeric(spec.name, reference, current=current, thresholds=thresholds))
         else:
-            results.append(_categorical(spec.name, reference, current, thresholds, spec.categories or []))
+            results.append(
+                _categorical(
+                    spec.name,
+                    reference,
+                    current=current,
+                    thresholds=thresholds,
+                    categories=spec.categories or [],
+                )
+            )
     return results
 
 
 def compare_predictions(
-    reference: PredictionReference, counts: WindowCounts, thresholds: Thresholds
+    reference: PredictionReference, counts: WindowCounts, *, thresholds: Thresholds
 ) -> PredictionDrift:
     expected = np.asarray(reference.counts, dtype=np.int64)
     actual = counts.probabilities
@@ -135,14 +143,14 @@ def compare_predictions(
         p_value=p_value,
         positive_rate_reference=reference.positive_rate,
         positive_rate_current=counts.positives / counts.rows if counts.rows else 0.0,
-        status=_status(value, statistic, thresholds, rows=int(actual.sum())),
+        status=_status(value, statistic, thresholds=thresholds, rows=int(actual.sum())),
         reference_shares=_shares(expected, epsilon=0.0).tolist(),
         current_shares=_shares(actual, epsilon=0.0).tolist(),
     )
 
 
 def _numeric(
-    name: str, reference: NumericReference, current: FeatureCounts, thresholds: Thresholds
+    name: str, reference: NumericReference, *, current: FeatureCounts, thresholds: Thresholds
 ) -> FeatureDrift:
     expected = np.asarray(reference.counts, dtype=np.int64)
     statistic, p_value = binned_ks(expected, current.counts)
@@ -154,7 +162,7 @@ def _numeric(
     return FeatureDrift(
         name=name,
         kind="numeric",
-        status=_status(value, statistic, thresholds, rows=current.present),
+        status=_status(value, statistic, thresholds=thresholds, rows=current.present),
         psi=value,
         test="ks",
         statistic=statistic,
@@ -171,6 +179,7 @@ def _numeric(
 def _categorical(
     name: str,
     reference: CategoricalReference,
+    *,
     current: FeatureCounts,
     thresholds: Thresholds,
     categories: list[str],
@@ -185,7 +194,7 @@ def _categorical(
     return FeatureDrift(
         name=name,
         kind="categorical",
-        status=_status(value, None, thresholds, rows=current.present),
+        status=_status(value, None, thresholds=thresholds, rows=current.present),
         psi=value,
         test="chi2",
         statistic=statistic,
@@ -200,7 +209,7 @@ def _categorical(
     )
 
 
-def _status(psi_value: float, ks_value: float | None, thresholds: Thresholds, *, rows: int) -> Status:
+def _status(psi_value: float, ks_value: float | None, *, thresholds: Thresholds, rows: int) -> Status:
     if rows == 0:
         return "no data"
     if psi_value >= thresholds.psi_drift or (ks_value is not None and ks_value >= thresholds.ks):

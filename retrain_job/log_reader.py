@@ -163,14 +163,14 @@ def map_window(
 
 def parse_block(block: bytes, layout: LogLayout) -> Columns:
     """Columns of a block of JSON lines; malformed lines counted and skipped."""
-    tables, malformed = _parse_arrow(block, layout, layout.arrow_schema())
+    tables, malformed = _parse_arrow(block, layout, schema=layout.arrow_schema())
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0] if tables else None
     if table is None or table.num_rows == 0:
         return _empty_columns(layout, malformed=malformed)
     return _columns(table, layout, malformed=malformed)
 
 
-def _parse_arrow(block: bytes, layout: LogLayout, schema: pa.Schema) -> tuple[list[pa.Table], int]:
+def _parse_arrow(block: bytes, layout: LogLayout, *, schema: pa.Schema) -> tuple[list[pa.Table], int]:
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     read_options = pa_json.ReadOptions(use_threads=False, block_size=max(len(block), 1 << 16))
     try:
@@ -178,18 +178,18 @@ def _parse_arrow(block: bytes, layout: LogLayout, schema: pa.Schema) -> tuple[li
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         pass
     if len(block) <= SMALLEST_SPLIT:
-        return _parse_lines(block, layout, schema)
+        return _parse_lines(block, layout, schema=schema)
     middle = block.rfind(b"\n", 0, len(block) // 2) + 1
     if middle == 0:
         middle = block.find(b"\n", len(block) // 2) + 1
     if middle == 0 or middle >= len(block):
-        return _parse_lines(block, layout, schema)
-    left, bad_left = _parse_arrow(block[:middle], layout, schema)
-    right, bad_right = _parse_arrow(block[middle:], layout, schema)
+        return _parse_lines(block, layout, schema=schema)
+    left, bad_left = _parse_arrow(block[:middle], layout, schema=schema)
+    right, bad_right = _parse_arrow(block[middle:], layout, schema=schema)
     return left + right, bad_left + bad_right
 
 
-def _parse_lines(block: bytes, layout: LogLayout, schema: pa.Schema) -> tuple[list[pa.Table], int]:
+def _parse_lines(block: bytes, layout: LogLayout, *, schema: pa.Schema) -> tuple[list[pa.Table], int]:
     """The slow, forgiving path: one line at a time, keeping only lines that fit the layout."""
     good: list[dict[str, Any]] = []
     malformed = 0

@@ -86,8 +86,8 @@ def run(config: Config, *, now: datetime | None = None) -> int:
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     clients = _Clients(config.aws_region)
     manifest = load_manifest(clients.s3, config)
-    counts, sample = read_window(clients.s3, config, manifest, end=config.end or now)
-    verdict = assess(manifest, counts, sample, config)
+    counts, sample = read_window(clients.s3, config, manifest=manifest, end=config.end or now)
+    verdict = assess(manifest, counts, sample=sample, config=config)
     run_facts = _run_facts(config, manifest, run_id=run_id, end=config.end or now)
     document = report.build_report(
         run=run_facts,
@@ -112,8 +112,8 @@ def run(config: Config, *, now: datetime | None = None) -> int:
     )
     retrain = None
     if verdict.status == "drift":
-        retrain = maybe_retrain(clients, config, verdict, now=now, run_id=run_id)
-        alert(clients, config, verdict, counts, report_url=urls[1], retrain=retrain)
+        retrain = maybe_retrain(clients, config, verdict=verdict, now=now, run_id=run_id)
+        alert(clients, config, verdict=verdict, counts=counts, report_url=urls[1], retrain=retrain)
     print(summary(verdict, counts, report_url=urls[1], retrain=retrain))
     return 0
 
@@ -259,7 +259,7 @@ def load_manifest(s3: Any, config: Config) -> Manifest:
 
 
 def read_window(
-    s3: Any, config: Config, manifest: Manifest, *, end: datetime
+    s3: Any, config: Config, *, manifest: Manifest, end: datetime
 ) -> tuple[WindowCounts, concept.Sample | None]:
     """Stream the window's logs into counts (and a bounded sample when concept drift is on)."""
     layout = LogLayout.from_features(manifest.features, model_version=config.model_version)
@@ -296,13 +296,15 @@ def read_window(
 
 
 def assess(
-    manifest: Manifest, counts: WindowCounts, sample: concept.Sample | None, config: Config
+    manifest: Manifest, counts: WindowCounts, *, sample: concept.Sample | None, config: Config
 ) -> Verdict:
     """Statistics per feature and for predictions; the window's status decides what follows."""
     if counts.rows == 0:
         return Verdict("no data", [], None, None)
-    features = drift.compare(manifest, counts, config.thresholds)
-    prediction = drift.compare_predictions(manifest.reference.prediction, counts, config.thresholds)
+    features = drift.compare(manifest, counts, thresholds=config.thresholds)
+    prediction = drift.compare_predictions(
+        manifest.reference.prediction, counts, thresholds=config.thresholds
+    )
     if counts.rows < config.thresholds.min_rows:
         return Verdict("not enough data", features, prediction, None)
     found = None
@@ -336,7 +338,7 @@ def metrics_of(verdict: Verdict, counts: WindowCounts, *, dimensions: dict[str, 
 
 
 def maybe_retrain(
-    clients: _Clients, config: Config, verdict: Verdict, *, now: datetime, run_id: str
+    clients: _Clients, config: Config, *, verdict: Verdict, now: datetime, run_id: str
 ) -> publish.RetrainDecision | None:
     if not config.retrain_on_drift or not config.retrain_job_queue or not config.retrain_job_definition:
         return None
@@ -358,9 +360,9 @@ def maybe_retrain(
 def alert(
     clients: _Clients,
     config: Config,
+    *,
     verdict: Verdict,
     counts: WindowCounts,
-    *,
     report_url: str,
     retrain: publish.RetrainDecision | None,
 ) -> None:

@@ -118,13 +118,13 @@ def _feature_table(features: list[dict[str, Any]]) -> list[str]:
             f"<td>{_num(f['statistic'])}</td><td>{_num(f['p_value'], p=True)}</td><td>{f['rows']}</td>"
             f"<td>{f['missing_rate_reference']:.1%} &rarr; {f['missing_rate_current']:.1%}</td>"
             f"<td>{unseen}</td>"
-            f"<td>{_bars(f['reference_shares'], f['current_shares'], f['bin_labels'])}</td></tr>"
+            f"<td>{_bars(f['reference_shares'], f['current_shares'], labels=f['bin_labels'])}</td></tr>"
         )
     parts.append("</table>")
     return parts
 
 
-def _bars(reference: list[float], current: list[float], labels: list[str] | None = None) -> str:
+def _bars(reference: list[float], current: list[float], *, labels: list[str] | None = None) -> str:
     """Paired bars per bin, reference then current, scaled to the tallest; titles name the bin."""
     width, height = 260, 56
     slot = width / max(len(reference), 1)

@@ -98,7 +98,7 @@ class Binning:
             probabilities=np.zeros(self.probability_bins, dtype=np.int64),
         )
 
-    def category_codes(self, name: str, indices: np.ndarray, dictionary: list[str]) -> np.ndarray:
+    def category_codes(self, name: str, *, indices: np.ndarray, dictionary: list[str]) -> np.ndarray:
         """Per-row manifest codes: -1 missing, UNSEEN for a value the manifest does not know."""
         index = self.category_index[name]
         lookup = np.array([index.get(value, UNSEEN) for value in dictionary] + [-1], dtype=np.int32)
@@ -114,7 +114,7 @@ def count_block(columns: Columns, binning: Binning) -> WindowCounts:
         feature.missing += int(np.isnan(values).sum())
     for name, (indices, dictionary) in columns.categorical.items():
         feature = counts.features[name]
-        codes = binning.category_codes(name, indices, dictionary)
+        codes = binning.category_codes(name, indices=indices, dictionary=dictionary)
         feature.counts += count_categories(codes, feature.counts.size)
         feature.missing += int((codes == -1).sum())
         if (codes == UNSEEN).any():

@@ -226,3 +226,34 @@ def test_missing_settings_are_named(
         monkeypatch.delenv(name, raising=False)
     assert monitor.main([]) == 2
     assert "MODEL_BUCKET" in capsys.readouterr().err
+
+
+def test_too_few_rows_is_not_enough_data_and_never_alerts(
+    world: World,
+    drifted_frame: pd.DataFrame,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_logs(world.s3, world.lines(drifted_frame.head(300)))
+    monkeypatch.setenv("MIN_ROWS", "1000")
+    code, out, _ = _run(capsys)
+    assert code == 0 and json.loads(world.report())["status"] == "not enough data", out
+    assert world.alerts() == [] and world.retrain_jobs() == [], "300 rows must not page anyone or retrain"
+
+
+def test_concept_drift_check_runs_when_enabled(
+    world: World,
+    drifted_frame: pd.DataFrame,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_logs(world.s3, world.lines(drifted_frame))
+    monkeypatch.setenv("CONCEPT_DRIFT", "true")
+    monkeypatch.setenv("RETRAIN_ON_DRIFT", "false")
+    code, out, err = _run(capsys)
+    assert code == 0, err
+    found = json.loads(world.report())["concept_drift"]
+    assert found and found["drifted"] and found["auc"] > 0.7, f"concept drift not flagged: {found}"
+    assert found["production_rows"] == len(drifted_frame), found
+    assert "classifier AUC" in out
+    assert world.retrain_jobs() == [], "RETRAIN_ON_DRIFT=false but a retrain was submitted"
