@@ -8,6 +8,7 @@ Counts from blocks add up; no row outlives its block.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,8 @@ from ml_deploy.reference import (
 from retrain_job.log_reader import Columns
 
 UNSEEN = -2  # code of a category value the manifest does not know
+MAX_UNSEEN_NAMES = 1000  # distinct unseen values kept by name; the rest are summed under OTHER_UNSEEN
+OTHER_UNSEEN = "(other unseen values)"
 
 
 @dataclass
@@ -35,6 +38,16 @@ class FeatureCounts:
     @property
     def present(self) -> int:
         return int(self.counts.sum()) + sum(self.unseen.values())
+
+    def add_unseen(self, values: Mapping[str, int]) -> None:
+        """Count unseen values by name, but never more than MAX_UNSEEN_NAMES names (an id-like
+        column would otherwise grow this without bound)."""
+        self.unseen.update(values)
+        if len(self.unseen) > MAX_UNSEEN_NAMES:
+            kept = dict(self.unseen.most_common(MAX_UNSEEN_NAMES - 1))
+            rest = sum(self.unseen.values()) - sum(kept.values())
+            self.unseen = Counter(kept)
+            self.unseen[OTHER_UNSEEN] += rest
 
 
 @dataclass
@@ -59,7 +72,7 @@ class WindowCounts:
             theirs = other.features[name]
             mine.counts += theirs.counts
             mine.missing += theirs.missing
-            mine.unseen.update(theirs.unseen)
+            mine.add_unseen(theirs.unseen)
         self.probabilities += other.probabilities
         self.positives += other.positives
         self.rows += other.rows
@@ -119,7 +132,7 @@ def count_block(columns: Columns, binning: Binning) -> WindowCounts:
         feature.missing += int((codes == -1).sum())
         if (codes == UNSEEN).any():
             per_value = np.bincount(indices[codes == UNSEEN], minlength=len(dictionary))
-            feature.unseen.update({dictionary[i]: int(n) for i, n in enumerate(per_value) if n})
+            feature.add_unseen({dictionary[i]: int(n) for i, n in enumerate(per_value) if n})
     counts.probabilities += bin_probabilities(columns.probabilities)
     counts.positives += int((columns.probabilities >= 0.5).sum())
     counts.rows += columns.rows

@@ -113,3 +113,13 @@ def test_html_report_escapes_text_from_the_data() -> None:
     html = report.render_html(document)
     assert "<script" not in html, "text from the data reached the HTML unescaped"
     assert "&lt;script&gt;" in html
+
+
+def test_unseen_values_by_name_stay_bounded() -> None:
+    from retrain_job.window import MAX_UNSEEN_NAMES, OTHER_UNSEEN, FeatureCounts
+
+    feature = FeatureCounts(counts=np.zeros(2, dtype=np.int64))
+    for start in range(0, 5_000, 500):
+        feature.add_unseen({f"id-{i}": 1 for i in range(start, start + 500)})
+    assert len(feature.unseen) <= MAX_UNSEEN_NAMES, "an id-like column grew the unseen table without bound"
+    assert sum(feature.unseen.values()) == 5_000 and feature.unseen[OTHER_UNSEEN] > 0
