@@ -119,22 +119,28 @@ class Binning:
 
 
 def count_block(columns: Columns, binning: Binning) -> WindowCounts:
-    """Counts of one parsed block, to be merged into the window's."""
+    """Counts of one parsed block, to be merged into the window's.
+
+    Missing values are what the binning helpers leave out (they skip NaN and negative codes), so
+    no second pass over the rows is needed to count them.
+    """
     counts = binning.empty_counts()
     for name, values in columns.numeric.items():
         feature = counts.features[name]
         feature.counts += bin_numeric(values, binning.edges[name])
-        feature.missing += int(np.isnan(values).sum())
+        feature.missing += values.size - int(feature.counts.sum())
     for name, (indices, dictionary) in columns.categorical.items():
         feature = counts.features[name]
         codes = binning.category_codes(name, indices=indices, dictionary=dictionary)
         feature.counts += count_categories(codes, feature.counts.size)
-        feature.missing += int((codes == -1).sum())
-        if (codes == UNSEEN).any():
+        unseen = 0
+        if any(binning.category_index[name].get(value) is None for value in dictionary):
             per_value = np.bincount(indices[codes == UNSEEN], minlength=len(dictionary))
             feature.add_unseen({dictionary[i]: int(n) for i, n in enumerate(per_value) if n})
+            unseen = int(per_value.sum())
+        feature.missing += codes.size - int(feature.counts.sum()) - unseen
     counts.probabilities += bin_probabilities(columns.probabilities)
-    counts.positives += int((columns.probabilities >= 0.5).sum())
+    counts.positives += int(np.count_nonzero(columns.probabilities >= 0.5))
     counts.rows += columns.rows
     counts.malformed += columns.malformed
     counts.filtered += columns.filtered
