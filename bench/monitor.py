@@ -132,12 +132,12 @@ def upload_window(s3: Any, *, environment: str, rows: int, sources: list[str]) -
 
 
 def child_run(environment: str) -> None:
-    """One monitor run in this process; prints its seconds and its own peak RSS as JSON."""
-    from retrain_job import monitor
+    """One monitor run in this process; prints its wall seconds as JSON."""
+    from retrain_job import monitor, monitor_config
 
     argv = ["--model-bucket", MODEL_BUCKET, "--model-key", MODEL_KEY, "--log-bucket", LOG_BUCKET,
             "--environment", environment, "--end", END.isoformat(), "--aws-region", REGION]  # fmt: skip
-    config = monitor.parse_config(argv, os.environ)
+    config = monitor_config.parse_config(argv, os.environ)
     started = time.perf_counter()
     sys.stdout = io.StringIO()  # the job's summary is not part of the table
     code = monitor.run(config)

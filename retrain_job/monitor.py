@@ -1,22 +1,21 @@
 """The monitoring job: compare a window of prediction logs with the champion bundle's reference.
 
-    python -m retrain_job.monitor [--window-hours 24] [--end 2026-11-23T10:00Z] ...
+    python -m retrain_job.monitor [--window-hours 24] [--end 2026-11-23T10:00Z] ...  (--help)
 
-Every flag can also be set by the environment variable named in its help (the Batch job
-definition sets them). Exit status: 0 when the check ran (drift or not, and for an empty
-window), 2 when the input is unusable (missing bundle, no reference, bad settings).
+Settings come from flags or environment variables (`retrain_job.monitor_config`). Exit status:
+0 when the check ran (drift or not, and for an empty window), 2 when the input is unusable
+(missing bundle, no reference, bad settings), printed without a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import secrets
 import sys
 import tempfile
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,37 +25,8 @@ from ml_deploy.bundle import BundleError, Manifest, verify_bundle
 from ml_deploy.payload_log import window_prefixes
 from retrain_job import concept, drift, publish, report
 from retrain_job.log_reader import LogLayout, list_window_keys, map_window, parse_block
+from retrain_job.monitor_config import Config, MonitorError, parse_config
 from retrain_job.window import Binning, WindowCounts, count_block
-
-
-class MonitorError(Exception):
-    """A problem with the monitor's input or settings; printed without a traceback, exit 2."""
-
-
-@dataclass(frozen=True)
-class Config:
-    model_bucket: str
-    model_key: str
-    log_bucket: str
-    log_prefix: str
-    environment: str
-    reports_prefix: str
-    window_hours: int
-    end: datetime | None
-    model_version: str | None
-    thresholds: drift.Thresholds
-    alerts_topic_arn: str | None
-    metrics_namespace: str
-    retrain_on_drift: bool
-    retrain_cooldown_hours: int
-    retrain_job_queue: str | None
-    retrain_job_definition: str | None
-    cooldown_key: str
-    concept_drift: bool
-    concept_auc_threshold: float
-    sample_rows: int
-    workers: int
-    aws_region: str | None
 
 
 @dataclass
@@ -88,150 +58,16 @@ def run(config: Config, *, now: datetime | None = None) -> int:
     manifest = load_manifest(clients.s3, config)
     counts, sample = read_window(clients.s3, config, manifest=manifest, end=config.end or now)
     verdict = assess(manifest, counts, sample=sample, config=config)
-    run_facts = _run_facts(config, manifest, run_id=run_id, end=config.end or now)
-    document = report.build_report(
-        run=run_facts,
-        counts=counts,
-        thresholds=config.thresholds,
-        status=verdict.status,
-        features=verdict.features,
-        prediction=verdict.prediction,
-        concept=verdict.concept,
-    )
-    urls = publish.write_reports(
-        clients.s3,
-        bucket=config.log_bucket,
-        prefixes=[f"{config.reports_prefix}dt={now:%Y-%m-%d}/{run_id}/", f"{config.reports_prefix}latest/"],
-        report_json=json.dumps(document, indent=1),
-        report_html=report.render_html(document),
-    )
-    publish.put_metrics(
-        clients.cloudwatch,
-        namespace=config.metrics_namespace,
-        metrics=metrics_of(verdict, counts, dimensions=_dimensions(config, manifest)),
-    )
+    report_url = write_report(clients.s3, config, manifest=manifest, counts=counts, verdict=verdict,
+                              now=now, run_id=run_id)  # fmt: skip
+    metrics = metrics_of(verdict, counts, dimensions=_dimensions(config, manifest))
+    publish.put_metrics(clients.cloudwatch, namespace=config.metrics_namespace, metrics=metrics)
     retrain = None
     if verdict.status == "drift":
         retrain = maybe_retrain(clients, config, verdict=verdict, now=now, run_id=run_id)
-        alert(clients, config, verdict=verdict, counts=counts, report_url=urls[1], retrain=retrain)
-    print(summary(verdict, counts, report_url=urls[1], retrain=retrain))
+        alert(clients, config, verdict=verdict, counts=counts, report_url=report_url, retrain=retrain)
+    print(summary(verdict, counts, report_url=report_url, retrain=retrain))
     return 0
-
-
-def parse_config(argv: Sequence[str] | None, env: Mapping[str, str]) -> Config:
-    parser = argparse.ArgumentParser(
-        prog="python -m retrain_job.monitor",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-
-    def flag(name: str, variable: str, default: str | None, kind: Any = str, helptext: str = "") -> None:
-        parser.add_argument(
-            name,
-            default=env.get(variable, default),
-            type=kind,
-            help=f"{helptext} (env {variable}, default {default})",
-        )
-
-    flag("--model-bucket", "MODEL_BUCKET", None, helptext="bucket of the champion bundle")
-    flag(
-        "--model-key",
-        "MODEL_KEY",
-        None,
-        helptext="key of the champion bundle, whose manifest holds the reference",
-    )
-    flag("--log-bucket", "LOG_BUCKET", None, helptext="bucket of prediction logs, reports and the cooldown")
-    flag("--log-prefix", "LOG_PREFIX", "predictions/", helptext="prefix of prediction logs")
-    flag("--environment", "ENVIRONMENT", "prod", helptext="service environment whose logs are read")
-    flag("--reports-prefix", "REPORTS_PREFIX", "reports/", helptext="prefix of reports in the log bucket")
-    flag("--window-hours", "WINDOW_HOURS", "24", _positive_int, "hours of logs to read")
-    flag("--end", "WINDOW_END", None, _timestamp, "end of the window, ISO 8601 UTC; default now")
-    flag(
-        "--model-version",
-        "MODEL_VERSION",
-        None,
-        helptext="only rows of this model version ('all': every one)",
-    )
-    flag("--psi-threshold", "PSI_THRESHOLD", "0.25", float, "PSI at or above which a feature drifted")
-    flag("--psi-moderate", "PSI_MODERATE", "0.1", float, "PSI at or above which a shift is moderate")
-    flag("--ks-threshold", "KS_THRESHOLD", "0.1", float, "KS statistic at or above which a feature drifted")
-    flag("--min-rows", "MIN_ROWS", "1000", _positive_int, "fewer rows than this: not enough data")
-    flag("--alerts-topic-arn", "ALERTS_TOPIC_ARN", None, helptext="SNS topic for drift alerts")
-    flag("--metrics-namespace", "METRICS_NAMESPACE", "MlDeploy", helptext="CloudWatch namespace")
-    flag("--retrain-on-drift", "RETRAIN_ON_DRIFT", "false", _boolean, "submit the retrain job on drift")
-    flag("--retrain-cooldown-hours", "RETRAIN_COOLDOWN_HOURS", "24", _positive_int, "at most one retrain per")
-    flag("--retrain-job-queue", "RETRAIN_JOB_QUEUE", None, helptext="Batch queue of the retrain job")
-    flag(
-        "--retrain-job-definition", "RETRAIN_JOB_DEFINITION", None, helptext="Batch job definition of retrain"
-    )
-    flag(
-        "--cooldown-key",
-        "COOLDOWN_KEY",
-        "monitor/cooldown.json",
-        helptext="cooldown object in the log bucket",
-    )
-    flag("--concept-drift", "CONCEPT_DRIFT", "false", _boolean, "run the reference-vs-production classifier")
-    flag(
-        "--concept-auc-threshold",
-        "CONCEPT_AUC_THRESHOLD",
-        "0.7",
-        float,
-        "ROC AUC above which that flags drift",
-    )
-    flag(
-        "--sample-rows", "SAMPLE_ROWS", str(concept.SAMPLE_ROWS), _positive_int, "production rows it samples"
-    )
-    flag("--workers", "MONITOR_WORKERS", "2", _positive_int, "parser threads")
-    flag("--aws-region", "AWS_REGION", None, helptext="AWS region")
-    args = parser.parse_args(argv)
-    return _validated(args)
-
-
-def _validated(args: argparse.Namespace) -> Config:
-    required = {
-        "--model-bucket/MODEL_BUCKET": args.model_bucket,
-        "--model-key/MODEL_KEY": args.model_key,
-        "--log-bucket/LOG_BUCKET": args.log_bucket,
-    }
-    missing = [name for name, value in required.items() if not value]
-    if missing:
-        raise MonitorError(f"missing required setting(s): {', '.join(missing)}")
-    if args.retrain_on_drift and not (args.retrain_job_queue and args.retrain_job_definition):
-        raise MonitorError("RETRAIN_ON_DRIFT=true needs RETRAIN_JOB_QUEUE and RETRAIN_JOB_DEFINITION")
-    if not 0 < args.psi_moderate <= args.psi_threshold:
-        raise MonitorError(
-            f"need 0 < PSI_MODERATE ({args.psi_moderate}) <= PSI_THRESHOLD ({args.psi_threshold})"
-        )
-    version = args.model_version if args.model_version not in (None, "", "all") else None
-    return Config(
-        model_bucket=args.model_bucket,
-        model_key=args.model_key,
-        log_bucket=args.log_bucket,
-        log_prefix=_folder(args.log_prefix),
-        environment=args.environment,
-        reports_prefix=_folder(args.reports_prefix),
-        window_hours=args.window_hours,
-        end=args.end,
-        model_version=version,
-        thresholds=drift.Thresholds(
-            psi_drift=args.psi_threshold,
-            psi_moderate=args.psi_moderate,
-            ks=args.ks_threshold,
-            min_rows=args.min_rows,
-        ),
-        alerts_topic_arn=args.alerts_topic_arn or None,
-        metrics_namespace=args.metrics_namespace,
-        retrain_on_drift=args.retrain_on_drift,
-        retrain_cooldown_hours=args.retrain_cooldown_hours,
-        retrain_job_queue=args.retrain_job_queue,
-        retrain_job_definition=args.retrain_job_definition,
-        cooldown_key=args.cooldown_key,
-        concept_drift=args.concept_drift,
-        concept_auc_threshold=args.concept_auc_threshold,
-        sample_rows=args.sample_rows,
-        workers=args.workers,
-        aws_region=args.aws_region,
-    )
 
 
 def load_manifest(s3: Any, config: Config) -> Manifest:
@@ -313,6 +149,36 @@ def assess(
     drifted = any(f.status == "drift" for f in features) or prediction.status == "drift"
     drifted = drifted or bool(found and found.drifted)
     return Verdict("drift" if drifted else "ok", features, prediction, found)
+
+
+def write_report(
+    s3: Any,
+    config: Config,
+    *,
+    manifest: Manifest,
+    counts: WindowCounts,
+    verdict: Verdict,
+    now: datetime,
+    run_id: str,
+) -> str:
+    """JSON and HTML reports under the run's dated folder and `latest/`; the run's HTML URL."""
+    document = report.build_report(
+        run=_run_facts(config, manifest, run_id=run_id, end=config.end or now),
+        counts=counts,
+        thresholds=config.thresholds,
+        status=verdict.status,
+        features=verdict.features,
+        prediction=verdict.prediction,
+        concept=verdict.concept,
+    )
+    urls = publish.write_reports(
+        s3,
+        bucket=config.log_bucket,
+        prefixes=[f"{config.reports_prefix}dt={now:%Y-%m-%d}/{run_id}/", f"{config.reports_prefix}latest/"],
+        report_json=json.dumps(document, indent=1),
+        report_html=report.render_html(document),
+    )
+    return urls[1]
 
 
 def metrics_of(verdict: Verdict, counts: WindowCounts, *, dimensions: dict[str, str]) -> list[dict[str, Any]]:
@@ -434,36 +300,6 @@ def _dimensions(config: Config, manifest: Manifest) -> dict[str, str]:
         "Environment": config.environment,
         "ModelVersion": config.model_version or manifest.bundle_version,
     }
-
-
-def _folder(prefix: str) -> str:
-    return prefix if not prefix or prefix.endswith("/") else f"{prefix}/"
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _boolean(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("true", "1", "yes", "on"):
-        return True
-    if lowered in ("false", "0", "no", "off", ""):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-def _timestamp(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an ISO 8601 time like 2026-11-23T10:00Z, got {text!r}"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 if __name__ == "__main__":
