@@ -7,14 +7,17 @@ from data (feature names, category values, model versions) is escaped.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from html import escape
 from typing import Any
 
+from ml_deploy.reference import PROBABILITY_EDGES
 from retrain_job.concept import ConceptDrift
 from retrain_job.drift import FeatureDrift, PredictionDrift, Thresholds
 from retrain_job.window import WindowCounts
 
+_PROBABILITY_BINS = [f"p {low:.2f}-{high:.2f}" for low, high in itertools.pairwise(PROBABILITY_EDGES)]
 P_VALUE_NOTE = (
     "p-values are shown for reference only: with thousands of rows any visible difference has a "
     "p-value near 0, so drift is decided on effect sizes (KS statistic, PSI), not on p-values."
@@ -64,6 +67,7 @@ def render_html(report: dict[str, Any]) -> str:
         f"<tr><th>rows seen</th><td>{rows['seen']}</td></tr>",
         f"<tr><th>malformed rows</th><td>{rows['malformed']}</td></tr>",
         f"<tr><th>rows of other model versions</th><td>{rows['other_model_versions']}</td></tr>",
+        f"<tr><th>drift when</th><td>{escape(_rule(report['thresholds']))}</td></tr>",
         "</table>",
         f"<p class='note'>{escape(report['note'])}</p>",
     ]
@@ -85,7 +89,8 @@ def _prediction_section(prediction: dict[str, Any] | None) -> list[str]:
         f"<td>{_num(prediction['p_value'], p=True)}</td>"
         f"<td>{_num(prediction['positive_rate_reference'])}</td>"
         f"<td>{_num(prediction['positive_rate_current'])}</td>"
-        f"<td>{_bars(prediction['reference_shares'], prediction['current_shares'])}</td></tr></table>",
+        f"<td>{_bars(prediction['reference_shares'], prediction['current_shares'], labels=_PROBABILITY_BINS)}"
+        "</td></tr></table>",
     ]
 
 
@@ -140,6 +145,13 @@ def _bars(reference: list[float], current: list[float], *, labels: list[str] | N
             )
     return (
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>{''.join(shapes)}</svg>"
+    )
+
+
+def _rule(thresholds: dict[str, Any]) -> str:
+    return (
+        f"KS >= {thresholds['ks']} or PSI >= {thresholds['psi_drift']} "
+        f"(moderate: PSI >= {thresholds['psi_moderate']}); at least {thresholds['min_rows']} rows"
     )
 
 
