@@ -67,7 +67,7 @@ def run(config: Config, *, now: datetime | None = None) -> int:
         retrain = maybe_retrain(clients, config, verdict=verdict, now=now, run_id=run_id)
         alert(clients, config, verdict=verdict, counts=counts, report_url=report_url, retrain=retrain)
     print(summary(verdict, counts, report_url=report_url, retrain=retrain))
-    return 0
+    return 1 if retrain and retrain.failed else 0
 
 
 def load_manifest(s3: Any, config: Config) -> Manifest:
@@ -208,19 +208,24 @@ def maybe_retrain(
 ) -> publish.RetrainDecision | None:
     if not config.retrain_on_drift or not config.retrain_job_queue or not config.retrain_job_definition:
         return None
+    from botocore.exceptions import ClientError
+
     reason = f"drift in {config.environment}: " + ", ".join(f.name for f in verdict.drifted)
-    return publish.submit_retrain(
-        clients.s3,
-        clients.batch,
-        bucket=config.log_bucket,
-        cooldown_key=config.cooldown_key,
-        period=timedelta(hours=config.retrain_cooldown_hours),
-        now=now,
-        run_id=run_id,
-        job_queue=config.retrain_job_queue,
-        job_definition=config.retrain_job_definition,
-        reason=reason,
-    )
+    try:
+        return publish.submit_retrain(
+            clients.s3,
+            clients.batch,
+            bucket=config.log_bucket,
+            cooldown_key=config.cooldown_key,
+            period=timedelta(hours=config.retrain_cooldown_hours),
+            now=now,
+            run_id=run_id,
+            job_queue=config.retrain_job_queue,
+            job_definition=config.retrain_job_definition,
+            reason=reason,
+        )
+    except ClientError as error:  # the drift alert must still go out; the job then exits 1
+        return publish.RetrainDecision(False, f"submitting the retrain job failed: {error}", failed=True)
 
 
 def alert(

@@ -11,7 +11,7 @@ import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -79,6 +79,7 @@ class RetrainDecision:
     submitted: bool
     reason: str
     job_id: str | None = None
+    failed: bool = False
 
 
 def read_cooldown(s3: Any, *, bucket: str, key: str) -> Cooldown | None:
@@ -88,10 +89,14 @@ def read_cooldown(s3: Any, *, bucket: str, key: str) -> Cooldown | None:
         if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
             return None
         raise
-    state = json.loads(response["Body"].read())
-    return Cooldown(
-        last_submitted_at=datetime.fromisoformat(state["last_submitted_at"]), etag=str(response["ETag"])
-    )
+    etag = str(response["ETag"])
+    try:
+        last = datetime.fromisoformat(json.loads(response["Body"].read())["last_submitted_at"])
+    except (ValueError, KeyError, TypeError):
+        # An unreadable state must not block retraining forever: treat it as long expired; the
+        # conditional write on its ETag still protects against a concurrent run.
+        last = datetime.fromtimestamp(0, tz=UTC)
+    return Cooldown(last_submitted_at=last, etag=etag)
 
 
 def claim_cooldown(
@@ -152,7 +157,7 @@ def submit_retrain(
 
 
 def _release(s3: Any, *, bucket: str, key: str, etag: str, previous: Cooldown | None) -> None:
-    since = previous.last_submitted_at if previous else datetime.fromtimestamp(0).astimezone()
+    since = previous.last_submitted_at if previous else datetime.fromtimestamp(0, tz=UTC)
     body = json.dumps({"last_submitted_at": since.isoformat(), "run_id": "released"}).encode()
     with contextlib.suppress(ClientError):  # someone else wrote it meanwhile: their state wins
         s3.put_object(Bucket=bucket, Key=key, Body=body, IfMatch=etag)

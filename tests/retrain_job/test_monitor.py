@@ -257,3 +257,21 @@ def test_concept_drift_check_runs_when_enabled(
     assert found["production_rows"] == len(drifted_frame), found
     assert "classifier AUC" in out
     assert world.retrain_jobs() == [], "RETRAIN_ON_DRIFT=false but a retrain was submitted"
+
+
+def test_a_failed_retrain_submit_still_alerts_and_frees_the_cooldown(
+    world: World,
+    drifted_frame: pd.DataFrame,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_logs(world.s3, world.lines(drifted_frame))
+    monkeypatch.setenv("RETRAIN_JOB_DEFINITION", "no-such-definition")
+    code = _run(capsys)[0]
+    assert code == 1, "a failed retrain submit must fail the job so Batch's failure alert fires"
+    alerts = world.alerts()
+    assert len(alerts) == 1 and "submitting the retrain job failed" in alerts[0]["Message"], alerts
+    cooldown = publish.read_cooldown(world.s3, bucket=LOG_BUCKET, key=world.env["COOLDOWN_KEY"])
+    assert cooldown is not None and not cooldown.active(WINDOW_END, timedelta(hours=24)), (
+        "the failed submit kept the cooldown, so no retrain could happen for a day"
+    )
