@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -67,7 +67,29 @@ def test_drifted_logs_are_detected_alerted_and_retrained(
     )
     jobs = world.retrain_jobs()
     assert len(jobs) == 1, f"expected one retrain job submitted, got {jobs}"
+    _assert_drift_metrics(world, drifted=len(drifted))
     assert "submitted job" in alerts[0]["Message"], "the alert does not say the retrain was submitted"
+
+
+def _assert_drift_metrics(world: World, *, drifted: int) -> None:
+    by_name: dict[str, set[str]] = {}
+    for page in world.cloudwatch.get_paginator("list_metrics").paginate(Namespace="MlDeploy"):
+        for item in page["Metrics"]:
+            dimensions = {d["Name"]: d["Value"] for d in item["Dimensions"]}
+            assert dimensions["Environment"] == "prod", dimensions
+            assert dimensions["ModelVersion"] == world.manifest.bundle_version, dimensions
+            by_name.setdefault(item["MetricName"], set()).add(dimensions.get("Feature", ""))
+    assert by_name["PSI"] == set(world.manifest.feature_names), f"PSI per feature: {by_name['PSI']}"
+    numeric = {spec.name for spec in world.manifest.features if spec.type == "numeric"}
+    assert by_name["KS"] == numeric, f"KS per numeric feature: {by_name['KS']}"
+    assert {"DriftedFeatures", "RowsSeen", "MalformedRows", "PredictionPSI"} <= set(by_name), set(by_name)
+    points = world.cloudwatch.get_metric_statistics(
+        Namespace="MlDeploy", MetricName="DriftedFeatures", Statistics=["Maximum"], Period=60,
+        StartTime=datetime.now(UTC) - timedelta(hours=1), EndTime=datetime.now(UTC) + timedelta(hours=1),
+        Dimensions=[{"Name": "Environment", "Value": "prod"},
+                    {"Name": "ModelVersion", "Value": world.manifest.bundle_version}],
+    )["Datapoints"]  # fmt: skip
+    assert [p["Maximum"] for p in points] == [float(drifted)], f"DriftedFeatures datapoints: {points}"
 
 
 def test_a_second_drift_within_the_cooldown_does_not_resubmit(
