@@ -9,7 +9,6 @@ parsed one by one, so one bad line costs a few small re-parses, not a slow path 
 
 from __future__ import annotations
 
-import io
 import types
 import zlib
 from collections import deque
@@ -174,7 +173,10 @@ def _parse_arrow(block: bytes, layout: LogLayout, *, schema: pa.Schema) -> tuple
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     read_options = pa_json.ReadOptions(use_threads=False, block_size=max(len(block), 1 << 16))
     try:
-        return [pa_json.read_json(io.BytesIO(block), read_options=read_options, parse_options=options)], 0
+        # A BufferReader, not io.BytesIO: the C++ reader then never calls back into Python (no GIL).
+        return [
+            pa_json.read_json(pa.BufferReader(block), read_options=read_options, parse_options=options)
+        ], 0
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         pass
     if len(block) <= SMALLEST_SPLIT:
