@@ -252,6 +252,10 @@ def summary(
     lines = [f"Monitor result: {verdict.status}. Rows {counts.rows}, malformed {counts.malformed}."]
     if verdict.status == "no data":
         lines.append("No prediction logs in the window: nothing to compare (is the service logging?).")
+    if counts.corrupt_objects:
+        lines.append(
+            f"{len(counts.corrupt_objects)} log object(s) were truncated or not gzip; see the report."
+        )
     for feature in verdict.drifted:
         ks = f"KS {feature.ks:.3f}, " if feature.ks is not None else ""
         unseen = f", unseen values {feature.unseen}" if feature.unseen else ""
