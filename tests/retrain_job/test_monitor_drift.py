@@ -19,7 +19,10 @@ def test_binned_ks_is_exact_when_values_sit_on_bin_edges() -> None:
     rng = np.random.default_rng(0)
     a, b = rng.poisson(3.0, 2_000), rng.poisson(3.15, 1_500)
     edges = np.arange(0.5, 20.5)  # one integer value per bin: the binned CDF is the exact CDF
-    count = lambda values: np.bincount(np.searchsorted(edges, values), minlength=edges.size + 1)  # noqa: E731
+
+    def count(values: np.ndarray) -> np.ndarray:
+        return np.bincount(np.searchsorted(edges, values), minlength=edges.size + 1)
+
     statistic, p_value = drift.binned_ks(count(a), count(b))
     exact = stats.ks_2samp(a, b, method="asymp")
     assert statistic == pytest.approx(exact.statistic), "binned KS differs from the exact KS at the edges"

@@ -17,8 +17,11 @@ LAYOUT = LogLayout(numeric=("age", "charges"), categorical=("plan",))
 
 
 def _line(i: int, **overrides: object) -> bytes:
-    record = {"model_version": "v1", "input": {"age": i, "charges": i / 2, "plan": f"p{i % 3}"},
-              "output": {"prediction": 1, "probability": (i % 10) / 10}}  # fmt: skip
+    record: dict[str, object] = {
+        "model_version": "v1",
+        "input": {"age": i, "charges": i / 2, "plan": f"p{i % 3}"},
+        "output": {"prediction": 1, "probability": (i % 10) / 10},
+    }
     record.update(overrides)
     return json.dumps(record).encode()
 
