@@ -1,0 +1,163 @@
+"""What the monitor does in AWS after it has a verdict: reports, metrics, alert, retrain.
+
+The retrain trigger holds a cooldown in one S3 object, updated only with conditional writes
+(`IfNoneMatch="*"` to create it, `IfMatch=<etag>` to replace it), so of two overlapping runs
+exactly one submits: the other's write fails with PreconditionFailed and it backs off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+METRICS_PER_CALL = 1000  # PutMetricData accepts at most 1000 metrics per request
+SUBJECT_LIMIT = 100  # SNS rejects longer email subjects
+
+
+def write_reports(
+    s3: Any, *, bucket: str, prefixes: Sequence[str], report_json: str, report_html: str
+) -> list[str]:
+    """Both reports under every prefix (the dated run folder and `latest/`); their S3 URLs."""
+    urls = []
+    for prefix in prefixes:
+        for name, body, content_type in (
+            ("report.json", report_json, "application/json"),
+            ("report.html", report_html, "text/html; charset=utf-8"),
+        ):
+            s3.put_object(Bucket=bucket, Key=f"{prefix}{name}", Body=body.encode(), ContentType=content_type)
+            urls.append(f"s3://{bucket}/{prefix}{name}")
+    return urls
+
+
+def put_metrics(cloudwatch: Any, *, namespace: str, metrics: Sequence[dict[str, Any]]) -> int:
+    """`put_metric_data` in batches of at most METRICS_PER_CALL; the number of calls made."""
+    calls = 0
+    for start in range(0, len(metrics), METRICS_PER_CALL):
+        cloudwatch.put_metric_data(
+            Namespace=namespace, MetricData=list(metrics[start : start + METRICS_PER_CALL])
+        )
+        calls += 1
+    return calls
+
+
+def metric(name: str, value: float, *, dimensions: dict[str, str], unit: str = "None") -> dict[str, Any]:
+    return {
+        "MetricName": name,
+        "Value": float(value),
+        "Unit": unit,
+        "Dimensions": [{"Name": key, "Value": str(val)} for key, val in dimensions.items()],
+    }
+
+
+def publish_alert(sns: Any, *, topic_arn: str, subject: str, body: str) -> str:
+    """Publish to the alerts topic; a subject over the SNS limit is cut, not rejected."""
+    if len(subject) > SUBJECT_LIMIT:
+        subject = subject[: SUBJECT_LIMIT - 3] + "..."
+    response = sns.publish(TopicArn=topic_arn, Subject=subject, Message=body)
+    return str(response["MessageId"])
+
+
+@dataclass(frozen=True)
+class Cooldown:
+    """The cooldown object as read: its content and the ETag a replacement must match."""
+
+    last_submitted_at: datetime
+    etag: str
+
+    def active(self, now: datetime, period: timedelta) -> bool:
+        return now < self.last_submitted_at + period
+
+
+@dataclass(frozen=True)
+class RetrainDecision:
+    submitted: bool
+    reason: str
+    job_id: str | None = None
+    failed: bool = False
+
+
+def read_cooldown(s3: Any, *, bucket: str, key: str) -> Cooldown | None:
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return None
+        raise
+    etag = str(response["ETag"])
+    try:
+        last = datetime.fromisoformat(json.loads(response["Body"].read())["last_submitted_at"])
+    except (ValueError, KeyError, TypeError):
+        # An unreadable state must not block retraining forever: treat it as long expired; the
+        # conditional write on its ETag still protects against a concurrent run.
+        last = datetime.fromtimestamp(0, tz=UTC)
+    return Cooldown(last_submitted_at=last, etag=etag)
+
+
+def claim_cooldown(
+    s3: Any, *, bucket: str, key: str, previous: Cooldown | None, now: datetime, run_id: str
+) -> str | None:
+    """Start a new cooldown period; None when another run changed the object first."""
+    body = json.dumps({"last_submitted_at": now.isoformat(), "run_id": run_id}).encode()
+    condition = {"IfMatch": previous.etag} if previous else {"IfNoneMatch": "*"}
+    try:
+        response = s3.put_object(
+            Bucket=bucket, Key=key, Body=body, ContentType="application/json", **condition
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict"):
+            return None
+        raise
+    return str(response["ETag"])
+
+
+def submit_retrain(
+    s3: Any,
+    batch: Any,
+    *,
+    bucket: str,
+    cooldown_key: str,
+    period: timedelta,
+    now: datetime,
+    run_id: str,
+    job_queue: str,
+    job_definition: str,
+    reason: str,
+) -> RetrainDecision:
+    """Submit the retrain job unless one was submitted within `period` or another run holds it."""
+    previous = read_cooldown(s3, bucket=bucket, key=cooldown_key)
+    if previous and previous.active(now, period):
+        until = previous.last_submitted_at + period
+        last = previous.last_submitted_at
+        return RetrainDecision(
+            False,
+            f"cooldown: last retrain submitted {last:%Y-%m-%d %H:%M}Z, "
+            f"next allowed after {until:%Y-%m-%d %H:%M}Z",
+        )
+    claimed = claim_cooldown(s3, bucket=bucket, key=cooldown_key, previous=previous, now=now, run_id=run_id)
+    if claimed is None:
+        return RetrainDecision(False, "another monitor run claimed the cooldown first")
+    try:
+        response = batch.submit_job(
+            jobName=f"retrain-on-drift-{run_id}"[:128],
+            jobQueue=job_queue,
+            jobDefinition=job_definition,
+            parameters={"reason": reason[:1000]},
+        )
+    except ClientError:
+        # Give the period back so the next run can retry; our claim is the object's current state.
+        _release(s3, bucket=bucket, key=cooldown_key, etag=claimed, previous=previous)
+        raise
+    return RetrainDecision(True, "submitted", job_id=str(response["jobId"]))
+
+
+def _release(s3: Any, *, bucket: str, key: str, etag: str, previous: Cooldown | None) -> None:
+    since = previous.last_submitted_at if previous else datetime.fromtimestamp(0, tz=UTC)
+    body = json.dumps({"last_submitted_at": since.isoformat(), "run_id": "released"}).encode()
+    with contextlib.suppress(ClientError):  # someone else wrote it meanwhile: their state wins
+        s3.put_object(Bucket=bucket, Key=key, Body=body, IfMatch=etag)

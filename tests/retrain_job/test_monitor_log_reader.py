@@ -1,0 +1,88 @@
+"""The streaming log reader: line-aligned blocks, fast and forgiving parsing, S3 listing, metrics."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+
+import boto3
+import numpy as np
+from moto import mock_aws
+
+from retrain_job import log_reader, publish
+from retrain_job.log_reader import LogLayout, parse_block
+
+LAYOUT = LogLayout(numeric=("age", "charges"), categorical=("plan",))
+
+
+def _line(i: int, **overrides: object) -> bytes:
+    record: dict[str, object] = {
+        "model_version": "v1",
+        "input": {"age": i, "charges": i / 2, "plan": f"p{i % 3}"},
+        "output": {"prediction": 1, "probability": (i % 10) / 10},
+    }
+    record.update(overrides)
+    return json.dumps(record).encode()
+
+
+def test_blocks_are_whole_lines_across_reads_and_gzip_members() -> None:
+    lines = [_line(i) for i in range(5_000)]
+    # Two concatenated gzip members, as appending writers produce; tiny blocks force many cuts.
+    stream = io.BytesIO(
+        gzip.compress(b"\n".join(lines[:2_000]) + b"\n") + gzip.compress(b"\n".join(lines[2_000:]))
+    )
+    blocks = list(log_reader.decompressed_blocks(stream, block_bytes=10_000))
+    assert len(blocks) > 10 and all(block.endswith(b"\n") for block in blocks[:-1])
+    assert b"".join(blocks).split(b"\n")[:-1] == lines[:-1] and b"".join(blocks).endswith(lines[-1])
+
+
+def test_a_malformed_line_costs_only_itself() -> None:
+    lines = [_line(i) for i in range(3_000)]
+    lines[1_234] = b'{"input": {"age": "forty"}, "output": {"probability": 0.1}}'
+    lines[2_000] = b"{truncated"
+    columns = parse_block(b"\n".join(lines) + b"\n", LAYOUT)
+    assert (columns.rows, columns.malformed) == (2_998, 2), (columns.rows, columns.malformed)
+    clean = parse_block(b"\n".join(line for i, line in enumerate(lines) if i not in (1_234, 2_000)), LAYOUT)
+    assert np.array_equal(columns.numeric["age"], clean.numeric["age"]), "good rows lost or reordered"
+    indices, dictionary = columns.categorical["plan"]
+    assert sorted(dictionary) == ["p0", "p1", "p2"] and (indices >= 0).all()
+
+
+def test_missing_values_and_other_versions() -> None:
+    lines = [_line(1, input={"plan": None}), _line(2, model_version="v2"), _line(3)]
+    layout = LogLayout(numeric=LAYOUT.numeric, categorical=LAYOUT.categorical, model_version="v1")
+    columns = parse_block(b"\n".join(lines), layout)
+    assert (columns.rows, columns.filtered, columns.malformed) == (2, 1, 0)
+    assert np.isnan(columns.numeric["age"][0]) and columns.categorical["plan"][0][0] == -1
+
+
+def test_window_listing_reads_only_its_partitions() -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="logs-bucket")
+        for key in ("p/dt=2026-11-23/hour=09/a.jsonl.gz", "p/dt=2026-11-23/hour=10/b.jsonl.gz",
+                    "p/dt=2026-11-23/hour=11/c.jsonl.gz", "p/dt=2026-11-23/hour=10/notes.txt"):  # fmt: skip
+            s3.put_object(Bucket="logs-bucket", Key=key, Body=gzip.compress(_line(1)))
+        keys = log_reader.list_window_keys(
+            s3, bucket="logs-bucket", prefixes=["p/dt=2026-11-23/hour=09/", "p/dt=2026-11-23/hour=10/"]
+        )
+        assert keys == ["p/dt=2026-11-23/hour=09/a.jsonl.gz", "p/dt=2026-11-23/hour=10/b.jsonl.gz"]
+        truncated = gzip.compress(b"\n".join(_line(i) for i in range(100)))[:-30]
+        s3.put_object(Bucket="logs-bucket", Key="p/dt=2026-11-23/hour=11/d.jsonl.gz", Body=truncated)
+        corrupt: list[str] = []
+        results = list(log_reader.map_window(
+            s3, bucket="logs-bucket", keys=["p/dt=2026-11-23/hour=11/d.jsonl.gz", *keys],
+            summarise=lambda block: parse_block(block, LAYOUT).rows,
+            on_corrupt=lambda key, error: corrupt.append(key),
+        ))  # fmt: skip
+        assert results == [1, 1] and corrupt == ["p/dt=2026-11-23/hour=11/d.jsonl.gz"]
+
+
+def test_metrics_are_sent_in_batches_of_at_most_1000() -> None:
+    with mock_aws():
+        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+        metrics = [publish.metric("PSI", 0.1, dimensions={"Feature": f"f{i}"}) for i in range(1_001)]
+        assert publish.put_metrics(cloudwatch, namespace="MlDeploy", metrics=metrics) == 2
+        pages = cloudwatch.get_paginator("list_metrics").paginate(Namespace="MlDeploy")
+        assert sum(len(page["Metrics"]) for page in pages) == 1_001, "metrics lost between batches"
