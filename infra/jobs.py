@@ -202,6 +202,7 @@ class Jobs(pulumi.ComponentResource):
     def _retrain_environment(self) -> dict[str, pulumi.Input[str]]:
         args, storage, jobs = self._args, self._args.storage, self._args.config
         return {
+            "AWS_REGION": self._region,
             "MODEL_BUCKET": args.buckets.models.bucket,
             "MODEL_KEY": storage.model_key,
             "MODEL_ARCHIVE_PREFIX": storage.model_archive_prefix,
@@ -218,6 +219,9 @@ class Jobs(pulumi.ComponentResource):
     def _monitor_environment(self) -> dict[str, pulumi.Input[str]]:
         args, storage, jobs = self._args, self._args.storage, self._args.config
         return {
+            "AWS_REGION": self._region,
+            # The monitor watches what prod serves; stage traffic is testing, not the world.
+            "ENVIRONMENT": "prod",
             "MODEL_BUCKET": args.buckets.models.bucket,
             "MODEL_KEY": storage.model_key,
             "LOG_BUCKET": args.buckets.prediction_logs.bucket,

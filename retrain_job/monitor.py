@@ -174,7 +174,10 @@ def write_report(
     urls = publish.write_reports(
         s3,
         bucket=config.log_bucket,
-        prefixes=[f"{config.reports_prefix}dt={now:%Y-%m-%d}/{run_id}/", f"{config.reports_prefix}latest/"],
+        prefixes=[
+            f"{config.reports_prefix}dt={now:%Y-%m-%d}/{run_id}/",
+            f"{config.reports_prefix}latest/{config.environment}/",
+        ],
         report_json=json.dumps(document, indent=1),
         report_html=report.render_html(document),
     )
@@ -273,7 +276,9 @@ def summary(
         lines.append(
             f"Retrain: {'submitted job ' + str(retrain.job_id) if retrain.submitted else retrain.reason}."
         )
-    lines.append(f"Report: {report_url} (report.json beside it; the newest is always under latest/).")
+    lines.append(
+        f"Report: {report_url} (report.json beside it; the newest is always under latest/<environment>/)."
+    )
     return "\n".join(lines)
 
 

@@ -83,9 +83,7 @@ def promote(s3: Any, *, bucket: str, source: StoredObject, model_key: str) -> St
     copy_source = {"Bucket": bucket, "Key": source.key}
     if source.version_id:
         copy_source["VersionId"] = source.version_id
-    response = s3.copy_object(
-        Bucket=bucket, Key=model_key, CopySource=copy_source, MetadataDirective="COPY"
-    )
+    response = s3.copy_object(Bucket=bucket, Key=model_key, CopySource=copy_source, MetadataDirective="COPY")
     return StoredObject(
         key=model_key,
         version_id=response.get("VersionId"),
@@ -106,9 +104,7 @@ def write_decision(s3: Any, *, bucket: str, prefix: str, record: dict[str, Any])
     return key
 
 
-def publish_metrics(
-    cloudwatch: Any, *, namespace: str, model_key: str, values: dict[str, float]
-) -> None:
+def publish_metrics(cloudwatch: Any, *, namespace: str, model_key: str, values: dict[str, float]) -> None:
     """One PutMetricData call with every figure of this run, dimensioned by the trigger key."""
     dimensions = [{"Name": "ModelKey", "Value": model_key}]
     cloudwatch.put_metric_data(

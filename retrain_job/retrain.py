@@ -80,9 +80,7 @@ def run(settings: Settings) -> int:
         data_fingerprint = fingerprint(data)
         if champion and champion.manifest.training_data.fingerprint == data_fingerprint:
             return report_unchanged(clients, settings=settings, champion=champion)
-        train_frame, holdout = split_holdout(
-            data, seed=settings.seed, fraction=settings.holdout_fraction
-        )
+        train_frame, holdout = split_holdout(data, seed=settings.seed, fraction=settings.holdout_fraction)
         del data
         started = time.perf_counter()
         features = challenger_features(train_frame, target=target, champion=champion)
@@ -110,9 +108,7 @@ def run(settings: Settings) -> int:
         if not result.passed:
             return reject(clients, settings=settings, record=record, figures=figures)
         bundle_path = write_bundle(workdir / publishing.BUNDLE_FILE, model=model, manifest=manifest)
-        return promote(
-            clients, settings=settings, bundle_path=bundle_path, record=record, figures=figures
-        )
+        return promote(clients, settings=settings, bundle_path=bundle_path, record=record, figures=figures)
 
 
 def make_clients(settings: Settings) -> Clients:
@@ -154,15 +150,11 @@ def validate_training_data(
         data,
         features=champion.manifest.features if champion else None,
         target=target,
-        limits=DataLimits(
-            min_rows=settings.min_rows, max_label_imbalance=settings.max_label_imbalance
-        ),
+        limits=DataLimits(min_rows=settings.min_rows, max_label_imbalance=settings.max_label_imbalance),
     )
 
 
-def split_holdout(
-    data: pd.DataFrame, *, seed: int, fraction: float
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_holdout(data: pd.DataFrame, *, seed: int, fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A fresh random holdout from the new data; champion and challenger are scored on it."""
     order = np.random.default_rng(seed).permutation(len(data))
     cut = round(len(data) * fraction)
@@ -199,9 +191,7 @@ def evaluate_champion(
     return evaluate(champion.model, X, labels(holdout, target))
 
 
-def gate(
-    manifest: Manifest, champion_metrics: dict[str, float] | None, *, settings: Settings
-) -> GateResult:
+def gate(manifest: Manifest, champion_metrics: dict[str, float] | None, *, settings: Settings) -> GateResult:
     """Pass iff the challenger clears the floor and is within tolerance of the champion."""
     metric = manifest.primary_metric
     challenger = manifest.metrics[metric]
@@ -250,9 +240,7 @@ def decision_record(
     }
 
 
-def reject(
-    clients: Clients, *, settings: Settings, record: dict[str, Any], figures: dict[str, float]
-) -> int:
+def reject(clients: Clients, *, settings: Settings, record: dict[str, Any], figures: dict[str, float]) -> int:
     """Record and alert; nothing is written near the trigger key."""
     key = publishing.write_decision(
         clients.s3, bucket=settings.model_bucket, prefix=settings.decisions_prefix, record=record
@@ -264,9 +252,7 @@ def reject(
         subject=f"Retrain rejected challenger {record['challenger_version']}",
         record=record,
     )
-    print(
-        f"retrain: rejected: {'; '.join(record['reasons'])} (decision s3://{settings.model_bucket}/{key})"
-    )
+    print(f"retrain: rejected: {'; '.join(record['reasons'])} (decision s3://{settings.model_bucket}/{key})")
     return EXIT_REJECTED
 
 
@@ -322,9 +308,7 @@ def report_unchanged(clients: Clients, *, settings: Settings, champion: Champion
         clients.s3, bucket=settings.model_bucket, prefix=settings.decisions_prefix, record=record
     )
     publish_run_metrics(clients, settings=settings, record=record, figures={})
-    print(
-        f"retrain: unchanged: champion {champion.manifest.bundle_version} was trained on this data"
-    )
+    print(f"retrain: unchanged: champion {champion.manifest.bundle_version} was trained on this data")
     return EXIT_PROMOTED
 
 

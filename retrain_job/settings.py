@@ -60,9 +60,7 @@ def parse_settings(argv: Sequence[str] | None, environ: Mapping[str, str] = os.e
         description="Train a challenger, gate it against the champion, promote it if it passes.",
     )
     for flag, env, default, _, help_text in _OPTIONS:
-        parser.add_argument(
-            flag, default=None, help=f"{help_text} [env {env}, default {default!r}]"
-        )
+        parser.add_argument(flag, default=None, help=f"{help_text} [env {env}, default {default!r}]")
     args = vars(parser.parse_args(argv))
     values: dict[str, object] = {}
     for flag, env, default, kind, _ in _OPTIONS:

@@ -218,6 +218,7 @@ def test_sizes_and_image_tag_come_from_config(tuned_program: Program) -> None:
 def test_retrain_job_is_told_where_everything_is(dev_program: Program) -> None:
     env = environment(dev_program, "retrain")
     assert env == {
+        "AWS_REGION": REGION,
         "MODEL_BUCKET": "ml-models-0a1b2c3",
         "MODEL_KEY": "bundles/current/model-bundle.zip",
         "MODEL_ARCHIVE_PREFIX": "bundles/archive/",
@@ -233,6 +234,8 @@ def test_retrain_job_is_told_where_everything_is(dev_program: Program) -> None:
 def test_monitor_job_is_told_where_everything_is(dev_program: Program) -> None:
     env = environment(dev_program, "monitor")
     assert env == {
+        "AWS_REGION": REGION,
+        "ENVIRONMENT": "prod",
         "MODEL_BUCKET": "ml-models-0a1b2c3",
         "MODEL_KEY": "bundles/current/model-bundle.zip",
         "LOG_BUCKET": "ml-prediction-logs-0a1b2c3",

@@ -101,7 +101,7 @@ class World:
         return jobs
 
     def report(self, name: str = "report.json") -> str:
-        body = self.s3.get_object(Bucket=LOG_BUCKET, Key=f"reports/latest/{name}")["Body"].read()
+        body = self.s3.get_object(Bucket=LOG_BUCKET, Key=f"reports/latest/prod/{name}")["Body"].read()
         return str(body.decode())
 
 
