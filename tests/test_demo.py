@@ -30,6 +30,6 @@ def test_lifecycle_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
     assert "normal traffic: 150 requests" in text and "drifted traffic: 150 requests" in text
     assert "challenger trained on drifted data: promoted" in text
     assert "bad challenger rejected (exit 3)" in text
-    drift_line = next(line for line in summary if line.startswith("rows seen"))
+    drift_line = next(line for line in summary if line.startswith("status drift"))
     assert "payment_method" in drift_line, f"the unseen payment method was not flagged: {drift_line}"
     assert list(tmp_path.rglob("report.html")), "the HTML drift report was not left in the work folder"

@@ -339,12 +339,16 @@ def show_drift_report(aws: LocalAws, stack: DevStack, folder: Path, progress: Pr
             target.parent.mkdir(parents=True, exist_ok=True)
             s3.download_file(stack.log_bucket, item["Key"], str(target))
     report = json.loads((folder / reports[-1].removeprefix(stack.reports_prefix)).read_text())
-    drifted = report.get("drifted_features", [])
-    progress.say(f"rows seen {report.get('rows_seen')}, drifted features: {drifted}", remember=True)
-    for name, stats in sorted(report.get("features", {}).items()):
-        psi, ks = stats.get("psi"), stats.get("ks_statistic")
-        ks_text = f", KS {ks:.3f}" if isinstance(ks, float) else ""
-        progress.say(f"  {name:18s} PSI {psi:.3f}{ks_text}" if isinstance(psi, float) else f"  {name}")
+    progress.say(
+        f"status {report['status']}: rows seen {report['rows']['seen']}, "
+        f"drifted features {report['drifted_features']}",
+        remember=True,
+    )
+    for feature in report["features"]:
+        progress.say(
+            f"  {feature['name']:18s} {feature['status']:9s} PSI {feature['psi']:.3f}  "
+            f"{feature['test']} {feature['statistic']:.3f}"
+        )
     html = sorted(folder.rglob("report.html"))
     if html:
         progress.say(f"HTML report: {html[-1]}", remember=True)
