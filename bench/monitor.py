@@ -18,7 +18,6 @@ import io
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from ml_deploy.local_aws import moto_server
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
@@ -100,25 +101,6 @@ def log_object(manifest: Any, model: Any, *, seed: int) -> bytes:
     return gzip.compress(b"\n".join(lines) + b"\n", compresslevel=6)
 
 
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server, url
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise RuntimeError("moto_server did not start")
-
-
 def upload_window(s3: Any, *, environment: str, rows: int, sources: list[str]) -> None:
     """`rows` rows as copies of the distinct objects, spread over the window's 24 hours."""
     from ml_deploy import payload_log
@@ -169,9 +151,9 @@ def run_measured(environment: str, env: dict[str, str]) -> dict[str, Any]:
     return outcome
 
 
-def server_cpu_seconds(server: subprocess.Popen[bytes]) -> float:
+def server_cpu_seconds(pid: int) -> float:
     """CPU time of the local S3 stand-in: it shares this machine's cores with the job."""
-    fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -247,9 +229,9 @@ def main() -> int:
         {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": REGION}
     )
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    server, url = start_moto()
-    env = {**os.environ, "AWS_ENDPOINT_URL": url}
-    try:
+    with moto_server() as aws:
+        url = aws.endpoint
+        env = {**os.environ, "AWS_ENDPOINT_URL": url}
         s3 = boto3.client("s3", endpoint_url=url, region_name=REGION)
         with tempfile.TemporaryDirectory() as folder:
             bundle, model, manifest = make_bundle(Path(folder))
@@ -271,9 +253,9 @@ def main() -> int:
         for size in sizes:
             environment = f"bench{size}"
             upload_window(s3, environment=environment, rows=size, sources=sources)
-            server_before = server_cpu_seconds(server)
+            server_before = server_cpu_seconds(aws.pid)
             outcome = run_measured(environment, env)
-            server_seconds = server_cpu_seconds(server) - server_before
+            server_seconds = server_cpu_seconds(aws.pid) - server_before
             seconds_by_size[size] = outcome["seconds"]
             _row(f"monitor end to end ({server_seconds:.1f} CPU s in moto)", size, outcome["seconds"],
                  size / outcome["seconds"], outcome["cpu_seconds"], size / outcome["cpu_seconds"],
@@ -296,9 +278,6 @@ def main() -> int:
             None,
         )
         print(f"load average after: {os.getloadavg()[0]:.1f}")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     return 0
 
 

@@ -30,6 +30,7 @@ class LocalAws:
     """Where the local account answers, and the environment a process needs to reach it."""
 
     endpoint: str
+    pid: int
 
     @property
     def environment(self) -> dict[str, str]:
@@ -70,7 +71,7 @@ def moto_server(*, timeout: float = 30.0) -> Iterator[LocalAws]:
     endpoint = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(endpoint, process=process, timeout=timeout)
-        yield LocalAws(endpoint)
+        yield LocalAws(endpoint, process.pid)
     finally:
         process.terminate()
         try:
