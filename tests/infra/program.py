@@ -7,6 +7,7 @@ can ask for "all buckets" or "every policy document" and assert on the lot.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import runpy
@@ -294,6 +295,9 @@ def run_under_mocks(
     logger = logging.getLogger(f"pulumi-mocks-{id(capture)}")
     logger.addHandler(capture)
     logger.propagate = False
+    # Pulumi's runtime uses the thread's current event loop; tests of async code (the service)
+    # may have closed or unset it, so each run gets its own.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     settings.set_root_resource(None)  # type: ignore[arg-type]
     pulumi.runtime.set_mocks(
         mocks,
