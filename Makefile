@@ -27,9 +27,9 @@ test: install check pytest
 
 check: lint typecheck hadolint schemas
 
-# `ruff format --check` is not run: most existing modules are not ruff-formatted yet.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Strict over infra/, service/, retrain_job/ and src/ml_deploy (pyproject [tool.mypy] files).
 typecheck: install

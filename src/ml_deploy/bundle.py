@@ -107,9 +107,7 @@ class Manifest(BaseModel):
     @classmethod
     def _supported_format(cls, value: int) -> int:
         if value != FORMAT_VERSION:
-            raise ValueError(
-                f"unsupported format_version {value}, this code reads {FORMAT_VERSION}"
-            )
+            raise ValueError(f"unsupported format_version {value}, this code reads {FORMAT_VERSION}")
         return value
 
     @field_validator("created_at")
@@ -212,9 +210,7 @@ def _read_verified(path: Path) -> tuple[Manifest, bytes]:
         )
     untrusted = _untrusted_types(model_bytes)
     if untrusted:
-        raise BundleError(
-            f"{path}: {manifest.model_file.name} contains untrusted types {untrusted}"
-        )
+        raise BundleError(f"{path}: {manifest.model_file.name} contains untrusted types {untrusted}")
     return manifest, model_bytes
 
 

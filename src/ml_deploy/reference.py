@@ -115,9 +115,7 @@ def build_reference(
     """Reference statistics of `data` (a frame, or an array already encoded in manifest order)."""
     encoded = encode_frame(data, features) if isinstance(data, pd.DataFrame) else np.asarray(data)
     if encoded.ndim != 2 or encoded.shape[1] != len(features):
-        raise ValueError(
-            f"reference data has shape {encoded.shape}, expected (rows, {len(features)})"
-        )
+        raise ValueError(f"reference data has shape {encoded.shape}, expected (rows, {len(features)})")
     references: dict[str, NumericReference | CategoricalReference] = {}
     for j, spec in enumerate(features):
         column = encoded[:, j]

@@ -28,9 +28,7 @@ def generate(n_rows: int, *, seed: int = 0, drifted: bool = False) -> pd.DataFra
     if n_rows < 0:
         raise ValueError(f"n_rows must be >= 0, got {n_rows}")
     rng = np.random.default_rng(seed)
-    contract = _categorical(
-        rng, CONTRACTS, (0.3, 0.3, 0.4) if drifted else (0.5, 0.25, 0.25), n_rows
-    )
+    contract = _categorical(rng, CONTRACTS, (0.3, 0.3, 0.4) if drifted else (0.5, 0.25, 0.25), n_rows)
     payment = _payment_methods(rng, n_rows, drifted=drifted)
     internet = _categorical(
         rng, INTERNET_SERVICES, (0.3, 0.55, 0.15) if drifted else (0.35, 0.45, 0.2), n_rows

@@ -49,18 +49,13 @@ class FeatureSpec(BaseModel):
         return {category: code for code, category in enumerate(self.categories or [])}
 
 
-def encode_records(
-    records: Sequence[Mapping[str, Any]], features: Sequence[FeatureSpec]
-) -> np.ndarray:
+def encode_records(records: Sequence[Mapping[str, Any]], features: Sequence[FeatureSpec]) -> np.ndarray:
     """Encode request records without building a DataFrame: this is the service's hot path.
 
     Absent keys, None, and unknown categories become NaN; a numeric value that is not a number
     raises SchemaError naming the field.
     """
-    plan = [
-        (spec.name, spec.category_index if spec.type == "categorical" else None)
-        for spec in features
-    ]
+    plan = [(spec.name, spec.category_index if spec.type == "categorical" else None) for spec in features]
     nan = math.nan
     rows: list[list[float]] = []
     for record in records:
@@ -115,8 +110,7 @@ def numeric_values(column: pd.Series, *, name: str) -> np.ndarray:
         except (TypeError, ValueError):
             sample = column.dropna().head(3).tolist()
             raise SchemaError(
-                f"column {name!r}: expected numeric values, got dtype {column.dtype} "
-                f"(e.g. {sample})"
+                f"column {name!r}: expected numeric values, got dtype {column.dtype} (e.g. {sample})"
             ) from None
     return np.asarray(column.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 

@@ -102,9 +102,7 @@ def labels(df: pd.DataFrame, target: str) -> np.ndarray:
     values = pd.to_numeric(column, errors="coerce") if column.dtype == object else column
     unique = set(pd.unique(np.asarray(values)).tolist())
     if not unique <= {0, 1}:
-        raise SchemaError(
-            f"target column {target!r} must be binary 0/1, found {sorted(unique)[:5]}"
-        )
+        raise SchemaError(f"target column {target!r} must be binary 0/1, found {sorted(unique)[:5]}")
     return np.asarray(values, dtype=np.int8)
 
 
@@ -174,9 +172,7 @@ def fingerprint(df: pd.DataFrame) -> str:
     for name in sorted(str(column) for column in df.columns):
         column = df[name]
         digest.update(f"{name}\0".encode())
-        if pd.api.types.is_numeric_dtype(column.dtype) and not isinstance(
-            column.dtype, pd.CategoricalDtype
-        ):
+        if pd.api.types.is_numeric_dtype(column.dtype) and not isinstance(column.dtype, pd.CategoricalDtype):
             values = column.to_numpy(dtype=np.float64, na_value=np.nan)
         elif pd.api.types.is_datetime64_any_dtype(column.dtype):
             instants = pd.to_datetime(column, utc=True).astype("datetime64[ns, UTC]")
