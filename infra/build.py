@@ -48,6 +48,25 @@ class BuildProject:
     log_group: aws.cloudwatch.LogGroup
 
 
+def codebuild_log_group(
+    name: str, *, project_name: str, key: aws.kms.Key, parent: pulumi.Resource
+) -> aws.cloudwatch.LogGroup:
+    """The log group CodeBuild writes a project's logs to, under the stack key, with retention."""
+    return aws.cloudwatch.LogGroup(
+        name,
+        name=f"/aws/codebuild/{project_name}",
+        retention_in_days=BUILD_LOG_RETENTION_DAYS,
+        kms_key_id=key.arn,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def plain_variable(
+    name: str, value: pulumi.Input[str]
+) -> aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs:
+    return aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(name=name, value=value, type="PLAINTEXT")
+
+
 def create_build_project(
     name: str, *, project_name: str, inputs: BuildInputs, parent: pulumi.Resource
 ) -> BuildProject:
@@ -55,12 +74,8 @@ def create_build_project(
     child = pulumi.ResourceOptions(parent=parent)
     identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent))
 
-    log_group = aws.cloudwatch.LogGroup(
-        f"{name}-build-logs",
-        name=f"/aws/codebuild/{project_name}",
-        retention_in_days=BUILD_LOG_RETENTION_DAYS,
-        kms_key_id=inputs.key.arn,
-        opts=child,
+    log_group = codebuild_log_group(
+        f"{name}-build-logs", project_name=project_name, key=inputs.key, parent=parent
     )
     report_group = aws.codebuild.ReportGroup(
         f"{name}-junit",
@@ -106,11 +121,11 @@ def create_build_project(
             image_pull_credentials_type="CODEBUILD",
             privileged_mode=True,  # docker build needs the daemon
             environment_variables=[
-                _plain("SERVICE_REPOSITORY_URI", inputs.service_repo.repository_url),
-                _plain("JOBS_REPOSITORY_URI", inputs.jobs_repo.repository_url),
-                _plain("CONTAINER_NAME", inputs.container_name),
-                _plain("AWS_ACCOUNT_ID", identity.account_id),
-                _plain("MODEL_ARTIFACT_NAME", inputs.model_artifact_name),
+                plain_variable("SERVICE_REPOSITORY_URI", inputs.service_repo.repository_url),
+                plain_variable("JOBS_REPOSITORY_URI", inputs.jobs_repo.repository_url),
+                plain_variable("CONTAINER_NAME", inputs.container_name),
+                plain_variable("AWS_ACCOUNT_ID", identity.account_id),
+                plain_variable("MODEL_ARTIFACT_NAME", inputs.model_artifact_name),
             ],
         ),
         cache=aws.codebuild.ProjectCacheArgs(
@@ -131,10 +146,6 @@ def connection_service(configured_arn: str | None) -> str:
     if configured_arn and configured_arn.startswith("arn:aws:codestar-connections:"):
         return "codestar-connections"
     return "codeconnections"
-
-
-def _plain(name: str, value: pulumi.Input[str]) -> aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs:
-    return aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(name=name, value=value, type="PLAINTEXT")
 
 
 def _build_policy(

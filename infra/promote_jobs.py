@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.build import BUILD_IMAGE, BUILD_LOG_RETENTION_DAYS, connection_service
+from infra.build import BUILD_IMAGE, codebuild_log_group, connection_service, plain_variable
 from infra.iam import assume_role_policy, policy
 from infra.pipeline_iam import StackLocation
 
@@ -52,12 +52,8 @@ def create_promote_project(
 ) -> PromoteProject:
     """Project, role and encrypted log group, all children of `parent`."""
     child = pulumi.ResourceOptions(parent=parent)
-    log_group = aws.cloudwatch.LogGroup(
-        f"{name}-promote-jobs-logs",
-        name=f"/aws/codebuild/{project_name}",
-        retention_in_days=BUILD_LOG_RETENTION_DAYS,
-        kms_key_id=inputs.key.arn,
-        opts=child,
+    log_group = codebuild_log_group(
+        f"{name}-promote-jobs-logs", project_name=project_name, key=inputs.key, parent=parent
     )
     role = aws.iam.Role(
         f"{name}-promote-jobs",
@@ -88,9 +84,9 @@ def create_promote_project(
             image_pull_credentials_type="CODEBUILD",
             privileged_mode=False,  # no docker: it only calls the Batch API
             environment_variables=[
-                _plain("JOBS_REPOSITORY_URI", inputs.jobs_repo.repository_url),
-                _plain("RETRAIN_JOB_DEFINITION", inputs.retrain_definition_name),
-                _plain("MONITOR_JOB_DEFINITION", inputs.monitor_definition_name),
+                plain_variable("JOBS_REPOSITORY_URI", inputs.jobs_repo.repository_url),
+                plain_variable("RETRAIN_JOB_DEFINITION", inputs.retrain_definition_name),
+                plain_variable("MONITOR_JOB_DEFINITION", inputs.monitor_definition_name),
             ],
         ),
         logs_config=aws.codebuild.ProjectLogsConfigArgs(
@@ -102,10 +98,6 @@ def create_promote_project(
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy]),
     )
     return PromoteProject(project=project, role=role, log_group=log_group)
-
-
-def _plain(name: str, value: pulumi.Input[str]) -> aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs:
-    return aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(name=name, value=value, type="PLAINTEXT")
 
 
 def promote_policy(inputs: PromoteInputs, log_group: aws.cloudwatch.LogGroup) -> pulumi.Output[str]:
