@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.iam import assume_role_policy, policy
+from infra.iam import service_role
 
 BUILD_IMAGE = "aws/codebuild/standard:7.0"
 # The key under `reports:` in buildspec.yml. CodeBuild resolves a report group *name* given
@@ -93,18 +93,13 @@ def create_build_project(
         delete_reports=True,
         opts=child,
     )
-    role = aws.iam.Role(
+    role = service_role(
         f"{name}-build",
+        service="codebuild.amazonaws.com",
+        statements=_build_statements(inputs, log_group, report_group),
+        parent=parent,
         description="CodeBuild: test, verify the model bundle, build and push the images",
-        assume_role_policy=assume_role_policy("codebuild.amazonaws.com"),
-        opts=child,
-    )
-    aws.iam.RolePolicy(
-        f"{name}-build",
-        role=role.id,
-        policy=_build_policy(inputs, log_group, report_group),
-        opts=child,
-    )
+    ).role
     project = aws.codebuild.Project(
         f"{name}-build",
         name=project_name,
@@ -148,9 +143,9 @@ def connection_service(configured_arn: str | None) -> str:
     return "codeconnections"
 
 
-def _build_policy(
+def _build_statements(
     inputs: BuildInputs, log_group: aws.cloudwatch.LogGroup, report_group: aws.codebuild.ReportGroup
-) -> pulumi.Output[str]:
+) -> list[dict[str, Any]]:
     repositories = [inputs.service_repo.arn, inputs.jobs_repo.arn]
     statements: list[dict[str, Any]] = [
         {
@@ -221,4 +216,4 @@ def _build_policy(
                 "Resource": inputs.connection_arn,
             }
         )
-    return policy(*statements)
+    return statements

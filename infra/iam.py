@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -44,3 +45,62 @@ def deny_insecure_transport(bucket_arn: pulumi.Input[str]) -> dict[str, Any]:
         "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+
+
+@dataclass(frozen=True)
+class ServiceRole:
+    role: aws.iam.Role
+    # Whatever must not start before the role may act depends on this.
+    policy: aws.iam.RolePolicy
+
+
+def service_role(
+    name: str,
+    *,
+    service: str,
+    statements: Sequence[dict[str, Any]],
+    parent: pulumi.Resource,
+    description: str | None = None,
+) -> ServiceRole:
+    """A role only `service` may assume, with one inline policy of `statements`; both named `name`."""
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        name, description=description, assume_role_policy=assume_role_policy(service), opts=child
+    )
+    inline = aws.iam.RolePolicy(name, role=role.id, policy=policy(*statements), opts=child)
+    return ServiceRole(role=role, policy=inline)
+
+
+def execution_statements(
+    *, repository_arn: pulumi.Input[str], log_group_arn: pulumi.Input[str]
+) -> list[dict[str, Any]]:
+    """What the ECS agent needs before a container's code runs: pull its image, ship its logs.
+
+    Scoped instead of the managed AmazonECSTaskExecutionRolePolicy, which allows every
+    repository and log group of the account.
+    """
+    return [
+        {
+            # GetAuthorizationToken has no resource type: AWS grants it only on "*".
+            "Sid": "GetRegistryLoginToken",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",
+        },
+        {
+            "Sid": "PullImage",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+            ],
+            "Resource": repository_arn,
+        },
+        {
+            "Sid": "WriteLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": pulumi.Output.concat(log_group_arn, ":log-stream:*"),
+        },
+    ]

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import StorageConfig
-from infra.iam import assume_role_policy, policy
+from infra.iam import service_role
 
 METRICS_NAMESPACE = "MlDeploy"
 # Where the monitor remembers its last drift-triggered retrain (prediction log bucket).
@@ -207,40 +207,6 @@ def submit_jobs_statement(
     }
 
 
-def execution_statements(
-    *, repository_arn: pulumi.Input[str], log_group_arn: pulumi.Input[str]
-) -> list[Statement]:
-    """What the Batch/ECS agent needs before the job's code runs: pull the image, ship logs."""
-    return [
-        {
-            # GetAuthorizationToken has no resource type: AWS grants it only on "*".
-            "Sid": "GetRegistryLoginToken",
-            "Effect": "Allow",
-            "Action": "ecr:GetAuthorizationToken",
-            "Resource": "*",
-        },
-        {
-            "Sid": "PullJobsImage",
-            "Effect": "Allow",
-            "Action": [
-                "ecr:BatchCheckLayerAvailability",
-                "ecr:BatchGetImage",
-                "ecr:GetDownloadUrlForLayer",
-            ],
-            "Resource": repository_arn,
-        },
-        {
-            "Sid": "WriteJobLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": pulumi.Output.concat(log_group_arn, ":log-stream:*"),
-        },
-    ]
-
-
 def task_role(name: str, *, statements: list[Statement], parent: pulumi.Resource) -> aws.iam.Role:
     """A role ECS tasks (Batch on Fargate) assume, with one inline policy of `statements`."""
-    child = pulumi.ResourceOptions(parent=parent)
-    role = aws.iam.Role(name, assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"), opts=child)
-    aws.iam.RolePolicy(name, role=role.id, policy=policy(*statements), opts=child)
-    return role
+    return service_role(name, service="ecs-tasks.amazonaws.com", statements=statements, parent=parent).role

@@ -19,11 +19,11 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import JobConfig, JobsConfig, StorageConfig
+from infra.iam import execution_statements
 from infra.job_roles import (
     COOLDOWN_KEY,
     METRICS_NAMESPACE,
     JobResources,
-    execution_statements,
     monitor_statements,
     retrain_statements,
     task_role,

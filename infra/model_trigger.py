@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.iam import assume_role_policy, policy
+from infra.iam import service_role
 
 
 def model_upload_pattern(bucket_name: str, key: str) -> dict[str, Any]:
@@ -52,27 +52,19 @@ def create_start_role(
     name: str, *, pipeline: aws.codepipeline.Pipeline, parent: pulumi.Resource
 ) -> aws.iam.Role:
     """The role EventBridge rules use to start this pipeline, and no other."""
-    child = pulumi.ResourceOptions(parent=parent)
-    role = aws.iam.Role(
+    start_this_pipeline = {
+        "Sid": "StartThisPipeline",
+        "Effect": "Allow",
+        "Action": "codepipeline:StartPipelineExecution",
+        "Resource": pipeline.arn,
+    }
+    return service_role(
         f"{name}-events-start",
+        service="events.amazonaws.com",
+        statements=[start_this_pipeline],
+        parent=parent,
         description="EventBridge starts the delivery pipeline (model upload, CodeCommit push)",
-        assume_role_policy=assume_role_policy("events.amazonaws.com"),
-        opts=child,
-    )
-    aws.iam.RolePolicy(
-        f"{name}-events-start",
-        role=role.id,
-        policy=policy(
-            {
-                "Sid": "StartThisPipeline",
-                "Effect": "Allow",
-                "Action": "codepipeline:StartPipelineExecution",
-                "Resource": pipeline.arn,
-            }
-        ),
-        opts=child,
-    )
-    return role
+    ).role
 
 
 def create_model_trigger(

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.build import BUILD_IMAGE, codebuild_log_group, connection_service, plain_variable
-from infra.iam import assume_role_policy, policy
+from infra.iam import service_role
 from infra.pipeline_iam import StackLocation
 
 PROMOTE_BUILDSPEC = "buildspec-promote-jobs.yml"
@@ -51,27 +51,21 @@ def create_promote_project(
     name: str, *, project_name: str, inputs: PromoteInputs, parent: pulumi.Resource
 ) -> PromoteProject:
     """Project, role and encrypted log group, all children of `parent`."""
-    child = pulumi.ResourceOptions(parent=parent)
     log_group = codebuild_log_group(
         f"{name}-promote-jobs-logs", project_name=project_name, key=inputs.key, parent=parent
     )
-    role = aws.iam.Role(
+    access = service_role(
         f"{name}-promote-jobs",
+        service="codebuild.amazonaws.com",
+        statements=promote_statements(inputs, log_group),
+        parent=parent,
         description="CodeBuild: register job-definition revisions that run the approved jobs image",
-        assume_role_policy=assume_role_policy("codebuild.amazonaws.com"),
-        opts=child,
-    )
-    role_policy = aws.iam.RolePolicy(
-        f"{name}-promote-jobs",
-        role=role.id,
-        policy=promote_policy(inputs, log_group),
-        opts=child,
     )
     project = aws.codebuild.Project(
         f"{name}-promote-jobs",
         name=project_name,
         description="Registers retrain and monitor job-definition revisions with the approved jobs image",
-        service_role=role.arn,
+        service_role=access.role.arn,
         build_timeout=PROMOTE_TIMEOUT_MINUTES,
         encryption_key=inputs.key.arn,
         # The buildspec and infra/job_revision.py come from the commit being promoted.
@@ -95,12 +89,12 @@ def create_promote_project(
             ),
         ),
         # A build that starts before its role may act fails on its first call.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[access.policy]),
     )
-    return PromoteProject(project=project, role=role, log_group=log_group)
+    return PromoteProject(project=project, role=access.role, log_group=log_group)
 
 
-def promote_policy(inputs: PromoteInputs, log_group: aws.cloudwatch.LogGroup) -> pulumi.Output[str]:
+def promote_statements(inputs: PromoteInputs, log_group: aws.cloudwatch.LogGroup) -> list[dict[str, Any]]:
     """Describe any job definition, register revisions of the two, pass only the jobs' roles."""
     definitions = [
         arn
@@ -180,4 +174,4 @@ def promote_policy(inputs: PromoteInputs, log_group: aws.cloudwatch.LogGroup) ->
                 "Resource": inputs.connection_arn,
             }
         )
-    return policy(*statements)
+    return statements

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from infra.iam import assume_role_policy, policy
+from infra.iam import execution_statements, service_role
 
 TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
 
@@ -17,46 +17,11 @@ def execution_role(
     log_group: aws.cloudwatch.LogGroup,
     parent: pulumi.Resource,
 ) -> aws.iam.Role:
-    """What ECS needs to start a task: pull the service image and write the task's log group.
-
-    Scoped instead of the managed AmazonECSTaskExecutionRolePolicy, which allows every
-    repository and log group of the account.
-    """
-    child = pulumi.ResourceOptions(parent=parent)
-    role = aws.iam.Role(
-        f"{name}-execution", assume_role_policy=assume_role_policy(TASKS_PRINCIPAL), opts=child
-    )
-    aws.iam.RolePolicy(
-        f"{name}-execution",
-        role=role.id,
-        policy=policy(
-            {
-                "Sid": "AuthenticateToRegistry",
-                "Effect": "Allow",
-                "Action": "ecr:GetAuthorizationToken",
-                # AWS grants GetAuthorizationToken only on "*": the token names no repository.
-                "Resource": "*",
-            },
-            {
-                "Sid": "PullServiceImages",
-                "Effect": "Allow",
-                "Action": [
-                    "ecr:BatchCheckLayerAvailability",
-                    "ecr:BatchGetImage",
-                    "ecr:GetDownloadUrlForLayer",
-                ],
-                "Resource": service_repo.arn,
-            },
-            {
-                "Sid": "WriteServiceLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*"),
-            },
-        ),
-        opts=child,
-    )
-    return role
+    """What ECS needs to start a task: pull the service image and write the task's log group."""
+    statements = execution_statements(repository_arn=service_repo.arn, log_group_arn=log_group.arn)
+    return service_role(
+        f"{name}-execution", service=TASKS_PRINCIPAL, statements=statements, parent=parent
+    ).role
 
 
 def task_role(
@@ -71,26 +36,19 @@ def task_role(
 
     Stage cannot overwrite prod's logs (which the monitor reads for drift), nor read anything.
     """
-    child = pulumi.ResourceOptions(parent=parent)
-    role = aws.iam.Role(f"{name}-task", assume_role_policy=assume_role_policy(TASKS_PRINCIPAL), opts=child)
-    aws.iam.RolePolicy(
-        f"{name}-task",
-        role=role.id,
-        policy=policy(
-            {
-                "Sid": "WritePredictionLogsOfThisEnvironment",
-                "Effect": "Allow",
-                "Action": "s3:PutObject",
-                "Resource": pulumi.Output.concat(prediction_logs.arn, "/", log_prefix, "*"),
-            },
-            {
-                # The log bucket encrypts with the stack key: a PUT needs a data key from it.
-                "Sid": "EncryptPredictionLogs",
-                "Effect": "Allow",
-                "Action": "kms:GenerateDataKey",
-                "Resource": key.arn,
-            },
-        ),
-        opts=child,
-    )
-    return role
+    statements = [
+        {
+            "Sid": "WritePredictionLogsOfThisEnvironment",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": pulumi.Output.concat(prediction_logs.arn, "/", log_prefix, "*"),
+        },
+        {
+            # The log bucket encrypts with the stack key: a PUT needs a data key from it.
+            "Sid": "EncryptPredictionLogs",
+            "Effect": "Allow",
+            "Action": "kms:GenerateDataKey",
+            "Resource": key.arn,
+        },
+    ]
+    return service_role(f"{name}-task", service=TASKS_PRINCIPAL, statements=statements, parent=parent).role
