@@ -58,10 +58,8 @@ class Buckets(pulumi.ComponentResource):
                 versioned=True,
                 eventbridge=True,
                 lifecycle=[
-                    aws.s3.BucketLifecycleConfigurationRuleArgs(
-                        id="expire-replaced-bundle-versions",
-                        status="Enabled",
-                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    _rule(
+                        "expire-replaced-bundle-versions",
                         noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
                             noncurrent_days=config.noncurrent_version_days,
                             newer_noncurrent_versions=10,
@@ -76,10 +74,8 @@ class Buckets(pulumi.ComponentResource):
                 purpose="training-data",
                 versioned=True,
                 lifecycle=[
-                    aws.s3.BucketLifecycleConfigurationRuleArgs(
-                        id="expire-replaced-data-versions",
-                        status="Enabled",
-                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    _rule(
+                        "expire-replaced-data-versions",
                         noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
                             noncurrent_days=config.noncurrent_version_days
                         ),
@@ -92,10 +88,8 @@ class Buckets(pulumi.ComponentResource):
             _BucketSpec(
                 purpose="prediction-logs",
                 lifecycle=[
-                    aws.s3.BucketLifecycleConfigurationRuleArgs(
-                        id="tier-then-expire-prediction-logs",
-                        status="Enabled",
-                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    _rule(
+                        "tier-then-expire-prediction-logs",
                         transitions=[
                             aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
                                 days=config.log_transition_days, storage_class="STANDARD_IA"
@@ -113,10 +107,8 @@ class Buckets(pulumi.ComponentResource):
             _BucketSpec(
                 purpose="artifacts",
                 lifecycle=[
-                    aws.s3.BucketLifecycleConfigurationRuleArgs(
-                        id="expire-old-pipeline-artifacts",
-                        status="Enabled",
-                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    _rule(
+                        "expire-old-pipeline-artifacts",
                         expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
                             days=config.artifact_expiration_days
                         ),
@@ -130,10 +122,8 @@ class Buckets(pulumi.ComponentResource):
                 purpose="access-logs",
                 sse_s3_only=True,
                 lifecycle=[
-                    aws.s3.BucketLifecycleConfigurationRuleArgs(
-                        id="expire-access-logs",
-                        status="Enabled",
-                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    _rule(
+                        "expire-access-logs",
                         expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
                             days=config.log_expiration_days
                         ),
@@ -217,11 +207,19 @@ class Buckets(pulumi.ComponentResource):
         )
 
 
-def _abort_incomplete_uploads() -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+def _rule(rule_id: str, **settings: Any) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+    """An enabled lifecycle rule over the whole bucket."""
     return aws.s3.BucketLifecycleConfigurationRuleArgs(
-        id="abort-incomplete-multipart-uploads",
+        id=rule_id,
         status="Enabled",
         filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+        **settings,
+    )
+
+
+def _abort_incomplete_uploads() -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+    return _rule(
+        "abort-incomplete-multipart-uploads",
         abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
             days_after_initiation=7
         ),
