@@ -68,12 +68,28 @@ def create_ingress(
         ),
         opts=child,
     )
-    target_group = aws.lb.TargetGroup(
+    target_group = _target_group(name, vpc_id=network.vpc_id, container_port=container_port, child=child)
+    listeners = _listeners(
+        name,
+        load_balancer=load_balancer,
+        target_group=target_group,
+        certificate_arn=certificate_arn,
+        child=child,
+    )
+    scheme = "https://" if certificate_arn else "http://"
+    url = pulumi.Output.concat(scheme, load_balancer.dns_name)
+    return Ingress(load_balancer, target_group, listeners, task_sg, url)
+
+
+def _target_group(
+    name: str, *, vpc_id: pulumi.Input[str], container_port: int, child: pulumi.ResourceOptions
+) -> aws.lb.TargetGroup:
+    return aws.lb.TargetGroup(
         f"{name}-tg",
         target_type="ip",
         port=container_port,
         protocol="HTTP",
-        vpc_id=network.vpc_id,
+        vpc_id=vpc_id,
         # The server answers in milliseconds; deploys should not wait minutes for draining.
         deregistration_delay=30,
         # /ready, not /health: a task gets traffic only once its model is loaded.
@@ -87,6 +103,17 @@ def create_ingress(
         ),
         opts=child,
     )
+
+
+def _listeners(
+    name: str,
+    *,
+    load_balancer: aws.lb.LoadBalancer,
+    target_group: aws.lb.TargetGroup,
+    certificate_arn: str | None,
+    child: pulumi.ResourceOptions,
+) -> list[aws.lb.Listener]:
+    """HTTP forwarding; or, with a certificate, HTTPS forwarding and HTTP redirecting to it."""
     forward = [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)]
     if not certificate_arn:
         http = aws.lb.Listener(
@@ -97,8 +124,7 @@ def create_ingress(
             default_actions=forward,
             opts=child,
         )
-        url = pulumi.Output.concat("http://", load_balancer.dns_name)
-        return Ingress(load_balancer, target_group, [http], task_sg, url)
+        return [http]
 
     redirect = aws.lb.Listener(
         f"{name}-http",
@@ -125,8 +151,7 @@ def create_ingress(
         default_actions=forward,
         opts=child,
     )
-    url = pulumi.Output.concat("https://", load_balancer.dns_name)
-    return Ingress(load_balancer, target_group, [redirect, https], task_sg, url)
+    return [redirect, https]
 
 
 def _security_groups(
