@@ -39,6 +39,43 @@ def schedule_jobs(name: str, *, config: JobsConfig, targets: ScheduledJobs, pare
         message_retention_seconds=14 * 24 * 3600,
         opts=child,
     )
+    role = _scheduler_role(name, targets=targets, dead_letters=dead_letters, child=child)
+    for kind, expression, definition in (
+        ("retrain", config.retrain_schedule, targets.retrain_definition),
+        ("monitor", config.monitor_schedule, targets.monitor_definition),
+    ):
+        aws.scheduler.Schedule(
+            f"{name}-{kind}-schedule",
+            description=f"Submits the {kind} job to the Batch queue",
+            schedule_expression=expression,
+            schedule_expression_timezone=config.schedule_timezone,
+            flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+            target=aws.scheduler.ScheduleTargetArgs(
+                # No templated Batch target exists; the universal target calls SubmitJob.
+                arn=SCHEDULER_UNIVERSAL_SUBMIT_JOB,
+                role_arn=role.arn,
+                input=pulumi.Output.json_dumps(
+                    {
+                        "JobName": f"{kind}-scheduled",
+                        "JobQueue": targets.queue.arn,
+                        # By name: the latest revision, including those the pipeline registers.
+                        "JobDefinition": definition.name,
+                    }
+                ),
+                retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                    maximum_event_age_in_seconds=3600, maximum_retry_attempts=5
+                ),
+                dead_letter_config=aws.scheduler.ScheduleTargetDeadLetterConfigArgs(arn=dead_letters.arn),
+            ),
+            opts=child,
+        )
+    _alarm_on_dead_letters(name, dead_letters=dead_letters, alerts_topic=targets.alerts_topic, child=child)
+
+
+def _scheduler_role(
+    name: str, *, targets: ScheduledJobs, dead_letters: aws.sqs.Queue, child: pulumi.ResourceOptions
+) -> aws.iam.Role:
+    """May submit only the two job definitions to this queue, assumed only by this account's Scheduler."""
     role = aws.iam.Role(
         f"{name}-scheduler",
         assume_role_policy=policy(
@@ -73,35 +110,12 @@ def schedule_jobs(name: str, *, config: JobsConfig, targets: ScheduledJobs, pare
         ),
         opts=child,
     )
-    for kind, expression, definition in (
-        ("retrain", config.retrain_schedule, targets.retrain_definition),
-        ("monitor", config.monitor_schedule, targets.monitor_definition),
-    ):
-        aws.scheduler.Schedule(
-            f"{name}-{kind}-schedule",
-            description=f"Submits the {kind} job to the Batch queue",
-            schedule_expression=expression,
-            schedule_expression_timezone=config.schedule_timezone,
-            flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
-            target=aws.scheduler.ScheduleTargetArgs(
-                # No templated Batch target exists; the universal target calls SubmitJob.
-                arn=SCHEDULER_UNIVERSAL_SUBMIT_JOB,
-                role_arn=role.arn,
-                input=pulumi.Output.json_dumps(
-                    {
-                        "JobName": f"{kind}-scheduled",
-                        "JobQueue": targets.queue.arn,
-                        # By name: the latest revision, including those the pipeline registers.
-                        "JobDefinition": definition.name,
-                    }
-                ),
-                retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
-                    maximum_event_age_in_seconds=3600, maximum_retry_attempts=5
-                ),
-                dead_letter_config=aws.scheduler.ScheduleTargetDeadLetterConfigArgs(arn=dead_letters.arn),
-            ),
-            opts=child,
-        )
+    return role
+
+
+def _alarm_on_dead_letters(
+    name: str, *, dead_letters: aws.sqs.Queue, alerts_topic: aws.sns.Topic, child: pulumi.ResourceOptions
+) -> None:
     aws.cloudwatch.MetricAlarm(
         f"{name}-schedule-dlq-not-empty",
         alarm_description="A scheduled Batch job could not be submitted (see the schedule DLQ)",
@@ -114,7 +128,7 @@ def schedule_jobs(name: str, *, config: JobsConfig, targets: ScheduledJobs, pare
         threshold=0,
         comparison_operator="GreaterThanThreshold",
         treat_missing_data="notBreaching",
-        alarm_actions=[targets.alerts_topic.arn],
+        alarm_actions=[alerts_topic.arn],
         opts=child,
     )
 
