@@ -99,36 +99,8 @@ class Jobs(pulumi.ComponentResource):
             topic_arn=args.alerts_topic.arn,
             region=self._region,
         )
-        retrain_role = task_role(
-            f"{name}-retrain",
-            statements=retrain_statements(resources, storage=args.storage),
-            parent=self,
-        )
-        self.retrain_definition = self._definition(
-            "retrain",
-            job=args.config.retrain_job,
-            role=retrain_role,
-            environment=self._retrain_environment(),
-        )
-        monitor_role = task_role(
-            f"{name}-monitor",
-            statements=monitor_statements(
-                resources,
-                storage=args.storage,
-                retrain_definition_arn_prefix=(
-                    self.retrain_definition.arn_prefix if args.config.retrain_on_drift else None
-                ),
-                queue_arn=self.queue.arn,
-            ),
-            parent=self,
-        )
-        self.monitor_definition = self._definition(
-            "monitor",
-            job=args.config.monitor_job,
-            role=monitor_role,
-            environment=self._monitor_environment(),
-        )
-
+        self.retrain_definition, retrain_role = self._retrain_job(resources)
+        self.monitor_definition, monitor_role = self._monitor_job(resources)
         self.passed_roles = [self._execution_role, retrain_role, monitor_role]
         schedule_jobs(
             name,
@@ -152,6 +124,40 @@ class Jobs(pulumi.ComponentResource):
                 "monitor_definition": self.monitor_definition.name,
             }
         )
+
+    # --- the two jobs --------------------------------------------------------------------
+
+    def _retrain_job(self, resources: JobResources) -> tuple[aws.batch.JobDefinition, aws.iam.Role]:
+        args = self._args
+        role = task_role(
+            f"{self._name}-retrain",
+            statements=retrain_statements(resources, storage=args.storage),
+            parent=self,
+        )
+        definition = self._definition(
+            "retrain", job=args.config.retrain_job, role=role, environment=self._retrain_environment()
+        )
+        return definition, role
+
+    def _monitor_job(self, resources: JobResources) -> tuple[aws.batch.JobDefinition, aws.iam.Role]:
+        """The monitor may submit the retrain job only when drift-triggered retraining is on."""
+        args = self._args
+        role = task_role(
+            f"{self._name}-monitor",
+            statements=monitor_statements(
+                resources,
+                storage=args.storage,
+                retrain_definition_arn_prefix=(
+                    self.retrain_definition.arn_prefix if args.config.retrain_on_drift else None
+                ),
+                queue_arn=self.queue.arn,
+            ),
+            parent=self,
+        )
+        definition = self._definition(
+            "monitor", job=args.config.monitor_job, role=role, environment=self._monitor_environment()
+        )
+        return definition, role
 
     # --- compute -------------------------------------------------------------------------
 
