@@ -6,6 +6,7 @@ Every alarm notifies the alerts topic when it fires and when it clears.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -72,6 +73,24 @@ def _expression(query_id: str, expression: str, label: str) -> aws.cloudwatch.Me
     )
 
 
+def _alarm(
+    resource_name: str, *, topic_arn: pulumi.Output[str], parent: pulumi.Resource, **settings: Any
+) -> aws.cloudwatch.MetricAlarm:
+    """An alarm above its threshold, telling the alerts topic when it fires and when it clears.
+
+    No data (no traffic, no tasks reporting yet) is not a breach.
+    """
+    return aws.cloudwatch.MetricAlarm(
+        resource_name,
+        comparison_operator="GreaterThanThreshold",
+        treat_missing_data="notBreaching",
+        alarm_actions=[topic_arn],
+        ok_actions=[topic_arn],
+        opts=pulumi.ResourceOptions(parent=parent),
+        **settings,
+    )
+
+
 def error_rate_alarm(
     name: str,
     *,
@@ -87,18 +106,16 @@ def error_rate_alarm(
     can name it as a deployment alarm: a model that passes /ready but fails predictions is
     rolled back like one whose tasks never start.
     """
-    actions = [topic_arn]
-    return aws.cloudwatch.MetricAlarm(
+    return _alarm(
         f"{name}-5xx-rate",
+        topic_arn=topic_arn,
+        parent=parent,
         alarm_description=(
             f"{environment}: more than {config.error_rate_alarm_percent}% of requests answered 5xx"
         ),
-        comparison_operator="GreaterThanThreshold",
         threshold=config.error_rate_alarm_percent,
         evaluation_periods=5,
         datapoints_to_alarm=3,
-        # No traffic is no error.
-        treat_missing_data="notBreaching",
         metric_queries=[
             _metric(
                 "errors",
@@ -116,9 +133,6 @@ def error_rate_alarm(
             ),
             _expression("rate", ERROR_RATE_EXPRESSION, "5xx %"),
         ],
-        alarm_actions=actions,
-        ok_actions=actions,
-        opts=pulumi.ResourceOptions(parent=parent),
     )
 
 
@@ -132,51 +146,43 @@ def service_alarms(
 ) -> list[aws.cloudwatch.MetricAlarm]:
     """Latency, unhealthy targets and missing tasks, each to the alerts topic on ALARM and OK."""
     env = metrics.environment
-    child = pulumi.ResourceOptions(parent=parent)
-    actions = [topic_arn]
-    latency = aws.cloudwatch.MetricAlarm(
+    latency = _alarm(
         f"{name}-p99-latency",
+        topic_arn=topic_arn,
+        parent=parent,
         alarm_description=f"{env}: p99 response time above {config.latency_alarm_seconds} s",
         namespace=ALB_NAMESPACE,
         metric_name="TargetResponseTime",
         dimensions=metrics.target_dimensions,
         extended_statistic="p99",
         period=PERIOD_SECONDS,
-        comparison_operator="GreaterThanThreshold",
         threshold=config.latency_alarm_seconds,
         evaluation_periods=5,
         datapoints_to_alarm=3,
-        treat_missing_data="notBreaching",
-        alarm_actions=actions,
-        ok_actions=actions,
-        opts=child,
     )
-    unhealthy = aws.cloudwatch.MetricAlarm(
+    unhealthy = _alarm(
         f"{name}-unhealthy-hosts",
+        topic_arn=topic_arn,
+        parent=parent,
         alarm_description=f"{env}: a task fails the load balancer's /ready check",
         namespace=ALB_NAMESPACE,
         metric_name="UnHealthyHostCount",
         dimensions=metrics.target_dimensions,
         statistic="Maximum",
         period=PERIOD_SECONDS,
-        comparison_operator="GreaterThanThreshold",
         threshold=0,
         evaluation_periods=3,
         datapoints_to_alarm=3,
-        treat_missing_data="notBreaching",
-        alarm_actions=actions,
-        ok_actions=actions,
-        opts=child,
     )
     # Running below desired for five minutes: tasks crash, cannot pull, or cannot be placed.
-    missing_tasks = aws.cloudwatch.MetricAlarm(
+    missing_tasks = _alarm(
         f"{name}-tasks-below-desired",
+        topic_arn=topic_arn,
+        parent=parent,
         alarm_description=f"{env}: fewer tasks running than desired",
-        comparison_operator="GreaterThanThreshold",
         threshold=0,
         evaluation_periods=5,
         datapoints_to_alarm=5,
-        treat_missing_data="notBreaching",
         metric_queries=[
             _metric(
                 "running",
@@ -194,8 +200,5 @@ def service_alarms(
             ),
             _expression("missing", "desired - running", "tasks missing"),
         ],
-        alarm_actions=actions,
-        ok_actions=actions,
-        opts=child,
     )
     return [latency, unhealthy, missing_tasks]
