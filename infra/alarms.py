@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import ServingConfig
+from infra.config_sections import ServingConfig
 
 ALB_NAMESPACE = "AWS/ApplicationELB"
 INSIGHTS_NAMESPACE = "ECS/ContainerInsights"

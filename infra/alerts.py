@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import AlertsConfig
+from infra.config_sections import AlertsConfig
 from infra.iam import policy
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import JobsConfig
+from infra.config_sections import JobsConfig
 from infra.iam import policy
 from infra.job_roles import submit_jobs_statement
 

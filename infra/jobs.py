@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import JobConfig, JobsConfig, StorageConfig
+from infra.config_sections import JobConfig, JobsConfig, StorageConfig
 from infra.iam import execution_statements
 from infra.job_roles import (
     COOLDOWN_KEY,

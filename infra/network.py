@@ -7,7 +7,7 @@ import ipaddress
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import NetworkConfig
+from infra.config_sections import NetworkConfig
 
 AZ_COUNT = 2
 # Interface endpoints that keep image pulls, logs and credentials off the NAT gateway.

@@ -37,7 +37,8 @@ import pulumi_aws as aws
 
 from infra.alerts import Alerts
 from infra.build import BuildInputs, create_build_project
-from infra.config import PROJECT_NAMESPACE, PipelineConfig
+from infra.config import PROJECT_NAMESPACE
+from infra.config_sections import PipelineConfig
 from infra.iam import assume_role_policy
 from infra.model_trigger import create_model_trigger, create_start_role
 from infra.pipeline_iam import (

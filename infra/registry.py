@@ -7,7 +7,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import RegistryConfig
+from infra.config_sections import RegistryConfig
 
 
 def lifecycle_policy(keep: int) -> str:

@@ -15,7 +15,8 @@ import pulumi_aws as aws
 
 from infra.alarms import EnvironmentMetrics, error_rate_alarm, service_alarms, target_dimensions
 from infra.autoscaling import service_autoscaling
-from infra.config import PROJECT_NAMESPACE, EnvironmentConfig, ServingConfig
+from infra.config import PROJECT_NAMESPACE
+from infra.config_sections import EnvironmentConfig, ServingConfig
 from infra.ingress import Ingress, create_ingress
 from infra.network import Network
 from infra.task_roles import execution_role, task_role

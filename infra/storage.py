@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import StorageConfig
+from infra.config_sections import StorageConfig
 from infra.iam import deny_insecure_transport, policy
 
 
