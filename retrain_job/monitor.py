@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ml_deploy.bundle import BundleError, Manifest, verify_bundle
+from ml_deploy.bundle import BundleError, Manifest, read_manifest
 from ml_deploy.payload_log import window_prefixes
 from retrain_job import concept, drift, publish, report
 from retrain_job.log_reader import LogLayout, list_window_keys, map_window, parse_block
@@ -89,7 +89,7 @@ def load_manifest(s3: Any, config: Config) -> Manifest:
                 "the monitor compares against the reference in its manifest"
             ) from None
         try:
-            return verify_bundle(path)
+            return read_manifest(path)
         except BundleError as error:
             raise MonitorError(f"champion bundle {where}: {error}") from None
 

@@ -49,6 +49,7 @@ __all__ = [
     "encode_records",
     "new_bundle_version",
     "read_bundle",
+    "read_manifest",
     "verify_bundle",
     "write_bundle",
 ]
@@ -187,6 +188,13 @@ def verify_bundle(path: Path | str) -> Manifest:
     return manifest
 
 
+def read_manifest(path: Path | str) -> Manifest:
+    """The manifest of a bundle whose zip and model checksum are sound, for readers of the manifest
+    alone (the monitor): it skips listing the model's types, which imports skops and scikit-learn."""
+    manifest, _ = _read_checksummed(Path(path))
+    return manifest
+
+
 def read_bundle(path: Path | str) -> Bundle:
     """Verify a bundle, then load its model trusting only TRUSTED_TYPES."""
     import skops.io as sio
@@ -200,6 +208,14 @@ def read_bundle(path: Path | str) -> Bundle:
 
 
 def _read_verified(path: Path) -> tuple[Manifest, bytes]:
+    manifest, model_bytes = _read_checksummed(path)
+    untrusted = _untrusted_types(model_bytes)
+    if untrusted:
+        raise BundleError(f"{path}: {manifest.model_file.name} contains untrusted types {untrusted}")
+    return manifest, model_bytes
+
+
+def _read_checksummed(path: Path) -> tuple[Manifest, bytes]:
     manifest_bytes, model_bytes, manifest = _read_members(path)
     del manifest_bytes
     actual = hashlib.sha256(model_bytes).hexdigest()
@@ -208,9 +224,6 @@ def _read_verified(path: Path) -> tuple[Manifest, bytes]:
             f"{path}: checksum mismatch for {manifest.model_file.name}: "
             f"manifest says sha256 {manifest.model_file.sha256}, file has sha256 {actual}"
         )
-    untrusted = _untrusted_types(model_bytes)
-    if untrusted:
-        raise BundleError(f"{path}: {manifest.model_file.name} contains untrusted types {untrusted}")
     return manifest, model_bytes
 
 

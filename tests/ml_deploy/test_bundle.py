@@ -19,6 +19,7 @@ from ml_deploy.bundle import (
     BundleError,
     Manifest,
     read_bundle,
+    read_manifest,
     verify_bundle,
     write_bundle,
 )
@@ -93,6 +94,25 @@ def test_tampered_model_fails_checksum_with_both_hashes(tmp_path: Path, trained_
         match=r"checksum mismatch.*manifest says sha256 [0-9a-f]{64}, file has sha256 [0-9a-f]{64}",
     ):
         verify_bundle(path)
+
+
+def test_read_manifest_checks_the_checksum_too(tmp_path: Path, trained_bundle: Path) -> None:
+    assert read_manifest(trained_bundle) == verify_bundle(trained_bundle)
+    other = sio.dumps({"weights": [1, 2, 3]})
+    path = _rewrite(trained_bundle, tmp_path / "tampered.zip", replace={MODEL_NAME: other})
+    with pytest.raises(BundleError, match="checksum mismatch"):
+        read_manifest(path)
+
+
+def test_read_manifest_does_not_import_the_model_libraries(trained_bundle: Path) -> None:
+    """The monitor reads only the manifest: scikit-learn and skops would add seconds to every run."""
+    probe = (
+        "import sys; from ml_deploy.bundle import read_manifest; "
+        f"read_manifest({str(trained_bundle)!r}); "
+        "print(sorted(m for m in ('sklearn', 'skops') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", f"read_manifest imported {result.stdout.strip()}"
 
 
 def test_bad_manifest_field_is_named(tmp_path: Path, trained_bundle: Path) -> None:
