@@ -20,62 +20,13 @@ class StackKey(pulumi.ComponentResource):
     def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ml-deploy:encryption:StackKey", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        account_root = pulumi.Output.concat("arn:aws:iam::", identity.account_id, ":root")
-        logs_arns = pulumi.Output.concat(
-            "arn:aws:logs:", region.region, ":", identity.account_id, ":log-group:*"
-        )
-
         # In a key policy "Resource": "*" means "this key": key policies name no other resource.
         self.key = aws.kms.Key(
             f"{name}-key",
             description=pulumi.Output.concat("ml-deploy ", pulumi.get_stack(), " data key"),
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=policy(
-                {
-                    "Sid": "AccountAdministersKey",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": account_root},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "CloudWatchLogsEncryptsThisStacksLogGroups",
-                    "Effect": "Allow",
-                    "Principal": {"Service": pulumi.Output.concat("logs.", region.region, ".amazonaws.com")},
-                    "Action": [
-                        "kms:Encrypt",
-                        "kms:Decrypt",
-                        "kms:ReEncrypt*",
-                        "kms:GenerateDataKey*",
-                    ],
-                    "Resource": "*",
-                    "Condition": {"StringLike": {"kms:EncryptionContext:aws:logs:arn": logs_arns}},
-                },
-                {
-                    "Sid": "CloudWatchLogsDescribesKey",
-                    "Effect": "Allow",
-                    "Principal": {"Service": pulumi.Output.concat("logs.", region.region, ".amazonaws.com")},
-                    "Action": "kms:DescribeKey",
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "ServicesPublishToEncryptedTopics",
-                    "Effect": "Allow",
-                    "Principal": {
-                        "Service": [
-                            "events.amazonaws.com",
-                            "cloudwatch.amazonaws.com",
-                            "codestar-notifications.amazonaws.com",
-                        ]
-                    },
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                    "Resource": "*",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
-                },
-            ),
+            policy=_key_policy(parent=self),
             opts=child,
         )
         aws.kms.Alias(
@@ -85,3 +36,54 @@ class StackKey(pulumi.ComponentResource):
             opts=child,
         )
         self.register_outputs({"key_arn": self.key.arn})
+
+
+def _key_policy(*, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The account administers the key; Logs, EventBridge, CloudWatch and notifications use it."""
+    identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent))
+    region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=parent))
+    account_root = pulumi.Output.concat("arn:aws:iam::", identity.account_id, ":root")
+    logs_arns = pulumi.Output.concat("arn:aws:logs:", region.region, ":", identity.account_id, ":log-group:*")
+    return policy(
+        {
+            "Sid": "AccountAdministersKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": account_root},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "CloudWatchLogsEncryptsThisStacksLogGroups",
+            "Effect": "Allow",
+            "Principal": {"Service": pulumi.Output.concat("logs.", region.region, ".amazonaws.com")},
+            "Action": [
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+            ],
+            "Resource": "*",
+            "Condition": {"StringLike": {"kms:EncryptionContext:aws:logs:arn": logs_arns}},
+        },
+        {
+            "Sid": "CloudWatchLogsDescribesKey",
+            "Effect": "Allow",
+            "Principal": {"Service": pulumi.Output.concat("logs.", region.region, ".amazonaws.com")},
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+        },
+        {
+            "Sid": "ServicesPublishToEncryptedTopics",
+            "Effect": "Allow",
+            "Principal": {
+                "Service": [
+                    "events.amazonaws.com",
+                    "cloudwatch.amazonaws.com",
+                    "codestar-notifications.amazonaws.com",
+                ]
+            },
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
+        },
+    )
