@@ -15,7 +15,7 @@ from infra.dashboard import ServingDashboard
 from infra.encryption import StackKey
 from infra.jobs import Jobs, JobsArgs
 from infra.network import Network
-from infra.pipeline import DeployTarget, JobsTarget, Pipeline
+from infra.pipeline import DeployTarget, JobsTarget, Pipeline, PipelineArgs
 from infra.registry import Registry
 from infra.serving import CONTAINER_NAME, ServiceEnvironment, ServingCluster, ServingPlatform
 from infra.storage import Buckets
@@ -80,16 +80,18 @@ jobs = Jobs(
 )
 pipeline = Pipeline(
     "delivery",
-    config=config.pipeline,
-    model_key=config.storage.model_key,
-    key=encryption.key,
-    buckets=buckets,
-    registry=registry,
-    alerts=alerts,
-    stage=DeployTarget.of(stage),
-    prod=DeployTarget.of(prod),
-    jobs=JobsTarget.of(jobs),
-    container_name=CONTAINER_NAME,
+    args=PipelineArgs(
+        config=config.pipeline,
+        model_key=config.storage.model_key,
+        key=encryption.key,
+        buckets=buckets,
+        registry=registry,
+        alerts=alerts,
+        stage=DeployTarget.of(stage),
+        prod=DeployTarget.of(prod),
+        jobs=JobsTarget.of(jobs),
+        container_name=CONTAINER_NAME,
+    ),
     opts=component_options("pipeline", config=config),
 )
 

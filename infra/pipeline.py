@@ -8,21 +8,7 @@ A push to the branch starts it (V2 git trigger, or an EventBridge rule for CodeC
 does an upload of the bundle key (`infra/model_trigger.py`). The S3 source never polls.
 The pipeline role's policy is in `infra/pipeline_iam.py`.
 
-How `__main__` wires it, once the serving component exists::
-
-    def deploy_target(name: str, env: Serving) -> DeployTarget:
-        return DeployTarget(
-            name=name, cluster_name=env.cluster_name, service_name=env.service_name,
-            url=env.url, pass_role_arns=[env.task_role_arn, env.execution_role_arn],
-        )
-
-    pipeline = Pipeline(
-        "delivery", config=config.pipeline, model_key=config.storage.model_key,
-        key=encryption.key, buckets=buckets, registry=registry, alerts=alerts,
-        stage=deploy_target("stage", stage), prod=deploy_target("prod", prod),
-        jobs=JobsTarget.of(jobs), container_name=CONTAINER_NAME,
-        opts=component_options("pipeline", config=config),
-    )
+`infra/__main__.py` wires it to the serving environments (`DeployTarget.of`) and the jobs.
 """
 
 from __future__ import annotations
@@ -36,7 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.alerts import Alerts
-from infra.build import BuildInputs, create_build_project
+from infra.build import BuildInputs, BuildProject, create_build_project
 from infra.config import PROJECT_NAMESPACE
 from infra.config_sections import PipelineConfig
 from infra.iam import assume_role_policy
@@ -49,7 +35,7 @@ from infra.pipeline_iam import (
     pipeline_policy,
 )
 from infra.pipeline_notifications import create_approval_topic, create_pipeline_alerts
-from infra.promote_jobs import PromoteInputs, create_promote_project
+from infra.promote_jobs import PromoteInputs, PromoteProject, create_promote_project
 from infra.registry import Registry
 from infra.storage import Buckets
 
@@ -120,6 +106,22 @@ class JobsTarget:
         )
 
 
+@dataclass(frozen=True)
+class PipelineArgs:
+    """What the pipeline needs from the rest of the stack."""
+
+    config: PipelineConfig
+    model_key: str
+    key: aws.kms.Key
+    buckets: Buckets
+    registry: Registry
+    alerts: Alerts
+    stage: DeployTarget
+    prod: DeployTarget
+    jobs: JobsTarget
+    container_name: str
+
+
 class Pipeline(pulumi.ComponentResource):
     """CodePipeline V2, its CodeBuild projects, the model-upload trigger, approvals and alerts."""
 
@@ -129,137 +131,60 @@ class Pipeline(pulumi.ComponentResource):
     connection_arn: pulumi.Output[str] | None
     connection_needs_handshake: bool
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        config: PipelineConfig,
-        model_key: str,
-        key: aws.kms.Key,
-        buckets: Buckets,
-        registry: Registry,
-        alerts: Alerts,
-        stage: DeployTarget,
-        prod: DeployTarget,
-        jobs: JobsTarget,
-        container_name: str,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def __init__(self, name: str, *, args: PipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ml-deploy:pipeline:Pipeline", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOutputOptions(parent=self)
         self._location = StackLocation(
             region=aws.get_region_output(opts=invoke).region,
             account_id=aws.get_caller_identity_output(opts=invoke).account_id,
         )
-        self._config = config
+        self._args = args
+        self._config = args.config
         physical_name = f"{PROJECT_NAMESPACE}-{pulumi.get_stack()}"
 
         self.connection_arn, self.connection_needs_handshake = self._connection(name, physical_name)
-        build = create_build_project(
-            name,
-            project_name=f"{physical_name}-build",
-            inputs=BuildInputs(
-                key=key,
-                artifacts_bucket=buckets.artifacts,
-                service_repo=registry.service_repo,
-                jobs_repo=registry.jobs_repo,
-                container_name=container_name,
-                model_artifact_name=MODEL_ARTIFACT,
-                timeout_minutes=config.build_timeout_minutes,
-                connection_arn=self.connection_arn,
-                configured_connection_arn=config.code_connection_arn,
-            ),
-            parent=self,
-        )
-        promote = create_promote_project(
-            name,
-            project_name=f"{physical_name}-promote-jobs",
-            inputs=PromoteInputs(
-                key=key,
-                artifacts_bucket=buckets.artifacts,
-                jobs_repo=registry.jobs_repo,
-                retrain_definition_name=jobs.retrain_definition_name,
-                monitor_definition_name=jobs.monitor_definition_name,
-                pass_role_arns=jobs.pass_role_arns,
-                location=self._location,
-                connection_arn=self.connection_arn,
-                configured_connection_arn=config.code_connection_arn,
-            ),
-            parent=self,
-        )
+        build, promote = self._projects(name, physical_name)
         role = aws.iam.Role(
             f"{name}-pipeline",
             description="CodePipeline: sources, build, ECS deploys, approval and job promotion of this stack",
             assume_role_policy=assume_role_policy("codepipeline.amazonaws.com"),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         approval_topic = create_approval_topic(
-            name, key=key, publisher_role=role, emails=config.approval_emails, parent=self
+            name, key=args.key, publisher_role=role, emails=args.config.approval_emails, parent=self
         )
-        role_policy = aws.iam.RolePolicy(
-            f"{name}-pipeline",
-            role=role.id,
-            policy=pipeline_policy(
-                PipelineResources(
-                    location=self._location,
-                    code=CodeSource(
-                        connection_arn=self.connection_arn,
-                        configured_connection_arn=config.code_connection_arn,
-                        repository=config.code_repository,
-                    ),
-                    model_bucket=buckets.models,
-                    model_key=model_key,
-                    artifacts_bucket=buckets.artifacts,
-                    key=key,
-                    build_project=build.project,
-                    promote_project=promote.project,
-                    approval_topic=approval_topic,
-                    targets=(stage, prod),
-                )
-            ),
-            opts=child,
+        role_policy = self._role_policy(
+            name, role=role, build=build.project, promote=promote.project, approval_topic=approval_topic
         )
         pipeline = aws.codepipeline.Pipeline(
             f"{name}-pipeline",
             name=physical_name,
             pipeline_type="V2",
-            execution_mode=config.pipeline_execution_mode,
+            execution_mode=args.config.pipeline_execution_mode,
             role_arn=role.arn,
             artifact_stores=[
                 aws.codepipeline.PipelineArtifactStoreArgs(
                     type="S3",
-                    location=buckets.artifacts.bucket,
+                    location=args.buckets.artifacts.bucket,
                     encryption_key=aws.codepipeline.PipelineArtifactStoreEncryptionKeyArgs(
-                        id=key.arn, type="KMS"
+                        id=args.key.arn, type="KMS"
                     ),
                 )
             ],
             stages=[
-                self._source_stage(model_bucket=buckets.models, model_key=model_key),
+                self._source_stage(model_bucket=args.buckets.models, model_key=args.model_key),
                 _build_stage(build.project),
-                _deploy_stage("DeployStage", stage),
-                _approval_stage(approval_topic, stage),
-                _deploy_stage("DeployProd", prod),
+                _deploy_stage("DeployStage", args.stage),
+                _approval_stage(approval_topic, args.stage),
+                _deploy_stage("DeployProd", args.prod),
                 _promote_jobs_stage(promote.project),
             ],
             triggers=self._git_triggers(),
             # The role must be able to act before the first execution starts.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
         )
-        start_role = create_start_role(name, pipeline=pipeline, parent=self)
-        model_rule = create_model_trigger(
-            name,
-            model_bucket=buckets.models,
-            model_key=model_key,
-            pipeline=pipeline,
-            model_action_name=MODEL_ACTION,
-            start_role=start_role,
-            parent=self,
-        )
-        if config.code_source == "codecommit":
-            self._codecommit_push_rule(name, pipeline=pipeline, start_role=start_role)
-        create_pipeline_alerts(name, pipeline=pipeline, alerts_topic=alerts.topic, parent=self)
+        model_rule = self._event_triggers(name, pipeline=pipeline)
+        create_pipeline_alerts(name, pipeline=pipeline, alerts_topic=args.alerts.topic, parent=self)
 
         self.pipeline_name = pipeline.name
         self.approval_topic_arn = approval_topic.arn
@@ -273,6 +198,93 @@ class Pipeline(pulumi.ComponentResource):
                 "connection_needs_handshake": self.connection_needs_handshake,
             }
         )
+
+    def _projects(self, name: str, physical_name: str) -> tuple[BuildProject, PromoteProject]:
+        """The Build stage's project (tests, images) and the PromoteJobs stage's (job revisions)."""
+        args = self._args
+        build = create_build_project(
+            name,
+            project_name=f"{physical_name}-build",
+            inputs=BuildInputs(
+                key=args.key,
+                artifacts_bucket=args.buckets.artifacts,
+                service_repo=args.registry.service_repo,
+                jobs_repo=args.registry.jobs_repo,
+                container_name=args.container_name,
+                model_artifact_name=MODEL_ARTIFACT,
+                timeout_minutes=args.config.build_timeout_minutes,
+                connection_arn=self.connection_arn,
+                configured_connection_arn=args.config.code_connection_arn,
+            ),
+            parent=self,
+        )
+        promote = create_promote_project(
+            name,
+            project_name=f"{physical_name}-promote-jobs",
+            inputs=PromoteInputs(
+                key=args.key,
+                artifacts_bucket=args.buckets.artifacts,
+                jobs_repo=args.registry.jobs_repo,
+                retrain_definition_name=args.jobs.retrain_definition_name,
+                monitor_definition_name=args.jobs.monitor_definition_name,
+                pass_role_arns=args.jobs.pass_role_arns,
+                location=self._location,
+                connection_arn=self.connection_arn,
+                configured_connection_arn=args.config.code_connection_arn,
+            ),
+            parent=self,
+        )
+        return build, promote
+
+    def _role_policy(
+        self,
+        name: str,
+        *,
+        role: aws.iam.Role,
+        build: aws.codebuild.Project,
+        promote: aws.codebuild.Project,
+        approval_topic: aws.sns.Topic,
+    ) -> aws.iam.RolePolicy:
+        """What the pipeline role may do, naming only this stack's resources (infra/pipeline_iam.py)."""
+        args = self._args
+        resources = PipelineResources(
+            location=self._location,
+            code=CodeSource(
+                connection_arn=self.connection_arn,
+                configured_connection_arn=args.config.code_connection_arn,
+                repository=args.config.code_repository,
+            ),
+            model_bucket=args.buckets.models,
+            model_key=args.model_key,
+            artifacts_bucket=args.buckets.artifacts,
+            key=args.key,
+            build_project=build,
+            promote_project=promote,
+            approval_topic=approval_topic,
+            targets=(args.stage, args.prod),
+        )
+        return aws.iam.RolePolicy(
+            f"{name}-pipeline",
+            role=role.id,
+            policy=pipeline_policy(resources),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _event_triggers(self, name: str, *, pipeline: aws.codepipeline.Pipeline) -> aws.cloudwatch.EventRule:
+        """The model-upload rule (and, for CodeCommit, the push rule) that start this pipeline."""
+        start_role = create_start_role(name, pipeline=pipeline, parent=self)
+        model_rule = create_model_trigger(
+            name,
+            model_bucket=self._args.buckets.models,
+            model_key=self._args.model_key,
+            pipeline=pipeline,
+            model_action_name=MODEL_ACTION,
+            start_role=start_role,
+            parent=self,
+        )
+        if self._config.code_source == "codecommit":
+            self._codecommit_push_rule(name, pipeline=pipeline, start_role=start_role)
+        return model_rule
 
     def _connection(self, name: str, physical_name: str) -> tuple[pulumi.Output[str] | None, bool]:
         """The configured connection, or a new one that a human must activate (GitHub handshake)."""
