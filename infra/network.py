@@ -51,7 +51,7 @@ class Network(pulumi.ComponentResource):
             state="available", opts=pulumi.InvokeOutputOptions(parent=self)
         )
         # /20 per subnet: public subnets first, then private ones.
-        blocks = list(ipaddress.ip_network(config.vpc_cidr).subnets(new_prefix=20))
+        blocks = [str(block) for block in ipaddress.ip_network(config.vpc_cidr).subnets(new_prefix=20)]
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
             cidr_block=config.vpc_cidr,
@@ -59,64 +59,16 @@ class Network(pulumi.ComponentResource):
             enable_dns_support=True,
             opts=child,
         )
-        gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=child)
-        public_routes = aws.ec2.RouteTable(
-            f"{name}-public",
-            vpc_id=vpc.id,
-            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id)],
-            opts=child,
+        public, nat_gateways = self._public_subnets(
+            name, vpc=vpc, zones=zones.names, blocks=blocks[:AZ_COUNT], single_nat=config.single_nat_gateway
         )
-
-        public, private, private_routes = [], [], []
-        nat_gateways: list[aws.ec2.NatGateway] = []
-        for index in range(AZ_COUNT):
-            zone = zones.names[index]
-            subnet = aws.ec2.Subnet(
-                f"{name}-public-{index}",
-                vpc_id=vpc.id,
-                cidr_block=str(blocks[index]),
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-public-{index}",
-                subnet_id=subnet.id,
-                route_table_id=public_routes.id,
-                opts=child,
-            )
-            public.append(subnet)
-            if index == 0 or not config.single_nat_gateway:
-                address = aws.ec2.Eip(f"{name}-nat-{index}", domain="vpc", opts=child)
-                nat_gateways.append(
-                    aws.ec2.NatGateway(
-                        f"{name}-nat-{index}",
-                        subnet_id=subnet.id,
-                        allocation_id=address.id,
-                        opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
-                    )
-                )
-
-        for index in range(AZ_COUNT):
-            subnet = aws.ec2.Subnet(
-                f"{name}-private-{index}",
-                vpc_id=vpc.id,
-                cidr_block=str(blocks[AZ_COUNT + index]),
-                availability_zone=zones.names[index],
-                opts=child,
-            )
-            nat = nat_gateways[min(index, len(nat_gateways) - 1)]
-            routes = aws.ec2.RouteTable(
-                f"{name}-private-{index}",
-                vpc_id=vpc.id,
-                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{index}", subnet_id=subnet.id, route_table_id=routes.id, opts=child
-            )
-            private.append(subnet)
-            private_routes.append(routes)
+        private, private_routes = self._private_subnets(
+            name,
+            vpc=vpc,
+            zones=zones.names,
+            blocks=blocks[AZ_COUNT : 2 * AZ_COUNT],
+            nat_gateways=nat_gateways,
+        )
 
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self))
         aws.ec2.VpcEndpoint(
@@ -134,6 +86,84 @@ class Network(pulumi.ComponentResource):
         self.vpc_cidr = vpc.cidr_block
         self.public_subnet_ids = [subnet.id for subnet in public]
         self.private_subnet_ids = [subnet.id for subnet in private]
+
+    def _public_subnets(
+        self,
+        name: str,
+        *,
+        vpc: aws.ec2.Vpc,
+        zones: pulumi.Output[list[str]],
+        blocks: list[str],
+        single_nat: bool,
+    ) -> tuple[list[aws.ec2.Subnet], list[aws.ec2.NatGateway]]:
+        """One public subnet per zone, routed to the internet gateway, with the NAT gateway(s)."""
+        child = pulumi.ResourceOptions(parent=self)
+        gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=child)
+        routes = aws.ec2.RouteTable(
+            f"{name}-public",
+            vpc_id=vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id)],
+            opts=child,
+        )
+        subnets, nat_gateways = [], []
+        for index, block in enumerate(blocks):
+            subnet = aws.ec2.Subnet(
+                f"{name}-public-{index}",
+                vpc_id=vpc.id,
+                cidr_block=block,
+                availability_zone=zones[index],
+                map_public_ip_on_launch=False,
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{index}", subnet_id=subnet.id, route_table_id=routes.id, opts=child
+            )
+            subnets.append(subnet)
+            if index == 0 or not single_nat:
+                address = aws.ec2.Eip(f"{name}-nat-{index}", domain="vpc", opts=child)
+                nat_gateways.append(
+                    aws.ec2.NatGateway(
+                        f"{name}-nat-{index}",
+                        subnet_id=subnet.id,
+                        allocation_id=address.id,
+                        opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+                    )
+                )
+        return subnets, nat_gateways
+
+    def _private_subnets(
+        self,
+        name: str,
+        *,
+        vpc: aws.ec2.Vpc,
+        zones: pulumi.Output[list[str]],
+        blocks: list[str],
+        nat_gateways: list[aws.ec2.NatGateway],
+    ) -> tuple[list[aws.ec2.Subnet], list[aws.ec2.RouteTable]]:
+        """One private subnet per zone, its egress through that zone's NAT (or the single one)."""
+        child = pulumi.ResourceOptions(parent=self)
+        subnets, route_tables = [], []
+        for index, block in enumerate(blocks):
+            subnet = aws.ec2.Subnet(
+                f"{name}-private-{index}",
+                vpc_id=vpc.id,
+                cidr_block=block,
+                availability_zone=zones[index],
+                opts=child,
+            )
+            nat = nat_gateways[min(index, len(nat_gateways) - 1)]
+            routes = aws.ec2.RouteTable(
+                f"{name}-private-{index}",
+                vpc_id=vpc.id,
+                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{index}", subnet_id=subnet.id, route_table_id=routes.id, opts=child
+            )
+            subnets.append(subnet)
+            route_tables.append(routes)
+        return subnets, route_tables
 
     def _interface_endpoints(
         self,
