@@ -63,7 +63,7 @@ pytest: install
 
 # The whole model lifecycle on this machine, against moto_server on 127.0.0.1 (no AWS account).
 demo: install
-	$(BIN)/python -m ml_deploy.demo
+	$(BIN)/python -m ml_deploy_dev.demo
 
 clean:
 	rm -rf $(VENV) reports .demo .pytest_cache .mypy_cache .ruff_cache

@@ -277,7 +277,7 @@ def wrk_load(
 
 
 def make_bundle(directory: Path) -> tuple[Path, list[dict[str, Any]]]:
-    from ml_deploy import sample_data
+    from ml_deploy_dev import sample_data
     from ml_deploy.bundle import TrainingData, write_bundle
     from ml_deploy.training import build_manifest, fingerprint, infer_features, train
 

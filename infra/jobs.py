@@ -5,7 +5,7 @@ Who owns the image: the repository's tags are immutable, so no tag can follow "t
 `pulumi up` registers job-definition revisions with the tag from config (``jobsImageTag``,
 ``bootstrap`` until the first build); the pipeline's PromoteJobs stage, after prod is approved,
 then registers new revisions of the same definitions with the tags it pushes (copying the latest
-ACTIVE revision, changing only ``image``: `infra/promote_jobs.py`, `infra/job_revision.py`).
+ACTIVE revision, changing only ``image``: `infra/promote_jobs.py`, `retrain_job/job_revision.py`).
 Schedules and the monitor submit by definition *name*, so they run the newest revision.
 A later `pulumi up` that changes a job definition registers a revision with ``jobsImageTag``
 again: set it to the tag in production first."""

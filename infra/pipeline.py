@@ -481,7 +481,7 @@ def _promote_jobs_stage(project: aws.codebuild.Project) -> aws.codepipeline.Pipe
         owner="AWS",
         provider="CodeBuild",
         version="1",
-        # The source holds the buildspec and infra/job_revision.py of the commit being promoted.
+        # The source holds the buildspec and retrain_job/job_revision.py of the commit being promoted.
         input_artifacts=[SOURCE_ARTIFACT],
         configuration={"ProjectName": project.name, "EnvironmentVariables": variables},
     )

@@ -2,7 +2,7 @@
 
 After prod is approved, it registers a new revision of the retrain and monitor job definitions
 that runs the jobs image this execution built (`buildspec-promote-jobs.yml`, which calls
-`infra/job_revision.py`). No docker, no privileged mode: it only calls the Batch API, so its
+`retrain_job/job_revision.py`). No docker, no privileged mode: it only calls the Batch API, so its
 role may register those two definitions and pass the jobs' roles to Batch, nothing else.
 """
 
@@ -68,7 +68,7 @@ def create_promote_project(
         service_role=access.role.arn,
         build_timeout=PROMOTE_TIMEOUT_MINUTES,
         encryption_key=inputs.key.arn,
-        # The buildspec and infra/job_revision.py come from the commit being promoted.
+        # The buildspec and retrain_job/job_revision.py come from the commit being promoted.
         source=aws.codebuild.ProjectSourceArgs(type="CODEPIPELINE", buildspec=PROMOTE_BUILDSPEC),
         artifacts=aws.codebuild.ProjectArtifactsArgs(type="CODEPIPELINE"),
         environment=aws.codebuild.ProjectEnvironmentArgs(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_deploy import demo
+from ml_deploy_dev import demo
 from retrain_job import retrain
 
 

@@ -1,5 +1,5 @@
 """PromoteJobs: after prod, the jobs run the image the pipeline built (infra/promote_jobs.py,
-infra/job_revision.py, buildspec-promote-jobs.yml).
+retrain_job/job_revision.py, buildspec-promote-jobs.yml).
 
 The wiring and the role are checked under the recording mocks; the JSON edit runs against moto's
 Batch with the job definitions as the program renders them; and, where an AWS CLI is installed,
@@ -27,7 +27,7 @@ import yaml
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from infra.job_revision import READ_ONLY_FIELDS, PromotionError, main, next_revision
+from retrain_job.job_revision import READ_ONLY_FIELDS, PromotionError, main, next_revision
 from infra.pipeline import BUILD_NAMESPACE, PROMOTE_ACTION, SOURCE_ARTIFACT, STAGE_ORDER
 from infra.promote_jobs import PROMOTE_BUILDSPEC
 from tests.infra import iam_lint
@@ -257,7 +257,7 @@ def test_every_promote_variable_is_set_somewhere(buildspec: dict[str, Any], prog
 def test_promote_buildspec_copies_the_latest_active_revision_of_both(buildspec: dict[str, Any]) -> None:
     text = "\n".join(commands(buildspec))
     assert "describe-job-definitions" in text and "--status ACTIVE" in text
-    assert "python3 -m infra.job_revision" in text, "the JSON edit is not the tested module"
+    assert "python3 -m retrain_job.job_revision" in text, "the JSON edit is not the tested module"
     assert "register-job-definition --cli-input-json" in text
     assert '"$RETRAIN_JOB_DEFINITION" "$MONITOR_JOB_DEFINITION"' in text, "not both definitions"
 

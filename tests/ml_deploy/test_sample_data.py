@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ml_deploy import sample_data
+from ml_deploy_dev import sample_data
 
 
 def test_same_seed_gives_identical_data() -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from ml_deploy import sample_data
+from ml_deploy_dev import sample_data
 from retrain_job import monitor, publish
 from tests.retrain_job.conftest import LOG_BUCKET, MODEL_BUCKET, MODEL_KEY, WINDOW_END, World, write_logs
 

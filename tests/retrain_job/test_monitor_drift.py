@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ml_deploy import sample_data
+from ml_deploy_dev import sample_data
 from ml_deploy.bundle import Manifest
 from ml_deploy.schema import encode_frame
 from retrain_job import concept, drift, report

@@ -22,7 +22,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def records_from(frame: pd.DataFrame, n: int, *, start: int = 0) -> list[dict[str, Any]]:
     """Rows of the sample data as request records: NaN becomes null, categories become strings."""
-    from ml_deploy import sample_data
+    from ml_deploy_dev import sample_data
 
     columns = [*sample_data.NUMERIC_FEATURES, *sample_data.CATEGORICAL_FEATURES]
     out: list[dict[str, Any]] = []

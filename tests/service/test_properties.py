@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ml_deploy import sample_data
+from ml_deploy_dev import sample_data
 from service.app import create_app
 from service.settings import Settings
 

@@ -1,7 +1,7 @@
 """The PromoteJobs step's JSON edit: the next revision of a Batch job definition, with a new image.
 
 `buildspec-promote-jobs.yml` runs it in CodeBuild between `aws batch describe-job-definitions`
-and `aws batch register-job-definition`, as ``python3 -m infra.job_revision DESCRIBED IMAGE``.
+and `aws batch register-job-definition`, as ``python3 -m retrain_job.job_revision DESCRIBED IMAGE``.
 Only the standard library: the promote build installs nothing, and `infra/__init__.py` pulls
 in no Pulumi. Everything but the image is copied, so the revision `pulumi up` (or the last
 promotion) registered keeps its roles, sizing, environment, retry strategy and tags.
@@ -54,7 +54,7 @@ def next_revision(described: dict[str, Any], image: str) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Read a describe-job-definitions response, print the register-job-definition input."""
-    parser = argparse.ArgumentParser(prog="python3 -m infra.job_revision", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python3 -m retrain_job.job_revision", description=__doc__)
     parser.add_argument("described", type=Path, help="JSON output of aws batch describe-job-definitions")
     parser.add_argument("image", help="the image the new revision runs: <repository uri>:<tag>")
     args = parser.parse_args(argv)

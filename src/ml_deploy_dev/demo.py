@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ml_deploy import sample_data
-from ml_deploy.local_aws import LocalAws, create_bucket, create_trigger_stand_in, drain_events, free_port
-from ml_deploy.local_aws import moto_server as start_moto_server
+from ml_deploy_dev import sample_data
+from ml_deploy_dev.local_aws import LocalAws, create_bucket, create_trigger_stand_in, drain_events, free_port
+from ml_deploy_dev.local_aws import moto_server as start_moto_server
 
 ROOT = Path(__file__).resolve().parents[2]
 EXIT_REJECTED = 3  # retrain_job.retrain.EXIT_REJECTED; a test keeps the two equal
@@ -105,7 +105,7 @@ class Progress:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ml_deploy.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ml_deploy_dev.demo", description=__doc__)
     parser.add_argument("--workdir", type=Path, default=ROOT / ".demo", help="where reports are left")
     parser.add_argument("--rows", type=int, default=20_000, help="rows of training data per retrain")
     parser.add_argument("--requests", type=int, default=600, help="prediction requests per traffic phase")

@@ -1,0 +1,371 @@
+"""The runtime contract: every setting of the service and the jobs, its variable and its default, once.
+
+Each runtime parses its environment with its model here (`ServiceSettings.from_env`,
+`RetrainSettings.from_args`, ...); the Pulumi program builds each task and job environment with
+`environment(Model, field=value, ...)`, which names fields, not variables. So a variable renamed
+here is renamed for infra, runtime and demo at once, and a field infra sets that the runtime does
+not have fails the program, not production. Light on purpose: pydantic only (no boto3, no
+scikit-learn, no FastAPI), so infra and every image can import it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ml_deploy.layout import (
+    BUNDLE_FILE,
+    DEFAULT_LAYOUT,
+    METRICS_NAMESPACE,
+    archived_bundle_key,
+    environment_logs,
+    folder,
+)
+
+
+class SettingsError(ValueError):
+    """A setting has a value the runtime cannot use; the message names the variable (and flag)."""
+
+
+class EnvSettings(BaseModel):
+    """Settings read from environment variables named by each field's alias; flags may override."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    PROG: ClassVar[str] = ""
+    DESCRIPTION: ClassVar[str] = ""
+
+    @classmethod
+    def variable(cls, field: str) -> str:
+        """The environment variable of `field` (a KeyError names an unknown field)."""
+        alias = cls.model_fields[field].alias
+        if not alias:
+            raise KeyError(f"{cls.__name__}.{field} has no environment variable")
+        return alias
+
+    @classmethod
+    def default(cls, field: str) -> Any:
+        """The default of `field`, so infra's config documents the runtime's own default."""
+        return cls.model_fields[field].default
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """Settings from `environ` (default `os.environ`); empty variables count as unset."""
+        return cls.from_args([], environ)
+
+    @classmethod
+    def from_args(cls, argv: Sequence[str] | None, environ: Mapping[str, str] | None = None) -> Self:
+        """Flags win over environment variables, which win over defaults; errors name both."""
+        environ = os.environ if environ is None else environ
+        parser = cls._parser()
+        flags = vars(parser.parse_args(argv))
+        values: dict[str, str] = {}
+        for name, field in cls.model_fields.items():
+            alias = field.alias or name
+            if flags.get(name) is not None:
+                values[alias] = flags[name]
+            elif environ.get(alias):
+                values[alias] = environ[alias]
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise SettingsError(cls._describe(error)) from None
+
+    @classmethod
+    def _parser(cls) -> argparse.ArgumentParser:
+        parser = argparse.ArgumentParser(
+            prog=cls.PROG or None,
+            description=cls.DESCRIPTION or cls.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        for name, field in cls.model_fields.items():
+            default = field.default if field.default is not None else "unset"
+            parser.add_argument(
+                _flag(name),
+                dest=name,
+                default=None,
+                help=f"{field.description or ''} [env {field.alias}, default {default}]",
+            )
+        return parser
+
+    @classmethod
+    def _describe(cls, error: ValidationError) -> str:
+        problems = []
+        for item in error.errors():
+            located = [str(part) for part in item["loc"]]
+            field = cls._field_of(located[0]) if located else None
+            where = f"{cls.variable(field)} / {_flag(field)}" if field else "settings"
+            value = f" = {item['input']!r}" if field and not isinstance(item.get("input"), dict) else ""
+            problems.append(f"{where}{value}: {item['msg'].removeprefix('Value error, ')}")
+        return "; ".join(problems)
+
+    @classmethod
+    def _field_of(cls, alias: str) -> str | None:
+        for name, field in cls.model_fields.items():
+            if alias in (name, field.alias):
+                return name
+        return None
+
+
+def environment(model: type[EnvSettings], **values: Any) -> dict[str, Any]:
+    """The environment variables that set `values` (by field name) for `model`'s runtime.
+
+    Scalars become the strings the runtime parses back (booleans as ``true``/``false``); any
+    other object (a Pulumi Output, say) passes through untouched for the caller to resolve.
+    """
+    rendered: dict[str, Any] = {}
+    for field, value in values.items():
+        if field not in model.model_fields:
+            raise KeyError(f"{model.__name__} has no setting {field!r}")
+        rendered[model.variable(field)] = _text(value)
+    return rendered
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Path):
+        return str(value)
+    return value
+
+
+def _flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+class RuntimeSettings(EnvSettings):
+    """What every runtime (service, retrain, monitor) is told: where it runs, which code it is."""
+
+    aws_region: str | None = Field(None, alias="AWS_REGION", description="AWS region of the stack.")
+    code_version: str = Field("unknown", alias="CODE_VERSION", description="Commit that built this image.")
+
+
+class PredictionLogSettings(EnvSettings):
+    """Where an environment's prediction logs are: written by the service, read by the monitor."""
+
+    environment: str = Field(
+        "prod", min_length=1, alias="ENVIRONMENT", description="Service environment (stage or prod)."
+    )
+    log_bucket: str | None = Field(None, alias="LOG_BUCKET", description="Bucket of prediction logs.")
+    log_prefix: str = Field(
+        DEFAULT_LAYOUT.prediction_log_prefix,
+        alias="LOG_PREFIX",
+        description="Prefix of prediction logs; each environment writes under <prefix><environment>/.",
+    )
+
+    @field_validator("log_prefix")
+    @classmethod
+    def _log_folder(cls, value: str) -> str:
+        return folder(value)
+
+    @property
+    def environment_log_prefix(self) -> str:
+        """``predictions/prod/``: the folder this environment's logs are under."""
+        return environment_logs(self.log_prefix, self.environment)
+
+
+class ServiceSettings(RuntimeSettings, PredictionLogSettings):
+    """Every knob of the model server, set by the ECS task definition."""
+
+    PROG: ClassVar[str] = "python -m service"
+
+    model_bundle_path: Path = Field(
+        Path(f"/opt/model/{BUNDLE_FILE}"), alias="MODEL_BUNDLE_PATH", description="The bundle to serve."
+    )
+    host: str = Field("0.0.0.0", alias="HOST", description="Address to listen on.")
+    port: int = Field(8080, ge=1, le=65535, alias="PORT", description="Port to listen on.")
+    web_concurrency: int = Field(1, ge=1, le=64, alias="WEB_CONCURRENCY", description="Server processes.")
+    max_batch_size: int = Field(
+        1000, ge=1, le=100_000, alias="MAX_BATCH_SIZE", description="Most records in one request."
+    )
+    # How long a request may wait for concurrent ones to share its model call (only when requests
+    # have recently arrived together; a lone request never waits). 0 turns the wait off.
+    max_batch_wait_ms: float = Field(
+        2.0, ge=0, le=50, alias="MAX_BATCH_WAIT_MS", description="Wait to coalesce concurrent requests."
+    )
+    unknown_category: Literal["reject", "missing"] = Field(
+        "reject", alias="UNKNOWN_CATEGORY", description="An unseen category: 422, or treat as missing."
+    )
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        "info", alias="LOG_LEVEL", description="Server log level."
+    )
+    log_batch_size: int = Field(1000, ge=1, alias="LOG_BATCH_SIZE", description="Records per log object.")
+    log_flush_seconds: float = Field(
+        10.0, gt=0, alias="LOG_FLUSH_SECONDS", description="Longest a record waits in the buffer."
+    )
+    log_buffer_max_records: int = Field(
+        100_000, ge=1, alias="LOG_BUFFER_MAX_RECORDS", description="Buffered records before shedding."
+    )
+    log_retry_base_seconds: float = Field(
+        0.5, gt=0, alias="LOG_RETRY_BASE_SECONDS", description="First retry delay of a failed write."
+    )
+    log_retry_max_seconds: float = Field(
+        30.0, gt=0, alias="LOG_RETRY_MAX_SECONDS", description="Longest retry delay."
+    )
+    # ECS kills a stopping task after its stopTimeout (30 s by default); the final flush must fit.
+    log_shutdown_timeout_seconds: float = Field(
+        20.0, ge=0, alias="LOG_SHUTDOWN_TIMEOUT_SECONDS", description="Final flush budget at stop."
+    )
+
+    @property
+    def payload_logging(self) -> bool:
+        return bool(self.log_bucket)
+
+
+class JobSettings(RuntimeSettings):
+    """What both Batch jobs are told: the champion bundle, where to report, how much data is enough."""
+
+    model_bucket: str = Field(alias="MODEL_BUCKET", description="Bucket holding the model bundles.")
+    model_key: str = Field(
+        DEFAULT_LAYOUT.model_key, alias="MODEL_KEY", description="Key of the champion bundle."
+    )
+    alerts_topic_arn: str | None = Field(
+        None, alias="ALERTS_TOPIC_ARN", description="SNS topic for alerts (optional)."
+    )
+    metrics_namespace: str = Field(
+        METRICS_NAMESPACE, alias="METRICS_NAMESPACE", description="CloudWatch namespace."
+    )
+    min_rows: int = Field(
+        1000,
+        ge=10,
+        alias="MIN_ROWS",
+        description="Fewest rows a job accepts (training rows to retrain, window rows to judge drift).",
+    )
+
+
+class RetrainSettings(JobSettings):
+    """Everything one retrain run needs: data, gate, where a promoted bundle goes."""
+
+    PROG: ClassVar[str] = "python -m retrain_job.retrain"
+    DESCRIPTION: ClassVar[str] = "Train a challenger, gate it against the champion, promote it if it passes."
+
+    training_data_uri: str = Field(
+        alias="TRAINING_DATA_URI", min_length=1, description="s3://bucket/prefix/ or a local path."
+    )
+    model_archive_prefix: str = Field(
+        DEFAULT_LAYOUT.model_archive_prefix, alias="MODEL_ARCHIVE_PREFIX", description="Archive prefix."
+    )
+    decisions_prefix: str = Field(
+        DEFAULT_LAYOUT.decisions_prefix, alias="DECISIONS_PREFIX", description="Decision records."
+    )
+    gate_tolerance: float = Field(
+        0.01, ge=0, le=1, alias="GATE_TOLERANCE", description="Allowed drop against the champion."
+    )
+    gate_floor: float = Field(
+        0.70, ge=0, le=1, alias="GATE_FLOOR", description="Absolute minimum of the primary metric."
+    )
+    max_label_imbalance: float = Field(
+        0.95, ge=0.5, le=1, alias="MAX_LABEL_IMBALANCE", description="Largest majority-class share."
+    )
+    target: str = Field(
+        "churned", alias="TARGET_COLUMN", description="Target column when there is no champion."
+    )
+    holdout_fraction: float = Field(
+        0.2, ge=0.01, le=0.9, alias="HOLDOUT_FRACTION", description="Share of rows held out."
+    )
+    seed: int = Field(0, alias="SEED", description="Random seed for split and training.")
+
+    @field_validator("model_archive_prefix", "decisions_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if value and not value.endswith("/"):
+            raise ValueError("expected a prefix ending in '/'")
+        return value
+
+    def archived_bundle_key(self, bundle_version: str) -> str:
+        """Where a promoted bundle of `bundle_version` is kept."""
+        return archived_bundle_key(self.model_archive_prefix, bundle_version)
+
+
+class MonitorSettings(JobSettings, PredictionLogSettings):
+    """The drift check of one environment's window of prediction logs, and what it may do about it."""
+
+    PROG: ClassVar[str] = "python -m retrain_job.monitor"
+    DESCRIPTION: ClassVar[str] = (
+        "Compare a window of prediction logs with the champion bundle's reference statistics.\n\n"
+        "Every flag can also be set by the environment variable named in its help (the Batch job\n"
+        "definition sets them). Exit status: 0 when the check ran (drift or not, and for an empty\n"
+        "window), 2 when the input is unusable (missing bundle, no reference, bad settings)."
+    )
+
+    reports_prefix: str = Field(
+        DEFAULT_LAYOUT.reports_prefix, alias="REPORTS_PREFIX", description="Reports (log bucket)."
+    )
+    cooldown_key: str = Field(
+        DEFAULT_LAYOUT.cooldown_key, alias="COOLDOWN_KEY", description="Cooldown object (log bucket)."
+    )
+    window_hours: int = Field(24, gt=0, alias="WINDOW_HOURS", description="Hours of logs to read.")
+    end: datetime | None = Field(
+        None, alias="WINDOW_END", description="End of the window, ISO 8601 UTC; default now."
+    )
+    model_version: str | None = Field(
+        None, alias="MODEL_VERSION", description="Only rows of this model version ('all': every one)."
+    )
+    psi_threshold: float = Field(
+        0.25, gt=0, alias="PSI_THRESHOLD", description="PSI at or above which a feature drifted."
+    )
+    psi_moderate: float = Field(
+        0.1, gt=0, alias="PSI_MODERATE", description="PSI at or above which a shift is moderate."
+    )
+    ks_threshold: float = Field(
+        0.1, gt=0, le=1, alias="KS_THRESHOLD", description="KS statistic at or above which a feature drifted."
+    )
+    retrain_on_drift: bool = Field(
+        False, alias="RETRAIN_ON_DRIFT", description="Submit the retrain job on drift."
+    )
+    retrain_cooldown_hours: int = Field(
+        24, gt=0, alias="RETRAIN_COOLDOWN_HOURS", description="At most one drift retrain per this many hours."
+    )
+    retrain_job_queue: str | None = Field(
+        None, alias="RETRAIN_JOB_QUEUE", description="Batch queue of the retrain job."
+    )
+    retrain_job_definition: str | None = Field(
+        None, alias="RETRAIN_JOB_DEFINITION", description="Batch job definition of retrain."
+    )
+    concept_drift: bool = Field(
+        False, alias="CONCEPT_DRIFT", description="Run the reference-vs-production classifier."
+    )
+    concept_auc_threshold: float = Field(
+        0.7, gt=0.5, le=1, alias="CONCEPT_AUC_THRESHOLD", description="ROC AUC above which that flags drift."
+    )
+    sample_rows: int = Field(
+        20_000, gt=0, alias="SAMPLE_ROWS", description="Production rows the classifier samples."
+    )
+    workers: int = Field(2, gt=0, alias="MONITOR_WORKERS", description="Parser threads.")
+
+    @field_validator("end")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+    @field_validator("model_version")
+    @classmethod
+    def _all_versions(cls, value: str | None) -> str | None:
+        return None if value in (None, "", "all") else value
+
+    @field_validator("reports_prefix")
+    @classmethod
+    def _reports_folder(cls, value: str) -> str:
+        return folder(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if not self.log_bucket:
+            raise ValueError(f"{self.variable('log_bucket')} is required: the bucket of prediction logs")
+        if self.retrain_on_drift and not (self.retrain_job_queue and self.retrain_job_definition):
+            raise ValueError(
+                f"{self.variable('retrain_on_drift')}=true needs {self.variable('retrain_job_queue')} "
+                f"and {self.variable('retrain_job_definition')}"
+            )
+        if not self.psi_moderate <= self.psi_threshold:
+            raise ValueError(
+                f"need {self.variable('psi_moderate')} ({self.psi_moderate}) <= "
+                f"{self.variable('psi_threshold')} ({self.psi_threshold})"
+            )
+        return self
