@@ -277,9 +277,9 @@ def wrk_load(
 
 
 def make_bundle(directory: Path) -> tuple[Path, list[dict[str, Any]]]:
-    from ml_deploy_dev import sample_data
     from ml_deploy.bundle import TrainingData, write_bundle
     from ml_deploy.training import build_manifest, fingerprint, infer_features, train
+    from ml_deploy_dev import sample_data
 
     frame, holdout = sample_data.generate(20_000, seed=1), sample_data.generate(5_000, seed=2)
     features = infer_features(frame, sample_data.TARGET)
@@ -367,7 +367,7 @@ def main() -> int:
             "OMP_NUM_THREADS": "1",
             "LOG_LEVEL": "warning",
         }
-        logging_on = {"LOG_BUCKET": BUCKET, "LOG_PREFIX": "predictions/bench/", "AWS_ENDPOINT_URL": endpoint}
+        logging_on = {"LOG_BUCKET": BUCKET, "ENVIRONMENT": "bench", "AWS_ENDPOINT_URL": endpoint}
         commands = {
             "off_other": ([sys.executable, "-m", "service"], {**base, "WEB_CONCURRENCY": str(other)}),
             "off": ([sys.executable, "-m", "service"], {**base, "WEB_CONCURRENCY": str(w)}),

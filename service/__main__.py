@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ml_deploy.bundle import BundleError, verify_bundle
-from service.settings import Settings, SettingsError
+from ml_deploy.settings import ServiceSettings, SettingsError
 
 EXIT_REFUSED = 2
 GRACEFUL_SHUTDOWN_SECONDS = 10
@@ -37,7 +37,7 @@ def prepare_multiprocess_metrics(workers: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     del argv
     try:
-        settings = Settings.from_env()
+        settings = ServiceSettings.from_env()
         manifest = verify_bundle(settings.model_bundle_path)
     except (SettingsError, BundleError) as error:
         print(f"model service refusing to start: {error}", file=sys.stderr)

@@ -19,12 +19,12 @@ from fastapi import FastAPI, Request, Response
 from pydantic import ValidationError
 
 from ml_deploy.bundle import read_bundle
+from ml_deploy.settings import ServiceSettings
 from service.metrics import CONTENT_TYPE, ServiceMetrics
 from service.middleware import MetricsMiddleware
 from service.model import ModelService
 from service.payload_logger import LogPolicy, LogTarget, PayloadLogger
 from service.problems import describe_validation_error, problem
-from service.settings import Settings
 
 log = logging.getLogger("service")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -34,7 +34,7 @@ JSON = "application/json"
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load and verify the bundle (a BundleError stops the start), start the log writer, flush at exit."""
-    settings: Settings = app.state.settings
+    settings: ServiceSettings = app.state.settings
     metrics: ServiceMetrics = app.state.metrics
     bundle = read_bundle(settings.model_bundle_path)
     model = ModelService(
@@ -65,12 +65,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _payload_logger(
-    settings: Settings, *, metrics: ServiceMetrics, model_version: str
+    settings: ServiceSettings, *, metrics: ServiceMetrics, model_version: str
 ) -> PayloadLogger | None:
     if not settings.log_bucket:
         return None
     target = LogTarget(
-        bucket=settings.log_bucket, prefix=settings.partition_prefix, environment=settings.environment,
+        bucket=settings.log_bucket, prefix=settings.environment_log_prefix, environment=settings.environment,
         model_version=model_version, region=settings.aws_region,
     )  # fmt: skip
     policy = LogPolicy(
@@ -81,7 +81,7 @@ def _payload_logger(
     return PayloadLogger(target=target, policy=policy, metrics=metrics)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: ServiceSettings) -> FastAPI:
     """The service app; nothing is loaded until the lifespan runs, so /ready answers 503 until then."""
     app = FastAPI(title="ml-deploy model service", lifespan=lifespan)
     app.state.settings = settings
@@ -183,7 +183,7 @@ async def ready(request: Request) -> Response:
 
 async def version(request: Request) -> Response:
     """Which code and which model answer here."""
-    settings: Settings = request.app.state.settings
+    settings: ServiceSettings = request.app.state.settings
     model: ModelService | None = request.app.state.model
     manifest = model.manifest if model is not None else None
     return Response(
@@ -232,4 +232,4 @@ def _predict_openapi() -> dict[str, Any]:
 def app_from_env() -> FastAPI:
     """The uvicorn factory `python -m service` runs in every worker."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return create_app(Settings.from_env())
+    return create_app(ServiceSettings.from_env())

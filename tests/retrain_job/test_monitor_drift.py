@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ml_deploy_dev import sample_data
 from ml_deploy.bundle import Manifest
 from ml_deploy.schema import encode_frame
+from ml_deploy_dev import sample_data
 from retrain_job import concept, drift, report
 from retrain_job.log_reader import Columns
 from retrain_job.window import Binning, count_block

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 
-from ml_deploy_dev import sample_data
 from ml_deploy.bundle import verify_bundle
+from ml_deploy_dev import sample_data
 from retrain_job import retrain
 
 BUCKET = "ml-models"

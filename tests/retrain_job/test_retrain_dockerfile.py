@@ -38,7 +38,7 @@ def _index(keyword: str, contains: str = "") -> int:
 def test_base_is_a_pinned_slim_python_311() -> None:
     bases = [rest for kw, rest in _instructions() if kw == "FROM"]
     assert len(bases) == 1, f"expected one stage, got {bases}"
-    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", bases[0]), (
+    assert re.fullmatch(r"public\.ecr\.aws/docker/library/python:3\.11\.\d+-slim-bookworm", bases[0]), (
         f"base {bases[0]!r} should be pinned like python:3.11.x-slim-bookworm"
     )
 

@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from ml_deploy.settings import ServiceSettings
 from service.app import create_app
-from service.settings import Settings
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -53,7 +53,7 @@ def make_client(trained_bundle: Path) -> ClientFactory:
     @contextmanager
     def _client(**env: Any) -> Iterator[TestClient]:
         values = {"MODEL_BUNDLE_PATH": str(trained_bundle), **{k: str(v) for k, v in env.items()}}
-        with TestClient(create_app(Settings.model_validate(values))) as client:
+        with TestClient(create_app(ServiceSettings.model_validate(values))) as client:
             yield client
 
     return _client

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
+from ml_deploy.settings import ServiceSettings
 from service.app import create_app
-from service.settings import Settings
 
 
 def _series(text: str, name: str) -> float:
@@ -22,7 +22,7 @@ def _series(text: str, name: str) -> float:
 def test_concurrent_requests_share_model_calls_and_get_their_own_answers(
     trained_bundle: Path, valid_records: list[dict[str, Any]]
 ) -> None:
-    app = create_app(Settings(model_bundle_path=trained_bundle, max_batch_wait_ms=20))
+    app = create_app(ServiceSettings(model_bundle_path=trained_bundle, max_batch_wait_ms=20))
     records = valid_records[:32]
 
     async def scenario() -> tuple[list[httpx.Response], list[httpx.Response], str]:

@@ -35,7 +35,9 @@ def _index(predicate: str) -> int:
 
 def test_base_image_is_an_exactly_pinned_slim_python_311() -> None:
     base = [args for keyword, args in _instructions() if keyword == "FROM"]
-    assert len(base) == 1 and re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", base[0]), base
+    assert len(base) == 1 and re.fullmatch(
+        r"public\.ecr\.aws/docker/library/python:3\.11\.\d+-slim-bookworm", base[0]
+    ), base
 
 
 def test_runs_as_a_non_root_user() -> None:

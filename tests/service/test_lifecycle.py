@@ -14,14 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ml_deploy.bundle import BundleError
+from ml_deploy.settings import ServiceSettings, SettingsError
 from service.app import create_app
-from service.settings import Settings, SettingsError
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_not_ready_until_loaded_then_ready(trained_bundle: Path, valid_record: dict[str, Any]) -> None:
-    app = create_app(Settings(model_bundle_path=trained_bundle))
+    app = create_app(ServiceSettings(model_bundle_path=trained_bundle))
     before = TestClient(app)  # no lifespan yet: the state a load balancer sees while the task starts
     assert before.get("/health").status_code == 200
     assert before.get("/ready").status_code == 503
@@ -41,16 +41,19 @@ def test_version_names_code_and_model(make_client: Any) -> None:
     assert body["model_version"] and body["bundle_created_at"]
 
 
-def test_git_commit_is_the_code_version_fallback(trained_bundle: Path) -> None:
-    settings = Settings.from_env({"MODEL_BUNDLE_PATH": str(trained_bundle), "GIT_COMMIT": "deadbeef"})
+def test_code_version_and_log_folder_come_from_the_environment(trained_bundle: Path) -> None:
+    settings = ServiceSettings.from_env(
+        {"MODEL_BUNDLE_PATH": str(trained_bundle), "CODE_VERSION": "deadbeef", "ENVIRONMENT": "stage"}
+    )
     assert settings.code_version == "deadbeef"
+    assert settings.environment_log_prefix == "predictions/stage/", "each environment logs in its own folder"
 
 
 def test_bad_environment_value_names_the_variable() -> None:
     with pytest.raises(SettingsError, match="UNKNOWN_CATEGORY"):
-        Settings.from_env({"UNKNOWN_CATEGORY": "ignore"})
+        ServiceSettings.from_env({"UNKNOWN_CATEGORY": "ignore"})
     with pytest.raises(SettingsError, match="PORT"):
-        Settings.from_env({"PORT": "http"})
+        ServiceSettings.from_env({"PORT": "http"})
 
 
 def _tampered(source: Path, target: Path) -> Path:
@@ -75,7 +78,10 @@ def bad_bundle(request: pytest.FixtureRequest, trained_bundle: Path, tmp_path: P
 
 def test_bad_bundle_stops_the_app_start(bad_bundle: tuple[Path, str]) -> None:
     path, reason = bad_bundle
-    with pytest.raises(BundleError, match=reason), TestClient(create_app(Settings(model_bundle_path=path))):
+    with (
+        pytest.raises(BundleError, match=reason),
+        TestClient(create_app(ServiceSettings(model_bundle_path=path))),
+    ):
         pass
 
 

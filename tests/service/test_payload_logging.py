@@ -17,7 +17,8 @@ from moto import mock_aws
 from ml_deploy import payload_log
 
 BUCKET = "prediction-logs"
-PREFIX = "predictions/test/"
+ENVIRONMENT = "test"
+PREFIX = f"predictions/{ENVIRONMENT}/"
 FAST_RETRY = {"LOG_RETRY_BASE_SECONDS": 0.05, "LOG_RETRY_MAX_SECONDS": 0.2, "LOG_FLUSH_SECONDS": 0.5}
 
 
@@ -54,7 +55,7 @@ def test_scored_records_land_as_gzip_json_lines_in_the_hour_partition(
     s3: Any, make_client: Any, valid_records: list[dict[str, Any]]
 ) -> None:
     s3.create_bucket(Bucket=BUCKET)
-    env = {"LOG_BUCKET": BUCKET, "LOG_PREFIX": PREFIX, "ENVIRONMENT": "test", "LOG_BATCH_SIZE": 5}
+    env = {"LOG_BUCKET": BUCKET, "ENVIRONMENT": ENVIRONMENT, "LOG_BATCH_SIZE": 5}
     with make_client(**env) as client:
         single = client.post("/predict", json={"record": valid_records[0]}, headers={"X-Request-ID": "one"})
         batch = client.post("/predict", json={"records": valid_records[1:5]}, headers={"X-Request-ID": "two"})
@@ -85,7 +86,7 @@ def test_scored_records_land_as_gzip_json_lines_in_the_hour_partition(
 def test_s3_outage_keeps_answering_and_delivers_everything_after_recovery(
     s3: Any, make_client: Any, valid_records: list[dict[str, Any]]
 ) -> None:
-    env = {"LOG_BUCKET": BUCKET, "LOG_PREFIX": PREFIX, "LOG_BATCH_SIZE": 4, **FAST_RETRY}
+    env = {"LOG_BUCKET": BUCKET, "ENVIRONMENT": ENVIRONMENT, "LOG_BATCH_SIZE": 4, **FAST_RETRY}
     with make_client(**env) as client:  # the bucket does not exist yet: every put fails
         for record in valid_records[:12]:
             started = time.perf_counter()
@@ -104,7 +105,8 @@ def test_s3_outage_keeps_answering_and_delivers_everything_after_recovery(
 def test_records_beyond_the_buffer_bound_are_dropped_and_counted(
     s3: Any, make_client: Any, valid_records: list[dict[str, Any]]
 ) -> None:
-    env = {"LOG_BUCKET": BUCKET, "LOG_PREFIX": PREFIX, "LOG_BATCH_SIZE": 3, "LOG_BUFFER_MAX_RECORDS": 10,
+    env = {"LOG_BUCKET": BUCKET, "ENVIRONMENT": ENVIRONMENT, "LOG_BATCH_SIZE": 3,
+           "LOG_BUFFER_MAX_RECORDS": 10,
            **FAST_RETRY}  # fmt: skip
     with make_client(**env) as client:
         for record in valid_records[:15]:
@@ -122,7 +124,12 @@ def test_shutdown_flushes_what_is_buffered(
     s3: Any, make_client: Any, valid_records: list[dict[str, Any]]
 ) -> None:
     s3.create_bucket(Bucket=BUCKET)
-    env = {"LOG_BUCKET": BUCKET, "LOG_PREFIX": PREFIX, "LOG_BATCH_SIZE": 1000, "LOG_FLUSH_SECONDS": 3600}
+    env = {
+        "LOG_BUCKET": BUCKET,
+        "ENVIRONMENT": ENVIRONMENT,
+        "LOG_BATCH_SIZE": 1000,
+        "LOG_FLUSH_SECONDS": 3600,
+    }
     with make_client(**env) as client:
         assert client.post("/predict", json={"records": valid_records[:7]}).status_code == 200
         assert _lines(s3) == [], "nothing is due before a full batch or the flush interval"
@@ -132,7 +139,12 @@ def test_shutdown_flushes_what_is_buffered(
 def test_shutdown_during_an_outage_gives_up_after_the_timeout_and_counts_it(
     s3: Any, make_client: Any, valid_records: list[dict[str, Any]]
 ) -> None:
-    env = {"LOG_BUCKET": BUCKET, "LOG_PREFIX": PREFIX, "LOG_SHUTDOWN_TIMEOUT_SECONDS": 0.3, **FAST_RETRY}
+    env = {
+        "LOG_BUCKET": BUCKET,
+        "ENVIRONMENT": ENVIRONMENT,
+        "LOG_SHUTDOWN_TIMEOUT_SECONDS": 0.3,
+        **FAST_RETRY,
+    }
     with make_client(**env) as client:
         assert client.post("/predict", json={"records": valid_records[:4]}).status_code == 200
         app = client.app

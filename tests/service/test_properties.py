@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ml_deploy.settings import ServiceSettings
 from ml_deploy_dev import sample_data
 from service.app import create_app
-from service.settings import Settings
 
 FEATURES = [*sample_data.NUMERIC_FEATURES, *sample_data.CATEGORICAL_FEATURES]
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
@@ -38,7 +38,9 @@ bodies = st.one_of(
 
 @pytest.fixture(scope="module")
 def shared_client(trained_bundle: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(model_bundle_path=trained_bundle, max_batch_size=3))) as client:
+    with TestClient(
+        create_app(ServiceSettings(model_bundle_path=trained_bundle, max_batch_size=3))
+    ) as client:
         yield client
 
 

@@ -79,7 +79,7 @@ def test_sigterm_flushes_the_payload_log_of_the_real_server(
     s3.create_bucket(Bucket=BUCKET)
     port = _free_port()
     env = {**os.environ, **FAKE_AWS, "MODEL_BUNDLE_PATH": str(trained_bundle), "HOST": "127.0.0.1",
-           "PORT": str(port), "WEB_CONCURRENCY": "1", "LOG_BUCKET": BUCKET, "LOG_PREFIX": "predictions/proc/",
+           "PORT": str(port), "WEB_CONCURRENCY": "1", "LOG_BUCKET": BUCKET, "ENVIRONMENT": "proc",
            "LOG_FLUSH_SECONDS": "3600", "AWS_ENDPOINT_URL": moto_endpoint}  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "service"],
