@@ -19,6 +19,8 @@ import yaml
 
 from infra.build import JUNIT_REPORT
 from infra.pipeline import BUILD_NAMESPACE, IMAGE_DEFINITIONS, MODEL_ARTIFACT
+from ml_deploy.bundle import MODEL_NAME, metrics_summary, read_manifest
+from ml_deploy.layout import BUNDLE_FILE
 from tests.infra.pipeline_program import CONTAINER_NAME, action, run_pipeline, the_pipeline
 from tests.infra.program import ROOT, Program
 
@@ -111,12 +113,11 @@ def test_no_image_is_tagged_latest(buildspec: dict[str, Any]) -> None:
     assert ":latest" not in text and "-t latest" not in text, "repositories are immutable"
 
 
-def _bundle_dir(tmp_path: Path, manifest: dict[str, Any]) -> Path:
+def _bundle_dir(tmp_path: Path, bundle: Path) -> Path:
     """The bundle as CodeBuild presents it: the zip's files, unpacked."""
     extracted = tmp_path / "model-src"
-    extracted.mkdir()
-    (extracted / "manifest.json").write_text(json.dumps(manifest))
-    (extracted / "model.skops").write_bytes(b"model")
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(extracted)
     return extracted
 
 
@@ -129,31 +130,50 @@ def _run_steps(lines: list[str], *, env: dict[str, str], cwd: Path) -> dict[str,
     return dict(pairs)
 
 
-def test_pre_build_names_the_image_after_commit_and_model(
-    buildspec: dict[str, Any], program: Program, tmp_path: Path
-) -> None:
-    manifest = {"bundle_version": "2024.05.01+3", "metrics": {"roc_auc": 0.91234, "n": 500}}
+def _pre_build(buildspec: dict[str, Any], program: Program, model_dir: Path, cwd: Path) -> dict[str, str]:
+    """Run pre_build's local steps (no make, no AWS) with the variables CodeBuild would set."""
     local = [
         line
         for line in buildspec["phases"]["pre_build"]["commands"]
-        if not line.startswith(("make", "aws", "if aws")) and "ml_deploy.bundle verify" not in line
+        if not line.startswith(("make", "aws", "if aws"))
     ]
     env = {
         **project_environment(program),
-        "PATH": "/usr/bin:/bin",
-        "CODEBUILD_SRC_DIR_ModelBundle": str(_bundle_dir(tmp_path, manifest)),
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        f"CODEBUILD_SRC_DIR_{MODEL_ARTIFACT}": str(model_dir),
         "COMMIT_ID": "0123456789abcdef0123",
         "MODEL_OBJECT_VERSION": "v-3",
+        "SERVICE_REPOSITORY_URI": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/svc",
+        "JOBS_REPOSITORY_URI": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/jobs",
     }
-    env["SERVICE_REPOSITORY_URI"] = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/svc"
-    env["JOBS_REPOSITORY_URI"] = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/jobs"
-    result = _run_steps(local, env=env, cwd=tmp_path)
-    assert result["MODEL_VERSION"] == "2024.05.01+3"
-    assert result["IMAGE_TAG"] == "0123456789ab-2024.05.01-3", "tag must be valid and name both"
-    assert result["SERVICE_IMAGE_URI"].endswith("/svc:0123456789ab-2024.05.01-3")
-    assert result["MODEL_METRICS"] == "n=500, roc_auc=0.9123"
-    with zipfile.ZipFile(tmp_path / "service/model/model-bundle.zip") as bundle:
-        assert json.loads(bundle.read("manifest.json")) == manifest, "re-packed bundle differs"
+    return _run_steps(local, env=env, cwd=cwd)
+
+
+def test_pre_build_names_the_image_after_commit_and_model(
+    buildspec: dict[str, Any], program: Program, trained_bundle: Path, tmp_path: Path
+) -> None:
+    manifest = read_manifest(trained_bundle)
+    result = _pre_build(buildspec, program, _bundle_dir(tmp_path, trained_bundle), tmp_path)
+    assert result["MODEL_VERSION"] == manifest.bundle_version
+    tag = f"0123456789ab-{manifest.bundle_version}"
+    assert result["IMAGE_TAG"] == tag, "the tag must name both the commit and the model"
+    assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag), "not a valid image tag"
+    assert result["SERVICE_IMAGE_URI"].endswith(f"/svc:{tag}")
+    assert result["MODEL_METRICS"] == metrics_summary(manifest)
+    assert "roc_auc=" in result["MODEL_METRICS"]
+    repacked = read_manifest(tmp_path / "service/model" / BUNDLE_FILE)
+    assert repacked == manifest, "re-packed bundle differs"
+
+
+def test_a_tampered_bundle_fails_the_build_with_the_reason(
+    buildspec: dict[str, Any], program: Program, trained_bundle: Path, tmp_path: Path
+) -> None:
+    model_dir = _bundle_dir(tmp_path, trained_bundle)
+    model = model_dir / MODEL_NAME
+    model.write_bytes(model.read_bytes() + b"tampered")
+    with pytest.raises(AssertionError, match="checksum mismatch"):
+        _pre_build(buildspec, program, model_dir, tmp_path)
+    assert not (tmp_path / "service/model" / BUNDLE_FILE).exists(), "a bad bundle was left for docker"
 
 
 def test_imagedefinitions_name_the_projects_container(

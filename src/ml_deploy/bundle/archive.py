@@ -1,146 +1,30 @@
-"""The model bundle: one zip holding `model.skops` and `manifest.json`. The format lives only here.
+"""Reading and writing the bundle zip: atomically written, checksummed, never unpickled blindly.
 
 The model is persisted with skops and loaded against an explicit allow-list of types, so reading
-a bundle never unpickles anything untrusted. `python -m ml_deploy.bundle verify PATH` is the check
-the build runs before it builds an image.
+a bundle never unpickles anything untrusted.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
-import secrets
-import sys
 import tempfile
 import zipfile
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
+from pydantic import ValidationError
+
+from ml_deploy.bundle.manifest import (
+    MANIFEST_NAME,
+    MODEL_NAME,
+    TRUSTED_TYPES,
+    BundleError,
+    Manifest,
+    ModelFile,
 )
-
-from ml_deploy.reference import Reference
-from ml_deploy.schema import FeatureSpec, SchemaError, encode_frame, encode_records
-
-__all__ = [
-    "FORMAT_VERSION",
-    "MANIFEST_NAME",
-    "MODEL_NAME",
-    "TRUSTED_TYPES",
-    "Bundle",
-    "BundleError",
-    "FeatureSpec",
-    "Manifest",
-    "ModelFile",
-    "SchemaError",
-    "TrainingData",
-    "encode_frame",
-    "encode_records",
-    "new_bundle_version",
-    "read_bundle",
-    "read_manifest",
-    "verify_bundle",
-    "write_bundle",
-]
-
-FORMAT_VERSION = 1
-MANIFEST_NAME = "manifest.json"
-MODEL_NAME = "model.skops"
-# Every type a bundled HistGradientBoostingClassifier needs beyond skops' defaults. Loading refuses
-# anything else, so a tampered model file cannot smuggle in a callable.
-TRUSTED_TYPES: tuple[str, ...] = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
-_VERSION_PATTERN = r"^\d{8}T\d{6}Z-[0-9a-f]{8}$"
-
-
-class BundleError(ValueError):
-    """A bundle is missing, malformed or tampered with; the message says exactly what."""
-
-
-class TrainingData(BaseModel):
-    """Which data trained the model: a fingerprint to detect retraining on identical data."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    fingerprint: str = Field(pattern=r"^[0-9a-f]{64}$")
-    rows: int = Field(ge=0)
-    source: str
-
-
-class ModelFile(BaseModel):
-    """The model member of the zip and its SHA-256, checked before anything is loaded."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = MODEL_NAME
-    sha256: str = Field(default="0" * 64, pattern=r"^[0-9a-f]{64}$")
-    format: Literal["skops"] = "skops"
-
-
-class Manifest(BaseModel):
-    """What a bundle is: its version, schema, metrics, provenance and reference statistics."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    format_version: int = FORMAT_VERSION
-    bundle_version: str = Field(pattern=_VERSION_PATTERN)
-    created_at: datetime
-    target: str
-    features: list[FeatureSpec] = Field(min_length=1)
-    primary_metric: Literal["roc_auc"] = "roc_auc"
-    metrics: dict[str, float]
-    training_data: TrainingData
-    code_version: str
-    model_file: ModelFile = Field(default_factory=ModelFile)
-    reference: Reference
-
-    @field_validator("format_version")
-    @classmethod
-    def _supported_format(cls, value: int) -> int:
-        if value != FORMAT_VERSION:
-            raise ValueError(f"unsupported format_version {value}, this code reads {FORMAT_VERSION}")
-        return value
-
-    @field_validator("created_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None or value.utcoffset() != timedelta(0):
-            raise ValueError("created_at must be a UTC timestamp (ending in Z or +00:00)")
-        return value
-
-    @field_validator("features")
-    @classmethod
-    def _unique_names(cls, value: list[FeatureSpec]) -> list[FeatureSpec]:
-        names = [spec.name for spec in value]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate feature names {duplicates}")
-        return value
-
-    @model_validator(mode="after")
-    def _primary_metric_present(self) -> Manifest:
-        if self.primary_metric not in self.metrics:
-            raise ValueError(f"metrics lack the primary metric {self.primary_metric!r}")
-        return self
-
-    @property
-    def feature_names(self) -> list[str]:
-        return [spec.name for spec in self.features]
-
-    @property
-    def primary_score(self) -> float:
-        """The holdout value of the metric the retrain gate compares."""
-        return self.metrics[self.primary_metric]
 
 
 @dataclass(frozen=True)
@@ -149,12 +33,6 @@ class Bundle:
 
     manifest: Manifest
     model: Any
-
-
-def new_bundle_version(now: datetime | None = None) -> str:
-    """A unique version that sorts by creation time, e.g. `20261123T101500Z-3f9a1c2b`."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
 def write_bundle(path: Path | str, *, model: Any, manifest: Manifest) -> Path:
@@ -299,33 +177,29 @@ def _untrusted_types(model_bytes: bytes) -> list[str]:
     return sorted(set(found) - set(TRUSTED_TYPES))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`verify PATH...`: exit 0 when every bundle is sound, 1 with the reason otherwise."""
-    parser = argparse.ArgumentParser(prog="python -m ml_deploy.bundle", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    verify = commands.add_parser("verify", help="check a bundle's manifest and model checksum")
-    verify.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    verify.add_argument("--json", action="store_true", help="print the manifest as JSON")
-    args = parser.parse_args(argv)
-    status = 0
-    for path in args.paths:
-        try:
-            manifest = verify_bundle(path)
-        except BundleError as error:
-            print(f"bundle verification failed: {error}", file=sys.stderr)
-            status = 1
-            continue
-        if args.json:
-            print(manifest.model_dump_json(indent=2))
-        else:
-            print(
-                f"OK {path}: bundle_version={manifest.bundle_version} "
-                f"features={len(manifest.features)} "
-                f"{manifest.primary_metric}={manifest.primary_score:.4f} "
-                f"sha256={manifest.model_file.sha256}"
-            )
-    return status
+def pack_bundle(directory: Path | str, path: Path | str) -> Manifest:
+    """Zip a bundle's unpacked members back into one bundle and verify it.
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    CodePipeline hands the S3 source to CodeBuild unzipped; packing the members named by the
+    manifest (and nothing else) restores the bundle the data scientist uploaded.
+    """
+    directory, path = Path(directory), Path(path)
+    manifest_path = directory / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise BundleError(f"{directory}: no {MANIFEST_NAME}, so it does not hold an unpacked model bundle")
+    manifest = _parse_manifest(manifest_path, manifest_path.read_bytes())
+    model_path = directory / manifest.model_file.name
+    if not model_path.is_file():
+        raise BundleError(f"{directory}: the manifest names {manifest.model_file.name!r}, which is missing")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.write(manifest_path, MANIFEST_NAME)
+            zf.write(model_path, manifest.model_file.name)
+        verified = verify_bundle(temp_name)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return verified
