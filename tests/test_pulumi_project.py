@@ -29,11 +29,20 @@ SCHEMAS = ROOT / "tests" / "schemas"
 
 # Namespaces of provider settings a stack may set (provider configuration, not the program's).
 PROVIDER_NAMESPACES = {"aws", "pulumi"}
-# Settings of the program with no default (None in infra/config_sections.py): declared in
-# Pulumi.yaml they would become required on every stack (config.go `mergeConfig` reports a
-# declared project key with neither default nor value, missing on the stack, as missing), so they
-# stay undeclared and a stack sets them when it needs them.
-OPTIONAL_UNDECLARED = {"vpcId", "certificateArn", "codeConnectionArn"}
+# Settings of the program left out of Pulumi.yaml (the program validates them itself):
+# - no default (None in infra/config_sections.py): declared, they would become required on every
+#   stack (config.go `mergeConfig` reports a declared project key with neither default nor value,
+#   missing on the stack, as missing);
+# - object-valued: Pulumi's config types are string, integer, boolean and array only.
+UNDECLARED = {
+    "vpcId",
+    "certificateArn",
+    "codeConnectionArn",
+    "stage",
+    "prod",
+    "retrainJob",
+    "monitorJob",
+}
 
 # Python language host options (`parseOptions`, sdk/python/cmd/pulumi-language-python/main.go):
 # every option is a string; these two take one of a fixed set of values.
@@ -199,7 +208,7 @@ def stack_problems(project: dict[str, Any], stack: dict[str, Any]) -> list[str]:
         if namespace != name:
             problems.append(f"{key}: neither this project's namespace nor a provider's")
         elif known is None:
-            if setting not in OPTIONAL_UNDECLARED:
+            if setting not in UNDECLARED:
                 problems.append(f"{key} is not declared in Pulumi.yaml")
         elif "type" in known and not _strictly_matches(known["type"], known.get("items"), value):
             problems.append(f"{key}: {value!r} is not of the declared type {known['type']}")
@@ -237,11 +246,11 @@ def test_the_project_declares_every_setting_of_the_program_with_its_default() ->
     declarations = _declarations(_load(PROJECT))
     prefix = f"{PROJECT_NAMESPACE}:"
     declared = {key.removeprefix(prefix) for key in declarations if key.startswith(prefix)}
-    assert declared | OPTIONAL_UNDECLARED == set(KEY_SECTIONS), (
+    assert declared | UNDECLARED == set(KEY_SECTIONS), (
         f"only in Pulumi.yaml: {sorted(declared - set(KEY_SECTIONS))}; "
-        f"only in the program: {sorted(set(KEY_SECTIONS) - declared - OPTIONAL_UNDECLARED)}"
+        f"only in the program: {sorted(set(KEY_SECTIONS) - declared - UNDECLARED)}"
     )
-    assert not declared & OPTIONAL_UNDECLARED, "a setting without a default is declared (so required)"
+    assert not declared & UNDECLARED, "a setting listed in UNDECLARED is declared"
     fields = {
         field.alias or name: field
         for model in _SECTIONS.values()
