@@ -58,7 +58,7 @@ def deployment_lines(deployment: Deployment) -> list[str]:
     image, variables = deployment.image, deployment.container_environment
     commit = image.commit or variables.get("CODE_VERSION") or NONE
     model = image.model_version or variables.get("MODEL_VERSION") or NONE
-    rollout = f", deploy {deployment.rollout.lower()}" if deployment.rollout else ""
+    rollout = f", deploy {deployment.rollout.lower().replace('_', ' ')}" if deployment.rollout else ""
     return [
         f"{deployment.environment}: commit {commit}, model {model} "
         f"({deployment.revision}, tasks {deployment.running}/{deployment.desired}{rollout})",
