@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,10 @@ def test_the_service_container_and_source_actions_are_the_infras() -> None:
 
     assert services.SERVICE_CONTAINER == CONTAINER_NAME
     assert (executions.CODE_ACTION, executions.MODEL_ACTION) == (CODE_ACTION, MODEL_ACTION)
+
+
+def test_the_ml_deploy_script_is_main() -> None:
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, function = scripts["ml-deploy"].partition(":")
+
+    assert getattr(importlib.import_module(module), function)(["--help"]) == 0

@@ -21,7 +21,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             metavar="ID",
             help="the pipeline execution you mean (default: the one waiting, if only one waits)",
         )
-        parser.add_argument("--comment", required=True, type=comment, help="why; recorded with the approval")
+        parser.add_argument(
+            "--comment", required=True, type=comment, metavar="TEXT", help="why; recorded with the approval"
+        )
         parser.set_defaults(run=run, approve=approve)
 
 
