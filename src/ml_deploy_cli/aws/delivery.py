@@ -1,0 +1,101 @@
+"""`AwsDelivery`: the `Delivery` of a stack on AWS, named by its stack outputs.
+
+Each part is built on first use, so a command reads only the outputs it needs and a missing one
+fails with its name.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from ml_deploy.bundle import Manifest
+from ml_deploy_cli.aws.buckets import Buckets
+from ml_deploy_cli.aws.clients import ClientFactory
+from ml_deploy_cli.aws.executions import Executions
+from ml_deploy_cli.aws.pipeline import Pipeline
+from ml_deploy_cli.aws.services import EcsServices
+from ml_deploy_cli.delivery import (
+    ApprovalAnswer,
+    Deployment,
+    DriftReport,
+    Environment,
+    ExecutionRecord,
+    PipelineState,
+    RetrainDecision,
+    Rollback,
+    UploadedBundle,
+)
+from ml_deploy_cli.outputs import StackOutputs
+
+
+class AwsDelivery:
+    """A deployed stack on AWS."""
+
+    def __init__(self, outputs: StackOutputs, *, client: ClientFactory) -> None:
+        self._outputs = outputs
+        self._client = client
+
+    @cached_property
+    def _services(self) -> EcsServices:
+        outputs = self._outputs
+        return EcsServices(
+            self._client("ecs"),
+            cluster=outputs.require("clusterName"),
+            services={
+                "stage": outputs.require("stageServiceName"),
+                "prod": outputs.require("prodServiceName"),
+            },
+        )
+
+    @cached_property
+    def _executions(self) -> Executions:
+        return Executions(
+            self._client("codepipeline"),
+            pipeline=self._outputs.require("pipelineName"),
+            model_rule=self._outputs.values.get("modelTriggerRuleName"),
+        )
+
+    @cached_property
+    def _pipeline(self) -> Pipeline:
+        return Pipeline(
+            self._client("codepipeline"),
+            name=self._outputs.require("pipelineName"),
+            executions=self._executions,
+        )
+
+    @cached_property
+    def _buckets(self) -> Buckets:
+        outputs = self._outputs
+        return Buckets(
+            self._client("s3"),
+            model_bucket=outputs.require("modelBucket"),
+            model_key=outputs.require("modelKey"),
+            log_bucket=outputs.values.get("predictionLogBucket"),
+            decisions_prefix=outputs.decisions_prefix,
+            reports_prefix=outputs.reports_prefix,
+        )
+
+    def deployment(self, environment: Environment) -> Deployment:
+        return self._services.deployment(environment)
+
+    def pipeline_state(self) -> PipelineState:
+        return self._pipeline.state()
+
+    def answer_approval(self, *, approve: bool, comment: str, execution_id: str | None) -> ApprovalAnswer:
+        return self._pipeline.answer(approve=approve, comment=comment, execution_id=execution_id)
+
+    def upload_bundle(self, path: Path, *, manifest: Manifest) -> UploadedBundle:
+        return self._buckets.upload_bundle(path, manifest=manifest)
+
+    def roll_back(self, environment: Environment) -> Rollback:
+        return self._services.roll_back(environment)
+
+    def history(self, limit: int) -> list[ExecutionRecord]:
+        return self._executions.history(limit)
+
+    def last_decision(self) -> RetrainDecision | None:
+        return self._buckets.last_decision()
+
+    def drift_report(self, environment: Environment) -> DriftReport | None:
+        return self._buckets.drift_report(environment)

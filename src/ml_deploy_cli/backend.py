@@ -1,0 +1,39 @@
+"""Which `Delivery` the commands talk to: the AWS stack named by its outputs, or (later) a local one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from ml_deploy_cli.aws import AwsDelivery, ClientFactory, session_clients
+from ml_deploy_cli.delivery import Delivery
+from ml_deploy_cli.errors import CliError
+from ml_deploy_cli.outputs import load_outputs
+
+LOCAL_VARIABLE = "ML_DEPLOY_LOCAL"
+
+Connect = Callable[[], Delivery]
+"""Opens the backend when a command first needs it (after checking its own arguments)."""
+
+
+def connector(
+    *,
+    local: bool,
+    outputs: Path | None,
+    stack: str | None,
+    region: str | None,
+    environ: Mapping[str, str],
+    client: ClientFactory | None = None,
+) -> Connect:
+    """How to reach the stack; `client` replaces boto3's clients (tests pass moto or Stubber ones)."""
+
+    def connect() -> Delivery:
+        if local or environ.get(LOCAL_VARIABLE, "").lower() in ("1", "true", "yes"):
+            raise CliError(
+                f"the local backend (--local, {LOCAL_VARIABLE}=1) is not built yet; "
+                f"drop --local and unset {LOCAL_VARIABLE} to use the AWS stack"
+            )
+        stack_outputs = load_outputs(outputs, environ=environ, stack=stack)
+        return AwsDelivery(stack_outputs, client=client or session_clients(region or stack_outputs.region))
+
+    return connect

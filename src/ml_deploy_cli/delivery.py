@@ -1,0 +1,166 @@
+"""What the commands need from a deployed stack, whatever runs it.
+
+`Delivery` is the seam between the commands and a backend: the AWS one (`ml_deploy_cli.aws`)
+reads ECS, CodePipeline and S3; a local backend (a pipeline run on this machine) can implement the
+same methods and every command works unchanged. The records are plain data the commands print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+from ml_deploy.bundle import Manifest
+from ml_deploy_cli.images import ImageRef
+
+Environment = Literal["stage", "prod"]
+ENVIRONMENTS: tuple[Environment, ...] = ("stage", "prod")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What one environment runs now: its task-definition revision, image and rollout."""
+
+    environment: Environment
+    service: str
+    revision: str  # family:revision
+    image: ImageRef
+    running: int
+    desired: int
+    rollout: str | None  # rolloutState of the primary deployment (IN_PROGRESS, COMPLETED, FAILED)
+    container_environment: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExecutionFacts:
+    """What one pipeline execution carries: commit, model and, once answered, its approval."""
+
+    commit: str | None = None
+    model_version: str | None = None
+    model_object_version: str | None = None
+    image_tag: str | None = None
+    approval: ApprovalOutcome | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    status: str  # Succeeded (approved), Failed (rejected), InProgress (waiting), Abandoned
+    by: str | None
+    summary: str | None
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """The latest execution a stage saw."""
+
+    stage: str
+    execution_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """An approval that waits for an answer, and what it would let through."""
+
+    execution_id: str
+    stage: str
+    action: str
+    token: str
+    since: datetime | None
+    facts: ExecutionFacts
+
+
+@dataclass(frozen=True)
+class PipelineState:
+    pipeline: str
+    stages: Sequence[StageRun]
+    approvals: Sequence[PendingApproval]
+
+    @property
+    def in_flight(self) -> list[StageRun]:
+        return [run for run in self.stages if run.status == "InProgress"]
+
+
+@dataclass(frozen=True)
+class ApprovalAnswer:
+    execution_id: str
+    approved: bool
+    facts: ExecutionFacts
+    answered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class UploadedBundle:
+    bucket: str
+    key: str
+    version_id: str | None
+    encryption: str | None
+
+
+@dataclass(frozen=True)
+class Rollback:
+    environment: Environment
+    service: str
+    from_revision: str
+    from_image: ImageRef
+    to_revision: str
+    to_image: ImageRef
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    execution_id: str
+    status: str
+    started: datetime | None
+    trigger: str
+    facts: ExecutionFacts
+
+
+@dataclass(frozen=True)
+class RetrainDecision:
+    """The newest record the retrain job's gate wrote (promoted, rejected or unchanged)."""
+
+    location: str
+    decision: str
+    decided_at: str | None
+    challenger_version: str | None
+    champion_version: str | None
+    reasons: Sequence[str]
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """The newest drift report the monitor wrote for an environment."""
+
+    location: str
+    status: str
+    window_end: str | None
+    rows_seen: int | None
+    drifted_features: Sequence[str]
+
+
+class Delivery(Protocol):
+    """A deployed stack as the commands see it."""
+
+    def deployment(self, environment: Environment) -> Deployment: ...
+
+    def pipeline_state(self) -> PipelineState: ...
+
+    def answer_approval(self, *, approve: bool, comment: str, execution_id: str | None) -> ApprovalAnswer:
+        """Answer the waiting approval (of `execution_id` when given); CliError when none waits."""
+        ...
+
+    def upload_bundle(self, path: Path, *, manifest: Manifest) -> UploadedBundle:
+        """Ship a verified bundle to the key whose upload starts the pipeline."""
+        ...
+
+    def roll_back(self, environment: Environment) -> Rollback: ...
+
+    def history(self, limit: int) -> list[ExecutionRecord]: ...
+
+    def last_decision(self) -> RetrainDecision | None: ...
+
+    def drift_report(self, environment: Environment) -> DriftReport | None: ...
