@@ -1,0 +1,110 @@
+"""The runtime contract holds: one spelling per setting, a shipped library that stands alone.
+
+These read the code (ast), so a renamed variable or a stray import fails here, before an image or
+a stack is built with it.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ml_deploy.settings import EnvSettings, MonitorSettings, RetrainSettings, ServiceSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "src" / "ml_deploy"
+CODE_ROOTS = [ROOT / "infra", ROOT / "service", ROOT / "retrain_job", ROOT / "src"]
+RUNTIMES: list[type[EnvSettings]] = [ServiceSettings, RetrainSettings, MonitorSettings]
+
+
+def _modules(*roots: Path) -> list[Path]:
+    return sorted(path for root in roots for path in root.rglob("*.py") if "__pycache__" not in path.parts)
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def _variables() -> set[str]:
+    return {field.alias for model in RUNTIMES for field in model.model_fields.values() if field.alias}
+
+
+def _string_literals(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+
+
+def test_the_shipped_library_imports_neither_infra_nor_dev_tools_nor_runtimes() -> None:
+    forbidden = ("infra", "ml_deploy_dev", "ml_deploy_cli", "service", "retrain_job")
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            name for name in _imports(path) if name.split(".")[0] in forbidden
+        )
+        for path in _modules(SHIPPED)
+    }
+    offenders = {path: names for path, names in offenders.items() if names}
+    assert not offenders, f"src/ml_deploy must stand alone in the images: {offenders}"
+
+
+@pytest.mark.parametrize("module", ["ml_deploy.settings", "ml_deploy.layout"])
+def test_the_contract_is_light_enough_for_infra_and_every_image(module: str) -> None:
+    probe = (
+        f"import sys, {module}; "
+        "heavy = sorted(m for m in ('sklearn', 'fastapi', 'boto3', 'pandas', 'pulumi') if m in sys.modules); "
+        "print(','.join(heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert done.stdout.strip() == "", f"{module} pulls in {done.stdout.strip()}"
+
+
+def test_each_runtime_variable_is_spelt_once_outside_the_tests() -> None:
+    counts: Counter[str] = Counter()
+    where: dict[str, list[str]] = {}
+    variables = _variables()
+    for path in _modules(*CODE_ROOTS):
+        for literal in _string_literals(path):
+            if literal in variables:
+                counts[literal] += 1
+                where.setdefault(literal, []).append(str(path.relative_to(ROOT)))
+    repeated = {name: where[name] for name, count in counts.items() if count > 1}
+    assert not repeated, f"runtime variables spelt in more than one place: {repeated}"
+    assert set(counts) == variables, f"never spelt at all: {sorted(variables - set(counts))}"
+
+
+def test_the_bundle_file_name_is_spelt_once_in_python() -> None:
+    spelt = {
+        str(path.relative_to(ROOT))
+        for path in _modules(*CODE_ROOTS)
+        for literal in _string_literals(path)
+        if "model-bundle.zip" in literal
+    }
+    assert spelt == {"src/ml_deploy/layout.py"}, spelt
+
+
+def test_the_readme_links_only_files_inside_the_repository() -> None:
+    text = (ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", text)
+    local = [target for target in targets if "://" not in target and not target.startswith("mailto:")]
+    outside = [target for target in local if not (ROOT / target).resolve().is_relative_to(ROOT)]
+    missing = [target for target in local if not (ROOT / target).exists()]
+    assert not outside and not missing, (
+        f"README links outside the repository {outside} or to nothing {missing}"
+    )
+    parent_paths = re.findall(r"(?<![.\w])\.\./\S*", re.sub(r"https?://\S+", "", text))
+    assert not parent_paths, f"README points outside the repository: {parent_paths}"
