@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ml_deploy.bundle.__main__ import main as build_verify
 from ml_deploy.bundle import verify_bundle
+from ml_deploy.bundle.__main__ import main as build_verify
 from tests.cli.conftest import MODEL_BUCKET, MODEL_KEY, Stack
 
 
