@@ -10,8 +10,19 @@ import re
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from ml_deploy.layout import DEFAULT_LAYOUT, ObjectLayout
+from ml_deploy.settings import MonitorSettings, RetrainSettings
 
 _SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
 _CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
@@ -114,6 +125,21 @@ class NetworkConfig(Section):
         return self
 
 
+# The StorageConfig keys that are the runtime's object layout (the rest is bucket settings).
+_LAYOUT_KEYS = (
+    "model_key",
+    "model_archive_prefix",
+    "decisions_prefix",
+    "training_data_prefix",
+    "prediction_log_prefix",
+    "reports_prefix",
+)
+
+
+def _layout_doc(key: str) -> str | None:
+    return ObjectLayout.model_fields[key].description
+
+
 class StorageConfig(Section):
     """Buckets, their encryption, retention and the object keys other parts agree on."""
 
@@ -123,18 +149,21 @@ class StorageConfig(Section):
     force_destroy: bool = Field(
         False, description="Let `pulumi destroy` delete non-empty buckets (dev only)."
     )
-    model_key: str = Field(
-        "bundles/current/model-bundle.zip", description="Key of the bundle that triggers a deploy."
-    )
+    # The object layout the service and the jobs share (`ml_deploy.layout`): its defaults, its checks.
+    model_key: str = Field(DEFAULT_LAYOUT.model_key, description=_layout_doc("model_key"))
     model_archive_prefix: str = Field(
-        "bundles/archive/", description="Where every accepted bundle is kept by version."
+        DEFAULT_LAYOUT.model_archive_prefix, description=_layout_doc("model_archive_prefix")
     )
     decisions_prefix: str = Field(
-        "retrain/decisions/", description="Retrain gate decision records (model bucket)."
+        DEFAULT_LAYOUT.decisions_prefix, description=_layout_doc("decisions_prefix")
     )
-    training_data_prefix: str = Field("training/", description="Prefix of the training data files.")
-    prediction_log_prefix: str = Field("predictions/", description="Prefix of the service's payload logs.")
-    reports_prefix: str = Field("reports/", description="Drift reports (log bucket).")
+    training_data_prefix: str = Field(
+        DEFAULT_LAYOUT.training_data_prefix, description=_layout_doc("training_data_prefix")
+    )
+    prediction_log_prefix: str = Field(
+        DEFAULT_LAYOUT.prediction_log_prefix, description=_layout_doc("prediction_log_prefix")
+    )
+    reports_prefix: str = Field(DEFAULT_LAYOUT.reports_prefix, description=_layout_doc("reports_prefix"))
     noncurrent_version_days: int = Field(
         90, ge=1, description="Days a replaced model bundle version is kept."
     )
@@ -142,25 +171,20 @@ class StorageConfig(Section):
     log_transition_days: int = Field(30, ge=1, description="Days before prediction logs move to Standard-IA.")
     log_expiration_days: int = Field(365, ge=1, description="Days prediction logs are kept.")
 
-    @field_validator("model_key")
+    @field_validator(*_LAYOUT_KEYS)
     @classmethod
-    def _zip_key(cls, value: str) -> str:
-        if value.startswith("/") or not value.endswith(".zip"):
-            raise ValueError("must be an S3 key without a leading '/' that ends in .zip")
+    def _layout_key(cls, value: str, info: ValidationInfo) -> str:
+        """The runtime's own check of this key (`ObjectLayout`), so both reject the same values."""
+        try:
+            ObjectLayout.model_validate({info.field_name: value})
+        except ValidationError as error:
+            raise ValueError(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
         return value
 
-    @field_validator(
-        "model_archive_prefix",
-        "decisions_prefix",
-        "training_data_prefix",
-        "prediction_log_prefix",
-        "reports_prefix",
-    )
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        if value.startswith("/") or not value.endswith("/"):
-            raise ValueError("must be an S3 prefix without a leading '/' that ends in '/'")
-        return value
+    @property
+    def layout(self) -> ObjectLayout:
+        """Where the stack keeps things in its buckets, as the service and the jobs read it."""
+        return ObjectLayout(**{key: getattr(self, key) for key in _LAYOUT_KEYS})
 
     @model_validator(mode="after")
     def _log_tiers_in_order(self) -> StorageConfig:
@@ -282,20 +306,41 @@ class JobsConfig(Section):
         default_factory=lambda: JobConfig(vcpu=1, memory=4096, timeout_minutes=60),
         description="Monitor job size, same keys as retrainJob.",
     )
+    # Defaults of the runtime's own settings (`ml_deploy.settings`): each written once, there.
     gate_tolerance: float = Field(
-        0.01, ge=0, le=1, description="How much worse than the champion a challenger may be."
+        RetrainSettings.default("gate_tolerance"),
+        ge=0,
+        le=1,
+        description="How much worse than the champion a challenger may be.",
     )
-    gate_floor: float = Field(0.70, ge=0, le=1, description="Absolute minimum of the primary metric.")
+    gate_floor: float = Field(
+        RetrainSettings.default("gate_floor"),
+        ge=0,
+        le=1,
+        description="Absolute minimum of the primary metric.",
+    )
     drift_window_hours: int = Field(
-        24, ge=1, le=24 * 31, description="Window of prediction logs the monitor reads."
+        MonitorSettings.default("window_hours"),
+        ge=1,
+        le=24 * 31,
+        description="Window of prediction logs the monitor reads.",
     )
-    psi_threshold: float = Field(0.25, gt=0, description="PSI at which a feature counts as drifted.")
+    psi_threshold: float = Field(
+        MonitorSettings.default("psi_threshold"),
+        gt=0,
+        description="PSI at which a feature counts as drifted.",
+    )
     ks_threshold: float = Field(
-        0.1, gt=0, le=1, description="KS statistic at which a feature counts as drifted."
+        MonitorSettings.default("ks_threshold"),
+        gt=0,
+        le=1,
+        description="KS statistic at which a feature counts as drifted.",
     )
     retrain_on_drift: bool = Field(True, description="Monitor submits the retrain job when drift is found.")
     retrain_cooldown_hours: int = Field(
-        24, ge=1, description="At most one drift-triggered retrain per period."
+        MonitorSettings.default("retrain_cooldown_hours"),
+        ge=1,
+        description="At most one drift-triggered retrain per period.",
     )
     job_log_retention_days: int = Field(30, description="CloudWatch Logs retention of job logs.")
     jobs_image_tag: str = Field(

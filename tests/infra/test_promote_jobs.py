@@ -27,9 +27,9 @@ import yaml
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from infra.delivery.promote_jobs import PROMOTE_BUILDSPEC
+from infra.delivery.stages import BUILD_NAMESPACE, PROMOTE_ACTION, SOURCE_ARTIFACT, STAGE_ORDER
 from retrain_job.job_revision import READ_ONLY_FIELDS, PromotionError, main, next_revision
-from infra.pipeline import BUILD_NAMESPACE, PROMOTE_ACTION, SOURCE_ARTIFACT, STAGE_ORDER
-from infra.promote_jobs import PROMOTE_BUILDSPEC
 from tests.infra import iam_lint
 from tests.infra.pipeline_program import action, run_pipeline
 from tests.infra.program import ACCOUNT, REGION, ROOT, Program
