@@ -1,4 +1,4 @@
-"""Serving: stage and prod as two ECS services behind their own load balancers."""
+"""Serving: stage and prod as two ECS services behind their own load balancers (infra/serving/)."""
 
 from __future__ import annotations
 
