@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -21,73 +20,24 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from infra.config_checks import (
+    check_cidr,
+    check_emails,
+    check_fargate_memory,
+    check_fargate_vcpu,
+    check_image_tag,
+    check_log_retention,
+    check_schedule,
+    check_timezone,
+)
 from ml_deploy.layout import DEFAULT_LAYOUT, ObjectLayout
 from ml_deploy.settings import MonitorSettings, RetrainSettings
-
-_SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
-_CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# The only retention periods CloudWatch Logs accepts.
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
-_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-# Fargate vCPU -> (lowest, highest, step) memory in MiB it accepts.
-_FARGATE_MEMORY: dict[float, tuple[int, int, int]] = {
-    0.25: (512, 2048, 512),
-    0.5: (1024, 4096, 1024),
-    1: (2048, 8192, 1024),
-    2: (4096, 16384, 1024),
-    4: (8192, 30720, 1024),
-    8: (16384, 61440, 4096),
-    16: (32768, 122880, 8192),
-}
 
 
 class Section(BaseModel):
     """Base for config sections: camelCase keys as in Pulumi.<stack>.yaml, unknown keys rejected."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
-
-
-def _check_schedule(value: str) -> str:
-    if not _SCHEDULE.match(value):
-        raise ValueError("must be a cron(...) or rate(...) expression, e.g. 'rate(1 day)'")
-    return value
-
-
-def _check_log_retention(value: int) -> int:
-    if value not in LOG_RETENTION_DAYS:
-        raise ValueError(f"must be a CloudWatch Logs retention period: one of {LOG_RETENTION_DAYS}")
-    return value
-
-
-def _check_emails(values: list[str]) -> list[str]:
-    for value in values:
-        if not _EMAIL.match(value):
-            raise ValueError(f"{value!r} is not an email address")
-    return values
 
 
 class NetworkConfig(Section):
@@ -109,9 +59,7 @@ class NetworkConfig(Section):
     @field_validator("vpc_cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
-        if not _CIDR.match(value):
-            raise ValueError("must be an IPv4 CIDR block such as 10.0.0.0/16")
-        return value
+        return check_cidr(value)
 
     @model_validator(mode="after")
     def _existing_vpc_needs_subnets(self) -> NetworkConfig:
@@ -253,7 +201,7 @@ class ServingConfig(Section):
     @field_validator("service_log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
-        return _check_log_retention(value)
+        return check_log_retention(value)
 
     @field_validator("certificate_arn")
     @classmethod
@@ -274,19 +222,11 @@ class JobConfig(Section):
     @field_validator("vcpu")
     @classmethod
     def _fargate_vcpu(cls, value: float) -> float:
-        if value not in (0.25, 0.5, 1, 2, 4, 8, 16):
-            raise ValueError("must be one of 0.25, 0.5, 1, 2, 4, 8, 16 (Fargate vCPU)")
-        return value
+        return check_fargate_vcpu(value)
 
     @model_validator(mode="after")
     def _fargate_memory(self) -> JobConfig:
-        # Batch accepts any pair at registration but Fargate refuses to place the job later.
-        lowest, highest, step = _FARGATE_MEMORY[self.vcpu]
-        if not (lowest <= self.memory <= highest and (self.memory - lowest) % step == 0):
-            raise ValueError(
-                f"memory {self.memory} does not fit {self.vcpu:g} Fargate vCPU: "
-                f"use {lowest}..{highest} MiB in steps of {step}"
-            )
+        check_fargate_memory(self.vcpu, self.memory)
         return self
 
 
@@ -352,40 +292,22 @@ class JobsConfig(Section):
     @field_validator("job_log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
-        return _check_log_retention(value)
+        return check_log_retention(value)
 
     @field_validator("retrain_schedule", "monitor_schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
-        return _check_schedule(value)
-
-    @field_validator("job_log_retention_days")
-    @classmethod
-    def _log_retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"must be a CloudWatch Logs retention: one of {LOG_RETENTION_DAYS}")
-        return value
+        return check_schedule(value)
 
     @field_validator("jobs_image_tag")
     @classmethod
     def _image_tag(cls, value: str) -> str:
-        if not _IMAGE_TAG.match(value):
-            raise ValueError("must be an image tag: letters, digits, '_', '.', '-', at most 128")
-        if value == "latest":
-            raise ValueError(
-                "must not be 'latest': the jobs repository's tags are immutable, so 'latest' "
-                "can never move to a new image; use the tag the pipeline pushed"
-            )
-        return value
+        return check_image_tag(value)
 
     @field_validator("schedule_timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("must be an IANA time zone such as UTC or Europe/Berlin") from None
-        return value
+        return check_timezone(value)
 
 
 class PipelineConfig(Section):
@@ -409,7 +331,7 @@ class PipelineConfig(Section):
     @field_validator("approval_emails")
     @classmethod
     def _emails(cls, value: list[str]) -> list[str]:
-        return _check_emails(value)
+        return check_emails(value)
 
     @model_validator(mode="after")
     def _github_repository_shape(self) -> PipelineConfig:
@@ -426,4 +348,4 @@ class AlertsConfig(Section):
     @field_validator("alert_emails")
     @classmethod
     def _emails(cls, value: list[str]) -> list[str]:
-        return _check_emails(value)
+        return check_emails(value)
