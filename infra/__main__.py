@@ -6,18 +6,23 @@ from pathlib import Path
 import pulumi
 
 # Pulumi runs this file as a script from infra/; make the repository root importable so the
-# components import as the `infra` package, exactly as the tests import them.
+# components import as the `infra` package, exactly as the tests import them, and `src` so the
+# runtime contract (`ml_deploy.settings`, `ml_deploy.layout`: pydantic only) imports uninstalled.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from infra.alerts import Alerts
 from infra.config import load_config
-from infra.dashboard import ServingDashboard
+from infra.delivery.pipeline import Pipeline, PipelineArgs
+from infra.delivery.targets import DeployTarget, JobsTarget
 from infra.encryption import StackKey
-from infra.jobs import Jobs, JobsArgs
+from infra.jobs.component import Jobs, JobsArgs
 from infra.network import Network
-from infra.pipeline import DeployTarget, JobsTarget, Pipeline, PipelineArgs
 from infra.registry import Registry
-from infra.serving import CONTAINER_NAME, ServiceEnvironment, ServingCluster, ServingPlatform
+from infra.serving.cluster import ServingCluster
+from infra.serving.dashboard import ServingDashboard
+from infra.serving.environment import ServiceEnvironment, ServingPlatform
+from infra.serving.task_definition import CONTAINER_NAME
 from infra.storage import Buckets
 from infra.tagging import component_options
 
@@ -52,7 +57,7 @@ serving_platform = ServingPlatform(
     network=network,
     service_repo=registry.service_repo,
     prediction_logs=buckets.prediction_logs,
-    prediction_log_prefix=config.storage.prediction_log_prefix,
+    layout=config.storage.layout,
     access_logs=buckets.access_logs,
     key=encryption.key,
     alerts_topic=alerts.topic,
@@ -69,7 +74,7 @@ jobs = Jobs(
     "jobs",
     args=JobsArgs(
         config=config.jobs,
-        storage=config.storage,
+        layout=config.storage.layout,
         buckets=buckets,
         jobs_repo=registry.jobs_repo,
         alerts_topic=alerts.topic,

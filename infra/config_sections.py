@@ -8,75 +8,36 @@ from __future__ import annotations
 
 import re
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
-_SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
-_CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# The only retention periods CloudWatch Logs accepts.
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
+from infra.config_checks import (
+    check_cidr,
+    check_emails,
+    check_fargate_memory,
+    check_fargate_vcpu,
+    check_image_tag,
+    check_log_retention,
+    check_schedule,
+    check_timezone,
 )
-_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-# Fargate vCPU -> (lowest, highest, step) memory in MiB it accepts.
-_FARGATE_MEMORY: dict[float, tuple[int, int, int]] = {
-    0.25: (512, 2048, 512),
-    0.5: (1024, 4096, 1024),
-    1: (2048, 8192, 1024),
-    2: (4096, 16384, 1024),
-    4: (8192, 30720, 1024),
-    8: (16384, 61440, 4096),
-    16: (32768, 122880, 8192),
-}
+from ml_deploy.layout import DEFAULT_LAYOUT, ObjectLayout
+from ml_deploy.settings import MonitorSettings, RetrainSettings
 
 
 class Section(BaseModel):
     """Base for config sections: camelCase keys as in Pulumi.<stack>.yaml, unknown keys rejected."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
-
-
-def _check_schedule(value: str) -> str:
-    if not _SCHEDULE.match(value):
-        raise ValueError("must be a cron(...) or rate(...) expression, e.g. 'rate(1 day)'")
-    return value
-
-
-def _check_log_retention(value: int) -> int:
-    if value not in LOG_RETENTION_DAYS:
-        raise ValueError(f"must be a CloudWatch Logs retention period: one of {LOG_RETENTION_DAYS}")
-    return value
-
-
-def _check_emails(values: list[str]) -> list[str]:
-    for value in values:
-        if not _EMAIL.match(value):
-            raise ValueError(f"{value!r} is not an email address")
-    return values
 
 
 class NetworkConfig(Section):
@@ -98,9 +59,7 @@ class NetworkConfig(Section):
     @field_validator("vpc_cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
-        if not _CIDR.match(value):
-            raise ValueError("must be an IPv4 CIDR block such as 10.0.0.0/16")
-        return value
+        return check_cidr(value)
 
     @model_validator(mode="after")
     def _existing_vpc_needs_subnets(self) -> NetworkConfig:
@@ -114,6 +73,21 @@ class NetworkConfig(Section):
         return self
 
 
+# The StorageConfig keys that are the runtime's object layout (the rest is bucket settings).
+_LAYOUT_KEYS = (
+    "model_key",
+    "model_archive_prefix",
+    "decisions_prefix",
+    "training_data_prefix",
+    "prediction_log_prefix",
+    "reports_prefix",
+)
+
+
+def _layout_doc(key: str) -> str | None:
+    return ObjectLayout.model_fields[key].description
+
+
 class StorageConfig(Section):
     """Buckets, their encryption, retention and the object keys other parts agree on."""
 
@@ -123,18 +97,21 @@ class StorageConfig(Section):
     force_destroy: bool = Field(
         False, description="Let `pulumi destroy` delete non-empty buckets (dev only)."
     )
-    model_key: str = Field(
-        "bundles/current/model-bundle.zip", description="Key of the bundle that triggers a deploy."
-    )
+    # The object layout the service and the jobs share (`ml_deploy.layout`): its defaults, its checks.
+    model_key: str = Field(DEFAULT_LAYOUT.model_key, description=_layout_doc("model_key"))
     model_archive_prefix: str = Field(
-        "bundles/archive/", description="Where every accepted bundle is kept by version."
+        DEFAULT_LAYOUT.model_archive_prefix, description=_layout_doc("model_archive_prefix")
     )
     decisions_prefix: str = Field(
-        "retrain/decisions/", description="Retrain gate decision records (model bucket)."
+        DEFAULT_LAYOUT.decisions_prefix, description=_layout_doc("decisions_prefix")
     )
-    training_data_prefix: str = Field("training/", description="Prefix of the training data files.")
-    prediction_log_prefix: str = Field("predictions/", description="Prefix of the service's payload logs.")
-    reports_prefix: str = Field("reports/", description="Drift reports (log bucket).")
+    training_data_prefix: str = Field(
+        DEFAULT_LAYOUT.training_data_prefix, description=_layout_doc("training_data_prefix")
+    )
+    prediction_log_prefix: str = Field(
+        DEFAULT_LAYOUT.prediction_log_prefix, description=_layout_doc("prediction_log_prefix")
+    )
+    reports_prefix: str = Field(DEFAULT_LAYOUT.reports_prefix, description=_layout_doc("reports_prefix"))
     noncurrent_version_days: int = Field(
         90, ge=1, description="Days a replaced model bundle version is kept."
     )
@@ -142,25 +119,20 @@ class StorageConfig(Section):
     log_transition_days: int = Field(30, ge=1, description="Days before prediction logs move to Standard-IA.")
     log_expiration_days: int = Field(365, ge=1, description="Days prediction logs are kept.")
 
-    @field_validator("model_key")
+    @field_validator(*_LAYOUT_KEYS)
     @classmethod
-    def _zip_key(cls, value: str) -> str:
-        if value.startswith("/") or not value.endswith(".zip"):
-            raise ValueError("must be an S3 key without a leading '/' that ends in .zip")
+    def _layout_key(cls, value: str, info: ValidationInfo) -> str:
+        """The runtime's own check of this key (`ObjectLayout`), so both reject the same values."""
+        try:
+            ObjectLayout.model_validate({info.field_name: value})
+        except ValidationError as error:
+            raise ValueError(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
         return value
 
-    @field_validator(
-        "model_archive_prefix",
-        "decisions_prefix",
-        "training_data_prefix",
-        "prediction_log_prefix",
-        "reports_prefix",
-    )
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        if value.startswith("/") or not value.endswith("/"):
-            raise ValueError("must be an S3 prefix without a leading '/' that ends in '/'")
-        return value
+    @property
+    def layout(self) -> ObjectLayout:
+        """Where the stack keeps things in its buckets, as the service and the jobs read it."""
+        return ObjectLayout(**{key: getattr(self, key) for key in _LAYOUT_KEYS})
 
     @model_validator(mode="after")
     def _log_tiers_in_order(self) -> StorageConfig:
@@ -229,7 +201,7 @@ class ServingConfig(Section):
     @field_validator("service_log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
-        return _check_log_retention(value)
+        return check_log_retention(value)
 
     @field_validator("certificate_arn")
     @classmethod
@@ -250,19 +222,11 @@ class JobConfig(Section):
     @field_validator("vcpu")
     @classmethod
     def _fargate_vcpu(cls, value: float) -> float:
-        if value not in (0.25, 0.5, 1, 2, 4, 8, 16):
-            raise ValueError("must be one of 0.25, 0.5, 1, 2, 4, 8, 16 (Fargate vCPU)")
-        return value
+        return check_fargate_vcpu(value)
 
     @model_validator(mode="after")
     def _fargate_memory(self) -> JobConfig:
-        # Batch accepts any pair at registration but Fargate refuses to place the job later.
-        lowest, highest, step = _FARGATE_MEMORY[self.vcpu]
-        if not (lowest <= self.memory <= highest and (self.memory - lowest) % step == 0):
-            raise ValueError(
-                f"memory {self.memory} does not fit {self.vcpu:g} Fargate vCPU: "
-                f"use {lowest}..{highest} MiB in steps of {step}"
-            )
+        check_fargate_memory(self.vcpu, self.memory)
         return self
 
 
@@ -282,20 +246,41 @@ class JobsConfig(Section):
         default_factory=lambda: JobConfig(vcpu=1, memory=4096, timeout_minutes=60),
         description="Monitor job size, same keys as retrainJob.",
     )
+    # Defaults of the runtime's own settings (`ml_deploy.settings`): each written once, there.
     gate_tolerance: float = Field(
-        0.01, ge=0, le=1, description="How much worse than the champion a challenger may be."
+        RetrainSettings.default("gate_tolerance"),
+        ge=0,
+        le=1,
+        description="How much worse than the champion a challenger may be.",
     )
-    gate_floor: float = Field(0.70, ge=0, le=1, description="Absolute minimum of the primary metric.")
+    gate_floor: float = Field(
+        RetrainSettings.default("gate_floor"),
+        ge=0,
+        le=1,
+        description="Absolute minimum of the primary metric.",
+    )
     drift_window_hours: int = Field(
-        24, ge=1, le=24 * 31, description="Window of prediction logs the monitor reads."
+        MonitorSettings.default("window_hours"),
+        ge=1,
+        le=24 * 31,
+        description="Window of prediction logs the monitor reads.",
     )
-    psi_threshold: float = Field(0.25, gt=0, description="PSI at which a feature counts as drifted.")
+    psi_threshold: float = Field(
+        MonitorSettings.default("psi_threshold"),
+        gt=0,
+        description="PSI at which a feature counts as drifted.",
+    )
     ks_threshold: float = Field(
-        0.1, gt=0, le=1, description="KS statistic at which a feature counts as drifted."
+        MonitorSettings.default("ks_threshold"),
+        gt=0,
+        le=1,
+        description="KS statistic at which a feature counts as drifted.",
     )
     retrain_on_drift: bool = Field(True, description="Monitor submits the retrain job when drift is found.")
     retrain_cooldown_hours: int = Field(
-        24, ge=1, description="At most one drift-triggered retrain per period."
+        MonitorSettings.default("retrain_cooldown_hours"),
+        ge=1,
+        description="At most one drift-triggered retrain per period.",
     )
     job_log_retention_days: int = Field(30, description="CloudWatch Logs retention of job logs.")
     jobs_image_tag: str = Field(
@@ -307,40 +292,22 @@ class JobsConfig(Section):
     @field_validator("job_log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
-        return _check_log_retention(value)
+        return check_log_retention(value)
 
     @field_validator("retrain_schedule", "monitor_schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
-        return _check_schedule(value)
-
-    @field_validator("job_log_retention_days")
-    @classmethod
-    def _log_retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"must be a CloudWatch Logs retention: one of {LOG_RETENTION_DAYS}")
-        return value
+        return check_schedule(value)
 
     @field_validator("jobs_image_tag")
     @classmethod
     def _image_tag(cls, value: str) -> str:
-        if not _IMAGE_TAG.match(value):
-            raise ValueError("must be an image tag: letters, digits, '_', '.', '-', at most 128")
-        if value == "latest":
-            raise ValueError(
-                "must not be 'latest': the jobs repository's tags are immutable, so 'latest' "
-                "can never move to a new image; use the tag the pipeline pushed"
-            )
-        return value
+        return check_image_tag(value)
 
     @field_validator("schedule_timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("must be an IANA time zone such as UTC or Europe/Berlin") from None
-        return value
+        return check_timezone(value)
 
 
 class PipelineConfig(Section):
@@ -364,7 +331,7 @@ class PipelineConfig(Section):
     @field_validator("approval_emails")
     @classmethod
     def _emails(cls, value: list[str]) -> list[str]:
-        return _check_emails(value)
+        return check_emails(value)
 
     @model_validator(mode="after")
     def _github_repository_shape(self) -> PipelineConfig:
@@ -381,4 +348,4 @@ class AlertsConfig(Section):
     @field_validator("alert_emails")
     @classmethod
     def _emails(cls, value: list[str]) -> list[str]:
-        return _check_emails(value)
+        return check_emails(value)

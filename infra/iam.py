@@ -1,4 +1,8 @@
-"""Small helpers for IAM documents kept as Python data (never f-string JSON)."""
+"""The IAM shapes every component uses, kept as Python data (never f-string JSON).
+
+Each component's own statements live beside it (`infra/serving/roles.py`, `infra/jobs/roles.py`,
+`infra/delivery/roles.py`); this module holds only what they share.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+
+ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
 
 
 def assume_role_policy(*services: str, conditions: Sequence[dict[str, Any]] = ()) -> str:
@@ -33,6 +39,12 @@ def assume_role_policy(*services: str, conditions: Sequence[dict[str, Any]] = ()
 def policy(*statements: dict[str, Any]) -> pulumi.Output[str]:
     """A policy document from statements whose values may be Outputs (ARNs of this stack)."""
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def objects(bucket_arn: pulumi.Input[str], key_or_prefix: str) -> pulumi.Output[str]:
+    """ARN of one key, or of every key under a prefix (prefixes end in '/')."""
+    suffix = "*" if key_or_prefix.endswith("/") else ""
+    return pulumi.Output.concat(bucket_arn, "/", key_or_prefix, suffix)
 
 
 def deny_insecure_transport(bucket_arn: pulumi.Input[str]) -> dict[str, Any]:
@@ -104,3 +116,20 @@ def execution_statements(
             "Resource": pulumi.Output.concat(log_group_arn, ":log-stream:*"),
         },
     ]
+
+
+def task_role(name: str, *, statements: Sequence[dict[str, Any]], parent: pulumi.Resource) -> aws.iam.Role:
+    """A role ECS tasks assume (a serving task, a Batch job on Fargate), with `statements` only."""
+    return service_role(name, service=ECS_TASKS_PRINCIPAL, statements=statements, parent=parent).role
+
+
+def execution_role(
+    name: str,
+    *,
+    repository: aws.ecr.Repository,
+    log_group: aws.cloudwatch.LogGroup,
+    parent: pulumi.Resource,
+) -> aws.iam.Role:
+    """`<name>-execution`: what ECS needs to start a task: pull from `repository`, write `log_group`."""
+    statements = execution_statements(repository_arn=repository.arn, log_group_arn=log_group.arn)
+    return task_role(f"{name}-execution", statements=statements, parent=parent)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from infra.pipeline import DeployTarget
-from infra.serving import CONTAINER_NAME
+from infra.delivery.targets import DeployTarget
+from infra.serving.task_definition import CONTAINER_NAME
 from tests.infra.program import Program, Resource, run_program
 
 __all__ = [

@@ -1,45 +1,27 @@
 """The pipeline role's policy: what CodePipeline itself does, on this stack's resources only.
 
-Kept apart from `infra/pipeline.py` (the stages) so the scopes are read in one place; the
-CodeBuild projects' own roles live next to their projects (`infra/build.py`).
+Kept apart from `infra/delivery/pipeline.py` (the component) so the scopes are read in one
+place; the CodeBuild projects' own roles live next to their projects
+(`infra/delivery/build.py`, `infra/delivery/promote_jobs.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.build import connection_service
-from infra.iam import policy
-
-if TYPE_CHECKING:
-    from infra.pipeline import DeployTarget
-
-
-@dataclass(frozen=True)
-class StackLocation:
-    """Region and account of the stack: the parts of ARNs no resource hands us."""
-
-    region: pulumi.Input[str]
-    account_id: pulumi.Input[str]
-
-    def arn(self, service: str, *parts: pulumi.Input[str]) -> pulumi.Output[str]:
-        """`arn:aws:<service>:<region>:<account>:<parts...>`."""
-        return pulumi.Output.concat("arn:aws:", service, ":", self.region, ":", self.account_id, ":", *parts)
-
-
-@dataclass(frozen=True)
-class CodeSource:
-    """Where the code comes from: a connection (GitHub) or, when it is None, CodeCommit."""
-
-    connection_arn: pulumi.Input[str] | None
-    # The ARN from stack config, if any: its service prefix names the UseConnection action.
-    configured_connection_arn: str | None
-    repository: str
+from infra.delivery.targets import (
+    CodeSource,
+    DeployTarget,
+    StackLocation,
+    code_repository_arn,
+    connection_service,
+)
+from infra.iam import ECS_TASKS_PRINCIPAL, objects, policy
 
 
 @dataclass(frozen=True)
@@ -58,11 +40,6 @@ class PipelineResources:
     targets: Sequence[DeployTarget]
 
 
-def code_repository_arn(location: StackLocation, repository: str) -> pulumi.Output[str]:
-    """The CodeCommit repository's ARN (for the push rule and the read statement)."""
-    return location.arn("codecommit", repository)
-
-
 def pipeline_policy(resources: PipelineResources) -> pulumi.Output[str]:
     """Everything the pipeline does, on this stack's resources only."""
     model_bucket, artifacts_bucket = resources.model_bucket, resources.artifacts_bucket
@@ -71,7 +48,7 @@ def pipeline_policy(resources: PipelineResources) -> pulumi.Output[str]:
             "Sid": "ReadModelBundle",
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-            "Resource": pulumi.Output.concat(model_bucket.arn, "/", resources.model_key),
+            "Resource": objects(model_bucket.arn, resources.model_key),
         },
         {
             "Sid": "ReadWriteArtifacts",
@@ -168,6 +145,6 @@ def deploy_statements(targets: Sequence[DeployTarget], *, location: StackLocatio
             "Effect": "Allow",
             "Action": "iam:PassRole",
             "Resource": [arn for t in targets for arn in t.pass_role_arns],
-            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            "Condition": {"StringEquals": {"iam:PassedToService": ECS_TASKS_PRINCIPAL}},
         },
     ]

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config_sections import EnvironmentConfig
-from infra.ingress import Ingress
+from infra.serving.ingress import Ingress
 
 _PredefinedMetric = (
     aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs

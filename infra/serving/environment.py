@@ -1,50 +1,29 @@
-"""Where the model server runs: one ECS cluster, and stage and prod as two ServiceEnvironments.
+"""Where the model server runs: stage and prod as two ServiceEnvironments on one ECS cluster.
 
 Each environment is the same component with its own sizing: a Fargate service in private
 subnets behind its own Application Load Balancer, autoscaling on requests and CPU, and the
-alarms on-call needs (see ``infra/alarms.py``).
+alarms on-call needs (`infra/serving/alarms.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.alarms import EnvironmentMetrics, error_rate_alarm, service_alarms, target_dimensions
-from infra.autoscaling import service_autoscaling
-from infra.config import PROJECT_NAMESPACE
 from infra.config_sections import EnvironmentConfig, ServingConfig
-from infra.ingress import Ingress, create_ingress
+from infra.iam import execution_role
 from infra.network import Network
-from infra.task_roles import execution_role, task_role
-
-# The service container's name; the pipeline's imagedefinitions.json must use exactly this.
-CONTAINER_NAME = "model-server"
-STOP_TIMEOUT_SECONDS = 40
-# Container Insights publishes RunningTaskCount/DesiredTaskCount that the alarms compare.
-CONTAINER_INSIGHTS = "enabled"
+from infra.serving.alarms import EnvironmentMetrics, error_rate_alarm, service_alarms, target_dimensions
+from infra.serving.autoscaling import service_autoscaling
+from infra.serving.ingress import Ingress, create_ingress
+from infra.serving.roles import model_server_role
+from infra.serving.task_definition import CONTAINER_NAME, TaskInputs, create_task_definition
+from ml_deploy.layout import ObjectLayout
 
 Environment = Literal["stage", "prod"]
-
-
-class ServingCluster(pulumi.ComponentResource):
-    """The ECS cluster stage and prod share; Container Insights on for the task-count alarms."""
-
-    cluster: aws.ecs.Cluster
-    cluster_name: pulumi.Output[str]
-
-    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("ml-deploy:serving:Cluster", name, None, opts)
-        self.cluster = aws.ecs.Cluster(
-            f"{name}-cluster",
-            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value=CONTAINER_INSIGHTS)],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.cluster_name = self.cluster.name
-        self.register_outputs({"cluster_name": self.cluster_name})
 
 
 @dataclass(frozen=True)
@@ -55,7 +34,7 @@ class ServingPlatform:
     network: Network
     service_repo: aws.ecr.Repository
     prediction_logs: aws.s3.Bucket
-    prediction_log_prefix: str
+    layout: ObjectLayout
     access_logs: aws.s3.Bucket
     key: aws.kms.Key
     alerts_topic: aws.sns.Topic
@@ -80,6 +59,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
     own security group, its own ALB metrics for its alarms, and its own URL.
     """
 
+    environment: Environment
     cluster_name: pulumi.Output[str]
     service_name: pulumi.Output[str]
     url: pulumi.Output[str]
@@ -98,32 +78,15 @@ class ServiceEnvironment(pulumi.ComponentResource):
     ) -> None:
         super().__init__("ml-deploy:serving:ServiceEnvironment", name, None, opts)
         self._name = name
-        self._environment = environment
         self._sizing = platform.sizing(environment)
         self._platform = platform
-        self._port = platform.config.container_port
-        self._child = pulumi.ResourceOptions(parent=self)
 
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            retention_in_days=platform.config.service_log_retention_days,
-            kms_key_id=platform.key.arn,
-            opts=self._child,
-        )
-        execution = execution_role(name, service_repo=platform.service_repo, log_group=log_group, parent=self)
-        task = task_role(
-            name,
-            prediction_logs=platform.prediction_logs,
-            log_prefix=self._log_prefix,
-            key=platform.key,
-            parent=self,
-        )
-        task_definition = self._task_definition(log_group=log_group, execution_role=execution, task_role=task)
+        task_definition, task, execution = self._task_definition(environment)
         ingress = create_ingress(
             name,
             environment=environment,
             network=platform.network,
-            container_port=self._port,
+            container_port=platform.config.container_port,
             access_logs=platform.access_logs,
             certificate_arn=platform.config.certificate_arn,
             parent=self,
@@ -180,73 +143,39 @@ class ServiceEnvironment(pulumi.ComponentResource):
             }
         )
 
-    @property
-    def _log_prefix(self) -> str:
-        """``predictions/stage/``: each environment's payload logs under a prefix of its own."""
-        return f"{self._platform.prediction_log_prefix}{self._environment}/"
-
     def _task_definition(
-        self,
-        *,
-        log_group: aws.cloudwatch.LogGroup,
-        execution_role: aws.iam.Role,
-        task_role: aws.iam.Role,
-    ) -> aws.ecs.TaskDefinition:
+        self, environment: Environment
+    ) -> tuple[aws.ecs.TaskDefinition, aws.iam.Role, aws.iam.Role]:
+        """The first task definition, its log group and its two roles (task and execution)."""
         platform = self._platform
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
-        health_probe = (
-            "import urllib.request; "
-            f"urllib.request.urlopen('http://127.0.0.1:{self._port}/health', timeout=3)"
+        log_group = aws.cloudwatch.LogGroup(
+            f"{self._name}-logs",
+            retention_in_days=platform.config.service_log_retention_days,
+            kms_key_id=platform.key.arn,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        container: dict[str, Any] = {
-            "name": CONTAINER_NAME,
-            "image": pulumi.Output.concat(
-                platform.service_repo.repository_url, ":", platform.config.initial_image_tag
-            ),
-            "essential": True,
-            # SIGTERM to SIGKILL: room for the server's graceful stop (10 s) and the final flush
-            # of buffered prediction logs (LOG_SHUTDOWN_TIMEOUT_SECONDS, 20 s).
-            "stopTimeout": STOP_TIMEOUT_SECONDS,
-            "portMappings": [{"containerPort": self._port, "protocol": "tcp"}],
-            "environment": [
-                {"name": "ENVIRONMENT", "value": self._environment},
-                {"name": "LOG_BUCKET", "value": platform.prediction_logs.bucket},
-                {"name": "LOG_PREFIX", "value": self._log_prefix},
-                {"name": "WEB_CONCURRENCY", "value": str(self._sizing.workers)},
-                {"name": "AWS_REGION", "value": region},
-            ],
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": log_group.name,
-                    "awslogs-region": region,
-                    "awslogs-stream-prefix": self._environment,
-                },
-            },
-            # The image has python but no curl; an exception (refused, 5xx) exits non-zero.
-            "healthCheck": {
-                "command": ["CMD", "python", "-c", health_probe],
-                "interval": 15,
-                "timeout": 5,
-                "retries": 3,
-                "startPeriod": self._platform.config.startup_grace_seconds,
-            },
-        }
-        return aws.ecs.TaskDefinition(
-            f"{self._name}-task",
-            family=f"{PROJECT_NAMESPACE}-{pulumi.get_stack()}-{self._environment}",
-            requires_compatibilities=["FARGATE"],
-            network_mode="awsvpc",
-            cpu=str(self._sizing.cpu),
-            memory=str(self._sizing.memory),
-            execution_role_arn=execution_role.arn,
-            task_role_arn=task_role.arn,
-            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                operating_system_family="LINUX", cpu_architecture="X86_64"
-            ),
-            container_definitions=pulumi.Output.json_dumps([container]),
-            opts=self._child,
+        execution = execution_role(
+            self._name, repository=platform.service_repo, log_group=log_group, parent=self
         )
+        task = model_server_role(
+            self._name,
+            prediction_logs=platform.prediction_logs,
+            log_prefix=platform.layout.prediction_logs(environment),
+            key=platform.key,
+            parent=self,
+        )
+        inputs = TaskInputs(
+            environment=environment,
+            sizing=self._sizing,
+            config=platform.config,
+            layout=platform.layout,
+            service_repo=platform.service_repo,
+            prediction_logs=platform.prediction_logs,
+            log_group=log_group,
+            execution_role=execution,
+            task_role=task,
+        )
+        return create_task_definition(self._name, inputs=inputs, parent=self), task, execution
 
     def _service(
         self,
@@ -272,7 +201,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
                 aws.ecs.ServiceLoadBalancerArgs(
                     target_group_arn=ingress.target_group.arn,
                     container_name=CONTAINER_NAME,
-                    container_port=self._port,
+                    container_port=self._platform.config.container_port,
                 )
             ],
             # A deploy whose tasks never get healthy is rolled back to the last good revision.

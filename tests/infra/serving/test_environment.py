@@ -1,4 +1,4 @@
-"""Serving: stage and prod as two ECS services behind their own load balancers."""
+"""Serving: stage and prod as two ECS services behind their own load balancers (infra/serving/)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from infra.config import ConfigError
-from infra.serving import CONTAINER_NAME
+from infra.serving.task_definition import CONTAINER_NAME
 from tests.infra import iam_lint
 from tests.infra.program import ACCOUNT, REGION, Program, Resource, run_program
 
@@ -313,7 +313,8 @@ def test_first_task_definition_is_deployable_before_any_pipeline_run(dev_program
     assert environment == {
         "ENVIRONMENT": env,
         "LOG_BUCKET": dev_program.outputs["predictionLogBucket"],
-        "LOG_PREFIX": f"predictions/{env}/",
+        # The root prefix: the service itself writes under predictions/<ENVIRONMENT>/.
+        "LOG_PREFIX": "predictions/",
         "WEB_CONCURRENCY": "1",
         "AWS_REGION": REGION,
     }, f"{env} container environment: {environment}"

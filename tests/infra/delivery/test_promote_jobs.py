@@ -1,4 +1,4 @@
-"""PromoteJobs: after prod, the jobs run the image the pipeline built (infra/promote_jobs.py,
+"""PromoteJobs: after prod, the jobs run the image the pipeline built (infra/delivery/promote_jobs.py,
 retrain_job/job_revision.py, buildspec-promote-jobs.yml).
 
 The wiring and the role are checked under the recording mocks; the JSON edit runs against moto's
@@ -27,13 +27,13 @@ import yaml
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from infra.pipeline import BUILD_NAMESPACE, PROMOTE_ACTION, SOURCE_ARTIFACT, STAGE_ORDER
-from infra.promote_jobs import PROMOTE_BUILDSPEC
+from infra.delivery.promote_jobs import PROMOTE_BUILDSPEC
+from infra.delivery.stages import BUILD_NAMESPACE, PROMOTE_ACTION, SOURCE_ARTIFACT, STAGE_ORDER
 from retrain_job.job_revision import READ_ONLY_FIELDS, PromotionError, main, next_revision
 from tests.infra import iam_lint
+from tests.infra.jobs.test_component_moto import registration
 from tests.infra.pipeline_program import action, run_pipeline
 from tests.infra.program import ACCOUNT, REGION, ROOT, Program
-from tests.infra.test_jobs_moto import registration
 
 PROJECT = "aws:codebuild/project:Project"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"

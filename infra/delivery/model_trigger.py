@@ -1,4 +1,6 @@
-"""The model-upload trigger: an S3 "Object Created" event for the bundle key starts the pipeline.
+"""What starts the pipeline besides a GitHub push: an upload of the bundle key, a CodeCommit push.
+
+The model-upload trigger: an S3 "Object Created" event for the bundle key starts the pipeline.
 
 S3 sends every object event of the model bucket to EventBridge (the bucket has EventBridge
 notifications on); the rule below matches exactly the bundle's bucket and key, so archive
@@ -99,3 +101,40 @@ def create_model_trigger(
         opts=child,
     )
     return rule
+
+
+def create_codecommit_push_rule(
+    name: str,
+    *,
+    repository_arn: pulumi.Input[str],
+    branch: str,
+    pipeline: aws.codepipeline.Pipeline,
+    start_role: aws.iam.Role,
+    parent: pulumi.Resource,
+) -> None:
+    """CodeCommit has no V2 git trigger: a push to `branch` starts the pipeline through EventBridge."""
+    child = pulumi.ResourceOptions(parent=parent)
+    rule = aws.cloudwatch.EventRule(
+        f"{name}-codecommit-push",
+        description=f"Start the pipeline on a push to {branch}",
+        event_pattern=pulumi.Output.json_dumps(
+            {
+                "source": ["aws.codecommit"],
+                "detail-type": ["CodeCommit Repository State Change"],
+                "resources": [repository_arn],
+                "detail": {
+                    "event": ["referenceCreated", "referenceUpdated"],
+                    "referenceType": ["branch"],
+                    "referenceName": [branch],
+                },
+            }
+        ),
+        opts=child,
+    )
+    aws.cloudwatch.EventTarget(
+        f"{name}-codecommit-push",
+        rule=rule.name,
+        arn=pipeline.arn,
+        role_arn=start_role.arn,
+        opts=child,
+    )

@@ -15,9 +15,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.build import BUILD_IMAGE, codebuild_log_group, connection_service, plain_variable
+from infra.delivery.build import BUILD_IMAGE, codebuild_log_group, plain_variable
+from infra.delivery.targets import StackLocation, connection_service
 from infra.iam import service_role
-from infra.pipeline_iam import StackLocation
 
 PROMOTE_BUILDSPEC = "buildspec-promote-jobs.yml"
 PROMOTE_TIMEOUT_MINUTES = 10

@@ -5,7 +5,8 @@ Who owns the image: the repository's tags are immutable, so no tag can follow "t
 `pulumi up` registers job-definition revisions with the tag from config (``jobsImageTag``,
 ``bootstrap`` until the first build); the pipeline's PromoteJobs stage, after prod is approved,
 then registers new revisions of the same definitions with the tags it pushes (copying the latest
-ACTIVE revision, changing only ``image``: `infra/promote_jobs.py`, `retrain_job/job_revision.py`).
+ACTIVE revision, changing only ``image``: `infra/delivery/promote_jobs.py`,
+`retrain_job/job_revision.py`).
 Schedules and the monitor submit by definition *name*, so they run the newest revision.
 A later `pulumi up` that changes a job definition registers a revision with ``jobsImageTag``
 again: set it to the tag in production first."""
@@ -13,34 +14,24 @@ again: set it to the tag in production first."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_sections import JobConfig, JobsConfig, StorageConfig
-from infra.iam import execution_statements
-from infra.job_roles import (
-    COOLDOWN_KEY,
-    METRICS_NAMESPACE,
-    JobResources,
-    monitor_statements,
-    retrain_statements,
-    task_role,
+from infra.config_sections import JobConfig, JobsConfig
+from infra.iam import execution_role, task_role
+from infra.jobs.definitions import (
+    JobContext,
+    JobRun,
+    create_job_definition,
+    monitor_environment,
+    retrain_environment,
 )
-from infra.job_schedules import ScheduledJobs, alert_on_failed_jobs, schedule_jobs
+from infra.jobs.roles import JobResources, monitor_statements, retrain_statements
+from infra.jobs.schedules import ScheduledJobs, alert_on_failed_jobs, schedule_jobs
 from infra.network import Network
 from infra.storage import Buckets
-
-# Failures of the platform, not of our code: worth another attempt. Anything that exited
-# with a code (0 promoted, 1 error, 2 bad data, 3 challenger rejected) is final. Batch
-# globs may only end in '*' (prefix match), and it takes at most five entries in all.
-RETRY_ON_STATUS_REASONS = (
-    "Task failed to start*",
-    "ResourceInitializationError*",
-    "Host EC2*",
-    "Your Spot Task was interrupted*",
-)
+from ml_deploy.layout import ObjectLayout
 
 
 @dataclass(frozen=True)
@@ -48,7 +39,7 @@ class JobsArgs:
     """What the jobs need from the rest of the stack."""
 
     config: JobsConfig
-    storage: StorageConfig
+    layout: ObjectLayout
     buckets: Buckets
     jobs_repo: aws.ecr.Repository
     alerts_topic: aws.sns.Topic
@@ -82,12 +73,8 @@ class Jobs(pulumi.ComponentResource):
             retention_in_days=args.config.job_log_retention_days,
             opts=self._child,
         )
-        self._execution_role = task_role(
-            f"{name}-execution",
-            statements=execution_statements(
-                repository_arn=args.jobs_repo.arn, log_group_arn=self._log_group.arn
-            ),
-            parent=self,
+        self._execution_role = execution_role(
+            name, repository=args.jobs_repo, log_group=self._log_group, parent=self
         )
         self.queue = self._queue()
 
@@ -131,11 +118,11 @@ class Jobs(pulumi.ComponentResource):
         args = self._args
         role = task_role(
             f"{self._name}-retrain",
-            statements=retrain_statements(resources, storage=args.storage),
+            statements=retrain_statements(resources, layout=args.layout),
             parent=self,
         )
         definition = self._definition(
-            "retrain", job=args.config.retrain_job, role=role, environment=self._retrain_environment()
+            "retrain", size=args.config.retrain_job, role=role, environment=retrain_environment(self._context)
         )
         return definition, role
 
@@ -146,7 +133,7 @@ class Jobs(pulumi.ComponentResource):
             f"{self._name}-monitor",
             statements=monitor_statements(
                 resources,
-                storage=args.storage,
+                layout=args.layout,
                 retrain_definition_arn_prefix=(
                     self.retrain_definition.arn_prefix if args.config.retrain_on_drift else None
                 ),
@@ -154,8 +141,11 @@ class Jobs(pulumi.ComponentResource):
             ),
             parent=self,
         )
+        environment = monitor_environment(
+            self._context, queue_name=self.queue.name, retrain_definition_name=self.retrain_definition.name
+        )
         definition = self._definition(
-            "monitor", job=args.config.monitor_job, role=role, environment=self._monitor_environment()
+            "monitor", size=args.config.monitor_job, role=role, environment=environment
         )
         return definition, role
 
@@ -205,98 +195,35 @@ class Jobs(pulumi.ComponentResource):
 
     # --- job definitions -----------------------------------------------------------------
 
-    def _retrain_environment(self) -> dict[str, pulumi.Input[str]]:
-        args, storage, jobs = self._args, self._args.storage, self._args.config
-        return {
-            "AWS_REGION": self._region,
-            "MODEL_BUCKET": args.buckets.models.bucket,
-            "MODEL_KEY": storage.model_key,
-            "MODEL_ARCHIVE_PREFIX": storage.model_archive_prefix,
-            "DECISIONS_PREFIX": storage.decisions_prefix,
-            "TRAINING_DATA_URI": pulumi.Output.concat(
-                "s3://", args.buckets.training_data.bucket, "/", storage.training_data_prefix
-            ),
-            "ALERTS_TOPIC_ARN": args.alerts_topic.arn,
-            "METRICS_NAMESPACE": METRICS_NAMESPACE,
-            "GATE_TOLERANCE": str(jobs.gate_tolerance),
-            "GATE_FLOOR": str(jobs.gate_floor),
-        }
-
-    def _monitor_environment(self) -> dict[str, pulumi.Input[str]]:
-        args, storage, jobs = self._args, self._args.storage, self._args.config
-        return {
-            "AWS_REGION": self._region,
-            # The monitor watches what prod serves; stage traffic is testing, not the world.
-            "ENVIRONMENT": "prod",
-            "MODEL_BUCKET": args.buckets.models.bucket,
-            "MODEL_KEY": storage.model_key,
-            "LOG_BUCKET": args.buckets.prediction_logs.bucket,
-            "LOG_PREFIX": storage.prediction_log_prefix,
-            "REPORTS_PREFIX": storage.reports_prefix,
-            "WINDOW_HOURS": str(jobs.drift_window_hours),
-            "PSI_THRESHOLD": str(jobs.psi_threshold),
-            "KS_THRESHOLD": str(jobs.ks_threshold),
-            "ALERTS_TOPIC_ARN": args.alerts_topic.arn,
-            "METRICS_NAMESPACE": METRICS_NAMESPACE,
-            "RETRAIN_ON_DRIFT": "true" if jobs.retrain_on_drift else "false",
-            "RETRAIN_COOLDOWN_HOURS": str(jobs.retrain_cooldown_hours),
-            "RETRAIN_JOB_QUEUE": self.queue.name,
-            "RETRAIN_JOB_DEFINITION": self.retrain_definition.name,
-            "COOLDOWN_KEY": COOLDOWN_KEY,
-        }
+    @property
+    def _context(self) -> JobContext:
+        args = self._args
+        return JobContext(
+            region=self._region,
+            model_bucket=args.buckets.models.bucket,
+            training_bucket=args.buckets.training_data.bucket,
+            log_bucket=args.buckets.prediction_logs.bucket,
+            alerts_topic_arn=args.alerts_topic.arn,
+            layout=args.layout,
+            config=args.config,
+        )
 
     def _definition(
-        self,
-        kind: str,
-        *,
-        job: JobConfig,
-        role: aws.iam.Role,
-        environment: dict[str, pulumi.Input[str]],
+        self, kind: str, *, size: JobConfig, role: aws.iam.Role, environment: dict[str, pulumi.Input[str]]
     ) -> aws.batch.JobDefinition:
-        """One Fargate job definition running `python -m retrain_job.<kind>` from the jobs image."""
-        container: dict[str, Any] = {
-            "image": pulumi.Output.concat(
+        run = JobRun(
+            kind=kind,
+            image=pulumi.Output.concat(
                 self._args.jobs_repo.repository_url, ":", self._args.config.jobs_image_tag
             ),
-            "command": ["python", "-m", f"retrain_job.{kind}"],
-            "jobRoleArn": role.arn,
-            "executionRoleArn": self._execution_role.arn,
-            "resourceRequirements": [
-                {"type": "VCPU", "value": f"{job.vcpu:g}"},
-                {"type": "MEMORY", "value": str(job.memory)},
-            ],
-            "environment": [{"name": key, "value": value} for key, value in sorted(environment.items())],
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": self._log_group.name,
-                    "awslogs-region": self._region,
-                    "awslogs-stream-prefix": kind,
-                },
-            },
-            "networkConfiguration": {"assignPublicIp": "DISABLED"},
-            "fargatePlatformConfiguration": {"platformVersion": "LATEST"},
-            "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"},
-        }
-        retry_on = [
-            aws.batch.JobDefinitionRetryStrategyEvaluateOnExitArgs(action="RETRY", on_status_reason=reason)
-            for reason in RETRY_ON_STATUS_REASONS
-        ]
-        return aws.batch.JobDefinition(
-            f"{self._name}-{kind}",
-            type="container",
-            platform_capabilities=["FARGATE"],
-            container_properties=pulumi.Output.json_dumps(container),
-            retry_strategy=aws.batch.JobDefinitionRetryStrategyArgs(
-                attempts=job.attempts,
-                evaluate_on_exits=[
-                    *retry_on,
-                    aws.batch.JobDefinitionRetryStrategyEvaluateOnExitArgs(action="EXIT", on_exit_code="*"),
-                ],
-            ),
-            timeout=aws.batch.JobDefinitionTimeoutArgs(attempt_duration_seconds=job.timeout_minutes * 60),
-            opts=self._child,
+            size=size,
+            role=role,
+            execution_role=self._execution_role,
+            log_group=self._log_group,
+            region=self._region,
+            environment=environment,
         )
+        return create_job_definition(self._name, run=run, parent=self)
 
     # --- outputs ---------------------------------------------------------------------------
 

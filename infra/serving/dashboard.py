@@ -8,14 +8,14 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.alarms import (
+from infra.config import PROJECT_NAMESPACE
+from infra.serving.alarms import (
     ALB_NAMESPACE,
     ERROR_RATE_EXPRESSION,
     INSIGHTS_NAMESPACE,
     PERIOD_SECONDS,
     EnvironmentMetrics,
 )
-from infra.config import PROJECT_NAMESPACE
 
 # Four widgets of a 24-unit-wide grid: one row per environment.
 WIDGET_WIDTH = 6

@@ -1,4 +1,4 @@
-"""The Batch jobs component as `pulumi up -s dev` registers it (infra/jobs.py, job_roles.py)."""
+"""The Batch jobs component as `pulumi up -s dev` registers it (infra/jobs/)."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.delivery.targets import connection_service
 from infra.iam import service_role
 
 BUILD_IMAGE = "aws/codebuild/standard:7.0"
@@ -134,13 +135,6 @@ def create_build_project(
         opts=child,
     )
     return BuildProject(project=project, role=role, report_group=report_group, log_group=log_group)
-
-
-def connection_service(configured_arn: str | None) -> str:
-    """IAM prefix matching the connection's ARN: older connections are `codestar-connections`."""
-    if configured_arn and configured_arn.startswith("arn:aws:codestar-connections:"):
-        return "codestar-connections"
-    return "codeconnections"
 
 
 def _build_statements(

@@ -1,8 +1,9 @@
 """IAM for the Batch jobs: what each job may touch, as statements built from Python data.
 
-Kept apart from ``jobs.py`` so the scopes can be read (and reviewed) on one screen. Every
-statement names its resources; the only ``"*"`` resources are for actions AWS grants on
-nothing else, and each says so.
+Kept apart from `infra/jobs/component.py` so the scopes can be read (and reviewed) on one
+screen. Every key and prefix comes from the runtime's object layout (`ml_deploy.layout`), the
+one the jobs read and write by. Every statement names its resources; the only ``"*"``
+resources are for actions AWS grants on nothing else, and each says so.
 """
 
 from __future__ import annotations
@@ -11,14 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 
-from infra.config_sections import StorageConfig
-from infra.iam import service_role
-
-METRICS_NAMESPACE = "MlDeploy"
-# Where the monitor remembers its last drift-triggered retrain (prediction log bucket).
-COOLDOWN_KEY = "monitor/cooldown.json"
+from infra.iam import objects
+from ml_deploy.layout import METRICS_NAMESPACE, ObjectLayout
 
 Statement = dict[str, Any]
 
@@ -33,12 +29,6 @@ class JobResources:
     key_arn: pulumi.Input[str]
     topic_arn: pulumi.Input[str]
     region: pulumi.Input[str]
-
-
-def _objects(bucket_arn: pulumi.Input[str], key_or_prefix: str) -> pulumi.Output[str]:
-    """ARN of one key, or of every key under a prefix (prefixes end in '/')."""
-    suffix = "*" if key_or_prefix.endswith("/") else ""
-    return pulumi.Output.concat(bucket_arn, "/", key_or_prefix, suffix)
 
 
 def _list_under(sid: str, bucket_arn: pulumi.Input[str], *keys: str) -> Statement:
@@ -87,7 +77,7 @@ def _shared_statements(resources: JobResources) -> list[Statement]:
     ]
 
 
-def retrain_statements(resources: JobResources, *, storage: StorageConfig) -> list[Statement]:
+def retrain_statements(resources: JobResources, *, layout: ObjectLayout) -> list[Statement]:
     """Retrain reads training data, reads/replaces the bundle, archives it, records decisions."""
     models = resources.model_bucket_arn
     return [
@@ -95,34 +85,34 @@ def retrain_statements(resources: JobResources, *, storage: StorageConfig) -> li
             "Sid": "ReadTrainingData",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": _objects(resources.training_bucket_arn, storage.training_data_prefix),
+            "Resource": objects(resources.training_bucket_arn, layout.training_data_prefix),
         },
-        _list_under("ListTrainingData", resources.training_bucket_arn, storage.training_data_prefix),
+        _list_under("ListTrainingData", resources.training_bucket_arn, layout.training_data_prefix),
         {
             # Read the champion, upload the challenger that passed the gate (starts the pipeline).
             "Sid": "ReadAndReplaceCurrentBundle",
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject"],
-            "Resource": _objects(models, storage.model_key),
+            "Resource": objects(models, layout.model_key),
         },
         {
             "Sid": "ArchiveBundles",
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject"],
-            "Resource": _objects(models, storage.model_archive_prefix),
+            "Resource": objects(models, layout.model_archive_prefix),
         },
         {
             "Sid": "RecordGateDecisions",
             "Effect": "Allow",
             "Action": "s3:PutObject",
-            "Resource": _objects(models, storage.decisions_prefix),
+            "Resource": objects(models, layout.decisions_prefix),
         },
         _list_under(
             "ListBundlesAndDecisions",
             models,
-            storage.model_key,
-            storage.model_archive_prefix,
-            storage.decisions_prefix,
+            layout.model_key,
+            layout.model_archive_prefix,
+            layout.decisions_prefix,
         ),
         *_shared_statements(resources),
     ]
@@ -131,7 +121,7 @@ def retrain_statements(resources: JobResources, *, storage: StorageConfig) -> li
 def monitor_statements(
     resources: JobResources,
     *,
-    storage: StorageConfig,
+    layout: ObjectLayout,
     retrain_definition_arn_prefix: pulumi.Input[str] | None,
     queue_arn: pulumi.Input[str],
 ) -> list[Statement]:
@@ -156,35 +146,35 @@ def monitor_statements(
             "Sid": "ReadPredictionLogs",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": _objects(logs, storage.prediction_log_prefix),
+            "Resource": objects(logs, layout.prediction_log_prefix),
         },
         {
             "Sid": "WriteDriftReports",
             "Effect": "Allow",
             "Action": "s3:PutObject",
-            "Resource": _objects(logs, storage.reports_prefix),
+            "Resource": objects(logs, layout.reports_prefix),
         },
         {
             "Sid": "ReadAndWriteRetrainCooldown",
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject"],
-            "Resource": _objects(logs, COOLDOWN_KEY),
+            "Resource": objects(logs, layout.cooldown_key),
         },
         _list_under(
             "ListPredictionLogsAndReports",
             logs,
-            storage.prediction_log_prefix,
-            storage.reports_prefix,
-            COOLDOWN_KEY,
+            layout.prediction_log_prefix,
+            layout.reports_prefix,
+            layout.cooldown_key,
         ),
         {
             # The reference statistics live in the bundle's manifest.
             "Sid": "ReadCurrentBundle",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": _objects(resources.model_bucket_arn, storage.model_key),
+            "Resource": objects(resources.model_bucket_arn, layout.model_key),
         },
-        _list_under("ListCurrentBundle", resources.model_bucket_arn, storage.model_key),
+        _list_under("ListCurrentBundle", resources.model_bucket_arn, layout.model_key),
         *submit,
         *_shared_statements(resources),
     ]
@@ -205,8 +195,3 @@ def submit_jobs_statement(
         "Action": "batch:SubmitJob",
         "Resource": [*definitions, queue_arn],
     }
-
-
-def task_role(name: str, *, statements: list[Statement], parent: pulumi.Resource) -> aws.iam.Role:
-    """A role ECS tasks (Batch on Fargate) assume, with one inline policy of `statements`."""
-    return service_role(name, service="ecs-tasks.amazonaws.com", statements=statements, parent=parent).role

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 from infra.config_sections import JobsConfig
 from infra.iam import policy
-from infra.job_roles import submit_jobs_statement
+from infra.jobs.roles import submit_jobs_statement
 
 SCHEDULER_UNIVERSAL_SUBMIT_JOB = "arn:aws:scheduler:::aws-sdk:batch:submitJob"
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from infra.build import BUILD_IMAGE
-from infra.model_trigger import model_upload_pattern
-from infra.pipeline import (
+from infra.delivery.build import BUILD_IMAGE
+from infra.delivery.model_trigger import model_upload_pattern
+from infra.delivery.stages import (
     BUILD_ARTIFACT,
     MODEL_ARTIFACT,
     SOURCE_ARTIFACT,

@@ -1,0 +1,1 @@
+"""Delivery: the pipeline, its stages, CodeBuild projects, triggers, notifications and roles."""

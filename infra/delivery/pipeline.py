@@ -1,0 +1,250 @@
+"""The delivery pipeline: code or model change -> build -> stage -> approval -> prod -> jobs.
+
+Source (code + model bundle) -> Build (CodeBuild, `buildspec.yml`) -> DeployStage (ECS) ->
+Approve (manual, SNS) -> DeployProd (ECS, the same `imagedefinitions.json` stage ran) ->
+PromoteJobs (CodeBuild, `buildspec-promote-jobs.yml`: new retrain and monitor job-definition
+revisions with the jobs image of the same build, so jobs only run what prod approval let through).
+A push to the branch starts it (V2 git trigger, or an EventBridge rule for CodeCommit); so
+does an upload of the bundle key (`infra/delivery/model_trigger.py`). The S3 source never
+polls. The stages are in `infra/delivery/stages.py`, the pipeline role's policy in
+`infra/delivery/roles.py`.
+
+`infra/__main__.py` wires it to the serving environments (`DeployTarget.of`) and the jobs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.alerts import Alerts
+from infra.config import PROJECT_NAMESPACE
+from infra.config_sections import PipelineConfig
+from infra.delivery.build import BuildInputs, BuildProject, create_build_project
+from infra.delivery.model_trigger import create_codecommit_push_rule, create_model_trigger, create_start_role
+from infra.delivery.notifications import create_approval_topic, create_pipeline_alerts
+from infra.delivery.promote_jobs import PromoteInputs, PromoteProject, create_promote_project
+from infra.delivery.roles import PipelineResources, pipeline_policy
+from infra.delivery.stages import (
+    MODEL_ACTION,
+    MODEL_ARTIFACT,
+    approval_stage,
+    build_stage,
+    deploy_stage,
+    git_triggers,
+    promote_jobs_stage,
+    source_stage,
+)
+from infra.delivery.targets import CodeSource, DeployTarget, JobsTarget, StackLocation, code_repository_arn
+from infra.iam import assume_role_policy
+from infra.registry import Registry
+from infra.storage import Buckets
+
+
+@dataclass(frozen=True)
+class PipelineArgs:
+    """What the pipeline needs from the rest of the stack."""
+
+    config: PipelineConfig
+    model_key: str
+    key: aws.kms.Key
+    buckets: Buckets
+    registry: Registry
+    alerts: Alerts
+    stage: DeployTarget
+    prod: DeployTarget
+    jobs: JobsTarget
+    container_name: str
+
+
+class Pipeline(pulumi.ComponentResource):
+    """CodePipeline V2, its CodeBuild projects, the model-upload trigger, approvals and alerts."""
+
+    pipeline_name: pulumi.Output[str]
+    approval_topic_arn: pulumi.Output[str]
+    model_trigger_rule_name: pulumi.Output[str]
+    connection_arn: pulumi.Output[str] | None
+    connection_needs_handshake: bool
+
+    def __init__(self, name: str, *, args: PipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ml-deploy:pipeline:Pipeline", name, None, opts)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        self._location = StackLocation(
+            region=aws.get_region_output(opts=invoke).region,
+            account_id=aws.get_caller_identity_output(opts=invoke).account_id,
+        )
+        self._args = args
+        self._config = args.config
+        physical_name = f"{PROJECT_NAMESPACE}-{pulumi.get_stack()}"
+
+        self.connection_arn, self.connection_needs_handshake = self._connection(name, physical_name)
+        build, promote = self._projects(name, physical_name)
+        role = aws.iam.Role(
+            f"{name}-pipeline",
+            description="CodePipeline: sources, build, ECS deploys, approval and job promotion of this stack",
+            assume_role_policy=assume_role_policy("codepipeline.amazonaws.com"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        approval_topic = create_approval_topic(
+            name, key=args.key, publisher_role=role, emails=args.config.approval_emails, parent=self
+        )
+        role_policy = self._role_policy(
+            name, role=role, build=build.project, promote=promote.project, approval_topic=approval_topic
+        )
+        pipeline = aws.codepipeline.Pipeline(
+            f"{name}-pipeline",
+            name=physical_name,
+            pipeline_type="V2",
+            execution_mode=args.config.pipeline_execution_mode,
+            role_arn=role.arn,
+            artifact_stores=[
+                aws.codepipeline.PipelineArtifactStoreArgs(
+                    type="S3",
+                    location=args.buckets.artifacts.bucket,
+                    encryption_key=aws.codepipeline.PipelineArtifactStoreEncryptionKeyArgs(
+                        id=args.key.arn, type="KMS"
+                    ),
+                )
+            ],
+            stages=[
+                source_stage(
+                    args.config,
+                    connection_arn=self.connection_arn,
+                    model_bucket=args.buckets.models,
+                    model_key=args.model_key,
+                ),
+                build_stage(build.project),
+                deploy_stage("DeployStage", args.stage),
+                approval_stage(approval_topic, args.stage),
+                deploy_stage("DeployProd", args.prod),
+                promote_jobs_stage(promote.project),
+            ],
+            triggers=git_triggers(args.config),
+            # The role must be able to act before the first execution starts.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+        )
+        model_rule = self._event_triggers(name, pipeline=pipeline)
+        create_pipeline_alerts(name, pipeline=pipeline, alerts_topic=args.alerts.topic, parent=self)
+
+        self.pipeline_name = pipeline.name
+        self.approval_topic_arn = approval_topic.arn
+        self.model_trigger_rule_name = model_rule.name
+        self.register_outputs(
+            {
+                "pipeline_name": self.pipeline_name,
+                "approval_topic_arn": self.approval_topic_arn,
+                "model_trigger_rule_name": self.model_trigger_rule_name,
+                "connection_arn": self.connection_arn,
+                "connection_needs_handshake": self.connection_needs_handshake,
+            }
+        )
+
+    def _projects(self, name: str, physical_name: str) -> tuple[BuildProject, PromoteProject]:
+        """The Build stage's project (tests, images) and the PromoteJobs stage's (job revisions)."""
+        args = self._args
+        build = create_build_project(
+            name,
+            project_name=f"{physical_name}-build",
+            inputs=BuildInputs(
+                key=args.key,
+                artifacts_bucket=args.buckets.artifacts,
+                service_repo=args.registry.service_repo,
+                jobs_repo=args.registry.jobs_repo,
+                container_name=args.container_name,
+                model_artifact_name=MODEL_ARTIFACT,
+                timeout_minutes=args.config.build_timeout_minutes,
+                connection_arn=self.connection_arn,
+                configured_connection_arn=args.config.code_connection_arn,
+            ),
+            parent=self,
+        )
+        promote = create_promote_project(
+            name,
+            project_name=f"{physical_name}-promote-jobs",
+            inputs=PromoteInputs(
+                key=args.key,
+                artifacts_bucket=args.buckets.artifacts,
+                jobs_repo=args.registry.jobs_repo,
+                retrain_definition_name=args.jobs.retrain_definition_name,
+                monitor_definition_name=args.jobs.monitor_definition_name,
+                pass_role_arns=args.jobs.pass_role_arns,
+                location=self._location,
+                connection_arn=self.connection_arn,
+                configured_connection_arn=args.config.code_connection_arn,
+            ),
+            parent=self,
+        )
+        return build, promote
+
+    def _role_policy(
+        self,
+        name: str,
+        *,
+        role: aws.iam.Role,
+        build: aws.codebuild.Project,
+        promote: aws.codebuild.Project,
+        approval_topic: aws.sns.Topic,
+    ) -> aws.iam.RolePolicy:
+        """What the pipeline role may do, naming only this stack's resources (infra/delivery/roles.py)."""
+        args = self._args
+        resources = PipelineResources(
+            location=self._location,
+            code=CodeSource(
+                connection_arn=self.connection_arn,
+                configured_connection_arn=args.config.code_connection_arn,
+                repository=args.config.code_repository,
+            ),
+            model_bucket=args.buckets.models,
+            model_key=args.model_key,
+            artifacts_bucket=args.buckets.artifacts,
+            key=args.key,
+            build_project=build,
+            promote_project=promote,
+            approval_topic=approval_topic,
+            targets=(args.stage, args.prod),
+        )
+        return aws.iam.RolePolicy(
+            f"{name}-pipeline",
+            role=role.id,
+            policy=pipeline_policy(resources),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _event_triggers(self, name: str, *, pipeline: aws.codepipeline.Pipeline) -> aws.cloudwatch.EventRule:
+        """The model-upload rule (and, for CodeCommit, the push rule) that start this pipeline."""
+        start_role = create_start_role(name, pipeline=pipeline, parent=self)
+        model_rule = create_model_trigger(
+            name,
+            model_bucket=self._args.buckets.models,
+            model_key=self._args.model_key,
+            pipeline=pipeline,
+            model_action_name=MODEL_ACTION,
+            start_role=start_role,
+            parent=self,
+        )
+        if self._config.code_source == "codecommit":
+            create_codecommit_push_rule(
+                name,
+                repository_arn=code_repository_arn(self._location, self._config.code_repository),
+                branch=self._config.code_branch,
+                pipeline=pipeline,
+                start_role=start_role,
+                parent=self,
+            )
+        return model_rule
+
+    def _connection(self, name: str, physical_name: str) -> tuple[pulumi.Output[str] | None, bool]:
+        """The configured connection, or a new one that a human must activate (GitHub handshake)."""
+        if self._config.code_source != "github":
+            return None, False
+        if self._config.code_connection_arn:
+            return pulumi.Output.from_input(self._config.code_connection_arn), False
+        connection = aws.codeconnections.Connection(
+            f"{name}-github",
+            name=physical_name[:32],  # connection names are at most 32 characters
+            provider_type="GitHub",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return connection.arn, True

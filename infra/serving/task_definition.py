@@ -1,0 +1,104 @@
+"""The first task definition of a serving environment: the model server container and its settings.
+
+Its environment is built from the service's own settings model (`ml_deploy.settings`), so a
+variable renamed there is renamed here, and a setting the service does not have fails the program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import PROJECT_NAMESPACE
+from infra.config_sections import EnvironmentConfig, ServingConfig
+from ml_deploy.layout import ObjectLayout
+from ml_deploy.settings import ServiceSettings, environment
+
+# The service container's name; the pipeline's imagedefinitions.json must use exactly this.
+CONTAINER_NAME = "model-server"
+STOP_TIMEOUT_SECONDS = 40
+
+
+@dataclass(frozen=True)
+class TaskInputs:
+    """What one environment's task definition names: image, settings, roles and log group."""
+
+    environment: str
+    sizing: EnvironmentConfig
+    config: ServingConfig
+    layout: ObjectLayout
+    service_repo: aws.ecr.Repository
+    prediction_logs: aws.s3.Bucket
+    log_group: aws.cloudwatch.LogGroup
+    execution_role: aws.iam.Role
+    task_role: aws.iam.Role
+
+
+def service_environment(inputs: TaskInputs, *, region: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """The container's variables: the service writes under `<log prefix><environment>/` itself."""
+    variables = environment(
+        ServiceSettings,
+        environment=inputs.environment,
+        log_bucket=inputs.prediction_logs.bucket,
+        log_prefix=inputs.layout.prediction_log_prefix,
+        web_concurrency=inputs.sizing.workers,
+        aws_region=region,
+    )
+    return [{"name": name, "value": value} for name, value in variables.items()]
+
+
+def create_task_definition(
+    name: str, *, inputs: TaskInputs, parent: pulumi.Resource
+) -> aws.ecs.TaskDefinition:
+    """`<name>-task`: Fargate, awsvpc, one essential container from `<service repo>:<initialImageTag>`."""
+    region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=parent)).region
+    port = inputs.config.container_port
+    health_probe = (
+        f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/health', timeout=3)"
+    )
+    container: dict[str, Any] = {
+        "name": CONTAINER_NAME,
+        "image": pulumi.Output.concat(
+            inputs.service_repo.repository_url, ":", inputs.config.initial_image_tag
+        ),
+        "essential": True,
+        # SIGTERM to SIGKILL: room for the server's graceful stop (10 s) and the final flush
+        # of buffered prediction logs (LOG_SHUTDOWN_TIMEOUT_SECONDS, 20 s).
+        "stopTimeout": STOP_TIMEOUT_SECONDS,
+        "portMappings": [{"containerPort": port, "protocol": "tcp"}],
+        "environment": service_environment(inputs, region=region),
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": inputs.log_group.name,
+                "awslogs-region": region,
+                "awslogs-stream-prefix": inputs.environment,
+            },
+        },
+        # The image has python but no curl; an exception (refused, 5xx) exits non-zero.
+        "healthCheck": {
+            "command": ["CMD", "python", "-c", health_probe],
+            "interval": 15,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": inputs.config.startup_grace_seconds,
+        },
+    }
+    return aws.ecs.TaskDefinition(
+        f"{name}-task",
+        family=f"{PROJECT_NAMESPACE}-{pulumi.get_stack()}-{inputs.environment}",
+        requires_compatibilities=["FARGATE"],
+        network_mode="awsvpc",
+        cpu=str(inputs.sizing.cpu),
+        memory=str(inputs.sizing.memory),
+        execution_role_arn=inputs.execution_role.arn,
+        task_role_arn=inputs.task_role.arn,
+        runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+            operating_system_family="LINUX", cpu_architecture="X86_64"
+        ),
+        container_definitions=pulumi.Output.json_dumps([container]),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
