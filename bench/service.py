@@ -277,9 +277,9 @@ def wrk_load(
 
 
 def make_bundle(directory: Path) -> tuple[Path, list[dict[str, Any]]]:
-    from ml_deploy_dev import sample_data
     from ml_deploy.bundle import TrainingData, write_bundle
-    from ml_deploy.training import build_manifest, fingerprint, infer_features, train
+    from ml_deploy_dev import sample_data
+    from retrain_job.retrain.training import build_manifest, fingerprint, infer_features, train
 
     frame, holdout = sample_data.generate(20_000, seed=1), sample_data.generate(5_000, seed=2)
     features = infer_features(frame, sample_data.TARGET)
