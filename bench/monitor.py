@@ -4,7 +4,7 @@
 
 Starts a local `moto_server` on 127.0.0.1, writes a champion bundle with 20 features and windows
 of gzip JSON-lines logs (a few distinct objects built once, then copied server-side), and runs
-the real job (`retrain_job.monitor.run`) once per size, each in its own subprocess. Peak RSS is
+the real job (`retrain_job.monitor.job.run`) once per size, each in its own subprocess. Peak RSS is
 `RUSAGE_CHILDREN` read by a lean wrapper process around each run: Linux carries the forking
 process's high-water mark across exec, so a child forked straight from this (large) process would
 report this process's size instead of its own. Prints a table; it is not a test.
@@ -61,7 +61,7 @@ def frame(n: int, *, seed: int) -> Any:
 
 def make_bundle(folder: Path) -> tuple[Path, Any, Any]:
     from ml_deploy.bundle import TrainingData, write_bundle
-    from ml_deploy.training import build_manifest, infer_features, train
+    from retrain_job.retrain.training import build_manifest, infer_features, train
 
     training, holdout = frame(5_000, seed=1), frame(5_000, seed=2)
     features = infer_features(training, "target")
@@ -115,14 +115,15 @@ def upload_window(s3: Any, *, environment: str, rows: int, sources: list[str]) -
 
 def child_run(environment: str) -> None:
     """One monitor run in this process; prints its wall seconds as JSON."""
-    from retrain_job import monitor, monitor_config
+    from ml_deploy.settings import MonitorSettings
+    from retrain_job.monitor import job
 
     argv = ["--model-bucket", MODEL_BUCKET, "--model-key", MODEL_KEY, "--log-bucket", LOG_BUCKET,
             "--environment", environment, "--end", END.isoformat(), "--aws-region", REGION]  # fmt: skip
-    config = monitor_config.parse_config(argv, os.environ)
+    settings = MonitorSettings.from_args(argv, os.environ)
     started = time.perf_counter()
     sys.stdout = io.StringIO()  # the job's summary is not part of the table
-    code = monitor.run(config)
+    code = job.run(settings)
     seconds = time.perf_counter() - started
     sys.stdout = sys.__stdout__
     print(json.dumps({"code": code, "seconds": seconds}))
@@ -183,9 +184,9 @@ def naive_baseline(s3: Any, manifest: Any, *, environment: str) -> tuple[int, fl
 
 def statistics_alone(manifest: Any, model: Any, *, rows: int) -> float:
     """Rows/s of binning a parsed block plus the drift statistics, one core."""
-    from retrain_job import drift
-    from retrain_job.log_reader import LogLayout, parse_block
-    from retrain_job.window import Binning, count_block
+    from retrain_job.monitor import drift
+    from retrain_job.monitor.log_reader import LogLayout, parse_block
+    from retrain_job.monitor.window import Binning, count_block
 
     raw = gzip.decompress(log_object(manifest, model, seed=0))
     columns = parse_block(raw, LogLayout.from_features(manifest.features, model_version=None))

@@ -27,8 +27,8 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 def measure(rows: int) -> dict[str, float]:
     """Generate `rows`, then infer the schema and train as the retrain job does; time each step."""
-    from ml_deploy.training import infer_features, train
     from ml_deploy_dev import sample_data
+    from retrain_job.retrain.training import infer_features, train
 
     started = time.perf_counter()
     frame = sample_data.generate(rows, seed=0)

@@ -278,8 +278,9 @@ def wrk_load(
 
 def make_bundle(directory: Path) -> tuple[Path, list[dict[str, Any]]]:
     from ml_deploy.bundle import TrainingData, write_bundle
-    from ml_deploy.training import build_manifest, fingerprint, infer_features, train
+    from ml_deploy.layout import BUNDLE_FILE
     from ml_deploy_dev import sample_data
+    from retrain_job.retrain.training import build_manifest, fingerprint, infer_features, train
 
     frame, holdout = sample_data.generate(20_000, seed=1), sample_data.generate(5_000, seed=2)
     features = infer_features(frame, sample_data.TARGET)
@@ -293,7 +294,7 @@ def make_bundle(directory: Path) -> tuple[Path, list[dict[str, Any]]]:
         {k: (None if v != v else v) for k, v in row.items()}  # NaN -> null
         for row in holdout[columns].head(200).astype(object).to_dict(orient="records")
     ]
-    return write_bundle(directory / "model-bundle.zip", model=model, manifest=manifest), records
+    return write_bundle(directory / BUNDLE_FILE, model=model, manifest=manifest), records
 
 
 def raw_predict_ms(bundle_path: Path, records: list[dict[str, Any]]) -> tuple[float, float]:

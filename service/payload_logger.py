@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from ml_deploy import payload_log
 from service.metrics import ServiceMetrics
 
@@ -245,15 +243,14 @@ class PayloadLogger:
             base = seconds.get(second)
             if base is None:
                 base = seconds[second] = payload_log.utc_timestamp(second)[:-4]  # "...:SS." without "000Z"
-            stamp = f"{base}{when.microsecond // 1000:03d}Z"
-            for index, (record, (prediction, probability)) in enumerate(
-                zip(entry.records, entry.outputs, strict=True)
-            ):
-                lines.append(orjson.dumps({
-                    "request_id": entry.request_id, "record_index": index, "timestamp": stamp,
-                    "model_version": target.model_version, "environment": target.environment,
-                    "input": record, "output": {"prediction": prediction, "probability": probability},
-                }, option=orjson.OPT_APPEND_NEWLINE))  # fmt: skip
+            lines += payload_log.encode_lines(
+                request_id=entry.request_id,
+                timestamp=f"{base}{when.microsecond // 1000:03d}Z",
+                model_version=target.model_version,
+                environment=target.environment,
+                inputs=entry.records,
+                outputs=entry.outputs,
+            )
         return [
             (
                 payload_log.object_key(target.prefix, when, writer=self._writer_name),

@@ -20,8 +20,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from ml_deploy.bundle import Manifest, TrainingData, write_bundle
 from ml_deploy.schema import FeatureSpec
-from ml_deploy.training import build_manifest, fingerprint, infer_features, train
 from ml_deploy_dev import sample_data
+from retrain_job.retrain.training import build_manifest, fingerprint, infer_features, train
 
 TARGET = sample_data.TARGET
 

@@ -9,18 +9,83 @@ one scored record:
      "output": {"prediction": 1, "probability": 0.83}}
 
 Hive-style partitions let Athena/Glue read the same objects, and let the monitor list exactly
-the hours of its window instead of the whole bucket.
+the hours of its window instead of the whole bucket. The service writes lines with
+`encode_lines`; the monitor parses them with `reader_schema`. Neither orjson nor pyarrow is
+imported here at module level: each image installs only the one its side needs.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SUFFIX = ".jsonl.gz"
 CONTENT_TYPE = "application/x-ndjson"
 CONTENT_ENCODING = "gzip"
+
+
+class LogOutput(TypedDict):
+    prediction: Any  # the model's label
+    probability: float
+
+
+class LogRecord(TypedDict):
+    """One line of a log object: one scored record and where it came from."""
+
+    request_id: str
+    record_index: int  # position of the record in its request
+    timestamp: str  # `utc_timestamp` of the request
+    model_version: str
+    environment: str
+    input: Any  # the record as the request sent it, feature name -> value
+    output: LogOutput
+
+
+def encode_lines(
+    *,
+    request_id: str,
+    timestamp: str,
+    model_version: str,
+    environment: str,
+    inputs: Sequence[Any],
+    outputs: Sequence[tuple[Any, float]],
+) -> list[bytes]:
+    """One newline-terminated JSON line per scored record of one request, in request order."""
+    import orjson  # in both images, but not a dependency of the library itself
+
+    lines = []
+    for index, (record, (prediction, probability)) in enumerate(zip(inputs, outputs, strict=True)):
+        line: LogRecord = {
+            "request_id": request_id, "record_index": index, "timestamp": timestamp,
+            "model_version": model_version, "environment": environment,
+            "input": record, "output": {"prediction": prediction, "probability": probability},
+        }  # fmt: skip
+        lines.append(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+    return lines
+
+
+def reader_schema(*, numeric: Sequence[str], categorical: Sequence[str]) -> pa.Schema:
+    """The pyarrow schema of the fields the monitor reads from a line (other fields are ignored).
+
+    Inputs named in `numeric` parse as float64, those in `categorical` as strings; a line whose
+    values do not fit is rejected by the parser and counted as malformed.
+    """
+    import pyarrow as pa  # the monitor's parser; the service image has no pyarrow
+
+    inputs = [pa.field(name, pa.float64()) for name in numeric]
+    inputs += [pa.field(name, pa.string()) for name in categorical]
+    return pa.schema(
+        [
+            pa.field("model_version", pa.string()),
+            pa.field("input", pa.struct(inputs)),
+            pa.field("output", pa.struct([pa.field("probability", pa.float64())])),
+        ]
+    )
 
 
 def partition_prefix(prefix: str, when: datetime) -> str:

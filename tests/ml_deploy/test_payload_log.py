@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from typing import get_type_hints
 
 from ml_deploy import payload_log
 
@@ -28,3 +32,32 @@ def test_window_covers_the_hours_before_the_end_oldest_first() -> None:
 def test_timestamp_is_utc_with_milliseconds() -> None:
     when = datetime(2026, 11, 23, 10, 5, 7, 123456, tzinfo=UTC)
     assert payload_log.utc_timestamp(when) == "2026-11-23T10:05:07.123Z"
+
+
+def test_lines_carry_every_record_field_in_order() -> None:
+    lines = payload_log.encode_lines(
+        request_id="req-1",
+        timestamp="2026-11-23T10:05:07.123Z",
+        model_version="v1",
+        environment="prod",
+        inputs=[{"age": 40}, {"age": None}],
+        outputs=[(1, 0.75), (0, 0.25)],
+    )
+    assert all(line.endswith(b"\n") and line.count(b"\n") == 1 for line in lines), lines
+    records = [json.loads(line) for line in lines]
+    assert [list(record) for record in records] == [list(get_type_hints(payload_log.LogRecord))] * 2
+    assert [record["record_index"] for record in records] == [0, 1]
+    assert records[1]["input"] == {"age": None}
+    assert records[1]["output"] == {"prediction": 0, "probability": 0.25}
+
+
+def test_the_reader_schema_covers_what_the_monitor_reads() -> None:
+    schema = payload_log.reader_schema(numeric=["age"], categorical=["plan"])
+    assert schema.names == ["model_version", "input", "output"]
+    assert str(schema.field("input").type) == "struct<age: double, plan: string>"
+
+
+def test_importable_without_pyarrow_or_orjson() -> None:
+    """The service image has no pyarrow; the library itself depends on neither."""
+    probe = "import sys; sys.modules['pyarrow'] = sys.modules['orjson'] = None; import ml_deploy.payload_log"
+    subprocess.run([sys.executable, "-c", probe], check=True)

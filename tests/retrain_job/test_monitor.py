@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from ml_deploy_dev import sample_data
-from retrain_job import monitor, publish
+from retrain_job import monitor
+from retrain_job.monitor import publishing as publish
 from tests.retrain_job.conftest import LOG_BUCKET, MODEL_BUCKET, MODEL_KEY, WINDOW_END, World, write_logs
 
 SHIFTED_NUMERICS = {"tenure_months", "monthly_charges", "support_calls", "age"}

@@ -10,9 +10,9 @@ from scipy import stats
 from ml_deploy.bundle import Manifest
 from ml_deploy.schema import encode_frame
 from ml_deploy_dev import sample_data
-from retrain_job import concept, drift, report
-from retrain_job.log_reader import Columns
-from retrain_job.window import Binning, count_block
+from retrain_job.monitor import concept, drift, report
+from retrain_job.monitor.log_reader import Columns
+from retrain_job.monitor.window import Binning, count_block
 
 
 def test_binned_ks_is_exact_when_values_sit_on_bin_edges() -> None:
@@ -119,7 +119,7 @@ def test_html_report_escapes_text_from_the_data() -> None:
 
 
 def test_unseen_values_by_name_stay_bounded() -> None:
-    from retrain_job.window import MAX_UNSEEN_NAMES, OTHER_UNSEEN, FeatureCounts
+    from retrain_job.monitor.window import MAX_UNSEEN_NAMES, OTHER_UNSEEN, FeatureCounts
 
     feature = FeatureCounts(counts=np.zeros(2, dtype=np.int64))
     for start in range(0, 5_000, 500):

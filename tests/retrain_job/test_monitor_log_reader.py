@@ -1,4 +1,4 @@
-"""The streaming log reader: line-aligned blocks, fast and forgiving parsing, S3 listing, metrics."""
+"""The streaming log reader: line-aligned blocks, fast and forgiving parsing, S3 listing."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import boto3
 import numpy as np
 from moto import mock_aws
 
-from retrain_job import log_reader, publish
-from retrain_job.log_reader import LogLayout, parse_block
+from ml_deploy import payload_log
+from retrain_job.monitor import log_reader
+from retrain_job.monitor.log_reader import LogLayout, parse_block
 
 LAYOUT = LogLayout(numeric=("age", "charges"), categorical=("plan",))
 
@@ -49,6 +50,24 @@ def test_a_malformed_line_costs_only_itself() -> None:
     assert sorted(dictionary) == ["p0", "p1", "p2"] and (indices >= 0).all()
 
 
+def test_reads_what_the_service_encoder_writes() -> None:
+    """The one writer (`payload_log.encode_lines`, used by the service) and this reader agree."""
+    lines = payload_log.encode_lines(
+        request_id="req-1",
+        timestamp="2026-11-23T10:05:07.123Z",
+        model_version="v1",
+        environment="prod",
+        inputs=[{"age": 40, "charges": 20.5, "plan": "p1"}, {"age": None, "charges": 3, "plan": None}],
+        outputs=[(1, 0.75), (0, 0.25)],
+    )
+    columns = parse_block(b"".join(lines), LAYOUT)
+    assert (columns.rows, columns.malformed) == (2, 0)
+    assert columns.numeric["charges"].tolist() == [20.5, 3.0] and np.isnan(columns.numeric["age"][1])
+    indices, dictionary = columns.categorical["plan"]
+    assert [dictionary[i] if i >= 0 else None for i in indices] == ["p1", None]
+    assert columns.probabilities.tolist() == [0.75, 0.25]
+
+
 def test_missing_values_and_other_versions() -> None:
     lines = [_line(1, input={"plan": None}), _line(2, model_version="v2"), _line(3)]
     layout = LogLayout(numeric=LAYOUT.numeric, categorical=LAYOUT.categorical, model_version="v1")
@@ -77,12 +96,3 @@ def test_window_listing_reads_only_its_partitions() -> None:
             on_corrupt=lambda key, error: corrupt.append(key),
         ))  # fmt: skip
         assert results == [1, 1] and corrupt == ["p/dt=2026-11-23/hour=11/d.jsonl.gz"]
-
-
-def test_metrics_are_sent_in_batches_of_at_most_1000() -> None:
-    with mock_aws():
-        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
-        metrics = [publish.metric("PSI", 0.1, dimensions={"Feature": f"f{i}"}) for i in range(1_001)]
-        assert publish.put_metrics(cloudwatch, namespace="MlDeploy", metrics=metrics) == 2
-        pages = cloudwatch.get_paginator("list_metrics").paginate(Namespace="MlDeploy")
-        assert sum(len(page["Metrics"]) for page in pages) == 1_001, "metrics lost between batches"

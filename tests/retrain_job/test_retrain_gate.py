@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 
 from ml_deploy.bundle import Manifest
-from retrain_job.retrain import gate
-from retrain_job.settings import parse_settings
+from ml_deploy.settings import RetrainSettings, SettingsError
+from retrain_job.retrain.gate import gate
 
-SETTINGS = parse_settings(
+SETTINGS = RetrainSettings.from_args(
     [],
     {"MODEL_BUCKET": "b", "TRAINING_DATA_URI": "/d", "GATE_TOLERANCE": "0.01", "GATE_FLOOR": "0.7"},
 )
@@ -39,13 +39,19 @@ def test_gate_compares_with_tolerance_and_floor(
 
 def test_flags_override_environment() -> None:
     env = {"MODEL_BUCKET": "from-env", "TRAINING_DATA_URI": "/d", "GATE_FLOOR": "0.6"}
-    settings = parse_settings(["--model-bucket", "from-flag"], env)
+    settings = RetrainSettings.from_args(["--model-bucket", "from-flag"], env)
     assert settings.model_bucket == "from-flag" and settings.gate_floor == 0.6
     assert settings.metrics_namespace == "MlDeploy" and settings.gate_tolerance == 0.01
 
 
 def test_bad_number_names_the_variable() -> None:
-    from retrain_job.data import RetrainInputError
+    with pytest.raises(
+        SettingsError, match="GATE_FLOOR / --gate-floor = 'high': Input should be a valid number"
+    ):
+        RetrainSettings.from_args([], {"MODEL_BUCKET": "b", "TRAINING_DATA_URI": "/d", "GATE_FLOOR": "high"})
 
-    with pytest.raises(RetrainInputError, match="GATE_FLOOR / --gate-floor = 'high': expected float"):
-        parse_settings([], {"MODEL_BUCKET": "b", "TRAINING_DATA_URI": "/d", "GATE_FLOOR": "high"})
+
+def test_gate_reasons_name_the_setting(trained_manifest: Manifest) -> None:
+    result = gate(_with_auc(trained_manifest, 0.5), {"roc_auc": 0.8}, settings=SETTINGS)
+    assert any("GATE_FLOOR" in reason for reason in result.reasons), result.reasons
+    assert any("GATE_TOLERANCE" in reason for reason in result.reasons), result.reasons

@@ -12,13 +12,16 @@ import numpy as np
 import pandas as pd
 
 from ml_deploy.schema import FeatureSpec, SchemaError, category_codes, numeric_values
-from ml_deploy.training import labels
+from ml_deploy.settings import RetrainSettings
+from retrain_job.common import JobInputError
+from retrain_job.retrain.training import labels
 
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+_DATA_URI = RetrainSettings.variable("training_data_uri")
 
 
-class RetrainInputError(ValueError):
-    """Bad input to the retrain job (settings or data); printed without a traceback, exit 2."""
+class RetrainInputError(JobInputError):
+    """Bad input to the retrain job (data, champion bundle); printed without a traceback, exit 2."""
 
 
 @dataclass(frozen=True)
@@ -28,9 +31,15 @@ class DataLimits:
     min_rows: int
     max_label_imbalance: float  # largest allowed share of the majority class
 
+    @classmethod
+    def of(cls, settings: RetrainSettings) -> DataLimits:
+        return cls(min_rows=settings.min_rows, max_label_imbalance=settings.max_label_imbalance)
 
-def load_training_data(uri: str, *, s3: Any | None = None) -> pd.DataFrame:
+
+def load_training_data(uri: str, *, s3: Any) -> pd.DataFrame:
     """All data files under `uri` (s3://bucket/prefix or a local file/dir), read in sorted order.
+
+    `s3` is the job's client, used only for an s3:// URI.
 
     Sorted order makes the frame, and so its fingerprint, the same for the same set of files.
     """
@@ -48,31 +57,24 @@ def _local_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise RetrainInputError(f"TRAINING_DATA_URI {path}: no such file or directory")
+        raise RetrainInputError(f"{_DATA_URI} {path}: no such file or directory")
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(DATA_SUFFIXES))
     if not files:
-        raise RetrainInputError(
-            f"TRAINING_DATA_URI {path}: no {'/'.join(DATA_SUFFIXES)} files in the directory"
-        )
+        raise RetrainInputError(f"{_DATA_URI} {path}: no {'/'.join(DATA_SUFFIXES)} files in the directory")
     return files
 
 
-def _s3_files(uri: str, *, s3: Any | None) -> list[tuple[str, bytes]]:
-    import boto3
-
+def _s3_files(uri: str, *, s3: Any) -> list[tuple[str, bytes]]:
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     if not bucket:
-        raise RetrainInputError(f"TRAINING_DATA_URI {uri!r}: expected s3://bucket/prefix/")
-    client = s3 or boto3.client("s3")
+        raise RetrainInputError(f"{_DATA_URI} {uri!r}: expected s3://bucket/prefix/")
     keys: list[str] = []
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys.extend(item["Key"] for item in page.get("Contents", []))
     data_keys = sorted(key for key in keys if key.endswith(DATA_SUFFIXES))
     if not data_keys:
-        raise RetrainInputError(
-            f"TRAINING_DATA_URI {uri}: no {'/'.join(DATA_SUFFIXES)} objects under the prefix"
-        )
-    return [(key, client.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in data_keys]
+        raise RetrainInputError(f"{_DATA_URI} {uri}: no {'/'.join(DATA_SUFFIXES)} objects under the prefix")
+    return [(key, s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in data_keys]
 
 
 def _read(name: str, body: bytes) -> pd.DataFrame:
@@ -108,13 +110,14 @@ def validate_training_data(
         raise RetrainInputError(f"training data: {error}") from None
     if len(df) < limits.min_rows:
         raise RetrainInputError(
-            f"training data has {len(df)} rows, MIN_ROWS requires at least {limits.min_rows}"
+            f"training data has {len(df)} rows, {RetrainSettings.variable('min_rows')} requires "
+            f"at least {limits.min_rows}"
         )
     majority = max(float(y.mean()), 1.0 - float(y.mean()))
     if majority > limits.max_label_imbalance:
         raise RetrainInputError(
             f"target column {target!r}: majority class is {majority:.1%} of rows, above "
-            f"MAX_LABEL_IMBALANCE {limits.max_label_imbalance:.1%}"
+            f"{RetrainSettings.variable('max_label_imbalance')} {limits.max_label_imbalance:.1%}"
         )
 
 

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from ml_deploy.schema import SchemaError, encode_frame
-from ml_deploy.training import evaluate, fingerprint, infer_features, labels, train
 from ml_deploy_dev import sample_data
+from retrain_job.retrain.training import evaluate, fingerprint, infer_features, labels, train
 
 TARGET = sample_data.TARGET
 

@@ -16,7 +16,7 @@ from scipy import special  # scipy.stats would add ~1 s of import time to every 
 
 from ml_deploy.bundle import Manifest
 from ml_deploy.reference import CategoricalReference, NumericReference, PredictionReference
-from retrain_job.window import FeatureCounts, WindowCounts
+from retrain_job.monitor.window import FeatureCounts, WindowCounts
 
 PSI_EPSILON = 1e-4  # share given to an empty bin so PSI stays finite
 Status = Literal["drift", "moderate", "ok", "no data"]

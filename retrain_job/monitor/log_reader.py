@@ -22,7 +22,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from ml_deploy.payload_log import SUFFIX
+from ml_deploy import payload_log
 from ml_deploy.schema import FeatureSpec
 
 _inflate: types.ModuleType
@@ -58,15 +58,7 @@ class LogLayout:
         )
 
     def arrow_schema(self) -> pa.Schema:
-        inputs = [pa.field(name, pa.float64()) for name in self.numeric]
-        inputs += [pa.field(name, pa.string()) for name in self.categorical]
-        return pa.schema(
-            [
-                pa.field("model_version", pa.string()),
-                pa.field("input", pa.struct(inputs)),
-                pa.field("output", pa.struct([pa.field("probability", pa.float64())])),
-            ]
-        )
+        return payload_log.reader_schema(numeric=self.numeric, categorical=self.categorical)
 
 
 @dataclass
@@ -90,7 +82,9 @@ def list_window_keys(s3: Any, *, bucket: str, prefixes: Iterable[str]) -> list[s
     paginator = s3.get_paginator("list_objects_v2")
     for prefix in prefixes:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-            keys += [item["Key"] for item in page.get("Contents", []) if item["Key"].endswith(SUFFIX)]
+            keys += [
+                item["Key"] for item in page.get("Contents", []) if item["Key"].endswith(payload_log.SUFFIX)
+            ]
     return keys
 
 

@@ -17,10 +17,8 @@ import numpy as np
 
 from ml_deploy.bundle import Manifest
 from ml_deploy.reference import NumericReference
-from retrain_job.log_reader import Columns
-from retrain_job.window import UNSEEN, Binning
-
-SAMPLE_ROWS = 20_000
+from retrain_job.monitor.log_reader import Columns
+from retrain_job.monitor.window import UNSEEN, Binning
 
 
 @dataclass

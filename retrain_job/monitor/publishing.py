@@ -1,4 +1,5 @@
-"""What the monitor does in AWS after it has a verdict: reports, metrics, alert, retrain.
+"""What the monitor writes to AWS besides metrics and alerts (`retrain_job.common`): its reports,
+and the retrain it may submit.
 
 The retrain trigger holds a cooldown in one S3 object, updated only with conditional writes
 (`IfNoneMatch="*"` to create it, `IfMatch=<etag>` to replace it), so of two overlapping runs
@@ -16,8 +17,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-METRICS_PER_CALL = 1000  # PutMetricData accepts at most 1000 metrics per request
-SUBJECT_LIMIT = 100  # SNS rejects longer email subjects
+from ml_deploy.layout import DEFAULT_LAYOUT
+from ml_deploy.settings import MonitorSettings
+
+
+def report_prefixes(settings: MonitorSettings, *, now: datetime, run_id: str) -> list[str]:
+    """The run's dated folder, then the environment's `latest/` folder (the layout's rule)."""
+    layout = DEFAULT_LAYOUT.model_copy(update={"reports_prefix": settings.reports_prefix})
+    return [
+        f"{settings.reports_prefix}dt={now:%Y-%m-%d}/{run_id}/",
+        layout.latest_report_prefix(settings.environment),
+    ]
 
 
 def write_reports(
@@ -33,34 +43,6 @@ def write_reports(
             s3.put_object(Bucket=bucket, Key=f"{prefix}{name}", Body=body.encode(), ContentType=content_type)
             urls.append(f"s3://{bucket}/{prefix}{name}")
     return urls
-
-
-def put_metrics(cloudwatch: Any, *, namespace: str, metrics: Sequence[dict[str, Any]]) -> int:
-    """`put_metric_data` in batches of at most METRICS_PER_CALL; the number of calls made."""
-    calls = 0
-    for start in range(0, len(metrics), METRICS_PER_CALL):
-        cloudwatch.put_metric_data(
-            Namespace=namespace, MetricData=list(metrics[start : start + METRICS_PER_CALL])
-        )
-        calls += 1
-    return calls
-
-
-def metric(name: str, value: float, *, dimensions: dict[str, str], unit: str = "None") -> dict[str, Any]:
-    return {
-        "MetricName": name,
-        "Value": float(value),
-        "Unit": unit,
-        "Dimensions": [{"Name": key, "Value": str(val)} for key, val in dimensions.items()],
-    }
-
-
-def publish_alert(sns: Any, *, topic_arn: str, subject: str, body: str) -> str:
-    """Publish to the alerts topic; a subject over the SNS limit is cut, not rejected."""
-    if len(subject) > SUBJECT_LIMIT:
-        subject = subject[: SUBJECT_LIMIT - 3] + "..."
-    response = sns.publish(TopicArn=topic_arn, Subject=subject, Message=body)
-    return str(response["MessageId"])
 
 
 @dataclass(frozen=True)

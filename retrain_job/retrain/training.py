@@ -1,4 +1,5 @@
-"""Training, evaluation and data fingerprinting, shared by the retrain job, demos and test fixtures.
+"""Training, evaluation and data fingerprinting: the retrain job's step, also used by benches and
+test fixtures (the shipped library `ml_deploy` holds only the contract a bundle must meet).
 
 The model is a plain `HistGradientBoostingClassifier` on the encoded float array (see
 `ml_deploy.schema`): native categoricals and NaN, linear in rows, and few types for skops to trust.

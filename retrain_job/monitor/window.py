@@ -20,7 +20,7 @@ from ml_deploy.reference import (
     bin_probabilities,
     count_categories,
 )
-from retrain_job.log_reader import Columns
+from retrain_job.monitor.log_reader import Columns
 
 UNSEEN = -2  # code of a category value the manifest does not know
 MAX_UNSEEN_NAMES = 1000  # distinct unseen values kept by name; the rest are summed under OTHER_UNSEEN

@@ -13,9 +13,9 @@ from html import escape
 from typing import Any
 
 from ml_deploy.reference import PROBABILITY_EDGES
-from retrain_job.concept import ConceptDrift
-from retrain_job.drift import FeatureDrift, PredictionDrift, Thresholds
-from retrain_job.window import WindowCounts
+from retrain_job.monitor.concept import ConceptDrift
+from retrain_job.monitor.drift import FeatureDrift, PredictionDrift, Thresholds
+from retrain_job.monitor.window import WindowCounts
 
 _PROBABILITY_BINS = [f"p {low:.2f}-{high:.2f}" for low, high in itertools.pairwise(PROBABILITY_EDGES)]
 P_VALUE_NOTE = (

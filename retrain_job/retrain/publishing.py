@@ -1,4 +1,4 @@
-"""Everything the retrain job writes to AWS: bundles, decision records, metrics and alerts.
+"""Everything the retrain job reads from and writes to AWS: bundles, decision records, metrics, alerts.
 
 A new bundle goes to its archive key first, is re-downloaded and verified there, and only then is
 copied server-side to the trigger key: S3 writes are atomic, so the pipeline never sees a partial
@@ -18,11 +18,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ml_deploy.bundle import BundleError, verify_bundle
+from ml_deploy.layout import BUNDLE_FILE
+from ml_deploy.settings import RetrainSettings
+from retrain_job.common import JobClients, JobFailure, metric, put_metrics, send_alert
 
-BUNDLE_FILE = "model-bundle.zip"
 
-
-class PublishError(RuntimeError):
+class PublishError(JobFailure):
     """An uploaded bundle does not read back as written; the run can be retried."""
 
 
@@ -45,11 +46,6 @@ def download_champion(s3: Any, *, bucket: str, key: str, target: Path) -> Stored
         raise
     target.write_bytes(response["Body"].read())
     return StoredObject(key=key, version_id=response.get("VersionId"), etag=response["ETag"])
-
-
-def archive_key(prefix: str, bundle_version: str) -> str:
-    """`<prefix><bundle_version>/model-bundle.zip`, one immutable key per bundle."""
-    return f"{prefix}{bundle_version}/{BUNDLE_FILE}"
 
 
 def upload_and_verify(s3: Any, *, bucket: str, key: str, path: Path) -> StoredObject:
@@ -78,7 +74,7 @@ def upload_and_verify(s3: Any, *, bucket: str, key: str, path: Path) -> StoredOb
     return stored
 
 
-def promote(s3: Any, *, bucket: str, source: StoredObject, model_key: str) -> StoredObject:
+def copy_to_trigger(s3: Any, *, bucket: str, source: StoredObject, model_key: str) -> StoredObject:
     """Server-side copy of a verified archive object to the trigger key (complete or nothing)."""
     copy_source = {"Bucket": bucket, "Key": source.key}
     if source.version_id:
@@ -104,23 +100,49 @@ def write_decision(s3: Any, *, bucket: str, prefix: str, record: dict[str, Any])
     return key
 
 
-def publish_metrics(cloudwatch: Any, *, namespace: str, model_key: str, values: dict[str, float]) -> None:
-    """One PutMetricData call with every figure of this run, dimensioned by the trigger key."""
-    dimensions = [{"Name": "ModelKey", "Value": model_key}]
-    cloudwatch.put_metric_data(
-        Namespace=namespace,
-        MetricData=[
-            {"MetricName": name, "Value": float(value), "Dimensions": dimensions}
-            for name, value in sorted(values.items())
-        ],
+def publish_decision(
+    clients: JobClients, *, settings: RetrainSettings, record: dict[str, Any], figures: dict[str, float]
+) -> str:
+    """Keep the decision record, publish the run's metrics, alert on a promotion or rejection.
+
+    Returns the record's key.
+    """
+    key = write_decision(
+        clients.s3, bucket=settings.model_bucket, prefix=settings.decisions_prefix, record=record
     )
+    put_metrics(
+        clients.cloudwatch,
+        namespace=settings.metrics_namespace,
+        metrics=run_metrics(record, figures=figures, model_key=settings.model_key),
+    )
+    if record["decision"] != "unchanged":
+        send_alert(clients, settings, job="retrain", summary=_alert_summary(record), body=_alert_body(record))
+    return key
 
 
-def send_alert(sns: Any, *, topic_arn: str, subject: str, record: dict[str, Any]) -> None:
-    """An SNS message a person can read, with the full decision record below the summary."""
+def run_metrics(record: dict[str, Any], *, figures: dict[str, float], model_key: str) -> list[dict[str, Any]]:
+    """Every figure of this run, dimensioned by the trigger key, for one PutMetricData call."""
+    primary = record.get("primary_metric", "roc_auc")
+    values = {
+        **figures,
+        "RetrainPromoted": float(record["decision"] == "promoted"),
+        "RetrainRejected": float(record["decision"] == "rejected"),
+    }
+    if record.get("challenger_metrics"):
+        values["ChallengerRocAuc"] = record["challenger_metrics"][primary]
+    if record.get("champion_metrics"):
+        values["ChampionRocAuc"] = record["champion_metrics"][primary]
+    dimensions = {"ModelKey": model_key}
+    return [metric(name, value, dimensions=dimensions) for name, value in sorted(values.items())]
+
+
+def _alert_summary(record: dict[str, Any]) -> str:
+    if record["decision"] == "promoted":
+        return f"promoted model {record['challenger_version']}"
+    return f"rejected challenger {record['challenger_version']}"
+
+
+def _alert_body(record: dict[str, Any]) -> str:
+    """A message a person can read, with the full decision record below the summary."""
     summary = "; ".join(record.get("reasons", [])) or record["decision"]
-    sns.publish(
-        TopicArn=topic_arn,
-        Subject=subject[:100],
-        Message=f"{summary}\n\n{json.dumps(record, indent=2, sort_keys=True, default=str)}",
-    )
+    return f"{summary}\n\n{json.dumps(record, indent=2, sort_keys=True, default=str)}"

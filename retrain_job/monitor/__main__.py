@@ -1,0 +1,5 @@
+import sys
+
+from retrain_job.monitor.job import main
+
+sys.exit(main())

@@ -1,0 +1,116 @@
+"""The monitor's verdict on a window: its status, the metrics that record it, and its summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ml_deploy.bundle import Manifest
+from ml_deploy.settings import MonitorSettings
+from retrain_job.common import metric
+from retrain_job.monitor import concept, drift
+from retrain_job.monitor.publishing import RetrainDecision
+from retrain_job.monitor.window import WindowCounts
+
+CONCEPT_MIN_SAMPLE = 100  # fewer sampled rows than this: the classifier check is skipped
+
+
+@dataclass
+class Verdict:
+    status: str  # drift | ok | not enough data | no data
+    features: list[drift.FeatureDrift]
+    prediction: drift.PredictionDrift | None
+    concept: concept.ConceptDrift | None
+
+    @property
+    def drifted(self) -> list[drift.FeatureDrift]:
+        return [feature for feature in self.features if feature.status == "drift"]
+
+
+def thresholds_of(settings: MonitorSettings) -> drift.Thresholds:
+    """The effect sizes and row count that mark drift, as this run is configured."""
+    return drift.Thresholds(
+        psi_drift=settings.psi_threshold,
+        psi_moderate=settings.psi_moderate,
+        ks=settings.ks_threshold,
+        min_rows=settings.min_rows,
+    )
+
+
+def assess(
+    manifest: Manifest, counts: WindowCounts, *, sample: concept.Sample | None, settings: MonitorSettings
+) -> Verdict:
+    """Statistics per feature and for predictions; the window's status decides what follows."""
+    if counts.rows == 0:
+        return Verdict("no data", [], None, None)
+    thresholds = thresholds_of(settings)
+    features = drift.compare(manifest, counts, thresholds=thresholds)
+    prediction = drift.compare_predictions(manifest.reference.prediction, counts, thresholds=thresholds)
+    if counts.rows < thresholds.min_rows:
+        return Verdict("not enough data", features, prediction, None)
+    found = None
+    if sample is not None and len(sample.rows) >= CONCEPT_MIN_SAMPLE:
+        found = concept.detect(manifest, sample, threshold=settings.concept_auc_threshold)
+    drifted = any(f.status == "drift" for f in features) or prediction.status == "drift"
+    drifted = drifted or bool(found and found.drifted)
+    return Verdict("drift" if drifted else "ok", features, prediction, found)
+
+
+def metrics_of(verdict: Verdict, counts: WindowCounts, *, dimensions: dict[str, str]) -> list[dict[str, Any]]:
+    metrics = [
+        metric("RowsSeen", counts.rows, dimensions=dimensions, unit="Count"),
+        metric("MalformedRows", counts.malformed, dimensions=dimensions, unit="Count"),
+    ]
+    if verdict.status in ("no data", "not enough data"):
+        return metrics  # statistics of a handful of rows would only page people
+    metrics.append(metric("DriftedFeatures", len(verdict.drifted), dimensions=dimensions, unit="Count"))
+    if verdict.prediction:
+        metrics.append(metric("PredictionPSI", verdict.prediction.psi, dimensions=dimensions))
+    if verdict.concept:
+        metrics.append(metric("ConceptAUC", verdict.concept.auc, dimensions=dimensions))
+    for feature in verdict.features:
+        per_feature = {**dimensions, "Feature": feature.name}
+        metrics.append(metric("PSI", feature.psi, dimensions=per_feature))
+        if feature.ks is not None:
+            metrics.append(metric("KS", feature.ks, dimensions=per_feature))
+    return metrics
+
+
+def alert_summary(verdict: Verdict, *, environment: str) -> str:
+    """What the alert's subject says: where, and which features drifted."""
+    names = ", ".join(f.name for f in verdict.drifted) or "predictions"
+    return f"drift in {environment}: {len(verdict.drifted)} feature(s): {names}"
+
+
+def summary(
+    verdict: Verdict, counts: WindowCounts, *, report_url: str, retrain: RetrainDecision | None
+) -> str:
+    """What happened, in words: the job's log line and the alert body."""
+    lines = [f"Monitor result: {verdict.status}. Rows {counts.rows}, malformed {counts.malformed}."]
+    if verdict.status == "no data":
+        lines.append("No prediction logs in the window: nothing to compare (is the service logging?).")
+    if counts.corrupt_objects:
+        lines.append(
+            f"{len(counts.corrupt_objects)} log object(s) were truncated or not gzip; see the report."
+        )
+    for feature in verdict.drifted:
+        ks = f"KS {feature.ks:.3f}, " if feature.ks is not None else ""
+        unseen = f", unseen values {feature.unseen}" if feature.unseen else ""
+        lines.append(f"- {feature.name}: {ks}PSI {feature.psi:.3f}{unseen}")
+    if verdict.prediction and verdict.status != "no data":
+        p = verdict.prediction
+        lines.append(
+            f"Predictions: PSI {p.psi:.3f}, KS {p.ks:.3f}, positive rate "
+            f"{p.positive_rate_reference:.3f} -> {p.positive_rate_current:.3f} ({p.status})."
+        )
+    if verdict.concept:
+        c = verdict.concept
+        lines.append(f"Reference-vs-production classifier AUC {c.auc:.3f} (threshold {c.threshold}).")
+    if retrain:
+        lines.append(
+            f"Retrain: {'submitted job ' + str(retrain.job_id) if retrain.submitted else retrain.reason}."
+        )
+    lines.append(
+        f"Report: {report_url} (report.json beside it; the newest is always under latest/<environment>/)."
+    )
+    return "\n".join(lines)
