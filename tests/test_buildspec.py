@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.build import JUNIT_REPORT
-from infra.pipeline import BUILD_NAMESPACE, IMAGE_DEFINITIONS, MODEL_ARTIFACT
+from infra.delivery.build import JUNIT_REPORT
+from infra.delivery.stages import BUILD_NAMESPACE, IMAGE_DEFINITIONS, MODEL_ARTIFACT
 from ml_deploy.bundle import MODEL_NAME, metrics_summary, read_manifest
 from ml_deploy.layout import BUNDLE_FILE
 from tests.infra.pipeline_program import CONTAINER_NAME, action, run_pipeline, the_pipeline

@@ -79,8 +79,8 @@ def create_promote_project(
             privileged_mode=False,  # no docker: it only calls the Batch API
             environment_variables=[
                 plain_variable("JOBS_REPOSITORY_URI", inputs.jobs_repo.repository_url),
-                plain_variable("RETRAIN_JOB_DEFINITION", inputs.retrain_definition_name),
-                plain_variable("MONITOR_JOB_DEFINITION", inputs.monitor_definition_name),
+                plain_variable("RETRAIN_DEFINITION", inputs.retrain_definition_name),
+                plain_variable("MONITOR_DEFINITION", inputs.monitor_definition_name),
             ],
         ),
         logs_config=aws.codebuild.ProjectLogsConfigArgs(

@@ -14,11 +14,11 @@ import pulumi_aws as aws
 
 from infra.config import PROJECT_NAMESPACE
 from infra.config_sections import EnvironmentConfig, ServingConfig
-from ml_deploy.layout import ObjectLayout
+from ml_deploy.layout import SERVICE_CONTAINER, ObjectLayout
 from ml_deploy.settings import ServiceSettings, environment
 
 # The service container's name; the pipeline's imagedefinitions.json must use exactly this.
-CONTAINER_NAME = "model-server"
+CONTAINER_NAME = SERVICE_CONTAINER
 STOP_TIMEOUT_SECONDS = 40
 
 

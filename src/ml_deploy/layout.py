@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 BUNDLE_FILE = "model-bundle.zip"
 """The file name of a model bundle wherever one is stored (S3 keys, the image, the build)."""
 
+SERVICE_CONTAINER = "model-server"
+"""The model server's container name: in the task definition, imagedefinitions.json and the CLI."""
+
 METRICS_NAMESPACE = "MlDeploy"
 """CloudWatch namespace of every custom metric the jobs publish (and the dashboard and alarms read)."""
 

@@ -305,7 +305,7 @@ class MonitorSettings(JobSettings, PredictionLogSettings):
         None, alias="WINDOW_END", description="End of the window, ISO 8601 UTC; default now."
     )
     model_version: str | None = Field(
-        None, alias="MODEL_VERSION", description="Only rows of this model version ('all': every one)."
+        None, alias="WINDOW_MODEL_VERSION", description="Only rows of this model version ('all': every one)."
     )
     psi_threshold: float = Field(
         0.25, gt=0, alias="PSI_THRESHOLD", description="PSI at or above which a feature drifted."

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -25,9 +22,16 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
-import yaml
 
-from ml_deploy_dev import sample_data
+from ml_deploy.layout import BUNDLE_FILE
+from ml_deploy_dev import processes, sample_data
+from ml_deploy_dev.dev_stack import (
+    DevStack,
+    dev_stack,
+    monitor_environment,
+    retrain_environment,
+    service_environment,
+)
 from ml_deploy_dev.local_aws import LocalAws, create_bucket, create_trigger_stand_in, drain_events, free_port
 from ml_deploy_dev.local_aws import moto_server as start_moto_server
 
@@ -37,55 +41,6 @@ EXIT_REJECTED = 3  # retrain_job.retrain.EXIT_REJECTED; a test keeps the two equ
 
 class DemoError(Exception):
     """A step did not do what the lifecycle needs; the message says which and why."""
-
-
-@dataclass(frozen=True)
-class DevStack:
-    """The names and settings the dev stack gives the parts the demo runs."""
-
-    model_bucket: str
-    training_bucket: str
-    log_bucket: str
-    model_key: str
-    archive_prefix: str
-    decisions_prefix: str
-    training_prefix: str
-    log_prefix: str
-    reports_prefix: str
-    gate_tolerance: float
-    gate_floor: float
-    psi_threshold: float
-    ks_threshold: float
-    event_pattern: dict[str, Any]
-
-
-def dev_stack(stack_file: Path = ROOT / "Pulumi.dev.yaml") -> DevStack:
-    """Read Pulumi.dev.yaml through the stack's config object: the same validation as `pulumi up`."""
-    from infra.config import PROJECT_NAMESPACE, parse_config
-    from infra.model_trigger import model_upload_pattern
-
-    values = yaml.safe_load(stack_file.read_text())["config"]
-    prefix = f"{PROJECT_NAMESPACE}:"
-    raw = {key.removeprefix(prefix): value for key, value in values.items() if key.startswith(prefix)}
-    config = parse_config(raw, region=values.get("aws:region"))
-    # Pulumi names the real buckets `<logical name>-<random suffix>`; locally the suffix is the stack.
-    model_bucket = "ml-models-dev"
-    return DevStack(
-        model_bucket=model_bucket,
-        training_bucket="ml-training-data-dev",
-        log_bucket="ml-prediction-logs-dev",
-        model_key=config.storage.model_key,
-        archive_prefix=config.storage.model_archive_prefix,
-        decisions_prefix=config.storage.decisions_prefix,
-        training_prefix=config.storage.training_data_prefix,
-        log_prefix=config.storage.prediction_log_prefix,
-        reports_prefix=config.storage.reports_prefix,
-        gate_tolerance=config.jobs.gate_tolerance,
-        gate_floor=config.jobs.gate_floor,
-        psi_threshold=config.jobs.psi_threshold,
-        ks_threshold=config.jobs.ks_threshold,
-        event_pattern=model_upload_pattern(model_bucket, config.storage.model_key),
-    )
 
 
 @dataclass
@@ -112,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         run(workdir=args.workdir, rows=args.rows, requests=args.requests)
-    except DemoError as error:
+    except (DemoError, processes.ProcessError) as error:
         print(f"\ndemo failed: {error}", file=sys.stderr)
         return 1
     return 0
@@ -130,10 +85,10 @@ def run(*, workdir: Path, rows: int, requests: int) -> list[str]:
 
         progress.step("2. First model: sample data -> retrain job -> bundle at the trigger key")
         upload_training_data(aws, stack, sample_data.generate(rows, seed=1), name="initial")
-        outcome = run_job("retrain_job.retrain", retrain_environment(aws, stack), progress)
+        outcome = run_job("retrain_job.retrain", {**aws.environment, **retrain_environment(stack)}, progress)
         expect(outcome == 0, f"the first retrain exited {outcome}, expected 0 (promoted)")
         expect_pipeline_starts(aws, starts, stack, progress, expected=1)
-        champion = download_bundle(aws, stack, workdir / "model-bundle.zip")
+        champion = download_bundle(aws, stack, workdir / BUNDLE_FILE)
 
         progress.step("3. Service on 127.0.0.1 with that bundle, payload logging to local S3")
         with serve(aws, stack, champion, progress) as url:
@@ -142,13 +97,13 @@ def run(*, workdir: Path, rows: int, requests: int) -> list[str]:
             progress.say("stopping the service (SIGTERM): buffered prediction logs are flushed to S3")
 
         progress.step("4. Monitor job: the logged window against the bundle's reference")
-        run_job("retrain_job.monitor", monitor_environment(aws, stack), progress)
+        run_job("retrain_job.monitor", {**aws.environment, **monitor_environment(stack)}, progress)
         show_drift_report(aws, stack, workdir / "reports", progress)
 
         progress.step("5. Retrain on drifted data, then a deliberately bad challenger")
         drifted = sample_data.generate(rows, seed=4, drifted=True)
         upload_training_data(aws, stack, drifted, name="drifted")
-        outcome = run_job("retrain_job.retrain", retrain_environment(aws, stack), progress)
+        outcome = run_job("retrain_job.retrain", {**aws.environment, **retrain_environment(stack)}, progress)
         show_decision(aws, stack, outcome, progress)
         expect_pipeline_starts(aws, starts, stack, progress, expected=1 if outcome == 0 else 0)
         reject_bad_challenger(aws, stack, drifted, starts, progress)
@@ -193,112 +148,31 @@ def expect_pipeline_starts(
 def upload_training_data(aws: LocalAws, stack: DevStack, frame: pd.DataFrame, *, name: str) -> None:
     """Replace the training prefix with one Parquet file: the retrain job reads the whole prefix."""
     s3 = aws.client("s3")
-    listed = s3.list_objects_v2(Bucket=stack.training_bucket, Prefix=stack.training_prefix)
+    listed = s3.list_objects_v2(Bucket=stack.training_bucket, Prefix=stack.layout.training_data_prefix)
     for item in listed.get("Contents", []):
         s3.delete_object(Bucket=stack.training_bucket, Key=item["Key"])
     body = frame.to_parquet(index=False)
-    s3.put_object(Bucket=stack.training_bucket, Key=f"{stack.training_prefix}{name}.parquet", Body=body)
-
-
-def retrain_environment(aws: LocalAws, stack: DevStack) -> dict[str, str]:
-    return {
-        **aws.environment,
-        "MODEL_BUCKET": stack.model_bucket,
-        "MODEL_KEY": stack.model_key,
-        "MODEL_ARCHIVE_PREFIX": stack.archive_prefix,
-        "DECISIONS_PREFIX": stack.decisions_prefix,
-        "TRAINING_DATA_URI": f"s3://{stack.training_bucket}/{stack.training_prefix}",
-        "GATE_TOLERANCE": str(stack.gate_tolerance),
-        "GATE_FLOOR": str(stack.gate_floor),
-        "CODE_VERSION": "demo",
-    }
-
-
-def monitor_environment(aws: LocalAws, stack: DevStack) -> dict[str, str]:
-    return {
-        **aws.environment,
-        "MODEL_BUCKET": stack.model_bucket,
-        "MODEL_KEY": stack.model_key,
-        "LOG_BUCKET": stack.log_bucket,
-        "LOG_PREFIX": stack.log_prefix,
-        "ENVIRONMENT": "prod",
-        "REPORTS_PREFIX": stack.reports_prefix,
-        "WINDOW_HOURS": "2",
-        "MIN_ROWS": "100",
-        "PSI_THRESHOLD": str(stack.psi_threshold),
-        "KS_THRESHOLD": str(stack.ks_threshold),
-        # In the cloud the monitor would submit the retrain job to Batch; step 5 runs it here.
-        "RETRAIN_ON_DRIFT": "false",
-    }
+    s3.put_object(
+        Bucket=stack.training_bucket, Key=f"{stack.layout.training_data_prefix}{name}.parquet", Body=body
+    )
 
 
 def run_job(module: str, environment: dict[str, str], progress: Progress) -> int:
-    """Run a job as Batch does: its own process, configured by environment variables."""
-    progress.say(f"$ python -m {module}")
-    completed = subprocess.run(
-        [sys.executable, "-m", module],
-        env={**os.environ, **environment},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    for line in (completed.stdout + completed.stderr).strip().splitlines()[-12:]:
-        progress.say(f"  | {line}")
-    progress.say(f"exit status {completed.returncode}")
-    return completed.returncode
+    return processes.run_job(module, environment, progress.say)
+
+
+@contextmanager
+def serve(aws: LocalAws, stack: DevStack, bundle: Path, progress: Progress) -> Iterator[str]:
+    port = free_port()
+    environment = {**aws.environment, **service_environment(stack, bundle=bundle, port=port)}
+    with processes.serve(environment, url=f"http://127.0.0.1:{port}") as url:
+        progress.say(f"service ready at {url} ({bundle.name})")
+        yield url
 
 
 def download_bundle(aws: LocalAws, stack: DevStack, target: Path) -> Path:
     aws.client("s3").download_file(stack.model_bucket, stack.model_key, str(target))
     return target
-
-
-@contextmanager
-def serve(aws: LocalAws, stack: DevStack, bundle: Path, progress: Progress) -> Iterator[str]:
-    """The real service in its own process; stopped with SIGTERM, as ECS stops a task."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        **aws.environment,
-        "MODEL_BUNDLE_PATH": str(bundle),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
-        "ENVIRONMENT": "prod",
-        "LOG_BUCKET": stack.log_bucket,
-        "LOG_PREFIX": f"{stack.log_prefix}prod/",
-        "LOG_FLUSH_SECONDS": "1",
-        # Drifted traffic carries a payment method the model never saw: score it as missing.
-        "UNKNOWN_CATEGORY": "missing",
-        "LOG_LEVEL": "warning",
-    }
-    process = subprocess.Popen([sys.executable, "-m", "service"], env=environment)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(url, process)
-        progress.say(f"service ready at {url} ({bundle.name})")
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def wait_until_ready(url: str, process: subprocess.Popen[bytes], *, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise DemoError(f"the service exited with status {process.returncode} before it was ready")
-        try:
-            if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise DemoError(f"the service at {url} was not ready within {timeout:.0f} s")
 
 
 def send_traffic(url: str, frame: pd.DataFrame, label: str, progress: Progress) -> None:
@@ -329,16 +203,21 @@ def _probability(body: dict[str, Any]) -> float:
 
 def show_drift_report(aws: LocalAws, stack: DevStack, folder: Path, progress: Progress) -> None:
     s3 = aws.client("s3")
-    listed = s3.list_objects_v2(Bucket=stack.log_bucket, Prefix=stack.reports_prefix).get("Contents", [])
+    listed = s3.list_objects_v2(Bucket=stack.log_bucket, Prefix=stack.layout.reports_prefix).get(
+        "Contents", []
+    )
     reports = sorted(item["Key"] for item in listed if item["Key"].endswith("report.json"))
-    expect(bool(reports), f"the monitor wrote no report under s3://{stack.log_bucket}/{stack.reports_prefix}")
+    expect(
+        bool(reports),
+        f"the monitor wrote no report under s3://{stack.log_bucket}/{stack.layout.reports_prefix}",
+    )
     folder.mkdir(parents=True, exist_ok=True)
     for item in listed:
         if item["Key"].endswith((".json", ".html")):
-            target = folder / item["Key"].removeprefix(stack.reports_prefix)
+            target = folder / item["Key"].removeprefix(stack.layout.reports_prefix)
             target.parent.mkdir(parents=True, exist_ok=True)
             s3.download_file(stack.log_bucket, item["Key"], str(target))
-    report = json.loads((folder / reports[-1].removeprefix(stack.reports_prefix)).read_text())
+    report = json.loads((folder / reports[-1].removeprefix(stack.layout.reports_prefix)).read_text())
     progress.say(
         f"status {report['status']}: rows seen {report['rows']['seen']}, "
         f"drifted features {report['drifted_features']}",
@@ -358,7 +237,9 @@ def show_decision(aws: LocalAws, stack: DevStack, outcome: int, progress: Progre
     """The gate's verdict, with the champion's and the challenger's score on the same holdout."""
     verdict = {0: "promoted", EXIT_REJECTED: "rejected"}.get(outcome, f"failed (exit {outcome})")
     s3 = aws.client("s3")
-    listed = s3.list_objects_v2(Bucket=stack.model_bucket, Prefix=stack.decisions_prefix).get("Contents", [])
+    listed = s3.list_objects_v2(Bucket=stack.model_bucket, Prefix=stack.layout.decisions_prefix).get(
+        "Contents", []
+    )
     scores = ""
     if listed:
         latest = max(listed, key=lambda item: item["LastModified"])
@@ -382,7 +263,7 @@ def reject_bad_challenger(
         shuffled[sample_data.TARGET].to_numpy()
     )
     upload_training_data(aws, stack, shuffled, name="shuffled-labels")
-    outcome = run_job("retrain_job.retrain", retrain_environment(aws, stack), progress)
+    outcome = run_job("retrain_job.retrain", {**aws.environment, **retrain_environment(stack)}, progress)
     after = s3.head_object(Bucket=stack.model_bucket, Key=stack.model_key)["VersionId"]
     expect(outcome == EXIT_REJECTED, f"the bad challenger exited {outcome}, expected {EXIT_REJECTED}")
     expect(before == after, "the trigger key changed although the challenger was rejected")

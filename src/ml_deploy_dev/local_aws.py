@@ -38,7 +38,6 @@ class LocalAws:
         return {
             **CREDENTIALS,
             "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
         }
 

@@ -43,8 +43,8 @@ def test_image_references(image: str, commit: str | None, model: str | None, lab
 
 def test_the_service_container_and_source_actions_are_the_infras() -> None:
     pytest.importorskip("pulumi")
-    from infra.pipeline import CODE_ACTION, MODEL_ACTION
-    from infra.serving import CONTAINER_NAME
+    from infra.delivery.stages import CODE_ACTION, MODEL_ACTION
+    from infra.serving.task_definition import CONTAINER_NAME
 
     assert services.SERVICE_CONTAINER == CONTAINER_NAME
     assert (executions.CODE_ACTION, executions.MODEL_ACTION) == (CODE_ACTION, MODEL_ACTION)

@@ -117,11 +117,6 @@ def _variables_of(*models: type[EnvSettings]) -> set[str]:
     return {field.alias for model in models for field in model.model_fields.values() if field.alias}
 
 
-# Build variables of buildspec-promote-jobs.yml, set on its CodeBuild project: a contract with the
-# buildspec (checked in test_promote_jobs.py), not with a runtime, that shares one name with it.
-BUILDSPEC_VARIABLES = {"infra/delivery/promote_jobs.py": {"RETRAIN_JOB_DEFINITION"}}
-
-
 def test_infra_spells_no_runtime_variable_name() -> None:
     """Names come from the settings models through `environment(...)`, never as a string here."""
     names = _variables_of(ServiceSettings, RetrainSettings, MonitorSettings)
@@ -133,7 +128,7 @@ def test_infra_spells_no_runtime_variable_name() -> None:
             for node in ast.walk(ast.parse(path.read_text()))
             if isinstance(node, ast.Constant) and isinstance(node.value, str)
         }
-        found = (strings & names) - BUILDSPEC_VARIABLES.get(module, set())
+        found = strings & names
         if found:
             spelled[module] = sorted(found)
     assert not spelled, (

@@ -166,7 +166,7 @@ def test_other_model_versions_are_filtered_out_when_asked(
     write_logs(
         world.s3, world.lines(reference_world_frame.tail(300), model_version="20260101T000000Z-00000000")
     )
-    monkeypatch.setenv("MODEL_VERSION", world.manifest.bundle_version)
+    monkeypatch.setenv("WINDOW_MODEL_VERSION", world.manifest.bundle_version)
     assert _run(capsys)[0] == 0
     rows = json.loads(world.report())["rows"]
     assert (rows["seen"], rows["other_model_versions"]) == (1_200, 300), rows

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ml_deploy.layout import SERVICE_CONTAINER
 from ml_deploy_cli.delivery import Deployment, Environment, Rollback
 from ml_deploy_cli.errors import CliError
 from ml_deploy_cli.images import parse_image
 
 # The model server's container in every task definition (infra/serving.py CONTAINER_NAME; the
 # pipeline's imagedefinitions.json names it too).
-SERVICE_CONTAINER = "model-server"
 
 
 class EcsServices:

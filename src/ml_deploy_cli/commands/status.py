@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ml_deploy.settings import ServiceSettings
 from ml_deploy_cli.backend import Connect
 from ml_deploy_cli.commands.formatting import NONE, facts_line, moment
 from ml_deploy_cli.delivery import ENVIRONMENTS, Delivery, Deployment, Environment, PipelineState
@@ -56,8 +57,8 @@ def _environment_section(environment: Environment) -> Callable[[Delivery], list[
 
 def deployment_lines(deployment: Deployment) -> list[str]:
     image, variables = deployment.image, deployment.container_environment
-    commit = image.commit or variables.get("CODE_VERSION") or NONE
-    model = image.model_version or variables.get("MODEL_VERSION") or NONE
+    commit = image.commit or variables.get(ServiceSettings.variable("code_version")) or NONE
+    model = image.model_version or NONE
     rollout = f", deploy {deployment.rollout.lower().replace('_', ' ')}" if deployment.rollout else ""
     return [
         f"{deployment.environment}: commit {commit}, model {model} "

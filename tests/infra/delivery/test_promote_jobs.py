@@ -153,8 +153,8 @@ def test_promote_project_names_the_two_job_definitions_and_the_jobs_repository(p
         kind: program.one("aws:batch/jobDefinition:JobDefinition", f"jobs-{kind}").state["name"]
         for kind in KINDS
     }
-    assert environment["RETRAIN_JOB_DEFINITION"] == definitions["retrain"]
-    assert environment["MONITOR_JOB_DEFINITION"] == definitions["monitor"]
+    assert environment["RETRAIN_DEFINITION"] == definitions["retrain"]
+    assert environment["MONITOR_DEFINITION"] == definitions["monitor"]
     jobs_repo = program.one("aws:ecr/repository:Repository", "images-jobs").state["repositoryUrl"]
     assert environment["JOBS_REPOSITORY_URI"] == jobs_repo, "the promotion would point at another repo"
 
@@ -259,7 +259,7 @@ def test_promote_buildspec_copies_the_latest_active_revision_of_both(buildspec: 
     assert "describe-job-definitions" in text and "--status ACTIVE" in text
     assert "python3 -m retrain_job.job_revision" in text, "the JSON edit is not the tested module"
     assert "register-job-definition --cli-input-json" in text
-    assert '"$RETRAIN_JOB_DEFINITION" "$MONITOR_JOB_DEFINITION"' in text, "not both definitions"
+    assert '"$RETRAIN_DEFINITION" "$MONITOR_DEFINITION"' in text, "not both definitions"
 
 
 # --- the JSON edit -----------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 
 from infra.config import ConfigError
 from infra.serving.task_definition import CONTAINER_NAME
+from ml_deploy.settings import ServiceSettings
 from tests.infra import iam_lint
 from tests.infra.program import ACCOUNT, REGION, Program, Resource, run_program
 
@@ -325,9 +326,7 @@ def test_first_task_definition_is_deployable_before_any_pipeline_run(dev_program
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_stopping_a_task_leaves_time_to_flush_prediction_logs(dev_program: Program, env: str) -> None:
-    from service.settings import Settings
-
-    flush = Settings.model_fields["log_shutdown_timeout_seconds"].default
+    flush = ServiceSettings.default("log_shutdown_timeout_seconds")
     stop_timeout = _container(dev_program, env)["stopTimeout"]
     assert stop_timeout > flush + 10, f"{env}: {stop_timeout}s to stop, the log flush alone may take {flush}s"
 
