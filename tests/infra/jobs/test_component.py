@@ -480,6 +480,6 @@ def test_bad_job_settings_fail_with_the_key_named(setting: dict[str, Any], compl
 
 
 def test_job_defaults_are_valid_fargate_sizes() -> None:
-    jobs = parse_config({"codeRepository": "acme/model"}, region=REGION).jobs
+    jobs = parse_config({"codeRepository": "acme/model", "allowPlainHttpProd": True}, region=REGION).jobs
     assert jobs.jobs_image_tag == "bootstrap"
     assert (jobs.retrain_job.vcpu, jobs.retrain_job.memory) == (2, 8192)
