@@ -59,6 +59,7 @@ serving_platform = ServingPlatform(
     prediction_logs=buckets.prediction_logs,
     layout=config.storage.layout,
     access_logs=buckets.access_logs,
+    access_log_policy=buckets.access_logs_policy,
     key=encryption.key,
     alerts_topic=alerts.topic,
     config=config.serving,

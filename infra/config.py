@@ -58,12 +58,23 @@ _SECTIONS: dict[str, type[Section]] = {
     for name, field in StackConfig.model_fields.items()
     if name != "region"
 }
-# Flat stack key -> the section that owns it.
-KEY_SECTIONS: dict[str, str] = {
-    field.alias or name: section
-    for section, model in _SECTIONS.items()
-    for name, field in model.model_fields.items()
-}
+
+
+# Flat stack key -> every section that reads it. Nearly every key belongs to one section; a key
+# two components must agree on (imagesPublished: serving and jobs) is declared by both, with the
+# same default, and given to each.
+def _key_readers() -> dict[str, tuple[str, ...]]:
+    readers: dict[str, tuple[str, ...]] = {}
+    for section, model in _SECTIONS.items():
+        for name, field in model.model_fields.items():
+            key = field.alias or name
+            readers[key] = (*readers.get(key, ()), section)
+    return readers
+
+
+KEY_READERS = _key_readers()
+# Flat stack key -> the (first) section that reads it.
+KEY_SECTIONS: dict[str, str] = {key: readers[0] for key, readers in KEY_READERS.items()}
 
 
 def parse_config(raw: dict[str, Any], *, region: str | None) -> StackConfig:
@@ -78,16 +89,18 @@ def parse_config(raw: dict[str, Any], *, region: str | None) -> StackConfig:
         raise ConfigError("aws:region is required: run `pulumi config set aws:region <region>`")
     grouped: dict[str, dict[str, Any]] = {section: {} for section in _SECTIONS}
     for key, value in raw.items():
-        grouped[KEY_SECTIONS[key]][key] = value
+        for section in KEY_READERS[key]:
+            grouped[section][key] = value
     sections = {}
-    problems = []
+    problems: list[str] = []
     for section, model in _SECTIONS.items():
         try:
             sections[section] = model.model_validate(grouped[section])
         except ValidationError as error:
             problems.extend(_describe(error))
     if problems:
-        raise ConfigError("; ".join(problems))
+        # A shared key's problem is found by each section that reads it; say it once.
+        raise ConfigError("; ".join(dict.fromkeys(problems)))
     return StackConfig.model_validate({"region": region, **sections})
 
 

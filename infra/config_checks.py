@@ -38,16 +38,26 @@ LOG_RETENTION_DAYS = (
     3653,
 )
 IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-# Fargate vCPU -> (lowest, highest, step) memory in MiB it accepts.
-FARGATE_MEMORY: dict[float, tuple[int, int, int]] = {
-    0.25: (512, 2048, 512),
-    0.5: (1024, 4096, 1024),
-    1: (2048, 8192, 1024),
-    2: (4096, 16384, 1024),
-    4: (8192, 30720, 1024),
-    8: (16384, 61440, 4096),
-    16: (32768, 122880, 8192),
+# The task sizes Fargate runs: vCPU -> the memory (MiB) it accepts with it. The same table is
+# documented for ECS task definitions ("Troubleshoot Amazon ECS task definition invalid CPU or
+# memory errors", https://docs.aws.amazon.com/AmazonECS/latest/userguide/task-cpu-memory-error.html)
+# and for Batch jobs on Fargate (ResourceRequirement, type MEMORY,
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_ResourceRequirement.html).
+FARGATE_MEMORY: dict[float, tuple[int, ...]] = {
+    0.25: (512, 1024, 2048),
+    0.5: tuple(range(1024, 4096 + 1, 1024)),
+    1: tuple(range(2048, 8192 + 1, 1024)),
+    2: tuple(range(4096, 16384 + 1, 1024)),
+    4: tuple(range(8192, 30720 + 1, 1024)),
+    8: tuple(range(16384, 61440 + 1, 4096)),
+    16: tuple(range(32768, 122880 + 1, 8192)),
 }
+# ECS task definitions give CPU in units: 1024 units are one vCPU.
+CPU_UNITS_PER_VCPU = 1024
+# S3 moves an object to Standard-IA only after it has been stored at least 30 days ("Constraints
+# and considerations for transitions", https://docs.aws.amazon.com/AmazonS3/latest/userguide/
+# lifecycle-transition-general-considerations.html); a shorter rule is refused.
+STANDARD_IA_MIN_DAYS = 30
 
 
 def check_schedule(value: str) -> str:
@@ -102,9 +112,24 @@ def check_fargate_vcpu(value: float) -> float:
 
 def check_fargate_memory(vcpu: float, memory: int) -> None:
     """Batch accepts any pair at registration but Fargate refuses to place the job later."""
-    lowest, highest, step = FARGATE_MEMORY[vcpu]
-    if not (lowest <= memory <= highest and (memory - lowest) % step == 0):
-        raise ValueError(
-            f"memory {memory} does not fit {vcpu:g} Fargate vCPU: "
-            f"use {lowest}..{highest} MiB in steps of {step}"
-        )
+    accepted = FARGATE_MEMORY[vcpu]
+    if memory not in accepted:
+        raise ValueError(f"memory {memory} does not fit {vcpu:g} Fargate vCPU: use {_ranges(accepted)} MiB")
+
+
+def check_fargate_task(cpu: int, memory: int) -> None:
+    """ECS refuses to register a Fargate task definition whose cpu/memory pair is not in the table."""
+    vcpu = cpu / CPU_UNITS_PER_VCPU
+    if vcpu not in FARGATE_MEMORY:
+        units = ", ".join(str(int(v * CPU_UNITS_PER_VCPU)) for v in FARGATE_MEMORY)
+        raise ValueError(f"cpu {cpu} is not a Fargate task size: use one of {units}")
+    accepted = FARGATE_MEMORY[vcpu]
+    if memory not in accepted:
+        raise ValueError(f"memory {memory} does not fit cpu {cpu} on Fargate: use {_ranges(accepted)} MiB")
+
+
+def _ranges(values: tuple[int, ...]) -> str:
+    """`512, 1024, 2048`, or `4096..16384 in steps of 1024` for a long even run."""
+    if len(values) <= 4:
+        return ", ".join(map(str, values))
+    return f"{values[0]}..{values[-1]} in steps of {values[1] - values[0]}"

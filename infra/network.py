@@ -21,6 +21,9 @@ class Network(pulumi.ComponentResource):
     vpc_cidr: pulumi.Output[str]
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids: list[pulumi.Output[str]]
+    # What must exist before anything in the public subnets is reachable from the internet (the
+    # internet gateway and the public routes to it); empty for an existing VPC, which has them.
+    internet_access: list[pulumi.Resource]
 
     def __init__(
         self, name: str, *, config: NetworkConfig, opts: pulumi.ResourceOptions | None = None
@@ -44,6 +47,7 @@ class Network(pulumi.ComponentResource):
         self.vpc_cidr = vpc.cidr_block
         self.public_subnet_ids = [pulumi.Output.from_input(s) for s in config.public_subnet_ids]
         self.private_subnet_ids = [pulumi.Output.from_input(s) for s in config.private_subnet_ids]
+        self.internet_access = []
 
     def _create(self, name: str, config: NetworkConfig) -> None:
         child = pulumi.ResourceOptions(parent=self)
@@ -59,7 +63,7 @@ class Network(pulumi.ComponentResource):
             enable_dns_support=True,
             opts=child,
         )
-        public, nat_gateways = self._public_subnets(
+        public, nat_gateways, self.internet_access = self._public_subnets(
             name, vpc=vpc, zones=zones.names, blocks=blocks[:AZ_COUNT], single_nat=config.single_nat_gateway
         )
         private, private_routes = self._private_subnets(
@@ -95,8 +99,12 @@ class Network(pulumi.ComponentResource):
         zones: pulumi.Output[list[str]],
         blocks: list[str],
         single_nat: bool,
-    ) -> tuple[list[aws.ec2.Subnet], list[aws.ec2.NatGateway]]:
-        """One public subnet per zone, routed to the internet gateway, with the NAT gateway(s)."""
+    ) -> tuple[list[aws.ec2.Subnet], list[aws.ec2.NatGateway], list[pulumi.Resource]]:
+        """One public subnet per zone, routed to the internet gateway, with the NAT gateway(s).
+
+        Also returns the gateway and the public routes: what an internet-facing load balancer
+        in these subnets needs before it is created.
+        """
         child = pulumi.ResourceOptions(parent=self)
         gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=child)
         routes = aws.ec2.RouteTable(
@@ -106,6 +114,7 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         subnets, nat_gateways = [], []
+        internet_access: list[pulumi.Resource] = [gateway, routes]
         for index, block in enumerate(blocks):
             subnet = aws.ec2.Subnet(
                 f"{name}-public-{index}",
@@ -115,8 +124,10 @@ class Network(pulumi.ComponentResource):
                 map_public_ip_on_launch=False,
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-public-{index}", subnet_id=subnet.id, route_table_id=routes.id, opts=child
+            internet_access.append(
+                aws.ec2.RouteTableAssociation(
+                    f"{name}-public-{index}", subnet_id=subnet.id, route_table_id=routes.id, opts=child
+                )
             )
             subnets.append(subnet)
             if index == 0 or not single_nat:
@@ -129,7 +140,7 @@ class Network(pulumi.ComponentResource):
                         opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
                     )
                 )
-        return subnets, nat_gateways
+        return subnets, nat_gateways, internet_access
 
     def _private_subnets(
         self,

@@ -10,18 +10,31 @@ import pulumi_aws as aws
 from infra.config_sections import RegistryConfig
 
 
-def lifecycle_policy(keep: int) -> str:
-    """Keep the newest `keep` images; tags are immutable, so old ones are only ever expired."""
+def lifecycle_policy(untagged_days: int) -> str:
+    """Expire untagged images only; never a tagged one, because a tagged one may be running.
+
+    Nothing in ECR knows which image ECS and Batch run: prod runs the last approved build,
+    stage the last one that reached it, the jobs the last promoted one, and a rollback the one
+    before. Any rule over tagged images ("the newest N", "younger than N days") can expire one
+    of those when builds stop at stage or approval, or when prod stays on one image long
+    enough; a task replaced or scaled out later then cannot pull its image. Every image the
+    pipeline pushes is tagged and the tags are immutable, so an untagged image is one nothing
+    names (an interrupted push), safe to expire. Tagged images share their layers, so each
+    build adds little; delete old ones by hand (or tag what is deployed and expire the rest).
+    Rules as documented in "Lifecycle policy properties in Amazon ECR"
+    (https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_parameters.html).
+    """
     return json.dumps(
         {
             "rules": [
                 {
                     "rulePriority": 1,
-                    "description": f"Keep the last {keep} images",
+                    "description": f"Expire untagged images after {untagged_days} day(s); never a tagged one",
                     "selection": {
-                        "tagStatus": "any",
-                        "countType": "imageCountMoreThan",
-                        "countNumber": keep,
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": untagged_days,
                     },
                     "action": {"type": "expire"},
                 }
@@ -74,7 +87,7 @@ class Registry(pulumi.ComponentResource):
         aws.ecr.LifecyclePolicy(
             name,
             repository=repository.name,
-            policy=lifecycle_policy(self._config.image_retain_count),
+            policy=lifecycle_policy(self._config.untagged_image_days),
             opts=child,
         )
         return repository

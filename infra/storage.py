@@ -37,6 +37,8 @@ class Buckets(pulumi.ComponentResource):
     prediction_logs: aws.s3.Bucket
     artifacts: aws.s3.Bucket
     access_logs: aws.s3.Bucket
+    # What admits load balancers to write access logs: an ALB is refused until it exists.
+    access_logs_policy: aws.s3.BucketPolicy
 
     def __init__(
         self,
@@ -50,6 +52,7 @@ class Buckets(pulumi.ComponentResource):
         self._config = config
         self._key = key
         self._name = name
+        self._policies: dict[str, aws.s3.BucketPolicy] = {}
 
         self.models = self._bucket(
             _BucketSpec(
@@ -132,6 +135,7 @@ class Buckets(pulumi.ComponentResource):
             ),
             delivery_from_load_balancers=True,
         )
+        self.access_logs_policy = self._policies["access-logs"]
         self.register_outputs(
             {
                 "models": self.models.bucket,
@@ -179,7 +183,7 @@ class Buckets(pulumi.ComponentResource):
         statements = [deny_insecure_transport(bucket.arn)]
         if delivery_from_load_balancers:
             statements.append(_load_balancer_log_delivery(bucket, parent=self))
-        aws.s3.BucketPolicy(
+        self._policies[spec.purpose] = aws.s3.BucketPolicy(
             name,
             bucket=bucket.id,
             policy=policy(*statements),

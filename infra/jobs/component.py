@@ -7,7 +7,8 @@ Who owns the image: the repository's tags are immutable, so no tag can follow "t
 then registers new revisions of the same definitions with the tags it pushes (copying the latest
 ACTIVE revision, changing only ``image``: `infra/delivery/promote_jobs.py`,
 `retrain_job/job_revision.py`).
-Schedules and the monitor submit by definition *name*, so they run the newest revision.
+Schedules and the monitor submit by definition *name*, so they run the newest revision; the
+schedules stay DISABLED until ``imagesPublished`` (nothing has pushed ``bootstrap``).
 A later `pulumi up` that changes a job definition registers a revision with ``jobsImageTag``
 again: set it to the tag in production first."""
 

@@ -49,6 +49,8 @@ def schedule_jobs(name: str, *, config: JobsConfig, targets: ScheduledJobs, pare
             description=f"Submits the {kind} job to the Batch queue",
             schedule_expression=expression,
             schedule_expression_timezone=config.schedule_timezone,
+            # Off until the pipeline has pushed the jobs image: a job run would only fail to pull it.
+            state="ENABLED" if config.images_published else "DISABLED",
             flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
             target=aws.scheduler.ScheduleTargetArgs(
                 # No templated Batch target exists; the universal target calls SubmitJob.

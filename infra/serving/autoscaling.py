@@ -23,20 +23,25 @@ def service_autoscaling(
     service: aws.ecs.Service,
     ingress: Ingress,
     sizing: EnvironmentConfig,
+    counts: tuple[int, int],
     parent: pulumi.Resource,
 ) -> aws.appautoscaling.Target:
-    """Two target-tracking policies; whichever asks for more tasks wins, within min..max.
+    """Two target-tracking policies; whichever asks for more tasks wins, within `counts` (min, max).
 
-    Autoscaling owns the service's desired count from here on (the service ignores it).
+    Autoscaling owns the service's desired count from here on (the service ignores it). A new
+    minimum reaches the running service: RegisterScalableTarget "changes the resource's current
+    capacity to a value that is inside of this range" (Application Auto Scaling API reference),
+    so raising 0..0 to minCount..maxCount starts minCount tasks.
     """
+    min_capacity, max_capacity = counts
     child = pulumi.ResourceOptions(parent=parent)
     target = aws.appautoscaling.Target(
         f"{name}-scaling",
         service_namespace="ecs",
         scalable_dimension="ecs:service:DesiredCount",
         resource_id=pulumi.Output.concat("service/", cluster_name, "/", service.name),
-        min_capacity=sizing.min_count,
-        max_capacity=sizing.max_count,
+        min_capacity=min_capacity,
+        max_capacity=max_capacity,
         opts=child,
     )
     requests_per_task = _PredefinedMetric(

@@ -36,6 +36,8 @@ class ServingPlatform:
     prediction_logs: aws.s3.Bucket
     layout: ObjectLayout
     access_logs: aws.s3.Bucket
+    # The access-log bucket's policy: ELB checks at creation that it may write there.
+    access_log_policy: aws.s3.BucketPolicy
     key: aws.kms.Key
     alerts_topic: aws.sns.Topic
     config: ServingConfig
@@ -44,15 +46,25 @@ class ServingPlatform:
         """The environment's own settings (``ml-deploy:stage`` or ``ml-deploy:prod``)."""
         return self.config.prod if environment == "prod" else self.config.stage
 
+    def task_counts(self, environment: Environment) -> tuple[int, int]:
+        """(fewest, most) tasks; none at all until the pipeline has pushed an image to run."""
+        if not self.config.images_published:
+            return 0, 0
+        sizing = self.sizing(environment)
+        return sizing.min_count, sizing.max_count
+
 
 class ServiceEnvironment(pulumi.ComponentResource):
     """One environment of the model server (stage or prod) behind its own load balancer.
 
     Who owns what after the first ``pulumi up``: Pulumi creates the service with a first task
-    definition whose image is ``<service repo>:<initialImageTag>``, so the stack is deployable
-    before the pipeline ever ran. From then on the pipeline registers new task-definition
-    revisions and autoscaling sets the desired count, so the service ignores changes to both;
-    a later ``pulumi up`` never rolls an environment back to an old image or task count.
+    definition whose image is ``<service repo>:<initialImageTag>``, a tag nothing has pushed
+    yet; so until ``imagesPublished`` is set the service runs no task (desired count 0,
+    autoscaling 0..0) and nothing pulls it. From then on the pipeline registers new
+    task-definition revisions and autoscaling sets the desired count, so the service ignores
+    changes to both; a later ``pulumi up`` never rolls an environment back to an old image or
+    task count. Setting ``imagesPublished`` reaches the running service through the scalable
+    target: registering a new minimum moves the current count into the new range.
 
     Why one ALB per environment rather than one shared ALB with host/path rules: stage and
     prod stay isolated (a listener change or a flood on stage cannot touch prod), each has its
@@ -86,9 +98,11 @@ class ServiceEnvironment(pulumi.ComponentResource):
             name,
             environment=environment,
             network=platform.network,
-            container_port=platform.config.container_port,
+            config=platform.config,
             access_logs=platform.access_logs,
-            certificate_arn=platform.config.certificate_arn,
+            # An ALB is refused in a VPC without an internet gateway, and its access logs are
+            # refused until the bucket policy admits ELB: both must exist before it is created.
+            depends_on=[*platform.network.internet_access, platform.access_log_policy],
             parent=self,
         )
         error_rate = error_rate_alarm(
@@ -101,13 +115,19 @@ class ServiceEnvironment(pulumi.ComponentResource):
             topic_arn=platform.alerts_topic.arn,
             parent=self,
         )
-        service = self._service(task_definition=task_definition, ingress=ingress, rollback_alarm=error_rate)
+        service = self._service(
+            task_definition=task_definition,
+            ingress=ingress,
+            rollback_alarm=error_rate,
+            desired_count=platform.task_counts(environment)[0],
+        )
         service_autoscaling(
             name,
             cluster_name=platform.cluster.name,
             service=service,
             ingress=ingress,
             sizing=self._sizing,
+            counts=platform.task_counts(environment),
             parent=self,
         )
 
@@ -183,13 +203,15 @@ class ServiceEnvironment(pulumi.ComponentResource):
         task_definition: aws.ecs.TaskDefinition,
         ingress: Ingress,
         rollback_alarm: aws.cloudwatch.MetricAlarm,
+        desired_count: int,
     ) -> aws.ecs.Service:
         network = self._platform.network
         return aws.ecs.Service(
             f"{self._name}-service",
             cluster=self._platform.cluster.arn,
             task_definition=task_definition.arn,
-            desired_count=self._sizing.min_count,
+            # Only the first count: autoscaling owns it from then on (see ignore_changes below).
+            desired_count=desired_count,
             launch_type="FARGATE",
             # Two private subnets in two AZs: Fargate spreads the tasks across both.
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(

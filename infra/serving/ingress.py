@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.config_sections import ServingConfig
 from infra.network import Network
 
 # TLS 1.3 and 1.2 only: AWS's recommended policy for new HTTPS listeners.
@@ -18,6 +19,7 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # prefix is exactly "alb"; both environments' logs are told apart by the ALB name in each key.
 ACCESS_LOG_PREFIX = "alb"
 HTTP_PORT = 80
+ANYWHERE = "0.0.0.0/0"
 HTTPS_PORT = 443
 
 
@@ -37,22 +39,26 @@ def create_ingress(
     *,
     environment: str,
     network: Network,
-    container_port: int,
+    config: ServingConfig,
     access_logs: aws.s3.Bucket,
-    certificate_arn: str | None,
+    depends_on: list[pulumi.Resource],
     parent: pulumi.Resource,
 ) -> Ingress:
     """An internet-facing ALB in the public subnets forwarding to ip targets on the container port.
 
     With a certificate: HTTPS on 443 and a permanent redirect from HTTP; without: HTTP only.
+    Clients are admitted from ``ingressCidrs`` only. `depends_on`: what must exist before the
+    load balancer is created (the internet gateway, the access-log bucket policy).
     """
     child = pulumi.ResourceOptions(parent=parent)
+    certificate_arn, container_port = config.certificate_arn, config.container_port
     listener_ports = (HTTP_PORT, HTTPS_PORT) if certificate_arn else (HTTP_PORT,)
     alb_sg, task_sg = _security_groups(
         name,
         environment=environment,
         vpc_id=network.vpc_id,
         listener_ports=listener_ports,
+        client_cidrs=config.ingress_cidrs,
         container_port=container_port,
         child=child,
     )
@@ -66,7 +72,7 @@ def create_ingress(
         access_logs=aws.lb.LoadBalancerAccessLogsArgs(
             bucket=access_logs.bucket, prefix=ACCESS_LOG_PREFIX, enabled=True
         ),
-        opts=child,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )
     target_group = _target_group(name, vpc_id=network.vpc_id, container_port=container_port, child=child)
     listeners = _listeners(
@@ -160,10 +166,11 @@ def _security_groups(
     environment: str,
     vpc_id: pulumi.Input[str],
     listener_ports: tuple[int, ...],
+    client_cidrs: list[str],
     container_port: int,
     child: pulumi.ResourceOptions,
 ) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
-    """The ALB admits its listener ports from anywhere; tasks admit the container port from it only.
+    """The ALB admits its listener ports from the client CIDRs; tasks admit the container port from it only.
 
     Rules are separate resources (not inline) so each has its own description and id.
     """
@@ -174,16 +181,18 @@ def _security_groups(
         f"{name}-tasks", vpc_id=vpc_id, description=f"{environment} service tasks", opts=child
     )
     for port in listener_ports:
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-alb-in-{port}",
-            security_group_id=alb_sg.id,
-            description="Clients from the internet",
-            cidr_ipv4="0.0.0.0/0",
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
-            opts=child,
-        )
+        for index, cidr in enumerate(client_cidrs):
+            # The first block keeps the name the single internet-wide rule always had.
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-alb-in-{port}" + (f"-{index}" if index else ""),
+                security_group_id=alb_sg.id,
+                description="Clients from the internet" if cidr == ANYWHERE else f"Clients from {cidr}",
+                cidr_ipv4=cidr,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                opts=child,
+            )
     aws.vpc.SecurityGroupEgressRule(
         f"{name}-alb-to-tasks",
         security_group_id=alb_sg.id,
@@ -208,7 +217,7 @@ def _security_groups(
         f"{name}-tasks-out-https",
         security_group_id=task_sg.id,
         description="ECR, S3, CloudWatch Logs and STS over HTTPS",
-        cidr_ipv4="0.0.0.0/0",
+        cidr_ipv4=ANYWHERE,
         ip_protocol="tcp",
         from_port=HTTPS_PORT,
         to_port=HTTPS_PORT,

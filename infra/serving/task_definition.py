@@ -38,9 +38,14 @@ class TaskInputs:
 
 
 def service_environment(inputs: TaskInputs, *, region: pulumi.Input[str]) -> list[dict[str, Any]]:
-    """The container's variables: the service writes under `<log prefix><environment>/` itself."""
+    """The container's variables: the service writes under `<log prefix><environment>/` itself.
+
+    PORT is set from containerPort: the image's own default (8080) would otherwise win, and
+    the server would listen where neither the target group nor the health check looks.
+    """
     variables = environment(
         ServiceSettings,
+        port=inputs.config.container_port,
         environment=inputs.environment,
         log_bucket=inputs.prediction_logs.bucket,
         log_prefix=inputs.layout.prediction_log_prefix,

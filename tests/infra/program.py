@@ -39,6 +39,8 @@ class Resource:
     provider: str | None = None
     # Input names the engine is told to ignore (`ignore_changes`, as the engine receives them).
     ignore_changes: list[str] = field(default_factory=list)
+    # URNs of the explicit `depends_on` (what the engine is told beyond the inputs' own sources).
+    depends_on: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -61,6 +63,15 @@ class Program:
         found = [r for r in self.resources if r.name == name]
         assert len(found) == 1, f"expected one resource named {name}, found {len(found)}"
         return found[0]
+
+    def urn_of(self, resource: Resource) -> str:
+        """The URN suffix that names `resource` (type and name), as dependencies carry it."""
+        return f"{resource.type}::{resource.name}"
+
+    def depends_explicitly_on(self, dependent: Resource, dependency: Resource) -> bool:
+        """`dependency` is in `dependent`'s `depends_on` (directly, not through an input)."""
+        suffix = self.urn_of(dependency)
+        return any(urn.endswith(suffix) for urn in dependent.depends_on)
 
     def by_id(self, resource_id: str) -> Resource:
         found = [r for r in self.resources if r.id == resource_id or r.state.get("arn") == resource_id]
@@ -85,8 +96,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.resources: list[Resource] = []
-        # (type, name) -> ignoreChanges of the registration in flight; see RecordingMonitor.
+        # (type, name) -> ignoreChanges and explicit dependencies of the registration in flight;
+        # see RecordingMonitor.
         self.ignore_changes: dict[tuple[str, str], list[str]] = {}
+        self.depends_on: dict[tuple[str, str], list[str]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         resource_id = f"{args.name}-id"
@@ -96,8 +109,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         # A provider reference is "<provider urn>::<provider id>"; keep the provider's name.
         provider = args.provider.split("::")[3] if args.provider else None
         ignored = self.ignore_changes.pop((args.typ, args.name), [])
+        depends_on = self.depends_on.pop((args.typ, args.name), [])
         self.resources.append(
-            Resource(args.typ, args.name, dict(args.inputs), state, resource_id, provider, ignored)
+            Resource(
+                args.typ, args.name, dict(args.inputs), state, resource_id, provider, ignored, depends_on
+            )
         )
         return state.get("id", resource_id), state
 
@@ -149,12 +165,20 @@ _NAMED_ARNS = {
 
 
 class RecordingMonitor(MockMonitor):
-    """The mock monitor, also recording what MockResourceArgs does not carry: ignoreChanges."""
+    """The mock monitor, also recording what MockResourceArgs does not carry: ignoreChanges and
+    the explicit dependencies.
+
+    The SDK sends `dependencies` as every resource this one waits for: its `depends_on` and the
+    sources of its inputs (`propertyDependencies`, per input); the difference is `depends_on`.
+    """
 
     mocks: RecordingMocks
 
     def RegisterResource(self, request: Any) -> Any:
-        self.mocks.ignore_changes[(request.type, request.name)] = list(request.ignoreChanges)
+        key = (request.type, request.name)
+        self.mocks.ignore_changes[key] = list(request.ignoreChanges)
+        through_inputs = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
+        self.mocks.depends_on[key] = [urn for urn in request.dependencies if urn not in through_inputs]
         return super().RegisterResource(request)
 
 

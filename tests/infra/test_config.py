@@ -11,7 +11,8 @@ import yaml
 from infra.config import KEY_SECTIONS, ConfigError, StackConfig, parse_config
 from tests.infra.program import ROOT, dev_stack_config, run_program
 
-MINIMAL = {"codeRepository": "acme/churn"}
+CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
+MINIMAL = {"codeRepository": "acme/churn", "certificateArn": CERTIFICATE}
 
 
 def _parse(**raw: Any) -> StackConfig:
@@ -51,7 +52,7 @@ def test_minimal_config_takes_the_documented_defaults() -> None:
             {"prod": {"minCount": 3, "maxCount": 2}},
             "ml-deploy:prod maxCount must be at least minCount",
         ),
-        ({"stage": {"cpu": 300}}, "ml-deploy:stage.cpu"),
+        ({"stage": {"cpu": 300}}, "ml-deploy:stage cpu 300 is not a Fargate task size"),
         (
             {"retrainJob": {"vcpu": 3}},
             "ml-deploy:retrainJob.vcpu must be one of 0.25, 0.5, 1, 2, 4, 8, 16",
@@ -80,6 +81,12 @@ def test_invalid_value_names_the_key_and_what_is_expected(raw: dict[str, Any], e
 
 
 def test_missing_required_key_is_named() -> None:
+    raw = {"certificateArn": CERTIFICATE}
+    with pytest.raises(ConfigError, match="ml-deploy:codeRepository is required"):
+        parse_config(raw, region="eu-west-1")
+
+
+def test_an_empty_stack_names_each_missing_key() -> None:
     with pytest.raises(ConfigError, match="ml-deploy:codeRepository is required"):
         parse_config({}, region="eu-west-1")
 
@@ -135,3 +142,77 @@ def test_infra_requirements_match_the_infra_extra() -> None:
     lines = (Path(ROOT) / "infra" / "requirements.txt").read_text().splitlines()
     requirements = sorted(line for line in lines if line and not line.startswith("#"))
     assert requirements == extra, "infra/requirements.txt drifted from the [infra] extra"
+
+
+# --- issue 15: values AWS refuses, and prod over plain HTTP -----------------------------------
+
+# "Troubleshoot Amazon ECS task definition invalid CPU or memory errors", the table of valid
+# CPU and memory combinations for Fargate:
+# https://docs.aws.amazon.com/AmazonECS/latest/userguide/task-cpu-memory-error.html
+# The same pairs are documented for Batch jobs on Fargate (ResourceRequirement, type MEMORY):
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_ResourceRequirement.html
+FARGATE_TASK_SIZES: dict[int, list[int]] = {
+    256: [512, 1024, 2048],
+    512: [1024, 2048, 3072, 4096],
+    1024: [2048, 3072, 4096, 5120, 6144, 7168, 8192],
+    2048: list(range(4096, 16384 + 1, 1024)),
+    4096: list(range(8192, 30720 + 1, 1024)),
+    8192: list(range(16384, 61440 + 1, 4096)),
+    16384: list(range(32768, 122880 + 1, 8192)),
+}
+# Pairs outside the table, each a mistake the old checks let through or would have.
+INVALID_TASK_SIZES = [(256, 1536), (256, 4096), (512, 512), (1024, 1024), (8192, 18432), (300, 1024)]
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory"), [(cpu, memory) for cpu, sizes in FARGATE_TASK_SIZES.items() for memory in sizes]
+)
+def test_every_documented_fargate_size_is_accepted_for_services_and_jobs(cpu: int, memory: int) -> None:
+    size = {"cpu": cpu, "memory": memory, "minCount": 2, "maxCount": 2}
+    assert _parse(prod=size).serving.prod.memory == memory
+    assert _parse(retrainJob={"vcpu": cpu / 1024, "memory": memory}).jobs.retrain_job.memory == memory
+
+
+@pytest.mark.parametrize(("cpu", "memory"), INVALID_TASK_SIZES)
+def test_a_fargate_size_aws_refuses_is_rejected_naming_the_key(cpu: int, memory: int) -> None:
+    with pytest.raises(ConfigError, match=r"ml-deploy:stage (cpu|memory) \d+ (is not|does not fit)"):
+        _parse(stage={"cpu": cpu, "memory": memory})
+    with pytest.raises(ConfigError, match=r"ml-deploy:monitorJob(\.vcpu must be| memory \d+ does not fit)"):
+        _parse(monitorJob={"vcpu": cpu / 1024, "memory": memory})
+
+
+def test_standard_ia_transition_before_30_days_is_rejected() -> None:
+    """S3 refuses a Standard-IA transition under 30 days ("Constraints and considerations for
+    transitions": https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-transition-general-considerations.html).
+    """
+    with pytest.raises(ConfigError, match="ml-deploy:logTransitionDays must be at least 30"):
+        _parse(logTransitionDays=29)
+    assert _parse(logTransitionDays=30).storage.log_transition_days == 30
+
+
+def test_prod_without_a_certificate_needs_the_named_opt_out() -> None:
+    raw = {"codeRepository": "acme/churn"}
+    with pytest.raises(ConfigError) as error:
+        parse_config(raw, region="eu-west-1")
+    message = str(error.value)
+    assert message.startswith("ml-deploy:certificateArn is required"), message
+    assert "ml-deploy:allowPlainHttpProd: true" in message, f"the opt-out is not named: {message}"
+    opted_out = parse_config({**raw, "allowPlainHttpProd": True}, region="eu-west-1")
+    assert opted_out.serving.certificate_arn is None
+
+
+def test_ingress_cidrs_must_be_cidr_blocks_and_default_to_anywhere() -> None:
+    assert _parse().serving.ingress_cidrs == ["0.0.0.0/0"]
+    with pytest.raises(ConfigError, match="ml-deploy:ingressCidrs must be an IPv4 CIDR block"):
+        _parse(ingressCidrs=["10.0.0.0/8", "my office"])
+    with pytest.raises(ConfigError, match="ml-deploy:ingressCidrs"):
+        _parse(ingressCidrs=[])
+
+
+def test_images_published_reaches_serving_and_jobs_alike() -> None:
+    assert not _parse().serving.images_published and not _parse().jobs.images_published
+    published = _parse(imagesPublished=True)
+    assert published.serving.images_published and published.jobs.images_published
+    with pytest.raises(ConfigError) as error:
+        _parse(imagesPublished="soon")
+    assert str(error.value).count("ml-deploy:imagesPublished") == 1, f"said twice: {error.value}"

@@ -98,6 +98,26 @@ def test_each_schedule_submits_its_own_job_to_the_queue(dev_program: Program, ki
     assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}, "jobs must start on time"
 
 
+# EventBridge Scheduler: "An EventBridge Scheduler schedule has two states: enabled and disabled"
+# (https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-state.html); the
+# Schedule resource's `state` takes exactly these two values.
+SCHEDULE_STATES = {"ENABLED", "DISABLED"}
+
+
+@pytest.mark.parametrize("kind", ["retrain", "monitor"])
+def test_schedules_stay_disabled_until_the_images_are_published(dev_program: Program, kind: str) -> None:
+    """Pulumi.dev.yaml: imagesPublished false; a scheduled job would only fail to pull its image."""
+    state = schedule_for(dev_program, kind).inputs.get("state")
+    assert state in SCHEDULE_STATES, f"the {kind} schedule's state {state!r} is not a Scheduler state"
+    assert state == "DISABLED", f"the {kind} schedule runs before the pipeline has pushed the jobs image"
+
+
+def test_publishing_the_images_enables_both_schedules() -> None:
+    program = run_program(overrides={"ml-deploy:imagesPublished": True})
+    states = {kind: schedule_for(program, kind).inputs.get("state") for kind in ("retrain", "monitor")}
+    assert states == {"retrain": "ENABLED", "monitor": "ENABLED"}, states
+
+
 def test_schedules_follow_the_configured_expressions_and_time_zone(tuned_program: Program) -> None:
     retrain = schedule_for(tuned_program, "retrain").inputs
     monitor = schedule_for(tuned_program, "monitor").inputs
@@ -480,6 +500,6 @@ def test_bad_job_settings_fail_with_the_key_named(setting: dict[str, Any], compl
 
 
 def test_job_defaults_are_valid_fargate_sizes() -> None:
-    jobs = parse_config({"codeRepository": "acme/model"}, region=REGION).jobs
+    jobs = parse_config({"codeRepository": "acme/model", "allowPlainHttpProd": True}, region=REGION).jobs
     assert jobs.jobs_image_tag == "bootstrap"
     assert (jobs.retrain_job.vcpu, jobs.retrain_job.memory) == (2, 8192)

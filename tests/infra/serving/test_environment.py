@@ -30,6 +30,12 @@ def https_program() -> Program:
     return run_program(overrides={"ml-deploy:certificateArn": CERTIFICATE})
 
 
+@pytest.fixture(scope="module")
+def published_program() -> Program:
+    """The dev stack once the pipeline's first run has pushed and deployed the images."""
+    return run_program(overrides={"ml-deploy:imagesPublished": True})
+
+
 def _of(program: Program, type_token: str, env: str, suffix: str) -> Resource:
     return program.one(type_token, f"serving-{env}-{suffix}")
 
@@ -109,19 +115,21 @@ def test_pulumi_up_leaves_the_pipelines_image_and_the_scaled_count_alone(
     )
 
 
-def test_prod_keeps_at_least_two_tasks(dev_program: Program) -> None:
-    scaling = dev_program.one("aws:appautoscaling/target:Target", "serving-prod-scaling").inputs
+def test_prod_keeps_at_least_two_tasks(published_program: Program) -> None:
+    scaling = published_program.one("aws:appautoscaling/target:Target", "serving-prod-scaling").inputs
     assert scaling["minCapacity"] >= 2, f"prod may scale in to {scaling['minCapacity']} task(s)"
-    assert _service(dev_program, "prod").inputs["desiredCount"] >= 2, "prod starts with fewer than 2 tasks"
-    assert len(_service(dev_program, "prod").inputs["networkConfiguration"]["subnets"]) >= 2, (
+    prod = _service(published_program, "prod").inputs
+    assert prod["desiredCount"] >= 2, "prod starts with fewer than 2 tasks"
+    assert len(prod["networkConfiguration"]["subnets"]) >= 2, (
         "prod tasks cannot spread across two availability zones"
     )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_autoscaling_tracks_requests_per_task_and_cpu_within_configured_bounds(
-    dev_program: Program, env: str
+    published_program: Program, env: str
 ) -> None:
+    dev_program = published_program
     scaling = dev_program.one("aws:appautoscaling/target:Target", f"serving-{env}-scaling").inputs
     assert scaling["resourceId"] == f"service/serving-cluster/serving-{env}-service"
     # Pulumi.dev.yaml: stage 1..2, prod 2..4 tasks; default targets 500 requests/task, 60% CPU.
@@ -318,6 +326,7 @@ def test_first_task_definition_is_deployable_before_any_pipeline_run(dev_program
         "LOG_PREFIX": "predictions/",
         "WEB_CONCURRENCY": "1",
         "AWS_REGION": REGION,
+        "PORT": "8080",
     }, f"{env} container environment: {environment}"
     assert container["portMappings"][0]["containerPort"] == 8080
     probe = " ".join(container["healthCheck"]["command"])
@@ -405,3 +414,128 @@ def test_serving_resources_carry_the_serving_component_tags(dev_program: Program
         if r.type.startswith("aws:") and r.name.startswith("serving") and r.provider != "aws-serving"
     ]
     assert not untagged, f"not created under the serving provider (no component tags): {untagged}"
+
+
+# --- issue 15: a first deploy on a fresh account ---------------------------------------------
+
+SCALING_TARGET = "aws:appautoscaling/target:Target"
+# RegisterScalableTarget, Application Auto Scaling API reference: what makes a new minimum reach
+# a service whose desired count Pulumi ignores.
+# https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html
+REGISTER_SCALABLE_TARGET = (
+    "If the specified resource is not active in the target service, this operation does not "
+    "change the resource's current capacity. Otherwise, it changes the resource's current "
+    "capacity to a value that is inside of this range."
+)
+
+
+def _capacity(program: Program, env: str) -> tuple[int, int]:
+    target = program.one(SCALING_TARGET, f"serving-{env}-scaling").inputs
+    return target["minCapacity"], target["maxCapacity"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_until_images_are_published_no_task_pulls_the_unpushed_image(dev_program: Program, env: str) -> None:
+    """Pulumi.dev.yaml: imagesPublished false, as on a fresh account before the first pipeline run."""
+    assert _service(dev_program, env).inputs["desiredCount"] == 0, (
+        f"{env} starts tasks on <repo>:bootstrap, which nothing has pushed: they crash-loop on the pull"
+    )
+    assert _capacity(dev_program, env) == (0, 0), (
+        f"{env} autoscaling may start tasks before an image exists: {_capacity(dev_program, env)}"
+    )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_publishing_images_starts_the_configured_tasks_on_the_running_service(
+    dev_program: Program, published_program: Program, env: str
+) -> None:
+    """The service ignores desiredCount, so the count is raised through the scalable target."""
+    assert "in the target service" in REGISTER_SCALABLE_TARGET  # the documented behaviour relied on
+    bounds = {"stage": (1, 2), "prod": (2, 4)}[env]  # Pulumi.dev.yaml stage/prod min/maxCount
+    assert _capacity(published_program, env) == bounds, f"{env} scales {_capacity(published_program, env)}"
+    assert "desiredCount" in _service(published_program, env).ignore_changes
+    # The same scalable target (name, hence URN) is updated in place, not a new one beside it.
+    assert {r.name for r in dev_program.of_type(SCALING_TARGET)} == {
+        r.name for r in published_program.of_type(SCALING_TARGET)
+    }
+    assert _service(published_program, env).inputs["desiredCount"] == bounds[0]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_load_balancer_waits_for_the_internet_gateway_and_the_log_bucket_policy(
+    dev_program: Program, env: str
+) -> None:
+    """CreateLoadBalancer fails on a VPC without an internet gateway, and with access logs
+    on, on a bucket whose policy does not yet admit ELB ("Access Denied for bucket")."""
+    alb = _of(dev_program, "aws:lb/loadBalancer:LoadBalancer", env, "alb")
+    required = [
+        dev_program.one("aws:ec2/internetGateway:InternetGateway"),
+        dev_program.one("aws:ec2/routeTable:RouteTable", "net-public"),
+        *[
+            r
+            for r in dev_program.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+            if r.name.startswith("net-public-")
+        ],
+        dev_program.one("aws:s3/bucketPolicy:BucketPolicy", "ml-access-logs"),
+    ]
+    missing = [r.name for r in required if not dev_program.depends_explicitly_on(alb, r)]
+    assert not missing, f"{env} load balancer may be created before {missing}: depends on {alb.depends_on}"
+
+
+def test_load_balancer_in_an_existing_vpc_still_waits_for_the_log_bucket_policy() -> None:
+    program = run_program(
+        overrides={
+            "ml-deploy:vpcId": "vpc-0abc",
+            "ml-deploy:publicSubnetIds": ["subnet-p1", "subnet-p2"],
+            "ml-deploy:privateSubnetIds": ["subnet-q1", "subnet-q2"],
+        },
+        remove=("ml-deploy:vpcCidr", "ml-deploy:singleNatGateway", "ml-deploy:interfaceEndpoints"),
+    )
+    policy = program.one("aws:s3/bucketPolicy:BucketPolicy", "ml-access-logs")
+    for env in ENVIRONMENTS:
+        alb = _of(program, "aws:lb/loadBalancer:LoadBalancer", env, "alb")
+        assert program.depends_explicitly_on(alb, policy), f"{env}: {alb.depends_on}"
+
+
+def test_load_balancers_admit_clients_only_from_the_configured_cidrs() -> None:
+    cidrs = ["203.0.113.0/24", "198.51.100.7/32"]
+    program = run_program(
+        overrides={"ml-deploy:ingressCidrs": cidrs, "ml-deploy:certificateArn": CERTIFICATE}
+    )
+    for env in ENVIRONMENTS:
+        alb_sg = _of(program, "aws:ec2/securityGroup:SecurityGroup", env, "alb")
+        admitted = sorted(
+            (r.inputs["fromPort"], r.inputs["cidrIpv4"])
+            for r in program.of_type(INGRESS_RULE)
+            if r.inputs["securityGroupId"] == alb_sg.id
+        )
+        assert admitted == sorted((port, cidr) for port in (80, 443) for cidr in cidrs), (
+            f"{env} load balancer admits {admitted}"
+        )
+    # The first block keeps the name the single internet-wide rule had: no replacement on upgrade.
+    assert program.one(INGRESS_RULE, "serving-prod-alb-in-443").inputs["cidrIpv4"] == cidrs[0]
+
+
+@pytest.fixture(scope="module")
+def port_9000_program() -> Program:
+    return run_program(overrides={"ml-deploy:containerPort": 9000})
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_container_port_reaches_the_server_its_health_check_and_the_load_balancer(
+    port_9000_program: Program, env: str
+) -> None:
+    program = port_9000_program
+    container = _container(program, env)
+    variables = {v["name"]: v["value"] for v in container["environment"]}
+    assert ServiceSettings.from_env(variables).port == 9000, (
+        f"{env}: the server listens on {ServiceSettings.from_env(variables).port}, not containerPort 9000"
+    )
+    assert container["portMappings"] == [{"containerPort": 9000, "protocol": "tcp"}]
+    assert "http://127.0.0.1:9000/health" in " ".join(container["healthCheck"]["command"])
+    assert _of(program, "aws:lb/targetGroup:TargetGroup", env, "tg").inputs["port"] == 9000
+    (balanced,) = _service(program, env).inputs["loadBalancers"]
+    assert balanced["containerPort"] == 9000
+    task_sg = _of(program, "aws:ec2/securityGroup:SecurityGroup", env, "tasks")
+    (rule,) = [r.inputs for r in program.of_type(INGRESS_RULE) if r.inputs["securityGroupId"] == task_sg.id]
+    assert rule["fromPort"] == rule["toPort"] == 9000

@@ -1,0 +1,119 @@
+"""What the jobs settings mean and accept: the retrain and monitor jobs on AWS Batch.
+
+Read into `JobsConfig` by `infra/config.py`; `infra/jobs/` gets this section only.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
+
+from infra.config_base import IMAGES_PUBLISHED_DOC, Section
+from infra.config_checks import (
+    check_fargate_memory,
+    check_fargate_vcpu,
+    check_image_tag,
+    check_log_retention,
+    check_schedule,
+    check_timezone,
+)
+from ml_deploy.settings import MonitorSettings, RetrainSettings
+
+
+class JobConfig(Section):
+    """Size and limits of one Batch job."""
+
+    vcpu: float = Field(1.0, description="Fargate vCPU (0.25, 0.5, 1, 2, 4, 8 or 16).")
+    memory: int = Field(2048, ge=512, description="Memory (MiB).")
+    timeout_minutes: int = Field(60, ge=1, le=1440, description="Job timeout.")
+    attempts: int = Field(3, ge=1, le=10, description="Attempts on infrastructure failures.")
+
+    @field_validator("vcpu")
+    @classmethod
+    def _fargate_vcpu(cls, value: float) -> float:
+        return check_fargate_vcpu(value)
+
+    @model_validator(mode="after")
+    def _fargate_memory(self) -> JobConfig:
+        check_fargate_memory(self.vcpu, self.memory)
+        return self
+
+
+class JobsConfig(Section):
+    """The scheduled retrain and monitor jobs on AWS Batch."""
+
+    retrain_schedule: str = Field("cron(0 3 ? * MON *)", description="When retrain runs.")
+    monitor_schedule: str = Field("rate(1 day)", description="When monitor runs.")
+    schedule_timezone: str = Field("UTC", description="IANA time zone of the schedules.")
+    use_fargate_spot: bool = Field(False, description="Run jobs on Fargate Spot.")
+    max_vcpus: int = Field(16, ge=1, description="Compute environment vCPU ceiling.")
+    retrain_job: JobConfig = Field(
+        default_factory=lambda: JobConfig(vcpu=2, memory=8192, timeout_minutes=120),
+        description="Retrain job size: vcpu, memory, timeoutMinutes, attempts (infrastructure retries).",
+    )
+    monitor_job: JobConfig = Field(
+        default_factory=lambda: JobConfig(vcpu=1, memory=4096, timeout_minutes=60),
+        description="Monitor job size, same keys as retrainJob.",
+    )
+    # Defaults of the runtime's own settings (`ml_deploy.settings`): each written once, there.
+    gate_tolerance: float = Field(
+        RetrainSettings.default("gate_tolerance"),
+        ge=0,
+        le=1,
+        description="How much worse than the champion a challenger may be.",
+    )
+    gate_floor: float = Field(
+        RetrainSettings.default("gate_floor"),
+        ge=0,
+        le=1,
+        description="Absolute minimum of the primary metric.",
+    )
+    drift_window_hours: int = Field(
+        MonitorSettings.default("window_hours"),
+        ge=1,
+        le=24 * 31,
+        description="Window of prediction logs the monitor reads.",
+    )
+    psi_threshold: float = Field(
+        MonitorSettings.default("psi_threshold"),
+        gt=0,
+        description="PSI at which a feature counts as drifted.",
+    )
+    ks_threshold: float = Field(
+        MonitorSettings.default("ks_threshold"),
+        gt=0,
+        le=1,
+        description="KS statistic at which a feature counts as drifted.",
+    )
+    retrain_on_drift: bool = Field(True, description="Monitor submits the retrain job when drift is found.")
+    retrain_cooldown_hours: int = Field(
+        MonitorSettings.default("retrain_cooldown_hours"),
+        ge=1,
+        description="At most one drift-triggered retrain per period.",
+    )
+    job_log_retention_days: int = Field(30, description="CloudWatch Logs retention of job logs.")
+    images_published: bool = Field(False, description=IMAGES_PUBLISHED_DOC)
+    jobs_image_tag: str = Field(
+        "bootstrap",
+        description="Jobs image tag of the job definitions `pulumi up` registers; the pipeline "
+        "registers later revisions with the tags it pushes.",
+    )
+
+    @field_validator("job_log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        return check_log_retention(value)
+
+    @field_validator("retrain_schedule", "monitor_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        return check_schedule(value)
+
+    @field_validator("jobs_image_tag")
+    @classmethod
+    def _image_tag(cls, value: str) -> str:
+        return check_image_tag(value)
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return check_timezone(value)

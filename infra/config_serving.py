@@ -1,0 +1,114 @@
+"""What the serving settings mean and accept: stage and prod sizing, ports, TLS and who may connect.
+
+Read into `ServingConfig` by `infra/config.py`; `infra/serving/` gets this section only.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
+
+from infra.config_base import IMAGES_PUBLISHED_DOC, Section
+from infra.config_checks import check_cidr, check_fargate_task, check_log_retention
+from ml_deploy.settings import ServiceSettings
+
+
+class EnvironmentConfig(Section):
+    """Sizing of one serving environment (stage or prod)."""
+
+    cpu: int = Field(512, description="Fargate task CPU units (256, 512, 1024, 2048, 4096, 8192, 16384).")
+    memory: int = Field(1024, description="Fargate task memory (MiB), a size Fargate pairs with cpu.")
+    min_count: int = Field(1, ge=1, description="Fewest running tasks (autoscaling floor).")
+    max_count: int = Field(2, ge=1, description="Most running tasks (autoscaling ceiling).")
+    requests_per_target: int = Field(500, ge=1, description="Target ALB requests per task per minute.")
+    cpu_target_percent: int = Field(60, ge=10, le=95, description="Target average CPU for autoscaling.")
+    workers: int = Field(
+        1, ge=1, le=16, description="Server processes per task (one batches best; scale with tasks)."
+    )
+
+    @model_validator(mode="after")
+    def _counts_in_order(self) -> EnvironmentConfig:
+        if self.max_count < self.min_count:
+            raise ValueError("maxCount must be at least minCount")
+        return self
+
+    @model_validator(mode="after")
+    def _fargate_size(self) -> EnvironmentConfig:
+        """ECS refuses the task definition otherwise, after the rest of the stack was created."""
+        check_fargate_task(self.cpu, self.memory)
+        return self
+
+
+class ServingConfig(Section):
+    container_port: int = Field(
+        ServiceSettings.default("port"), ge=1024, le=65535, description="Port the service listens on."
+    )
+    initial_image_tag: str = Field(
+        "bootstrap", description="Image tag of the first task definition, before any pipeline run."
+    )
+    images_published: bool = Field(False, description=IMAGES_PUBLISHED_DOC)
+    certificate_arn: str | None = Field(
+        None, description="ACM certificate: HTTPS listener and HTTP->HTTPS redirect."
+    )
+    allow_plain_http_prod: bool = Field(
+        False,
+        description="Dev only: let a stack without certificateArn serve prod over plain HTTP.",
+    )
+    ingress_cidrs: list[str] = Field(
+        default_factory=lambda: ["0.0.0.0/0"],
+        min_length=1,
+        description="IPv4 CIDR blocks the load balancers admit clients from.",
+    )
+    service_log_retention_days: int = Field(30, description="CloudWatch Logs retention of service logs.")
+    startup_grace_seconds: int = Field(
+        60,
+        ge=10,
+        le=300,
+        description="Seconds a new task may spend loading its model before health checks count.",
+    )
+    error_rate_alarm_percent: float = Field(
+        5.0,
+        gt=0,
+        le=100,
+        description="Alarm when more than this % of an environment's requests answer 5xx.",
+    )
+    latency_alarm_seconds: float = Field(
+        1.0, gt=0, le=60, description="Alarm when an environment's p99 response time exceeds this."
+    )
+    stage: EnvironmentConfig = Field(
+        default_factory=lambda: EnvironmentConfig(min_count=1, max_count=2),
+        description="Stage sizing: cpu, memory, minCount, maxCount, requestsPerTarget, cpuTargetPercent, workers.",  # noqa: E501
+    )
+    prod: EnvironmentConfig = Field(
+        default_factory=lambda: EnvironmentConfig(min_count=2, max_count=6),
+        description="Prod sizing, same keys as stage; minCount >= 2 keeps a task in each AZ.",
+    )
+
+    @field_validator("service_log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        return check_log_retention(value)
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _acm_arn(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("arn:aws:acm:"):
+            raise ValueError("must be an ACM certificate ARN (arn:aws:acm:...)")
+        return value
+
+    @field_validator("ingress_cidrs")
+    @classmethod
+    def _cidrs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            check_cidr(value)
+        return values
+
+    @model_validator(mode="after")
+    def _prod_over_tls(self) -> ServingConfig:
+        """Prod answers /predict on the internet: plain HTTP only when a stack says so by name."""
+        if self.certificate_arn is None and not self.allow_plain_http_prod:
+            raise ValueError(
+                "certificateArn is required: without it prod serves /predict over plain HTTP. "
+                "Set ml-deploy:certificateArn to an ACM certificate ARN, or, for a dev stack only, "
+                "ml-deploy:allowPlainHttpProd: true"
+            )
+        return self
