@@ -107,6 +107,12 @@ pulumi.export("publicSubnetIds", network.public_subnet_ids)
 pulumi.export("kmsKeyArn", encryption.key.arn)
 pulumi.export("modelBucket", buckets.models.bucket)
 pulumi.export("modelKey", config.storage.model_key)
+# The layout's prefixes, so the operator CLI reads and writes where the runtimes do on this stack.
+layout = config.storage.layout
+pulumi.export("modelArchivePrefix", layout.model_archive_prefix)
+pulumi.export("decisionsPrefix", layout.decisions_prefix)
+pulumi.export("trainingDataPrefix", layout.training_data_prefix)
+pulumi.export("reportsPrefix", layout.reports_prefix)
 pulumi.export("trainingDataBucket", buckets.training_data.bucket)
 pulumi.export("predictionLogBucket", buckets.prediction_logs.bucket)
 pulumi.export("artifactBucket", buckets.artifacts.bucket)

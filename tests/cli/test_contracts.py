@@ -55,3 +55,25 @@ def test_the_ml_deploy_script_is_main() -> None:
     module, _, function = scripts["ml-deploy"].partition(":")
 
     assert getattr(importlib.import_module(module), function)(["--help"]) == 0
+
+
+def test_every_stack_output_the_cli_reads_is_one_the_program_exports() -> None:
+    pytest.importorskip("pulumi")
+    import ast
+
+    from tests.infra.program import run_program
+
+    read = set()
+    for path in (ROOT / "src" / "ml_deploy_cli").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("require", "prefix")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                read.add(node.args[0].value)
+    assert {"modelBucket", "pipelineName", "decisionsPrefix"} <= read, read
+    exported = set(run_program().outputs)
+    assert read <= exported, f"the CLI reads outputs the program does not export: {sorted(read - exported)}"
