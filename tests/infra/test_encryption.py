@@ -10,8 +10,7 @@ without an error anywhere, so only a test of the rendered policy can catch it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
 
 import pytest
 
@@ -19,9 +18,14 @@ from tests.infra.documented_permissions import KMS_TOPIC_ACTIONS, SNS_KEY_MANAGE
 from tests.infra.pipeline_program import action
 from tests.infra.policy_matcher import Call, Statement, allowing, allows, statements_of
 from tests.infra.program import ACCOUNT, REGION, Program
+from tests.infra.rendered_roles import role_statements
 
 TOPIC = "aws:sns/topic:Topic"
 OTHER_ACCOUNT = "999999999999"
+
+
+def as_list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else [value]
 
 
 def topic_publishers(program: Program) -> Iterator[tuple[str, str, str]]:
@@ -58,7 +62,7 @@ def topic_policy(program: Program, topic_arn: str) -> list[Statement]:
     return statements_of([json.loads(found.inputs["policy"])])
 
 
-def filled(context: dict[str, str] | Any, *, source: str, account: str = ACCOUNT) -> dict[str, str]:
+def filled(context: Mapping[str, str], *, source: str, account: str = ACCOUNT) -> dict[str, str]:
     return {key: value.format(account=account, source=source) for key, value in context.items()}
 
 
@@ -81,29 +85,42 @@ def test_service_publishers_may_use_the_key_with_what_their_request_carries(
     dev_program: Program, kms_action: str
 ) -> None:
     statements, key_arn = key_policy(dev_program), dev_program.one("aws:kms/key:Key").state["arn"]
-    refused = []
+    refused = set()
     for kind, topic, source in topic_publishers(dev_program):
         publisher = TOPIC_PUBLISHERS[kind]
         if publisher.principal is None:
-            continue  # publishes with an IAM role: test_documented_permissions covers the pipeline role
+            continue  # publishes with an IAM role: test_role_publishers_hold_the_key_themselves
         call = Call(kms_action, key_arn, filled(publisher.key_context, source=source), publisher.principal)
         if not allows(statements, call):
-            refused.append(f"{publisher.principal} ({kind} -> {topic}) with context {dict(call.context)}")
-    assert not refused, f"the key policy refuses {kms_action} to ({SNS_KEY_MANAGEMENT}):\n  " + "\n  ".join(
-        sorted(set(refused))
+            refused.add(f"{publisher.principal} ({kind} -> {topic}) with context {dict(call.context)}")
+    assert not refused, f"the key policy refuses {kms_action} ({SNS_KEY_MANAGEMENT}) to:\n  " + "\n  ".join(
+        sorted(refused)
     )
+
+
+@pytest.mark.parametrize("kms_action", KMS_TOPIC_ACTIONS)
+def test_role_publishers_hold_the_key_themselves(dev_program: Program, kms_action: str) -> None:
+    """CodePipeline's approval action publishes with the pipeline role: that role needs the key."""
+    statements = role_statements(dev_program, "delivery-pipeline")
+    key_arn = dev_program.one("aws:kms/key:Key").state["arn"]
+    for kind, topic, _ in topic_publishers(dev_program):
+        if TOPIC_PUBLISHERS[kind].principal is not None:
+            continue
+        via_sns = {"kms:ViaService": f"sns.{REGION}.amazonaws.com"}
+        assert allows(statements, Call("sns:Publish", topic)), f"the pipeline role cannot publish to {topic}"
+        assert allows(statements, Call(kms_action, key_arn, via_sns)), (
+            f"the pipeline role cannot {kms_action} the key of {topic} ({SNS_KEY_MANAGEMENT})"
+        )
 
 
 def test_key_admits_no_service_that_does_not_publish_to_our_topics(dev_program: Program) -> None:
     used = {TOPIC_PUBLISHERS[kind].principal for kind, _, _ in topic_publishers(dev_program)}
-    admitted = set()
-    for statement in key_policy(dev_program):
-        services = (
-            statement.get("Principal", {}).get("Service", [])
-            if isinstance(statement.get("Principal"), dict)
-            else []
-        )
-        admitted |= set(services if isinstance(services, list) else [services])
+    admitted = {
+        service
+        for statement in key_policy(dev_program)
+        if isinstance(statement.get("Principal"), dict)
+        for service in as_list(statement["Principal"].get("Service", []))
+    }
     unexpected = admitted - used - {f"logs.{REGION}.amazonaws.com"}
     assert not unexpected, f"the key policy admits services that publish to none of our topics: {unexpected}"
 
