@@ -45,10 +45,9 @@ class DocumentedUse:
     withheld: Mapping[str, str] = field(default_factory=dict)
 
 
-def needs(actions: tuple[str, ...], resource: str, **context: str) -> tuple[Need, ...]:
-    """The same resource and context for several actions (keyword keys use `__` for `:`)."""
-    keys = {key.replace("__", ":"): value for key, value in context.items()}
-    return tuple(Need(action, resource, keys) for action in actions)
+def needs(actions: tuple[str, ...], resource: str) -> tuple[Need, ...]:
+    """Several actions on the same resource, with no condition keys."""
+    return tuple(Need(action, resource) for action in actions)
 
 
 S3_SSE_KMS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"
@@ -200,8 +199,8 @@ RULE_TARGET = DocumentedUse(
 )
 
 _LOG_GROUP_EXISTS = (
-    "the program creates the project's log group (encrypted, with retention); a group CodeBuild "
-    "created itself would be neither, so a renamed group fails loudly instead"
+    "the program creates the project's log group (encrypted, with retention) before the project; "
+    "a group CodeBuild created itself would have neither"
 )
 _REPORT_GROUP_EXISTS = (
     "the program creates the report group the buildspec names (encrypted export); CodeBuild "
@@ -216,6 +215,7 @@ _ARTIFACTS = (
     Need("kms:Decrypt", "{key}", VIA_S3, source=S3_SSE_KMS),
     Need("kms:GenerateDataKey", "{key}", VIA_S3, source=S3_SSE_KMS),
 )
+ECR_PUSH = "https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html"
 _PUSH = (
     "ecr:BatchCheckLayerAvailability",
     "ecr:CompleteLayerUpload",
@@ -239,17 +239,9 @@ BUILD_SERVICE_ROLE = DocumentedUse(
         *_build_logs("build_logs"),
         *_ARTIFACTS,
         *needs(_REPORTS, "{report_group}"),
-        Need(
-            "ecr:GetAuthorizationToken",
-            "*",
-            source="https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html",
-        ),
+        Need("ecr:GetAuthorizationToken", "*", source=ECR_PUSH),
         *(
-            Need(
-                action,
-                f"{{{repo}}}",
-                source="https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html",
-            )
+            Need(action, f"{{{repo}}}", source=ECR_PUSH)
             for repo in ("service_repo", "jobs_repo")
             for action in _PUSH
         ),
