@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_aws as aws
 
@@ -39,7 +41,7 @@ class StackKey(pulumi.ComponentResource):
 
 
 def _key_policy(*, parent: pulumi.Resource) -> pulumi.Output[str]:
-    """The account administers the key; Logs, EventBridge, CloudWatch and notifications use it."""
+    """The account administers the key; Logs, CloudWatch alarms and EventBridge rules use it."""
     identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent))
     region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=parent))
     account_root = pulumi.Output.concat("arn:aws:iam::", identity.account_id, ":root")
@@ -72,18 +74,38 @@ def _key_policy(*, parent: pulumi.Resource) -> pulumi.Output[str]:
             "Action": "kms:DescribeKey",
             "Resource": "*",
         },
-        {
-            "Sid": "ServicesPublishToEncryptedTopics",
-            "Effect": "Allow",
-            "Principal": {
-                "Service": [
-                    "events.amazonaws.com",
-                    "cloudwatch.amazonaws.com",
-                    "codestar-notifications.amazonaws.com",
-                ]
-            },
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
-        },
+        *_topic_publisher_statements(account_id=identity.account_id),
     )
+
+
+# https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html, "Enable compatibility between
+# event sources from AWS services and encrypted topics": the publishing service needs
+# kms:GenerateDataKey* and kms:Decrypt on the topic's key. CodePipeline's approval action is not
+# here: it publishes with the pipeline role, whose own policy grants the key.
+TOPIC_KEY_ACTIONS = ["kms:GenerateDataKey*", "kms:Decrypt"]
+
+
+def _topic_publisher_statements(*, account_id: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """CloudWatch alarms and EventBridge rules publish to the alerts topic, encrypted with this key."""
+    return [
+        {
+            # The KMS request of an alarm carries aws:SourceAccount: only this account's alarms.
+            "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": TOPIC_KEY_ACTIONS,
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+        {
+            # No condition: the guide says aws:SourceArn, aws:SourceAccount and aws:SourceOrgID are
+            # not supported in a key policy for EventBridge-to-encrypted-topics; with one, every
+            # rule's message is dropped without an error. The topic policy still admits only
+            # this account's rules.
+            "Sid": "EventBridgeRulesPublishToEncryptedTopics",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": TOPIC_KEY_ACTIONS,
+            "Resource": "*",
+        },
+    ]

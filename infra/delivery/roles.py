@@ -45,9 +45,15 @@ def pipeline_policy(resources: PipelineResources) -> pulumi.Output[str]:
     model_bucket, artifacts_bucket = resources.model_bucket, resources.artifacts_bucket
     statements: list[dict[str, Any]] = [
         {
+            # The S3 source action's documented object permissions (action-reference-S3.html).
             "Sid": "ReadModelBundle",
             "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Action": [
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:GetObjectTagging",
+                "s3:GetObjectVersionTagging",
+            ],
             "Resource": objects(model_bucket.arn, resources.model_key),
         },
         {
@@ -61,6 +67,13 @@ def pipeline_policy(resources: PipelineResources) -> pulumi.Output[str]:
             "Effect": "Allow",
             "Action": ["s3:GetBucketVersioning", "s3:GetBucketLocation"],
             "Resource": [model_bucket.arn, artifacts_bucket.arn],
+        },
+        {
+            # The S3 source action reads the source bucket's ACL (action-reference-S3.html).
+            "Sid": "ReadModelBucketAcl",
+            "Effect": "Allow",
+            "Action": "s3:GetBucketAcl",
+            "Resource": model_bucket.arn,
         },
         {
             "Sid": "UseStackKey",
@@ -139,6 +152,17 @@ def deploy_statements(targets: Sequence[DeployTarget], *, location: StackLocatio
             "Effect": "Allow",
             "Action": ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"],
             "Resource": "*",
+        },
+        {
+            # The new revision copies the service's task-definition tags, so RegisterTaskDefinition
+            # is also authorized as ecs:TagResource (tag-on-create), as the ECS deploy action's
+            # documented service-role policy grants. The condition limits it to tags given at
+            # registration; the family is not narrower than RegisterTaskDefinition's own "*".
+            "Sid": "TagTaskDefinitionRevisionsOnRegistration",
+            "Effect": "Allow",
+            "Action": "ecs:TagResource",
+            "Resource": location.arn("ecs", "task-definition/*"),
+            "Condition": {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
         },
         {
             "Sid": "PassTaskRolesToEcs",

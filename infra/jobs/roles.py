@@ -96,9 +96,11 @@ def retrain_statements(resources: JobResources, *, layout: ObjectLayout) -> list
             "Resource": objects(models, layout.model_key),
         },
         {
+            # Publishing reads the archived bundle back by VersionId and copies that version to
+            # the trigger key (CopySource with VersionId): both are s3:GetObjectVersion.
             "Sid": "ArchiveBundles",
             "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
             "Resource": objects(models, layout.model_archive_prefix),
         },
         {

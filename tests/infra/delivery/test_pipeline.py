@@ -304,9 +304,13 @@ def test_pipeline_role_names_only_this_stacks_resources(program: Program) -> Non
             f"arn:aws:ecs:eu-west-1:{ACCOUNT}:task/{target.cluster_name}/",
             *[str(arn) for arn in target.pass_role_arns],
         ]
+    # Tag-on-create of the revisions it registers: RegisterTaskDefinition itself is on "*", so
+    # naming families here would narrow nothing; the condition is what scopes it.
+    tag_on_create = statement(document, "TagTaskDefinitionRevisionsOnRegistration")
+    assert tag_on_create["Condition"] == {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
     for item in document["Statement"]:
         for resource in as_list(item["Resource"]):
-            if resource == "*":
+            if resource == "*" or item["Sid"] == tag_on_create["Sid"]:
                 continue
             owned = any(resource == p or resource.startswith(p.rstrip("/") + "/") for p in allowed)
             assert owned, f"pipeline role {item['Sid']} names {resource}, not this stack's"

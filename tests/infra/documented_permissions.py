@@ -1,0 +1,371 @@
+"""What AWS documents that its services need when they act for this stack, as test data.
+
+Each entry is one thing a service does on our behalf (a pipeline action type, a task start, a
+schedule firing), the page that documents its permissions, the role of this program that must
+hold them, and the calls it makes: the action, the concrete resource it touches (an ARN template
+filled from the recorded program: see `test_documented_permissions.concrete_names`) and the
+condition keys the request carries. A documented action this stack deliberately withholds is
+listed under `withheld` with the reason, so leaving one out is a decision someone wrote down.
+
+The documented policies name resources with wildcards; the resources here are what *this*
+stack's services touch, so a statement scoped to our bucket, key or family still satisfies them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+ARN = "arn:aws:{service}:{region}:{account}:"
+
+
+def arn(service: str, rest: str) -> str:
+    """`arn:aws:<service>:{region}:{account}:<rest>`, placeholders left for the program's values."""
+    return ARN.replace("{service}", service) + rest
+
+
+@dataclass(frozen=True)
+class Need:
+    """One call the service makes: action, resource touched, condition keys the request carries."""
+
+    action: str
+    resource: str
+    context: Mapping[str, str] = field(default_factory=dict)
+    # When the call is documented on another page than the entry's (e.g. SSE-KMS reads).
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentedUse:
+    what: str
+    url: str
+    # The recorded Pulumi name of the role that must hold the permissions.
+    role: str
+    needs: tuple[Need, ...]
+    withheld: Mapping[str, str] = field(default_factory=dict)
+
+
+def needs(actions: tuple[str, ...], resource: str) -> tuple[Need, ...]:
+    """Several actions on the same resource, with no condition keys."""
+    return tuple(Need(action, resource) for action in actions)
+
+
+S3_SSE_KMS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"
+SNS_KEY_MANAGEMENT = "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html"
+VIA_S3 = {"kms:ViaService": "s3.{region}.amazonaws.com"}
+VIA_SNS = {"kms:ViaService": "sns.{region}.amazonaws.com"}
+# Where CodePipeline writes an action's output: <pipeline>/<artifact name, truncated>/<random>.
+ARTIFACT_OBJECT = "{artifacts_bucket}/{pipeline_name}/Artifact/Xyz1234"
+WRITE_ARTIFACT = (
+    Need("s3:PutObject", ARTIFACT_OBJECT),
+    Need("kms:GenerateDataKey", "{key}", VIA_S3, source=S3_SSE_KMS),
+)
+
+S3_SOURCE = DocumentedUse(
+    what="CodePipeline S3 source action (the model bundle)",
+    url="https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-S3.html",
+    role="delivery-pipeline",
+    needs=(
+        *needs(
+            ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"),
+            "{model_bucket}/{model_key}",
+        ),
+        *needs(("s3:GetBucketVersioning", "s3:GetBucketAcl", "s3:GetBucketLocation"), "{model_bucket}"),
+        Need("kms:Decrypt", "{key}", VIA_S3, source=S3_SSE_KMS),
+        *WRITE_ARTIFACT,
+    ),
+)
+
+CODE_CONNECTION_SOURCE = DocumentedUse(
+    what="CodePipeline CodeStarSourceConnection source action (GitHub)",
+    url="https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodestarConnectionSource.html",
+    role="delivery-pipeline",
+    needs=(Need("codeconnections:UseConnection", "{connection}"), *WRITE_ARTIFACT),
+)
+
+_BATCH_BUILDS = "the CodeBuild actions do not set BatchEnabled: no build batches run"
+
+
+def codebuild_action(project: str) -> DocumentedUse:
+    return DocumentedUse(
+        what=f"CodePipeline CodeBuild action ({project})",
+        url="https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodeBuild.html",
+        role="delivery-pipeline",
+        needs=needs(("codebuild:StartBuild", "codebuild:BatchGetBuilds"), f"{{{project}}}"),
+        withheld={
+            "codebuild:StartBuildBatch": _BATCH_BUILDS,
+            "codebuild:BatchGetBuildBatches": _BATCH_BUILDS,
+        },
+    )
+
+
+def ecs_deploy(env: str) -> DocumentedUse:
+    """The standard ECS deploy action: a task-definition revision (tagged), the service update."""
+    service = arn("ecs", f"service/{{cluster}}/{{{env}_service}}")
+    to_tasks = {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    return DocumentedUse(
+        what=f"CodePipeline ECS deploy action ({env})",
+        url="https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html",
+        role="delivery-pipeline",
+        needs=(
+            # No resource type: AWS authorizes these on "*" only.
+            *needs(("ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"), "*"),
+            # The new revision carries the service's task-definition tags: tag-on-create.
+            Need(
+                "ecs:TagResource",
+                arn("ecs", f"task-definition/{{{env}_family}}:2"),
+                {"ecs:CreateAction": "RegisterTaskDefinition"},
+            ),
+            *needs(("ecs:DescribeServices", "ecs:UpdateService"), service),
+            Need("iam:PassRole", f"{{{env}_task_role}}", to_tasks),
+            Need("iam:PassRole", f"{{{env}_execution_role}}", to_tasks),
+        ),
+    )
+
+
+MANUAL_APPROVAL = DocumentedUse(
+    what="CodePipeline manual approval action (publishes to the encrypted approval topic)",
+    url="https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-service-role-permissions.html",
+    role="delivery-pipeline",
+    needs=(
+        Need("sns:Publish", "{approval_topic}"),
+        # CodePipeline publishes with the pipeline role, not a service principal (SNS guide).
+        Need("kms:GenerateDataKey", "{key}", VIA_SNS, source=SNS_KEY_MANAGEMENT),
+        Need("kms:Decrypt", "{key}", VIA_SNS, source=SNS_KEY_MANAGEMENT),
+    ),
+)
+
+_PULL = ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage")
+
+
+def task_execution(what: str, url: str, *, role: str, repository: str, log_group: str) -> DocumentedUse:
+    """Pull the image, ship the container's logs (the scoped AmazonECSTaskExecutionRolePolicy)."""
+    stream = f"{{{log_group}}}:log-stream:prefix/container/0123456789abcdef"
+    return DocumentedUse(
+        what=what,
+        url=url,
+        role=role,
+        needs=(
+            Need("ecr:GetAuthorizationToken", "*"),
+            *needs(_PULL, f"{{{repository}}}"),
+            *needs(("logs:CreateLogStream", "logs:PutLogEvents"), stream),
+        ),
+    )
+
+
+ECS_TASK_EXECUTION = (
+    "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html"
+)
+SERVING_EXECUTION = tuple(
+    task_execution(
+        f"ECS task execution (serving {env})",
+        ECS_TASK_EXECUTION,
+        role=f"serving-{env}-execution",
+        repository="service_repo",
+        log_group=f"{env}_logs",
+    )
+    for env in ("stage", "prod")
+)
+BATCH_EXECUTION = task_execution(
+    "Batch job execution on Fargate (retrain, monitor)",
+    "https://docs.aws.amazon.com/batch/latest/userguide/execution-IAM-role.html",
+    role="jobs-execution",
+    repository="jobs_repo",
+    log_group="jobs_logs",
+)
+
+SCHEDULER_TARGET = DocumentedUse(
+    what="EventBridge Scheduler universal target batch:submitJob (its execution role)",
+    url="https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role",
+    role="jobs-scheduler",
+    needs=(
+        # A definition submitted by name is authorized as its latest revision's ARN.
+        Need("batch:SubmitJob", "{retrain_definition_prefix}:3"),
+        Need("batch:SubmitJob", "{monitor_definition_prefix}:3"),
+        Need("batch:SubmitJob", "{queue}"),
+        Need(
+            "sqs:SendMessage",
+            "{dead_letters}",
+            source="https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html",
+        ),
+    ),
+)
+
+RULE_TARGET = DocumentedUse(
+    what="EventBridge rule target role (model upload starts the pipeline)",
+    url="https://docs.aws.amazon.com/codepipeline/latest/userguide/create-cloudtrail-S3-source-cfn.html",
+    role="delivery-events-start",
+    needs=(Need("codepipeline:StartPipelineExecution", "{pipeline}"),),
+)
+
+_LOG_GROUP_EXISTS = (
+    "the program creates the project's log group (encrypted, with retention) before the project; "
+    "a group CodeBuild created itself would have neither"
+)
+_REPORT_GROUP_EXISTS = (
+    "the program creates the report group the buildspec names (encrypted export); CodeBuild "
+    "creates one only when it is missing, and that one would not be encrypted"
+)
+CODEBUILD_SERVICE_ROLE_URL = (
+    "https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html"
+)
+_ARTIFACTS = (
+    *needs(("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"), ARTIFACT_OBJECT),
+    *needs(("s3:GetBucketAcl", "s3:GetBucketLocation"), "{artifacts_bucket}"),
+    Need("kms:Decrypt", "{key}", VIA_S3, source=S3_SSE_KMS),
+    Need("kms:GenerateDataKey", "{key}", VIA_S3, source=S3_SSE_KMS),
+)
+ECR_PUSH = "https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html"
+_PUSH = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:CompleteLayerUpload",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+    "ecr:BatchGetImage",
+)
+_REPORTS = ("codebuild:CreateReport", "codebuild:UpdateReport", "codebuild:BatchPutTestCases")
+
+
+def _build_logs(log_group: str) -> tuple[Need, ...]:
+    return needs(("logs:CreateLogStream", "logs:PutLogEvents"), f"{{{log_group}}}:log-stream:0123-abcd")
+
+
+BUILD_SERVICE_ROLE = DocumentedUse(
+    what="CodeBuild service role (Build stage: logs, artifacts, test reports, image push)",
+    url=CODEBUILD_SERVICE_ROLE_URL,
+    role="delivery-build",
+    needs=(
+        *_build_logs("build_logs"),
+        *_ARTIFACTS,
+        *needs(_REPORTS, "{report_group}"),
+        Need("ecr:GetAuthorizationToken", "*", source=ECR_PUSH),
+        *(
+            Need(action, f"{{{repo}}}", source=ECR_PUSH)
+            for repo in ("service_repo", "jobs_repo")
+            for action in _PUSH
+        ),
+        # CODEBUILD_CLONE_REF: the build clones through the connection itself.
+        Need(
+            "codeconnections:UseConnection",
+            "{connection}",
+            source="https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodestarConnectionSource.html",
+        ),
+    ),
+    withheld={"logs:CreateLogGroup": _LOG_GROUP_EXISTS, "codebuild:CreateReportGroup": _REPORT_GROUP_EXISTS},
+)
+
+PROMOTE_SERVICE_ROLE = DocumentedUse(
+    what="CodeBuild service role (PromoteJobs stage: logs, reading the source artifact)",
+    url=CODEBUILD_SERVICE_ROLE_URL,
+    role="delivery-promote-jobs",
+    needs=(
+        *_build_logs("promote_logs"),
+        *needs(("s3:GetObject", "s3:GetObjectVersion"), ARTIFACT_OBJECT),
+        *needs(("s3:GetBucketAcl", "s3:GetBucketLocation"), "{artifacts_bucket}"),
+        Need("kms:Decrypt", "{key}", VIA_S3, source=S3_SSE_KMS),
+    ),
+    withheld={
+        "logs:CreateLogGroup": _LOG_GROUP_EXISTS,
+        "s3:PutObject": "the PromoteJobs action has no output artifact",
+        "codebuild:CreateReport": "the promote buildspec publishes no test reports",
+    },
+)
+
+DOCUMENTED_USES: tuple[DocumentedUse, ...] = (
+    S3_SOURCE,
+    CODE_CONNECTION_SOURCE,
+    codebuild_action("build_project"),
+    codebuild_action("promote_project"),
+    ecs_deploy("stage"),
+    ecs_deploy("prod"),
+    MANUAL_APPROVAL,
+    *SERVING_EXECUTION,
+    BATCH_EXECUTION,
+    SCHEDULER_TARGET,
+    RULE_TARGET,
+    BUILD_SERVICE_ROLE,
+    PROMOTE_SERVICE_ROLE,
+)
+
+
+# --- The jobs' own S3 calls -----------------------------------------------------------------
+# Which IAM actions an S3 request needs depends on its parameters: a request naming a version
+# (VersionId, or a CopySource with VersionId) is authorized as s3:GetObjectVersion.
+S3_GET_OBJECT = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html"
+S3_PUT_OBJECT = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html"
+S3_COPY_OBJECT = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html"
+
+
+def s3_request_needs(operation: str, params: Mapping[str, object], *, bucket_arn: str) -> tuple[Need, ...]:
+    """The IAM actions (and SSE-KMS key use) one recorded S3 request is authorized as."""
+    kms = {"kms:ViaService": "s3.{region}.amazonaws.com"}
+
+    def read(key: object, version: object, url: str = S3_GET_OBJECT) -> Need:
+        action = "s3:GetObjectVersion" if version else "s3:GetObject"
+        return Need(action, f"{bucket_arn}/{key}", source=url)
+
+    if operation == "GetObject":
+        return (
+            read(params["Key"], params.get("VersionId")),
+            Need("kms:Decrypt", "{key}", kms, source=S3_SSE_KMS),
+        )
+    if operation == "PutObject":
+        return (
+            Need("s3:PutObject", f"{bucket_arn}/{params['Key']}", source=S3_PUT_OBJECT),
+            Need("kms:GenerateDataKey", "{key}", kms, source=S3_SSE_KMS),
+        )
+    if operation == "CopyObject":
+        source = params["CopySource"]
+        assert isinstance(source, Mapping), "the jobs pass CopySource as a dict"
+        return (
+            Need("s3:PutObject", f"{bucket_arn}/{params['Key']}", source=S3_COPY_OBJECT),
+            read(source["Key"], source.get("VersionId"), S3_COPY_OBJECT),
+            Need("kms:Decrypt", "{key}", kms, source=S3_SSE_KMS),
+            Need("kms:GenerateDataKey", "{key}", kms, source=S3_SSE_KMS),
+        )
+    raise AssertionError(f"no documented permissions recorded for S3 {operation}")
+
+
+# --- Publishers to our SSE-KMS topics -------------------------------------------------------
+SNS_ACCESS_POLICY_USE_CASES = "https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html"
+
+
+@dataclass(frozen=True)
+class TopicPublisher:
+    """How one AWS service publishes to an encrypted topic, per the SNS key-management guide.
+
+    `principal` is the service principal the key policy must admit, or None where the guide says
+    the service uses an IAM role instead (then that role's policy carries the key permissions:
+    see MANUAL_APPROVAL). `key_context` holds the condition keys the service's KMS request
+    carries; a key-policy condition on any other key never holds and the message is dropped.
+    `publish_context` is what its sns:Publish request carries (for the topic policy).
+    """
+
+    principal: str | None
+    key_context: Mapping[str, str]
+    publish_context: Mapping[str, str]
+    note: str = ""
+
+
+# {source} is the ARN of the alarm or rule that publishes.
+_FROM_THIS_ACCOUNT = {"aws:SourceAccount": "{account}", "aws:SourceArn": "{source}"}
+TOPIC_PUBLISHERS: Mapping[str, TopicPublisher] = {
+    "alarm": TopicPublisher("cloudwatch.amazonaws.com", _FROM_THIS_ACCOUNT, _FROM_THIS_ACCOUNT),
+    "rule": TopicPublisher(
+        "events.amazonaws.com",
+        key_context={},
+        publish_context=_FROM_THIS_ACCOUNT,
+        note=(
+            "aws:SourceArn, aws:SourceAccount and aws:SourceOrgID in the KMS key policy are not "
+            "supported for EventBridge-to-encrypted-topics"
+        ),
+    ),
+    "notification-rule": TopicPublisher(
+        "codestar-notifications.amazonaws.com", _FROM_THIS_ACCOUNT, _FROM_THIS_ACCOUNT
+    ),
+    "manual-approval": TopicPublisher(
+        None, {}, {}, note="CodePipeline needs an IAM role (the pipeline role), not a service principal"
+    ),
+}
+KMS_TOPIC_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")

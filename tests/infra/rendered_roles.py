@@ -1,0 +1,78 @@
+"""The program's roles and ARNs as the documented-permission tests read them.
+
+`concrete_names` gives the values the placeholders of `tests/infra/documented_permissions.py`
+stand for; `role_statements` gives every statement of a role's inline policies.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.infra.documented_permissions import Need
+from tests.infra.policy_matcher import Call, Statement, statements_of
+from tests.infra.program import ACCOUNT, REGION, Program
+
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+
+
+def _arn(program: Program, type_token: str, name: str) -> str:
+    return str(program.one(type_token, name).state["arn"])
+
+
+def concrete_names(program: Program) -> dict[str, str]:
+    """The values the documented needs' placeholders stand for, as this program registers them."""
+    names = {
+        "region": REGION,
+        "account": ACCOUNT,
+        "model_bucket": _arn(program, "aws:s3/bucket:Bucket", "ml-models"),
+        "model_key": str(program.outputs["modelKey"]),
+        "artifacts_bucket": _arn(program, "aws:s3/bucket:Bucket", "ml-artifacts"),
+        "key": _arn(program, "aws:kms/key:Key", "data-key"),
+        "approval_topic": str(program.outputs["approvalTopicArn"]),
+        "connection": str(program.outputs["codeConnectionArn"]),
+        "build_project": _arn(program, "aws:codebuild/project:Project", "delivery-build"),
+        "promote_project": _arn(program, "aws:codebuild/project:Project", "delivery-promote-jobs"),
+        "pipeline": _arn(program, "aws:codepipeline/pipeline:Pipeline", "delivery-pipeline"),
+        "pipeline_name": str(program.outputs["pipelineName"]),
+        "cluster": str(program.outputs["clusterName"]),
+        "report_group": _arn(program, "aws:codebuild/reportGroup:ReportGroup", "delivery-junit"),
+        "build_logs": _arn(program, "aws:cloudwatch/logGroup:LogGroup", "delivery-build-logs"),
+        "promote_logs": _arn(program, "aws:cloudwatch/logGroup:LogGroup", "delivery-promote-jobs-logs"),
+        "service_repo": _arn(program, "aws:ecr/repository:Repository", "images-service"),
+        "jobs_repo": _arn(program, "aws:ecr/repository:Repository", "images-jobs"),
+        "jobs_logs": _arn(program, "aws:cloudwatch/logGroup:LogGroup", "jobs-logs"),
+        "queue": _arn(program, "aws:batch/jobQueue:JobQueue", "jobs-queue"),
+        "dead_letters": _arn(program, "aws:sqs/queue:Queue", "jobs-schedule-dlq"),
+    }
+    for kind in ("retrain", "monitor"):
+        definition = program.one("aws:batch/jobDefinition:JobDefinition", f"jobs-{kind}")
+        names[f"{kind}_definition_prefix"] = str(definition.state["arnPrefix"])
+    for env in ("stage", "prod"):
+        names[f"{env}_service"] = str(program.outputs[f"{env}ServiceName"])
+        names[f"{env}_family"] = str(
+            program.one("aws:ecs/taskDefinition:TaskDefinition", f"serving-{env}-task").inputs["family"]
+        )
+        names[f"{env}_task_role"] = _arn(program, ROLE, f"serving-{env}-task")
+        names[f"{env}_execution_role"] = _arn(program, ROLE, f"serving-{env}-execution")
+        names[f"{env}_logs"] = _arn(program, "aws:cloudwatch/logGroup:LogGroup", f"serving-{env}-logs")
+    return names
+
+
+def role_statements(program: Program, role_name: str) -> list[Statement]:
+    """Every statement of the role's inline policies (the program attaches no managed policy)."""
+    role = program.one(ROLE, role_name)
+    documents: list[dict[str, Any]] = [
+        json.loads(p.inputs["policy"]) for p in program.of_type(ROLE_POLICY) if p.inputs["role"] == role.id
+    ]
+    assert documents, f"role {role_name} has no inline policy"
+    return statements_of(documents)
+
+
+def call_of(need: Need, names: dict[str, str]) -> Call:
+    return Call(
+        action=need.action,
+        resource=need.resource.format(**names),
+        context={key: value.format(**names) for key, value in need.context.items()},
+    )

@@ -1,0 +1,56 @@
+"""Every role AWS services act through holds what their documentation says they need.
+
+The needs are data (`tests/infra/documented_permissions.py`, each naming its page); this test
+fills their resources with the concrete ARNs the program registers and asks the rendered inline
+policies whether they allow each call (`tests/infra/policy_matcher.py`). A statement dropped,
+narrowed off the resource AWS touches, or conditioned on a key the call does not carry fails here,
+naming the documented action, the resource and the page.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.infra.documented_permissions import DOCUMENTED_USES, DocumentedUse
+from tests.infra.policy_matcher import Call, allows
+from tests.infra.program import Program
+from tests.infra.rendered_roles import call_of, concrete_names, role_statements
+
+
+def missing_needs(program: Program, use: DocumentedUse) -> list[str]:
+    """The documented calls the role's policies do not allow, each as a readable line."""
+    names = concrete_names(program)
+    statements = role_statements(program, use.role)
+    missing = []
+    for need in use.needs:
+        call = call_of(need, names)
+        if not allows(statements, call):
+            context = f" with {dict(call.context)}" if call.context else ""
+            missing.append(f"{call.action} on {call.resource}{context} ({need.source or use.url})")
+    return missing
+
+
+def test_no_role_attaches_managed_policies(dev_program: Program) -> None:
+    """The coverage check reads inline policies only; a managed attachment would escape it."""
+    attached = dev_program.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert not attached, f"managed policies attached: {[a.name for a in attached]}"
+
+
+@pytest.mark.parametrize("use", DOCUMENTED_USES, ids=lambda use: use.what)
+def test_role_holds_what_the_documentation_says_the_service_needs(
+    dev_program: Program, use: DocumentedUse
+) -> None:
+    missing = missing_needs(dev_program, use)
+    assert not missing, f"{use.role} lacks, for {use.what} ({use.url}):\n  " + "\n  ".join(missing)
+
+
+@pytest.mark.parametrize("use", DOCUMENTED_USES, ids=lambda use: use.what)
+def test_withheld_documented_actions_are_really_withheld(dev_program: Program, use: DocumentedUse) -> None:
+    """A documented action listed as withheld is granted neither on "*" nor on what the use touches."""
+    names = concrete_names(dev_program)
+    statements = role_statements(dev_program, use.role)
+    resources = {"*", *(call_of(need, names).resource for need in use.needs)}
+    granted = sorted(
+        action for action in use.withheld if any(allows(statements, Call(action, r)) for r in resources)
+    )
+    assert not granted, f"{use.role} grants {granted}, listed as withheld for {use.what}"
