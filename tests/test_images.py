@@ -7,7 +7,6 @@ argument reaches the runtime as its CODE_VERSION setting; only the shipped libra
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -15,22 +14,11 @@ import yaml
 
 from ml_deploy.layout import BUNDLE_FILE
 from ml_deploy.settings import RuntimeSettings, ServiceSettings
+from tests.dockerfiles import instructions
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILES = {"service": REPO / "service" / "Dockerfile", "jobs": REPO / "retrain_job" / "Dockerfile"}
 MIRROR = "public.ecr.aws/docker/library/"
-
-
-def instructions(path: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
-    text = re.sub(r"\\\n", " ", path.read_text())
-    pairs = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            keyword, _, rest = line.partition(" ")
-            pairs.append((keyword.upper(), rest.strip()))
-    return pairs
 
 
 def test_both_images_share_one_base_from_the_ecr_public_mirror() -> None:

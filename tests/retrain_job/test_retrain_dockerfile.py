@@ -12,20 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.dockerfiles import instructions
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "retrain_job" / "Dockerfile"
 
 
 def _instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs with continuation lines joined and comments dropped."""
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
-    pairs = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            keyword, _, rest = line.partition(" ")
-            pairs.append((keyword.upper(), rest.strip()))
-    return pairs
+    return instructions(DOCKERFILE)
 
 
 def _index(keyword: str, contains: str = "") -> int:

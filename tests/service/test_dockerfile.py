@@ -10,20 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.dockerfiles import instructions
+
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "service" / "Dockerfile"
 
 
 def _instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            keyword, _, rest = line.partition(" ")
-            out.append((keyword.upper(), rest.strip()))
-    return out
+    return instructions(DOCKERFILE)
 
 
 def _index(predicate: str) -> int:
