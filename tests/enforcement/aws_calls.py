@@ -122,8 +122,9 @@ def _read_object(bucket: str, key: str, version: str | None) -> Request:
     return Request("s3:GetObjectVersion" if version else "s3:GetObject", _object(bucket, key))
 
 
-def _list_bucket(bucket: str, prefix: str) -> Request:
-    return Request("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": prefix})
+def _list_bucket(bucket: str, prefix: str | None, action: str = "s3:ListBucket") -> Request:
+    # A listing without a Prefix parameter has no s3:prefix key in its request context.
+    return Request(action, f"arn:aws:s3:::{bucket}", {} if prefix is None else {"s3:prefix": prefix})
 
 
 def _get_object(call: Call, stack: StackFacts) -> list[Request]:
@@ -165,14 +166,11 @@ def _copy_object(call: Call, stack: StackFacts) -> list[Request]:
 
 
 def _list_objects(call: Call, stack: StackFacts) -> list[Request]:
-    return [_list_bucket(call.params["Bucket"], call.params.get("Prefix", ""))]
+    return [_list_bucket(call.params["Bucket"], call.params.get("Prefix"))]
 
 
 def _list_versions(call: Call, stack: StackFacts) -> list[Request]:
-    p = call.params
-    return [
-        Request("s3:ListBucketVersions", f"arn:aws:s3:::{p['Bucket']}", {"s3:prefix": p.get("Prefix", "")})
-    ]
+    return [_list_bucket(call.params["Bucket"], call.params.get("Prefix"), "s3:ListBucketVersions")]
 
 
 def _put_metric_data(call: Call, stack: StackFacts) -> list[Request]:

@@ -10,6 +10,7 @@ S3 and SNS make on its behalf. A failure names the call and the permission it la
 from __future__ import annotations
 
 import gzip
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -114,16 +115,44 @@ def test_payload_logging_is_allowed_by_the_model_server_task_role(
     task_definition: str,
 ) -> None:
     role = task_role(program, task_definition)
-    settings = ServiceSettings.from_env(
-        {**role.environment, "MODEL_BUNDLE_PATH": str(trained_bundle), "LOG_BATCH_SIZE": "5",
-         "LOG_RETRY_BASE_SECONDS": "0.05", "LOG_SHUTDOWN_TIMEOUT_SECONDS": "1"}
-    )  # fmt: skip
-    with enforced.running_as(role), TestClient(create_app(settings)) as client:
-        for record in records_from(sample_frame, 5):
-            assert client.post("/predict", json={"record": record}).status_code == 200
+    settings = _serve_predictions(enforced, role, bundle=trained_bundle, frame=sample_frame)
 
     _assert_proven(enforced, role, expected={"s3:PutObject"})
     listed = enforced.admin("s3").list_objects_v2(
         Bucket=settings.log_bucket, Prefix=settings.environment_log_prefix
     )
     assert listed.get("KeyCount", 0) >= 1, f"no prediction log under {settings.environment_log_prefix}"
+
+
+def test_the_check_catches_a_role_without_an_action_its_runtime_needs(
+    enforced: EnforcedAws, program: Program, trained_bundle: Path, sample_frame: pd.DataFrame
+) -> None:
+    """The same run as above under the prod task role minus s3:PutObject must be refused, by both."""
+    role = task_role(program, "serving-prod-task")
+    statements = [s for s in role.policy["Statement"] if s["Action"] != "s3:PutObject"]
+    assert len(statements) == len(role.policy["Statement"]) - 1, "expected one PutObject statement"
+    crippled = replace(role, name="prod-task-without-put", policy={**role.policy, "Statement": statements})
+
+    _serve_predictions(enforced, crippled, bundle=trained_bundle, frame=sample_frame)
+
+    problems = enforced.unproven(crippled)
+    assert any(p.startswith("moto denied s3 PutObject") for p in problems), problems
+    assert any(
+        "needs s3:PutObject on arn:aws:s3:::ml-prediction-logs-0a1b2c3/predictions/prod/" in p
+        and p.endswith("no statement allows it in the policy of role prod-task-without-put")
+        for p in problems
+    ), problems
+
+
+def _serve_predictions(
+    enforced: EnforcedAws, role: RuntimeRole, *, bundle: Path, frame: pd.DataFrame
+) -> ServiceSettings:
+    """Serve a few predictions as `role`, with its task environment; stopping flushes the log."""
+    settings = ServiceSettings.from_env(
+        {**role.environment, "MODEL_BUNDLE_PATH": str(bundle), "LOG_BATCH_SIZE": "5",
+         "LOG_RETRY_BASE_SECONDS": "0.05", "LOG_SHUTDOWN_TIMEOUT_SECONDS": "0.5"}
+    )  # fmt: skip
+    with enforced.running_as(role), TestClient(create_app(settings)) as client:
+        for record in records_from(frame, 5):
+            assert client.post("/predict", json={"record": record}).status_code == 200
+    return settings
