@@ -31,7 +31,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def program() -> Program:
+def dev_program() -> Program:
     """The dev stack as `pulumi up -s dev` would render it (under the mocks)."""
     return run_program()
 
@@ -89,14 +89,14 @@ class EnforcedAws:
 
 
 @pytest.fixture
-def enforced(program: Program, monkeypatch: pytest.MonkeyPatch) -> Iterator[EnforcedAws]:
+def enforced(dev_program: Program, monkeypatch: pytest.MonkeyPatch) -> Iterator[EnforcedAws]:
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     recorder = CallRecorder()
     recorder.install(monkeypatch)
     with mock_aws(config={"batch": {"use_docker": False}}):
-        world = EnforcedAws(program=program, recorder=recorder, monkeypatch=monkeypatch)
+        world = EnforcedAws(program=dev_program, recorder=recorder, monkeypatch=monkeypatch)
         _lay_out(world)
         yield world
 

@@ -49,9 +49,11 @@ def _put_csv(enforced: EnforcedAws, uri: str, frame: pd.DataFrame) -> None:
     s3.put_object(Bucket=bucket, Key=f"{prefix}part-000.csv", Body=frame.to_csv(index=False).encode())
 
 
-def test_retrain_promotion_is_allowed_by_the_retrain_role(enforced: EnforcedAws, program: Program) -> None:
+def test_retrain_promotion_is_allowed_by_the_retrain_role(
+    enforced: EnforcedAws, dev_program: Program
+) -> None:
     """First model (no champion yet), then a second that passes the gate and replaces it."""
-    role = job_role(program, "jobs-retrain")
+    role = job_role(dev_program, "jobs-retrain")
     uri, bucket, model_key = (role.environment[k] for k in ("TRAINING_DATA_URI", "MODEL_BUCKET", "MODEL_KEY"))
     statuses = []
     for seed in (21, 22):
@@ -70,10 +72,10 @@ def test_retrain_promotion_is_allowed_by_the_retrain_role(enforced: EnforcedAws,
 
 
 def test_monitor_drift_run_is_allowed_by_the_monitor_role(
-    enforced: EnforcedAws, program: Program, trained_bundle: Path, drifted_frame: pd.DataFrame
+    enforced: EnforcedAws, dev_program: Program, trained_bundle: Path, drifted_frame: pd.DataFrame
 ) -> None:
     """Drift with RETRAIN_ON_DRIFT on: reports, cooldown, metrics, alert, and the retrain submitted."""
-    role = job_role(program, "jobs-monitor")
+    role = job_role(dev_program, "jobs-monitor")
     env = role.environment
     assert env["RETRAIN_ON_DRIFT"] == "true", "the dev stack is expected to retrain on drift"
     s3 = enforced.admin("s3")
@@ -109,12 +111,12 @@ def _write_prediction_logs(s3: Any, env: dict[str, str], *, bundle: Path, frame:
 @pytest.mark.parametrize("task_definition", ["serving-prod-task", "serving-stage-task"])
 def test_payload_logging_is_allowed_by_the_model_server_task_role(
     enforced: EnforcedAws,
-    program: Program,
+    dev_program: Program,
     trained_bundle: Path,
     sample_frame: pd.DataFrame,
     task_definition: str,
 ) -> None:
-    role = task_role(program, task_definition)
+    role = task_role(dev_program, task_definition)
     settings = _serve_predictions(enforced, role, bundle=trained_bundle, frame=sample_frame)
 
     _assert_proven(enforced, role, expected={"s3:PutObject"})
@@ -125,10 +127,10 @@ def test_payload_logging_is_allowed_by_the_model_server_task_role(
 
 
 def test_the_check_catches_a_role_without_an_action_its_runtime_needs(
-    enforced: EnforcedAws, program: Program, trained_bundle: Path, sample_frame: pd.DataFrame
+    enforced: EnforcedAws, dev_program: Program, trained_bundle: Path, sample_frame: pd.DataFrame
 ) -> None:
     """The same run as above under the prod task role minus s3:PutObject must be refused, by both."""
-    role = task_role(program, "serving-prod-task")
+    role = task_role(dev_program, "serving-prod-task")
     statements = [s for s in role.policy["Statement"] if s["Action"] != "s3:PutObject"]
     assert len(statements) == len(role.policy["Statement"]) - 1, "expected one PutObject statement"
     crippled = replace(role, name="prod-task-without-put", policy={**role.policy, "Statement": statements})
