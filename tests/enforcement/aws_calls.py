@@ -3,8 +3,9 @@
 `CallRecorder` hooks botocore's built-in handlers, so every client of every session made while it
 records (the jobs' own `boto3.session.Session`, the service's `boto3.client`) reports service,
 operation, parameters and the error code of the answer. `REQUIREMENTS` maps each (service,
-operation) to the IAM requests AWS evaluates for it, from the Service Authorization Reference
-and the S3/SNS/KMS pages cited beside each entry. A call missing from the table fails the check.
+operation) to the IAM requests AWS evaluates for it (as AWS documents each operation's
+permissions; the notes beside the entries say where it is not obvious), and every request it
+builds is checked against AWS's service reference. A call missing from the table fails the check.
 """
 
 from __future__ import annotations
