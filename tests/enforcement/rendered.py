@@ -1,0 +1,177 @@
+"""What the Pulumi program renders for a runtime (its role's policy, its environment), and the verdict.
+
+Everything is read from the resources the real program registers under the mocks
+(`tests.infra.program`): a Batch job definition names its job role and environment, an ECS task
+definition its task role and the container's environment; a role's policy is the union of its
+inline policies. So the runtimes run here with exactly the names, keys and ARNs infra gives them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ml_deploy.layout import SERVICE_CONTAINER
+from tests.enforcement.aws_calls import DENIED_ERRORS, Call, StackFacts, requests_for
+from tests.enforcement.policy_eval import Request, evaluate, reference_problems
+from tests.infra.program import ACCOUNT, REGION, Program
+
+# moto authorizes S3 and SQS requests on the request's ARN but every other service's on "*", and
+# names CloudWatch's actions by its signing name, some in lower case (moto's "IAM-like Access
+# Control" page and `moto.core.authorization`; verified against moto 5.2 here). Its view of a
+# policy therefore widens those resources to "*": moto still enforces the actions, and the
+# offline evaluation (`unproven`) holds the real resources.
+MOTO_RESOURCE_SERVICES = {"s3", "sqs"}
+MOTO_ACTION_PREFIXES = {"cloudwatch": "monitoring"}
+
+
+@dataclass(frozen=True)
+class RuntimeRole:
+    """A runtime as infra deploys it: the role it runs as, that role's policy, its environment."""
+
+    name: str
+    arn: str
+    policy: dict[str, Any]
+    environment: dict[str, str]
+
+
+def job_role(program: Program, definition: str) -> RuntimeRole:
+    """The job role and environment of the Batch job definition named `definition`."""
+    job = program.one("aws:batch/jobDefinition:JobDefinition", definition)
+    properties = _json(job.inputs["containerProperties"])
+    return _runtime(program, properties["jobRoleArn"], properties.get("environment", []))
+
+
+def task_role(program: Program, task_definition: str) -> RuntimeRole:
+    """The task role of an ECS task definition and the environment of its model-server container."""
+    task = program.one("aws:ecs/taskDefinition:TaskDefinition", task_definition)
+    [container] = [c for c in _json(task.inputs["containerDefinitions"]) if c["name"] == SERVICE_CONTAINER]
+    return _runtime(program, task.inputs["taskRoleArn"], container.get("environment", []))
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _runtime(program: Program, role_arn: str, environment: Sequence[Mapping[str, str]]) -> RuntimeRole:
+    role = program.by_id(role_arn)
+    attached = [
+        r.name
+        for r in program.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if r.inputs.get("role") in (role.id, role.name)
+    ]
+    assert not attached, f"{role.name} has attached managed policies {attached}; only inline ones are checked"
+    statements = [
+        statement
+        for policy in program.of_type("aws:iam/rolePolicy:RolePolicy")
+        if policy.inputs.get("role") in (role.id, role.name)
+        for statement in _json(policy.inputs["policy"])["Statement"]
+    ]
+    statements += [
+        s for inline in role.inputs.get("inlinePolicies", []) for s in _json(inline["policy"])["Statement"]
+    ]
+    assert statements, f"{role.name} has no policy at all"
+    return RuntimeRole(
+        name=role.name,
+        arn=role_arn,
+        policy={"Version": "2012-10-17", "Statement": statements},
+        environment={item["name"]: item["value"] for item in environment},
+    )
+
+
+def stack_facts(program: Program, *, job_definition_revision: Callable[[str], int]) -> StackFacts:
+    """Which key encrypts which bucket and topic, and the resource policies on them, as rendered."""
+    bucket_keys = {}
+    for config in program.of_type(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    ):
+        default = config.inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+        if default["sseAlgorithm"].startswith("aws:kms"):
+            bucket_keys[config.inputs["bucket"]] = _key_arn(default["kmsMasterKeyId"])
+    topic_keys = {
+        topic.state["arn"]: _key_arn(topic.inputs["kmsMasterKeyId"])
+        for topic in program.of_type("aws:sns/topic:Topic")
+        if topic.inputs.get("kmsMasterKeyId")
+    }
+    policies: dict[str, Mapping[str, Any]] = {}
+    for bucket_policy in program.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        policies[f"arn:aws:s3:::{bucket_policy.inputs['bucket']}"] = _json(bucket_policy.inputs["policy"])
+    for topic_policy in program.of_type("aws:sns/topicPolicy:TopicPolicy"):
+        policies[topic_policy.inputs["arn"]] = _json(topic_policy.inputs["policy"])
+    for key in program.of_type("aws:kms/key:Key"):
+        if key.inputs.get("policy"):
+            policies[key.state["arn"]] = _json(key.inputs["policy"])
+    return StackFacts(
+        region=REGION,
+        account=ACCOUNT,
+        bucket_keys=bucket_keys,
+        topic_keys=topic_keys,
+        job_definition_revision=job_definition_revision,
+        resource_policies=policies,
+    )
+
+
+def _key_arn(key: str) -> str:
+    assert key.startswith("arn:aws:kms:"), f"expected a KMS key ARN, got {key!r}: map it in {__name__}"
+    return key
+
+
+def moto_view(policy: Mapping[str, Any]) -> dict[str, Any]:
+    """The same grants as moto can enforce them (see MOTO_RESOURCE_SERVICES)."""
+    statements = []
+    for statement in policy["Statement"]:
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        for index, action in enumerate(actions):
+            service, _, name = action.partition(":")
+            moto_action = f"{MOTO_ACTION_PREFIXES.get(service, service)}:{name}"
+            # IAM action names are case-insensitive; moto matches them case-sensitively, and
+            # names some (batch:submitjob) in lower case.
+            moto_actions = sorted({moto_action, moto_action.lower()})
+            resource = statement["Resource"] if service in MOTO_RESOURCE_SERVICES else "*"
+            sid = f"{statement.get('Sid', 'Statement')}{index}"  # Sids stay unique, as IAM requires
+            statements.append({**statement, "Sid": sid, "Action": moto_actions, "Resource": resource})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def unproven(calls: Sequence[Call], *, role: RuntimeRole, stack: StackFacts) -> list[str]:
+    """One line per call the rendered policy does not prove allowed (empty: all proven)."""
+    problems: list[str] = []
+    for call in calls:
+        if call.error in DENIED_ERRORS:
+            problems.append(f"moto denied {call}")
+        needs = requests_for(call, stack)
+        if needs is None:
+            problems.append(
+                f"{call}: no IAM mapping for {call.service} {call.operation}; add what AWS authorizes "
+                "for it to REQUIREMENTS in tests/enforcement/aws_calls.py"
+            )
+            continue
+        for need in needs:
+            problems += [f"{call}: mapping error: {p}" for p in reference_problems(need)]
+            problems += [f"{call} needs {need}: {why}" for why in _refusals(need, role=role, stack=stack)]
+    return list(dict.fromkeys(problems))  # a retried call reports once
+
+
+def _refusals(need: Request, *, role: RuntimeRole, stack: StackFacts) -> list[str]:
+    # boto3 talks to AWS over TLS: the buckets' and topic's DenyInsecureTransport must not apply.
+    request = Request(need.action, need.resource, {**need.context, "aws:SecureTransport": "true"})
+    reasons = []
+    decision = evaluate(role.policy, request)
+    if not decision.allowed:
+        reasons.append(f"{decision.reason} in the policy of role {role.name}")
+    resource_policy = _resource_policy(stack, need.resource)
+    if resource_policy is not None:
+        on_resource = evaluate(resource_policy, request, principal=role.arn)
+        if on_resource.explicit_deny:
+            reasons.append(f"{on_resource.reason} in the resource policy of {need.resource}")
+        elif need.action.startswith("kms:") and not on_resource.allowed:
+            reasons.append(f"the key policy of {need.resource} lets no IAM policy of this account grant it")
+    return reasons
+
+
+def _resource_policy(stack: StackFacts, resource: str) -> Mapping[str, Any] | None:
+    if resource.startswith("arn:aws:s3:::"):
+        resource = "arn:aws:s3:::" + resource.removeprefix("arn:aws:s3:::").split("/")[0]
+    return stack.resource_policies.get(resource)
