@@ -75,7 +75,7 @@ class LocalDelivery:
         revision = next(
             (r for r in record["revisions"] if running and r["revision"] == running["revision"]), None
         )
-        alive = bool(running) and is_alive(int(running["pid"]))
+        alive = running is not None and is_alive(int(running["pid"]))
         return Deployment(
             environment=environment,
             service=record["service"],

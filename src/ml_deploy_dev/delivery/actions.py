@@ -121,7 +121,8 @@ def ecs_deploy(definition: PipelineDefinition, site: LocalSite, action: Action, 
         site.state_file, environment, image=image, image_dir=registry_dir(image, site.registry)
     )
     run.say(
-        f"{environment}: revision {revision} ({image.rsplit(':', 1)[-1]}): starting its task, waiting for /ready"
+        f"{environment}: revision {revision} ({image.rsplit(':', 1)[-1]}): "
+        "starting its task, waiting for /ready"
     )
     services.deploy_revision(site.state_file, environment, revision, ready_timeout=site.ready_timeout)
     run.say(f"{environment}: traffic moved to revision {revision}, the old task stopped")

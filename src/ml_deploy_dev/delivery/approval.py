@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ml_deploy_cli.local.state import now, read_state, update_state
 
@@ -43,7 +44,7 @@ def wait_for_answer(
     return False
 
 
-def _execution(state: dict[str, object], execution_id: str) -> dict[str, object]:
+def _execution(state: dict[str, Any], execution_id: str) -> dict[str, Any]:
     executions = state["executions"]
     assert isinstance(executions, list)
     (record,) = [e for e in executions if e["id"] == execution_id]

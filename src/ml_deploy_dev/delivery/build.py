@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -83,7 +84,7 @@ def _project_virtualenv(venv: Path) -> None:
     (venv / STAMP).touch()
 
 
-def _script(buildspec: dict[str, object], exported_file: Path) -> str:
+def _script(buildspec: dict[str, Any], exported_file: Path) -> str:
     phases = buildspec.get("phases") or {}
     assert isinstance(phases, dict)
     lines = []
@@ -94,9 +95,10 @@ def _script(buildspec: dict[str, object], exported_file: Path) -> str:
             lines += [
                 f"echo '{MARK} command {phase} {number}'",
                 command,
-                f"__status=$?; if [ $__status -ne 0 ]; then echo '{MARK} failed {phase} {number}'; exit $__status; fi",
+                f"__status=$?; if [ $__status -ne 0 ]; then "
+                f"echo '{MARK} failed {phase} {number}'; exit $__status; fi",
             ]
-    names = " ".join((buildspec.get("env") or {}).get("exported-variables", []))  # type: ignore[union-attr]
+    names = " ".join((buildspec.get("env") or {}).get("exported-variables", []))
     lines.append(
         f"for __name in {names}; do printf '%s=%s\\0' \"$__name\" \"${{!__name}}\"; done > '{exported_file}'"
     )
@@ -112,7 +114,7 @@ def _run(script: str, *, cwd: Path, environment: dict[str, str], say: Callable[[
         stderr=subprocess.STDOUT,
         text=True,
     )
-    current = {"command": "", "since": time.monotonic()}
+    current: dict[str, Any] = {"command": "", "since": time.monotonic()}
     done = threading.Event()
     threading.Thread(target=_ticker, args=(current, done, say), daemon=True).start()
     failed = ""
@@ -152,7 +154,7 @@ def _commands(script: str) -> dict[tuple[str, int], str]:
     return found
 
 
-def _ticker(current: dict[str, object], done: threading.Event, say: Callable[[str], None]) -> None:
+def _ticker(current: dict[str, Any], done: threading.Event, say: Callable[[str], None]) -> None:
     while not done.wait(PROGRESS_SECONDS):
         elapsed = time.monotonic() - float(str(current["since"]))
         say(f"... still running `{_short(str(current['command']))}` ({elapsed:.0f} s)")

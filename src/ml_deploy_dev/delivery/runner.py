@@ -57,7 +57,8 @@ class LocalPipeline:
                 execution_mode=self.definition.execution_mode,
                 stages=[stage.name for stage in self.definition.stages],
                 aws={"endpoint": aws["AWS_ENDPOINT_URL"], "region": aws["AWS_DEFAULT_REGION"],
-                     "access_key_id": aws["AWS_ACCESS_KEY_ID"], "secret_access_key": aws["AWS_SECRET_ACCESS_KEY"]},
+                     "access_key_id": aws["AWS_ACCESS_KEY_ID"],
+                     "secret_access_key": aws["AWS_SECRET_ACCESS_KEY"]},
                 model_bucket=stack.model_bucket, model_key=stack.model_key, log_bucket=stack.log_bucket,
                 decisions_prefix=stack.layout.decisions_prefix, reports_prefix=stack.layout.reports_prefix,
                 executions=[],
@@ -77,7 +78,8 @@ class LocalPipeline:
         variables[ServiceSettings.variable("environment")] = environment
         port = free_port()
         return {
-            "service": service, "url": f"http://127.0.0.1:{port}", "port": port, "task_environment": variables,
+            "service": service, "url": f"http://127.0.0.1:{port}", "port": port,
+            "task_environment": variables,
             "log_dir": str(self.site.workdir / "tasks"), "revisions": [], "running": None, "rollout": None,
         }  # fmt: skip
 

@@ -185,7 +185,8 @@ def write_wrappers(folder: Path, *, code: Path) -> Path:
     for name in ("docker", "aws"):
         script = folder / name
         script.write_text(
-            f'#!/bin/sh\nPYTHONPATH="{code}" exec "{sys.executable}" -m ml_deploy_dev.delivery.standins {name} "$@"\n'
+            f'#!/bin/sh\nPYTHONPATH="{code}" '
+            f'exec "{sys.executable}" -m ml_deploy_dev.delivery.standins {name} "$@"\n'
         )
         script.chmod(0o755)
     return folder
