@@ -1,4 +1,5 @@
-"""Which `Delivery` the commands talk to: the AWS stack named by its outputs, or (later) a local one."""
+"""Which `Delivery` the commands talk to: the AWS stack named by its outputs, or the local run
+(`--local` / ML_DEPLOY_LOCAL=1) whose state file is $ML_DEPLOY_LOCAL_STATE or `.demo/delivery/state.json`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from pathlib import Path
 
 from ml_deploy_cli.aws import AwsDelivery, ClientFactory, session_clients
 from ml_deploy_cli.delivery import Delivery
-from ml_deploy_cli.errors import CliError
 from ml_deploy_cli.outputs import load_outputs
 
 LOCAL_VARIABLE = "ML_DEPLOY_LOCAL"
@@ -29,10 +29,9 @@ def connector(
 
     def connect() -> Delivery:
         if local or environ.get(LOCAL_VARIABLE, "").lower() in ("1", "true", "yes"):
-            raise CliError(
-                f"the local backend (--local, {LOCAL_VARIABLE}=1) is not built yet; "
-                f"drop --local and unset {LOCAL_VARIABLE} to use the AWS stack"
-            )
+            from ml_deploy_cli.local import LocalDelivery, default_state_path
+
+            return LocalDelivery(default_state_path(environ))
         stack_outputs = load_outputs(outputs, environ=environ, stack=stack)
         return AwsDelivery(stack_outputs, client=client or session_clients(region or stack_outputs.region))
 

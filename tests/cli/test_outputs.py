@@ -92,11 +92,12 @@ def test_no_pulumi_and_no_file_says_how_to_give_one(
 @pytest.mark.parametrize(
     ("argv", "environ"), [(["--local", "status"], {}), (["status"], {"ML_DEPLOY_LOCAL": "1"})]
 )
-def test_the_local_backend_is_not_built_yet(
-    argv: list[str], environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+def test_local_selects_the_local_run_and_names_its_missing_state(
+    argv: list[str], environ: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    assert main(argv, environ=environ) == 1
-    assert "the local backend (--local, ML_DEPLOY_LOCAL=1) is not built yet" in capsys.readouterr().err
+    state = tmp_path / "delivery" / "state.json"
+    assert main(argv, environ={**environ, "ML_DEPLOY_LOCAL_STATE": str(state)}) == 1
+    assert f"no local delivery state at {state}" in capsys.readouterr().err
 
 
 def test_the_region_comes_from_the_stacks_arns() -> None:

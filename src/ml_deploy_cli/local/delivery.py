@@ -1,0 +1,198 @@
+"""`LocalDelivery`: the `Delivery` of the pipeline run on this machine, through its state file.
+
+Reads (status, history) come from the state the runner writes; an approval answer is written
+into it, and the runner, polling, goes on or stops; an upload goes to the local S3 (moto_server),
+whose model-upload rule starts the next execution as EventBridge does; a rollback replaces the
+environment's task itself, as `ml-deploy rollback` asks ECS to.
+"""
+
+from __future__ import annotations
+
+import getpass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from ml_deploy.bundle import Manifest
+from ml_deploy_cli.aws.buckets import Buckets
+from ml_deploy_cli.delivery import (
+    ApprovalAnswer,
+    ApprovalOutcome,
+    Deployment,
+    DriftReport,
+    Environment,
+    ExecutionFacts,
+    ExecutionRecord,
+    PendingApproval,
+    PipelineState,
+    RetrainDecision,
+    Rollback,
+    StageRun,
+    UploadedBundle,
+)
+from ml_deploy_cli.errors import CliError
+from ml_deploy_cli.images import parse_image
+from ml_deploy_cli.local import services
+from ml_deploy_cli.local.state import State, now, parse_time, read_state, update_state
+from ml_deploy_cli.local.tasks import TaskError, is_alive
+
+
+class LocalDelivery:
+    """The local run whose state is at `path`."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    @property
+    def _state(self) -> State:
+        return read_state(self._path)
+
+    @cached_property
+    def _buckets(self) -> Buckets:
+        state = self._state
+        aws = state["aws"]
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=aws["endpoint"],
+            region_name=aws["region"],
+            aws_access_key_id=aws["access_key_id"],
+            aws_secret_access_key=aws["secret_access_key"],
+        )
+        return Buckets(
+            s3,
+            model_bucket=state["model_bucket"],
+            model_key=state["model_key"],
+            log_bucket=state.get("log_bucket"),
+            decisions_prefix=state["decisions_prefix"],
+            reports_prefix=state["reports_prefix"],
+        )
+
+    def deployment(self, environment: Environment) -> Deployment:
+        record = self._environment(environment)
+        running = record.get("running")
+        revision = next(
+            (r for r in record["revisions"] if running and r["revision"] == running["revision"]), None
+        )
+        alive = running is not None and is_alive(int(running["pid"]))
+        return Deployment(
+            environment=environment,
+            service=record["service"],
+            revision=f"{record['service']}:{revision['revision']}" if revision else "-",
+            image=parse_image(revision["image"] if revision else "-"),
+            running=1 if alive else 0,
+            desired=1,
+            rollout=record.get("rollout"),
+            container_environment=dict(record.get("task_environment", {})),
+        )
+
+    def pipeline_state(self) -> PipelineState:
+        state = self._state
+        executions = state.get("executions", [])
+        runs = []
+        for stage in state.get("stages", []):
+            seen = [e for e in executions if stage in e.get("stages", {})]
+            if seen:
+                latest = max(seen, key=lambda e: str(e["started"]))
+                runs.append(StageRun(stage=stage, execution_id=latest["id"], status=latest["stages"][stage]))
+        approvals = [
+            PendingApproval(
+                execution_id=e["id"],
+                stage=e["approval"]["stage"],
+                action=e["approval"]["action"],
+                token=e["approval"]["token"],
+                since=parse_time(e["approval"].get("since")),
+                facts=_facts(e),
+            )
+            for e in executions
+            if (e.get("approval") or {}).get("status") == "InProgress"
+        ]
+        return PipelineState(pipeline=state.get("pipeline", "local"), stages=runs, approvals=approvals)
+
+    def answer_approval(self, *, approve: bool, comment: str, execution_id: str | None) -> ApprovalAnswer:
+        with update_state(self._path) as state:
+            waiting = [
+                e
+                for e in state.get("executions", [])
+                if (e.get("approval") or {}).get("status") == "InProgress" and execution_id in (None, e["id"])
+            ]
+            if not waiting:
+                which = f"execution {execution_id}" if execution_id else "no execution"
+                raise CliError(f"{which} waits for an approval (see `ml-deploy --local status`)")
+            if len(waiting) > 1:
+                raise CliError(f"{len(waiting)} executions wait; name one with --execution")
+            (execution,) = waiting
+            answered = now()
+            execution["approval"].update(
+                status="Succeeded" if approve else "Failed",
+                by=f"local/{getpass.getuser()}",
+                summary=comment,
+                answered_at=answered,
+            )
+        return ApprovalAnswer(
+            execution_id=execution["id"],
+            approved=approve,
+            facts=_facts(execution),
+            answered_at=parse_time(answered),
+        )
+
+    def upload_bundle(self, path: Path, *, manifest: Manifest) -> UploadedBundle:
+        return self._buckets.upload_bundle(path, manifest=manifest)
+
+    def roll_back(self, environment: Environment) -> Rollback:
+        current, earlier = services.previous_revision(self._path, environment)
+        service = self._environment(environment)["service"]
+        try:
+            services.deploy_revision(self._path, environment, int(earlier["revision"]))
+        except TaskError as error:
+            raise CliError(str(error)) from None
+        return Rollback(
+            environment=environment,
+            service=service,
+            from_revision=f"{service}:{current['revision']}",
+            from_image=parse_image(current["image"]),
+            to_revision=f"{service}:{earlier['revision']}",
+            to_image=parse_image(earlier["image"]),
+        )
+
+    def history(self, limit: int) -> list[ExecutionRecord]:
+        executions = sorted(self._state.get("executions", []), key=lambda e: str(e["started"]), reverse=True)
+        return [
+            ExecutionRecord(
+                execution_id=e["id"],
+                status=e["status"],
+                started=parse_time(e["started"]),
+                trigger=e["trigger"],
+                facts=_facts(e),
+            )
+            for e in executions[:limit]
+        ]
+
+    def last_decision(self) -> RetrainDecision | None:
+        return self._buckets.last_decision()
+
+    def drift_report(self, environment: Environment) -> DriftReport | None:
+        return self._buckets.drift_report(environment)
+
+    def _environment(self, environment: Environment) -> dict[str, Any]:
+        environments = self._state.get("environments", {})
+        if environment not in environments:
+            raise CliError(f"the local delivery has no {environment} environment yet")
+        record: dict[str, Any] = environments[environment]
+        return record
+
+
+def _facts(execution: dict[str, Any]) -> ExecutionFacts:
+    approval = execution.get("approval")
+    return ExecutionFacts(
+        commit=execution.get("commit"),
+        model_version=execution.get("model_version"),
+        model_object_version=execution.get("model_object_version"),
+        image_tag=execution.get("image_tag"),
+        approval=ApprovalOutcome(
+            status=approval["status"], by=approval.get("by"), summary=approval.get("summary")
+        )
+        if approval
+        else None,
+    )

@@ -1,0 +1,186 @@
+"""The local pipeline: executions of the program's pipeline, started by model uploads, one at a time.
+
+Each upload event (the model-upload rule's stand-in queue) is an execution. Executions run in the
+order they came, as the program's execution mode QUEUED runs them; under SUPERSEDED a waiting one
+is replaced by a newer one, which is reported. Each stage's actions run in the program's order
+(`actions.HANDLERS`); the state file records everything the CLI shows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from ml_deploy.settings import ServiceSettings
+from ml_deploy_cli.local import services
+from ml_deploy_cli.local.state import now, read_state, update_state
+from ml_deploy_cli.local.tasks import TaskError
+from ml_deploy_dev.delivery.actions import HANDLERS, ApprovalRejected, LocalSite, Run, check_definition
+from ml_deploy_dev.delivery.build import BuildFailed
+from ml_deploy_dev.delivery.definition import DefinitionError, PipelineDefinition
+from ml_deploy_dev.delivery.proxy import load_balancer
+from ml_deploy_dev.dev_stack import DevStack, service_environment
+from ml_deploy_dev.local_aws import drain_events, free_port
+
+ActionFailure = (BuildFailed, TaskError, ApprovalRejected, DefinitionError)
+
+
+class LocalPipeline:
+    """The program's pipeline run against the local account, with its state in `site.state_file`."""
+
+    def __init__(
+        self, definition: PipelineDefinition, site: LocalSite, *, say: Callable[[str], None]
+    ) -> None:
+        self.definition = definition
+        self.site = site
+        self.say = say
+        self._stop = threading.Event()
+
+    def prepare(self, stack: DevStack) -> None:
+        """Check the definition, write the first state, register the job definitions `pulumi up` would."""
+        problems = check_definition(self.definition, model_key=stack.model_key)
+        if problems:
+            raise DefinitionError(
+                "the local run cannot follow the program's pipeline: " + "; ".join(problems)
+            )
+        self.site.workdir.mkdir(parents=True, exist_ok=True)
+        aws = self.site.aws.environment
+        with update_state(self.site.state_file) as state:
+            state.clear()
+            state.update(
+                pipeline=self.definition.name,
+                execution_mode=self.definition.execution_mode,
+                stages=[stage.name for stage in self.definition.stages],
+                aws={"endpoint": aws["AWS_ENDPOINT_URL"], "region": aws["AWS_DEFAULT_REGION"],
+                     "access_key_id": aws["AWS_ACCESS_KEY_ID"],
+                     "secret_access_key": aws["AWS_SECRET_ACCESS_KEY"]},
+                model_bucket=stack.model_bucket, model_key=stack.model_key, log_bucket=stack.log_bucket,
+                decisions_prefix=stack.layout.decisions_prefix, reports_prefix=stack.layout.reports_prefix,
+                executions=[],
+                environments={
+                    environment: self._environment(service, environment, stack)
+                    for service, environment in self.definition.services.items()
+                },
+            )  # fmt: skip
+        batch = self.site.aws.client("batch")
+        for request in self.definition.job_definitions.values():
+            batch.register_job_definition(**request)
+
+    def _environment(self, service: str, environment: str, stack: DevStack) -> dict[str, Any]:
+        variables = {**self.site.aws.environment, **service_environment(stack, bundle=Path("-"), port=0)}
+        for field in ("model_bundle_path", "port"):
+            variables.pop(ServiceSettings.variable(field))
+        variables[ServiceSettings.variable("environment")] = environment
+        port = free_port()
+        return {
+            "service": service, "url": f"http://127.0.0.1:{port}", "port": port,
+            "task_environment": variables,
+            "log_dir": str(self.site.workdir / "tasks"), "revisions": [], "running": None, "rollout": None,
+        }  # fmt: skip
+
+    @contextmanager
+    def running(self, queue_url: str) -> Iterator[None]:
+        """Load balancers, the upload poller and the executor, until the block ends; then every task stops."""
+        state = read_state(self.site.state_file)
+        with ExitStack() as stack:
+            for environment, record in state["environments"].items():
+                stack.enter_context(
+                    load_balancer(self.site.state_file, environment, port=int(record["port"]))
+                )
+            threads = [
+                threading.Thread(target=self._poll, args=(queue_url,), daemon=True),
+                threading.Thread(target=self._execute, daemon=True),
+            ]
+            for thread in threads:
+                thread.start()
+            try:
+                yield
+            finally:
+                self._stop.set()
+                for thread in threads:
+                    thread.join(30)
+                services.stop_all(self.site.state_file)
+
+    def start(self, object_version: str, trigger: str) -> str:
+        """Queue an execution for this object version; under SUPERSEDED, replace the waiting ones."""
+        execution_id = str(uuid.uuid4())
+        with update_state(self.site.state_file) as state:
+            executions = state["executions"]
+            active = [e for e in executions if e["status"] in ("Queued", "InProgress")]
+            if self.definition.execution_mode == "SUPERSEDED":
+                for waiting in (e for e in active if e["status"] == "Queued"):
+                    waiting["status"] = "Superseded"
+                    self.say(f"execution {waiting['id']} superseded by {execution_id}")
+            elif active:
+                self.say(f"execution {execution_id} queued behind {active[-1]['id']} (execution mode QUEUED)")
+            executions.append(
+                {"id": execution_id, "status": "Queued", "started": now(), "trigger": trigger,
+                 "model_object_version": object_version, "stages": {}, "approval": None}
+            )  # fmt: skip
+        return execution_id
+
+    def _poll(self, queue_url: str) -> None:
+        while not self._stop.is_set():
+            for event in drain_events(self.site.aws, queue_url, wait_seconds=0.5):
+                detail = event["detail"]
+                version = detail["object"]["version-id"]
+                trigger = (
+                    f"upload of s3://{detail['bucket']['name']}/{detail['object']['key']} (version {version})"
+                )
+                self.say(f"pipeline started by the {trigger}")
+                self.start(version, trigger)
+            self._stop.wait(0.3)
+
+    def _execute(self) -> None:
+        while not self._stop.is_set():
+            queued = [e for e in read_state(self.site.state_file)["executions"] if e["status"] == "Queued"]
+            if queued:
+                self.run_execution(queued[0]["id"], queued[0]["model_object_version"])
+            else:
+                self._stop.wait(0.3)
+
+    def run_execution(self, execution_id: str, object_version: str) -> str:
+        """Every stage in the program's order; the execution's final status."""
+        self._record(execution_id, status="InProgress")
+        run = Run(execution_id, object_version, self.site.workdir / "executions" / execution_id, self.say)
+        started = time.monotonic()
+        for stage in self.definition.stages:
+            self.say(f"[{execution_id[:8]}] stage {stage.name}")
+            self._stage(execution_id, stage.name, "InProgress")
+            try:
+                for action in stage.actions:
+                    HANDLERS[(action.category, action.provider)](self.definition, self.site, action, run)
+                    self._facts(execution_id, run)
+            except ActionFailure as error:
+                self._stage(execution_id, stage.name, "Failed")
+                self._record(execution_id, status="Failed")
+                self.say(f"[{execution_id[:8]}] execution failed at {stage.name}: {error}")
+                return "Failed"
+            self._stage(execution_id, stage.name, "Succeeded")
+        self._record(execution_id, status="Succeeded")
+        self.say(f"[{execution_id[:8]}] execution succeeded in {time.monotonic() - started:.0f} s")
+        return "Succeeded"
+
+    def _facts(self, execution_id: str, run: Run) -> None:
+        build = run.variables.get("BuildVariables", {})
+        self._record(
+            execution_id,
+            commit=run.variables.get("SourceVariables", {}).get("CommitId"),
+            model_version=build.get("MODEL_VERSION"),
+            image_tag=build.get("IMAGE_TAG"),
+        )
+
+    def _stage(self, execution_id: str, stage: str, status: str) -> None:
+        with update_state(self.site.state_file) as state:
+            (record,) = [e for e in state["executions"] if e["id"] == execution_id]
+            record["stages"][stage] = status
+
+    def _record(self, execution_id: str, **values: Any) -> None:
+        with update_state(self.site.state_file) as state:
+            (record,) = [e for e in state["executions"] if e["id"] == execution_id]
+            record.update({k: v for k, v in values.items() if v is not None})
