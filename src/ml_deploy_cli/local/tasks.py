@@ -21,6 +21,9 @@ from typing import Any
 
 import httpx
 
+from ml_deploy.settings import ServiceSettings
+from ml_deploy.settings import environment as settings_environment
+
 
 class TaskError(Exception):
     """A task did not become ready; the message says why (the deployment circuit breaker's cue)."""
@@ -59,7 +62,7 @@ def start_task(image_dir: Path, *, environment: dict[str, str], port: int, log: 
                 "PATH": os.environ.get("PATH", ""),
                 **variables,
                 **environment,
-                "PORT": str(port),
+                **settings_environment(ServiceSettings, port=port),
                 "PYTHONPATH": os.pathsep.join(python_path),
             },
             stdout=output,

@@ -102,7 +102,6 @@ def codebuild(definition: PipelineDefinition, site: LocalSite, action: Action, r
             if name != primary
         },
         **site.aws.environment,
-        "AWS_REGION": site.aws.environment["AWS_DEFAULT_REGION"],
         REGISTRY_VARIABLE: str(site.registry),
         IMAGES_VARIABLE: str(site.workdir / "images"),
         **({"PYTEST_ADDOPTS": site.pytest_args} if site.pytest_args else {}),
