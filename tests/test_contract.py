@@ -19,7 +19,7 @@ from ml_deploy.settings import EnvSettings, MonitorSettings, RetrainSettings, Se
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "src" / "ml_deploy"
-CODE_ROOTS = [ROOT / "infra", ROOT / "service", ROOT / "retrain_job", ROOT / "src"]
+CODE_ROOTS = [ROOT / "infra", ROOT / "service", ROOT / "retrain_job", ROOT / "src", ROOT / "ml_deploy_dev"]
 RUNTIMES: list[type[EnvSettings]] = [ServiceSettings, RetrainSettings, MonitorSettings]
 
 
@@ -48,6 +48,17 @@ def _string_literals(path: Path) -> list[str]:
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
     ]
+
+
+def test_nothing_under_src_imports_infra_or_the_dev_tools() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            name for name in _imports(path) if name.split(".")[0] in ("infra", "ml_deploy_dev", "tests")
+        )
+        for path in _modules(ROOT / "src")
+    }
+    offenders = {path: names for path, names in offenders.items() if names}
+    assert not offenders, f"src/ ships without infra and the dev tools: {offenders}"
 
 
 def test_the_shipped_library_imports_neither_infra_nor_dev_tools_nor_runtimes() -> None:

@@ -28,7 +28,7 @@ PHASES = ("install", "pre_build", "build", "post_build")
 MARK = "##local-build##"
 PROGRESS_SECONDS = 15.0
 STAMP = ".installed-stamp"  # the Makefile's install stamp
-CODE = Path(__file__).resolve().parents[2]  # src/, where this package lives
+CODE = Path(__file__).resolve().parents[2]  # the repository root, where this package lives
 
 
 class BuildFailed(Exception):

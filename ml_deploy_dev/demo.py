@@ -35,7 +35,7 @@ from ml_deploy_dev.dev_stack import (
 from ml_deploy_dev.local_aws import LocalAws, create_bucket, create_trigger_stand_in, drain_events, free_port
 from ml_deploy_dev.local_aws import moto_server as start_moto_server
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 EXIT_REJECTED = 3  # retrain_job.retrain.EXIT_REJECTED; a test keeps the two equal
 
 

@@ -16,7 +16,7 @@ import yaml
 from ml_deploy.layout import ObjectLayout
 from ml_deploy.settings import MonitorSettings, RetrainSettings, ServiceSettings, environment
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "infra" / "__main__.py"
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -120,7 +120,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         )
         return state.get("id", resource_id), state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    # Pulumi accepts a plain dict here (the outputs) as well as the typed (outputs, failures) tuple.
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         token = args.token
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
@@ -182,7 +183,7 @@ class RecordingMonitor(MockMonitor):
         self.mocks.ignore_changes[key] = list(request.ignoreChanges)
         through_inputs = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
         self.mocks.depends_on[key] = [urn for urn in request.dependencies if urn not in through_inputs]
-        return super().RegisterResource(request)
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
 def _bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -335,7 +336,10 @@ def run_under_mocks(
         monitor=RecordingMonitor(mocks),
     )
 
-    _sync_await(run_pulumi_func(build))
+    def program() -> None:
+        build()
+
+    _sync_await(run_pulumi_func(program))
 
     root = settings.get_root_resource()
     outputs = {
