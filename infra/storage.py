@@ -54,87 +54,12 @@ class Buckets(pulumi.ComponentResource):
         self._name = name
         self._policies: dict[str, aws.s3.BucketPolicy] = {}
 
-        self.models = self._bucket(
-            _BucketSpec(
-                purpose="models",
-                # The pipeline's S3 source needs versions; every bundle ever deployed is kept.
-                versioned=True,
-                eventbridge=True,
-                lifecycle=[
-                    _rule(
-                        "expire-replaced-bundle-versions",
-                        noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                            noncurrent_days=config.noncurrent_version_days,
-                            newer_noncurrent_versions=10,
-                        ),
-                    ),
-                    _abort_incomplete_uploads(),
-                ],
-            )
-        )
-        self.training_data = self._bucket(
-            _BucketSpec(
-                purpose="training-data",
-                versioned=True,
-                lifecycle=[
-                    _rule(
-                        "expire-replaced-data-versions",
-                        noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                            noncurrent_days=config.noncurrent_version_days
-                        ),
-                    ),
-                    _abort_incomplete_uploads(),
-                ],
-            )
-        )
-        self.prediction_logs = self._bucket(
-            _BucketSpec(
-                purpose="prediction-logs",
-                lifecycle=[
-                    _rule(
-                        "tier-then-expire-prediction-logs",
-                        transitions=[
-                            aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
-                                days=config.log_transition_days, storage_class="STANDARD_IA"
-                            )
-                        ],
-                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                            days=config.log_expiration_days
-                        ),
-                    ),
-                    _abort_incomplete_uploads(),
-                ],
-            )
-        )
-        self.artifacts = self._bucket(
-            _BucketSpec(
-                purpose="artifacts",
-                lifecycle=[
-                    _rule(
-                        "expire-old-pipeline-artifacts",
-                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                            days=config.artifact_expiration_days
-                        ),
-                    ),
-                    _abort_incomplete_uploads(),
-                ],
-            )
-        )
-        self.access_logs = self._bucket(
-            _BucketSpec(
-                purpose="access-logs",
-                sse_s3_only=True,
-                lifecycle=[
-                    _rule(
-                        "expire-access-logs",
-                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                            days=config.log_expiration_days
-                        ),
-                    )
-                ],
-            ),
-            delivery_from_load_balancers=True,
-        )
+        specs = bucket_specs(config)
+        self.models = self._bucket(specs["models"])
+        self.training_data = self._bucket(specs["training-data"])
+        self.prediction_logs = self._bucket(specs["prediction-logs"])
+        self.artifacts = self._bucket(specs["artifacts"])
+        self.access_logs = self._bucket(specs["access-logs"], delivery_from_load_balancers=True)
         self.access_logs_policy = self._policies["access-logs"]
         self.register_outputs(
             {
@@ -249,3 +174,67 @@ def _load_balancer_log_delivery(bucket: aws.s3.Bucket, *, parent: pulumi.Resourc
         "Action": "s3:PutObject",
         "Resource": pulumi.Output.concat(bucket.arn, "/alb/AWSLogs/", identity.account_id, "/*"),
     }
+
+
+def bucket_specs(config: StorageConfig) -> dict[str, _BucketSpec]:
+    """Each bucket's purpose, versioning and lifecycle: what sets it apart from the baseline."""
+    noncurrent = aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs
+    expire = aws.s3.BucketLifecycleConfigurationRuleExpirationArgs
+    specs = [
+        _BucketSpec(
+            purpose="models",
+            # The pipeline's S3 source needs versions; every bundle ever deployed is kept.
+            versioned=True,
+            eventbridge=True,
+            lifecycle=[
+                _rule(
+                    "expire-replaced-bundle-versions",
+                    noncurrent_version_expiration=noncurrent(
+                        noncurrent_days=config.noncurrent_version_days, newer_noncurrent_versions=10
+                    ),
+                ),
+                _abort_incomplete_uploads(),
+            ],
+        ),
+        _BucketSpec(
+            purpose="training-data",
+            versioned=True,
+            lifecycle=[
+                _rule(
+                    "expire-replaced-data-versions",
+                    noncurrent_version_expiration=noncurrent(noncurrent_days=config.noncurrent_version_days),
+                ),
+                _abort_incomplete_uploads(),
+            ],
+        ),
+        _BucketSpec(
+            purpose="prediction-logs",
+            lifecycle=[
+                _rule(
+                    "tier-then-expire-prediction-logs",
+                    transitions=[
+                        aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                            days=config.log_transition_days, storage_class="STANDARD_IA"
+                        )
+                    ],
+                    expiration=expire(days=config.log_expiration_days),
+                ),
+                _abort_incomplete_uploads(),
+            ],
+        ),
+        _BucketSpec(
+            purpose="artifacts",
+            lifecycle=[
+                _rule(
+                    "expire-old-pipeline-artifacts", expiration=expire(days=config.artifact_expiration_days)
+                ),
+                _abort_incomplete_uploads(),
+            ],
+        ),
+        _BucketSpec(
+            purpose="access-logs",
+            sse_s3_only=True,
+            lifecycle=[_rule("expire-access-logs", expiration=expire(days=config.log_expiration_days))],
+        ),
+    ]
+    return {spec.purpose: spec for spec in specs}
