@@ -225,12 +225,22 @@ def bad_uploads(
     expect(execution["stages"].get("DeployStage") == "Failed", f"execution 3 ended {execution['stages']}")
     expect(delivery.serving("stage") == stage_model, f"stage does not serve {stage_model} after the rollback")
     expect(delivery.serving("prod") == prod_model, "prod changed")
+    show_task_failure(workdir / "delivery" / "tasks", progress)
     delivery.cli("status")
     progress.say(
         f"execution 3 (model {version}, cannot load): failed at DeployStage, rolled back; "
         f"stage still serves {stage_model}, prod {prod_model}",
         remember=True,
     )
+
+
+def show_task_failure(logs: Path, progress: Progress) -> None:
+    """Why the task never became ready: the last error its log names (the service's traceback)."""
+    newest = max(logs.glob("stage-r*.log"), key=lambda log: log.stat().st_mtime, default=None)
+    lines = newest.read_text(errors="replace").splitlines() if newest else []
+    errors = [line for line in lines if "Error: " in line and not line.startswith("ERROR:")]
+    if newest and errors:
+        progress.say(f"why, from the task's log {newest.name}: {errors[-1].split('Error: ', 1)[1][-160:]}")
 
 
 if __name__ == "__main__":
