@@ -77,9 +77,11 @@ endif
 pytest: install
 	$(BIN)/python -m pytest --junitxml=reports/junit.xml
 
-# The whole model lifecycle on this machine, against moto_server on 127.0.0.1 (no AWS account).
+# The whole model lifecycle on this machine, against moto_server on 127.0.0.1 (no AWS account):
+# the program's pipeline run here from a model upload to prod, approvals answered with
+# `python -m ml_deploy_cli --local`. DEMO_ARGS passes options (e.g. --all-tests, --rows 5000).
 demo: install
-	$(BIN)/python -m ml_deploy_dev.demo
+	$(BIN)/python -m ml_deploy_dev.demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) reports .demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,5 @@
-"""`make demo` end to end: the lifecycle on moto_server, with the real jobs and the real service."""
+"""`make demo` end to end: the lifecycle on moto_server, with the real jobs, the real build and the
+real service, delivered by the program's pipeline run here and answered with the CLI."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ml_deploy_cli.local.state import read_state
 from ml_deploy_dev import demo
 from retrain_job import retrain
 
@@ -21,15 +23,30 @@ def test_demo_reads_names_and_settings_from_the_dev_stack() -> None:
     assert stack.event_pattern["detail"]["bucket"]["name"] == [stack.model_bucket]
 
 
+def line(summary: list[str], start: str) -> str:
+    found = [entry for entry in summary if entry.startswith(start)]
+    assert len(found) == 1, f"expected one summary line starting {start!r}:\n" + "\n".join(summary)
+    return found[0]
+
+
 @pytest.mark.timeout(240)
 def test_lifecycle_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
     summary = demo.run(workdir=tmp_path, rows=6_000, requests=150)
-    text = "\n".join(summary)
-    starts = [line for line in summary if line.startswith("pipeline would start")]
-    assert len(starts) == 2, f"expected the first model and the retrained one to start the pipeline:\n{text}"
-    assert "normal traffic: 150 requests" in text and "drifted traffic: 150 requests" in text
-    assert "challenger trained on drifted data: promoted" in text
-    assert "bad challenger rejected (exit 3)" in text
-    drift_line = next(line for line in summary if line.startswith("status drift"))
+    first = line(summary, "execution 1 (model ")
+    assert "Succeeded; prod serves" in first and "jobs promoted (PromoteJobs Succeeded)" in first
+    model_1 = first.split("(model ")[1].split(")")[0]
+    assert "normal traffic: 150 requests" in "\n".join(summary)
+    drift_line = line(summary, "status drift")
     assert "payment_method" in drift_line, f"the unseen payment method was not flagged: {drift_line}"
+    assert line(summary, "challenger trained on drifted data: ").split(": ")[1].startswith("promoted")
+
+    second = line(summary, "execution 2 (model ")
+    model_2 = second.split("(model ")[1].split(")")[0]
+    assert f"rejected at Approve; prod still serves {model_1}, stage {model_2}" in second
+    assert "no execution started" in line(summary, "bad challenger rejected (exit 3)")
+    assert "checksum mismatch" in line(summary, "tampered bundle refused by `ml-deploy upload-model`")
+    third = line(summary, "execution 3 (model ")
+    assert f"failed at DeployStage, rolled back; stage still serves {model_2}, prod {model_1}" in third
     assert list(tmp_path.rglob("report.html")), "the HTML drift report was not left in the work folder"
+    environments = read_state(tmp_path / "delivery" / "state.json")["environments"]
+    assert all(record["running"] is None for record in environments.values()), "a task was left running"

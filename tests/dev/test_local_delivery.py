@@ -1,63 +1,78 @@
-"""The local delivery end to end: uploads through the CLI, the program's pipeline, approvals
-answered by the CLI in another process, and what each environment serves after each step."""
+"""The local delivery end to end, in one run of the dev stack's pipeline (execution mode QUEUED):
+uploads through the CLI, approvals and a rollback answered by the CLI in another process, and what
+each environment serves (`/version` through its stable address) after each step."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from tests.dev.conftest import Delivery
+from ml_deploy_dev.bad_bundles import unloadable_bundle
+from ml_deploy_dev.demo_delivery import DemoDelivery
+
+A, B, C, D = (f"2026010{day}T000000Z-0000000{letter}" for day, letter in zip("1234", "abcd", strict=True))
 
 
-def serving(delivery: Delivery, environment: str) -> str | None:
-    """The model version the environment answers /version with; None when nothing serves."""
-    try:
-        response = httpx.get(f"{delivery.url(environment)}/version", timeout=5.0)
-    except httpx.HTTPError:
-        return None
-    return str(response.json()["model_version"]) if response.status_code == 200 else None
+def upload(delivery: DemoDelivery, bundle: Path) -> None:
+    uploaded = delivery.cli("upload-model", str(bundle))
+    assert uploaded.returncode == 0, uploaded.stderr
 
 
-def waiting_approval(state: dict[str, Any]) -> bool:
-    failed = [e for e in state["executions"] if e["status"] == "Failed" and not e.get("approval")]
-    assert not failed, f"an execution failed before its approval: {failed}"
-    return any((e.get("approval") or {}).get("status") == "InProgress" for e in state["executions"])
-
-
-def finished(count: int) -> Callable[[dict[str, Any]], bool]:
-    return lambda state: sum(e["status"] in ("Succeeded", "Failed") for e in state["executions"]) >= count
+def approve(delivery: DemoDelivery, number: int, comment: str) -> None:
+    answered = delivery.cli("approve", "--comment", comment)
+    assert answered.returncode == 0, answered.stderr
+    execution = delivery.wait_for(number, approval=False)
+    assert execution["status"] == "Succeeded", execution
+    assert execution["stages"]["PromoteJobs"] == "Succeeded", execution
 
 
 @pytest.mark.timeout(600)
-def test_upload_approve_then_upload_reject(delivery: Delivery, bundle_factory: Callable[[str], Path]) -> None:
-    uploaded = delivery.cli("upload-model", str(bundle_factory("20260101T000000Z-0000000a")))
-    assert uploaded.returncode == 0, uploaded.stderr
-    delivery.wait_for("the first approval", waiting_approval)
-    assert serving(delivery, "stage") == "20260101T000000Z-0000000a"
-    assert serving(delivery, "prod") is None, "prod serves before its approval"
-    status = delivery.cli("status")
-    assert "waiting for approval" in status.stdout, status.stdout + status.stderr
+def test_queued_uploads_approvals_rollback_never_ready_and_rejection(
+    delivery: DemoDelivery, bundle_factory: Callable[[str], Path], tmp_path: Path
+) -> None:
+    # Two uploads back to back: the second waits (QUEUED) while the first runs, then runs.
+    upload(delivery, bundle_factory(A))
+    upload(delivery, bundle_factory(B))
+    delivery.wait_for(1, approval=True)
+    assert delivery.executions()[1]["status"] == "Queued", "the second upload did not wait for the first"
+    assert delivery.serving("stage") == A
+    assert delivery.serving("prod") is None, "prod serves before its approval"
+    assert "waiting for approval" in delivery.cli("status").stdout
+    approve(delivery, 1, "looks good on stage")
+    assert delivery.serving("prod") == A
 
-    approved = delivery.cli("approve", "--comment", "looks good on stage")
-    assert approved.returncode == 0, approved.stderr
-    state = delivery.wait_for("the first execution", finished(1))
-    assert [e["status"] for e in state["executions"]] == ["Succeeded"], state["executions"]
-    assert serving(delivery, "prod") == "20260101T000000Z-0000000a"
-    assert state["executions"][0]["stages"]["PromoteJobs"] == "Succeeded"
+    delivery.wait_for(2, approval=True)
+    assert delivery.serving("stage") == B
+    approve(delivery, 2, "B as well")
+    assert delivery.serving("prod") == B
 
-    assert delivery.cli("upload-model", str(bundle_factory("20260102T000000Z-0000000b"))).returncode == 0
-    delivery.wait_for("the second approval", waiting_approval)
-    assert serving(delivery, "stage") == "20260102T000000Z-0000000b"
+    # An operator puts prod back on the image it ran before.
+    rolled_back = delivery.cli("rollback", "prod")
+    assert rolled_back.returncode == 0, rolled_back.stderr
+    assert "serving-prod-service:2" in rolled_back.stdout and "serving-prod-service:1" in rolled_back.stdout
+    assert delivery.serving("prod") == A, "rollback prod did not bring back the previous model"
+
+    # A bundle that verifies but cannot load: its stage task never becomes ready and is rolled back.
+    upload(delivery, unloadable_bundle(bundle_factory(C), tmp_path / "unloadable.zip", version=C))
+    execution = delivery.wait_for(3, approval=False)
+    assert execution["status"] == "Failed" and execution["stages"]["DeployStage"] == "Failed", execution
+    assert "Approve" not in execution["stages"], execution
+    assert delivery.serving("stage") == B, "the old stage task stopped serving after the failed deploy"
+    assert delivery.serving("prod") == A
+    assert "deploy failed" in delivery.cli("status").stdout
+
+    # A rejection stops the execution: prod untouched.
+    upload(delivery, bundle_factory(D))
+    delivery.wait_for(4, approval=True)
+    assert delivery.serving("stage") == D
     rejected = delivery.cli("reject", "--comment", "not this one")
     assert rejected.returncode == 0, rejected.stderr
-    state = delivery.wait_for("the second execution", finished(2))
-    assert [e["status"] for e in state["executions"]] == ["Succeeded", "Failed"]
-    assert serving(delivery, "prod") == "20260101T000000Z-0000000a", "a rejected execution changed prod"
-    assert serving(delivery, "stage") == "20260102T000000Z-0000000b"
+    execution = delivery.wait_for(4, approval=False)
+    assert execution["status"] == "Failed" and execution["stages"]["Approve"] == "Failed", execution
+    assert delivery.serving("prod") == A, "a rejected execution changed prod"
 
     history = delivery.cli("history")
     assert "approval: rejected by" in history.stdout and '"not this one"' in history.stdout
+    assert [e["status"] for e in delivery.executions()] == ["Succeeded", "Succeeded", "Failed", "Failed"]
