@@ -33,7 +33,8 @@ JSON = "application/json"
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Load and verify the bundle (a BundleError stops the start), start the log writer, flush at exit."""
+    """Load, verify and smoke-test the bundle (a BundleError stops the start), start the log writer,
+    flush at exit."""
     settings: ServiceSettings = app.state.settings
     metrics: ServiceMetrics = app.state.metrics
     bundle = read_bundle(settings.model_bundle_path)
@@ -44,6 +45,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_batch_wait=settings.max_batch_wait_ms / 1000.0,
         on_batch=metrics.model_batch_rows.observe,
     )
+    model.smoke_test()
     manifest = model.manifest
     metrics.model_info.labels(
         model_version=manifest.bundle_version, environment=settings.environment,

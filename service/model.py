@@ -17,7 +17,7 @@ import sklearn
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from threadpoolctl import threadpool_limits
 
-from ml_deploy.bundle import Bundle, Manifest
+from ml_deploy.bundle import Bundle, BundleError, Manifest
 from ml_deploy.schema import FeatureSpec, encode_records
 
 UnknownCategoryPolicy = Literal["reject", "missing"]
@@ -191,6 +191,24 @@ class ModelService:
         # sklearn's own re-validation is skipped: it is about a sixth of a one-row call.
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             return np.asarray(self._model.predict_proba(rows), dtype=np.float64)
+
+    def smoke_test(self) -> None:
+        """One prediction on a row of missing values before the service says it is ready.
+
+        A bundle can pass every check that runs without the model (manifest, checksum, types)
+        and still not fit its manifest, e.g. a model trained on other features: without this,
+        such a bundle would report ready and answer every /predict with a 500.
+        """
+        row = np.full((1, len(self.features)), np.nan)
+        try:
+            probability = self._predict_proba(row)[:, -1]
+        except Exception as error:  # whatever the estimator raises, the bundle is unusable
+            raise BundleError(
+                f"model {self.version} cannot score a row of its manifest's {len(self.features)} "
+                f"features: {error}"
+            ) from error
+        if probability.shape != (1,) or not 0.0 <= float(probability[0]) <= 1.0:
+            raise BundleError(f"model {self.version} answered {probability!r} for one row, not a probability")
 
     def labels_of(self, probabilities: Sequence[float]) -> list[Any]:
         negative, positive = self._classes[0], self._classes[-1]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ml_deploy.bundle import BundleError
+from ml_deploy.bundle import BundleError, read_bundle, verify_bundle, write_bundle
 from ml_deploy.settings import ServiceSettings, SettingsError
 from service.app import create_app
 
@@ -64,7 +64,18 @@ def _tampered(source: Path, target: Path) -> Path:
     return target
 
 
-@pytest.fixture(params=["missing", "corrupt", "tampered"])
+def _mismatched(source: Path, target: Path) -> Path:
+    """A sound bundle whose manifest names one feature fewer than its model was trained on."""
+    bundle = read_bundle(source)
+    features = bundle.manifest.features[:-1]
+    reference = bundle.manifest.reference.model_copy(
+        update={"features": {spec.name: bundle.manifest.reference.features[spec.name] for spec in features}}
+    )
+    manifest = bundle.manifest.model_copy(update={"features": features, "reference": reference})
+    return write_bundle(target, model=bundle.model, manifest=manifest)
+
+
+@pytest.fixture(params=["missing", "corrupt", "tampered", "mismatched"])
 def bad_bundle(request: pytest.FixtureRequest, trained_bundle: Path, tmp_path: Path) -> tuple[Path, str]:
     path = tmp_path / "model-bundle.zip"
     if request.param == "missing":
@@ -73,7 +84,12 @@ def bad_bundle(request: pytest.FixtureRequest, trained_bundle: Path, tmp_path: P
         shutil.copy(trained_bundle, path)
         path.write_bytes(path.read_bytes()[:200])
         return path, "corrupt"
-    return _tampered(trained_bundle, path), "checksum mismatch"
+    if request.param == "tampered":
+        return _tampered(trained_bundle, path), "checksum mismatch"
+    assert verify_bundle(_mismatched(trained_bundle, path)), (
+        "the mismatch must pass every check without the model"
+    )
+    return path, "cannot score a row"
 
 
 def test_bad_bundle_stops_the_app_start(bad_bundle: tuple[Path, str]) -> None:
