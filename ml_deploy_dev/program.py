@@ -22,28 +22,35 @@ from typing import Any
 import pulumi
 import yaml
 from pulumi.runtime import settings
-from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from ml_deploy_dev.mocks import (
+    ACCOUNT,
+    REGION,
+    RecordingMocks,
+    RecordingMonitor,
+    Resource,
+    render_policy_document,
+)
+
+__all__ = [
+    "ACCOUNT",
+    "MAIN",
+    "REGION",
+    "ROOT",
+    "Program",
+    "RecordingMocks",
+    "RecordingMonitor",
+    "Resource",
+    "dev_stack_config",
+    "render_policy_document",
+    "run_program",
+    "run_under_mocks",
+]
+
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "infra" / "__main__.py"
-ACCOUNT = "123456789012"
-REGION = "eu-west-1"
-
-
-@dataclass
-class Resource:
-    type: str
-    name: str
-    inputs: dict[str, Any]
-    state: dict[str, Any]
-    id: str
-    provider: str | None = None
-    # Input names the engine is told to ignore (`ignore_changes`, as the engine receives them).
-    ignore_changes: list[str] = field(default_factory=list)
-    # URNs of the explicit `depends_on` (what the engine is told beyond the inputs' own sources).
-    depends_on: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -88,186 +95,6 @@ class Program:
                 value = resource.inputs.get(key)
                 if isinstance(value, str) and value.strip().startswith("{") and '"Statement"' in value:
                     yield resource, key, json.loads(value)
-
-
-def _arn(service: str, resource: str, *, region: str = REGION) -> str:
-    return f"arn:aws:{service}:{region}:{ACCOUNT}:{resource}"
-
-
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Answers like AWS would, closely enough for the program's outputs to flow between components."""
-
-    def __init__(self) -> None:
-        self.resources: list[Resource] = []
-        # (type, name) -> ignoreChanges and explicit dependencies of the registration in flight;
-        # see RecordingMonitor.
-        self.ignore_changes: dict[tuple[str, str], list[str]] = {}
-        self.depends_on: dict[tuple[str, str], list[str]] = {}
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        resource_id = f"{args.name}-id"
-        state = dict(args.inputs)
-        state.update(_computed_state(args.typ, args.name, args.inputs))
-        state.setdefault("arn", _arn(args.typ.split(":")[1].split("/")[0], f"{args.name}"))
-        # A provider reference is "<provider urn>::<provider id>"; keep the provider's name.
-        provider = args.provider.split("::")[3] if args.provider else None
-        ignored = self.ignore_changes.pop((args.typ, args.name), [])
-        depends_on = self.depends_on.pop((args.typ, args.name), [])
-        self.resources.append(
-            Resource(
-                args.typ, args.name, dict(args.inputs), state, resource_id, provider, ignored, depends_on
-            )
-        )
-        return state.get("id", resource_id), state
-
-    # Pulumi accepts a plain dict here (the outputs) as well as the typed (outputs, failures) tuple.
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
-        token = args.token
-        if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {
-                "accountId": ACCOUNT,
-                "arn": f"arn:aws:iam::{ACCOUNT}:user/ci",
-                "userId": "AIDA",
-                "id": ACCOUNT,
-            }
-        if token == "aws:index/getRegion:getRegion":
-            return {
-                "region": REGION,
-                "name": REGION,
-                "id": REGION,
-                "endpoint": f"ec2.{REGION}.amazonaws.com",
-            }
-        if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
-        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            names = [f"{REGION}a", f"{REGION}b", f"{REGION}c"]
-            return {"names": names, "zoneIds": ["euw1-az1", "euw1-az2", "euw1-az3"], "id": REGION}
-        if token == "aws:elb/getServiceAccount:getServiceAccount":
-            return {"arn": "arn:aws:iam::156460612806:root", "id": "156460612806"}
-        if token == "aws:ec2/getVpc:getVpc":
-            return {
-                "id": args.args.get("id"),
-                "cidrBlock": "10.0.0.0/16",
-                "arn": _arn("ec2", "vpc/x"),
-            }
-        if token == "aws:iam/getPolicyDocument:getPolicyDocument":
-            return {"json": json.dumps(render_policy_document(args.args)), "id": "policy"}
-        raise AssertionError(f"the program calls {token}, which the test mocks do not answer")
-
-
-# Resources whose ARN embeds their physical name, shaped as AWS shapes it.
-_NAMED_ARNS = {
-    "aws:codepipeline/pipeline:Pipeline": ("codepipeline", "{}"),
-    "aws:codebuild/project:Project": ("codebuild", "project/{}"),
-    "aws:codebuild/reportGroup:ReportGroup": ("codebuild", "report-group/{}"),
-    "aws:cloudwatch/logGroup:LogGroup": ("logs", "log-group:{}"),
-    "aws:codeconnections/connection:Connection": ("codeconnections", "connection/{}-uuid"),
-    "aws:batch/jobQueue:JobQueue": ("batch", "job-queue/{}"),
-    "aws:batch/computeEnvironment:ComputeEnvironment": ("batch", "compute-environment/{}"),
-    "aws:sqs/queue:Queue": ("sqs", "{}"),
-}
-
-
-class RecordingMonitor(MockMonitor):
-    """The mock monitor, also recording what MockResourceArgs does not carry: ignoreChanges and
-    the explicit dependencies.
-
-    The SDK sends `dependencies` as every resource this one waits for: its `depends_on` and the
-    sources of its inputs (`propertyDependencies`, per input); the difference is `depends_on`.
-    """
-
-    mocks: RecordingMocks
-
-    def RegisterResource(self, request: Any) -> Any:
-        key = (request.type, request.name)
-        self.mocks.ignore_changes[key] = list(request.ignoreChanges)
-        through_inputs = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
-        self.mocks.depends_on[key] = [urn for urn in request.dependencies if urn not in through_inputs]
-        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
-
-
-def _bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    bucket = f"{name}-0a1b2c3"
-    return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
-
-
-def _repository(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}",
-        "arn": _arn("ecr", f"repository/{name}"),
-    }
-
-
-def _load_balancer(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "dnsName": f"{name}-1234567890.{REGION}.elb.amazonaws.com",
-        "arnSuffix": f"app/{name}/50dc6c495c0c9188",
-        "arn": _arn("elasticloadbalancing", f"loadbalancer/app/{name}/50dc6c495c0c9188"),
-    }
-
-
-def _target_group(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "arnSuffix": f"targetgroup/{name}/73e2d6bc24d8a067",
-        "arn": _arn("elasticloadbalancing", f"targetgroup/{name}/73e2d6bc24d8a067"),
-    }
-
-
-def _job_definition(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    prefix = _arn("batch", f"job-definition/{name}")
-    return {"name": name, "arn": f"{prefix}:1", "arnPrefix": prefix, "revision": 1}
-
-
-_COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
-    "aws:s3/bucket:Bucket": _bucket,
-    "aws:ecr/repository:Repository": _repository,
-    "aws:kms/key:Key": lambda name, _: {"keyId": f"{name}-key-id", "arn": _arn("kms", f"key/{name}-key-id")},
-    "aws:sns/topic:Topic": lambda name, _: {"name": name, "arn": _arn("sns", name)},
-    "aws:iam/role:Role": lambda name, _: {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"},
-    "aws:ec2/vpc:Vpc": lambda _, inputs: {"cidrBlock": inputs.get("cidrBlock", "10.0.0.0/16")},
-    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
-    "aws:lb/targetGroup:TargetGroup": _target_group,
-    "aws:batch/jobDefinition:JobDefinition": _job_definition,
-}
-
-
-def _computed_state(type_token: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    """The few attributes AWS computes that the program passes on to other resources."""
-    if type_token in _COMPUTED:
-        return _COMPUTED[type_token](name, inputs)
-    if type_token in _NAMED_ARNS:
-        service, resource = _NAMED_ARNS[type_token]
-        physical = inputs.get("name", name)
-        return {"name": physical, "arn": _arn(service, resource.format(physical))}
-    return {"name": inputs.get("name", name)}
-
-
-def render_policy_document(args: dict[str, Any]) -> dict[str, Any]:
-    """What aws.iam.getPolicyDocument returns, built from the statements the program passed."""
-    statements = []
-    for given in args.get("statements", []):
-        statement: dict[str, Any] = {}
-        if given.get("sid"):
-            statement["Sid"] = given["sid"]
-        statement["Effect"] = given.get("effect", "Allow")
-        for key, name in (
-            ("actions", "Action"),
-            ("notActions", "NotAction"),
-            ("resources", "Resource"),
-            ("notResources", "NotResource"),
-        ):
-            if given.get(key):
-                statement[name] = given[key]
-        if given.get("principals"):
-            statement["Principal"] = {p["type"]: p["identifiers"] for p in given["principals"]}
-        if given.get("conditions"):
-            condition: dict[str, dict[str, Any]] = {}
-            for c in given["conditions"]:
-                condition.setdefault(c["test"], {})[c["variable"]] = c["values"]
-            statement["Condition"] = condition
-        statements.append(statement)
-    return {"Version": args.get("version", "2012-10-17"), "Statement": statements}
 
 
 def dev_stack_config() -> dict[str, Any]:
