@@ -62,7 +62,7 @@ def start_task(image_dir: Path, *, environment: dict[str, str], port: int, log: 
                 "PATH": os.environ.get("PATH", ""),
                 **variables,
                 **environment,
-                **settings_environment(ServiceSettings, port=port),
+                **settings_environment(ServiceSettings, host="127.0.0.1", port=port),
                 "PYTHONPATH": os.pathsep.join(python_path),
             },
             stdout=output,
