@@ -137,29 +137,53 @@ def create_build_project(
     return BuildProject(project=project, role=role, report_group=report_group, log_group=log_group)
 
 
+def write_logs_statement(sid: str, log_group: aws.cloudwatch.LogGroup) -> dict[str, Any]:
+    """A CodeBuild project writes its streams into its own (pre-created, encrypted) log group."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
+    }
+
+
+def locate_artifacts_bucket_statement(artifacts_bucket: aws.s3.Bucket) -> dict[str, Any]:
+    return {
+        "Sid": "LocateArtifactsBucket",
+        "Effect": "Allow",
+        "Action": ["s3:GetBucketAcl", "s3:GetBucketLocation"],
+        "Resource": artifacts_bucket.arn,
+    }
+
+
+def clone_through_connection_statements(
+    connection_arn: pulumi.Input[str] | None, *, configured_connection_arn: str | None
+) -> list[dict[str, Any]]:
+    """A CODEBUILD_CLONE_REF artifact is a reference: the build clones through the connection."""
+    if connection_arn is None:
+        return []
+    return [
+        {
+            "Sid": "CloneThroughCodeConnection",
+            "Effect": "Allow",
+            "Action": f"{connection_service(configured_connection_arn)}:UseConnection",
+            "Resource": connection_arn,
+        }
+    ]
+
+
 def _build_statements(
     inputs: BuildInputs, log_group: aws.cloudwatch.LogGroup, report_group: aws.codebuild.ReportGroup
 ) -> list[dict[str, Any]]:
-    repositories = [inputs.service_repo.arn, inputs.jobs_repo.arn]
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "WriteBuildLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
-        },
+    return [
+        write_logs_statement("WriteBuildLogs", log_group),
         {
             "Sid": "ReadWritePipelineArtifacts",
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
             "Resource": pulumi.Output.concat(inputs.artifacts_bucket.arn, "/*"),
         },
-        {
-            "Sid": "LocateArtifactsBucket",
-            "Effect": "Allow",
-            "Action": ["s3:GetBucketAcl", "s3:GetBucketLocation"],
-            "Resource": inputs.artifacts_bucket.arn,
-        },
+        locate_artifacts_bucket_statement(inputs.artifacts_bucket),
         {
             "Sid": "PublishTestReports",
             "Effect": "Allow",
@@ -171,6 +195,21 @@ def _build_statements(
             ],
             "Resource": report_group.arn,
         },
+        *_image_push_statements(inputs),
+        {
+            "Sid": "UseStackKeyForArtifactsAndLogs",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            "Resource": inputs.key.arn,
+        },
+        *clone_through_connection_statements(
+            inputs.connection_arn, configured_connection_arn=inputs.configured_connection_arn
+        ),
+    ]
+
+
+def _image_push_statements(inputs: BuildInputs) -> list[dict[str, Any]]:
+    return [
         {
             "Sid": "PushServiceAndJobsImages",
             "Effect": "Allow",
@@ -184,7 +223,7 @@ def _build_statements(
                 "ecr:PutImage",
                 "ecr:UploadLayerPart",
             ],
-            "Resource": repositories,
+            "Resource": [inputs.service_repo.arn, inputs.jobs_repo.arn],
         },
         {
             # GetAuthorizationToken is account-wide: AWS grants it on no narrower resource.
@@ -193,21 +232,4 @@ def _build_statements(
             "Action": "ecr:GetAuthorizationToken",
             "Resource": "*",
         },
-        {
-            "Sid": "UseStackKeyForArtifactsAndLogs",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-            "Resource": inputs.key.arn,
-        },
     ]
-    if inputs.connection_arn is not None:
-        statements.append(
-            {
-                # A CODEBUILD_CLONE_REF artifact is a reference: the build clones through it.
-                "Sid": "CloneThroughCodeConnection",
-                "Effect": "Allow",
-                "Action": f"{connection_service(inputs.configured_connection_arn)}:UseConnection",
-                "Resource": inputs.connection_arn,
-            }
-        )
-    return statements

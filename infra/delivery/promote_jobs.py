@@ -15,8 +15,15 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.delivery.build import BUILD_IMAGE, codebuild_log_group, plain_variable
-from infra.delivery.targets import StackLocation, connection_service
+from infra.delivery.build import (
+    BUILD_IMAGE,
+    clone_through_connection_statements,
+    codebuild_log_group,
+    locate_artifacts_bucket_statement,
+    plain_variable,
+    write_logs_statement,
+)
+from infra.delivery.targets import StackLocation
 from infra.iam import service_role
 
 PROMOTE_BUILDSPEC = "buildspec-promote-jobs.yml"
@@ -96,6 +103,31 @@ def create_promote_project(
 
 def promote_statements(inputs: PromoteInputs, log_group: aws.cloudwatch.LogGroup) -> list[dict[str, Any]]:
     """Describe any job definition, register revisions of the two, pass only the jobs' roles."""
+    return [
+        write_logs_statement("WritePromoteLogs", log_group),
+        {
+            # The input artifact: the source (or its clone reference) holding the buildspec.
+            "Sid": "ReadPipelineArtifacts",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": pulumi.Output.concat(inputs.artifacts_bucket.arn, "/*"),
+        },
+        locate_artifacts_bucket_statement(inputs.artifacts_bucket),
+        {
+            "Sid": "UseStackKeyForArtifactsAndLogs",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": inputs.key.arn,
+        },
+        *_revision_statements(inputs),
+        *clone_through_connection_statements(
+            inputs.connection_arn, configured_connection_arn=inputs.configured_connection_arn
+        ),
+    ]
+
+
+def _revision_statements(inputs: PromoteInputs) -> list[dict[str, Any]]:
+    """New revisions of the retrain and monitor definitions only, running the jobs' own roles."""
     definitions = [
         arn
         for name in (inputs.retrain_definition_name, inputs.monitor_definition_name)
@@ -104,32 +136,7 @@ def promote_statements(inputs: PromoteInputs, log_group: aws.cloudwatch.LogGroup
             inputs.location.arn("batch", "job-definition/", name, ":*"),
         )
     ]
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "WritePromoteLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
-        },
-        {
-            # The input artifact: the source (or its clone reference) holding the buildspec.
-            "Sid": "ReadPipelineArtifacts",
-            "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-            "Resource": pulumi.Output.concat(inputs.artifacts_bucket.arn, "/*"),
-        },
-        {
-            "Sid": "LocateArtifactsBucket",
-            "Effect": "Allow",
-            "Action": ["s3:GetBucketAcl", "s3:GetBucketLocation"],
-            "Resource": inputs.artifacts_bucket.arn,
-        },
-        {
-            "Sid": "UseStackKeyForArtifactsAndLogs",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": inputs.key.arn,
-        },
+    return [
         {
             # DescribeJobDefinitions is authorized on no narrower resource than "*".
             "Sid": "DescribeJobDefinitions",
@@ -164,14 +171,3 @@ def promote_statements(inputs: PromoteInputs, log_group: aws.cloudwatch.LogGroup
             "Condition": {"StringEquals": {"iam:PassedToService": "batch.amazonaws.com"}},
         },
     ]
-    if inputs.connection_arn is not None:
-        statements.append(
-            {
-                # A CODEBUILD_CLONE_REF artifact is a reference: the build clones through it.
-                "Sid": "CloneThroughCodeConnection",
-                "Effect": "Allow",
-                "Action": f"{connection_service(inputs.configured_connection_arn)}:UseConnection",
-                "Resource": inputs.connection_arn,
-            }
-        )
-    return statements
