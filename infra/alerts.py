@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pulumi
 import pulumi_aws as aws
 
@@ -59,3 +62,31 @@ class Alerts(pulumi.ComponentResource):
                 opts=child,
             )
         self.register_outputs({"topic_arn": self.topic.arn})
+
+
+def alert_rule(
+    name: str,
+    *,
+    target_name: str,
+    description: str,
+    pattern: dict[str, Any],
+    input_paths: dict[str, str],
+    message: str,
+    topic_arn: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> aws.cloudwatch.EventRule:
+    """An EventBridge rule whose events reach on-call as one readable line (`<name>` from the paths)."""
+    child = pulumi.ResourceOptions(parent=parent)
+    rule = aws.cloudwatch.EventRule(
+        name, description=description, event_pattern=pulumi.Output.json_dumps(pattern), opts=child
+    )
+    aws.cloudwatch.EventTarget(
+        target_name,
+        rule=rule.name,
+        arn=topic_arn,
+        input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
+            input_paths=input_paths, input_template=json.dumps(message)
+        ),
+        opts=child,
+    )
+    return rule

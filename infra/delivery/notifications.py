@@ -7,12 +7,12 @@ fails or is superseded, and when an approval starts waiting.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
 
+from infra.alerts import alert_rule
 from infra.iam import policy
 
 EXECUTION_STATE_CHANGE = "CodePipeline Pipeline Execution State Change"
@@ -72,69 +72,52 @@ def create_pipeline_alerts(
     parent: pulumi.Resource,
 ) -> list[aws.cloudwatch.EventRule]:
     """Failed/superseded executions and waiting approvals of this pipeline -> the alerts topic."""
-    child = pulumi.ResourceOptions(parent=parent)
-    failed = aws.cloudwatch.EventRule(
+    failed = alert_rule(
         f"{name}-execution-failed",
+        target_name=f"{name}-execution-failed",
         description="A delivery pipeline execution failed or was superseded",
-        event_pattern=pulumi.Output.json_dumps(
-            {
-                "source": ["aws.codepipeline"],
-                "detail-type": [EXECUTION_STATE_CHANGE],
-                "detail": {"pipeline": [pipeline.name], "state": list(ALERTED_EXECUTION_STATES)},
-            }
+        pattern={
+            "source": ["aws.codepipeline"],
+            "detail-type": [EXECUTION_STATE_CHANGE],
+            "detail": {"pipeline": [pipeline.name], "state": list(ALERTED_EXECUTION_STATES)},
+        },
+        input_paths={
+            "pipeline": "$.detail.pipeline",
+            "state": "$.detail.state",
+            "execution": "$.detail.execution-id",
+            "region": "$.region",
+        },
+        message=(
+            "Pipeline <pipeline> execution <execution> is <state>. "
+            "See https://<region>.console.aws.amazon.com/codesuite/codepipeline/pipelines/"
+            "<pipeline>/executions/<execution>/timeline"
         ),
-        opts=child,
+        topic_arn=alerts_topic.arn,
+        parent=parent,
     )
-    aws.cloudwatch.EventTarget(
-        f"{name}-execution-failed",
-        rule=failed.name,
-        arn=alerts_topic.arn,
-        input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
-            input_paths={
-                "pipeline": "$.detail.pipeline",
-                "state": "$.detail.state",
-                "execution": "$.detail.execution-id",
-                "region": "$.region",
-            },
-            input_template=json.dumps(
-                "Pipeline <pipeline> execution <execution> is <state>. "
-                "See https://<region>.console.aws.amazon.com/codesuite/codepipeline/pipelines/"
-                "<pipeline>/executions/<execution>/timeline"
-            ),
-        ),
-        opts=child,
-    )
-    waiting = aws.cloudwatch.EventRule(
+    waiting = alert_rule(
         f"{name}-approval-waiting",
+        target_name=f"{name}-approval-waiting",
         description="The delivery pipeline waits for a prod approval",
-        event_pattern=pulumi.Output.json_dumps(
-            {
-                "source": ["aws.codepipeline"],
-                "detail-type": [ACTION_STATE_CHANGE],
-                "detail": {
-                    "pipeline": [pipeline.name],
-                    "state": ["STARTED"],
-                    "type": {"category": ["Approval"]},
-                },
-            }
-        ),
-        opts=child,
-    )
-    aws.cloudwatch.EventTarget(
-        f"{name}-approval-waiting",
-        rule=waiting.name,
-        arn=alerts_topic.arn,
-        input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
-            input_paths={
-                "pipeline": "$.detail.pipeline",
-                "stage": "$.detail.stage",
-                "execution": "$.detail.execution-id",
+        pattern={
+            "source": ["aws.codepipeline"],
+            "detail-type": [ACTION_STATE_CHANGE],
+            "detail": {
+                "pipeline": [pipeline.name],
+                "state": ["STARTED"],
+                "type": {"category": ["Approval"]},
             },
-            input_template=json.dumps(
-                "Pipeline <pipeline> execution <execution> waits for approval in stage <stage>; "
-                "the approvers' topic has the commit, model version and stage URL."
-            ),
+        },
+        input_paths={
+            "pipeline": "$.detail.pipeline",
+            "stage": "$.detail.stage",
+            "execution": "$.detail.execution-id",
+        },
+        message=(
+            "Pipeline <pipeline> execution <execution> waits for approval in stage <stage>; "
+            "the approvers' topic has the commit, model version and stage URL."
         ),
-        opts=child,
+        topic_arn=alerts_topic.arn,
+        parent=parent,
     )
     return [failed, waiting]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.alerts import alert_rule
 from infra.config_sections import JobsConfig
 from infra.iam import policy
 from infra.jobs.roles import submit_jobs_statement
@@ -143,35 +144,25 @@ def alert_on_failed_jobs(
     parent: pulumi.Resource,
 ) -> None:
     """Every job of this queue that ends FAILED (a rejected challenger too) reaches on-call."""
-    child = pulumi.ResourceOptions(parent=parent)
-    rule = aws.cloudwatch.EventRule(
+    alert_rule(
         f"{name}-failed",
+        target_name=f"{name}-failed-to-alerts",
         description="A Batch job of the ml-deploy queue failed",
-        event_pattern=pulumi.Output.json_dumps(
-            {
-                "source": ["aws.batch"],
-                "detail-type": ["Batch Job State Change"],
-                "detail": {"status": ["FAILED"], "jobQueue": [queue_arn]},
-            }
+        pattern={
+            "source": ["aws.batch"],
+            "detail-type": ["Batch Job State Change"],
+            "detail": {"status": ["FAILED"], "jobQueue": [queue_arn]},
+        },
+        input_paths={
+            "job": "$.detail.jobName",
+            "id": "$.detail.jobId",
+            "reason": "$.detail.statusReason",
+            "definition": "$.detail.jobDefinition",
+        },
+        message=(
+            "Batch job <job> (<id>) FAILED: <reason>. Job definition: <definition>. "
+            "Exit code 3 means the retrain gate rejected the challenger; logs are in CloudWatch."
         ),
-        opts=child,
-    )
-    aws.cloudwatch.EventTarget(
-        f"{name}-failed-to-alerts",
-        rule=rule.name,
-        arn=topic_arn,
-        input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
-            input_paths={
-                "job": "$.detail.jobName",
-                "id": "$.detail.jobId",
-                "reason": "$.detail.statusReason",
-                "definition": "$.detail.jobDefinition",
-            },
-            input_template=(
-                '"Batch job <job> (<id>) FAILED: <reason>. Job definition: <definition>. '
-                "Exit code 3 means the retrain gate rejected the challenger; "
-                'logs are in CloudWatch."'
-            ),
-        ),
-        opts=child,
+        topic_arn=topic_arn,
+        parent=parent,
     )
