@@ -93,21 +93,10 @@ class Pipeline(pulumi.ComponentResource):
         role_policy = self._role_policy(
             name, role=role, build=build.project, promote=promote.project, approval_topic=approval_topic
         )
-        pipeline = aws.codepipeline.Pipeline(
-            f"{name}-pipeline",
-            name=physical_name,
-            pipeline_type="V2",
-            execution_mode=args.config.pipeline_execution_mode,
-            role_arn=role.arn,
-            artifact_stores=[
-                aws.codepipeline.PipelineArtifactStoreArgs(
-                    type="S3",
-                    location=args.buckets.artifacts.bucket,
-                    encryption_key=aws.codepipeline.PipelineArtifactStoreEncryptionKeyArgs(
-                        id=args.key.arn, type="KMS"
-                    ),
-                )
-            ],
+        pipeline = self._pipeline(
+            name,
+            physical_name=physical_name,
+            role=role,
             stages=[
                 source_stage(
                     args.config,
@@ -121,9 +110,8 @@ class Pipeline(pulumi.ComponentResource):
                 deploy_stage("DeployProd", args.prod),
                 promote_jobs_stage(promote.project),
             ],
-            triggers=git_triggers(args.config),
             # The role must be able to act before the first execution starts.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+            depends_on=[role_policy],
         )
         model_rule = self._event_triggers(name, pipeline=pipeline)
         create_pipeline_alerts(name, pipeline=pipeline, alerts_topic=args.alerts.topic, parent=self)
@@ -139,6 +127,37 @@ class Pipeline(pulumi.ComponentResource):
                 "connection_arn": self.connection_arn,
                 "connection_needs_handshake": self.connection_needs_handshake,
             }
+        )
+
+    def _pipeline(
+        self,
+        name: str,
+        *,
+        physical_name: str,
+        role: aws.iam.Role,
+        stages: list[aws.codepipeline.PipelineStageArgs],
+        depends_on: list[pulumi.Resource],
+    ) -> aws.codepipeline.Pipeline:
+        """The V2 pipeline: its artifacts under the stack key, the stages in order, the git triggers."""
+        args = self._args
+        return aws.codepipeline.Pipeline(
+            f"{name}-pipeline",
+            name=physical_name,
+            pipeline_type="V2",
+            execution_mode=args.config.pipeline_execution_mode,
+            role_arn=role.arn,
+            artifact_stores=[
+                aws.codepipeline.PipelineArtifactStoreArgs(
+                    type="S3",
+                    location=args.buckets.artifacts.bucket,
+                    encryption_key=aws.codepipeline.PipelineArtifactStoreEncryptionKeyArgs(
+                        id=args.key.arn, type="KMS"
+                    ),
+                )
+            ],
+            stages=stages,
+            triggers=git_triggers(args.config),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
 
     def _projects(self, name: str, physical_name: str) -> tuple[BuildProject, PromoteProject]:

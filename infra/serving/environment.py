@@ -94,27 +94,8 @@ class ServiceEnvironment(pulumi.ComponentResource):
         self._platform = platform
 
         task_definition, task, execution = self._task_definition(environment)
-        ingress = create_ingress(
-            name,
-            environment=environment,
-            network=platform.network,
-            config=platform.config,
-            access_logs=platform.access_logs,
-            # An ALB is refused in a VPC without an internet gateway, and its access logs are
-            # refused until the bucket policy admits ELB: both must exist before it is created.
-            depends_on=[*platform.network.internet_access, platform.access_log_policy],
-            parent=self,
-        )
-        error_rate = error_rate_alarm(
-            name,
-            environment=environment,
-            target_dimensions=target_dimensions(
-                ingress.load_balancer.arn_suffix, ingress.target_group.arn_suffix
-            ),
-            config=platform.config,
-            topic_arn=platform.alerts_topic.arn,
-            parent=self,
-        )
+        ingress = self._ingress(environment)
+        error_rate = self._rollback_alarm(environment, ingress)
         service = self._service(
             task_definition=task_definition,
             ingress=ingress,
@@ -161,6 +142,33 @@ class ServiceEnvironment(pulumi.ComponentResource):
                 "execution_role_arn": self.execution_role_arn,
                 "task_family": self.task_family,
             }
+        )
+
+    def _ingress(self, environment: Environment) -> Ingress:
+        network = self._platform.network
+        return create_ingress(
+            self._name,
+            environment=environment,
+            network=network,
+            config=self._platform.config,
+            access_logs=self._platform.access_logs,
+            # An ALB is refused in a VPC without an internet gateway, and its access logs are
+            # refused until the bucket policy admits ELB: both must exist before it is created.
+            depends_on=[*network.internet_access, self._platform.access_log_policy],
+            parent=self,
+        )
+
+    def _rollback_alarm(self, environment: Environment, ingress: Ingress) -> aws.cloudwatch.MetricAlarm:
+        """The 5xx-rate alarm a deployment watches: in ALARM, ECS rolls the new revision back."""
+        return error_rate_alarm(
+            self._name,
+            environment=environment,
+            target_dimensions=target_dimensions(
+                ingress.load_balancer.arn_suffix, ingress.target_group.arn_suffix
+            ),
+            config=self._platform.config,
+            topic_arn=self._platform.alerts_topic.arn,
+            parent=self,
         )
 
     def _task_definition(
