@@ -1,6 +1,6 @@
 """Run the real Pulumi program under Pulumi's in-process mocks and record what it registers.
 
-Used by the infra tests (through `tests/infra/program.py`) and by the local delivery, which reads
+Used by the infra tests and by the local delivery, which reads
 the pipeline the program defines from it.
 
 The mocks answer the provider calls the program makes (caller identity, region, zones, IAM

@@ -21,8 +21,8 @@ from infra.delivery.build import JUNIT_REPORT
 from infra.delivery.stages import BUILD_NAMESPACE, IMAGE_DEFINITIONS, MODEL_ARTIFACT
 from ml_deploy.bundle import MODEL_NAME, metrics_summary, read_manifest
 from ml_deploy.layout import BUNDLE_FILE
+from ml_deploy_dev.program import ROOT, Program
 from tests.infra.pipeline_program import CONTAINER_NAME, action, run_pipeline, the_pipeline
-from tests.infra.program import ROOT, Program
 
 # What CodeBuild sets itself that the buildspec reads.
 CODEBUILD_BUILT_INS = {"AWS_DEFAULT_REGION", "CODEBUILD_RESOLVED_SOURCE_VERSION"}

@@ -61,7 +61,7 @@ def test_every_stack_output_the_cli_reads_is_one_the_program_exports() -> None:
     pytest.importorskip("pulumi")
     import ast
 
-    from tests.infra.program import run_program
+    from ml_deploy_dev.program import run_program
 
     read = set()
     for path in (ROOT / "src" / "ml_deploy_cli").rglob("*.py"):

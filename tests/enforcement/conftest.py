@@ -18,9 +18,9 @@ import pytest
 from moto import mock_aws
 from moto.core import enable_iam_authentication
 
+from ml_deploy_dev.program import REGION, Program, run_program
 from tests.enforcement.aws_calls import Call, CallRecorder
 from tests.enforcement.rendered import RuntimeRole, moto_view, stack_facts, unproven
-from tests.infra.program import REGION, Program, run_program
 
 ADMIN = {"aws_access_key_id": "admin", "aws_secret_access_key": "admin", "region_name": REGION}
 

@@ -1,7 +1,7 @@
 """What the Pulumi program renders for a runtime (its role's policy, its environment), and the verdict.
 
 Everything is read from the resources the real program registers under the mocks
-(`tests.infra.program`): a Batch job definition names its job role and environment, an ECS task
+(`ml_deploy_dev.program`): a Batch job definition names its job role and environment, an ECS task
 definition its task role and the container's environment; a role's policy is the union of its
 inline policies. So the runtimes run here with exactly the names, keys and ARNs infra gives them.
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ml_deploy.layout import SERVICE_CONTAINER
+from ml_deploy_dev.program import ACCOUNT, REGION, Program
 from tests.enforcement.aws_calls import DENIED_ERRORS, Call, StackFacts, requests_for
 from tests.enforcement.policy_eval import Request, evaluate, reference_problems
-from tests.infra.program import ACCOUNT, REGION, Program
 
 # moto authorizes S3 and SQS requests on the request's ARN but every other service's on "*", and
 # names CloudWatch's actions by its signing name, some in lower case (moto's "IAM-like Access

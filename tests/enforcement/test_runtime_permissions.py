@@ -22,11 +22,11 @@ from ml_deploy import payload_log
 from ml_deploy.bundle import read_bundle
 from ml_deploy.settings import ServiceSettings
 from ml_deploy_dev import sample_data
+from ml_deploy_dev.program import Program
 from retrain_job import monitor, retrain
 from service.app import create_app
 from tests.enforcement.conftest import EnforcedAws
 from tests.enforcement.rendered import RuntimeRole, job_role, task_role
-from tests.infra.program import Program
 from tests.retrain_job.conftest import WINDOW_END, log_lines
 from tests.service.conftest import records_from
 

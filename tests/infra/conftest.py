@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.infra.program import Program, run_program
+from ml_deploy_dev.program import Program, run_program
 
 
 @pytest.fixture(scope="session")

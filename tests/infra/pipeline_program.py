@@ -7,7 +7,7 @@ from typing import Any
 
 from infra.delivery.targets import DeployTarget
 from infra.serving.task_definition import CONTAINER_NAME
-from tests.infra.program import Program, Resource, run_program
+from ml_deploy_dev.program import Program, Resource, run_program
 
 __all__ = [
     "CONTAINER_NAME",

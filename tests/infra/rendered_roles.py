@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ml_deploy_dev.program import ACCOUNT, REGION, Program
 from tests.infra.documented_permissions import Need
 from tests.infra.policy_matcher import Call, Statement, statements_of
-from tests.infra.program import ACCOUNT, REGION, Program
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from infra.config import KEY_SECTIONS, ConfigError, StackConfig, parse_config
-from tests.infra.program import ROOT, dev_stack_config, run_program
+from ml_deploy_dev.program import ROOT, dev_stack_config, run_program
 
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
 MINIMAL = {"codeRepository": "acme/churn", "certificateArn": CERTIFICATE}

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
+from ml_deploy_dev.program import Program
 from tests.infra.documented_permissions import DOCUMENTED_USES, DocumentedUse
 from tests.infra.policy_matcher import Call, allows
-from tests.infra.program import Program
 from tests.infra.rendered_roles import call_of, concrete_names, role_statements
 
 

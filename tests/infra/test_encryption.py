@@ -14,10 +14,10 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
+from ml_deploy_dev.program import ACCOUNT, REGION, Program
 from tests.infra.documented_permissions import KMS_TOPIC_ACTIONS, SNS_KEY_MANAGEMENT, TOPIC_PUBLISHERS
 from tests.infra.pipeline_program import action
 from tests.infra.policy_matcher import Call, Statement, allowing, allows, statements_of
-from tests.infra.program import ACCOUNT, REGION, Program
 from tests.infra.rendered_roles import role_statements
 
 TOPIC = "aws:sns/topic:Topic"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.infra.program import ROOT
+from ml_deploy_dev.program import ROOT
 
 INFRA = ROOT / "infra"
 COMPONENT_FOLDERS = ("serving", "jobs", "delivery")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.infra.program import Program, run_program
+from ml_deploy_dev.program import Program, run_program
 
 SUBNET = "aws:ec2/subnet:Subnet"
 

@@ -7,8 +7,8 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from ml_deploy_dev.program import Program, run_under_mocks
 from tests.infra import iam_lint
-from tests.infra.program import Program, run_under_mocks
 
 COMPONENTS = {
     "encryption",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.infra.program import Program
+from ml_deploy_dev.program import Program
 
 REPOSITORY = "aws:ecr/repository:Repository"
 

@@ -17,7 +17,7 @@ import pytest
 from infra.config import PROJECT_NAMESPACE, StackConfig, parse_config
 from ml_deploy.layout import METRICS_NAMESPACE
 from ml_deploy.settings import EnvSettings, MonitorSettings, RetrainSettings, ServiceSettings
-from tests.infra.program import REGION, ROOT, Program, dev_stack_config
+from ml_deploy_dev.program import REGION, ROOT, Program, dev_stack_config
 
 ENVIRONMENTS = ("stage", "prod")
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.infra.program import Program, Resource, run_program
+from ml_deploy_dev.program import Program, Resource, run_program
 
 BUCKET = "aws:s3/bucket:Bucket"
 PURPOSES = ("models", "training-data", "prediction-logs", "artifacts", "access-logs")

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from ml_deploy_dev.program import REGION
 from tests.infra.pipeline_program import event_pattern, run_pipeline
-from tests.infra.program import REGION
 
 MODEL_KEY = "bundles/current/model-bundle.zip"
 

@@ -15,6 +15,7 @@ from infra.delivery.stages import (
     SOURCE_ARTIFACT,
     STAGE_ORDER,
 )
+from ml_deploy_dev.program import ACCOUNT, Program, Resource
 from tests.infra import iam_lint
 from tests.infra.pipeline_program import (
     action,
@@ -24,7 +25,6 @@ from tests.infra.pipeline_program import (
     stages,
     the_pipeline,
 )
-from tests.infra.program import ACCOUNT, Program, Resource
 
 RULE = "aws:cloudwatch/eventRule:EventRule"
 BUCKET = "aws:s3/bucket:Bucket"

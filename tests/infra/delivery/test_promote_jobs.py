@@ -29,11 +29,11 @@ from moto.server import ThreadedMotoServer
 
 from infra.delivery.promote_jobs import PROMOTE_BUILDSPEC
 from infra.delivery.stages import BUILD_NAMESPACE, PROMOTE_ACTION, SOURCE_ARTIFACT, STAGE_ORDER
+from ml_deploy_dev.program import ACCOUNT, REGION, ROOT, Program
 from retrain_job.job_revision import READ_ONLY_FIELDS, PromotionError, main, next_revision
 from tests.infra import iam_lint
 from tests.infra.jobs.test_component_moto import registration
 from tests.infra.pipeline_program import action, run_pipeline
-from tests.infra.program import ACCOUNT, REGION, ROOT, Program
 
 PROJECT = "aws:codebuild/project:Project"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"

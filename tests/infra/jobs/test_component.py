@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from infra.config import ConfigError, parse_config
-from tests.infra import iam_lint
-from tests.infra.program import (
+from ml_deploy_dev.program import (
     ACCOUNT,
     MAIN,
     REGION,
@@ -21,6 +20,7 @@ from tests.infra.program import (
     run_program,
     run_under_mocks,
 )
+from tests.infra import iam_lint
 
 JOB_DEFINITION = "aws:batch/jobDefinition:JobDefinition"
 SCHEDULE = "aws:scheduler/schedule:Schedule"

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.infra.program import REGION, Program
+from ml_deploy_dev.program import REGION, Program
 
 JOB_DEFINITION = "aws:batch/jobDefinition:JobDefinition"
 KINDS = ("retrain", "monitor")

@@ -19,10 +19,10 @@ import pytest
 from moto import mock_aws
 
 from ml_deploy.settings import RetrainSettings
+from ml_deploy_dev.program import REGION, Program
 from retrain_job.retrain import publishing
 from tests.infra.documented_permissions import s3_request_needs
 from tests.infra.policy_matcher import allows
-from tests.infra.program import REGION, Program
 from tests.infra.rendered_roles import call_of, concrete_names, role_statements
 
 JOB_DEFINITION = "aws:batch/jobDefinition:JobDefinition"

@@ -10,8 +10,8 @@ import pytest
 from infra.config import ConfigError
 from infra.serving.task_definition import CONTAINER_NAME
 from ml_deploy.settings import ServiceSettings
+from ml_deploy_dev.program import ACCOUNT, REGION, Program, Resource, run_program
 from tests.infra import iam_lint
-from tests.infra.program import ACCOUNT, REGION, Program, Resource, run_program
 
 ENVIRONMENTS = ("stage", "prod")
 SERVICE = "aws:ecs/service:Service"
