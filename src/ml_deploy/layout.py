@@ -72,6 +72,10 @@ class ObjectLayout(BaseModel):
         """``bundles/archive/<version>/model-bundle.zip``: one immutable key per bundle."""
         return archived_bundle_key(self.model_archive_prefix, bundle_version)
 
+    def smoke_test_key(self, environment: str, bundle_version: str) -> str:
+        """``reports/smoke-tests/<environment>/<version>.json``: a deployment smoke test's verdict."""
+        return f"{self.reports_prefix}smoke-tests/{environment}/{bundle_version}.json"
+
     def latest_report_prefix(self, environment: str) -> str:
         """Where the newest drift report of an environment is always found."""
         return f"{self.reports_prefix}latest/{environment}/"

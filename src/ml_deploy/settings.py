@@ -35,6 +35,7 @@ __all__ = [
     "RuntimeSettings",
     "ServiceSettings",
     "SettingsError",
+    "SmokeHookSettings",
     "environment",
 ]
 
@@ -46,12 +47,23 @@ class RuntimeSettings(EnvSettings):
     code_version: str = Field("unknown", alias="CODE_VERSION", description="Commit that built this image.")
 
 
-class PredictionLogSettings(EnvSettings):
-    """Where an environment's prediction logs are: written by the service, read by the monitor."""
+class EnvironmentSettings(EnvSettings):
+    """Which serving environment a runtime works for."""
 
     environment: str = Field(
         "prod", min_length=1, alias="ENVIRONMENT", description="Service environment (stage or prod)."
     )
+
+
+class ModelBucketSettings(EnvSettings):
+    """Where the model bundles are."""
+
+    model_bucket: str = Field(alias="MODEL_BUCKET", description="Bucket holding the model bundles.")
+
+
+class PredictionLogSettings(EnvironmentSettings):
+    """Where an environment's prediction logs are: written by the service, read by the monitor."""
+
     log_bucket: str | None = Field(None, alias="LOG_BUCKET", description="Bucket of prediction logs.")
     log_prefix: str = Field(
         DEFAULT_LAYOUT.prediction_log_prefix,
@@ -118,10 +130,9 @@ class ServiceSettings(RuntimeSettings, PredictionLogSettings):
         return bool(self.log_bucket)
 
 
-class JobSettings(RuntimeSettings):
+class JobSettings(RuntimeSettings, ModelBucketSettings):
     """What both Batch jobs are told: the champion bundle, where to report, how much data is enough."""
 
-    model_bucket: str = Field(alias="MODEL_BUCKET", description="Bucket holding the model bundles.")
     model_key: str = Field(
         DEFAULT_LAYOUT.model_key, alias="MODEL_KEY", description="Key of the champion bundle."
     )
@@ -269,3 +280,37 @@ class MonitorSettings(JobSettings, PredictionLogSettings):
                 f"{self.variable('psi_threshold')} ({self.psi_threshold})"
             )
         return self
+
+
+class SmokeHookSettings(EnvironmentSettings, ModelBucketSettings):
+    """The deployment smoke test: replay a bundle's golden records against a new revision.
+
+    Set on the ECS lifecycle-hook Lambda by infra. The Lambda runtime has boto3 but no pydantic,
+    so the handler reads these variables itself; a test holds its names to this model's aliases.
+    """
+
+    test_url: str = Field(
+        min_length=1, alias="TEST_URL", description="Base URL of the test listener (new revision only)."
+    )
+    bundle_key_template: str = Field(
+        DEFAULT_LAYOUT.archived_bundle_key("{version}"),
+        alias="BUNDLE_KEY_TEMPLATE",
+        description="Archived bundle key, with {version} for the model version the revision reports.",
+    )
+    result_bucket: str | None = Field(
+        None, alias="RESULT_BUCKET", description="Bucket the verdict is written to (optional)."
+    )
+    result_key_template: str = Field(
+        DEFAULT_LAYOUT.smoke_test_key("{environment}", "{version}"),
+        alias="RESULT_KEY_TEMPLATE",
+        description="Verdict key, with {environment} and {version}.",
+    )
+    probability_tolerance: float = Field(
+        1e-6, gt=0, alias="PROBABILITY_TOLERANCE", description="Largest allowed |served - recorded|."
+    )
+    max_p99_ms: float = Field(
+        250.0, gt=0, alias="MAX_P99_MS", description="Slowest allowed p99 latency of the replay."
+    )
+    request_timeout_seconds: float = Field(
+        5.0, gt=0, alias="REQUEST_TIMEOUT_SECONDS", description="Timeout of one replayed request."
+    )
