@@ -7,6 +7,7 @@ lands on any worker sees the whole container.
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import TYPE_CHECKING
 
@@ -41,7 +42,7 @@ def expected_mean_probability(reference: PredictionReference) -> tuple[float, fl
     probability histogram, at bin midpoints) +- MEAN_PROBABILITY_TOLERANCE, within 0..1."""
     edges, counts = reference.bin_edges, reference.counts
     total = sum(counts)
-    midpoints = [(low + high) / 2 for low, high in zip(edges[:-1], edges[1:], strict=True)]
+    midpoints = [(low + high) / 2 for low, high in itertools.pairwise(edges)]
     mean = sum(m * c for m, c in zip(midpoints, counts, strict=True)) / total if total else 0.5
     return max(0.0, mean - MEAN_PROBABILITY_TOLERANCE), min(1.0, mean + MEAN_PROBABILITY_TOLERANCE)
 
@@ -73,7 +74,7 @@ class ServiceMetrics:
             ["prediction", "model_version"], registry=registry,
         )  # fmt: skip
         self.probability_by_model = Histogram(
-            "prediction_probability", "Predicted probability of the positive class per record, by model version.",
+            "prediction_probability", "Predicted positive-class probability per record, by model version.",
             ["model_version"], buckets=PROBABILITY_BUCKETS, registry=registry,
         )  # fmt: skip
         self.batch_rows = Histogram(

@@ -34,7 +34,8 @@ def test_metrics_count_requests_latency_errors_and_predictions(
     version = re.search(r'model_version="([^"]+)"', info.group(1))
     assert version, info.group(1)
     served = f'model_version="{version.group(1)}"'
-    assert _value(text, f"prediction_probability_count{{{served}}}") == 13, "one observation per scored record"
+    observed = _value(text, f"prediction_probability_count{{{served}}}")
+    assert observed == 13, "one observation per scored record"
     scored = sum(
         _value(text, f'predictions_total{{{served},prediction="{c}"}}')
         for c in (0, 1)
