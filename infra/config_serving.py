@@ -74,6 +74,13 @@ class ServingConfig(Section):
     latency_alarm_seconds: float = Field(
         1.0, gt=0, le=60, description="Alarm when an environment's p99 response time exceeds this."
     )
+    collector_image: str = Field(
+        "public.ecr.aws/aws-observability/aws-otel-collector:v0.49.0",
+        description="Metrics collector sidecar image (ADOT), pinned to a version tag.",
+    )
+    metrics_scrape_seconds: int = Field(
+        30, ge=15, le=60, description="How often the collector scrapes the service's /metrics."
+    )
     stage: EnvironmentConfig = Field(
         default_factory=lambda: EnvironmentConfig(min_count=1, max_count=2),
         description="Stage sizing: cpu, memory, minCount, maxCount, requestsPerTarget, cpuTargetPercent, workers.",  # noqa: E501
@@ -87,6 +94,16 @@ class ServingConfig(Section):
     @classmethod
     def _retention(cls, value: int) -> int:
         return check_log_retention(value)
+
+    @field_validator("collector_image")
+    @classmethod
+    def _pinned_image(cls, value: str) -> str:
+        """A moving tag would change what every new task runs without a `pulumi up`."""
+        repository, _, tag = value.rpartition(":")
+        pinned = "@sha256:" in value or (repository and tag not in ("", "latest") and "/" not in tag)
+        if not pinned:
+            raise ValueError("must name an exact version tag or digest, e.g. <image>:v0.49.0")
+        return value
 
     @field_validator("certificate_arn")
     @classmethod

@@ -47,10 +47,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     model.smoke_test()
     manifest = model.manifest
-    metrics.model_info.labels(
-        model_version=manifest.bundle_version, environment=settings.environment,
-        code_version=settings.code_version, bundle_created_at=manifest.created_at.isoformat(),
-    ).set(1)  # fmt: skip
+    metrics.describe_model(manifest, environment=settings.environment, code_version=settings.code_version)
     payload_logger = _payload_logger(settings, metrics=metrics, model_version=manifest.bundle_version)
     if payload_logger is not None:
         payload_logger.start()

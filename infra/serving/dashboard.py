@@ -1,8 +1,12 @@
-"""One CloudWatch dashboard for the serving environments: what the alarms watch, side by side."""
+"""One CloudWatch dashboard for the serving environments: what the alarms watch, side by side.
+
+A row per environment for its load balancer and tasks, then a row per environment for its model
+(the service's own metrics, which the collector sidecar sends to the `MlDeploy` namespace).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -16,6 +20,20 @@ from infra.serving.alarms import (
     PERIOD_SECONDS,
     EnvironmentMetrics,
 )
+from infra.serving.collector import (
+    ENVIRONMENT_DIMENSION,
+    EXPECTED_MEAN_HIGH,
+    EXPECTED_MEAN_LOW,
+    LOG_BUFFERED,
+    LOG_DROPPED,
+    LOG_RETRIED,
+    LOG_WRITTEN,
+    MODEL_CREATED,
+    MODEL_VERSION_DIMENSION,
+    PREDICTIONS,
+    PROBABILITY,
+)
+from ml_deploy.layout import METRICS_NAMESPACE
 
 # Four widgets of a 24-unit-wide grid: one row per environment.
 WIDGET_WIDTH = 6
@@ -23,7 +41,7 @@ WIDGET_HEIGHT = 6
 
 
 def _metric_line(
-    namespace: str, name: str, dimensions: dict[str, pulumi.Output[str]], **options: Any
+    namespace: str, name: str, dimensions: Mapping[str, pulumi.Input[str]], **options: Any
 ) -> list[Any]:
     """A metric in the dashboard's array form: namespace, name, dimension pairs, options."""
     line: list[Any] = [namespace, name]
@@ -89,8 +107,57 @@ def _environment_row(env: EnvironmentMetrics, *, region: pulumi.Output[str]) -> 
     ]
 
 
+def by_model_version(environment: str, metric: str, stat: str) -> str:
+    """A SEARCH for one line per model version: versions are not known when the dashboard is made."""
+    schema = f"{{{METRICS_NAMESPACE},{ENVIRONMENT_DIMENSION},{MODEL_VERSION_DIMENSION}}}"
+    query = f'{schema} MetricName="{metric}" {ENVIRONMENT_DIMENSION}="{environment}"'
+    return f"SEARCH('{query}', '{stat}', {PERIOD_SECONDS})"
+
+
+def _model_row(environment: str, *, region: pulumi.Output[str]) -> list[dict[str, Any]]:
+    """The model as the service sees it: what it scores, how it scores, where its logs go."""
+    env = {ENVIRONMENT_DIMENSION: environment}
+
+    def line(metric: str, stat: str, **options: Any) -> list[Any]:
+        return _metric_line(METRICS_NAMESPACE, metric, env, stat=stat, **options)
+
+    return [
+        _widget(
+            f"{environment}: records scored by model version",
+            [[{"expression": by_model_version(environment, PREDICTIONS, "Sum"), "id": "scored"}]],
+            region=region,
+        ),
+        _widget(
+            f"{environment}: mean probability by model version, and the model's band",
+            [
+                [{"expression": by_model_version(environment, PROBABILITY, "Average"), "id": "mean"}],
+                line(EXPECTED_MEAN_LOW, "Minimum", label="band low"),
+                line(EXPECTED_MEAN_HIGH, "Maximum", label="band high"),
+            ],
+            region=region,
+        ),
+        _widget(
+            f"{environment}: prediction log (written, retried, dropped, buffered)",
+            [
+                line(LOG_WRITTEN, "Sum", label="written"),
+                line(LOG_RETRIED, "Sum", label="retried"),
+                line(LOG_DROPPED, "Sum", label="dropped"),
+                line(LOG_BUFFERED, "Maximum", label="buffered"),
+            ],
+            region=region,
+        ),
+        _widget(
+            f"{environment}: bundle creation time served (oldest, newest)",
+            [line(MODEL_CREATED, "Minimum", label="oldest"), line(MODEL_CREATED, "Maximum", label="newest")],
+            region=region,
+        ),
+    ]
+
+
 class ServingDashboard(pulumi.ComponentResource):
-    """A row per environment: requests, 5xx rate, p99 latency, running/desired/unhealthy tasks."""
+    """A row per environment: requests, 5xx rate, p99 latency, running/desired/unhealthy tasks;
+    then a row per environment for its model: records by version, mean probability and band,
+    prediction-log lines, model versions serving."""
 
     dashboard_name: pulumi.Output[str]
 
@@ -103,10 +170,13 @@ class ServingDashboard(pulumi.ComponentResource):
     ) -> None:
         super().__init__("ml-deploy:serving:Dashboard", name, None, opts)
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
-        widgets = []
-        for row, env in enumerate(environments):
-            for column, widget in enumerate(_environment_row(env, region=region)):
-                widgets.append({**widget, "x": column * WIDGET_WIDTH, "y": row * WIDGET_HEIGHT})
+        rows = [_environment_row(env, region=region) for env in environments]
+        rows += [_model_row(env.environment, region=region) for env in environments]
+        widgets = [
+            {**widget, "x": column * WIDGET_WIDTH, "y": row * WIDGET_HEIGHT}
+            for row, row_widgets in enumerate(rows)
+            for column, widget in enumerate(row_widgets)
+        ]
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=f"{PROJECT_NAMESPACE}-{pulumi.get_stack()}-serving",

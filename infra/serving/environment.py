@@ -19,6 +19,7 @@ from infra.network import Network
 from infra.serving.alarms import EnvironmentMetrics, error_rate_alarm, service_alarms, target_dimensions
 from infra.serving.autoscaling import service_autoscaling
 from infra.serving.ingress import Ingress, create_ingress
+from infra.serving.model_alarms import model_alarms
 from infra.serving.roles import model_server_role
 from infra.serving.task_definition import CONTAINER_NAME, TaskInputs, create_task_definition
 from ml_deploy.layout import ObjectLayout
@@ -133,6 +134,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
             topic_arn=platform.alerts_topic.arn,
             parent=self,
         )
+        model_alarms(name, environment=environment, topic_arn=platform.alerts_topic.arn, parent=self)
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
@@ -174,10 +176,16 @@ class ServiceEnvironment(pulumi.ComponentResource):
     def _task_definition(
         self, environment: Environment
     ) -> tuple[aws.ecs.TaskDefinition, aws.iam.Role, aws.iam.Role]:
-        """The first task definition, its log group and its two roles (task and execution)."""
+        """The first task definition, its log groups (the containers', the metrics') and its two roles."""
         platform = self._platform
         log_group = aws.cloudwatch.LogGroup(
             f"{self._name}-logs",
+            retention_in_days=platform.config.service_log_retention_days,
+            kms_key_id=platform.key.arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        metrics_log_group = aws.cloudwatch.LogGroup(
+            f"{self._name}-metrics-logs",
             retention_in_days=platform.config.service_log_retention_days,
             kms_key_id=platform.key.arn,
             opts=pulumi.ResourceOptions(parent=self),
@@ -190,6 +198,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
             prediction_logs=platform.prediction_logs,
             log_prefix=platform.layout.prediction_logs(environment),
             key=platform.key,
+            metrics_log_group=metrics_log_group,
             parent=self,
         )
         inputs = TaskInputs(
@@ -200,6 +209,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
             service_repo=platform.service_repo,
             prediction_logs=platform.prediction_logs,
             log_group=log_group,
+            metrics_log_group=metrics_log_group,
             execution_role=execution,
             task_role=task,
         )

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from infra.config import PROJECT_NAMESPACE
 from infra.config_sections import EnvironmentConfig, ServingConfig
+from infra.serving.collector import collector_config, collector_container
 from ml_deploy.layout import SERVICE_CONTAINER, ObjectLayout
 from ml_deploy.settings import ServiceSettings, environment
 
@@ -33,6 +34,8 @@ class TaskInputs:
     service_repo: aws.ecr.Repository
     prediction_logs: aws.s3.Bucket
     log_group: aws.cloudwatch.LogGroup
+    # Where the collector writes the service's metrics as EMF (CloudWatch extracts them).
+    metrics_log_group: aws.cloudwatch.LogGroup
     execution_role: aws.iam.Role
     task_role: aws.iam.Role
 
@@ -55,10 +58,29 @@ def service_environment(inputs: TaskInputs, *, region: pulumi.Input[str]) -> lis
     return [{"name": name, "value": value} for name, value in variables.items()]
 
 
+def metrics_collector(inputs: TaskInputs, *, region: pulumi.Input[str]) -> dict[str, Any]:
+    """The collector sidecar, scraping this task's model server into this environment's metrics."""
+    config = collector_config(
+        environment=inputs.environment,
+        port=inputs.config.container_port,
+        scrape_seconds=inputs.config.metrics_scrape_seconds,
+        log_group_name=inputs.metrics_log_group.name,
+        region=region,
+    )
+    return collector_container(
+        image=inputs.config.collector_image,
+        config=config,
+        log_group_name=inputs.log_group.name,
+        region=region,
+        stream_prefix=f"{inputs.environment}-collector",
+    )
+
+
 def create_task_definition(
     name: str, *, inputs: TaskInputs, parent: pulumi.Resource
 ) -> aws.ecs.TaskDefinition:
-    """`<name>-task`: Fargate, awsvpc, one essential container from `<service repo>:<initialImageTag>`."""
+    """`<name>-task`: Fargate, awsvpc, the essential model server from `<service repo>:<initialImageTag>`
+    and the metrics collector beside it."""
     region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=parent)).region
     port = inputs.config.container_port
     health_probe = (
@@ -104,6 +126,7 @@ def create_task_definition(
         runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
             operating_system_family="LINUX", cpu_architecture="X86_64"
         ),
-        container_definitions=pulumi.Output.json_dumps([container]),
+        # The model server first: readers that take the first container (the local delivery) find it.
+        container_definitions=pulumi.Output.json_dumps([container, metrics_collector(inputs, region=region)]),
         opts=pulumi.ResourceOptions(parent=parent),
     )

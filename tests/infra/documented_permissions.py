@@ -174,6 +174,34 @@ BATCH_EXECUTION = task_execution(
     log_group="jobs_logs",
 )
 
+ADOT_PERMISSIONS = "https://aws-otel.github.io/docs/setup/permissions"
+_EMF_LOG_GROUP_EXISTS = (
+    "the program creates each environment's metrics log group (encrypted, with retention); the "
+    "exporter creates one only when it is missing"
+)
+SERVING_METRICS_COLLECTOR = tuple(
+    DocumentedUse(
+        what=f"ADOT collector awsemf exporter (serving {env} metrics sidecar)",
+        url=ADOT_PERMISSIONS,
+        role=f"serving-{env}-task",
+        needs=(
+            *needs(
+                ("logs:CreateLogStream", "logs:PutLogEvents"),
+                f"{{{env}_metrics_logs}}:log-stream:0123456789abcdef",
+            ),
+            Need("logs:DescribeLogStreams", f"{{{env}_metrics_logs}}"),
+        ),
+        withheld={
+            "logs:CreateLogGroup": _EMF_LOG_GROUP_EXISTS,
+            "logs:DescribeLogGroups": _EMF_LOG_GROUP_EXISTS,
+            "logs:PutRetentionPolicy": _EMF_LOG_GROUP_EXISTS,
+            "xray:PutTraceSegments": "the collector's pipeline exports metrics only, no traces",
+            "ssm:GetParameters": "the configuration comes in AOT_CONFIG_CONTENT, not from SSM",
+        },
+    )
+    for env in ("stage", "prod")
+)
+
 SCHEDULER_TARGET = DocumentedUse(
     what="EventBridge Scheduler universal target batch:submitJob (its execution role)",
     url="https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role",
@@ -281,6 +309,7 @@ DOCUMENTED_USES: tuple[DocumentedUse, ...] = (
     ecs_deploy("prod"),
     MANUAL_APPROVAL,
     *SERVING_EXECUTION,
+    *SERVING_METRICS_COLLECTOR,
     BATCH_EXECUTION,
     SCHEDULER_TARGET,
     RULE_TARGET,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from infra.config import PROJECT_NAMESPACE, StackConfig, parse_config
-from ml_deploy.layout import METRICS_NAMESPACE
+from ml_deploy.layout import METRICS_NAMESPACE, SERVICE_CONTAINER
 from ml_deploy.settings import EnvSettings, MonitorSettings, RetrainSettings, ServiceSettings
 from ml_deploy_dev.program import REGION, ROOT, Program, dev_stack_config
 
@@ -40,7 +40,8 @@ def _variables(entries: list[dict[str, Any]]) -> dict[str, str]:
 
 def task_environment(program: Program, env: str) -> dict[str, str]:
     task = program.one("aws:ecs/taskDefinition:TaskDefinition", f"serving-{env}-task")
-    (container,) = json.loads(task.inputs["containerDefinitions"])
+    definitions = json.loads(task.inputs["containerDefinitions"])
+    (container,) = [c for c in definitions if c["name"] == SERVICE_CONTAINER]
     return _variables(container["environment"])
 
 

@@ -29,13 +29,19 @@ def test_metrics_count_requests_latency_errors_and_predictions(
     assert _value(text, f"http_request_duration_seconds_count{{{ok}}}") == 4
     assert _value(text, 'http_requests_total{endpoint="/predict",method="POST",status="422"}') == 1
     assert _value(text, 'http_request_errors_total{endpoint="/predict",kind="client"}') == 1
-    assert _value(text, "prediction_probability_count") == 13, "one observation per scored record"
-    scored = sum(
-        _value(text, f'predictions_total{{prediction="{c}"}}') for c in (0, 1) if f'prediction="{c}"' in text
-    )
-    assert scored == 13
     info = re.search(r"^model_info\{([^}]*)\} 1\.0$", text, re.MULTILINE)
     assert info and 'environment="stage"' in info.group(1) and "model_version=" in info.group(1), text
+    version = re.search(r'model_version="([^"]+)"', info.group(1))
+    assert version, info.group(1)
+    served = f'model_version="{version.group(1)}"'
+    observed = _value(text, f"prediction_probability_count{{{served}}}")
+    assert observed == 13, "one observation per scored record"
+    scored = sum(
+        _value(text, f'predictions_total{{{served},prediction="{c}"}}')
+        for c in (0, 1)
+        if f'prediction="{c}"' in text
+    )
+    assert scored == 13
     for series in (
         "payload_log_records_written_total",
         "payload_log_records_retried_total",

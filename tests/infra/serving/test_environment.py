@@ -46,8 +46,9 @@ def _service(program: Program, env: str) -> Resource:
 
 def _container(program: Program, env: str) -> dict[str, Any]:
     definitions = json.loads(_of(program, TASK_DEFINITION, env, "task").inputs["containerDefinitions"])
-    assert len(definitions) == 1, f"{env}: expected one container, found {len(definitions)}"
-    container: dict[str, Any] = definitions[0]
+    served = [d for d in definitions if d["name"] == CONTAINER_NAME]
+    assert len(served) == 1, f"{env}: expected one {CONTAINER_NAME} container, found {len(served)}"
+    container: dict[str, Any] = served[0]
     return container
 
 
@@ -236,7 +237,10 @@ def test_every_alarm_reaches_on_call_when_it_fires_and_when_it_clears(dev_progra
         for r in dev_program.of_type(ALARM)
         if r.name.startswith(f"serving-{env}-")
     }
-    assert set(alarms) == {"5xx-rate", "p99-latency", "unhealthy-hosts", "tasks-below-desired"}, alarms
+    assert set(alarms) == {
+        *("5xx-rate", "p99-latency", "unhealthy-hosts", "tasks-below-desired"),
+        *("dropped-log-lines", "mean-probability", "model-versions"),
+    }, alarms
     for name, alarm in alarms.items():
         assert alarm["alarmActions"] == [topic], f"{env} {name} alarm does not notify the alerts topic"
         assert alarm["okActions"] == [topic], f"{env} {name} alarm does not say when it clears"
@@ -272,9 +276,16 @@ def test_task_role_writes_prediction_logs_only_under_its_environment_prefix(
         for action in _as_list(statement["Action"])
         for resource in _as_list(statement["Resource"])
     }
+    metrics_logs = dev_program.one("aws:cloudwatch/logGroup:LogGroup", f"serving-{env}-metrics-logs")
+    metrics_arn = metrics_logs.state["arn"]
     assert granted == {
         ("s3:PutObject", f"{bucket_arn}/predictions/{env}/*"),
         ("kms:GenerateDataKey", dev_program.outputs["kmsKeyArn"]),
+        # The metrics collector's EMF exporter, on this environment's metrics log group only.
+        ("logs:CreateLogStream", f"{metrics_arn}:log-stream:*"),
+        ("logs:PutLogEvents", f"{metrics_arn}:log-stream:*"),
+        ("logs:DescribeLogStreams", metrics_arn),
+        ("logs:DescribeLogStreams", f"{metrics_arn}:*"),
     }, f"{env} task role grants {sorted(granted)}"
 
 
