@@ -70,6 +70,11 @@ class ServiceMetrics:
             "unknown_category_values_total", "Unknown category values scored as missing, by feature.",
             ["feature"], registry=registry,
         )  # fmt: skip
+        self.out_of_range = Counter(
+            "feature_values_out_of_range_total",
+            "Numeric values outside the training range, scored anyway, by feature.",
+            ["feature"], registry=registry,
+        )  # fmt: skip
         self.model_info = Gauge(
             "model_info", "The model this container serves (value is always 1).",
             ["model_version", "environment", "code_version", "bundle_created_at"],
