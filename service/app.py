@@ -77,6 +77,7 @@ def _payload_logger(
         batch_size=settings.log_batch_size, flush_seconds=settings.log_flush_seconds,
         buffer_max_records=settings.log_buffer_max_records,
         retry_base_seconds=settings.log_retry_base_seconds, retry_max_seconds=settings.log_retry_max_seconds,
+        shutdown_seconds=settings.log_shutdown_timeout_seconds,
     )  # fmt: skip
     return PayloadLogger(target=target, policy=policy, metrics=metrics)
 

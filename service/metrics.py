@@ -97,7 +97,7 @@ class ServiceMetrics:
             multiprocess_mode="livesum", registry=registry,
         )  # fmt: skip
         self._prediction_children: dict[object, Counter] = {}
-        for reason in ("buffer_full", "shutdown"):
+        for reason in ("buffer_full", "shutdown", "writer_failed"):
             self.log_dropped.labels(reason=reason)
 
     def prediction_counter(self, label: object) -> Counter:

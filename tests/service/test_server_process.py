@@ -45,21 +45,6 @@ def _wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: flo
     raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
-@pytest.fixture
-def moto_endpoint() -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **FAKE_AWS},
-    )  # fmt: skip
-    try:
-        _wait_until_answers(f"http://127.0.0.1:{port}/moto-api/data.json", process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def _post(port: int, body: dict[str, Any]) -> dict[str, Any]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/predict",
