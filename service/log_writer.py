@@ -96,7 +96,9 @@ class _Entry:
 class Writer:
     """Buffers scored records and writes them to S3; `run` is the writing loop."""
 
-    def __init__(self, *, target: LogTarget, policy: LogPolicy, report: Report, client_factory: ClientFactory) -> None:
+    def __init__(
+        self, *, target: LogTarget, policy: LogPolicy, report: Report, client_factory: ClientFactory
+    ) -> None:
         self.target = target
         self.policy = policy
         self._report = report
@@ -273,7 +275,9 @@ def s3_client(target: LogTarget, policy: LogPolicy) -> Any:
     from botocore.config import Config
 
     connect, read = policy.s3_timeouts()
-    config = Config(connect_timeout=connect, read_timeout=read, retries={"max_attempts": 1, "mode": "standard"})
+    config = Config(
+        connect_timeout=connect, read_timeout=read, retries={"max_attempts": 1, "mode": "standard"}
+    )
     # AWS_ENDPOINT_URL (local S3, moto) is honoured by boto3 itself.
     return boto3.client("s3", region_name=target.region, config=config)
 

@@ -233,7 +233,9 @@ class ModelService:
         would report ready and answer every /predict with a 500, which no circuit breaker catches.
         """
         n = len(records)
-        what = f"model {self.version} cannot score {n} records of its manifest's {len(self.features)} features"
+        what = (
+            f"model {self.version} cannot score {n} records of its manifest's {len(self.features)} features"
+        )
         try:
             answer = self._predict_proba(self.encode(records))
         except Exception as error:  # whatever the estimator raises, the bundle is unusable
@@ -242,7 +244,6 @@ class ModelService:
             raise BundleError(f"{what}: expected ({n}, 2) class probabilities, got shape {answer.shape}")
         if not (np.isfinite(answer).all() and (answer >= 0.0).all() and (answer <= 1.0).all()):
             raise BundleError(f"{what}: answered values outside [0, 1]")
-
 
     def labels_of(self, probabilities: Sequence[float]) -> list[Any]:
         negative, positive = self._classes[0], self._classes[-1]

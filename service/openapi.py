@@ -70,9 +70,8 @@ def contract(app: FastAPI) -> dict[str, Any]:
             "required": True, "content": {JSON: {"schema": {"$ref": "#/components/schemas/PredictRequest"}}}
         }  # fmt: skip
     paths["/predict"]["post"] = predict
-    paths["/metrics"]["get"]["responses"] = {
-        "200": {"description": "Prometheus text exposition", "content": {PROMETHEUS_TEXT: {"schema": {"type": "string"}}}}
-    }  # fmt: skip
+    text = {PROMETHEUS_TEXT: {"schema": {"type": "string"}}}
+    paths["/metrics"]["get"]["responses"] = {"200": {"description": "Prometheus text", "content": text}}
     paths["/ready"]["get"]["responses"]["503"] = {"description": "The model is not loaded yet."}
     if model is not None:
         app.openapi_schema = document
@@ -117,10 +116,15 @@ def _answers(classes: list[Any], schemas: dict[str, Any]) -> dict[str, Any]:
             "properties": {"prediction": prediction, "probability": probability},
         }}},
     }  # fmt: skip
-    body = {"oneOf": [{"$ref": "#/components/schemas/Prediction"}, {"$ref": "#/components/schemas/Predictions"}]}
+    body = {
+        "oneOf": [{"$ref": "#/components/schemas/Prediction"}, {"$ref": "#/components/schemas/Predictions"}]
+    }
     return {"description": "`prediction`/`probability` for `record`, `predictions` for `records`",
             "content": {JSON: {"schema": body}}}  # fmt: skip
 
 
 def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    return {
+        "description": description,
+        "content": {JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }

@@ -83,5 +83,6 @@ def _with_big_numbers_as_infinity(body: bytes) -> Any:
         return json.loads(body, parse_int=float, parse_constant=reject_constant)
     except ValueError as error:  # cannot happen for a body pydantic only faulted for a big number
         raise ValidationError.from_exception_data(
-            "PredictRequest", [{"type": "json_invalid", "loc": (), "input": body, "ctx": {"error": str(error)}}]
+            "PredictRequest",
+            [{"type": "json_invalid", "loc": (), "input": body, "ctx": {"error": str(error)}}],
         ) from None

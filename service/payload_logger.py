@@ -64,7 +64,7 @@ class PayloadLogger:
         try:
             import fcntl
 
-            fcntl.fcntl(stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[attr-defined]
+            fcntl.fcntl(stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         except (ImportError, AttributeError, OSError):
             pass  # not Linux, or above the system's pipe-max-size: the default 64 KiB works
         os.set_blocking(stdin.fileno(), False)
@@ -73,7 +73,9 @@ class PayloadLogger:
         )
         self._reports.start()
 
-    def submit(self, *, request_id: str, records: Sequence[Any], outputs: Sequence[tuple[Any, float]]) -> None:
+    def submit(
+        self, *, request_id: str, records: Sequence[Any], outputs: Sequence[tuple[Any, float]]
+    ) -> None:
         """Queue one request's records; never blocks, drops (counted) beyond the buffer bound."""
         count = len(records)
         reason = self._drop_reason(count)
@@ -121,7 +123,9 @@ class PayloadLogger:
         if lost:
             self._metrics.log_dropped.labels(reason="shutdown").inc(lost)
             self._metrics.log_buffered.dec(lost)
-            log.error("prediction-log: %d records not written at shutdown (payload_log_records_dropped_total)", lost)
+            log.error(
+                "prediction-log: %d records not written at shutdown (payload_log_records_dropped_total)", lost
+            )
 
     def _drop_reason(self, count: int) -> str | None:
         if self._stopping:

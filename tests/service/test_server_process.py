@@ -105,7 +105,11 @@ def _serve(trained_bundle: Path, port: int, **env: str) -> subprocess.Popen[byte
     values = {**os.environ, **FAKE_AWS, "MODEL_BUNDLE_PATH": str(trained_bundle), "HOST": "127.0.0.1",
               "PORT": str(port), "WEB_CONCURRENCY": "1", **env}  # fmt: skip
     server = subprocess.Popen(
-        [sys.executable, "-m", "service"], cwd=REPO, env=values, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [sys.executable, "-m", "service"],
+        cwd=REPO,
+        env=values,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     wait_until_answers(f"http://127.0.0.1:{port}/ready", server)
     return server
@@ -135,7 +139,9 @@ def test_sigterm_with_s3_hanging_exits_within_the_budget_and_counts_every_record
     elapsed, stderr = _stop(server)
     # uvicorn's drain of idle connections is immediate; the flush must end by the budget.
     assert elapsed < budget + 3.0, f"shutdown took {elapsed:.1f} s for a {budget} s budget:\n{stderr[-2000:]}"
-    assert re.search(r"\b30 records not written", stderr), f"the loss must be logged with its count:\n{stderr[-3000:]}"
+    assert re.search(r"\b30 records not written", stderr), (
+        f"the loss must be logged with its count:\n{stderr[-3000:]}"
+    )
 
 
 def test_a_client_leaving_mid_body_is_an_abort_not_a_server_error(trained_bundle: Path) -> None:
