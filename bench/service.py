@@ -7,6 +7,8 @@ naive server (http.server, a DataFrame and an S3 put per request). The load gene
 another process: `wrk` when installed, else a small asyncio keep-alive client in this file.
 
     .venv/bin/python bench/service.py [--seconds 3] [--workers 2] [--client auto|wrk|python]
+    .venv/bin/python bench/service.py --only logging --workers 2   # logging on vs off, same run
+    .venv/bin/python bench/service.py --only attack                # 13 MB bodies vs /health, RSS
 
 Numbers on a shared 2-core machine move with the neighbours' load; compare ratios within one run.
 One run (wrk, after training switched to categorical codes): raw predict_proba 1.08 ms for 1 row,
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -338,12 +341,20 @@ def main() -> int:
         help="the configured workers (the image's WEB_CONCURRENCY); 2 is run for comparison",
     )
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument(
+        "--only", choices=("all", "logging", "attack"), default="all",
+        help="logging: logging on vs off only; attack: oversized bodies against /health and RSS",
+    )  # fmt: skip
     args = parser.parse_args()
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
     load = wrk_load if use_wrk else python_load
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     work = Path(tempfile.mkdtemp(prefix="bench-service-"))
     bundle, records = make_bundle(work)
+    if args.only == "logging":
+        return logging_cost(bundle, records, args=args, load=load, client="wrk" if use_wrk else "python")
+    if args.only == "attack":
+        return oversized_attack(bundle, records)
     one_ms, hundred_ms = raw_predict_ms(bundle, records)
     single = [json.dumps({"record": r}).encode() for r in records[:50]]
     batch = [json.dumps({"records": records[:100]}).encode()]
@@ -412,6 +423,160 @@ def main() -> int:
           + ", ".join(f"{key} {value:.1f}" for key, value in batching.items()))  # fmt: skip
     shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def logging_cost(bundle: Path, records: list[dict[str, Any]], *, args: Any, load: Any, client: str) -> int:
+    """Logging on (writer process, local moto_server) vs off, same workers, interleaved rounds."""
+    single = [json.dumps({"record": r}).encode() for r in records[:50]]
+    moto_port, off_port, on_port = free_port(), free_port(), free_port()
+    endpoint = f"http://{HOST}:{moto_port}"
+    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                       "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})  # fmt: skip
+    base = {"MODEL_BUNDLE_PATH": str(bundle), "HOST": HOST, "OMP_NUM_THREADS": "1", "LOG_LEVEL": "warning",
+            "WEB_CONCURRENCY": str(args.workers)}  # fmt: skip
+    on = {**base, "LOG_BUCKET": BUCKET, "ENVIRONMENT": "bench", "AWS_ENDPOINT_URL": endpoint}
+    with ExitStack() as servers:
+        servers.enter_context(running([sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(moto_port)],
+                                      env={}, port=moto_port, ready_path="/moto-api/data.json"))  # fmt: skip
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=BUCKET)
+        servers.enter_context(running([sys.executable, "-m", "service"], env={**base, "PORT": str(off_port)},
+                                      port=off_port))  # fmt: skip
+        servers.enter_context(running([sys.executable, "-m", "service"], env={**on, "PORT": str(on_port)},
+                                      port=on_port))  # fmt: skip
+        for port in (off_port, on_port):
+            load(port, single, connections=8, seconds=1)
+        best: dict[tuple[str, int], tuple[float, float, float, int]] = {}
+        for connections in (8, 64):
+            for _ in range(args.rounds):
+                for name, port in (("off", off_port), ("on", on_port)):
+                    result = load(port, single, connections=connections, seconds=args.seconds)
+                    print(f"  logging {name:<3} w={args.workers} c={connections:<3} {result[0]:7.0f} req/s "
+                          f"p99 {result[2]:7.2f} ms", file=sys.stderr, flush=True)  # fmt: skip
+                    if (name, connections) not in best or result[0] > best[(name, connections)][0]:
+                        best[(name, connections)] = result
+        written = metric_value(on_port, "payload_log_records_written_total")
+    rounds = f"best of {args.rounds} rounds of {args.seconds} s"
+    print(f"\nload generator: {client}; workers {args.workers}; {rounds}\n")
+    print("| conns | off req/s | on req/s | on/off (>= 0.90) | off p99 ms | on p99 ms | p99 on/off (<= 2) |")
+    print("|---|---|---|---|---|---|---|")
+    for c in (8, 64):
+        off, on_ = best[("off", c)], best[("on", c)]
+        print(f"| {c} | {off[0]:.0f} | {on_[0]:.0f} | {on_[0] / off[0]:.2f} | {off[2]:.2f} | {on_[2]:.2f} "
+              f"| {on_[2] / off[2]:.2f} |")  # fmt: skip
+    print(f"\nrecords written to S3 by the logging-on server so far: {written:.0f}")
+    return 0
+
+
+def metric_value(port: int, series: str) -> float:
+    with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else float("nan")
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children (the worker), from /proc."""
+    total = 0
+    for candidate in [pid, *_children(pid)]:
+        try:
+            status = Path(f"/proc/{candidate}/status").read_text()
+        except OSError:
+            continue
+        total += int(re.search(r"^VmRSS:\s+(\d+)", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    return total / 1024
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = path.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(path.parent.name))
+    return found
+
+
+def oversized_attack(bundle: Path, records: list[dict[str, Any]]) -> int:
+    """Time to refuse a 13 MB body, /health p99 and RSS while 4 clients keep sending such bodies."""
+    import http.client
+
+    record = {**records[0], **{f"k{i}": 1 for i in range(1_000_000)}}
+    body = json.dumps({"record": record}).encode()
+    head = (f"POST /predict HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+    port = free_port()
+    env = {"MODEL_BUNDLE_PATH": str(bundle), "HOST": HOST, "LOG_LEVEL": "warning", "PORT": str(port)}
+    process = subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env={**os.environ, **env},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        _wait_ready(port)
+        idle = rss_mib(process.pid)
+
+        def refuse_once() -> float:
+            started = time.perf_counter()
+            with socket.create_connection((HOST, port)) as connection:
+                with contextlib.suppress(OSError):  # answered 413 and closed before taking it all
+                    connection.sendall(head + body)
+                answer = connection.recv(64)
+            assert answer.startswith(b"HTTP/1.1 413"), answer
+            return time.perf_counter() - started
+
+        refusals = sorted(refuse_once() for _ in range(5))
+        peak = idle
+        context = multiprocessing.get_context("spawn")  # attackers in their own processes: no shared GIL
+        attackers = [context.Process(target=_attack, args=(port, head + body), daemon=True) for _ in range(4)]
+        for attacker in attackers:
+            attacker.start()
+        time.sleep(2)  # spawned attackers import and start sending
+        health, connection = [], http.client.HTTPConnection(HOST, port, timeout=5)
+        deadline = time.perf_counter() + 5
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            connection.request("GET", "/health")
+            connection.getresponse().read()
+            health.append(time.perf_counter() - started)
+            if len(health) % 50 == 0:
+                peak = max(peak, rss_mib(process.pid))
+            time.sleep(0.005)
+        for attacker in attackers:
+            attacker.terminate()
+            attacker.join()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    p99 = statistics.quantiles(health, n=100)[98] * 1e3
+    print(f"\n13 MB body ({len(body) / 1e6:.1f} MB) refused in {refusals[len(refusals) // 2] * 1e3:.1f} ms "
+          f"(median of 5, client send included; target < 50 ms)")  # fmt: skip
+    print(f"/health under 4 attackers: p99 {p99:.1f} ms over {len(health)} requests (target < 50 ms)")
+    print(f"RSS idle {idle:.0f} MiB, peak during the attack {peak:.0f} MiB ({peak / idle:.2f}x; target < 2x)")
+    return 0
+
+
+def _attack(port: int, request: bytes) -> None:
+    """One attacker: oversized bodies back to back, each on a new connection."""
+    while True:
+        try:
+            with socket.create_connection((HOST, port)) as connection:
+                connection.sendall(request)
+                connection.recv(64)
+        except OSError:
+            pass  # refused and closed mid-send: that is the point
+
+
+def _wait_ready(port: int) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/ready", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("service not ready after 120 s")
 
 
 def floor_command(port: int, workers: int) -> list[str]:

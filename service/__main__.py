@@ -1,6 +1,7 @@
 """`python -m service`: check settings and bundle, then run uvicorn with WEB_CONCURRENCY workers.
 
-The bundle is verified here, before any worker starts, so a bad deploy exits non-zero at once with
+The bundle is verified and its model made to score records of its manifest here, before any worker
+starts, so a bad deploy (a tampered file, or a sound file holding the wrong model) exits 2 at once with
 one line saying why (the ECS deployment circuit breaker then rolls it back) instead of every
 worker failing its startup in a loop.
 """
@@ -13,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from ml_deploy.bundle import BundleError, verify_bundle
+from ml_deploy.bundle import BundleError, Manifest, read_bundle
 from ml_deploy.settings import ServiceSettings, SettingsError
 
 EXIT_REFUSED = 2
@@ -34,11 +35,23 @@ def prepare_multiprocess_metrics(workers: int) -> None:
         stale.unlink()
 
 
+def check_bundle(settings: ServiceSettings) -> Manifest:
+    """Verify the bundle and make its model answer records of its manifest; BundleError if not."""
+    from service.model import ModelService, schema_records  # imports sklearn: after the settings check
+
+    model = ModelService(
+        read_bundle(settings.model_bundle_path), unknown_category=settings.unknown_category,
+        max_batch_size=settings.max_batch_size,
+    )  # fmt: skip
+    model.check_answers(schema_records(model.features))
+    return model.manifest
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     del argv
     try:
         settings = ServiceSettings.from_env()
-        manifest = verify_bundle(settings.model_bundle_path)
+        manifest = check_bundle(settings)
     except (SettingsError, BundleError) as error:
         print(f"model service refusing to start: {error}", file=sys.stderr)
         return EXIT_REFUSED

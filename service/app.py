@@ -8,8 +8,6 @@ path stays short: validate, encode to floats, one batched model call, orjson out
 from __future__ import annotations
 
 import logging
-import os
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,15 +18,15 @@ from pydantic import ValidationError
 
 from ml_deploy.bundle import read_bundle
 from ml_deploy.settings import ServiceSettings
+from service.limits import BodyLimitMiddleware
 from service.metrics import CONTENT_TYPE, ServiceMetrics
 from service.middleware import MetricsMiddleware
-from service.model import ModelService
+from service.model import ModelService, schema_records
+from service.openapi import JSON, contract
 from service.payload_logger import LogPolicy, LogTarget, PayloadLogger
-from service.problems import describe_validation_error, problem
+from service.problems import describe_validation_error, problem, request_id_of
 
 log = logging.getLogger("service")
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-JSON = "application/json"
 
 
 @asynccontextmanager
@@ -45,7 +43,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_batch_wait=settings.max_batch_wait_ms / 1000.0,
         on_batch=metrics.model_batch_rows.observe,
     )
-    model.smoke_test()
+    model.check_answers(schema_records(model.features))
     manifest = model.manifest
     metrics.describe_model(manifest, environment=settings.environment, code_version=settings.code_version)
     payload_logger = _payload_logger(settings, metrics=metrics, model_version=manifest.bundle_version)
@@ -76,6 +74,7 @@ def _payload_logger(
         batch_size=settings.log_batch_size, flush_seconds=settings.log_flush_seconds,
         buffer_max_records=settings.log_buffer_max_records,
         retry_base_seconds=settings.log_retry_base_seconds, retry_max_seconds=settings.log_retry_max_seconds,
+        shutdown_seconds=settings.log_shutdown_timeout_seconds,
     )  # fmt: skip
     return PayloadLogger(target=target, policy=policy, metrics=metrics)
 
@@ -87,22 +86,16 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.state.metrics = ServiceMetrics()
     app.state.model = None
     app.state.payload_logger = None
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: counts the 413s too
     app.add_exception_handler(Exception, _unexpected_error)
-    app.add_api_route("/predict", predict, methods=["POST"], openapi_extra=_predict_openapi())
+    app.add_api_route("/predict", predict, methods=["POST"])
     app.add_api_route("/health", health, methods=["GET"])
     app.add_api_route("/ready", ready, methods=["GET"])
     app.add_api_route("/version", version, methods=["GET"])
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"])
+    app.openapi = lambda: contract(app)  # type: ignore[method-assign]
     return app
-
-
-def request_id_of(request: Request) -> str:
-    """The caller's X-Request-ID when it is a sane token, else a new one."""
-    incoming = request.headers.get("x-request-id")
-    if incoming and _REQUEST_ID.fullmatch(incoming):
-        return incoming
-    return os.urandom(16).hex()  # a random 128-bit id, like uuid4 without building a UUID object
 
 
 def is_json(content_type: str | None) -> bool:
@@ -127,7 +120,7 @@ async def predict(request: Request) -> Response:
             400, "empty request body: send a JSON object with 'record' or 'records'", request_id=request_id
         )
     try:
-        parsed: Any = model.request_model.model_validate_json(body)
+        parsed: Any = model.parse(body)
     except ValidationError as error:
         status, summary, details = describe_validation_error(error)
         return problem(status, summary, request_id=request_id, detail=details)
@@ -137,7 +130,10 @@ async def predict(request: Request) -> Response:
     if model.unknown_category == "missing":
         for feature, count in model.unknown_categories(rows).items():
             metrics.unknown_categories.labels(feature=feature).inc(count)
-    probabilities = (await model.predict_proba(model.encode(rows))).tolist()
+    encoded = model.encode(rows)
+    for feature, count in model.out_of_range(encoded).items():
+        metrics.out_of_range.labels(feature=feature).inc(count)
+    probabilities = (await model.predict_proba(encoded)).tolist()
     labels = model.labels_of(probabilities)
     _observe(metrics, labels=labels, probabilities=probabilities)
     payload_logger: PayloadLogger | None = request.app.state.payload_logger
@@ -205,27 +201,6 @@ async def metrics_endpoint(request: Request) -> Response:
 async def _unexpected_error(request: Request, error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return problem(500, f"internal error ({type(error).__name__})", request_id=request_id_of(request))
-
-
-def _predict_openapi() -> dict[str, Any]:
-    """The body schema is generated per bundle at start, so the OpenAPI page describes its shape only."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                JSON: {
-                    "schema": {
-                        "type": "object",
-                        "description": "Either {'record': {...features}} or {'records': [{...}, ...]}.",
-                        "properties": {
-                            "record": {"type": "object"},
-                            "records": {"type": "array", "items": {"type": "object"}},
-                        },
-                    }
-                }
-            },
-        }
-    }
 
 
 def app_from_env() -> FastAPI:

@@ -89,6 +89,11 @@ class ServiceMetrics:
             "unknown_category_values_total", "Unknown category values scored as missing, by feature.",
             ["feature"], registry=registry,
         )  # fmt: skip
+        self.out_of_range = Counter(
+            "feature_values_out_of_range_total",
+            "Numeric values outside the training range, scored anyway, by feature.",
+            ["feature"], registry=registry,
+        )  # fmt: skip
         self.model_info = Gauge(
             "model_info", "The model this container serves (value is always 1).",
             ["model_version", "environment", "code_version", "bundle_created_at"],
@@ -127,7 +132,7 @@ class ServiceMetrics:
         self._prediction_children: dict[object, Counter] = {}
         self._model_version: str | None = None
         self._probability: Histogram | None = None
-        for reason in ("buffer_full", "shutdown"):
+        for reason in ("buffer_full", "shutdown", "writer_failed"):
             self.log_dropped.labels(reason=reason)
 
     def describe_model(self, manifest: Manifest, *, environment: str, code_version: str) -> None:

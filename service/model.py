@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from ml_deploy.bundle import Bundle, BundleError, Manifest
 from ml_deploy.schema import FeatureSpec, encode_records
+from service.parsing import validate_body
 
 UnknownCategoryPolicy = Literal["reject", "missing"]
 THRESHOLD = 0.5  # the decision threshold training's evaluation uses
@@ -28,15 +29,19 @@ MAX_CATEGORY_LENGTH = 256
 def record_model(
     features: Sequence[FeatureSpec], *, unknown_category: UnknownCategoryPolicy
 ) -> type[BaseModel]:
-    """A pydantic model of one record: strict numbers within the manifest range, known categories.
+    """A pydantic model of one record: what is physically valid, not what training happened to see.
 
-    A nullable feature may be absent or null (the model sees NaN); any other feature is required.
+    Numbers must be finite, and non-negative when the manifest's range starts at or above zero
+    (counts, money, ages); a value beyond the training range is scored and counted (see
+    `ModelService.out_of_range`), and the drift monitor judges the shift. Categories must be known
+    unless the policy scores unknown ones as missing. A nullable feature may be absent or null.
     """
     fields: dict[str, Any] = {}
     for spec in features:
         annotation: Any
         if spec.type == "numeric":
-            annotation = Annotated[float, Field(strict=True, ge=spec.min, le=spec.max, allow_inf_nan=False)]
+            floor = 0.0 if spec.min is not None and spec.min >= 0.0 else None
+            annotation = Annotated[float, Field(strict=True, ge=floor, allow_inf_nan=False)]
         elif unknown_category == "reject":
             annotation = Literal[tuple(spec.categories or ())]
         else:
@@ -155,10 +160,24 @@ class ModelService:
         self._categories = [
             (spec.name, spec.category_index) for spec in self.features if spec.type == "categorical"
         ]
+        self.feature_names = frozenset(spec.name for spec in self.features)
+        ranged = [
+            (column, spec) for column, spec in enumerate(self.features)
+            if spec.type == "numeric" and (spec.min is not None or spec.max is not None)
+        ]  # fmt: skip
+        self._ranged_names = [spec.name for _, spec in ranged]
+        self._ranged_columns = np.array([column for column, _ in ranged], dtype=np.intp)
+        self._range_low = np.array([-np.inf if s.min is None else s.min for _, s in ranged], dtype=np.float64)
+        self._range_high = np.array([np.inf if s.max is None else s.max for _, s in ranged], dtype=np.float64)
         # Two OpenMP threads per worker on a 2-core task spin against each other and against the
         # other worker; one thread per worker process is fastest for request-sized inputs.
         threadpool_limits(limits=1, user_api="openmp")
         self._batcher = MicroBatcher(self._predict_proba, max_wait=max_batch_wait, on_batch=on_batch)
+
+    @property
+    def classes(self) -> list[Any]:
+        """The model's class labels, negative first."""
+        return list(self._classes)
 
     @property
     def version(self) -> str:
@@ -166,6 +185,20 @@ class ModelService:
 
     def encode(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         return np.asarray(encode_records(records, self.features), dtype=np.float64)
+
+    def parse(self, body: bytes) -> Any:
+        """The validated request body (raises pydantic's ValidationError naming the field)."""
+        return validate_body(self.request_model, body, feature_names=self.feature_names)
+
+    def out_of_range(self, rows: np.ndarray) -> dict[str, int]:
+        """How many values per numeric feature lie outside the manifest's training range."""
+        if not self._ranged_names:
+            return {}
+        values = rows[:, self._ranged_columns]
+        outside = ((values < self._range_low) | (values > self._range_high)).sum(axis=0)  # NaN: never
+        if not outside.any():
+            return {}
+        return {name: int(n) for name, n in zip(self._ranged_names, outside, strict=True) if n}
 
     def unknown_categories(self, records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
         """How many values per categorical feature are not in the manifest (encoded as missing)."""
@@ -192,23 +225,25 @@ class ModelService:
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             return np.asarray(self._model.predict_proba(rows), dtype=np.float64)
 
-    def smoke_test(self) -> None:
-        """One prediction on a row of missing values before the service says it is ready.
+    def check_answers(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Score `records` before the service says it is ready; BundleError unless one probability per row.
 
-        A bundle can pass every check that runs without the model (manifest, checksum, types)
-        and still not fit its manifest, e.g. a model trained on other features: without this,
-        such a bundle would report ready and answer every /predict with a 500.
+        A bundle can pass every check that runs without the model (manifest, checksum, types) and
+        still not fit its manifest (a model trained on other features, a regressor): without this it
+        would report ready and answer every /predict with a 500, which no circuit breaker catches.
         """
-        row = np.full((1, len(self.features)), np.nan)
+        n = len(records)
+        what = (
+            f"model {self.version} cannot score {n} records of its manifest's {len(self.features)} features"
+        )
         try:
-            probability = self._predict_proba(row)[:, -1]
+            answer = self._predict_proba(self.encode(records))
         except Exception as error:  # whatever the estimator raises, the bundle is unusable
-            raise BundleError(
-                f"model {self.version} cannot score a row of its manifest's {len(self.features)} "
-                f"features: {error}"
-            ) from error
-        if probability.shape != (1,) or not 0.0 <= float(probability[0]) <= 1.0:
-            raise BundleError(f"model {self.version} answered {probability!r} for one row, not a probability")
+            raise BundleError(f"{what}: {type(error).__name__}: {error}") from error
+        if answer.shape != (n, 2) or len(self._classes) != 2:
+            raise BundleError(f"{what}: expected ({n}, 2) class probabilities, got shape {answer.shape}")
+        if not (np.isfinite(answer).all() and (answer >= 0.0).all() and (answer <= 1.0).all()):
+            raise BundleError(f"{what}: answered values outside [0, 1]")
 
     def labels_of(self, probabilities: Sequence[float]) -> list[Any]:
         negative, positive = self._classes[0], self._classes[-1]
@@ -218,3 +253,22 @@ class ModelService:
 def _plain(value: Any) -> Any:
     """numpy scalars as Python values, so responses and log lines serialise them as numbers."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def schema_records(features: Sequence[FeatureSpec]) -> list[dict[str, Any]]:
+    """Records built from the manifest alone: every category, each range's ends and middle, nulls.
+
+    The load-time check scores these when the bundle carries no golden records of its own.
+    """
+    choices: dict[str, list[Any]] = {}
+    for spec in features:
+        values: list[Any]
+        if spec.type == "categorical":
+            values = list(spec.categories or [])
+        elif spec.min is not None and spec.max is not None:
+            values = [spec.min, (spec.min + spec.max) / 2.0, spec.max]
+        else:
+            values = [spec.min if spec.min is not None else spec.max if spec.max is not None else 0.0]
+        choices[spec.name] = [*values, None] if spec.nullable else values
+    count = max((len(values) for values in choices.values()), default=1)
+    return [{name: values[i % len(values)] for name, values in choices.items()} for i in range(count)]

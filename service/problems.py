@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
 import orjson
-from fastapi import Response
+from fastapi import Request, Response
 from pydantic import ValidationError
 
 MAX_DETAILS = 20
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+def request_id_of(request: Request) -> str:
+    """The caller's X-Request-ID when it is a sane token, else a new one."""
+    incoming = request.headers.get("x-request-id")
+    if incoming and _REQUEST_ID.fullmatch(incoming):
+        return incoming
+    return os.urandom(16).hex()  # a random 128-bit id, like uuid4 without building a UUID object
 
 
 def problem(
-    status: int, message: str, *, request_id: str, detail: list[dict[str, Any]] | None = None
+    status: int,
+    message: str,
+    *,
+    request_id: str,
+    detail: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     """`{"error": message, "detail": [...], "request_id": ...}` with the request id header."""
     body: dict[str, Any] = {"error": message, "request_id": request_id}
@@ -22,7 +38,7 @@ def problem(
         orjson.dumps(body),
         status_code=status,
         media_type="application/json",
-        headers={"x-request-id": request_id},
+        headers={"x-request-id": request_id, **(headers or {})},
     )
 
 

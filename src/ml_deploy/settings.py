@@ -96,6 +96,10 @@ class ServiceSettings(RuntimeSettings, PredictionLogSettings):
     max_batch_size: int = Field(
         1000, ge=1, le=100_000, alias="MAX_BATCH_SIZE", description="Most records in one request."
     )
+    # A full batch of MAX_BATCH_SIZE records is ~300 KB; bigger bodies are refused (413) unread.
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, le=64 * 1_048_576, alias="MAX_BODY_BYTES", description="Largest request body."
+    )
     # How long a request may wait for concurrent ones to share its model call (only when requests
     # have recently arrived together; a lone request never waits). 0 turns the wait off.
     max_batch_wait_ms: float = Field(

