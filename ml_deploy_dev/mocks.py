@@ -108,6 +108,7 @@ _NAMED_ARNS = {
     "aws:batch/jobQueue:JobQueue": ("batch", "job-queue/{}"),
     "aws:batch/computeEnvironment:ComputeEnvironment": ("batch", "compute-environment/{}"),
     "aws:sqs/queue:Queue": ("sqs", "{}"),
+    "aws:lambda/function:Function": ("lambda", "function:{}"),
 }
 
 
@@ -172,6 +173,8 @@ _COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:lb/targetGroup:TargetGroup": _target_group,
     "aws:batch/jobDefinition:JobDefinition": _job_definition,
+    # Documentation addresses (RFC 5737), one per gateway.
+    "aws:ec2/natGateway:NatGateway": lambda name, _: {"publicIp": f"203.0.113.{10 + int(name[-1])}"},
 }
 
 
