@@ -56,6 +56,7 @@ serving_platform = ServingPlatform(
     cluster=serving_cluster.cluster,
     network=network,
     service_repo=registry.service_repo,
+    models=buckets.models,
     prediction_logs=buckets.prediction_logs,
     layout=config.storage.layout,
     access_logs=buckets.access_logs,

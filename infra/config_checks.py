@@ -133,3 +133,19 @@ def _ranges(values: tuple[int, ...]) -> str:
     if len(values) <= 4:
         return ", ".join(map(str, values))
     return f"{values[0]}..{values[-1]} in steps of {values[1] - values[0]}"
+
+
+# ECS-native strategies whose deployments have test traffic: the smoke-test hook runs at
+# POST_TEST_TRAFFIC_SHIFT, which ROLLING deployments do not have ("Amazon ECS blue/green service
+# deployments workflow", https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
+# blue-green-deployment-how-it-works.html). LINEAR would need its own step settings; not offered.
+DEPLOYMENT_STRATEGIES = ("CANARY", "BLUE_GREEN")
+
+
+def check_deployment_strategy(value: str | None) -> str | None:
+    if value is not None and value not in DEPLOYMENT_STRATEGIES:
+        raise ValueError(
+            f"must be one of {', '.join(DEPLOYMENT_STRATEGIES)}: only deployments with test traffic "
+            "let the smoke-test hook check the new revision before it takes production traffic"
+        )
+    return value

@@ -1,15 +1,30 @@
-"""What the serving settings mean and accept: stage and prod sizing, ports, TLS and who may connect.
+"""What the serving settings mean and accept: stage and prod sizing and deployments, ports, TLS,
+who may connect, and the deployment smoke test's bounds.
 
 Read into `ServingConfig` by `infra/config.py`; `infra/serving/` gets this section only.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator, model_validator
 
 from infra.config_base import IMAGES_PUBLISHED_DOC, Section
-from infra.config_checks import check_cidr, check_fargate_task, check_log_retention
-from ml_deploy.settings import ServiceSettings
+from infra.config_checks import (
+    check_cidr,
+    check_deployment_strategy,
+    check_fargate_task,
+    check_log_retention,
+)
+from ml_deploy.settings import ServiceSettings, SmokeHookSettings
+
+DeploymentStrategy = Literal["CANARY", "BLUE_GREEN"]
+# Prod shifts a slice of real traffic first; stage has no real traffic to slice, so it shifts all
+# at once, after the same smoke test on the test listener (a canary there would only add waiting).
+DEFAULT_STRATEGY: dict[str, DeploymentStrategy] = {"prod": "CANARY", "stage": "BLUE_GREEN"}
+# ECS accepts 0-1440 minutes for every bake time (pulumi-aws ecs.Service deploymentConfiguration).
+MAX_BAKE_MINUTES = 1440
 
 
 class EnvironmentConfig(Section):
@@ -24,6 +39,27 @@ class EnvironmentConfig(Section):
     workers: int = Field(
         1, ge=1, le=16, description="Server processes per task (one batches best; scale with tasks)."
     )
+    deployment_strategy: DeploymentStrategy | None = Field(
+        None, description="CANARY or BLUE_GREEN; unset: CANARY for prod, BLUE_GREEN for stage."
+    )
+    canary_percent: float = Field(
+        10.0, ge=0.1, le=100, description="CANARY: % of production traffic the new revision takes first."
+    )
+    canary_bake_minutes: int = Field(
+        5, ge=0, le=MAX_BAKE_MINUTES, description="CANARY: minutes at that % before shifting the rest."
+    )
+    bake_minutes: int = Field(
+        5,
+        ge=0,
+        le=MAX_BAKE_MINUTES,
+        description="Minutes both revisions keep running after the full shift (instant rollback).",
+    )
+
+    @field_validator("deployment_strategy", mode="before")
+    @classmethod
+    def _strategy(cls, value: str | None) -> str | None:
+        """Before the type check, so a refused strategy is told why, not only what is accepted."""
+        return check_deployment_strategy(value)
 
     @model_validator(mode="after")
     def _counts_in_order(self) -> EnvironmentConfig:
@@ -81,9 +117,27 @@ class ServingConfig(Section):
     metrics_scrape_seconds: int = Field(
         30, ge=15, le=60, description="How often the collector scrapes the service's /metrics."
     )
+    smoke_test_max_p99_ms: float = Field(
+        SmokeHookSettings.default("max_p99_ms"),
+        gt=0,
+        description="The deployment smoke test fails when its replay's p99 latency exceeds this (ms).",
+    )
+    smoke_test_timeout_seconds: int = Field(
+        120, ge=10, le=900, description="Longest one smoke-test run (the hook Lambda's timeout) may take."
+    )
+    test_listener_cidrs: list[str] = Field(
+        default_factory=list,
+        description=(
+            "IPv4 CIDR blocks admitted to the test listener besides the stack's NAT gateways; "
+            "required with vpcId, whose NAT addresses the stack does not know."
+        ),
+    )
     stage: EnvironmentConfig = Field(
         default_factory=lambda: EnvironmentConfig(min_count=1, max_count=2),
-        description="Stage sizing: cpu, memory, minCount, maxCount, requestsPerTarget, cpuTargetPercent, workers.",  # noqa: E501
+        description=(
+            "Stage sizing and deployment: cpu, memory, minCount, maxCount, requestsPerTarget, "
+            "cpuTargetPercent, workers, deploymentStrategy, canaryPercent, canaryBakeMinutes, bakeMinutes."
+        ),
     )
     prod: EnvironmentConfig = Field(
         default_factory=lambda: EnvironmentConfig(min_count=2, max_count=6),
@@ -112,12 +166,17 @@ class ServingConfig(Section):
             raise ValueError("must be an ACM certificate ARN (arn:aws:acm:...)")
         return value
 
-    @field_validator("ingress_cidrs")
+    @field_validator("ingress_cidrs", "test_listener_cidrs")
     @classmethod
     def _cidrs(cls, values: list[str]) -> list[str]:
         for value in values:
             check_cidr(value)
         return values
+
+    def strategy(self, environment: str) -> DeploymentStrategy:
+        """The environment's ECS deployment strategy: its own setting, or its default."""
+        configured = (self.prod if environment == "prod" else self.stage).deployment_strategy
+        return DEFAULT_STRATEGY[environment] if configured is None else configured
 
     @model_validator(mode="after")
     def _prod_over_tls(self) -> ServingConfig:

@@ -24,6 +24,9 @@ class Network(pulumi.ComponentResource):
     # What must exist before anything in the public subnets is reachable from the internet (the
     # internet gateway and the public routes to it); empty for an existing VPC, which has them.
     internet_access: list[pulumi.Resource]
+    # The NAT gateways' public addresses: what the private subnets' requests to the internet come
+    # from (the smoke-test hook's, to the load balancers' test port). Unknown for an existing VPC.
+    nat_public_ips: list[pulumi.Output[str]]
 
     def __init__(
         self, name: str, *, config: NetworkConfig, opts: pulumi.ResourceOptions | None = None
@@ -48,6 +51,7 @@ class Network(pulumi.ComponentResource):
         self.public_subnet_ids = [pulumi.Output.from_input(s) for s in config.public_subnet_ids]
         self.private_subnet_ids = [pulumi.Output.from_input(s) for s in config.private_subnet_ids]
         self.internet_access = []
+        self.nat_public_ips = []
 
     def _create(self, name: str, config: NetworkConfig) -> None:
         child = pulumi.ResourceOptions(parent=self)
@@ -88,6 +92,7 @@ class Network(pulumi.ComponentResource):
 
         self.vpc_id = vpc.id
         self.vpc_cidr = vpc.cidr_block
+        self.nat_public_ips = [nat.public_ip for nat in nat_gateways]
         self.public_subnet_ids = [subnet.id for subnet in public]
         self.private_subnet_ids = [subnet.id for subnet in private]
 

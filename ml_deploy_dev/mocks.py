@@ -108,6 +108,7 @@ _NAMED_ARNS = {
     "aws:batch/jobQueue:JobQueue": ("batch", "job-queue/{}"),
     "aws:batch/computeEnvironment:ComputeEnvironment": ("batch", "compute-environment/{}"),
     "aws:sqs/queue:Queue": ("sqs", "{}"),
+    "aws:lambda/function:Function": ("lambda", "function:{}"),
 }
 
 
@@ -157,6 +158,15 @@ def _target_group(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _listener(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"arn": _arn("elasticloadbalancing", f"listener/app/{name}/50dc6c495c0c9188/f2f7dc8efc522ab2")}
+
+
+def _listener_rule(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    rule = f"listener-rule/app/{name}/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"
+    return {"arn": _arn("elasticloadbalancing", rule)}
+
+
 def _job_definition(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     prefix = _arn("batch", f"job-definition/{name}")
     return {"name": name, "arn": f"{prefix}:1", "arnPrefix": prefix, "revision": 1}
@@ -171,7 +181,11 @@ _COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "aws:ec2/vpc:Vpc": lambda _, inputs: {"cidrBlock": inputs.get("cidrBlock", "10.0.0.0/16")},
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:lb/targetGroup:TargetGroup": _target_group,
+    "aws:lb/listener:Listener": _listener,
+    "aws:lb/listenerRule:ListenerRule": _listener_rule,
     "aws:batch/jobDefinition:JobDefinition": _job_definition,
+    # Documentation addresses (RFC 5737), one per gateway.
+    "aws:ec2/natGateway:NatGateway": lambda name, _: {"publicIp": f"203.0.113.{10 + int(name[-1])}"},
 }
 
 

@@ -66,6 +66,13 @@ def _payload_logger(
 ) -> PayloadLogger | None:
     if not settings.log_bucket:
         return None
+    target, policy = log_destination(settings, model_version=model_version)
+    return PayloadLogger(target=target, policy=policy, metrics=metrics)
+
+
+def log_destination(settings: ServiceSettings, *, model_version: str) -> tuple[LogTarget, LogPolicy]:
+    """Where the log writer process puts this worker's records, and its batching and time limits."""
+    assert settings.log_bucket, "payload logging is off without LOG_BUCKET"
     target = LogTarget(
         bucket=settings.log_bucket, prefix=settings.environment_log_prefix, environment=settings.environment,
         model_version=model_version, region=settings.aws_region,
@@ -76,7 +83,7 @@ def _payload_logger(
         retry_base_seconds=settings.log_retry_base_seconds, retry_max_seconds=settings.log_retry_max_seconds,
         shutdown_seconds=settings.log_shutdown_timeout_seconds,
     )  # fmt: skip
-    return PayloadLogger(target=target, policy=policy, metrics=metrics)
+    return target, policy
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:

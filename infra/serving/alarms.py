@@ -1,6 +1,9 @@
 """What on-call hears about a serving environment: 5xx rate, p99 latency, unhealthy/missing tasks.
 
-Every alarm notifies the alerts topic when it fires and when it clears.
+Every alarm notifies the alerts topic when it fires and when it clears. The 5xx-rate and p99
+alarms exist once per target group and are also the deployments' rollback alarms: ECS alternates
+revisions between the environment's two target groups, so the new revision's alarms are those of
+whichever group was idle when the deployment began (see `rollback_alarms`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ class EnvironmentMetrics:
     target_group: pulumi.Output[str]
     cluster_name: pulumi.Output[str]
     service_name: pulumi.Output[str]
+    # The other group ECS deploys into; production traffic lives in either after a deployment.
+    alternate_target_group: pulumi.Output[str]
 
     @property
     def target_dimensions(self) -> dict[str, pulumi.Output[str]]:
@@ -91,6 +96,44 @@ def _alarm(
     )
 
 
+def rollback_alarms(
+    name: str,
+    *,
+    environment: str,
+    load_balancer: pulumi.Output[str],
+    target_groups: dict[str, pulumi.Output[str]],
+    config: ServingConfig,
+    topic_arn: pulumi.Output[str],
+    parent: pulumi.Resource,
+) -> list[aws.cloudwatch.MetricAlarm]:
+    """5xx rate and p99 latency of each target group (`{suffix: arn suffix}`; "" keeps the names
+    the first group's alarms always had); the service rolls a deployment back on any of them.
+
+    Which group the new revision lands in alternates from one deployment to the next, and CloudWatch
+    cannot follow it; an alarm per group can. During a deployment the new revision's group carries
+    the canary slice and the test traffic, so its alarms judge the new revision alone. The old
+    revision's alarms were quiet when the deployment began (else on-call was already paged), and
+    firing mid-deployment they roll back to a revision no worse than the one that broke.
+    """
+    alarms = []
+    for suffix, target_group in target_groups.items():
+        dimensions = target_dimensions(load_balancer, target_group)
+        common: dict[str, Any] = {
+            "environment": environment,
+            "target_dimensions": dimensions,
+            "config": config,
+            "topic_arn": topic_arn,
+            "parent": parent,
+            "suffix": suffix,
+        }
+        alarms += [error_rate_alarm(name, **common), latency_alarm(name, **common)]
+    return alarms
+
+
+def _group_label(suffix: str) -> str:
+    return f" ({suffix.strip('-')} target group)" if suffix else ""
+
+
 def error_rate_alarm(
     name: str,
     *,
@@ -99,19 +142,21 @@ def error_rate_alarm(
     config: ServingConfig,
     topic_arn: pulumi.Output[str],
     parent: pulumi.Resource,
+    suffix: str = "",
 ) -> aws.cloudwatch.MetricAlarm:
-    """Share of requests the tasks answer 5xx; the service also rolls a deploy back on it.
+    """Share of requests one target group's tasks answer 5xx.
 
     Made before the service (it needs only the load balancer's dimensions) so that the service
     can name it as a deployment alarm: a model that passes /ready but fails predictions is
     rolled back like one whose tasks never start.
     """
     return _alarm(
-        f"{name}-5xx-rate",
+        f"{name}-5xx-rate{suffix}",
         topic_arn=topic_arn,
         parent=parent,
         alarm_description=(
-            f"{environment}: more than {config.error_rate_alarm_percent}% of requests answered 5xx"
+            f"{environment}{_group_label(suffix)}: more than {config.error_rate_alarm_percent}% "
+            "of requests answered 5xx"
         ),
         threshold=config.error_rate_alarm_percent,
         evaluation_periods=5,
@@ -136,6 +181,35 @@ def error_rate_alarm(
     )
 
 
+def latency_alarm(
+    name: str,
+    *,
+    environment: str,
+    target_dimensions: dict[str, pulumi.Output[str]],
+    config: ServingConfig,
+    topic_arn: pulumi.Output[str],
+    parent: pulumi.Resource,
+    suffix: str = "",
+) -> aws.cloudwatch.MetricAlarm:
+    """p99 response time of one target group's tasks."""
+    return _alarm(
+        f"{name}-p99-latency{suffix}",
+        topic_arn=topic_arn,
+        parent=parent,
+        alarm_description=(
+            f"{environment}{_group_label(suffix)}: p99 response time above {config.latency_alarm_seconds} s"
+        ),
+        namespace=ALB_NAMESPACE,
+        metric_name="TargetResponseTime",
+        dimensions=target_dimensions,
+        extended_statistic="p99",
+        period=PERIOD_SECONDS,
+        threshold=config.latency_alarm_seconds,
+        evaluation_periods=5,
+        datapoints_to_alarm=3,
+    )
+
+
 def service_alarms(
     name: str,
     *,
@@ -144,35 +218,31 @@ def service_alarms(
     topic_arn: pulumi.Output[str],
     parent: pulumi.Resource,
 ) -> list[aws.cloudwatch.MetricAlarm]:
-    """Latency, unhealthy targets and missing tasks, each to the alerts topic on ALARM and OK."""
+    """Unhealthy targets and missing tasks, each to the alerts topic on ALARM and OK."""
     env = metrics.environment
-    latency = _alarm(
-        f"{name}-p99-latency",
-        topic_arn=topic_arn,
-        parent=parent,
-        alarm_description=f"{env}: p99 response time above {config.latency_alarm_seconds} s",
-        namespace=ALB_NAMESPACE,
-        metric_name="TargetResponseTime",
-        dimensions=metrics.target_dimensions,
-        extended_statistic="p99",
-        period=PERIOD_SECONDS,
-        threshold=config.latency_alarm_seconds,
-        evaluation_periods=5,
-        datapoints_to_alarm=3,
-    )
+    # Either group may hold the running revision (or both, mid-deployment): count both.
     unhealthy = _alarm(
         f"{name}-unhealthy-hosts",
         topic_arn=topic_arn,
         parent=parent,
         alarm_description=f"{env}: a task fails the load balancer's /ready check",
-        namespace=ALB_NAMESPACE,
-        metric_name="UnHealthyHostCount",
-        dimensions=metrics.target_dimensions,
-        statistic="Maximum",
-        period=PERIOD_SECONDS,
         threshold=0,
         evaluation_periods=3,
         datapoints_to_alarm=3,
+        metric_queries=[
+            _metric(
+                query_id,
+                namespace=ALB_NAMESPACE,
+                name="UnHealthyHostCount",
+                dimensions=target_dimensions(metrics.load_balancer, group),
+                stat="Maximum",
+            )
+            for query_id, group in (
+                ("primary", metrics.target_group),
+                ("alternate", metrics.alternate_target_group),
+            )
+        ]
+        + [_expression("unhealthy", "FILL(primary, 0) + FILL(alternate, 0)", "unhealthy tasks")],
     )
     # Running below desired for five minutes: tasks crash, cannot pull, or cannot be placed.
     missing_tasks = _alarm(
@@ -201,4 +271,4 @@ def service_alarms(
             _expression("missing", "desired - running", "tasks missing"),
         ],
     )
-    return [latency, unhealthy, missing_tasks]
+    return [unhealthy, missing_tasks]

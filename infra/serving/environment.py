@@ -1,8 +1,10 @@
 """Where the model server runs: stage and prod as two ServiceEnvironments on one ECS cluster.
 
-Each environment is the same component with its own sizing: a Fargate service in private
-subnets behind its own Application Load Balancer, autoscaling on requests and CPU, and the
-alarms on-call needs (`infra/serving/alarms.py`).
+Each environment is the same component with its own sizing and deployment strategy: a Fargate
+service in private subnets behind its own Application Load Balancer, autoscaling on requests and
+CPU, the alarms on-call needs (`infra/serving/alarms.py`), and ECS's own deployments: prod a
+canary, stage blue/green, both judged by the smoke-test hook before production traffic moves
+(`infra/serving/deployment.py`, `infra/serving/deployment_hook.py`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from infra.config import ConfigError
 from infra.config_sections import EnvironmentConfig, ServingConfig
-from infra.iam import execution_role
+from infra.iam import ServiceRole, execution_role
 from infra.network import Network
-from infra.serving.alarms import EnvironmentMetrics, error_rate_alarm, service_alarms, target_dimensions
+from infra.serving.alarms import EnvironmentMetrics, rollback_alarms, service_alarms
 from infra.serving.autoscaling import service_autoscaling
+from infra.serving.deployment import advanced_configuration, deployment_configuration, infrastructure_role
+from infra.serving.deployment_hook import HookInputs, smoke_hook
 from infra.serving.ingress import Ingress, create_ingress
 from infra.serving.model_alarms import model_alarms
 from infra.serving.roles import model_server_role
@@ -34,6 +39,9 @@ class ServingPlatform:
     cluster: aws.ecs.Cluster
     network: Network
     service_repo: aws.ecr.Repository
+    # Where the smoke test reads the archived bundles from.
+    models: aws.s3.Bucket
+    # Prediction logs, and the reports beside them (drift reports, smoke-test verdicts).
     prediction_logs: aws.s3.Bucket
     layout: ObjectLayout
     access_logs: aws.s3.Bucket
@@ -96,11 +104,20 @@ class ServiceEnvironment(pulumi.ComponentResource):
 
         task_definition, task, execution = self._task_definition(environment)
         ingress = self._ingress(environment)
-        error_rate = self._rollback_alarm(environment, ingress)
+        rollback = self._rollback_alarms(environment, ingress)
+        hook = self._smoke_hook(environment, ingress)
+        deployments = infrastructure_role(name, ingress=ingress, hook=hook, parent=self)
         service = self._service(
             task_definition=task_definition,
             ingress=ingress,
-            rollback_alarm=error_rate,
+            rollback_alarms=rollback,
+            deployment=deployment_configuration(
+                strategy=platform.config.strategy(environment),
+                sizing=self._sizing,
+                hook=hook,
+                role=deployments.role,
+            ),
+            deployments=deployments,
             desired_count=platform.task_counts(environment)[0],
         )
         service_autoscaling(
@@ -126,6 +143,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
             target_group=ingress.target_group.arn_suffix,
             cluster_name=self.cluster_name,
             service_name=self.service_name,
+            alternate_target_group=ingress.alternate_target_group.arn_suffix,
         )
         service_alarms(
             name,
@@ -154,24 +172,55 @@ class ServiceEnvironment(pulumi.ComponentResource):
             network=network,
             config=self._platform.config,
             access_logs=self._platform.access_logs,
+            test_sources=self._test_sources(),
             # An ALB is refused in a VPC without an internet gateway, and its access logs are
             # refused until the bucket policy admits ELB: both must exist before it is created.
             depends_on=[*network.internet_access, self._platform.access_log_policy],
             parent=self,
         )
 
-    def _rollback_alarm(self, environment: Environment, ingress: Ingress) -> aws.cloudwatch.MetricAlarm:
-        """The 5xx-rate alarm a deployment watches: in ALARM, ECS rolls the new revision back."""
-        return error_rate_alarm(
+    def _test_sources(self) -> list[pulumi.Input[str]]:
+        """Who may reach the test listener: the NAT gateways the hook's requests leave by."""
+        config = self._platform.config
+        nat = [pulumi.Output.concat(address, "/32") for address in self._platform.network.nat_public_ips]
+        if not nat and not config.test_listener_cidrs:
+            raise ConfigError(
+                "ml-deploy:testListenerCidrs is required with vpcId: list the public addresses "
+                "(CIDRs) of the NAT gateways of the private subnets, the only sources the "
+                "smoke-test hook's requests to the test listener come from"
+            )
+        return [*nat, *config.test_listener_cidrs]
+
+    def _rollback_alarms(
+        self, environment: Environment, ingress: Ingress
+    ) -> list[aws.cloudwatch.MetricAlarm]:
+        """5xx rate and p99 of both target groups: in ALARM, ECS rolls the new revision back."""
+        return rollback_alarms(
             self._name,
             environment=environment,
-            target_dimensions=target_dimensions(
-                ingress.load_balancer.arn_suffix, ingress.target_group.arn_suffix
-            ),
+            load_balancer=ingress.load_balancer.arn_suffix,
+            target_groups={
+                "": ingress.target_group.arn_suffix,
+                "-alternate": ingress.alternate_target_group.arn_suffix,
+            },
             config=self._platform.config,
             topic_arn=self._platform.alerts_topic.arn,
             parent=self,
         )
+
+    def _smoke_hook(self, environment: Environment, ingress: Ingress) -> aws.lambda_.Function:
+        platform = self._platform
+        inputs = HookInputs(
+            environment=environment,
+            network=platform.network,
+            models=platform.models,
+            results=platform.prediction_logs,
+            layout=platform.layout,
+            key=platform.key,
+            test_url=ingress.test_url,
+            config=platform.config,
+        )
+        return smoke_hook(self._name, inputs=inputs, parent=self)
 
     def _task_definition(
         self, environment: Environment
@@ -220,7 +269,9 @@ class ServiceEnvironment(pulumi.ComponentResource):
         *,
         task_definition: aws.ecs.TaskDefinition,
         ingress: Ingress,
-        rollback_alarm: aws.cloudwatch.MetricAlarm,
+        rollback_alarms: list[aws.cloudwatch.MetricAlarm],
+        deployment: aws.ecs.ServiceDeploymentConfigurationArgs,
+        deployments: ServiceRole,
         desired_count: int,
     ) -> aws.ecs.Service:
         network = self._platform.network
@@ -242,14 +293,20 @@ class ServiceEnvironment(pulumi.ComponentResource):
                     target_group_arn=ingress.target_group.arn,
                     container_name=CONTAINER_NAME,
                     container_port=self._platform.config.container_port,
+                    advanced_configuration=advanced_configuration(ingress, role=deployments.role),
                 )
             ],
-            # A deploy whose tasks never get healthy is rolled back to the last good revision.
+            # ECS's own deployments (not CodeDeploy's): the strategy, its bake times and the hook.
+            deployment_controller=aws.ecs.ServiceDeploymentControllerArgs(type="ECS"),
+            deployment_configuration=deployment,
+            # A deploy whose tasks never get healthy is rolled back to the last good revision...
             deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
                 enable=True, rollback=True
             ),
-            # ...and so is one whose new tasks answer 5xx while the deploy is under way.
-            alarms=aws.ecs.ServiceAlarmsArgs(alarm_names=[rollback_alarm.name], enable=True, rollback=True),
+            # ...and so is one whose new tasks answer 5xx or slowly while the deploy is under way.
+            alarms=aws.ecs.ServiceAlarmsArgs(
+                alarm_names=[alarm.name for alarm in rollback_alarms], enable=True, rollback=True
+            ),
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
             # Loading the model takes a while; the ALB's /ready verdict counts only after it.
@@ -261,7 +318,13 @@ class ServiceEnvironment(pulumi.ComponentResource):
                 parent=self,
                 # The pipeline owns the task definition, autoscaling the count (see the class).
                 ignore_changes=["taskDefinition", "desiredCount"],
-                # The target group must belong to a load balancer before a service can use it.
-                depends_on=ingress.listeners,
+                # The target groups must belong to a load balancer (through the listeners and
+                # rules) before a service can use them; ECS checks its role when it is given.
+                depends_on=[
+                    *ingress.listeners,
+                    ingress.production_rule,
+                    ingress.test_rule,
+                    deployments.policy,
+                ],
             ),
         )

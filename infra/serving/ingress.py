@@ -1,6 +1,11 @@
-"""How requests reach one serving environment: its ALB, target group, listeners, security groups.
+"""How requests reach one serving environment: its ALB, target groups, listeners, security groups.
 
-Created as children of the ServiceEnvironment that uses them (see ``infra/serving.py``).
+Created as children of the ServiceEnvironment that uses them (see `infra/serving/environment.py`).
+Two target groups and two listener rules, because ECS's own blue/green and canary deployments
+need them ("Application Load Balancer resources for blue/green, linear, and canary deployments",
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb-resources-for-blue-green.html):
+the production rule on the serving listener and the test rule on a listener of its own, each
+forwarding to both groups; ECS moves the weights between them as a deployment proceeds.
 """
 
 from __future__ import annotations
@@ -21,6 +26,17 @@ ACCESS_LOG_PREFIX = "alb"
 HTTP_PORT = 80
 ANYWHERE = "0.0.0.0/0"
 HTTPS_PORT = 443
+# The test listener: only the new revision answers here during a deployment, for the smoke-test
+# hook. Plain HTTP: the hook calls the load balancer's own DNS name, which no certificate of the
+# stack names, and only the stack's NAT addresses may connect (see `_test_port_rules`).
+TEST_PORT = 9000
+# Every path: the rules must carry a condition, and the whole site moves between revisions.
+ALL_PATHS = "/*"
+# Rules win over the listener's default action; each listener has one rule, so any priority.
+RULE_PRIORITY = 1
+# Rule actions ECS rewrites during every deployment (weights of the two target groups):
+# `pulumi up` must leave them where the last deployment put them.
+ECS_OWNED_RULE_INPUTS = ["actions"]
 
 
 @dataclass(frozen=True)
@@ -28,10 +44,20 @@ class Ingress:
     """What the service and its alarms need from the environment's front door."""
 
     load_balancer: aws.lb.LoadBalancer
+    # The group the first revision's tasks register in; ECS alternates deployments between the two.
     target_group: aws.lb.TargetGroup
+    alternate_target_group: aws.lb.TargetGroup
     listeners: list[aws.lb.Listener]
+    # The rules ECS moves traffic with: clients' requests, and the smoke test's (new revision only).
+    production_rule: aws.lb.ListenerRule
+    test_rule: aws.lb.ListenerRule
     task_security_group: aws.ec2.SecurityGroup
     url: pulumi.Output[str]
+    test_url: pulumi.Output[str]
+
+    @property
+    def target_groups(self) -> list[aws.lb.TargetGroup]:
+        return [self.target_group, self.alternate_target_group]
 
 
 def create_ingress(
@@ -41,14 +67,16 @@ def create_ingress(
     network: Network,
     config: ServingConfig,
     access_logs: aws.s3.Bucket,
+    test_sources: list[pulumi.Input[str]],
     depends_on: list[pulumi.Resource],
     parent: pulumi.Resource,
 ) -> Ingress:
     """An internet-facing ALB in the public subnets forwarding to ip targets on the container port.
 
     With a certificate: HTTPS on 443 and a permanent redirect from HTTP; without: HTTP only.
-    Clients are admitted from ``ingressCidrs`` only. `depends_on`: what must exist before the
-    load balancer is created (the internet gateway, the access-log bucket policy).
+    Clients are admitted from ``ingressCidrs`` only; the test port from `test_sources` (CIDRs)
+    only. `depends_on`: what must exist before the load balancer is created (the internet
+    gateway, the access-log bucket policy).
     """
     child = pulumi.ResourceOptions(parent=parent)
     certificate_arn, container_port = config.certificate_arn, config.container_port
@@ -62,6 +90,7 @@ def create_ingress(
         container_port=container_port,
         child=child,
     )
+    _test_port_rules(name, alb_sg=alb_sg, sources=test_sources, child=child)
     load_balancer = aws.lb.LoadBalancer(
         f"{name}-alb",
         load_balancer_type="application",
@@ -74,7 +103,10 @@ def create_ingress(
         ),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )
-    target_group = _target_group(name, vpc_id=network.vpc_id, container_port=container_port, child=child)
+    target_group, alternate = (
+        _target_group(resource_name, vpc_id=network.vpc_id, container_port=container_port, child=child)
+        for resource_name in (f"{name}-tg", f"{name}-tg-alternate")
+    )
     listeners = _listeners(
         name,
         load_balancer=load_balancer,
@@ -82,16 +114,97 @@ def create_ingress(
         certificate_arn=certificate_arn,
         child=child,
     )
+    # The forwarding listener (HTTPS with a certificate, else HTTP) carries the production rule.
+    production_rule = _forward_rule(
+        f"{name}-production", listener=listeners[-1], live=target_group, idle=alternate, child=child
+    )
+    test_listener = aws.lb.Listener(
+        f"{name}-test",
+        load_balancer_arn=load_balancer.arn,
+        port=TEST_PORT,
+        protocol="HTTP",
+        default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=alternate.arn)],
+        opts=child,
+    )
+    # Test traffic starts on the group the next revision will use; ECS re-points it per deployment.
+    test_rule = _forward_rule(
+        f"{name}-test", listener=test_listener, live=alternate, idle=target_group, child=child
+    )
     scheme = "https://" if certificate_arn else "http://"
-    url = pulumi.Output.concat(scheme, load_balancer.dns_name)
-    return Ingress(load_balancer, target_group, listeners, task_sg, url)
+    return Ingress(
+        load_balancer=load_balancer,
+        target_group=target_group,
+        alternate_target_group=alternate,
+        listeners=[*listeners, test_listener],
+        production_rule=production_rule,
+        test_rule=test_rule,
+        task_security_group=task_sg,
+        url=pulumi.Output.concat(scheme, load_balancer.dns_name),
+        test_url=pulumi.Output.concat("http://", load_balancer.dns_name, f":{TEST_PORT}"),
+    )
+
+
+def _forward_rule(
+    resource_name: str,
+    *,
+    listener: aws.lb.Listener,
+    live: aws.lb.TargetGroup,
+    idle: aws.lb.TargetGroup,
+    child: pulumi.ResourceOptions,
+) -> aws.lb.ListenerRule:
+    """Every path to `live` (weight 100), `idle` listed at weight 0 for ECS to shift traffic to."""
+    forward = aws.lb.ListenerRuleActionForwardArgs(
+        target_groups=[
+            aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=live.arn, weight=100),
+            aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=idle.arn, weight=0),
+        ]
+    )
+    return aws.lb.ListenerRule(
+        resource_name,
+        listener_arn=listener.arn,
+        priority=RULE_PRIORITY,
+        actions=[aws.lb.ListenerRuleActionArgs(type="forward", forward=forward)],
+        conditions=[
+            aws.lb.ListenerRuleConditionArgs(
+                path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=[ALL_PATHS])
+            )
+        ],
+        opts=pulumi.ResourceOptions.merge(
+            child, pulumi.ResourceOptions(ignore_changes=ECS_OWNED_RULE_INPUTS)
+        ),
+    )
+
+
+def _test_port_rules(
+    name: str,
+    *,
+    alb_sg: aws.ec2.SecurityGroup,
+    sources: list[pulumi.Input[str]],
+    child: pulumi.ResourceOptions,
+) -> None:
+    """The test port admits the smoke-test hook only: from the NAT addresses its requests leave by.
+
+    The hook runs in the private subnets and reaches this internet-facing load balancer through
+    the NAT gateway(s); nobody else may reach a revision before it is judged.
+    """
+    for index, source in enumerate(sources):
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-alb-in-test-{index}",
+            security_group_id=alb_sg.id,
+            description="Smoke-test hook, through the NAT gateway",
+            cidr_ipv4=source,
+            ip_protocol="tcp",
+            from_port=TEST_PORT,
+            to_port=TEST_PORT,
+            opts=child,
+        )
 
 
 def _target_group(
-    name: str, *, vpc_id: pulumi.Input[str], container_port: int, child: pulumi.ResourceOptions
+    resource_name: str, *, vpc_id: pulumi.Input[str], container_port: int, child: pulumi.ResourceOptions
 ) -> aws.lb.TargetGroup:
     return aws.lb.TargetGroup(
-        f"{name}-tg",
+        resource_name,
         target_type="ip",
         port=container_port,
         protocol="HTTP",

@@ -10,6 +10,8 @@ S3 and SNS make on its behalf. A failure names the call and the permission it la
 from __future__ import annotations
 
 import gzip
+import io
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,8 @@ from ml_deploy.settings import ServiceSettings
 from ml_deploy_dev import sample_data
 from ml_deploy_dev.program import Program
 from retrain_job import monitor, retrain
-from service.app import create_app
+from service.app import create_app, log_destination
+from service.log_writer import Report, Writer, s3_client
 from tests.enforcement.conftest import EnforcedAws
 from tests.enforcement.rendered import RuntimeRole, job_role, task_role
 from tests.retrain_job.conftest import WINDOW_END, log_lines
@@ -149,12 +152,28 @@ def test_the_check_catches_a_role_without_an_action_its_runtime_needs(
 def _serve_predictions(
     enforced: EnforcedAws, role: RuntimeRole, *, bundle: Path, frame: pd.DataFrame
 ) -> ServiceSettings:
-    """Serve a few predictions as `role`, with its task environment; stopping flushes the log."""
+    """Serve a few predictions, then write their log as the writer process does, as `role`.
+
+    The service hands its records to `service.log_writer` in a process of its own, out of reach of
+    in-process moto; so the predictions come from the service over HTTP and the writer's own loop
+    (`Writer.run`, its S3 client and retries) writes them here, under the role's policy.
+    """
     settings = ServiceSettings.from_env(
         {**role.environment, "MODEL_BUNDLE_PATH": str(bundle), "LOG_BATCH_SIZE": "5",
          "LOG_RETRY_BASE_SECONDS": "0.05", "LOG_SHUTDOWN_TIMEOUT_SECONDS": "0.5"}
     )  # fmt: skip
-    with enforced.running_as(role), TestClient(create_app(settings)) as client:
-        for record in records_from(frame, 5):
-            assert client.post("/predict", json={"record": record}).status_code == 200
+    records = records_from(frame, 5)
+    with TestClient(create_app(settings.model_copy(update={"log_bucket": None}))) as client:
+        answers = [client.post("/predict", json={"record": record}) for record in records]
+    assert all(answer.status_code == 200 for answer in answers), [a.text for a in answers]
+    outputs = [(a.json()["prediction"], a.json()["probability"]) for a in answers]
+    target, policy = log_destination(settings, model_version=answers[0].json()["model_version"])
+    with enforced.running_as(role):
+        writer = Writer(
+            target=target, policy=policy, report=Report(io.BytesIO()),
+            client_factory=lambda: s3_client(target, policy),
+        )  # fmt: skip
+        writer.add("enforced", time.time(), records, outputs)
+        writer.stop()
+        writer.run()
     return settings

@@ -300,6 +300,86 @@ PROMOTE_SERVICE_ROLE = DocumentedUse(
     },
 )
 
+
+def ecs_deployments(env: str) -> DocumentedUse:
+    """ECS's blue/green and canary deployments: AmazonECSInfrastructureRolePolicyForLoadBalancers
+    (v2) on this environment's resources, and invoking its lifecycle hook."""
+    return DocumentedUse(
+        what=f"ECS blue/green and canary deployments behind an ALB ({env})",
+        url=(
+            "https://docs.aws.amazon.com/aws-managed-policy/latest/reference/"
+            "AmazonECSInfrastructureRolePolicyForLoadBalancers.html"
+        ),
+        role=f"serving-{env}-deployments",
+        needs=(
+            *needs(
+                (
+                    "elasticloadbalancing:DescribeListeners",
+                    "elasticloadbalancing:DescribeRules",
+                    "elasticloadbalancing:DescribeTargetGroups",
+                    "elasticloadbalancing:DescribeTargetHealth",
+                ),
+                "*",
+            ),
+            *(
+                Need(action, f"{{{env}_{group}}}")
+                for action in (
+                    "elasticloadbalancing:RegisterTargets",
+                    "elasticloadbalancing:DeregisterTargets",
+                )
+                for group in ("target_group", "alternate_target_group")
+            ),
+            Need("elasticloadbalancing:ModifyListener", f"{{{env}_serving_listener}}"),
+            Need("elasticloadbalancing:ModifyListener", f"{{{env}_test_listener}}"),
+            Need("elasticloadbalancing:ModifyRule", f"{{{env}_production_rule}}"),
+            Need("elasticloadbalancing:ModifyRule", f"{{{env}_test_rule}}"),
+            Need(
+                "lambda:InvokeFunction",
+                f"{{{env}_smoke_hook}}",
+                source="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/blue-green-permissions.html",
+            ),
+        ),
+    )
+
+
+def smoke_hook(env: str) -> DocumentedUse:
+    """The hook Lambda in the VPC (AWSLambdaVPCAccessExecutionRole), and the handler's S3 calls:
+    GetObject of an archived bundle, PutObject of its verdict, both SSE-KMS with the stack key."""
+    bundle = "{model_bucket}/bundles/archive/20250101-abc1234/model-bundle.zip"
+    verdict = f"{{log_bucket}}/reports/smoke-tests/{env}/20250101-abc1234.json"
+    return DocumentedUse(
+        what=f"Deployment smoke-test Lambda in the VPC ({env})",
+        url="https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSLambdaVPCAccessExecutionRole.html",
+        role=f"serving-{env}-smoke-hook",
+        needs=(
+            *needs(("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"), "*"),
+            *needs(
+                (
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                ),
+                arn("ec2", "network-interface/eni-0123456789abcdef0"),
+            ),
+            *needs(
+                ("logs:CreateLogStream", "logs:PutLogEvents"),
+                f"{{{env}_smoke_hook_logs}}:log-stream:2025/01/01/[$LATEST]0123456789abcdef",
+            ),
+            Need("s3:GetObject", bundle, source=S3_GET_OBJECT),
+            Need("kms:Decrypt", "{key}", VIA_S3, source=S3_SSE_KMS),
+            Need("s3:PutObject", verdict, source=S3_PUT_OBJECT),
+            Need("kms:GenerateDataKey", "{key}", VIA_S3, source=S3_SSE_KMS),
+        ),
+        withheld={
+            "logs:CreateLogGroup": "the stack creates the hook's log group, with retention and the stack key",
+        },
+    )
+
+
+S3_GET_OBJECT = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html"
+S3_PUT_OBJECT = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html"
+
 DOCUMENTED_USES: tuple[DocumentedUse, ...] = (
     S3_SOURCE,
     CODE_CONNECTION_SOURCE,
@@ -315,14 +395,14 @@ DOCUMENTED_USES: tuple[DocumentedUse, ...] = (
     RULE_TARGET,
     BUILD_SERVICE_ROLE,
     PROMOTE_SERVICE_ROLE,
+    *(ecs_deployments(env) for env in ("stage", "prod")),
+    *(smoke_hook(env) for env in ("stage", "prod")),
 )
 
 
 # --- The jobs' own S3 calls -----------------------------------------------------------------
 # Which IAM actions an S3 request needs depends on its parameters: a request naming a version
 # (VersionId, or a CopySource with VersionId) is authorized as s3:GetObjectVersion.
-S3_GET_OBJECT = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html"
-S3_PUT_OBJECT = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html"
 S3_COPY_OBJECT = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html"
 
 

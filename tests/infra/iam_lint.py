@@ -26,9 +26,20 @@ def _tolerated(issue: str, detail: Any, *, field: str, resource_type: str) -> bo
         return True  # in a key policy "*" means this key; nothing else can be named
     if issue == "UNKNOWN_PREFIX" and "codeconnections" in str(detail):
         return True  # parliament's action table predates the codeconnections prefix
+    if issue == "RESOURCE_MISMATCH" and _only_the_other_load_balancer_type(detail):
+        return True
     # parliament's data predates revisioned job-definition ARNs; AWS documents
     # job-definition/<name>:* plus the queue as the scope of SubmitJob.
     return issue == "RESOURCE_MISMATCH" and _actions(detail) == {"batch:SubmitJob"}
+
+
+def _only_the_other_load_balancer_type(detail: Any) -> bool:
+    """A listener (rule) action names an ALB's; parliament also wants the NLB form (listener/net/...)
+    of the same resource type, though one ARN can only be one of the two."""
+    nlb_forms = (":listener/net/", ":listener-rule/net/")
+    return isinstance(detail, list) and all(
+        isinstance(d, dict) and any(form in d["required_format"] for form in nlb_forms) for d in detail
+    )
 
 
 def findings(

@@ -60,7 +60,34 @@ def concrete_names(program: Program) -> dict[str, str]:
         names[f"{env}_metrics_logs"] = _arn(
             program, "aws:cloudwatch/logGroup:LogGroup", f"serving-{env}-metrics-logs"
         )
+        names.update(_deployment_names(program, env))
+    names["log_bucket"] = _arn(program, "aws:s3/bucket:Bucket", "ml-prediction-logs")
     return names
+
+
+def _deployment_names(program: Program, env: str) -> dict[str, str]:
+    """What ECS's deployments and the smoke-test hook of `env` touch (issue 17)."""
+    # The forwarding listener: HTTPS with a certificate, HTTP without.
+    listeners = {r.name for r in program.of_type("aws:lb/listener:Listener")}
+    serving_listener = "https" if f"serving-{env}-https" in listeners else "http"
+    return {
+        f"{env}_target_group": _arn(program, "aws:lb/targetGroup:TargetGroup", f"serving-{env}-tg"),
+        f"{env}_alternate_target_group": _arn(
+            program, "aws:lb/targetGroup:TargetGroup", f"serving-{env}-tg-alternate"
+        ),
+        f"{env}_serving_listener": _arn(
+            program, "aws:lb/listener:Listener", f"serving-{env}-{serving_listener}"
+        ),
+        f"{env}_test_listener": _arn(program, "aws:lb/listener:Listener", f"serving-{env}-test"),
+        f"{env}_production_rule": _arn(
+            program, "aws:lb/listenerRule:ListenerRule", f"serving-{env}-production"
+        ),
+        f"{env}_test_rule": _arn(program, "aws:lb/listenerRule:ListenerRule", f"serving-{env}-test"),
+        f"{env}_smoke_hook": _arn(program, "aws:lambda/function:Function", f"serving-{env}-smoke-hook"),
+        f"{env}_smoke_hook_logs": _arn(
+            program, "aws:cloudwatch/logGroup:LogGroup", f"serving-{env}-smoke-hook-logs"
+        ),
+    }
 
 
 def role_statements(program: Program, role_name: str) -> list[Statement]:

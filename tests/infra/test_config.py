@@ -26,6 +26,15 @@ def test_minimal_config_takes_the_documented_defaults() -> None:
     assert config.storage.bucket_encryption == "kms"
     assert config.serving.prod.min_count >= 2, "prod must default to at least two tasks"
     assert config.jobs.retrain_schedule.startswith("cron(")
+    # Issue 17: prod a 10% canary for 5 minutes; stage blue/green (no real traffic to slice).
+    assert (config.serving.strategy("prod"), config.serving.strategy("stage")) == ("CANARY", "BLUE_GREEN")
+    assert (config.serving.prod.canary_percent, config.serving.prod.canary_bake_minutes) == (10, 5)
+
+
+def test_an_environment_given_without_a_strategy_takes_its_own_default() -> None:
+    config = _parse(stage={"cpu": 512}, prod={"minCount": 2})
+    assert (config.serving.strategy("prod"), config.serving.strategy("stage")) == ("CANARY", "BLUE_GREEN")
+    assert _parse(prod={"deploymentStrategy": "BLUE_GREEN"}).serving.strategy("prod") == "BLUE_GREEN"
 
 
 @pytest.mark.parametrize(
@@ -72,6 +81,20 @@ def test_minimal_config_takes_the_documented_defaults() -> None:
         ),
         ({"codeRepository": "just-a-name"}, "ml-deploy:codeRepository must be 'owner/name'"),
         ({"gateFloor": 1.5}, "ml-deploy:gateFloor"),
+        # Issue 17: ECS's deployment settings (pulumi-aws ecs.Service deploymentConfiguration:
+        # canaryPercent 0.1-100.0, bake times 0-1440 minutes).
+        (
+            {"prod": {"deploymentStrategy": "ROLLING"}},
+            "ml-deploy:prod.deploymentStrategy must be one of CANARY, BLUE_GREEN: only deployments "
+            "with test traffic",
+        ),
+        ({"prod": {"canaryPercent": 0}}, "ml-deploy:prod.canaryPercent"),
+        ({"prod": {"canaryPercent": 100.5}}, "ml-deploy:prod.canaryPercent"),
+        ({"stage": {"canaryBakeMinutes": -1}}, "ml-deploy:stage.canaryBakeMinutes"),
+        ({"prod": {"bakeMinutes": 1441}}, "ml-deploy:prod.bakeMinutes"),
+        ({"smokeTestMaxP99Ms": 0}, "ml-deploy:smokeTestMaxP99Ms"),
+        ({"smokeTestTimeoutSeconds": 901}, "ml-deploy:smokeTestTimeoutSeconds"),
+        ({"testListenerCidrs": ["10.0.0.1"]}, "ml-deploy:testListenerCidrs must be an IPv4 CIDR block"),
     ],
 )
 def test_invalid_value_names_the_key_and_what_is_expected(raw: dict[str, Any], expected: str) -> None:

@@ -64,6 +64,8 @@ def test_existing_vpc_is_used_as_given() -> None:
             "ml-deploy:vpcId": "vpc-0abc",
             "ml-deploy:publicSubnetIds": ["subnet-p1", "subnet-p2"],
             "ml-deploy:privateSubnetIds": ["subnet-a", "subnet-b"],
+            # The existing VPC's NAT addresses, unknown to the stack (see tests/infra/serving).
+            "ml-deploy:testListenerCidrs": ["198.51.100.20/32"],
         }
     )
     assert not program.of_type("aws:ec2/vpc:Vpc"), "a VPC was created although vpcId was given"

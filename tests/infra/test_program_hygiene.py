@@ -31,6 +31,13 @@ STAR_ONLY_ACTIONS = {
     "ecs:DescribeTaskDefinition",
     "ecs:RegisterTaskDefinition",
     "codebuild:CreateReportGroup",
+    # ELB's and EC2's describe calls (ECS deployments' role, the smoke-test hook in the VPC).
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
 }
 
 

@@ -21,7 +21,20 @@ LISTENER = "aws:lb/listener:Listener"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
 # Actions AWS grants only on "*"; a policy of ours may name "*" for these and nothing else.
-STAR_ONLY_ACTIONS = {"ecr:GetAuthorizationToken"}
+STAR_ONLY_ACTIONS = {
+    "ecr:GetAuthorizationToken",
+    # The deployments role (AmazonECSInfrastructureRolePolicyForLoadBalancers' reads).
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    # The smoke-test hook in the VPC (AWSLambdaVPCAccessExecutionRole's reads).
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+}
+# Every serving role, per environment: the task's, ECS's execution, the hook's, ECS's deployments.
+ROLES = ("task", "execution", "smoke-hook", "deployments")
+ROLLBACK_ALARMS = ("5xx-rate", "p99-latency", "5xx-rate-alternate", "p99-latency-alternate")
 
 
 @pytest.fixture(scope="module")
@@ -89,12 +102,12 @@ def test_a_failing_deploy_rolls_back_without_dropping_capacity(dev_program: Prog
     assert service["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}, (
         f"{env}: a deploy whose tasks never get healthy would not be rolled back"
     )
-    error_rate_alarm = _of(dev_program, ALARM, env, "5xx-rate").state["name"]
+    rollback_alarms = [_of(dev_program, ALARM, env, alarm).state["name"] for alarm in ROLLBACK_ALARMS]
     assert service.get("alarms") == {
-        "alarmNames": [error_rate_alarm],
+        "alarmNames": rollback_alarms,
         "enable": True,
         "rollback": True,
-    }, f"{env}: a new model that answers 5xx is not rolled back ({service.get('alarms')})"
+    }, f"{env}: a new model that answers 5xx or slowly is not rolled back ({service.get('alarms')})"
     assert service["deploymentMinimumHealthyPercent"] == 100, f"{env} drops tasks during a deploy"
     assert service["deploymentMaximumPercent"] == 200, f"{env} cannot start a full new set first"
     # Pulumi.dev.yaml: startupGraceSeconds 60, for the load balancer and the container check alike.
@@ -200,16 +213,19 @@ def test_each_environment_has_its_own_hardened_public_load_balancer(dev_program:
 
 def test_without_a_certificate_load_balancers_serve_http_only(dev_program: Program) -> None:
     listeners = dev_program.of_type(LISTENER)
-    assert sorted((r.name, r.inputs["protocol"]) for r in listeners) == [
-        ("serving-prod-http", "HTTP"),
-        ("serving-stage-http", "HTTP"),
+    # Each environment's test listener (port 9000) is HTTP too: see test_deployment.py.
+    assert sorted((r.name, r.inputs["protocol"], r.inputs["port"]) for r in listeners) == [
+        ("serving-prod-http", "HTTP", 80),
+        ("serving-prod-test", "HTTP", 9000),
+        ("serving-stage-http", "HTTP", 80),
+        ("serving-stage-test", "HTTP", 9000),
     ]
     assert all(r.inputs["defaultActions"][0]["type"] == "forward" for r in listeners)
     assert {
         r.inputs["fromPort"]
         for r in dev_program.of_type(INGRESS_RULE)
         if r.name.startswith("serving-") and "cidrIpv4" in r.inputs
-    } == {80}, "the load balancers admit a port no listener serves"
+    } == {80, 9000}, "the load balancers admit a port no listener serves"
     for env in ENVIRONMENTS:
         assert dev_program.outputs[f"{env}Url"].startswith("http://serving-")
 
@@ -238,7 +254,9 @@ def test_every_alarm_reaches_on_call_when_it_fires_and_when_it_clears(dev_progra
         if r.name.startswith(f"serving-{env}-")
     }
     assert set(alarms) == {
-        *("5xx-rate", "p99-latency", "unhealthy-hosts", "tasks-below-desired"),
+        *ROLLBACK_ALARMS,
+        "unhealthy-hosts",
+        "tasks-below-desired",
         *("dropped-log-lines", "mean-probability", "model-versions"),
     }, alarms
     for name, alarm in alarms.items():
@@ -257,7 +275,10 @@ def test_alarms_watch_error_rate_latency_and_task_health(dev_program: Program, e
     latency = _of(dev_program, ALARM, env, "p99-latency").inputs
     assert (latency["metricName"], latency["extendedStatistic"]) == ("TargetResponseTime", "p99")
     unhealthy = _of(dev_program, ALARM, env, "unhealthy-hosts").inputs
-    assert (unhealthy["metricName"], unhealthy["threshold"]) == ("UnHealthyHostCount", 0)
+    assert (_queried_metrics(unhealthy), unhealthy["threshold"]) == ({"UnHealthyHostCount"}, 0)
+    # Either target group may hold the running revision: both are counted.
+    groups = {q["metric"]["dimensions"]["TargetGroup"] for q in unhealthy["metricQueries"] if "metric" in q}
+    assert {g.split("/")[1] for g in groups} == {f"serving-{env}-tg", f"serving-{env}-tg-alternate"}, groups
     tasks = _of(dev_program, ALARM, env, "tasks-below-desired").inputs
     assert _queried_metrics(tasks) == {"RunningTaskCount", "DesiredTaskCount"}
     dimensions = tasks["metricQueries"][0]["metric"]["dimensions"]
@@ -289,10 +310,20 @@ def test_task_role_writes_prediction_logs_only_under_its_environment_prefix(
     }, f"{env} task role grants {sorted(granted)}"
 
 
-def test_tasks_are_assumable_only_by_ecs_tasks(dev_program: Program) -> None:
-    for resource, document in _serving_policies(dev_program, "assumeRolePolicy"):
+def test_each_serving_role_is_assumable_only_by_the_service_that_acts_with_it(dev_program: Program) -> None:
+    principals = {
+        "task": "ecs-tasks.amazonaws.com",
+        "execution": "ecs-tasks.amazonaws.com",
+        "smoke-hook": "lambda.amazonaws.com",
+        # "Permissions required for Lambda functions in Amazon ECS blue/green deployments".
+        "deployments": "ecs.amazonaws.com",
+    }
+    trusts = _serving_policies(dev_program, "assumeRolePolicy")
+    assert {r.name for r, _ in trusts} == {f"serving-{env}-{role}" for env in ENVIRONMENTS for role in ROLES}
+    for resource, document in trusts:
+        principal = principals[resource.name.split("-", 2)[2]]
         for statement in _statements(document):
-            assert statement["Principal"] == {"Service": ["ecs-tasks.amazonaws.com"]}, resource.name
+            assert statement["Principal"] == {"Service": [principal]}, resource.name
             assert statement["Action"] in ("sts:AssumeRole", ["sts:AssumeRole"]), resource.name
 
 
@@ -306,7 +337,7 @@ def test_execution_role_pulls_only_the_service_image(dev_program: Program) -> No
 
 def test_serving_policies_pass_parliament_and_name_their_resources(dev_program: Program) -> None:
     policies = _serving_policies(dev_program)
-    assert len(policies) == 4, f"expected a task and an execution policy per environment: {policies}"
+    assert len(policies) == len(ROLES) * len(ENVIRONMENTS), f"one policy per role and environment: {policies}"
     for resource, document in policies:
         unexpected = iam_lint.findings(document, star_only_actions=STAR_ONLY_ACTIONS)
         assert not unexpected, f"{resource.name}: parliament finds {unexpected}"
@@ -499,6 +530,7 @@ def test_load_balancer_in_an_existing_vpc_still_waits_for_the_log_bucket_policy(
             "ml-deploy:vpcId": "vpc-0abc",
             "ml-deploy:publicSubnetIds": ["subnet-p1", "subnet-p2"],
             "ml-deploy:privateSubnetIds": ["subnet-q1", "subnet-q2"],
+            "ml-deploy:testListenerCidrs": ["198.51.100.20/32"],
         },
         remove=("ml-deploy:vpcCidr", "ml-deploy:singleNatGateway", "ml-deploy:interfaceEndpoints"),
     )
@@ -518,7 +550,7 @@ def test_load_balancers_admit_clients_only_from_the_configured_cidrs() -> None:
         admitted = sorted(
             (r.inputs["fromPort"], r.inputs["cidrIpv4"])
             for r in program.of_type(INGRESS_RULE)
-            if r.inputs["securityGroupId"] == alb_sg.id
+            if r.inputs["securityGroupId"] == alb_sg.id and r.inputs["fromPort"] != 9000  # the test port
         )
         assert admitted == sorted((port, cidr) for port in (80, 443) for cidr in cidrs), (
             f"{env} load balancer admits {admitted}"
