@@ -131,10 +131,19 @@ def _read_checksummed(path: Path) -> _Members:
     members = _read_members(path)
     manifest = members.manifest
     _check_sha256(path, manifest.model_file.name, members.model_bytes, expected=manifest.model_file.sha256)
-    if manifest.golden_records is not None and members.golden_bytes is not None:
-        golden = manifest.golden_records
-        _check_sha256(path, golden.name, members.golden_bytes, expected=golden.sha256)
+    golden = manifest.golden_records
+    if golden is not None:
+        if members.golden_bytes is None:
+            _require_member(path, golden.name, names=[])
+        else:
+            _check_sha256(path, golden.name, members.golden_bytes, expected=golden.sha256)
     return members
+
+
+def _require_member(path: Path, name: str, names: list[str]) -> None:
+    if name not in names:
+        listed = f" (members: {sorted(names)})" if names else ""
+        raise BundleError(f"{path}: manifest names {name!r} but the zip has no such member{listed}")
 
 
 def _check_sha256(path: Path, name: str, data: bytes, *, expected: str) -> None:
@@ -163,17 +172,10 @@ def _read_members(path: Path) -> _Members:
                     f"(members: {sorted(names)[:10]})"
                 )
             manifest = _parse_manifest(path, zf.read(MANIFEST_NAME))
-            wanted = [manifest.model_file.name]
-            if manifest.golden_records is not None:
-                wanted.append(manifest.golden_records.name)
-            for name in wanted:
-                if name not in names:
-                    raise BundleError(
-                        f"{path}: manifest names {name!r} but the zip has no such member "
-                        f"(members: {sorted(names)})"
-                    )
+            _require_member(path, manifest.model_file.name, names)
             model_bytes = zf.read(manifest.model_file.name)
-            golden_bytes = zf.read(wanted[1]) if len(wanted) > 1 else None
+            golden = manifest.golden_records
+            golden_bytes = zf.read(golden.name) if golden is not None and golden.name in names else None
     except zipfile.BadZipFile as error:
         raise BundleError(_bad_zip_message(path, error)) from None
     except (EOFError, OSError) as error:
