@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from ml_deploy.bundle import Manifest, TrainingData, write_bundle
+from ml_deploy.bundle import GoldenRecords, Manifest, TrainingData, write_bundle
 from ml_deploy.schema import FeatureSpec
 from ml_deploy_dev import sample_data
-from retrain_job.retrain.training import build_manifest, fingerprint, infer_features, train
+from retrain_job.retrain.training import build_manifest, fingerprint, golden_records, infer_features, train
 
 TARGET = sample_data.TARGET
 
@@ -76,11 +76,24 @@ def trained_manifest(
 
 
 @pytest.fixture(scope="session")
+def trained_golden_records(
+    trained_model: HistGradientBoostingClassifier,
+    holdout_frame: pd.DataFrame,
+    sample_features: list[FeatureSpec],
+) -> GoldenRecords:
+    """The holdout rows the session's bundle carries, with the probabilities training recorded."""
+    return golden_records(trained_model, holdout=holdout_frame, features=sample_features)
+
+
+@pytest.fixture(scope="session")
 def trained_bundle(
     tmp_path_factory: pytest.TempPathFactory,
     trained_model: HistGradientBoostingClassifier,
     trained_manifest: Manifest,
+    trained_golden_records: GoldenRecords,
 ) -> Path:
-    """A real, verified bundle zip; copy it before changing it, other tests share it."""
+    """A real, verified bundle zip with golden records; copy it before changing it, other tests share it."""
     path = tmp_path_factory.mktemp("bundle") / "model-bundle.zip"
-    return write_bundle(path, model=trained_model, manifest=trained_manifest)
+    return write_bundle(
+        path, model=trained_model, manifest=trained_manifest, golden_records=trained_golden_records
+    )

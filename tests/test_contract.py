@@ -15,12 +15,23 @@ from pathlib import Path
 
 import pytest
 
-from ml_deploy.settings import EnvSettings, MonitorSettings, RetrainSettings, ServiceSettings
+from infra.serving.smoke_hook import handler as smoke_hook
+from ml_deploy.settings import (
+    EnvSettings,
+    MonitorSettings,
+    RetrainSettings,
+    ServiceSettings,
+    SmokeHookSettings,
+    environment,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "src" / "ml_deploy"
 CODE_ROOTS = [ROOT / "infra", ROOT / "service", ROOT / "retrain_job", ROOT / "src", ROOT / "ml_deploy_dev"]
-RUNTIMES: list[type[EnvSettings]] = [ServiceSettings, RetrainSettings, MonitorSettings]
+RUNTIMES: list[type[EnvSettings]] = [ServiceSettings, RetrainSettings, MonitorSettings, SmokeHookSettings]
+# The one allowed second reader: the smoke hook's Lambda has no pydantic, so it spells its own
+# variables; the tests below hold them to SmokeHookSettings.
+SMOKE_HOOK = ROOT / "infra" / "serving" / "smoke_hook" / "handler.py"
 
 
 def _modules(*roots: Path) -> list[Path]:
@@ -89,6 +100,8 @@ def test_each_runtime_variable_is_spelt_once_outside_the_tests() -> None:
     where: dict[str, list[str]] = {}
     variables = _variables()
     for path in _modules(*CODE_ROOTS):
+        if path == SMOKE_HOOK:
+            continue
         for literal in _string_literals(path):
             if literal in variables:
                 counts[literal] += 1
@@ -96,6 +109,41 @@ def test_each_runtime_variable_is_spelt_once_outside_the_tests() -> None:
     repeated = {name: where[name] for name, count in counts.items() if count > 1}
     assert not repeated, f"runtime variables spelt in more than one place: {repeated}"
     assert set(counts) == variables, f"never spelt at all: {sorted(variables - set(counts))}"
+
+
+def test_the_smoke_hook_reads_exactly_the_variables_of_its_settings_model() -> None:
+    expected = {name: field.alias for name, field in SmokeHookSettings.model_fields.items()}
+    assert expected == smoke_hook.VARIABLES
+    spelt = Counter(literal for literal in _string_literals(SMOKE_HOOK) if literal in set(expected.values()))
+    assert spelt == Counter(expected.values()), f"the hook spells each variable once, in VARIABLES: {spelt}"
+
+
+def test_the_smoke_hook_has_the_models_defaults_and_requires_only_what_infra_sets_from_the_layout() -> None:
+    for name, default in smoke_hook.DEFAULTS.items():
+        assert SmokeHookSettings.default(name) == default, f"{name}: hook {default!r}, contract default"
+    required = set(smoke_hook.VARIABLES) - set(smoke_hook.DEFAULTS)
+    layout_templates = {
+        name for name in required if SmokeHookSettings.model_fields[name].is_required() is False
+    }
+    assert layout_templates == {"bundle_key_template", "result_key_template"}, layout_templates
+
+
+def test_the_smoke_hook_parses_an_environment_as_the_contract_does() -> None:
+    rendered = environment(
+        SmokeHookSettings,
+        environment="stage",
+        model_bucket="models",
+        test_url="http://internal-alb:8443",
+        bundle_key_template=SmokeHookSettings.default("bundle_key_template"),
+        result_bucket="logs",
+        result_key_template=SmokeHookSettings.default("result_key_template"),
+        probability_tolerance=1e-7,
+        max_p99_ms=120.0,
+        request_timeout_seconds=2.5,
+    )
+    contract = SmokeHookSettings.from_env(rendered)
+    hook = smoke_hook.HookSettings.from_environ(rendered)
+    assert {name: getattr(hook, name) for name in smoke_hook.VARIABLES} == contract.model_dump()
 
 
 def test_the_bundle_file_name_is_spelt_once_in_python() -> None:

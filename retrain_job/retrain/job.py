@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml_deploy.bundle import Manifest, TrainingData, write_bundle
+from ml_deploy.bundle import GoldenRecords, Manifest, TrainingData, write_bundle
 from ml_deploy.layout import BUNDLE_FILE
 from ml_deploy.settings import RetrainSettings
 from retrain_job.common import EXIT_OK, JobClients, run_job
@@ -25,7 +25,7 @@ from retrain_job.retrain import publishing
 from retrain_job.retrain.champion import Champion, challenger_features, evaluate_champion, load_champion
 from retrain_job.retrain.data import DataLimits, load_training_data, validate_training_data
 from retrain_job.retrain.gate import decision_record, gate, unchanged_record
-from retrain_job.retrain.training import build_manifest, fingerprint, train
+from retrain_job.retrain.training import build_manifest, fingerprint, golden_records, train
 
 EXIT_PROMOTED = EXIT_OK
 EXIT_REJECTED = 3
@@ -33,10 +33,12 @@ EXIT_REJECTED = 3
 
 @dataclass(frozen=True)
 class Challenger:
-    """A model trained on the new data, with its manifest (metrics on the holdout)."""
+    """A model trained on the new data, with its manifest (metrics on the holdout) and the holdout
+    rows it carries for the deployment smoke test."""
 
     model: Any
     manifest: Manifest
+    golden_records: GoldenRecords
     training_rows: int
     training_seconds: float
 
@@ -79,7 +81,12 @@ def run(settings: RetrainSettings) -> int:
         figures = {"TrainingSeconds": challenger.training_seconds, "TrainingRows": challenger.training_rows}
         if not result.passed:
             return reject(clients, settings=settings, record=record, figures=figures)
-        bundle = write_bundle(workdir / BUNDLE_FILE, model=challenger.model, manifest=challenger.manifest)
+        bundle = write_bundle(
+            workdir / BUNDLE_FILE,
+            model=challenger.model,
+            manifest=challenger.manifest,
+            golden_records=challenger.golden_records,
+        )
         return promote(clients, settings=settings, bundle=bundle, record=record, figures=figures)
 
 
@@ -117,7 +124,11 @@ def train_challenger(
         code_version=settings.code_version,
     )
     return Challenger(
-        model=model, manifest=manifest, training_rows=len(train_frame), training_seconds=training_seconds
+        model=model,
+        manifest=manifest,
+        golden_records=golden_records(model, holdout=holdout, features=features, seed=settings.seed),
+        training_rows=len(train_frame),
+        training_seconds=training_seconds,
     )
 
 

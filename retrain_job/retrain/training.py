@@ -25,13 +25,17 @@ from sklearn.metrics import (
 )
 from threadpoolctl import threadpool_limits
 
-from ml_deploy.bundle import Manifest, TrainingData, new_bundle_version
+from ml_deploy.bundle import GoldenRecord, GoldenRecords, Manifest, TrainingData, new_bundle_version
+from ml_deploy.bundle.golden import Value, record_problem
 from ml_deploy.reference import build_reference
 from ml_deploy.schema import FeatureSpec, SchemaError, encode_frame
 
 MAX_CATEGORIES = 250  # HistGradientBoosting bins categories into at most 255 codes
 SMALL_DATA_ROWS = 50_000  # train single-threaded below this
 RANGE_MARGIN = 0.25  # numeric bounds are widened by this share of the observed range
+# Holdout rows a bundle carries for the deployment smoke test: enough for a p99 of single-record
+# requests and a spread of probabilities, few enough to replay in seconds.
+GOLDEN_RECORD_COUNT = 256
 DEFAULT_PARAMS: Mapping[str, Any] = {
     "learning_rate": 0.1,
     "max_iter": 200,
@@ -214,3 +218,57 @@ def build_manifest(
         code_version=code_version,
         reference=build_reference(X, probabilities, features),
     )
+
+
+def golden_records(
+    model: Any,
+    *,
+    holdout: pd.DataFrame,
+    features: Sequence[FeatureSpec],
+    count: int = GOLDEN_RECORD_COUNT,
+    seed: int = 0,
+) -> GoldenRecords:
+    """A random sample of holdout rows the service accepts, with the probability the model gives each.
+
+    The probabilities come from the training path (`encode_frame` on a frame); the service and the
+    deployment smoke test score the same rows through the request path, so any skew shows.
+    """
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    chosen: list[int] = []
+    records: list[dict[str, Value]] = []
+    order = np.random.default_rng(seed).permutation(len(holdout))
+    # Rows are converted a chunk at a time, so a holdout of millions costs a few hundred rows.
+    for start in range(0, len(order), 4 * count):
+        positions = order[start : start + 4 * count]
+        rows = holdout.iloc[positions].to_dict(orient="records")
+        for position, row in zip(positions.tolist(), rows, strict=True):
+            record = _request_record(row, features)
+            if len(chosen) < count and record_problem(record, features) is None:
+                chosen.append(position)
+                records.append(record)
+        if len(chosen) == count:
+            break
+    if not chosen:
+        raise SchemaError(f"none of the {len(holdout)} holdout rows fits the schema, so no golden records")
+    probabilities = model.predict_proba(encode_frame(holdout.iloc[chosen], features))[:, -1]
+    return GoldenRecords(
+        records=[
+            GoldenRecord(record=record, probability=float(probability))
+            for record, probability in zip(records, probabilities, strict=True)
+        ]
+    )
+
+
+def _request_record(row: Mapping[str, Any], features: Sequence[FeatureSpec]) -> dict[str, Value]:
+    """One frame row as a JSON request record: NaN and missing as null, categories as text."""
+    record: dict[str, Value] = {}
+    for spec in features:
+        value = row.get(spec.name)
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            record[spec.name] = None
+        elif spec.type == "numeric":
+            record[spec.name] = float(value)
+        else:
+            record[spec.name] = str(value)
+    return record

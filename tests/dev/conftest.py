@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ml_deploy.bundle import Manifest, write_bundle
+from ml_deploy.bundle import GoldenRecords, Manifest, write_bundle
 from ml_deploy_dev.delivery.actions import LocalSite
 from ml_deploy_dev.delivery.definition import PipelineDefinition, load_definition
 from ml_deploy_dev.delivery.runner import LocalPipeline
@@ -45,11 +45,18 @@ def delivery(tmp_path: Path, definition: PipelineDefinition) -> Iterator[DemoDel
 
 
 @pytest.fixture
-def bundle_factory(tmp_path: Path, trained_model: Any, trained_manifest: Manifest) -> Callable[[str], Path]:
+def bundle_factory(
+    tmp_path: Path, trained_model: Any, trained_manifest: Manifest, trained_golden_records: GoldenRecords
+) -> Callable[[str], Path]:
     """A real bundle of the session's model under another bundle version."""
 
     def make(version: str) -> Path:
         manifest = trained_manifest.model_copy(update={"bundle_version": version})
-        return write_bundle(tmp_path / f"{version}.zip", model=trained_model, manifest=manifest)
+        return write_bundle(
+            tmp_path / f"{version}.zip",
+            model=trained_model,
+            manifest=manifest,
+            golden_records=trained_golden_records,
+        )
 
     return make

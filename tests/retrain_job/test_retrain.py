@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 
-from ml_deploy.bundle import verify_bundle
+from ml_deploy.bundle import read_bundle, replay, verify_bundle
 from ml_deploy_dev import sample_data
 from retrain_job import retrain
+from retrain_job.retrain.job import split_holdout
 
 BUCKET = "ml-models"
 MODEL_KEY = "bundles/current/model-bundle.zip"
@@ -134,6 +135,23 @@ def test_good_challenger_replaces_champion(
     assert manifest.bundle_version == decision["challenger_version"]
     assert decision["champion_metrics"]["roc_auc"] > 0.7, "champion scored on the same holdout"
     assert manifest.code_version == "abc1234"
+
+
+def test_a_promoted_bundle_carries_golden_records_its_model_reproduces(
+    aws: Aws, fresh_frame, tmp_path: Path
+) -> None:
+    """The deployment smoke test replays them; the build refuses a bundle without them."""
+    assert retrain.main(["--training-data-uri", _parquet(tmp_path, fresh_frame)]) == retrain.EXIT_PROMOTED
+    bundle_path = tmp_path / "live.zip"
+    bundle_path.write_bytes(aws.s3.get_object(Bucket=BUCKET, Key=MODEL_KEY)["Body"].read())
+    bundle = read_bundle(bundle_path)
+    assert bundle.golden_records is not None and len(bundle.golden_records.records) == 256
+    _, holdout = split_holdout(fresh_frame, seed=0, fraction=0.2)
+    unseen = set(zip(holdout["monthly_charges"], holdout["tenure_months"], strict=True))
+    records = [golden.record for golden in bundle.golden_records.records]
+    golden_keys = {(record["monthly_charges"], record["tenure_months"]) for record in records}
+    assert golden_keys <= unseen, "golden records come from the holdout, rows the model never trained on"
+    assert replay(bundle.model, bundle.golden_records, bundle.manifest.features).passed
 
 
 def test_shuffled_label_challenger_is_rejected_and_trigger_untouched(

@@ -1,23 +1,29 @@
-"""The model bundle: one zip holding `model.skops` and `manifest.json`. The format lives only here.
+"""The model bundle: one zip holding `model.skops`, `manifest.json` and `golden_records.json`.
+The format lives only here.
 
-`manifest` says what a bundle is, `archive` reads and writes the zip, and
-`python -m ml_deploy.bundle` is the command line the build, the operator CLI and people use.
+`manifest` says what a bundle is, `archive` reads and writes the zip, `golden` holds the records
+a deployment replays, and `python -m ml_deploy.bundle` is the command line the build, the operator
+CLI and people use.
 """
 
 from ml_deploy.bundle.archive import (
     Bundle,
     pack_bundle,
     read_bundle,
+    read_golden_records,
     read_manifest,
     verify_bundle,
     write_bundle,
 )
+from ml_deploy.bundle.golden import GOLDEN_TOLERANCE, GoldenRecord, GoldenRecords, Mismatch, Replay, replay
 from ml_deploy.bundle.manifest import (
     FORMAT_VERSION,
+    GOLDEN_RECORDS_NAME,
     MANIFEST_NAME,
     MODEL_NAME,
     TRUSTED_TYPES,
     BundleError,
+    GoldenRecordsFile,
     Manifest,
     ModelFile,
     TrainingData,
@@ -28,14 +34,21 @@ from ml_deploy.schema import FeatureSpec, SchemaError, encode_frame, encode_reco
 
 __all__ = [
     "FORMAT_VERSION",
+    "GOLDEN_RECORDS_NAME",
+    "GOLDEN_TOLERANCE",
     "MANIFEST_NAME",
     "MODEL_NAME",
     "TRUSTED_TYPES",
     "Bundle",
     "BundleError",
     "FeatureSpec",
+    "GoldenRecord",
+    "GoldenRecords",
+    "GoldenRecordsFile",
     "Manifest",
+    "Mismatch",
     "ModelFile",
+    "Replay",
     "SchemaError",
     "TrainingData",
     "encode_frame",
@@ -44,7 +57,9 @@ __all__ = [
     "new_bundle_version",
     "pack_bundle",
     "read_bundle",
+    "read_golden_records",
     "read_manifest",
+    "replay",
     "verify_bundle",
     "write_bundle",
 ]

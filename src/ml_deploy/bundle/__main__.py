@@ -1,8 +1,14 @@
 """`python -m ml_deploy.bundle`: the one command line for bundles, used by the build and by people.
 
-verify PATH... [--json]      manifest, checksum and model types; exit 1 with the reason
-pack DIR OUT                 zip an unpacked bundle (as CodeBuild sees it) and verify it
+verify PATH... [--json]      manifest, checksums, model types, and the model replaying its golden
+                             records within 1e-6; exit 1 with the reason
+pack DIR OUT                 zip an unpacked bundle (as CodeBuild sees it) and verify it; refuses a
+                             bundle without golden records, which the deployment smoke test replays
 show --field FIELD PATH      one value of a sound bundle's manifest, for shell variables
+
+A bundle from before golden records existed still verifies (with a warning on stderr): it loads
+and serves, so an operator can inspect or roll back to it. Only the build refuses it, because
+the deployment's smoke test would have nothing to replay.
 """
 
 from __future__ import annotations
@@ -12,8 +18,11 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ml_deploy.bundle.archive import pack_bundle, read_manifest, verify_bundle
+from ml_deploy.bundle.archive import pack_bundle, read_bundle, read_manifest
+from ml_deploy.bundle.golden import replay
 from ml_deploy.bundle.manifest import BundleError, Manifest, metrics_summary
+
+MISMATCHES_SHOWN = 5
 
 # What `show` prints: the values later pipeline stages and the approval request name.
 FIELDS: dict[str, Callable[[Manifest], str]] = {
@@ -24,12 +33,45 @@ FIELDS: dict[str, Callable[[Manifest], str]] = {
 
 
 def _ok_line(path: Path, manifest: Manifest) -> str:
+    golden = manifest.golden_records
     return (
         f"OK {path}: bundle_version={manifest.bundle_version} "
         f"features={len(manifest.features)} "
         f"{manifest.primary_metric}={manifest.primary_score:.4f} "
+        f"golden_records={golden.records if golden else 0} "
         f"sha256={manifest.model_file.sha256}"
     )
+
+
+def _check_replay(path: Path) -> Manifest:
+    """Load the model and replay its golden records; a bundle without them only warns."""
+    bundle = read_bundle(path)
+    if bundle.golden_records is None:
+        print(
+            f"WARNING {path}: no golden records (a bundle from before they existed): it loads and "
+            "serves, but the build refuses it because the deployment smoke test replays them",
+            file=sys.stderr,
+        )
+        return bundle.manifest
+    result = replay(bundle.model, bundle.golden_records, bundle.manifest.features)
+    if not result.passed:
+        shown = "; ".join(str(mismatch) for mismatch in result.mismatches[:MISMATCHES_SHOWN])
+        raise BundleError(
+            f"{path}: the model does not reproduce {len(result.mismatches)} of {result.records} "
+            f"golden records: {shown}"
+        )
+    return bundle.manifest
+
+
+def _pack(directory: Path, output: Path) -> Manifest:
+    manifest = pack_bundle(directory, output)
+    if manifest.golden_records is None:
+        output.unlink(missing_ok=True)
+        raise BundleError(
+            f"{directory}: the bundle has no golden records, which the deployment smoke test replays; "
+            "train it with the retrain job or `ml-deploy first-model`, which write them"
+        )
+    return manifest
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    verify = commands.add_parser("verify", help="check a bundle's manifest and model checksum")
+    verify = commands.add_parser("verify", help="check a bundle and replay its golden records")
     verify.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     verify.add_argument("--json", action="store_true", help="print the manifest as JSON")
     pack = commands.add_parser("pack", help="zip an unpacked bundle directory and verify the result")
@@ -55,7 +97,7 @@ def _verify(paths: Sequence[Path], *, as_json: bool) -> int:
     status = 0
     for path in paths:
         try:
-            manifest = verify_bundle(path)
+            manifest = _check_replay(path)
         except BundleError as error:
             print(f"bundle verification failed: {error}", file=sys.stderr)
             status = 1
@@ -71,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _verify(args.paths, as_json=args.json)
     try:
         if args.command == "pack":
-            print(_ok_line(args.output, pack_bundle(args.directory, args.output)))
+            print(_ok_line(args.output, _pack(args.directory, args.output)))
         else:
             print(FIELDS[args.field](read_manifest(args.path)))
     except BundleError as error:

@@ -11,17 +11,22 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from ml_deploy.bundle.golden import GoldenRecords, parse_golden_records
 from ml_deploy.bundle.manifest import (
+    GOLDEN_RECORDS_NAME,
     MANIFEST_NAME,
     MODEL_NAME,
     TRUSTED_TYPES,
     BundleError,
+    GoldenRecordsFile,
     Manifest,
     ModelFile,
 )
@@ -29,14 +34,28 @@ from ml_deploy.bundle.manifest import (
 
 @dataclass(frozen=True)
 class Bundle:
-    """A verified manifest with its loaded model."""
+    """A verified manifest with its loaded model (and its golden records, when it has them)."""
 
     manifest: Manifest
     model: Any
+    golden_records: GoldenRecords | None = None
 
 
-def write_bundle(path: Path | str, *, model: Any, manifest: Manifest) -> Path:
-    """Write model and manifest into one zip, atomically; the model checksum is filled in here."""
+@dataclass(frozen=True)
+class _Members:
+    manifest: Manifest
+    model_bytes: bytes
+    golden_bytes: bytes | None
+
+
+def write_bundle(
+    path: Path | str, *, model: Any, manifest: Manifest, golden_records: GoldenRecords | None = None
+) -> Path:
+    """Write model, manifest and golden records into one zip, atomically.
+
+    The checksums of the model and the golden records are filled in here; without golden records
+    the bundle loads and serves but the build refuses it (training always passes them).
+    """
     import skops.io as sio  # imports all of sklearn: only pay for it when a model is touched
 
     path = Path(path)
@@ -44,68 +63,102 @@ def write_bundle(path: Path | str, *, model: Any, manifest: Manifest) -> Path:
     untrusted = _untrusted_types(model_bytes)
     if untrusted:
         raise BundleError(f"model uses types outside the bundle allow-list: {untrusted}")
-    model_file = ModelFile(name=MODEL_NAME, sha256=hashlib.sha256(model_bytes).hexdigest())
-    final_manifest = manifest.model_copy(update={"model_file": model_file})
-    manifest_json = final_manifest.model_dump_json(indent=1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(MANIFEST_NAME, manifest_json)
-            zf.writestr(MODEL_NAME, model_bytes)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    model_file = ModelFile(name=MODEL_NAME, sha256=_sha256(model_bytes))
+    members = {MODEL_NAME: model_bytes}
+    golden_file = None
+    if golden_records is not None:
+        members[GOLDEN_RECORDS_NAME] = golden_records.to_json()
+        parse_golden_records(members[GOLDEN_RECORDS_NAME], manifest.features, source=str(path))
+        golden_file = GoldenRecordsFile(
+            sha256=_sha256(members[GOLDEN_RECORDS_NAME]), records=len(golden_records.records)
+        )
+    final_manifest = manifest.model_copy(update={"model_file": model_file, "golden_records": golden_file})
+    members[MANIFEST_NAME] = final_manifest.model_dump_json(indent=1).encode()
+    with _atomic_zip(path, members):
+        pass
     return path
 
 
 def verify_bundle(path: Path | str) -> Manifest:
-    """Check zip, manifest schema, model checksum and model types without loading the model."""
-    manifest, _ = _read_verified(Path(path))
-    return manifest
+    """Check zip, manifest schema, checksums, golden records' shape and model types, without
+    loading the model (which `python -m ml_deploy.bundle verify` does to replay golden records)."""
+    return _read_verified(Path(path)).manifest
 
 
 def read_manifest(path: Path | str) -> Manifest:
     """The manifest of a bundle whose zip and model checksum are sound, for readers of the manifest
     alone (the monitor): it skips listing the model's types, which imports skops and scikit-learn."""
-    manifest, _ = _read_checksummed(Path(path))
-    return manifest
+    return _read_checksummed(Path(path)).manifest
+
+
+def read_golden_records(path: Path | str) -> GoldenRecords | None:
+    """A sound bundle's golden records, checked against its schema; None for a bundle without them."""
+    path = Path(path)
+    members = _read_checksummed(path)
+    return _golden_records(path, members)
 
 
 def read_bundle(path: Path | str) -> Bundle:
     """Verify a bundle, then load its model trusting only TRUSTED_TYPES."""
     import skops.io as sio
 
-    manifest, model_bytes = _read_verified(Path(path))
+    path = Path(path)
+    members = _read_verified(path)
     try:
-        model = sio.loads(model_bytes, trusted=list(TRUSTED_TYPES))
+        model = sio.loads(members.model_bytes, trusted=list(TRUSTED_TYPES))
     except Exception as error:  # skops raises several types for a malformed file
         raise BundleError(f"{path}: {MODEL_NAME} could not be loaded: {error}") from error
-    return Bundle(manifest=manifest, model=model)
+    return Bundle(manifest=members.manifest, model=model, golden_records=_golden_records(path, members))
 
 
-def _read_verified(path: Path) -> tuple[Manifest, bytes]:
-    manifest, model_bytes = _read_checksummed(path)
-    untrusted = _untrusted_types(model_bytes)
+def _golden_records(path: Path, members: _Members) -> GoldenRecords | None:
+    if members.golden_bytes is None:
+        return None
+    return parse_golden_records(members.golden_bytes, members.manifest.features, source=str(path))
+
+
+def _read_verified(path: Path) -> _Members:
+    members = _read_checksummed(path)
+    _golden_records(path, members)
+    untrusted = _untrusted_types(members.model_bytes)
     if untrusted:
-        raise BundleError(f"{path}: {manifest.model_file.name} contains untrusted types {untrusted}")
-    return manifest, model_bytes
+        name = members.manifest.model_file.name
+        raise BundleError(f"{path}: {name} contains untrusted types {untrusted}")
+    return members
 
 
-def _read_checksummed(path: Path) -> tuple[Manifest, bytes]:
-    manifest_bytes, model_bytes, manifest = _read_members(path)
-    del manifest_bytes
-    actual = hashlib.sha256(model_bytes).hexdigest()
-    if actual != manifest.model_file.sha256:
+def _read_checksummed(path: Path) -> _Members:
+    members = _read_members(path)
+    manifest = members.manifest
+    _check_sha256(path, manifest.model_file.name, members.model_bytes, expected=manifest.model_file.sha256)
+    golden = manifest.golden_records
+    if golden is not None:
+        if members.golden_bytes is None:
+            _require_member(path, golden.name, names=[])
+        else:
+            _check_sha256(path, golden.name, members.golden_bytes, expected=golden.sha256)
+    return members
+
+
+def _require_member(path: Path, name: str, names: list[str]) -> None:
+    if name not in names:
+        listed = f" (members: {sorted(names)})" if names else ""
+        raise BundleError(f"{path}: manifest names {name!r} but the zip has no such member{listed}")
+
+
+def _check_sha256(path: Path, name: str, data: bytes, *, expected: str) -> None:
+    actual = _sha256(data)
+    if actual != expected:
         raise BundleError(
-            f"{path}: checksum mismatch for {manifest.model_file.name}: "
-            f"manifest says sha256 {manifest.model_file.sha256}, file has sha256 {actual}"
+            f"{path}: checksum mismatch for {name}: manifest says sha256 {expected}, file has sha256 {actual}"
         )
-    return manifest, model_bytes
 
 
-def _read_members(path: Path) -> tuple[bytes, bytes, Manifest]:
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_members(path: Path) -> _Members:
     if not path.exists():
         raise BundleError(f"bundle file not found: {path}")
     if not path.is_file():
@@ -118,19 +171,16 @@ def _read_members(path: Path) -> tuple[bytes, bytes, Manifest]:
                     f"{path}: zip has no {MANIFEST_NAME}, so it is not a model bundle "
                     f"(members: {sorted(names)[:10]})"
                 )
-            manifest_bytes = zf.read(MANIFEST_NAME)
-            manifest = _parse_manifest(path, manifest_bytes)
-            if manifest.model_file.name not in names:
-                raise BundleError(
-                    f"{path}: manifest names model file {manifest.model_file.name!r} "
-                    f"but the zip has no such member (members: {sorted(names)})"
-                )
+            manifest = _parse_manifest(path, zf.read(MANIFEST_NAME))
+            _require_member(path, manifest.model_file.name, names)
             model_bytes = zf.read(manifest.model_file.name)
+            golden = manifest.golden_records
+            golden_bytes = zf.read(golden.name) if golden is not None and golden.name in names else None
     except zipfile.BadZipFile as error:
         raise BundleError(_bad_zip_message(path, error)) from None
     except (EOFError, OSError) as error:
         raise BundleError(f"{path}: truncated or unreadable zip ({error})") from None
-    return manifest_bytes, model_bytes, manifest
+    return _Members(manifest=manifest, model_bytes=model_bytes, golden_bytes=golden_bytes)
 
 
 def _bad_zip_message(path: Path, error: zipfile.BadZipFile) -> str:
@@ -188,18 +238,30 @@ def pack_bundle(directory: Path | str, path: Path | str) -> Manifest:
     if not manifest_path.is_file():
         raise BundleError(f"{directory}: no {MANIFEST_NAME}, so it does not hold an unpacked model bundle")
     manifest = _parse_manifest(manifest_path, manifest_path.read_bytes())
-    model_path = directory / manifest.model_file.name
-    if not model_path.is_file():
-        raise BundleError(f"{directory}: the manifest names {manifest.model_file.name!r}, which is missing")
+    names = [manifest.model_file.name]
+    if manifest.golden_records is not None:
+        names.append(manifest.golden_records.name)
+    members = {MANIFEST_NAME: manifest_path.read_bytes()}
+    for name in names:
+        if not (directory / name).is_file():
+            raise BundleError(f"{directory}: the manifest names {name!r}, which is missing")
+        members[name] = (directory / name).read_bytes()
+    with _atomic_zip(path, members) as written:
+        verified = verify_bundle(written)
+    return verified
+
+
+@contextmanager
+def _atomic_zip(path: Path, members: dict[str, bytes]) -> Iterator[Path]:
+    """Write the zip beside `path` and yield it for checks; move it into place only if they pass."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.write(manifest_path, MANIFEST_NAME)
-            zf.write(model_path, manifest.model_file.name)
-        verified = verify_bundle(temp_name)
+            for name in sorted(members, key=lambda name: name != MANIFEST_NAME):
+                zf.writestr(name, members[name])
+        yield Path(temp_name)
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
-    return verified

@@ -14,6 +14,7 @@ from ml_deploy.schema import FeatureSpec
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 MODEL_NAME = "model.skops"
+GOLDEN_RECORDS_NAME = "golden_records.json"
 # Every type a bundled HistGradientBoostingClassifier needs beyond skops' defaults. Loading refuses
 # anything else, so a tampered model file cannot smuggle in a callable.
 TRUSTED_TYPES: tuple[str, ...] = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
@@ -44,6 +45,16 @@ class ModelFile(BaseModel):
     format: Literal["skops"] = "skops"
 
 
+class GoldenRecordsFile(BaseModel):
+    """The golden-records member of the zip (see `golden`), its SHA-256 and how many it holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(GOLDEN_RECORDS_NAME, pattern=r"^[\w.-]+$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    records: int = Field(ge=1)
+
+
 class Manifest(BaseModel):
     """What a bundle is: its version, schema, metrics, provenance and reference statistics."""
 
@@ -59,6 +70,9 @@ class Manifest(BaseModel):
     training_data: TrainingData
     code_version: str
     model_file: ModelFile = Field(default_factory=ModelFile)
+    # None in bundles written before golden records existed: they still load and serve, but the
+    # build (`pack`) refuses them, because the deployment smoke test has nothing to replay.
+    golden_records: GoldenRecordsFile | None = None
     reference: Reference
 
     @field_validator("format_version")
