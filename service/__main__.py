@@ -37,13 +37,13 @@ def prepare_multiprocess_metrics(workers: int) -> None:
 
 def check_bundle(settings: ServiceSettings) -> Manifest:
     """Verify the bundle and make its model answer records of its manifest; BundleError if not."""
-    from service.model import ModelService, schema_records  # imports sklearn: after the settings check
+    from service.model import ModelService  # imports sklearn: after the settings check
 
     model = ModelService(
         read_bundle(settings.model_bundle_path), unknown_category=settings.unknown_category,
         max_batch_size=settings.max_batch_size,
     )  # fmt: skip
-    model.check_answers(schema_records(model.features))
+    model.check_answers(model.load_check_records())
     return model.manifest
 
 

@@ -21,7 +21,7 @@ from ml_deploy.settings import ServiceSettings
 from service.limits import BodyLimitMiddleware
 from service.metrics import CONTENT_TYPE, ServiceMetrics
 from service.middleware import MetricsMiddleware
-from service.model import ModelService, schema_records
+from service.model import ModelService
 from service.openapi import JSON, contract
 from service.payload_logger import LogPolicy, LogTarget, PayloadLogger
 from service.problems import describe_validation_error, problem, request_id_of
@@ -43,7 +43,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_batch_wait=settings.max_batch_wait_ms / 1000.0,
         on_batch=metrics.model_batch_rows.observe,
     )
-    model.check_answers(schema_records(model.features))
+    model.check_answers(model.load_check_records())
     manifest = model.manifest
     metrics.describe_model(manifest, environment=settings.environment, code_version=settings.code_version)
     payload_logger = _payload_logger(settings, metrics=metrics, model_version=manifest.bundle_version)

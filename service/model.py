@@ -156,6 +156,7 @@ class ModelService:
         self.record_model = record_model(self.features, unknown_category=unknown_category)
         self.request_model = request_model(self.record_model, max_batch_size=max_batch_size)
         self._model = bundle.model
+        self._golden = bundle.golden_records
         self._classes = [_plain(label) for label in getattr(bundle.model, "classes_", [0, 1])]
         self._categories = [
             (spec.name, spec.category_index) for spec in self.features if spec.type == "categorical"
@@ -224,6 +225,13 @@ class ModelService:
         # sklearn's own re-validation is skipped: it is about a sixth of a one-row call.
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             return np.asarray(self._model.predict_proba(rows), dtype=np.float64)
+
+    def load_check_records(self) -> list[dict[str, Any]]:
+        """What the load-time check scores: the bundle's golden records (real holdout rows) when it
+        carries them, else records built from the manifest's schema."""
+        if self._golden is not None:
+            return [dict(golden.record) for golden in self._golden.records]
+        return schema_records(self.features)
 
     def check_answers(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Score `records` before the service says it is ready; BundleError unless one probability per row.

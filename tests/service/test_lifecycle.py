@@ -114,7 +114,9 @@ def test_server_refuses_to_start_on_a_tampered_bundle(trained_bundle: Path, tmp_
     assert "Traceback" not in result.stderr
 
 
-def _wrong_model(source: Path, target: Path, frame: pd.DataFrame, kind: str) -> Path:
+def _wrong_model(
+    source: Path, target: Path, frame: pd.DataFrame, kind: str, *, keep_golden: bool = False
+) -> Path:
     """A bundle with a valid checksum holding the wrong model for its manifest."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
@@ -126,14 +128,18 @@ def _wrong_model(source: Path, target: Path, frame: pd.DataFrame, kind: str) -> 
         model = HistGradientBoostingRegressor(max_iter=5).fit(encoded, target_values)
     else:  # trained on 3 features while the manifest lists 9
         model = HistGradientBoostingClassifier(max_iter=5).fit(encoded[:, :3], target_values)
-    return write_bundle(target, model=model, manifest=bundle.manifest)
+    golden = bundle.golden_records if keep_golden else None
+    return write_bundle(target, model=model, manifest=bundle.manifest, golden_records=golden)
 
 
-@pytest.mark.parametrize("kind", ["regressor", "three-features"])
+@pytest.mark.parametrize(("kind", "keep_golden"), [("regressor", False), ("three-features", False),
+                                                  ("three-features", True)])  # fmt: skip
 def test_server_refuses_a_sound_bundle_holding_the_wrong_model(
-    trained_bundle: Path, tmp_path: Path, sample_frame: pd.DataFrame, kind: str
+    trained_bundle: Path, tmp_path: Path, sample_frame: pd.DataFrame, kind: str, keep_golden: bool
 ) -> None:
-    bundle = _wrong_model(trained_bundle, tmp_path / "model-bundle.zip", sample_frame.head(300), kind)
+    bundle = _wrong_model(
+        trained_bundle, tmp_path / "model-bundle.zip", sample_frame.head(300), kind, keep_golden=keep_golden
+    )
     assert verify_bundle(bundle), "the wrong model must pass every check made without the model"
     env = {**os.environ, "MODEL_BUNDLE_PATH": str(bundle), "PORT": "1"}
     result = subprocess.run(
@@ -142,3 +148,7 @@ def test_server_refuses_a_sound_bundle_holding_the_wrong_model(
     assert result.returncode == 2, f"exit {result.returncode}: {result.stderr}"
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "refusing to start" in lines[0] and "cannot score" in lines[0], lines
+    if keep_golden:  # the check scores the bundle's own holdout rows, not records made from the schema
+        golden = read_bundle(trained_bundle).golden_records
+        assert golden is not None
+        assert f"cannot score {len(golden.records)} records" in lines[0], lines
