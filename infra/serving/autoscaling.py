@@ -26,7 +26,15 @@ def service_autoscaling(
     counts: tuple[int, int],
     parent: pulumi.Resource,
 ) -> aws.appautoscaling.Target:
-    """Two target-tracking policies; whichever asks for more tasks wins, within `counts` (min, max).
+    """Target tracking on requests per task and on CPU; whichever asks for more tasks wins, within
+    `counts` (min, max).
+
+    Requests are tracked on both target groups: ECS moves production traffic to the other group at
+    every blue/green or canary deployment, so a policy on one group alone would go blind after the
+    first. Both request policies only scale out (`disable_scale_in`): the idle group has no data,
+    and Application Auto Scaling scales in only when every policy whose scale-in is enabled is ready
+    to (Application Auto Scaling user guide, "Target tracking scaling policies", multiple policies),
+    so an idle group's policy would otherwise block scale-in for good. CPU decides scale-in.
 
     Autoscaling owns the service's desired count from here on (the service ignores it). A new
     minimum reaches the running service: RegisterScalableTarget "changes the resource's current
@@ -44,18 +52,25 @@ def service_autoscaling(
         max_capacity=max_capacity,
         opts=child,
     )
-    requests_per_task = _PredefinedMetric(
-        predefined_metric_type="ALBRequestCountPerTarget",
-        resource_label=pulumi.Output.concat(
-            ingress.load_balancer.arn_suffix, "/", ingress.target_group.arn_suffix
-        ),
-    )
+
+    def requests_per_task(group: aws.lb.TargetGroup) -> _PredefinedMetric:
+        return _PredefinedMetric(
+            predefined_metric_type="ALBRequestCountPerTarget",
+            resource_label=pulumi.Output.concat(ingress.load_balancer.arn_suffix, "/", group.arn_suffix),
+        )
+
     cpu = _PredefinedMetric(predefined_metric_type="ECSServiceAverageCPUUtilization")
+    # name -> (metric, target, scale-in disabled); "requests" keeps the first group's policy URN.
     trackers = {
-        "requests": (requests_per_task, sizing.requests_per_target),
-        "cpu": (cpu, sizing.cpu_target_percent),
+        "requests": (requests_per_task(ingress.target_group), sizing.requests_per_target, True),
+        "requests-alternate": (
+            requests_per_task(ingress.alternate_target_group),
+            sizing.requests_per_target,
+            True,
+        ),
+        "cpu": (cpu, sizing.cpu_target_percent, False),
     }
-    for metric, (specification, target_value) in trackers.items():
+    for metric, (specification, target_value, scale_out_only) in trackers.items():
         aws.appautoscaling.Policy(
             f"{name}-scale-on-{metric}",
             policy_type="TargetTrackingScaling",
@@ -66,6 +81,7 @@ def service_autoscaling(
                 aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
                     target_value=target_value,
                     predefined_metric_specification=specification,
+                    disable_scale_in=scale_out_only,
                     scale_in_cooldown=SCALE_IN_COOLDOWN_SECONDS,
                     scale_out_cooldown=SCALE_OUT_COOLDOWN_SECONDS,
                 )

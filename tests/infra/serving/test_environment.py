@@ -153,20 +153,33 @@ def test_autoscaling_tracks_requests_per_task_and_cpu_within_configured_bounds(
         name: _of(dev_program, "aws:appautoscaling/policy:Policy", env, f"scale-on-{name}").inputs[
             "targetTrackingScalingPolicyConfiguration"
         ]
-        for name in ("requests", "cpu")
+        for name in ("requests", "requests-alternate", "cpu")
     }
     tracked = {
-        name: (t["predefinedMetricSpecification"]["predefinedMetricType"], t["targetValue"])
+        name: (
+            t["predefinedMetricSpecification"]["predefinedMetricType"], t["targetValue"],
+            t.get("disableScaleIn", False),
+        )
         for name, t in tracking.items()
-    }
+    }  # fmt: skip
+    # Requests scale out on whichever group production traffic is in; CPU alone scales in, since an
+    # idle group's policy (no data) would never agree to scale in.
     assert tracked == {
-        "requests": ("ALBRequestCountPerTarget", 500),
-        "cpu": ("ECSServiceAverageCPUUtilization", 60),
+        "requests": ("ALBRequestCountPerTarget", 500, True),
+        "requests-alternate": ("ALBRequestCountPerTarget", 500, True),
+        "cpu": ("ECSServiceAverageCPUUtilization", 60, False),
     }, f"{env} tracks {tracked}"
-    label = tracking["requests"]["predefinedMetricSpecification"]["resourceLabel"]
-    alb, target_group = label.split("/targetgroup/")
-    own = alb.startswith(f"app/serving-{env}-alb/") and target_group.startswith(f"serving-{env}-tg/")
-    assert own, f"{env} request tracking counts another load balancer or target group: {label}"
+    groups = {
+        _of(dev_program, "aws:lb/targetGroup:TargetGroup", env, name).state["arnSuffix"]
+        for name in ("tg", "tg-alternate")
+    }
+    labels = set()
+    for name in ("requests", "requests-alternate"):
+        label = tracking[name]["predefinedMetricSpecification"]["resourceLabel"]
+        alb, target_group = label.split("/targetgroup/")
+        assert alb.startswith(f"app/serving-{env}-alb/"), f"{env} request tracking counts {label}"
+        labels.add(f"targetgroup/{target_group}")
+    assert labels == groups, f"{env} request tracking must follow both target groups: {labels} vs {groups}"
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
