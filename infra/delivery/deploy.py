@@ -137,6 +137,7 @@ def deploy_statements(inputs: DeployInputs, log_group: aws.cloudwatch.LogGroup) 
 
 def _service_statements(inputs: DeployInputs) -> list[dict[str, Any]]:
     target, location = inputs.target, inputs.location
+    service = location.arn("ecs", "service/", target.cluster_name, "/", target.service_name)
     return [
         {
             # Task definitions are described and registered on no narrower resource than "*".
@@ -157,16 +158,18 @@ def _service_statements(inputs: DeployInputs) -> list[dict[str, Any]]:
             "Sid": "UpdateThisEnvironmentsService",
             "Effect": "Allow",
             "Action": ["ecs:UpdateService", "ecs:DescribeServices"],
-            "Resource": location.arn("ecs", "service/", target.cluster_name, "/", target.service_name),
+            "Resource": service,
         },
         {
-            # service-deployment/<cluster>/<service>/<id> (describe-service-deployments example).
+            # The service authorization reference (as parliament holds it) lists two resource types
+            # for it: the service and its deployments (service-deployment/<cluster>/<service>/<id>).
             "Sid": "WatchThisServicesDeployments",
             "Effect": "Allow",
             "Action": "ecs:DescribeServiceDeployments",
-            "Resource": location.arn(
-                "ecs", "service-deployment/", target.cluster_name, "/", target.service_name, "/*"
-            ),
+            "Resource": [
+                service,
+                location.arn("ecs", "service-deployment/", target.cluster_name, "/", target.service_name, "/*"),
+            ],
         },
         {
             "Sid": "PassThisEnvironmentsTaskRoles",

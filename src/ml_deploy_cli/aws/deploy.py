@@ -79,22 +79,26 @@ def deploy_image(
     sleep: Callable[[float], None] = time.sleep,
 ) -> DeployResult:
     """Register Pulumi's revision with `image`, point the service at it, wait for ECS's verdict."""
+    started = start_deployment(ecs, cluster=cluster, service=service, configuration=configuration, image=image)
+    if not started.deployment_arn:
+        raise DeployFailed(f"{service}: UpdateService started no service deployment to watch")
+    status = wait_for_deployment(ecs, started.deployment_arn, timeout_seconds=timeout_seconds, sleep=sleep)
+    return replace(started, status=status)
+
+
+def start_deployment(ecs: Any, *, cluster: str, service: str, configuration: str, image: str) -> DeployResult:
+    """The next revision (Pulumi's settings, `image`) registered and set on the service; not yet waited for."""
     described = ecs.describe_task_definition(taskDefinition=configuration, include=["TAGS"])
     registered = ecs.register_task_definition(**next_task_definition(described, image))["taskDefinition"]
     updated = ecs.update_service(
         cluster=cluster, service=service, taskDefinition=registered["taskDefinitionArn"]
     )["service"]
-    deployment = updated.get("currentServiceDeployment")
-    result = DeployResult(
+    return DeployResult(
         configuration_revision=_name(described["taskDefinition"]),
         deployed_revision=_name(registered),
-        deployment_arn=deployment,
+        deployment_arn=updated.get("currentServiceDeployment"),
         status="PENDING",
     )
-    if not deployment:
-        raise DeployFailed(f"{service}: UpdateService started no service deployment to watch")
-    status = wait_for_deployment(ecs, deployment, timeout_seconds=timeout_seconds, sleep=sleep)
-    return replace(result, status=status)
 
 
 def wait_for_deployment(
