@@ -102,7 +102,9 @@ def test_pipeline_reads_only_exported_variables(buildspec: dict[str, Any], progr
     assert {"MODEL_VERSION", "IMAGE_TAG", "COMMIT_ID"} <= exported
 
 
-def test_deploys_read_the_build_variables_not_an_artifact(buildspec: dict[str, Any], program: Program) -> None:
+def test_deploys_read_the_build_variables_not_an_artifact(
+    buildspec: dict[str, Any], program: Program
+) -> None:
     assert "artifacts" not in buildspec, "nothing reads a build artifact: the deploys take variables"
     for stage in ("DeployStage", "DeployProd"):
         variables = json.loads(action(program, stage)["configuration"]["EnvironmentVariables"])
@@ -165,7 +167,9 @@ def test_pre_build_names_the_image_after_commit_and_model(
     assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag), "not a valid image tag"
     assert result["SERVICE_IMAGE_URI"].endswith(f"/svc:{tag}")
     assert result["MODEL_METRICS"] == metrics_summary(manifest)
-    assert result["MODEL_CREATED_AT"] == manifest.created_at.isoformat(), "the drift link needs the model's time"
+    assert result["MODEL_CREATED_AT"] == manifest.created_at.isoformat(), (
+        "the drift link needs the model's time"
+    )
     assert "roc_auc=" in result["MODEL_METRICS"]
     repacked = read_manifest(tmp_path / "service/model" / BUNDLE_FILE)
     assert repacked == manifest, "re-packed bundle differs"

@@ -77,7 +77,7 @@ def create_deploy_project(
     project = aws.codebuild.Project(
         resource,
         name=project_name,
-        description=f"Deploys the built service image to {environment} on the task settings Pulumi registered",
+        description=f"Deploys the built service image to {environment} on Pulumi's task settings",
         service_role=access.role.arn,
         build_timeout=DEPLOY_TIMEOUT_MINUTES,
         encryption_key=inputs.key.arn,
@@ -168,7 +168,9 @@ def _service_statements(inputs: DeployInputs) -> list[dict[str, Any]]:
             "Action": "ecs:DescribeServiceDeployments",
             "Resource": [
                 service,
-                location.arn("ecs", "service-deployment/", target.cluster_name, "/", target.service_name, "/*"),
+                location.arn(
+                    "ecs", "service-deployment/", target.cluster_name, "/", target.service_name, "/*"
+                ),
             ],
         },
         {

@@ -88,11 +88,12 @@ class Pipeline(pulumi.ComponentResource):
         self.connection_arn, self.connection_needs_handshake = self._connection(name, physical_name)
         build, promote = self._projects(name, physical_name)
         deploys = {
-            target.name: self._deploy_project(name, physical_name, target) for target in (args.stage, args.prod)
+            target.name: self._deploy_project(name, physical_name, target)
+            for target in (args.stage, args.prod)
         }
         role = aws.iam.Role(
             f"{name}-pipeline",
-            description="CodePipeline: sources, build, deploy, approval and job-promotion builds of this stack",
+            description="CodePipeline: sources, build, deploys, approval and job promotion of this stack",
             assume_role_policy=assume_role_policy("codepipeline.amazonaws.com"),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -66,8 +66,9 @@ class ServiceEnvironment(pulumi.ComponentResource):
     revision) and to its desired count (autoscaling's), so a ``pulumi up`` never rolls an
     environment back to an old image or task count. The first task definition's image is
     ``<service repo>:<initialImageTag>``, a tag nothing has pushed yet; so until
-    ``imagesPublished`` is set the service runs no task (desired count 0, autoscaling 0..0). Setting ``imagesPublished`` reaches the running service through the scalable
-    target: registering a new minimum moves the current count into the new range.
+    ``imagesPublished`` is set the service runs no task (desired count 0, autoscaling 0..0).
+    Setting ``imagesPublished`` reaches the running service through the scalable target:
+    registering a new minimum moves the current count into the new range.
 
     Why one ALB per environment rather than one shared ALB with host/path rules: stage and
     prod stay isolated (a listener change or a flood on stage cannot touch prod), each has its

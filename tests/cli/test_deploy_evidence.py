@@ -48,15 +48,20 @@ def test_a_failed_verdict_says_why(s3: Any) -> None:
 
 
 def test_a_missing_or_unreadable_verdict_is_said_not_fatal(s3: Any) -> None:
-    assert summary(s3, "v9").startswith("no verdict at s3://ml-deploy-dev-prediction-logs/reports/smoke-tests/stage/v9.json (NoSuchKey")
+    assert summary(s3, "v9").startswith(
+        "no verdict at s3://ml-deploy-dev-prediction-logs/reports/smoke-tests/stage/v9.json (NoSuchKey"
+    )
     put_verdict(s3, {"records": 3}, version="v2")
-    assert summary(s3, "v2") == "verdict at s3://ml-deploy-dev-prediction-logs/reports/smoke-tests/stage/v2.json has no boolean 'passed'"
+    assert (
+        summary(s3, "v2")
+        == f"verdict at s3://{BUCKET}/reports/smoke-tests/stage/v2.json has no boolean 'passed'"
+    )
 
 
 def test_the_link_is_the_newest_drift_report_written_before_the_model(s3: Any) -> None:
-    assert drift_report_link(s3, bucket=BUCKET, layout=DEFAULT_LAYOUT, model_created_at=datetime.now(UTC)) == (
-        "none before this model"
-    )
+    assert drift_report_link(
+        s3, bucket=BUCKET, layout=DEFAULT_LAYOUT, model_created_at=datetime.now(UTC)
+    ) == ("none before this model")
     for run in ("run-1", "run-2"):
         for name in ("report.json", "report.html"):
             s3.put_object(Bucket=BUCKET, Key=f"reports/dt=2026-01-01/{run}/{name}", Body=b"{}")

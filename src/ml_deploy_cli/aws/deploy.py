@@ -79,7 +79,9 @@ def deploy_image(
     sleep: Callable[[float], None] = time.sleep,
 ) -> DeployResult:
     """Register Pulumi's revision with `image`, point the service at it, wait for ECS's verdict."""
-    started = start_deployment(ecs, cluster=cluster, service=service, configuration=configuration, image=image)
+    started = start_deployment(
+        ecs, cluster=cluster, service=service, configuration=configuration, image=image
+    )
     if not started.deployment_arn:
         raise DeployFailed(f"{service}: UpdateService started no service deployment to watch")
     status = wait_for_deployment(ecs, started.deployment_arn, timeout_seconds=timeout_seconds, sleep=sleep)
@@ -87,7 +89,7 @@ def deploy_image(
 
 
 def start_deployment(ecs: Any, *, cluster: str, service: str, configuration: str, image: str) -> DeployResult:
-    """The next revision (Pulumi's settings, `image`) registered and set on the service; not yet waited for."""
+    """The next revision (Pulumi's settings, `image`) registered and set on the service; not waited for."""
     described = ecs.describe_task_definition(taskDefinition=configuration, include=["TAGS"])
     registered = ecs.register_task_definition(**next_task_definition(described, image))["taskDefinition"]
     updated = ecs.update_service(

@@ -54,9 +54,7 @@ def smoke_test_summary(s3: Any, *, bucket: str, layout: ObjectLayout, environmen
 
 def drift_report_link(s3: Any, *, bucket: str, layout: ObjectLayout, model_created_at: datetime) -> str:
     """The S3 console link of the newest drift report written before the model, or `none before it`."""
-    pages = s3.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=f"{layout.reports_prefix}dt="
-    )
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{layout.reports_prefix}dt=")
     earlier = [
         item
         for page in pages

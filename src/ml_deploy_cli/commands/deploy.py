@@ -29,7 +29,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     deploy.add_argument("--cluster", required=True, help="ECS cluster name")
     deploy.add_argument("--service", required=True, help="ECS service name")
     deploy.add_argument(
-        "--task-definition", required=True, metavar="ARN", help="the revision Pulumi registered (its settings)"
+        "--task-definition",
+        required=True,
+        metavar="ARN",
+        help="the revision Pulumi registered (its settings)",
     )
     deploy.add_argument("--image", required=True, metavar="URI", help="<repository uri>:<tag> to run")
     deploy.add_argument("--timeout-minutes", type=float, default=DEFAULT_TIMEOUT_MINUTES)

@@ -39,7 +39,9 @@ def deploy_image(path: Path, *, service: str, image: str) -> tuple[str, int]:
     if not image_dir.is_dir():
         raise CliError(f"{image} is not in the local registry ({image_dir})")
     revision = register_revision(path, environment, image=image, image_dir=image_dir)
-    deploy_revision(path, environment, revision, ready_timeout=float(state.get("ready_timeout", READY_TIMEOUT)))
+    deploy_revision(
+        path, environment, revision, ready_timeout=float(state.get("ready_timeout", READY_TIMEOUT))
+    )
     return environment, revision
 
 

@@ -47,11 +47,15 @@ def project(program: Program, environment: str) -> dict[str, Any]:
 
 
 def project_environment(program: Program, environment: str) -> dict[str, str]:
-    return {v["name"]: v["value"] for v in project(program, environment)["environment"]["environmentVariables"]}
+    return {
+        v["name"]: v["value"] for v in project(program, environment)["environment"]["environmentVariables"]
+    }
 
 
 def statements(program: Program, environment: str) -> list[dict[str, Any]]:
-    return list(json.loads(program.one(ROLE_POLICY, f"delivery-deploy-{environment}").inputs["policy"])["Statement"])
+    return list(
+        json.loads(program.one(ROLE_POLICY, f"delivery-deploy-{environment}").inputs["policy"])["Statement"]
+    )
 
 
 def granting(found: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
@@ -70,12 +74,17 @@ def test_each_deploy_renders_from_the_revision_pulumi_registered(
         f"{stage} is {deploy['provider']}: the ECS action renders from the running revision, not Pulumi's"
     )
     assert deploy["configuration"]["ProjectName"] == project(program, environment)["name"]
-    assert deploy["inputArtifacts"] == [SOURCE_ARTIFACT] and deploy["namespace"] == DEPLOY_NAMESPACES[environment]
+    assert (
+        deploy["inputArtifacts"] == [SOURCE_ARTIFACT]
+        and deploy["namespace"] == DEPLOY_NAMESPACES[environment]
+    )
     variables = project_environment(program, environment)
     registered = program.one(TASK, f"serving-{environment}-task").state["arn"]
     assert variables["TASK_DEFINITION"] == registered, "the deploy does not start from Pulumi's revision"
     service = program.one("aws:ecs/service:Service", f"serving-{environment}-service")
-    assert variables["SERVICE_NAME"] == service.state["name"] and variables["DEPLOY_ENVIRONMENT"] == environment
+    assert (
+        variables["SERVICE_NAME"] == service.state["name"] and variables["DEPLOY_ENVIRONMENT"] == environment
+    )
     assert project(program, environment)["source"] == {"type": "CODEPIPELINE", "buildspec": DEPLOY_BUILDSPEC}
     assert project(program, environment)["environment"]["privilegedMode"] is False
 
@@ -87,7 +96,9 @@ def test_the_approval_shows_stages_smoke_test_and_the_drift_report(program: Prog
         assert f"#{{{DEPLOY_NAMESPACES['stage']}.{name}}}" in message, f"the approval does not show {name}"
     assert len(message) <= 500, "CodePipeline limits CustomData to 500 characters"
     exported = yaml.safe_load((ROOT / DEPLOY_BUILDSPEC).read_text())["env"]["exported-variables"]
-    assert {"SMOKE_TEST", "DRIFT_REPORT"} <= set(exported), "the deploy does not export what the approval reads"
+    assert {"SMOKE_TEST", "DRIFT_REPORT"} <= set(exported), (
+        "the deploy does not export what the approval reads"
+    )
 
 
 @pytest.mark.parametrize("environment", ["stage", "prod"])
@@ -95,7 +106,10 @@ def test_each_deploy_role_touches_its_own_service_and_roles_only(program: Progra
     found = statements(program, environment)
     other = "prod" if environment == "stage" else "stage"
     cluster = program.one("aws:ecs/cluster:Cluster").state["name"]
-    names = {env: program.one("aws:ecs/service:Service", f"serving-{env}-service").state["name"] for env in ("stage", "prod")}
+    names = {
+        env: program.one("aws:ecs/service:Service", f"serving-{env}-service").state["name"]
+        for env in ("stage", "prod")
+    }
     service_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{names[environment]}"
     (update,) = granting(found, "ecs:UpdateService")
     assert update["Resource"] == service_arn, f"{environment} may update {update['Resource']}"
@@ -105,14 +119,19 @@ def test_each_deploy_role_touches_its_own_service_and_roles_only(program: Progra
         f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{cluster}/{names[environment]}/*",
     ]
     (pass_role,) = granting(found, "iam:PassRole")
-    roles = sorted(program.one("aws:iam/role:Role", f"serving-{environment}-{r}").state["arn"] for r in ("task", "execution"))
+    roles = sorted(
+        program.one("aws:iam/role:Role", f"serving-{environment}-{r}").state["arn"]
+        for r in ("task", "execution")
+    )
     assert sorted(pass_role["Resource"]) == roles
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
     assert names[other] not in json.dumps(found), f"the {environment} deploy role names the {other} service"
     (tag,) = granting(found, "ecs:TagResource")
     assert tag["Condition"] == {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
     log_bucket = program.one("aws:s3/bucket:Bucket", "ml-prediction-logs").state["arn"]
-    (verdicts,) = granting(found, "s3:GetObject") and [s for s in granting(found, "s3:GetObject") if log_bucket in s["Resource"]]
+    (verdicts,) = granting(found, "s3:GetObject") and [
+        s for s in granting(found, "s3:GetObject") if log_bucket in s["Resource"]
+    ]
     assert verdicts["Resource"] == f"{log_bucket}/reports/smoke-tests/{environment}/*.json"
     (listing,) = granting(found, "s3:ListBucket")
     assert listing["Condition"] == {"StringEquals": {"s3:prefix": "reports/dt="}}
@@ -128,7 +147,9 @@ def test_every_deploy_variable_is_set_somewhere(program: Program) -> None:
         passed = json.loads(action(program, stage)["configuration"]["EnvironmentVariables"])
         assert all(v["value"] == f"#{{{BUILD_NAMESPACE}.{v['name']}}}" for v in passed)
         known = set(project_environment(program, environment)) | {v["name"] for v in passed}
-        assert not sorted(used - assigned - known), f"{DEPLOY_BUILDSPEC} reads {sorted(used - assigned - known)}"
+        assert not sorted(used - assigned - known), (
+            f"{DEPLOY_BUILDSPEC} reads {sorted(used - assigned - known)}"
+        )
 
 
 # --- the ownership rule, against moto's ECS ------------------------------------------------
@@ -141,7 +162,15 @@ def pulumi_registration(
     inputs = program.one(TASK, f"serving-{environment}-task").inputs
     request = {
         key: inputs[key]
-        for key in ("family", "requiresCompatibilities", "networkMode", "cpu", "memory", "executionRoleArn", "taskRoleArn")
+        for key in (
+            "family",
+            "requiresCompatibilities",
+            "networkMode",
+            "cpu",
+            "memory",
+            "executionRoleArn",
+            "taskRoleArn",
+        )
     }
     request["containerDefinitions"] = json.loads(inputs["containerDefinitions"])
     request.update(changes)
@@ -157,7 +186,9 @@ def ecs(dev_program: Program) -> Iterator[tuple[Any, str, str]]:
         client = boto3.client("ecs", region_name=REGION)
         client.create_cluster(clusterName="serving")
         first = client.register_task_definition(**pulumi_registration(dev_program, "stage"))["taskDefinition"]
-        client.create_service(cluster="serving", serviceName="stage", taskDefinition=first["taskDefinitionArn"], desiredCount=1)
+        client.create_service(
+            cluster="serving", serviceName="stage", taskDefinition=first["taskDefinitionArn"], desiredCount=1
+        )
         yield client, "serving", first["taskDefinitionArn"]
 
 
@@ -203,7 +234,9 @@ def test_only_the_model_server_image_changes(ecs: tuple[Any, str, str]) -> None:
     before = client.describe_task_definition(taskDefinition=bootstrap)["taskDefinition"]
     start_deployment(client, cluster=cluster, service="stage", configuration=bootstrap, image=X)
     after = client.describe_task_definition(
-        taskDefinition=client.describe_services(cluster=cluster, services=["stage"])["services"][0]["taskDefinition"]
+        taskDefinition=client.describe_services(cluster=cluster, services=["stage"])["services"][0][
+            "taskDefinition"
+        ]
     )["taskDefinition"]
     (old,), (new,) = before["containerDefinitions"], after["containerDefinitions"]
     assert new["name"] == SERVICE_CONTAINER and new["image"] == X
@@ -244,7 +277,9 @@ def test_the_wait_returns_when_ecs_reports_success() -> None:
     stubber.assert_no_pending_responses()
 
 
-@pytest.mark.parametrize("status", ["ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED"])
+@pytest.mark.parametrize(
+    "status", ["ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED"]
+)
 def test_a_rollback_fails_the_deploy_with_ecss_reason(status: str) -> None:
     client, _ = stubbed({"status": "IN_PROGRESS"}, {"status": status, "statusReason": "alarm 5xx in ALARM"})
     with pytest.raises(DeployFailed, match=f"ended {status}: alarm 5xx in ALARM"):
