@@ -57,7 +57,9 @@ def concrete_names(program: Program) -> dict[str, str]:
         names[f"{env}_task_role"] = _arn(program, ROLE, f"serving-{env}-task")
         names[f"{env}_execution_role"] = _arn(program, ROLE, f"serving-{env}-execution")
         names[f"{env}_logs"] = _arn(program, "aws:cloudwatch/logGroup:LogGroup", f"serving-{env}-logs")
-        names[f"{env}_deploy_project"] = _arn(program, "aws:codebuild/project:Project", f"delivery-deploy-{env}")
+        names[f"{env}_deploy_project"] = _arn(
+            program, "aws:codebuild/project:Project", f"delivery-deploy-{env}"
+        )
     names["log_bucket"] = _arn(program, "aws:s3/bucket:Bucket", "ml-prediction-logs")
     return names
 
