@@ -33,6 +33,8 @@ READ_ONLY_FIELDS = (
 # Service deployment states (service-deployment.html): only SUCCESSFUL is a deploy that held.
 FINISHED_STATES = frozenset({"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"})
 POLL_SECONDS = 15.0
+# Marks the revisions a deploy registered: Pulumi's own (the bootstrap image) are no rollback target.
+DEPLOYED_TAG = {"key": "ml-deploy:registered-by", "value": "deploy"}
 
 
 class DeployFailed(CliError):
@@ -63,8 +65,8 @@ def next_task_definition(described: dict[str, Any], image: str) -> dict[str, Any
             f"{SERVICE_CONTAINER!r} (containers: {[c.get('name') for c in containers]})"
         )
     served[0]["image"] = image
-    if described.get("tags"):
-        request["tags"] = copy.deepcopy(described["tags"])
+    tags = [t for t in described.get("tags", []) if t.get("key") != DEPLOYED_TAG["key"]]
+    request["tags"] = [*copy.deepcopy(tags), dict(DEPLOYED_TAG)]
     return request
 
 

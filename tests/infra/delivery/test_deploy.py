@@ -22,7 +22,7 @@ from moto import mock_aws
 from infra.delivery.deploy import DEPLOY_BUILDSPEC
 from infra.delivery.stages import APPROVAL_MESSAGE, BUILD_NAMESPACE, DEPLOY_NAMESPACES, SOURCE_ARTIFACT
 from ml_deploy.layout import SERVICE_CONTAINER
-from ml_deploy_cli.aws.deploy import DeployFailed, start_deployment, wait_for_deployment
+from ml_deploy_cli.aws.deploy import DEPLOYED_TAG, DeployFailed, start_deployment, wait_for_deployment
 from ml_deploy_cli.errors import CliError
 from ml_deploy_dev.program import ACCOUNT, REGION, ROOT, Program
 from tests.infra.pipeline_program import action, run_pipeline
@@ -176,7 +176,7 @@ def pulumi_registration(
     request.update(changes)
     (container,) = request["containerDefinitions"]
     container["environment"] += [{"name": k, "value": v} for k, v in (variables or {}).items()]
-    return {**request, "tags": STACK_TAGS}
+    return {**request, "tags": [*STACK_TAGS, DEPLOYED_TAG]}
 
 
 @pytest.fixture
@@ -213,7 +213,12 @@ def test_a_pulumi_up_reaches_the_next_deploy_and_never_rolls_the_image_back(
     )["taskDefinition"]["taskDefinitionArn"]
 
     start_deployment(client, cluster=cluster, service="stage", configuration=config_a, image=X)
-    assert running(client) == {"cpu": "512", "image": X, "marker": "A", "tags": STACK_TAGS}, "not A + X"
+    assert running(client) == {
+        "cpu": "512",
+        "image": X,
+        "marker": "A",
+        "tags": [*STACK_TAGS, DEPLOYED_TAG],
+    }, "not A + X"
 
     # `pulumi up` with new settings registers B; the service keeps running A + X (ignore_changes).
     config_b = client.register_task_definition(
@@ -222,9 +227,12 @@ def test_a_pulumi_up_reaches_the_next_deploy_and_never_rolls_the_image_back(
     assert running(client)["image"] == X, "a pulumi up rolled the image back"
 
     result = start_deployment(client, cluster=cluster, service="stage", configuration=config_b, image=Y)
-    assert running(client) == {"cpu": "1024", "image": Y, "marker": "B", "tags": STACK_TAGS}, (
-        "the next deploy did not bring Pulumi's new settings with the new image"
-    )
+    assert running(client) == {
+        "cpu": "1024",
+        "image": Y,
+        "marker": "B",
+        "tags": [*STACK_TAGS, DEPLOYED_TAG],
+    }, "the next deploy did not bring Pulumi's new settings with the new image"
     assert result.configuration_revision.endswith(":4") and result.deployed_revision.endswith(":5")
     assert bootstrap.endswith(":1"), "the bootstrap image is never deployed again"
 
