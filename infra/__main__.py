@@ -98,6 +98,7 @@ pipeline = Pipeline(
         prod=DeployTarget.of(prod),
         jobs=JobsTarget.of(jobs),
         container_name=CONTAINER_NAME,
+        layout=config.storage.layout,
     ),
     opts=component_options("pipeline", config=config),
 )

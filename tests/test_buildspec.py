@@ -1,7 +1,7 @@
 """buildspec.yml against the infra that runs it: variables, artifact names, reports, exports.
 
 The buildspec can only be run by CodeBuild, so these tests check what a mismatch would break
-at deploy time, and run its pure shell steps (version, tag, imagedefinitions) locally.
+at deploy time, and run its pure shell steps (version, tag, creation time) locally.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import pytest
 import yaml
 
 from infra.delivery.build import JUNIT_REPORT
-from infra.delivery.stages import BUILD_NAMESPACE, IMAGE_DEFINITIONS, MODEL_ARTIFACT
+from infra.delivery.stages import BUILD_NAMESPACE, MODEL_ARTIFACT
 from ml_deploy.bundle import MODEL_NAME, metrics_summary, read_manifest
 from ml_deploy.layout import BUNDLE_FILE
 from ml_deploy_dev.program import ROOT, Program
-from tests.infra.pipeline_program import CONTAINER_NAME, action, run_pipeline, the_pipeline
+from tests.infra.pipeline_program import action, run_pipeline, the_pipeline
 
 # What CodeBuild sets itself that the buildspec reads.
 CODEBUILD_BUILT_INS = {"AWS_DEFAULT_REGION", "CODEBUILD_RESOLVED_SOURCE_VERSION"}
@@ -102,10 +102,15 @@ def test_pipeline_reads_only_exported_variables(buildspec: dict[str, Any], progr
     assert {"MODEL_VERSION", "IMAGE_TAG", "COMMIT_ID"} <= exported
 
 
-def test_build_artifact_is_what_the_deploy_actions_read(buildspec: dict[str, Any], program: Program) -> None:
-    assert buildspec["artifacts"]["files"] == [IMAGE_DEFINITIONS]
+def test_deploys_read_the_build_variables_not_an_artifact(
+    buildspec: dict[str, Any], program: Program
+) -> None:
+    assert "artifacts" not in buildspec, "nothing reads a build artifact: the deploys take variables"
     for stage in ("DeployStage", "DeployProd"):
-        assert action(program, stage)["configuration"]["FileName"] == IMAGE_DEFINITIONS
+        variables = json.loads(action(program, stage)["configuration"]["EnvironmentVariables"])
+        assert {v["name"]: v["value"] for v in variables}["SERVICE_IMAGE_URI"] == (
+            f"#{{{BUILD_NAMESPACE}.SERVICE_IMAGE_URI}}"
+        ), f"{stage} does not deploy the image this execution built"
 
 
 def test_no_image_is_tagged_latest(buildspec: dict[str, Any]) -> None:
@@ -140,6 +145,8 @@ def _pre_build(buildspec: dict[str, Any], program: Program, model_dir: Path, cwd
     env = {
         **project_environment(program),
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        # The checked-out source's own code, as `make install` (pip install -e .) makes it.
+        "PYTHONPATH": str(ROOT / "src"),
         f"CODEBUILD_SRC_DIR_{MODEL_ARTIFACT}": str(model_dir),
         "COMMIT_ID": "0123456789abcdef0123",
         "MODEL_OBJECT_VERSION": "v-3",
@@ -160,6 +167,9 @@ def test_pre_build_names_the_image_after_commit_and_model(
     assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag), "not a valid image tag"
     assert result["SERVICE_IMAGE_URI"].endswith(f"/svc:{tag}")
     assert result["MODEL_METRICS"] == metrics_summary(manifest)
+    assert result["MODEL_CREATED_AT"] == manifest.created_at.isoformat(), (
+        "the drift link needs the model's time"
+    )
     assert "roc_auc=" in result["MODEL_METRICS"]
     repacked = read_manifest(tmp_path / "service/model" / BUNDLE_FILE)
     assert repacked == manifest, "re-packed bundle differs"
@@ -174,18 +184,3 @@ def test_a_tampered_bundle_fails_the_build_with_the_reason(
     with pytest.raises(AssertionError, match="checksum mismatch"):
         _pre_build(buildspec, program, model_dir, tmp_path)
     assert not (tmp_path / "service/model" / BUNDLE_FILE).exists(), "a bad bundle was left for docker"
-
-
-def test_imagedefinitions_name_the_projects_container(
-    buildspec: dict[str, Any], program: Program, tmp_path: Path
-) -> None:
-    (line,) = [c for c in buildspec["phases"]["post_build"]["commands"] if IMAGE_DEFINITIONS in c]
-    env = {
-        **project_environment(program),
-        "SERVICE_IMAGE_URI": "repo/svc:abc-1",
-        "PATH": "/usr/bin:/bin",
-    }
-    _run_steps([line], env=env, cwd=tmp_path)
-    definitions = json.loads((tmp_path / IMAGE_DEFINITIONS).read_text())
-    assert project_environment(program)["CONTAINER_NAME"] == CONTAINER_NAME
-    assert definitions == [{"name": CONTAINER_NAME, "imageUri": "repo/svc:abc-1"}]

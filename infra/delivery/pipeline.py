@@ -1,7 +1,9 @@
 """The delivery pipeline: code or model change -> build -> stage -> approval -> prod -> jobs.
 
-Source (code + model bundle) -> Build (CodeBuild, `buildspec.yml`) -> DeployStage (ECS) ->
-Approve (manual, SNS) -> DeployProd (ECS, the same `imagedefinitions.json` stage ran) ->
+Source (code + model bundle) -> Build (CodeBuild, `buildspec.yml`) -> DeployStage (CodeBuild,
+`buildspec-deploy.yml`: the built image on the task settings Pulumi registered, waiting for ECS) ->
+Approve (manual, SNS, with stage's smoke test and the drift report before the model) -> DeployProd
+(the same image stage ran, on prod's settings) ->
 PromoteJobs (CodeBuild, `buildspec-promote-jobs.yml`: new retrain and monitor job-definition
 revisions with the jobs image of the same build, so jobs only run what prod approval let through).
 A push to the branch starts it (V2 git trigger, or an EventBridge rule for CodeCommit); so
@@ -23,6 +25,7 @@ from infra.alerts import Alerts
 from infra.config import PROJECT_NAMESPACE
 from infra.config_sections import PipelineConfig
 from infra.delivery.build import BuildInputs, BuildProject, create_build_project
+from infra.delivery.deploy import DeployInputs, create_deploy_project
 from infra.delivery.model_trigger import create_codecommit_push_rule, create_model_trigger, create_start_role
 from infra.delivery.notifications import create_approval_topic, create_pipeline_alerts
 from infra.delivery.promote_jobs import PromoteInputs, PromoteProject, create_promote_project
@@ -41,6 +44,7 @@ from infra.delivery.targets import CodeSource, DeployTarget, JobsTarget, StackLo
 from infra.iam import assume_role_policy
 from infra.registry import Registry
 from infra.storage import Buckets
+from ml_deploy.layout import DEFAULT_LAYOUT, ObjectLayout
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class PipelineArgs:
     prod: DeployTarget
     jobs: JobsTarget
     container_name: str
+    # Where the smoke-test verdicts and drift reports are in the log bucket (the approval's evidence).
+    layout: ObjectLayout = DEFAULT_LAYOUT
 
 
 class Pipeline(pulumi.ComponentResource):
@@ -81,9 +87,13 @@ class Pipeline(pulumi.ComponentResource):
 
         self.connection_arn, self.connection_needs_handshake = self._connection(name, physical_name)
         build, promote = self._projects(name, physical_name)
+        deploys = {
+            target.name: self._deploy_project(name, physical_name, target)
+            for target in (args.stage, args.prod)
+        }
         role = aws.iam.Role(
             f"{name}-pipeline",
-            description="CodePipeline: sources, build, ECS deploys, approval and job promotion of this stack",
+            description="CodePipeline: sources, build, deploys, approval and job promotion of this stack",
             assume_role_policy=assume_role_policy("codepipeline.amazonaws.com"),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -91,7 +101,10 @@ class Pipeline(pulumi.ComponentResource):
             name, key=args.key, publisher_role=role, emails=args.config.approval_emails, parent=self
         )
         role_policy = self._role_policy(
-            name, role=role, build=build.project, promote=promote.project, approval_topic=approval_topic
+            name,
+            role=role,
+            projects=[build.project, promote.project, *deploys.values()],
+            approval_topic=approval_topic,
         )
         pipeline = self._pipeline(
             name,
@@ -105,9 +118,9 @@ class Pipeline(pulumi.ComponentResource):
                     model_key=args.model_key,
                 ),
                 build_stage(build.project),
-                deploy_stage("DeployStage", args.stage),
+                deploy_stage("DeployStage", deploys["stage"], args.stage),
                 approval_stage(approval_topic, args.stage),
-                deploy_stage("DeployProd", args.prod),
+                deploy_stage("DeployProd", deploys["prod"], args.prod),
                 promote_jobs_stage(promote.project),
             ],
             # The role must be able to act before the first execution starts.
@@ -197,13 +210,31 @@ class Pipeline(pulumi.ComponentResource):
         )
         return build, promote
 
+    def _deploy_project(self, name: str, physical_name: str, target: DeployTarget) -> aws.codebuild.Project:
+        """One environment's deploy project (infra/delivery/deploy.py), its role scoped to that service."""
+        args = self._args
+        return create_deploy_project(
+            name,
+            project_name=f"{physical_name}-deploy-{target.name}",
+            inputs=DeployInputs(
+                target=target,
+                key=args.key,
+                artifacts_bucket=args.buckets.artifacts,
+                log_bucket=args.buckets.prediction_logs,
+                location=self._location,
+                connection_arn=self.connection_arn,
+                configured_connection_arn=args.config.code_connection_arn,
+                layout=args.layout,
+            ),
+            parent=self,
+        ).project
+
     def _role_policy(
         self,
         name: str,
         *,
         role: aws.iam.Role,
-        build: aws.codebuild.Project,
-        promote: aws.codebuild.Project,
+        projects: list[aws.codebuild.Project],
         approval_topic: aws.sns.Topic,
     ) -> aws.iam.RolePolicy:
         """What the pipeline role may do, naming only this stack's resources (infra/delivery/roles.py)."""
@@ -219,10 +250,8 @@ class Pipeline(pulumi.ComponentResource):
             model_key=args.model_key,
             artifacts_bucket=args.buckets.artifacts,
             key=args.key,
-            build_project=build,
-            promote_project=promote,
+            projects=projects,
             approval_topic=approval_topic,
-            targets=(args.stage, args.prod),
         )
         return aws.iam.RolePolicy(
             f"{name}-pipeline",

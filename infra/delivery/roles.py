@@ -14,14 +14,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.delivery.targets import (
-    CodeSource,
-    DeployTarget,
-    StackLocation,
-    code_repository_arn,
-    connection_service,
-)
-from infra.iam import ECS_TASKS_PRINCIPAL, objects, policy
+from infra.delivery.targets import CodeSource, StackLocation, code_repository_arn, connection_service
+from infra.iam import objects, policy
 
 
 @dataclass(frozen=True)
@@ -34,10 +28,9 @@ class PipelineResources:
     model_key: str
     artifacts_bucket: aws.s3.Bucket
     key: aws.kms.Key
-    build_project: aws.codebuild.Project
-    promote_project: aws.codebuild.Project
+    # Build, deploy-stage, deploy-prod and promote-jobs: the pipeline only starts and watches them.
+    projects: Sequence[aws.codebuild.Project]
     approval_topic: aws.sns.Topic
-    targets: Sequence[DeployTarget]
 
 
 def pipeline_policy(resources: PipelineResources) -> pulumi.Output[str]:
@@ -82,16 +75,11 @@ def pipeline_policy(resources: PipelineResources) -> pulumi.Output[str]:
             "Resource": resources.key.arn,
         },
         {
-            "Sid": "RunThisBuild",
+            # The deploys are builds too: the pipeline role itself touches no ECS service.
+            "Sid": "RunThisStacksBuilds",
             "Effect": "Allow",
             "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-            "Resource": resources.build_project.arn,
-        },
-        {
-            "Sid": "RunJobPromotion",
-            "Effect": "Allow",
-            "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-            "Resource": resources.promote_project.arn,
+            "Resource": [project.arn for project in resources.projects],
         },
         {
             "Sid": "AskApprovers",
@@ -99,7 +87,6 @@ def pipeline_policy(resources: PipelineResources) -> pulumi.Output[str]:
             "Action": "sns:Publish",
             "Resource": resources.approval_topic.arn,
         },
-        *deploy_statements(resources.targets, location=resources.location),
         code_source_statement(resources.code, location=resources.location),
     ]
     return policy(*statements)
@@ -127,48 +114,3 @@ def code_source_statement(code: CodeSource, *, location: StackLocation) -> dict[
         ],
         "Resource": code_repository_arn(location, code.repository),
     }
-
-
-def deploy_statements(targets: Sequence[DeployTarget], *, location: StackLocation) -> list[dict[str, Any]]:
-    """The ECS deploy action: register a task definition revision, update the two services."""
-    return [
-        {
-            "Sid": "UpdateStageAndProdServices",
-            "Effect": "Allow",
-            "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
-            "Resource": [
-                location.arn("ecs", "service/", t.cluster_name, "/", t.service_name) for t in targets
-            ],
-        },
-        {
-            "Sid": "WatchDeploymentTasks",
-            "Effect": "Allow",
-            "Action": "ecs:DescribeTasks",
-            "Resource": [location.arn("ecs", "task/", t.cluster_name, "/*") for t in targets],
-        },
-        {
-            # Task definitions are registered and described on no narrower resource.
-            "Sid": "RegisterTaskDefinitionRevisions",
-            "Effect": "Allow",
-            "Action": ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"],
-            "Resource": "*",
-        },
-        {
-            # The new revision copies the service's task-definition tags, so RegisterTaskDefinition
-            # is also authorized as ecs:TagResource (tag-on-create), as the ECS deploy action's
-            # documented service-role policy grants. The condition limits it to tags given at
-            # registration; the family is not narrower than RegisterTaskDefinition's own "*".
-            "Sid": "TagTaskDefinitionRevisionsOnRegistration",
-            "Effect": "Allow",
-            "Action": "ecs:TagResource",
-            "Resource": location.arn("ecs", "task-definition/*"),
-            "Condition": {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
-        },
-        {
-            "Sid": "PassTaskRolesToEcs",
-            "Effect": "Allow",
-            "Action": "iam:PassRole",
-            "Resource": [arn for t in targets for arn in t.pass_role_arns],
-            "Condition": {"StringEquals": {"iam:PassedToService": ECS_TASKS_PRINCIPAL}},
-        },
-    ]

@@ -1,5 +1,8 @@
 """The pipeline's stages, as data: Source -> Build -> DeployStage -> Approve -> DeployProd -> PromoteJobs.
 
+The deploy stages are CodeBuild actions (`infra/delivery/deploy.py`), not CodePipeline's ECS
+action: Pulumi owns the task configuration, the pipeline the image, and both reach the service.
+
 The names here (actions, artifacts, variable namespaces) are what `buildspec.yml`, the approval
 message and the tests agree on.
 """
@@ -19,18 +22,20 @@ CODE_ACTION = "Code"
 MODEL_ACTION = "Model"
 SOURCE_ARTIFACT = "SourceCode"
 MODEL_ARTIFACT = "ModelBundle"
-BUILD_ARTIFACT = "BuildOutput"
 SOURCE_NAMESPACE = "SourceVariables"
 MODEL_NAMESPACE = "ModelVariables"
 BUILD_NAMESPACE = "BuildVariables"
 PROMOTE_ACTION = "RegisterJobRevisions"
-IMAGE_DEFINITIONS = "imagedefinitions.json"
+# Where each deploy action exports SMOKE_TEST and DRIFT_REPORT (buildspec-deploy.yml).
+DEPLOY_NAMESPACES = {"stage": "StageDeployVariables", "prod": "ProdDeployVariables"}
 STAGE_ORDER = ("Source", "Build", "DeployStage", "Approve", "DeployProd", "PromoteJobs")
 
 APPROVAL_MESSAGE = (
     "Promote to prod: commit #{SourceVariables.CommitId}, "
     "model #{BuildVariables.MODEL_VERSION} (bundle object version #{ModelVariables.VersionId}), "
     "image tag #{BuildVariables.IMAGE_TAG}. Holdout metrics: #{BuildVariables.MODEL_METRICS}. "
+    "Stage smoke test: #{StageDeployVariables.SMOKE_TEST}. "
+    "Drift report before this model: #{StageDeployVariables.DRIFT_REPORT}. "
     "Try it on stage (link) before approving."
 )
 
@@ -143,7 +148,6 @@ def build_stage(project: aws.codebuild.Project) -> aws.codepipeline.PipelineStag
         version="1",
         namespace=BUILD_NAMESPACE,
         input_artifacts=[SOURCE_ARTIFACT, MODEL_ARTIFACT],
-        output_artifacts=[BUILD_ARTIFACT],
         configuration={
             "ProjectName": project.name,
             "PrimarySource": SOURCE_ARTIFACT,
@@ -153,19 +157,26 @@ def build_stage(project: aws.codebuild.Project) -> aws.codepipeline.PipelineStag
     return aws.codepipeline.PipelineStageArgs(name="Build", actions=[action])
 
 
-def deploy_stage(stage_name: str, target: DeployTarget) -> aws.codepipeline.PipelineStageArgs:
+def deploy_stage(
+    stage_name: str, project: aws.codebuild.Project, target: DeployTarget
+) -> aws.codepipeline.PipelineStageArgs:
+    """The image this execution built, on the task settings Pulumi registered (buildspec-deploy.yml)."""
+    variables = json.dumps(
+        [
+            {"name": name, "value": f"#{{{BUILD_NAMESPACE}.{name}}}", "type": "PLAINTEXT"}
+            for name in ("SERVICE_IMAGE_URI", "MODEL_VERSION", "MODEL_CREATED_AT")
+        ]
+    )
     action = aws.codepipeline.PipelineStageActionArgs(
         name=f"Deploy-{target.name}",
-        category="Deploy",
+        category="Build",
         owner="AWS",
-        provider="ECS",
+        provider="CodeBuild",
         version="1",
-        input_artifacts=[BUILD_ARTIFACT],
-        configuration={
-            "ClusterName": target.cluster_name,
-            "ServiceName": target.service_name,
-            "FileName": IMAGE_DEFINITIONS,
-        },
+        namespace=DEPLOY_NAMESPACES[target.name],
+        # The source holds the buildspec and the deploy command of the commit being deployed.
+        input_artifacts=[SOURCE_ARTIFACT],
+        configuration={"ProjectName": project.name, "EnvironmentVariables": variables},
     )
     return aws.codepipeline.PipelineStageArgs(name=stage_name, actions=[action])
 

@@ -50,6 +50,8 @@ class DeployTarget:
     cluster_name: pulumi.Input[str]
     service_name: pulumi.Input[str]
     url: pulumi.Input[str]
+    # The revision Pulumi registered: its settings, with the pipeline's image, are what is deployed.
+    task_definition_arn: pulumi.Input[str]
     # Task and execution roles the new task definition revision names (iam:PassRole).
     pass_role_arns: Sequence[pulumi.Input[str]]
 
@@ -61,6 +63,7 @@ class DeployTarget:
             cluster_name=environment.cluster_name,
             service_name=environment.service_name,
             url=environment.url,
+            task_definition_arn=environment.task_definition_arn,
             pass_role_arns=[environment.task_role_arn, environment.execution_role_arn],
         )
 

@@ -66,14 +66,18 @@ class ServingPlatform:
 class ServiceEnvironment(pulumi.ComponentResource):
     """One environment of the model server (stage or prod) behind its own load balancer.
 
-    Who owns what after the first ``pulumi up``: Pulumi creates the service with a first task
-    definition whose image is ``<service repo>:<initialImageTag>``, a tag nothing has pushed
-    yet; so until ``imagesPublished`` is set the service runs no task (desired count 0,
-    autoscaling 0..0) and nothing pulls it. From then on the pipeline registers new
-    task-definition revisions and autoscaling sets the desired count, so the service ignores
-    changes to both; a later ``pulumi up`` never rolls an environment back to an old image or
-    task count. Setting ``imagesPublished`` reaches the running service through the scalable
-    target: registering a new minimum moves the current count into the new range.
+    Who owns what: Pulumi owns the task configuration (cpu, memory, environment, roles,
+    logging: the task definition it registers, exported as ``task_definition_arn``), the
+    pipeline owns the image. Each deploy renders the next revision from Pulumi's latest one with
+    only the model server's image replaced (`ml_deploy_cli/aws/deploy.py`), so a ``pulumi up``
+    that changes the settings reaches the service at the next deploy, with the running image.
+    The service ignores changes to its task definition (the pipeline points it at each rendered
+    revision) and to its desired count (autoscaling's), so a ``pulumi up`` never rolls an
+    environment back to an old image or task count. The first task definition's image is
+    ``<service repo>:<initialImageTag>``, a tag nothing has pushed yet; so until
+    ``imagesPublished`` is set the service runs no task (desired count 0, autoscaling 0..0).
+    Setting ``imagesPublished`` reaches the running service through the scalable target:
+    registering a new minimum moves the current count into the new range.
 
     Why one ALB per environment rather than one shared ALB with host/path rules: stage and
     prod stay isolated (a listener change or a flood on stage cannot touch prod), each has its
@@ -87,6 +91,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
     task_role_arn: pulumi.Output[str]
     execution_role_arn: pulumi.Output[str]
     task_family: pulumi.Output[str]
+    task_definition_arn: pulumi.Output[str]
     metrics: EnvironmentMetrics
 
     def __init__(
@@ -137,6 +142,8 @@ class ServiceEnvironment(pulumi.ComponentResource):
         self.task_role_arn = task.arn
         self.execution_role_arn = execution.arn
         self.task_family = task_definition.family
+        # The revision Pulumi registered: the deploy step renders each new revision from it.
+        self.task_definition_arn = task_definition.arn
         self.metrics = EnvironmentMetrics(
             environment=environment,
             load_balancer=ingress.load_balancer.arn_suffix,
@@ -161,6 +168,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
                 "task_role_arn": self.task_role_arn,
                 "execution_role_arn": self.execution_role_arn,
                 "task_family": self.task_family,
+                "task_definition_arn": self.task_definition_arn,
             }
         )
 

@@ -14,12 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ml_deploy_cli.local import services
+from ml_deploy_cli.backend import LOCAL_VARIABLE
+from ml_deploy_cli.local import STATE_VARIABLE
+from ml_deploy_cli.local.state import read_state
 from ml_deploy_dev.delivery.approval import wait_for_answer
 from ml_deploy_dev.delivery.build import run_build
-from ml_deploy_dev.delivery.definition import Action, PipelineDefinition, action_variables, resolve
+from ml_deploy_dev.delivery.definition import (
+    Action,
+    BuildProject,
+    PipelineDefinition,
+    action_variables,
+    resolve,
+)
 from ml_deploy_dev.delivery.source import code_at_head, model_object
-from ml_deploy_dev.delivery.standins import IMAGES_VARIABLE, REGISTRY_VARIABLE, registry_dir
+from ml_deploy_dev.delivery.standins import IMAGES_VARIABLE, REGISTRY_VARIABLE
 from ml_deploy_dev.local_aws import LocalAws
 
 EXECUTION_MODES = ("QUEUED", "SUPERSEDED")
@@ -105,26 +113,23 @@ def codebuild(definition: PipelineDefinition, site: LocalSite, action: Action, r
         REGISTRY_VARIABLE: str(site.registry),
         IMAGES_VARIABLE: str(site.workdir / "images"),
         **({"PYTEST_ADDOPTS": site.pytest_args} if site.pytest_args else {}),
+        **_local_deploy(project, site),
         **{name: resolve(value, run.variables) for name, value in action_variables(action).items()},
     }
     result = run_build(project, source=source, environment=environment, output=folder / "output", say=run.say)
     run.produced(action, result.variables, result.artifacts)
 
 
-def ecs_deploy(definition: PipelineDefinition, site: LocalSite, action: Action, run: Run) -> None:
-    environment = definition.services[action.configuration["ServiceName"]]
-    (artifact,) = action.input_artifacts
-    definitions = json.loads((run.artifacts[artifact] / action.configuration["FileName"]).read_text())
-    image = str(definitions[0]["imageUri"])
-    revision = services.register_revision(
-        site.state_file, environment, image=image, image_dir=registry_dir(image, site.registry)
-    )
-    run.say(
-        f"{environment}: revision {revision} ({image.rsplit(':', 1)[-1]}): "
-        "starting its task, waiting for /ready"
-    )
-    services.deploy_revision(site.state_file, environment, revision, ready_timeout=site.ready_timeout)
-    run.say(f"{environment}: traffic moved to revision {revision}, the old task stopped")
+def _local_deploy(project: BuildProject, site: LocalSite) -> dict[str, str]:
+    """What a deploy build needs here: `ml-deploy deploy` replaces the local run's task (its local
+    backend), and the log bucket is the local account's (the program's names are the mocks')."""
+    if "SERVICE_NAME" not in project.environment:
+        return {}
+    return {
+        LOCAL_VARIABLE: "1",
+        STATE_VARIABLE: str(site.state_file),
+        "LOG_BUCKET": str(read_state(site.state_file)["log_bucket"]),
+    }
 
 
 class ApprovalRejected(Exception):
@@ -157,7 +162,6 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("Source", "CodeCommit"): code_source,
     ("Source", "S3"): model_source,
     ("Build", "CodeBuild"): codebuild,
-    ("Deploy", "ECS"): ecs_deploy,
     ("Approval", "Manual"): manual_approval,
 }
 
@@ -174,10 +178,6 @@ def check_definition(definition: PipelineDefinition, *, model_key: str) -> list[
         elif action.provider == "CodeBuild" and configuration.get("ProjectName") not in definition.projects:
             problems.append(
                 f"{action.label}: project {configuration.get('ProjectName')} is not in the program"
-            )
-        elif action.provider == "ECS" and configuration.get("ServiceName") not in definition.services:
-            problems.append(
-                f"{action.label}: service {configuration.get('ServiceName')} serves no known environment"
             )
         elif action.provider == "S3" and configuration.get("S3ObjectKey") != model_key:
             problems.append(

@@ -61,6 +61,8 @@ class LocalPipeline:
                      "secret_access_key": aws["AWS_SECRET_ACCESS_KEY"]},
                 model_bucket=stack.model_bucket, model_key=stack.model_key, log_bucket=stack.log_bucket,
                 decisions_prefix=stack.layout.decisions_prefix, reports_prefix=stack.layout.reports_prefix,
+                # What `ml-deploy deploy --local` needs: the pushed images and how long a task may start.
+                registry=str(self.site.registry), ready_timeout=self.site.ready_timeout,
                 executions=[],
                 environments={
                     environment: self._environment(service, environment, stack)

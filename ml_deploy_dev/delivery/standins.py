@@ -20,14 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ml_deploy_cli.local.services import registry_dir
+
 REGISTRY_VARIABLE = "LOCAL_REGISTRY"  # the registry folder: <repository>/<tag>/
 IMAGES_VARIABLE = "LOCAL_IMAGES"  # images built and not pushed yet, by tag
-
-
-def registry_dir(image_uri: str, registry: Path) -> Path:
-    """`<registry>/<repository>/<tag>` of `<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>`."""
-    repository, _, tag = image_uri.split("/", 1)[-1].rpartition(":")
-    return registry / repository / tag
 
 
 def docker(argv: Sequence[str]) -> int:
@@ -182,10 +178,12 @@ def _batch(command: str, options: dict[str, str]) -> int:
 def write_wrappers(folder: Path, *, code: Path) -> Path:
     """`docker` and `aws` scripts in `folder` that run this module with this interpreter."""
     folder.mkdir(parents=True, exist_ok=True)
+    # The code's own `src` first: the stand-ins import the CLI of the code they run with.
+    python_path = f"{code / 'src'}{os.pathsep}{code}"
     for name in ("docker", "aws"):
         script = folder / name
         script.write_text(
-            f'#!/bin/sh\nPYTHONPATH="{code}" '
+            f'#!/bin/sh\nPYTHONPATH="{python_path}" '
             f'exec "{sys.executable}" -m ml_deploy_dev.delivery.standins {name} "$@"\n'
         )
         script.chmod(0o755)

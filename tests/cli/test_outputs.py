@@ -118,8 +118,8 @@ def test_prefixes_default_to_the_runtime_layout_and_follow_the_stack_when_it_exp
 def test_help_and_unknown_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     assert "upload-model" in capsys.readouterr().out
-    assert main(["deploy"]) == 2
-    assert "invalid choice: 'deploy'" in capsys.readouterr().err
+    assert main(["destroy"]) == 2
+    assert "invalid choice: 'destroy'" in capsys.readouterr().err
 
 
 def test_outputs_file_shape_matches_pulumi(stack: Stack) -> None:

@@ -100,25 +100,32 @@ def codebuild_action(project: str) -> DocumentedUse:
 
 
 def ecs_deploy(env: str) -> DocumentedUse:
-    """The standard ECS deploy action: a task-definition revision (tagged), the service update."""
+    """The deploy build (`ml-deploy deploy`): Pulumi's revision rendered with the new image (tagged),
+    the service update, its service deployment watched; then the smoke test's verdict read."""
     service = arn("ecs", f"service/{{cluster}}/{{{env}_service}}")
     to_tasks = {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
     return DocumentedUse(
-        what=f"CodePipeline ECS deploy action ({env})",
-        url="https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html",
-        role="delivery-pipeline",
+        what=f"Deploy build ({env}): render, register, update, watch",
+        url="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-deployment.html",
+        role=f"delivery-deploy-{env}",
         needs=(
             # No resource type: AWS authorizes these on "*" only.
             *needs(("ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"), "*"),
-            # The new revision carries the service's task-definition tags: tag-on-create.
+            # The new revision carries Pulumi's task-definition tags: tag-on-create.
             Need(
                 "ecs:TagResource",
                 arn("ecs", f"task-definition/{{{env}_family}}:2"),
                 {"ecs:CreateAction": "RegisterTaskDefinition"},
             ),
             *needs(("ecs:DescribeServices", "ecs:UpdateService"), service),
+            Need(
+                "ecs:DescribeServiceDeployments",
+                arn("ecs", f"service-deployment/{{cluster}}/{{{env}_service}}/ejGvqq2ilnbKT9qj0vLJe"),
+            ),
             Need("iam:PassRole", f"{{{env}_task_role}}", to_tasks),
             Need("iam:PassRole", f"{{{env}_execution_role}}", to_tasks),
+            Need("s3:GetObject", f"{{log_bucket}}/reports/smoke-tests/{env}/2026.01.01-1.json"),
+            Need("s3:ListBucket", "{log_bucket}", {"s3:prefix": "reports/dt="}),
         ),
     )
 
@@ -385,6 +392,8 @@ DOCUMENTED_USES: tuple[DocumentedUse, ...] = (
     CODE_CONNECTION_SOURCE,
     codebuild_action("build_project"),
     codebuild_action("promote_project"),
+    codebuild_action("stage_deploy_project"),
+    codebuild_action("prod_deploy_project"),
     ecs_deploy("stage"),
     ecs_deploy("prod"),
     MANUAL_APPROVAL,

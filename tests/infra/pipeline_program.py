@@ -29,6 +29,9 @@ def deploy_target(program: Program, name: str) -> DeployTarget:
         cluster_name=program.one("aws:ecs/cluster:Cluster").state["name"],
         service_name=service.state["name"],
         url=f"http://{load_balancer.state['dnsName']}",
+        task_definition_arn=program.one(
+            "aws:ecs/taskDefinition:TaskDefinition", f"serving-{name}-task"
+        ).state["arn"],
         pass_role_arns=[
             program.one("aws:iam/role:Role", f"serving-{name}-task").state["arn"],
             program.one("aws:iam/role:Role", f"serving-{name}-execution").state["arn"],

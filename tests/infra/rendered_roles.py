@@ -61,6 +61,9 @@ def concrete_names(program: Program) -> dict[str, str]:
             program, "aws:cloudwatch/logGroup:LogGroup", f"serving-{env}-metrics-logs"
         )
         names.update(_deployment_names(program, env))
+        names[f"{env}_deploy_project"] = _arn(
+            program, "aws:codebuild/project:Project", f"delivery-deploy-{env}"
+        )
     names["log_bucket"] = _arn(program, "aws:s3/bucket:Bucket", "ml-prediction-logs")
     return names
 

@@ -29,6 +29,8 @@ FIELDS: dict[str, Callable[[Manifest], str]] = {
     "bundle_version": lambda manifest: manifest.bundle_version,
     "metrics": metrics_summary,
     "code_version": lambda manifest: manifest.code_version,
+    # The deploy step links the newest drift report written before this model (buildspec-deploy.yml).
+    "created_at": lambda manifest: manifest.created_at.isoformat(),
 }
 
 

@@ -1,7 +1,8 @@
 """The ECS side: what each environment runs, and rolling it back to the image it ran before.
 
-The pipeline's ECS deploy action registers a new task-definition revision per deploy (the previous
-one with the new image), so the revisions of an environment's family are its deploy history.
+Each deploy (`ml-deploy deploy`) registers a revision: Pulumi's latest with the new image, tagged
+`DEPLOYED_TAG`. The family also holds the revisions `pulumi up` registered, which name the
+bootstrap image: a rollback never picks one of those.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ml_deploy.layout import SERVICE_CONTAINER
+from ml_deploy_cli.aws.deploy import DEPLOYED_TAG
 from ml_deploy_cli.delivery import Deployment, Environment, Rollback
 from ml_deploy_cli.errors import CliError
 from ml_deploy_cli.images import parse_image
@@ -50,6 +52,8 @@ class EcsServices:
         current_image = _service_container(current)["image"]
         for arn in self._earlier_revisions(current):
             candidate = self._task_definition(arn)
+            if _registered_by_pulumi(self._ecs, arn):
+                continue
             if _service_container(candidate)["image"] != current_image:
                 self._ecs.update_service(
                     cluster=self._cluster, service=service["serviceName"], taskDefinition=arn
@@ -92,6 +96,15 @@ class EcsServices:
                 if arn_family == family and int(arn_revision) < revision:
                     earlier.append((int(arn_revision), arn))
         return [arn for _, arn in sorted(earlier, reverse=True)]
+
+
+def _registered_by_pulumi(ecs: Any, arn: str) -> bool:
+    """Tagged by the stack (managed-by pulumi) and not by a deploy: its image is the bootstrap one."""
+    tags = {
+        t["key"]: t["value"]
+        for t in ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"]).get("tags", [])
+    }
+    return tags.get("managed-by") == "pulumi" and DEPLOYED_TAG["key"] not in tags
 
 
 def _service_container(task_definition: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,33 @@ from ml_deploy_cli.local.tasks import TaskError, start_task, stop_task, wait_unt
 READY_TIMEOUT = 60.0
 
 
+def registry_dir(image_uri: str, registry: Path) -> Path:
+    """`<registry>/<repository>/<tag>` of `<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>`."""
+    repository, _, tag = image_uri.split("/", 1)[-1].rpartition(":")
+    return registry / repository / tag
+
+
+def deploy_image(path: Path, *, service: str, image: str) -> tuple[str, int]:
+    """`ml-deploy deploy` in the local run: (environment, revision) now serving `image`.
+
+    The local stand-in of the ECS deploy: the revision is the image alone (the local task's
+    settings are the state's), and a task that never gets ready fails the deploy (TaskError).
+    """
+    state = read_state(path)
+    environments = [name for name, record in state["environments"].items() if record["service"] == service]
+    if not environments:
+        raise CliError(f"no local environment runs service {service!r}")
+    (environment,) = environments
+    image_dir = registry_dir(image, Path(state["registry"]))
+    if not image_dir.is_dir():
+        raise CliError(f"{image} is not in the local registry ({image_dir})")
+    revision = register_revision(path, environment, image=image, image_dir=image_dir)
+    deploy_revision(
+        path, environment, revision, ready_timeout=float(state.get("ready_timeout", READY_TIMEOUT))
+    )
+    return environment, revision
+
+
 def register_revision(path: Path, environment: str, *, image: str, image_dir: Path) -> int:
     """A new task-definition revision running `image`, as the ECS deploy action registers one."""
     with update_state(path) as state:
