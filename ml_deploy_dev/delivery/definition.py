@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ml_deploy.settings import ServiceSettings
+from ml_deploy.settings import ServiceSettings, SmokeHookSettings
 from ml_deploy_dev.program import Program, Resource, run_program
 
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
@@ -67,6 +67,8 @@ class PipelineDefinition:
     services: Mapping[str, str]
     # Batch job-definition name -> RegisterJobDefinition input as `pulumi up` registers it.
     job_definitions: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    # Environment -> the variables of the smoke-test Lambda ECS calls during its deployments.
+    smoke_hooks: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def actions(self) -> list[Action]:
@@ -106,6 +108,7 @@ def read_definition(program: Program) -> PipelineDefinition:
             resource.state["name"]: _job_definition(resource)
             for resource in program.of_type("aws:batch/jobDefinition:JobDefinition")
         },
+        smoke_hooks=_smoke_hooks(program),
     )
 
 
@@ -133,6 +136,17 @@ def _project(resource: Resource) -> BuildProject:
         buildspec=resource.inputs["source"].get("buildspec", "buildspec.yml"),
         environment={variable["name"]: str(variable["value"]) for variable in variables},
     )
+
+
+def _smoke_hooks(program: Program) -> dict[str, dict[str, str]]:
+    """The smoke-test Lambdas by the environment they test (their ENVIRONMENT variable)."""
+    variable = SmokeHookSettings.variable("environment")
+    hooks = {}
+    for function in program.of_type("aws:lambda/function:Function"):
+        variables = dict((function.inputs.get("environment") or {}).get("variables") or {})
+        if SmokeHookSettings.variable("test_url") in variables:
+            hooks[variables[variable]] = variables
+    return hooks
 
 
 def _service_environments(program: Program) -> dict[str, str]:

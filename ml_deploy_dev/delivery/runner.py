@@ -8,6 +8,7 @@ is replaced by a newer one, which is reported. Each stage's actions run in the p
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import uuid
@@ -16,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from ml_deploy.settings import ServiceSettings
+from ml_deploy.settings import ServiceSettings, SmokeHookSettings
 from ml_deploy_cli.local import services
 from ml_deploy_cli.local.state import now, read_state, update_state
 from ml_deploy_cli.local.tasks import TaskError
@@ -82,8 +83,29 @@ class LocalPipeline:
         return {
             "service": service, "url": f"http://127.0.0.1:{port}", "port": port,
             "task_environment": variables,
+            "lifecycle_hook": self._smoke_hook(environment, stack),
             "log_dir": str(self.site.workdir / "tasks"), "revisions": [], "running": None, "rollout": None,
         }  # fmt: skip
+
+    def _smoke_hook(self, environment: str, stack: DevStack) -> dict[str, Any] | None:
+        """The program's smoke-test Lambda for `environment`, as a local command on the local buckets.
+
+        `ml-deploy deploy --local` runs it where ECS calls the Lambda (test traffic on the new
+        task, before production moves) with TEST_URL set to the new task's address.
+        """
+        rendered = self.definition.smoke_hooks.get(environment)
+        if rendered is None:
+            return None
+        variables = {
+            **rendered,
+            SmokeHookSettings.variable("model_bucket"): stack.model_bucket,
+            SmokeHookSettings.variable("result_bucket"): stack.log_bucket,
+            **self.site.aws.environment,
+        }
+        return {
+            "command": [sys.executable, "-m", "ml_deploy_dev.delivery.smoke_hook"],
+            "environment": variables,
+        }
 
     @contextmanager
     def running(self, queue_url: str) -> Iterator[None]:

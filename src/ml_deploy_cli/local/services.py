@@ -8,14 +8,18 @@ never becomes ready is stopped and the old one keeps serving (the deployment cir
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
+from ml_deploy.settings import SmokeHookSettings
 from ml_deploy_cli.errors import CliError
 from ml_deploy_cli.local.state import now, read_state, update_state
 from ml_deploy_cli.local.tasks import TaskError, start_task, stop_task, wait_until_ready
 
 READY_TIMEOUT = 60.0
+HOOK_TIMEOUT = 120.0  # the hook Lambda's default timeout (smokeTestTimeoutSeconds)
 
 
 def registry_dir(image_uri: str, registry: Path) -> Path:
@@ -74,6 +78,7 @@ def deploy_revision(
     )
     try:
         wait_until_ready(task, timeout=ready_timeout)
+        run_lifecycle_hook(record.get("lifecycle_hook"), test_url=task.url)
     except TaskError as error:
         stop_task(task.pid, timeout=5.0)
         _set(path, environment, rollout="FAILED")
@@ -87,6 +92,30 @@ def deploy_revision(
     )
     if old:
         stop_task(int(old["pid"]))
+
+
+def run_lifecycle_hook(hook: dict[str, Any] | None, *, test_url: str) -> None:
+    """The deployment's lifecycle hook, where ECS calls it: the new task answers test traffic only.
+
+    The local state names a command and its environment (the dev run sets the smoke test); its
+    output is printed, and a non-zero exit fails the deployment (TaskError), as FAILED from an ECS
+    hook rolls the deployment back.
+    """
+    if not hook:
+        return
+    environment = {**os.environ, **hook["environment"], SmokeHookSettings.variable("test_url"): test_url}
+    try:
+        done = subprocess.run(
+            hook["command"], env=environment, capture_output=True, text=True, timeout=HOOK_TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        raise TaskError(f"the lifecycle hook did not answer within {HOOK_TIMEOUT:.0f} s") from None
+    lines = done.stdout.strip().splitlines()
+    for line in lines:
+        print(line, flush=True)
+    if done.returncode != 0:
+        why = lines[-1] if lines else done.stderr.strip()[-500:]
+        raise TaskError(f"the lifecycle hook failed ({done.returncode}): {why}")
 
 
 def previous_revision(path: Path, environment: str) -> tuple[dict[str, Any], dict[str, Any]]:
