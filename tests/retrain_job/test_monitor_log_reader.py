@@ -12,13 +12,14 @@ from moto import mock_aws
 
 from ml_deploy import payload_log
 from retrain_job.monitor import log_reader
-from retrain_job.monitor.log_reader import LogLayout, parse_block
+from retrain_job.monitor.log_parser import LogLayout, parse_block
 
 LAYOUT = LogLayout(numeric=("age", "charges"), categorical=("plan",))
 
 
 def _line(i: int, **overrides: object) -> bytes:
     record: dict[str, object] = {
+        "timestamp": "2026-11-23T10:05:07.123Z",
         "model_version": "v1",
         "input": {"age": i, "charges": i / 2, "plan": f"p{i % 3}"},
         "output": {"prediction": 1, "probability": (i % 10) / 10},
@@ -34,8 +35,10 @@ def test_blocks_are_whole_lines_across_reads_and_gzip_members() -> None:
         gzip.compress(b"\n".join(lines[:2_000]) + b"\n") + gzip.compress(b"\n".join(lines[2_000:]))
     )
     blocks = list(log_reader.decompressed_blocks(stream, block_bytes=10_000))
-    assert len(blocks) > 10 and all(block.endswith(b"\n") for block in blocks[:-1])
-    assert b"".join(blocks).split(b"\n")[:-1] == lines[:-1] and b"".join(blocks).endswith(lines[-1])
+    # Every block ends a line, even the last one of an object without a final newline, so blocks
+    # of consecutive objects can be parsed together.
+    assert len(blocks) > 10 and all(block.endswith(b"\n") for block in blocks)
+    assert b"".join(blocks).split(b"\n")[:-1] == lines
 
 
 def test_a_malformed_line_costs_only_itself() -> None:
@@ -83,16 +86,18 @@ def test_window_listing_reads_only_its_partitions() -> None:
         for key in ("p/dt=2026-11-23/hour=09/a.jsonl.gz", "p/dt=2026-11-23/hour=10/b.jsonl.gz",
                     "p/dt=2026-11-23/hour=11/c.jsonl.gz", "p/dt=2026-11-23/hour=10/notes.txt"):  # fmt: skip
             s3.put_object(Bucket="logs-bucket", Key=key, Body=gzip.compress(_line(1)))
-        keys = log_reader.list_window_keys(
+        objects = log_reader.list_window_objects(
             s3, bucket="logs-bucket", prefixes=["p/dt=2026-11-23/hour=09/", "p/dt=2026-11-23/hour=10/"]
         )
+        keys = [item.key for item in objects]
         assert keys == ["p/dt=2026-11-23/hour=09/a.jsonl.gz", "p/dt=2026-11-23/hour=10/b.jsonl.gz"]
         truncated = gzip.compress(b"\n".join(_line(i) for i in range(100)))[:-30]
         s3.put_object(Bucket="logs-bucket", Key="p/dt=2026-11-23/hour=11/d.jsonl.gz", Body=truncated)
         corrupt: list[str] = []
         results = list(log_reader.map_window(
-            s3, bucket="logs-bucket", keys=["p/dt=2026-11-23/hour=11/d.jsonl.gz", *keys],
+            s3, bucket="logs-bucket",
+            objects=[log_reader.LogObject("p/dt=2026-11-23/hour=11/d.jsonl.gz", len(truncated)), *objects],
             summarise=lambda block: parse_block(block, LAYOUT).rows,
             on_corrupt=lambda key, error: corrupt.append(key),
         ))  # fmt: skip
-        assert results == [1, 1] and corrupt == ["p/dt=2026-11-23/hour=11/d.jsonl.gz"]
+        assert sum(results) == 2 and corrupt == ["p/dt=2026-11-23/hour=11/d.jsonl.gz"]
