@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,12 @@ def retrain(aws: LocalAws, stack: DevStack, say: Callable[[str], None]) -> int:
 
 
 def monitor(aws: LocalAws, stack: DevStack, say: Callable[[str], None]) -> int:
-    return processes.run_job("retrain_job.monitor", {**aws.environment, **monitor_environment(stack)}, say)
+    """The monitor on the traffic just sent: its window ends now, not at the last whole period
+    (a scheduled run's default), which would not hold minutes-old traffic yet."""
+    end = {"WINDOW_END": datetime.now(UTC).isoformat()}
+    return processes.run_job(
+        "retrain_job.monitor", {**aws.environment, **monitor_environment(stack), **end}, say
+    )
 
 
 def send_traffic(url: str, frame: pd.DataFrame, label: str, progress: Progress) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import orjson
@@ -133,7 +133,7 @@ def _valid_record(line: bytes, layout: LogLayout) -> dict[str, Any] | None:
     if not isinstance(inputs, dict) or not isinstance(output, dict):
         return None
     probability, stamp = output.get("probability"), _timestamp(record.get("timestamp"))
-    if not _is_number(probability) or not 0.0 <= probability <= 1.0 or stamp is None:
+    if not (_is_number(probability) and 0.0 <= probability <= 1.0) or stamp is None:
         return None
     if version is not None and not isinstance(version, str):
         return None
@@ -162,7 +162,7 @@ def _timestamp(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else None
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

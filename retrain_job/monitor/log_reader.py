@@ -17,8 +17,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from ml_deploy import payload_log
@@ -158,7 +158,9 @@ def map_window(
         for item in _fetched(s3, bucket=bucket, objects=objects, pool=fetchers):
             if isinstance(item, LogObject):  # too large to hold: streamed here, block by block
                 for block in _streamed_blocks(s3, bucket=bucket, key=item.key, on_corrupt=on_corrupt):
-                    yield from submit(partial(_summarise_batch, [(item.key, block)], summarise, on_corrupt, inflate=False))
+                    yield from submit(
+                        partial(_summarise_batch, [(item.key, block)], summarise, on_corrupt, inflate=False)
+                    )
                 continue
             batch.append(item)
             if sum(len(body) for _, body in batch) >= BATCH_BYTES:

@@ -114,7 +114,9 @@ def summary(
             f"{len(counts.corrupt_objects)} log object(s) were truncated or not gzip; see the report."
         )
     if counts.outside_window:
-        lines.append(f"{counts.outside_window} row(s) in the partitions read were stamped outside the window.")
+        lines.append(
+            f"{counts.outside_window} row(s) in the partitions read were stamped outside the window."
+        )
     for feature in verdict.drifted:
         lines.append(f"- {_measures(feature)}: " + "; ".join(feature.reasons[:MAX_REASONS]))
     if verdict.prediction and verdict.status != "no data":

@@ -69,7 +69,7 @@ def test_a_feature_absent_from_every_row_is_its_own_alert(
 ) -> None:
     lines = _edited(world.lines(calm_frame), lambda inputs: inputs.pop("age"))
     write_logs(world.s3, lines)
-    code, out, err = _run(capsys)
+    code, _, err = _run(capsys)
     report = json.loads(world.report())
     assert code == 0, err
     age = _feature(report, "age")
@@ -130,7 +130,7 @@ def test_a_huge_unseen_value_is_clipped_and_the_alert_still_goes_out(
     lines = world.lines(drifted_frame)
     lines[:40] = _edited(lines[:40], lambda inputs: inputs.update(payment_method=huge))
     write_logs(world.s3, lines)
-    code, out, err = _run(capsys)
+    code, _, err = _run(capsys)
     assert code == 0, f"a 10 MB category value broke the run: {err[-2000:]}"
     report_json = world.report()
     assert len(report_json) < 200_000, f"report.json is {len(report_json):,} characters"
@@ -161,7 +161,7 @@ def test_probabilities_outside_zero_one_are_malformed(
         impossible.append(json.dumps(record).encode())
     # Once among well-formed lines (the fast parser), once beside a broken line (the slow path).
     write_logs(world.s3, lines[3:500] + impossible[:2], objects=1)
-    write_logs(world.s3, lines[500:] + [impossible[2], b"{broken"], objects=1)
+    write_logs(world.s3, [*lines[500:], impossible[2], b"{broken"], objects=1)
     assert _run(capsys)[0] == 0
     rows = json.loads(world.report())["rows"]
     assert (rows["seen"], rows["malformed"]) == (997, 4), rows
