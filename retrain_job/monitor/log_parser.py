@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from typing import Any, TypeGuard
 
@@ -53,7 +54,9 @@ class LogLayout:
             end=end,
         )
 
+    @cached_property
     def arrow_schema(self) -> pa.Schema:
+        """Built once per layout, not per block."""
         schema = payload_log.reader_schema(numeric=self.numeric, categorical=self.categorical)
         return schema.append(pa.field("timestamp", TIMESTAMP))
 
@@ -76,7 +79,7 @@ class Columns:
 
 def parse_block(block: bytes, layout: LogLayout) -> Columns:
     """Columns of a block of JSON lines; malformed lines counted and skipped."""
-    tables, malformed = _parse_arrow(block, layout, schema=layout.arrow_schema())
+    tables, malformed = _parse_arrow(block, layout, schema=layout.arrow_schema)
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0] if tables else None
     if table is None or table.num_rows == 0:
         return _empty_columns(layout, malformed=malformed)
