@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from datetime import UTC, datetime
 
 import boto3
 import numpy as np
@@ -101,3 +102,28 @@ def test_window_listing_reads_only_its_partitions() -> None:
             on_corrupt=lambda key, error: corrupt.append(key),
         ))  # fmt: skip
         assert sum(results) == 2 and corrupt == ["p/dt=2026-11-23/hour=11/d.jsonl.gz"]
+
+
+def test_probabilities_outside_zero_one_and_lines_without_timestamp_are_malformed() -> None:
+    lines = [_line(i) for i in range(100)]
+    lines[3] = _line(3, output={"prediction": 1, "probability": 1.5})
+    lines[4] = _line(4, output={"prediction": 0, "probability": -0.01})
+    record = json.loads(_line(5))
+    del record["timestamp"]
+    lines[5] = json.dumps(record).encode()
+    columns = parse_block(b"\n".join(lines), LAYOUT)
+    assert (columns.rows, columns.malformed) == (97, 3), (columns.rows, columns.malformed)
+    assert columns.probabilities.min() >= 0.0 and columns.probabilities.max() <= 1.0
+
+
+def test_rows_are_kept_by_timestamp_in_start_inclusive_end_exclusive() -> None:
+    stamps = ["2026-11-23T09:59:59.999Z", "2026-11-23T10:00:00.000Z", "2026-11-23T10:59:59.999Z",
+              "2026-11-23T11:00:00.000Z", "2026-11-23T10:30:00+00:00"]  # fmt: skip
+    block = b"\n".join(_line(i, timestamp=stamp) for i, stamp in enumerate(stamps))
+    layout = LogLayout(
+        numeric=LAYOUT.numeric, categorical=LAYOUT.categorical,
+        start=datetime(2026, 11, 23, 10, tzinfo=UTC), end=datetime(2026, 11, 23, 11, tzinfo=UTC),
+    )  # fmt: skip
+    columns = parse_block(block, layout)
+    assert (columns.rows, columns.outside_window, columns.malformed) == (3, 2, 0)
+    assert columns.numeric["age"].tolist() == [1.0, 2.0, 4.0], "the wrong rows were kept"
