@@ -29,6 +29,7 @@ WINDOW_END = datetime(2026, 11, 23, 10, 30, tzinfo=UTC)
 MODEL_BUCKET = "ml-deploy-models-test"
 LOG_BUCKET = "ml-deploy-logs-test"
 MODEL_KEY = "models/churn/model-bundle.zip"
+LOGGED_AT = WINDOW_END - timedelta(minutes=1)  # inside the window [end - hours, end), in end's hour
 
 
 def log_lines(
@@ -44,7 +45,7 @@ def log_lines(
         record = {
             "request_id": f"req-{i:06d}",
             "record_index": 0,
-            "timestamp": payload_log.utc_timestamp(WINDOW_END),
+            "timestamp": payload_log.utc_timestamp(LOGGED_AT),
             "model_version": model_version,
             "environment": "prod",
             "input": {name: _plain(column.iat[i]) for name, column in columns.items()},
