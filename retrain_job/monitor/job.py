@@ -5,7 +5,7 @@
 Settings come from flags or environment variables (`ml_deploy.settings.MonitorSettings`). Exit
 codes (`retrain_job.common`): 0 when the check ran (drift or not, and for an empty window), 1 when
 AWS failed or submitting the retrain failed (after the alert went out), 2 when the input is
-unusable (missing bundle, no reference, bad settings), printed without a traceback.
+unusable (missing bundle, no reference, no log bucket, bad settings), printed without a traceback.
 """
 
 from __future__ import annotations
