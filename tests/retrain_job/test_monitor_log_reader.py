@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import boto3
 import numpy as np
+import pytest
 from moto import mock_aws
 
 from ml_deploy import payload_log
@@ -80,7 +81,13 @@ def test_missing_values_and_other_versions() -> None:
     assert np.isnan(columns.numeric["age"][0]) and columns.categorical["plan"][0][0] == -1
 
 
-def test_window_listing_reads_only_its_partitions() -> None:
+@pytest.mark.parametrize("whole_object_bytes", [log_reader.WHOLE_OBJECT_BYTES, 0])
+def test_window_listing_reads_only_its_partitions(
+    whole_object_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small objects are fetched whole and parsed in batches; with a limit of 0 every object is
+    streamed instead: the same rows either way, and a truncated object reported."""
+    monkeypatch.setattr(log_reader, "WHOLE_OBJECT_BYTES", whole_object_bytes)
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="logs-bucket")
