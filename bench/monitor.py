@@ -1,6 +1,6 @@
 """Benchmark of the monitoring job: rows/s and peak memory by window size, and a naive baseline.
 
-    .venv/bin/python bench/monitor.py [--sizes 100000,1000000,10000000]
+    .venv/bin/python bench/monitor.py [--sizes 100000,1000000,10000000] [--rows-per-object 1000]
 
 Starts a local `moto_server` on 127.0.0.1, writes a champion bundle with 20 features and windows
 of gzip JSON-lines logs (a few distinct objects built once, then copied server-side), and runs
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 END = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-ROWS_PER_OBJECT = 50_000
+ROWS_PER_OBJECT = 1_000  # what a service task flushes at moderate traffic; --rows-per-object
 DISTINCT_OBJECTS = 4
 N_NUMERIC, N_CATEGORICAL = 14, 6
 LOG_BUCKET, MODEL_BUCKET, MODEL_KEY = "bench-logs", "bench-models", "models/bundle.zip"
@@ -167,7 +167,8 @@ def naive_baseline(s3: Any, manifest: Any, *, environment: str) -> tuple[int, fl
     rows = 0
     reference = manifest.reference.features
     prefix = f"predictions/{environment}/"
-    for item in s3.list_objects_v2(Bucket=LOG_BUCKET, Prefix=prefix)["Contents"]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=LOG_BUCKET, Prefix=prefix)
+    for item in (item for page in pages for item in page.get("Contents", [])):
         raw = gzip.decompress(s3.get_object(Bucket=LOG_BUCKET, Key=item["Key"])["Body"].read())
         logs = pd.read_json(io.BytesIO(raw), lines=True)
         inputs = pd.json_normalize(logs["input"].tolist())
@@ -185,7 +186,7 @@ def naive_baseline(s3: Any, manifest: Any, *, environment: str) -> tuple[int, fl
 def statistics_alone(manifest: Any, model: Any, *, rows: int) -> float:
     """Rows/s of binning a parsed block plus the drift statistics, one core."""
     from retrain_job.monitor import drift
-    from retrain_job.monitor.log_reader import LogLayout, parse_block
+    from retrain_job.monitor.log_parser import LogLayout, parse_block
     from retrain_job.monitor.window import Binning, count_block
 
     raw = gzip.decompress(log_object(manifest, model, seed=0))
@@ -213,8 +214,10 @@ def _row(what: str, *cells: Any) -> None:
 
 
 def main() -> int:
+    global ROWS_PER_OBJECT
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="100000,1000000,10000000")
+    parser.add_argument("--rows-per-object", type=int, default=1_000)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -226,6 +229,7 @@ def main() -> int:
         return 0
     import boto3
 
+    ROWS_PER_OBJECT = args.rows_per_object
     os.environ.update(
         {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": REGION}
     )

@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from ml_deploy.settings import MonitorSettings
 from ml_deploy_dev import processes, sample_data
 from ml_deploy_dev.dev_stack import DevStack, monitor_environment, retrain_environment
 from ml_deploy_dev.local_aws import LocalAws
@@ -64,7 +66,12 @@ def retrain(aws: LocalAws, stack: DevStack, say: Callable[[str], None]) -> int:
 
 
 def monitor(aws: LocalAws, stack: DevStack, say: Callable[[str], None]) -> int:
-    return processes.run_job("retrain_job.monitor", {**aws.environment, **monitor_environment(stack)}, say)
+    """The monitor on the traffic just sent: its window ends now, not at the last whole period
+    (a scheduled run's default), which would not hold minutes-old traffic yet."""
+    end = {MonitorSettings.variable("end"): datetime.now(UTC).isoformat()}
+    return processes.run_job(
+        "retrain_job.monitor", {**aws.environment, **monitor_environment(stack), **end}, say
+    )
 
 
 def send_traffic(url: str, frame: pd.DataFrame, label: str, progress: Progress) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ml_deploy.bundle import Manifest
 from ml_deploy.reference import NumericReference
-from retrain_job.monitor.log_reader import Columns
+from retrain_job.monitor.log_parser import Columns
 from retrain_job.monitor.window import UNSEEN, Binning
 
 

@@ -1,13 +1,17 @@
 """Drift statistics between the reference histograms in the manifest and a window's counts.
 
 Everything here is O(bins): the rows were reduced to counts on the reference's own bins while
-streaming. Drift is decided on effect sizes (KS statistic, PSI); p-values are reported alongside,
-but at production row counts they are tiny for any visible difference, so they never decide.
+streaming. Drift is decided on effect sizes, one sensitivity across types: the KS statistic for
+numeric features, the total variation distance of the category shares for categorical ones (for
+two categories it equals KS), the absolute change of the missing rate for both, and PSI for both.
+p-values are reported alongside, but at production row counts they are tiny for any visible
+difference, so they never decide.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -16,19 +20,29 @@ from scipy import special  # scipy.stats would add ~1 s of import time to every 
 
 from ml_deploy.bundle import Manifest
 from ml_deploy.reference import CategoricalReference, NumericReference, PredictionReference
+from retrain_job.monitor.text import clip
 from retrain_job.monitor.window import FeatureCounts, WindowCounts
 
 PSI_EPSILON = 1e-4  # share given to an empty bin so PSI stays finite
-Status = Literal["drift", "moderate", "ok", "no data"]
+# "absent": the window has rows, but none carries this feature (a broken upstream join).
+Status = Literal["drift", "absent", "moderate", "ok", "no data"]
+ALERTING: tuple[Status, ...] = ("drift", "absent")
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Effect sizes that mark drift; PSI below `psi_moderate` is stable by convention."""
+    """Effect sizes that mark drift; PSI below `psi_moderate` is stable by convention.
+
+    `category` is a total variation distance, `missing` an absolute change of the missing rate,
+    `unseen` the share of a feature's values one unseen category must reach to alert by name.
+    """
 
     psi_drift: float = 0.25
     psi_moderate: float = 0.1
     ks: float = 0.1
+    category: float = 0.1
+    missing: float = 0.1
+    unseen: float = 0.01
     min_rows: int = 1000
 
 
@@ -50,10 +64,16 @@ class FeatureDrift:
     reference_shares: list[float]
     current_shares: list[float]
     unseen: dict[str, int] = field(default_factory=dict)
+    distance: float | None = None  # total variation of the category shares (categorical only)
+    reasons: list[str] = field(default_factory=list)  # why the status is drift or absent, in words
 
     @property
     def ks(self) -> float | None:
         return self.statistic if self.test == "ks" else None
+
+    @property
+    def missing_change(self) -> float:
+        return self.missing_rate_current - self.missing_rate_reference
 
 
 @dataclass
@@ -154,15 +174,16 @@ def _numeric(
 ) -> FeatureDrift:
     expected = np.asarray(reference.counts, dtype=np.int64)
     statistic, p_value = binned_ks(expected, current.counts)
-    value = psi(expected, current.counts)
+    value = psi(expected, current.counts) if current.present else math.nan
     edges = reference.bin_edges
     labels = [f"< {edges[0]:g}"] if edges else ["all"]
     labels += [f"[{low:g}, {high:g})" for low, high in itertools.pairwise(edges)]
     labels += [f">= {edges[-1]:g}"] if edges else []
-    return FeatureDrift(
+    reasons = [f"KS {statistic:.3f} >= {thresholds.ks}"] if statistic >= thresholds.ks else []
+    feature = FeatureDrift(
         name=name,
         kind="numeric",
-        status=_status(value, statistic, thresholds=thresholds, rows=current.present),
+        status="ok",
         psi=value,
         test="ks",
         statistic=statistic,
@@ -174,6 +195,7 @@ def _numeric(
         reference_shares=_shares(expected, epsilon=0.0).tolist(),
         current_shares=_shares(current.counts, epsilon=0.0).tolist(),
     )
+    return _decide(feature, reasons, thresholds=thresholds, seen=current.present + current.missing)
 
 
 def _categorical(
@@ -190,11 +212,23 @@ def _categorical(
     unseen_total = sum(current.unseen.values())
     actual = np.append(current.counts, unseen_total).astype(np.float64)
     statistic, p_value = chi_squared(np.rint(expected), actual)
-    value = psi(expected, actual)
-    return FeatureDrift(
+    value = psi(expected, actual) if current.present else math.nan
+    reference_shares = _shares(expected, epsilon=0.0)
+    current_shares = _shares(actual, epsilon=0.0)
+    # Total variation: the largest difference in share any set of categories can show, on the
+    # same 0..1 scale as KS (for two categories the two are equal), so one threshold fits both.
+    distance = 0.5 * float(np.abs(current_shares - reference_shares).sum()) if current.present else 0.0
+    reasons = [f"category shares moved by {distance:.3f} (total variation) >= {thresholds.category}"]
+    reasons = reasons if distance >= thresholds.category else []
+    for value_name, count in current.unseen.most_common():
+        share = count / current.present
+        if share < thresholds.unseen:
+            break
+        reasons.append(f"unseen value {value_name!r} in {share:.1%} of rows")
+    feature = FeatureDrift(
         name=name,
         kind="categorical",
-        status=_status(value, None, thresholds=thresholds, rows=current.present),
+        status="ok",
         psi=value,
         test="chi2",
         statistic=statistic,
@@ -202,14 +236,42 @@ def _categorical(
         rows=current.present,
         missing_rate_reference=reference.missing_rate,
         missing_rate_current=_missing_rate(current),
-        bin_labels=[*categories, "(unseen)"],
-        reference_shares=_shares(expected, epsilon=0.0).tolist(),
-        current_shares=_shares(actual, epsilon=0.0).tolist(),
+        bin_labels=[clip(c) for c in categories] + ["(unseen)"],
+        reference_shares=reference_shares.tolist(),
+        current_shares=current_shares.tolist(),
         unseen=dict(current.unseen.most_common(20)),
+        distance=distance,
     )
+    return _decide(feature, reasons, thresholds=thresholds, seen=current.present + current.missing)
+
+
+def _decide(feature: FeatureDrift, reasons: list[str], *, thresholds: Thresholds, seen: int) -> FeatureDrift:
+    """The status from the type's own reasons plus those every feature shares (PSI, missing rate)."""
+    if seen == 0:
+        feature.status = "no data"
+        return feature
+    if feature.rows == 0:
+        feature.status = "absent"
+        feature.reasons = [
+            f"absent from all {seen} rows (missing in {feature.missing_rate_reference:.1%} of the reference)"
+        ]
+        return feature
+    if feature.psi >= thresholds.psi_drift:
+        reasons.append(f"PSI {feature.psi:.3f} >= {thresholds.psi_drift}")
+    if abs(feature.missing_change) >= thresholds.missing:
+        reasons.append(
+            f"missing rate {feature.missing_rate_reference:.1%} -> {feature.missing_rate_current:.1%}"
+        )
+    feature.reasons = reasons
+    if reasons:
+        feature.status = "drift"
+    elif feature.psi >= thresholds.psi_moderate:
+        feature.status = "moderate"
+    return feature
 
 
 def _status(psi_value: float, ks_value: float | None, *, thresholds: Thresholds, rows: int) -> Status:
+    """The predictions' status: their distribution has no missing values or categories."""
     if rows == 0:
         return "no data"
     if psi_value >= thresholds.psi_drift or (ks_value is not None and ks_value >= thresholds.ks):

@@ -5,7 +5,7 @@
 Settings come from flags or environment variables (`ml_deploy.settings.MonitorSettings`). Exit
 codes (`retrain_job.common`): 0 when the check ran (drift or not, and for an empty window), 1 when
 AWS failed or submitting the retrain failed (after the alert went out), 2 when the input is
-unusable (missing bundle, no reference, bad settings), printed without a traceback.
+unusable (missing bundle, no reference, no log bucket, bad settings), printed without a traceback.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ml_deploy.bundle import BundleError, Manifest, read_manifest
-from ml_deploy.payload_log import window_prefixes
 from ml_deploy.settings import MonitorSettings
 from retrain_job.common import (
     EXIT_FAILED,
@@ -34,7 +33,9 @@ from retrain_job.common import (
     send_alert,
 )
 from retrain_job.monitor import concept, publishing, report
-from retrain_job.monitor.log_reader import LogLayout, list_window_keys, map_window, parse_block
+from retrain_job.monitor.log_parser import LogLayout, parse_block
+from retrain_job.monitor.log_reader import list_window_objects, map_window, window_bounds, window_partitions
+from retrain_job.monitor.text import fit_bytes
 from retrain_job.monitor.verdict import Verdict, alert_summary, assess, metrics_of, summary, thresholds_of
 from retrain_job.monitor.window import Binning, WindowCounts, count_block
 
@@ -56,10 +57,11 @@ def run(settings: MonitorSettings, *, now: datetime | None = None) -> int:
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     clients = JobClients(settings)
     manifest = load_manifest(clients.s3, settings)
-    counts, sample = read_window(clients.s3, settings, manifest=manifest, end=settings.end or now)
+    window = window_bounds(hours=settings.window_hours, end=settings.end, now=now)
+    counts, sample = read_window(clients.s3, settings, manifest=manifest, window=window)
     verdict = assess(manifest, counts, sample=sample, settings=settings)
     report_url = write_report(clients.s3, settings, manifest=manifest, counts=counts, verdict=verdict,
-                              now=now, run_id=run_id)  # fmt: skip
+                              window=window, now=now, run_id=run_id)  # fmt: skip
     metrics = metrics_of(verdict, counts, dimensions=_dimensions(settings, manifest))
     put_metrics(clients.cloudwatch, namespace=settings.metrics_namespace, metrics=metrics)
     retrain = None
@@ -70,7 +72,7 @@ def run(settings: MonitorSettings, *, now: datetime | None = None) -> int:
             settings,
             job="monitor",
             summary=alert_summary(verdict, environment=settings.environment),
-            body=summary(verdict, counts, report_url=report_url, retrain=retrain),
+            body=fit_bytes(summary(verdict, counts, report_url=report_url, retrain=retrain)),
         )
     print(summary(verdict, counts, report_url=report_url, retrain=retrain))
     return EXIT_FAILED if retrain and retrain.failed else EXIT_CHECKED
@@ -99,15 +101,27 @@ def load_manifest(s3: Any, settings: MonitorSettings) -> Manifest:
 
 
 def read_window(
-    s3: Any, settings: MonitorSettings, *, manifest: Manifest, end: datetime
+    s3: Any, settings: MonitorSettings, *, manifest: Manifest, window: tuple[datetime, datetime]
 ) -> tuple[WindowCounts, concept.Sample | None]:
-    """Stream the window's logs into counts (and a bounded sample when concept drift is on)."""
-    layout = LogLayout.from_features(manifest.features, model_version=settings.model_version)
+    """Stream the rows stamped in [start, end) into counts (and a bounded sample when concept
+    drift is on): the hour partitions overlapping the window are read, rows kept by timestamp."""
+    start, end = window
+    layout = LogLayout.from_features(
+        manifest.features, model_version=settings.model_version, start=start, end=end
+    )
     binning = Binning.from_manifest(manifest)
     names = manifest.feature_names
     size = settings.sample_rows
-    prefixes = window_prefixes(settings.environment_log_prefix, end=end, hours=settings.window_hours)
-    keys = list_window_keys(s3, bucket=_log_bucket(settings), prefixes=prefixes)
+    partitions = window_partitions(settings.environment_log_prefix, start=start, end=end)
+    try:
+        objects = list_window_objects(s3, bucket=_log_bucket(settings), prefixes=partitions)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchBucket":
+            raise
+        raise MonitorInputError(
+            f"{settings.variable('log_bucket')}: bucket s3://{settings.log_bucket} does not exist "
+            "(it holds the prediction logs the monitor reads)"
+        ) from None
 
     def summarise(block: bytes) -> tuple[WindowCounts, concept.Sample | None]:
         columns = parse_block(block, layout)
@@ -123,7 +137,7 @@ def read_window(
     for counts, part in map_window(
         s3,
         bucket=_log_bucket(settings),
-        keys=keys,
+        objects=objects,
         summarise=summarise,
         on_corrupt=lambda key, error: corrupt.append(f"{key}: {error}"),
         workers=settings.workers,
@@ -141,12 +155,13 @@ def write_report(
     manifest: Manifest,
     counts: WindowCounts,
     verdict: Verdict,
+    window: tuple[datetime, datetime],
     now: datetime,
     run_id: str,
 ) -> str:
     """JSON and HTML reports under the run's dated folder and `latest/`; the run's HTML URL."""
     document = report.build_report(
-        run=_run_facts(settings, manifest, run_id=run_id, end=settings.end or now),
+        run=_run_facts(settings, manifest, run_id=run_id, window=window),
         counts=counts,
         thresholds=thresholds_of(settings),
         status=verdict.status,
@@ -196,12 +211,13 @@ def _log_bucket(settings: MonitorSettings) -> str:
 
 
 def _run_facts(
-    settings: MonitorSettings, manifest: Manifest, *, run_id: str, end: datetime
+    settings: MonitorSettings, manifest: Manifest, *, run_id: str, window: tuple[datetime, datetime]
 ) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "environment": settings.environment,
-        "window_end": end.isoformat(),
+        "window_start": window[0].isoformat(),
+        "window_end": window[1].isoformat(),
         "window_hours": settings.window_hours,
         "champion_bundle": f"s3://{settings.model_bucket}/{settings.model_key}",
         "champion_version": manifest.bundle_version,

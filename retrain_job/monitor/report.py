@@ -14,7 +14,8 @@ from typing import Any
 
 from ml_deploy.reference import PROBABILITY_EDGES
 from retrain_job.monitor.concept import ConceptDrift
-from retrain_job.monitor.drift import FeatureDrift, PredictionDrift, Thresholds
+from retrain_job.monitor.drift import ALERTING, FeatureDrift, PredictionDrift, Thresholds
+from retrain_job.monitor.text import clip
 from retrain_job.monitor.window import WindowCounts
 
 _PROBABILITY_BINS = [f"p {low:.2f}-{high:.2f}" for low, high in itertools.pairwise(PROBABILITY_EDGES)]
@@ -38,12 +39,13 @@ def build_report(
     return {
         "run": run,
         "status": status,
-        "drifted_features": [f.name for f in features if f.status == "drift"],
+        "drifted_features": [f.name for f in features if f.status in ALERTING],
         "rows": {
             "seen": counts.rows,
             "malformed": counts.malformed,
             "other_model_versions": counts.filtered,
-            "corrupt_objects": counts.corrupt_objects[:50],
+            "outside_window": counts.outside_window,
+            "corrupt_objects": [clip(text, 400) for text in counts.corrupt_objects[:50]],
         },
         "thresholds": dataclasses.asdict(thresholds),
         "note": P_VALUE_NOTE,
@@ -67,6 +69,7 @@ def render_html(report: dict[str, Any]) -> str:
         f"<tr><th>rows seen</th><td>{rows['seen']}</td></tr>",
         f"<tr><th>malformed rows</th><td>{rows['malformed']}</td></tr>",
         f"<tr><th>rows of other model versions</th><td>{rows['other_model_versions']}</td></tr>",
+        f"<tr><th>rows stamped outside the window</th><td>{rows.get('outside_window', 0)}</td></tr>",
         f"<tr><th>drift when</th><td>{escape(_rule(report['thresholds']))}</td></tr>",
         "</table>",
         f"<p class='note'>{escape(report['note'])}</p>",
@@ -112,15 +115,18 @@ def _feature_table(features: list[dict[str, Any]]) -> list[str]:
     parts = [
         "<h2>Features</h2><p class='legend'><span class='ref'>&#9632;</span> reference "
         "<span class='cur'>&#9632;</span> current</p><table><tr><th>feature</th><th>kind</th>"
-        "<th>status</th><th>PSI</th><th>test</th><th>statistic</th><th>p-value</th><th>rows</th>"
-        "<th>missing (ref &rarr; now)</th><th>unseen values</th><th>distribution</th></tr>"
+        "<th>status</th><th>why</th><th>PSI</th><th>test</th><th>statistic</th><th>p-value</th>"
+        "<th>TV</th><th>rows</th><th>missing (ref &rarr; now)</th><th>unseen values</th>"
+        "<th>distribution</th></tr>"
     ]
     for f in features:
         unseen = ", ".join(f"{escape(k)}: {v}" for k, v in f["unseen"].items()) or ""
         parts.append(
             f"<tr class='{_css(f['status'])}'><td>{escape(f['name'])}</td><td>{f['kind']}</td>"
-            f"<td>{escape(f['status'])}</td><td>{_num(f['psi'])}</td><td>{f['test']}</td>"
-            f"<td>{_num(f['statistic'])}</td><td>{_num(f['p_value'], p=True)}</td><td>{f['rows']}</td>"
+            f"<td>{escape(f['status'])}</td><td>{escape('; '.join(f['reasons']))}</td>"
+            f"<td>{_num(f['psi'])}</td><td>{f['test']}</td>"
+            f"<td>{_num(f['statistic'])}</td><td>{_num(f['p_value'], p=True)}</td>"
+            f"<td>{_num(f['distance'])}</td><td>{f['rows']}</td>"
             f"<td>{f['missing_rate_reference']:.1%} &rarr; {f['missing_rate_current']:.1%}</td>"
             f"<td>{unseen}</td>"
             f"<td>{_bars(f['reference_shares'], f['current_shares'], labels=f['bin_labels'])}</td></tr>"
@@ -150,8 +156,11 @@ def _bars(reference: list[float], current: list[float], *, labels: list[str] | N
 
 def _rule(thresholds: dict[str, Any]) -> str:
     return (
-        f"KS >= {thresholds['ks']} or PSI >= {thresholds['psi_drift']} "
-        f"(moderate: PSI >= {thresholds['psi_moderate']}); at least {thresholds['min_rows']} rows"
+        f"KS >= {thresholds['ks']} (numeric), total variation >= {thresholds['category']} "
+        f"(categorical), PSI >= {thresholds['psi_drift']}, missing rate changed by >= "
+        f"{thresholds['missing']}, an unseen category in >= {thresholds['unseen']:.1%} of rows, or "
+        f"a feature absent from every row (moderate: PSI >= {thresholds['psi_moderate']}); "
+        f"at least {thresholds['min_rows']} rows"
     )
 
 
@@ -162,7 +171,7 @@ def _num(value: float | None, *, p: bool = False) -> str:
 
 
 def _css(status: str) -> str:
-    return {"drift": "drift", "moderate": "moderate", "ok": "ok"}.get(status, "none")
+    return {"drift": "drift", "absent": "drift", "moderate": "moderate", "ok": "ok"}.get(status, "none")
 
 
 def _finite(document: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,9 +11,11 @@ from ml_deploy.settings import MonitorSettings
 from retrain_job.common import metric
 from retrain_job.monitor import concept, drift
 from retrain_job.monitor.publishing import RetrainDecision
+from retrain_job.monitor.text import clip
 from retrain_job.monitor.window import WindowCounts
 
 CONCEPT_MIN_SAMPLE = 100  # fewer sampled rows than this: the classifier check is skipped
+MAX_REASONS = 6  # per feature in the alert; the report lists every one
 
 
 @dataclass
@@ -24,7 +27,8 @@ class Verdict:
 
     @property
     def drifted(self) -> list[drift.FeatureDrift]:
-        return [feature for feature in self.features if feature.status == "drift"]
+        """Features that alert: drifted, or absent from every row of the window."""
+        return [feature for feature in self.features if feature.status in drift.ALERTING]
 
 
 def thresholds_of(settings: MonitorSettings) -> drift.Thresholds:
@@ -33,6 +37,9 @@ def thresholds_of(settings: MonitorSettings) -> drift.Thresholds:
         psi_drift=settings.psi_threshold,
         psi_moderate=settings.psi_moderate,
         ks=settings.ks_threshold,
+        category=settings.category_threshold,
+        missing=settings.missing_threshold,
+        unseen=settings.unseen_threshold,
         min_rows=settings.min_rows,
     )
 
@@ -51,7 +58,7 @@ def assess(
     found = None
     if sample is not None and len(sample.rows) >= CONCEPT_MIN_SAMPLE:
         found = concept.detect(manifest, sample, threshold=settings.concept_auc_threshold)
-    drifted = any(f.status == "drift" for f in features) or prediction.status == "drift"
+    drifted = any(f.status in drift.ALERTING for f in features) or prediction.status == "drift"
     drifted = drifted or bool(found and found.drifted)
     return Verdict("drift" if drifted else "ok", features, prediction, found)
 
@@ -70,16 +77,29 @@ def metrics_of(verdict: Verdict, counts: WindowCounts, *, dimensions: dict[str, 
         metrics.append(metric("ConceptAUC", verdict.concept.auc, dimensions=dimensions))
     for feature in verdict.features:
         per_feature = {**dimensions, "Feature": feature.name}
+        metrics.append(metric("MissingRate", feature.missing_rate_current, dimensions=per_feature))
+        if feature.status == "absent":
+            continue  # no distribution to measure; CloudWatch refuses NaN
         metrics.append(metric("PSI", feature.psi, dimensions=per_feature))
         if feature.ks is not None:
             metrics.append(metric("KS", feature.ks, dimensions=per_feature))
+        if feature.distance is not None:
+            metrics.append(metric("CategoryDistance", feature.distance, dimensions=per_feature))
     return metrics
 
 
 def alert_summary(verdict: Verdict, *, environment: str) -> str:
     """What the alert's subject says: where, and which features drifted."""
-    names = ", ".join(f.name for f in verdict.drifted) or "predictions"
+    names = ", ".join(clip(f.name, 40) for f in verdict.drifted) or "predictions"
     return f"drift in {environment}: {len(verdict.drifted)} feature(s): {names}"
+
+
+def _measures(feature: drift.FeatureDrift) -> str:
+    """`name (KS 0.123, PSI 0.456)`: the feature's effect sizes, whatever decided its status."""
+    measures = [f"KS {feature.ks:.3f}"] if feature.ks is not None else []
+    measures += [f"TV {feature.distance:.3f}"] if feature.distance is not None else []
+    measures += [f"PSI {feature.psi:.3f}"] if math.isfinite(feature.psi) else []
+    return f"{clip(feature.name)} ({', '.join(measures)})" if measures else clip(feature.name)
 
 
 def summary(
@@ -93,10 +113,12 @@ def summary(
         lines.append(
             f"{len(counts.corrupt_objects)} log object(s) were truncated or not gzip; see the report."
         )
+    if counts.outside_window:
+        lines.append(
+            f"{counts.outside_window} row(s) in the partitions read were stamped outside the window."
+        )
     for feature in verdict.drifted:
-        ks = f"KS {feature.ks:.3f}, " if feature.ks is not None else ""
-        unseen = f", unseen values {feature.unseen}" if feature.unseen else ""
-        lines.append(f"- {feature.name}: {ks}PSI {feature.psi:.3f}{unseen}")
+        lines.append(f"- {_measures(feature)}: " + "; ".join(feature.reasons[:MAX_REASONS]))
     if verdict.prediction and verdict.status != "no data":
         p = verdict.prediction
         lines.append(

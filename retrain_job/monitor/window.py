@@ -20,7 +20,8 @@ from ml_deploy.reference import (
     bin_probabilities,
     count_categories,
 )
-from retrain_job.monitor.log_reader import Columns
+from retrain_job.monitor.log_parser import Columns
+from retrain_job.monitor.text import clip
 
 UNSEEN = -2  # code of a category value the manifest does not know
 MAX_UNSEEN_NAMES = 1000  # distinct unseen values kept by name; the rest are summed under OTHER_UNSEEN
@@ -40,9 +41,10 @@ class FeatureCounts:
         return int(self.counts.sum()) + sum(self.unseen.values())
 
     def add_unseen(self, values: Mapping[str, int]) -> None:
-        """Count unseen values by name, but never more than MAX_UNSEEN_NAMES names (an id-like
-        column would otherwise grow this without bound)."""
-        self.unseen.update(values)
+        """Count unseen values by (clipped) name, but never more than MAX_UNSEEN_NAMES names (an
+        id-like column would otherwise grow this without bound)."""
+        for value, count in values.items():
+            self.unseen[clip(value)] += count
         if len(self.unseen) > MAX_UNSEEN_NAMES:
             kept = dict(self.unseen.most_common(MAX_UNSEEN_NAMES - 1))
             rest = sum(self.unseen.values()) - sum(kept.values())
@@ -60,6 +62,7 @@ class WindowCounts:
     rows: int = 0
     malformed: int = 0
     filtered: int = 0
+    outside_window: int = 0  # rows in the partitions read but stamped outside [start, end)
     corrupt_objects: list[str] = field(default_factory=list)
 
     @classmethod
@@ -78,6 +81,7 @@ class WindowCounts:
         self.rows += other.rows
         self.malformed += other.malformed
         self.filtered += other.filtered
+        self.outside_window += other.outside_window
         self.corrupt_objects += other.corrupt_objects
 
 
@@ -144,4 +148,5 @@ def count_block(columns: Columns, binning: Binning) -> WindowCounts:
     counts.rows += columns.rows
     counts.malformed += columns.malformed
     counts.filtered += columns.filtered
+    counts.outside_window += columns.outside_window
     return counts

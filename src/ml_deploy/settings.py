@@ -231,6 +231,27 @@ class MonitorSettings(JobSettings, PredictionLogSettings):
     ks_threshold: float = Field(
         0.1, gt=0, le=1, alias="KS_THRESHOLD", description="KS statistic at or above which a feature drifted."
     )
+    category_threshold: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        alias="CATEGORY_THRESHOLD",
+        description="Total variation distance of category shares at or above which a feature drifted.",
+    )
+    missing_threshold: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        alias="MISSING_THRESHOLD",
+        description="Change of a feature's missing rate (absolute) at or above which it drifted.",
+    )
+    unseen_threshold: float = Field(
+        0.01,
+        gt=0,
+        le=1,
+        alias="UNSEEN_THRESHOLD",
+        description="Share of a feature's values one unseen category must reach to alert by name.",
+    )
     retrain_on_drift: bool = Field(
         False, alias="RETRAIN_ON_DRIFT", description="Submit the retrain job on drift."
     )

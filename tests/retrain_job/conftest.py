@@ -29,6 +29,7 @@ WINDOW_END = datetime(2026, 11, 23, 10, 30, tzinfo=UTC)
 MODEL_BUCKET = "ml-deploy-models-test"
 LOG_BUCKET = "ml-deploy-logs-test"
 MODEL_KEY = "models/churn/model-bundle.zip"
+LOGGED_AT = WINDOW_END - timedelta(minutes=1)  # inside the window [end - hours, end), in end's hour
 
 
 def log_lines(
@@ -44,7 +45,7 @@ def log_lines(
         record = {
             "request_id": f"req-{i:06d}",
             "record_index": 0,
-            "timestamp": payload_log.utc_timestamp(WINDOW_END),
+            "timestamp": payload_log.utc_timestamp(LOGGED_AT),
             "model_version": model_version,
             "environment": "prod",
             "input": {name: _plain(column.iat[i]) for name, column in columns.items()},
@@ -59,17 +60,35 @@ def _plain(value: Any) -> Any:
 
 
 def write_logs(
-    s3: Any, lines: Sequence[bytes], *, hours_back: int = 0, objects: int = 2, environment: str = "prod"
+    s3: Any,
+    lines: Sequence[bytes],
+    *,
+    hours_back: int = 0,
+    objects: int = 2,
+    environment: str = "prod",
+    when: datetime | None = None,
 ) -> list[str]:
-    """Spread `lines` over `objects` gzip objects in the hour partition `hours_back` before the end."""
-    when = WINDOW_END - timedelta(hours=hours_back)
+    """Spread `lines` over `objects` gzip objects, stamped `when` (default: a minute before the
+    window's end, `hours_back` hours earlier) and filed under its hour, as the service does."""
+    when = when or WINDOW_END - timedelta(hours=hours_back, minutes=1)
     keys = []
     for part in np.array_split(np.arange(len(lines)), objects):
         key = payload_log.object_key(f"predictions/{environment}/", when, writer="test")
-        body = gzip.compress(b"\n".join(lines[i] for i in part) + b"\n")
+        body = gzip.compress(b"\n".join(_stamped(lines[i], when) for i in part) + b"\n")
         s3.put_object(Bucket=LOG_BUCKET, Key=key, Body=body)
         keys.append(key)
     return keys
+
+
+def _stamped(line: bytes, when: datetime) -> bytes:
+    """The line with its timestamp set to `when`; a line that is not a log record as it is."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(record, dict) or "timestamp" not in record:
+        return line
+    return json.dumps({**record, "timestamp": payload_log.utc_timestamp(when)}).encode()
 
 
 @dataclass

@@ -62,7 +62,7 @@ def test_drifted_logs_are_detected_alerted_and_retrained(
     assert len(alerts) == 1, f"expected one alert in the subscribed queue, got {len(alerts)}"
     assert len(alerts[0]["Subject"]) <= 100 and "drift" in alerts[0]["Subject"], alerts[0]["Subject"]
     message = alerts[0]["Message"]
-    assert "tenure_months: KS" in message and "PSI" in message, f"the alert does not say how much: {message}"
+    assert "tenure_months (KS" in message and "PSI" in message, f"the alert does not say how much: {message}"
     assert f"s3://{LOG_BUCKET}/reports/dt=" in message and "report.html" in message, (
         f"no report link: {message}"
     )
@@ -151,7 +151,9 @@ def test_malformed_lines_are_counted_and_skipped(
     code, _, err = _run(capsys)
     report = json.loads(world.report())
     assert code == 0, err
-    assert report["rows"] == {"seen": 1_000, "malformed": 5, "other_model_versions": 0, "corrupt_objects": []}
+    assert report["rows"] == {
+        "seen": 1_000, "malformed": 5, "other_model_versions": 0, "outside_window": 0, "corrupt_objects": []
+    }  # fmt: skip
     metrics = world.cloudwatch.list_metrics(Namespace="MlDeploy", MetricName="MalformedRows")["Metrics"]
     assert metrics, "no MalformedRows metric published"
 

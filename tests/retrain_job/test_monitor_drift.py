@@ -11,7 +11,7 @@ from ml_deploy.bundle import Manifest
 from ml_deploy.schema import encode_frame
 from ml_deploy_dev import sample_data
 from retrain_job.monitor import concept, drift, report
-from retrain_job.monitor.log_reader import Columns
+from retrain_job.monitor.log_parser import Columns
 from retrain_job.monitor.window import Binning, count_block
 
 

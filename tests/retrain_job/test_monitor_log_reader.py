@@ -5,20 +5,23 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from datetime import UTC, datetime
 
 import boto3
 import numpy as np
+import pytest
 from moto import mock_aws
 
 from ml_deploy import payload_log
 from retrain_job.monitor import log_reader
-from retrain_job.monitor.log_reader import LogLayout, parse_block
+from retrain_job.monitor.log_parser import LogLayout, parse_block
 
 LAYOUT = LogLayout(numeric=("age", "charges"), categorical=("plan",))
 
 
 def _line(i: int, **overrides: object) -> bytes:
     record: dict[str, object] = {
+        "timestamp": "2026-11-23T10:05:07.123Z",
         "model_version": "v1",
         "input": {"age": i, "charges": i / 2, "plan": f"p{i % 3}"},
         "output": {"prediction": 1, "probability": (i % 10) / 10},
@@ -34,8 +37,10 @@ def test_blocks_are_whole_lines_across_reads_and_gzip_members() -> None:
         gzip.compress(b"\n".join(lines[:2_000]) + b"\n") + gzip.compress(b"\n".join(lines[2_000:]))
     )
     blocks = list(log_reader.decompressed_blocks(stream, block_bytes=10_000))
-    assert len(blocks) > 10 and all(block.endswith(b"\n") for block in blocks[:-1])
-    assert b"".join(blocks).split(b"\n")[:-1] == lines[:-1] and b"".join(blocks).endswith(lines[-1])
+    # Every block ends a line, even the last one of an object without a final newline, so blocks
+    # of consecutive objects can be parsed together.
+    assert len(blocks) > 10 and all(block.endswith(b"\n") for block in blocks)
+    assert b"".join(blocks).split(b"\n")[:-1] == lines
 
 
 def test_a_malformed_line_costs_only_itself() -> None:
@@ -76,23 +81,56 @@ def test_missing_values_and_other_versions() -> None:
     assert np.isnan(columns.numeric["age"][0]) and columns.categorical["plan"][0][0] == -1
 
 
-def test_window_listing_reads_only_its_partitions() -> None:
+@pytest.mark.parametrize("whole_object_bytes", [log_reader.WHOLE_OBJECT_BYTES, 0])
+def test_window_listing_reads_only_its_partitions(
+    whole_object_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small objects are fetched whole and parsed in batches; with a limit of 0 every object is
+    streamed instead: the same rows either way, and a truncated object reported."""
+    monkeypatch.setattr(log_reader, "WHOLE_OBJECT_BYTES", whole_object_bytes)
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="logs-bucket")
         for key in ("p/dt=2026-11-23/hour=09/a.jsonl.gz", "p/dt=2026-11-23/hour=10/b.jsonl.gz",
                     "p/dt=2026-11-23/hour=11/c.jsonl.gz", "p/dt=2026-11-23/hour=10/notes.txt"):  # fmt: skip
             s3.put_object(Bucket="logs-bucket", Key=key, Body=gzip.compress(_line(1)))
-        keys = log_reader.list_window_keys(
+        objects = log_reader.list_window_objects(
             s3, bucket="logs-bucket", prefixes=["p/dt=2026-11-23/hour=09/", "p/dt=2026-11-23/hour=10/"]
         )
+        keys = [item.key for item in objects]
         assert keys == ["p/dt=2026-11-23/hour=09/a.jsonl.gz", "p/dt=2026-11-23/hour=10/b.jsonl.gz"]
         truncated = gzip.compress(b"\n".join(_line(i) for i in range(100)))[:-30]
         s3.put_object(Bucket="logs-bucket", Key="p/dt=2026-11-23/hour=11/d.jsonl.gz", Body=truncated)
         corrupt: list[str] = []
         results = list(log_reader.map_window(
-            s3, bucket="logs-bucket", keys=["p/dt=2026-11-23/hour=11/d.jsonl.gz", *keys],
+            s3, bucket="logs-bucket",
+            objects=[log_reader.LogObject("p/dt=2026-11-23/hour=11/d.jsonl.gz", len(truncated)), *objects],
             summarise=lambda block: parse_block(block, LAYOUT).rows,
             on_corrupt=lambda key, error: corrupt.append(key),
         ))  # fmt: skip
-        assert results == [1, 1] and corrupt == ["p/dt=2026-11-23/hour=11/d.jsonl.gz"]
+        assert sum(results) == 2 and corrupt == ["p/dt=2026-11-23/hour=11/d.jsonl.gz"]
+
+
+def test_probabilities_outside_zero_one_and_lines_without_timestamp_are_malformed() -> None:
+    lines = [_line(i) for i in range(100)]
+    lines[3] = _line(3, output={"prediction": 1, "probability": 1.5})
+    lines[4] = _line(4, output={"prediction": 0, "probability": -0.01})
+    record = json.loads(_line(5))
+    del record["timestamp"]
+    lines[5] = json.dumps(record).encode()
+    columns = parse_block(b"\n".join(lines), LAYOUT)
+    assert (columns.rows, columns.malformed) == (97, 3), (columns.rows, columns.malformed)
+    assert columns.probabilities.min() >= 0.0 and columns.probabilities.max() <= 1.0
+
+
+def test_rows_are_kept_by_timestamp_in_start_inclusive_end_exclusive() -> None:
+    stamps = ["2026-11-23T09:59:59.999Z", "2026-11-23T10:00:00.000Z", "2026-11-23T10:59:59.999Z",
+              "2026-11-23T11:00:00.000Z", "2026-11-23T10:30:00+00:00"]  # fmt: skip
+    block = b"\n".join(_line(i, timestamp=stamp) for i, stamp in enumerate(stamps))
+    layout = LogLayout(
+        numeric=LAYOUT.numeric, categorical=LAYOUT.categorical,
+        start=datetime(2026, 11, 23, 10, tzinfo=UTC), end=datetime(2026, 11, 23, 11, tzinfo=UTC),
+    )  # fmt: skip
+    columns = parse_block(block, layout)
+    assert (columns.rows, columns.outside_window, columns.malformed) == (3, 2, 0)
+    assert columns.numeric["age"].tolist() == [1.0, 2.0, 4.0], "the wrong rows were kept"
