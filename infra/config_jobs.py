@@ -84,6 +84,24 @@ class JobsConfig(Section):
         le=1,
         description="KS statistic at which a feature counts as drifted.",
     )
+    category_threshold: float = Field(
+        MonitorSettings.default("category_threshold"),
+        gt=0,
+        le=1,
+        description="Distance of a categorical feature's shares (total variation) at which it drifted.",
+    )
+    missing_threshold: float = Field(
+        MonitorSettings.default("missing_threshold"),
+        gt=0,
+        le=1,
+        description="Change of a feature's missing rate at which it counts as drifted.",
+    )
+    unseen_threshold: float = Field(
+        MonitorSettings.default("unseen_threshold"),
+        gt=0,
+        le=1,
+        description="Share of a feature's values one unseen category may reach before it counts as drifted.",
+    )
     retrain_on_drift: bool = Field(True, description="Monitor submits the retrain job when drift is found.")
     retrain_cooldown_hours: int = Field(
         MonitorSettings.default("retrain_cooldown_hours"),

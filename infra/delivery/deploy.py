@@ -95,8 +95,8 @@ def create_deploy_project(
                 plain_variable("CLUSTER_NAME", target.cluster_name),
                 plain_variable("SERVICE_NAME", target.service_name),
                 plain_variable("TASK_DEFINITION", target.task_definition_arn),
-                plain_variable("LOG_BUCKET", inputs.log_bucket.bucket),
-                plain_variable("REPORTS_PREFIX", inputs.layout.reports_prefix),
+                plain_variable("EVIDENCE_BUCKET", inputs.log_bucket.bucket),
+                plain_variable("EVIDENCE_REPORTS_PREFIX", inputs.layout.reports_prefix),
             ],
         ),
         logs_config=aws.codebuild.ProjectLogsConfigArgs(

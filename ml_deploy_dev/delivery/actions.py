@@ -128,7 +128,7 @@ def _local_deploy(project: BuildProject, site: LocalSite) -> dict[str, str]:
     return {
         LOCAL_VARIABLE: "1",
         STATE_VARIABLE: str(site.state_file),
-        "LOG_BUCKET": str(read_state(site.state_file)["log_bucket"]),
+        "EVIDENCE_BUCKET": str(read_state(site.state_file)["log_bucket"]),
     }
 
 

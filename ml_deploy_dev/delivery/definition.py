@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ml_deploy.layout import SERVICE_CONTAINER
 from ml_deploy.settings import ServiceSettings, SmokeHookSettings
 from ml_deploy_dev.program import Program, Resource, run_program
 
@@ -155,7 +156,9 @@ def _service_environments(program: Program) -> dict[str, str]:
     services = {}
     for service in program.of_type("aws:ecs/service:Service"):
         task = program.by_id(service.inputs["taskDefinition"])
-        (container, *_) = json.loads(task.inputs["containerDefinitions"])
+        (container,) = [
+            c for c in json.loads(task.inputs["containerDefinitions"]) if c["name"] == SERVICE_CONTAINER
+        ]
         values = {item["name"]: item["value"] for item in container.get("environment", [])}
         if variable in values:
             services[service.state["name"]] = values[variable]

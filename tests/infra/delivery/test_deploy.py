@@ -174,7 +174,7 @@ def pulumi_registration(
     }
     request["containerDefinitions"] = json.loads(inputs["containerDefinitions"])
     request.update(changes)
-    (container,) = request["containerDefinitions"]
+    container = model_server(request["containerDefinitions"])
     container["environment"] += [{"name": k, "value": v} for k, v in (variables or {}).items()]
     return {**request, "tags": [*STACK_TAGS, DEPLOYED_TAG]}
 
@@ -192,10 +192,15 @@ def ecs(dev_program: Program) -> Iterator[tuple[Any, str, str]]:
         yield client, "serving", first["taskDefinitionArn"]
 
 
+def model_server(containers: list[dict[str, Any]]) -> dict[str, Any]:
+    (container,) = [c for c in containers if c["name"] == SERVICE_CONTAINER]
+    return container
+
+
 def running(client: Any) -> dict[str, Any]:
     arn = client.describe_services(cluster="serving", services=["stage"])["services"][0]["taskDefinition"]
     described = client.describe_task_definition(taskDefinition=arn, include=["TAGS"])
-    (container,) = described["taskDefinition"]["containerDefinitions"]
+    container = model_server(described["taskDefinition"]["containerDefinitions"])
     return {
         "cpu": described["taskDefinition"]["cpu"],
         "image": container["image"],
@@ -246,9 +251,13 @@ def test_only_the_model_server_image_changes(ecs: tuple[Any, str, str]) -> None:
             "taskDefinition"
         ]
     )["taskDefinition"]
-    (old,), (new,) = before["containerDefinitions"], after["containerDefinitions"]
-    assert new["name"] == SERVICE_CONTAINER and new["image"] == X
+    old, new = model_server(before["containerDefinitions"]), model_server(after["containerDefinitions"])
+    assert new["image"] == X
     assert {**new, "image": None} == {**old, "image": None}, "the deploy changed more than the image"
+    sidecars = [c for c in after["containerDefinitions"] if c["name"] != SERVICE_CONTAINER]
+    assert sidecars == [c for c in before["containerDefinitions"] if c["name"] != SERVICE_CONTAINER], (
+        "the deploy changed another container than the model server"
+    )
     for key in ("cpu", "memory", "taskRoleArn", "executionRoleArn", "networkMode", "family"):
         assert after[key] == before[key], f"{key} differs from Pulumi's revision"
 
