@@ -16,6 +16,7 @@ import pulumi_aws as aws
 from infra.delivery.targets import connection_service
 from infra.iam import service_role
 from ml_deploy.layout import archived_bundle_key
+from ml_deploy.settings import RetrainSettings
 
 BUILD_IMAGE = "aws/codebuild/standard:7.0"
 # The key under `reports:` in buildspec.yml. CodeBuild resolves a report group *name* given
@@ -127,8 +128,9 @@ def create_build_project(
                 plain_variable("CONTAINER_NAME", inputs.container_name),
                 plain_variable("AWS_ACCOUNT_ID", identity.account_id),
                 plain_variable("MODEL_ARTIFACT_NAME", inputs.model_artifact_name),
-                plain_variable("MODEL_BUCKET", inputs.model_bucket.bucket),
-                plain_variable("MODEL_ARCHIVE_PREFIX", inputs.model_archive_prefix),
+                # Where the retrain job archives, by its names for them (buildspec.yml reads them).
+                plain_variable(RetrainSettings.variable("model_bucket"), inputs.model_bucket.bucket),
+                plain_variable(RetrainSettings.variable("model_archive_prefix"), inputs.model_archive_prefix),
             ],
         ),
         cache=aws.codebuild.ProjectCacheArgs(
