@@ -17,6 +17,7 @@ import hashlib
 import io
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,9 @@ CONFLICT_BACKOFF_SECONDS = 0.5
 
 _EXISTS = "PreconditionFailed"  # 412: the key holds an object
 _RACED = "ConditionalRequestConflict"  # 409: a concurrent write to the key; AWS says retry
-_GONE = ("NoSuchKey", "404")  # deleted between our 412 and our read: write it again
+# Deleted between our 412 and our read: write it again. (S3 says NoSuchKey only to a caller that
+# may list the bucket; the build role may not, so there it is an AccessDenied, reported as is.)
+_GONE = ("NoSuchKey", "404")
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ def content_sha256(data: bytes) -> str:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = sorted((info for info in archive.infolist() if not info.is_dir()), key=_name)
             lines = [f"{info.filename}\0{_sha256(archive.read(info))}\n" for info in members]
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, zlib.error):
         return _sha256(data)
     return _sha256("".join(lines).encode())
 
