@@ -91,7 +91,7 @@ def main() -> None:
         content = _best(lambda: _timed(lambda: content_sha256(data)), repeat * 10)
 
     print(f"bundle {len(data) / 1e6:.2f} MB, best of {repeat}")
-    print(f"{'step':58} {'seconds':>8} {'ratio':>6}")
+    print(f"{'step':68} {'seconds':>10} {'ratio':>6}")
     rows = [
         ("baseline: bundle show --field bundle_version (a step already run)", baseline, baseline),
         ("archive-bundle, first archive (conditional PUT)", written, baseline),
@@ -100,7 +100,7 @@ def main() -> None:
         ("content sha256 of the zip's members (in process)", content, plain),
     ]
     for name, seconds, against in rows:
-        print(f"{name:58} {seconds:8.3f} {seconds / against:6.2f}")
+        print(f"{name:68} {seconds:10.5f} {seconds / against:6.2f}")
 
 
 def _timed(work: Callable[[], object]) -> float:
