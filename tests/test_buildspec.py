@@ -1,7 +1,8 @@
 """buildspec.yml against the infra that runs it: variables, artifact names, reports, exports.
 
 The buildspec can only be run by CodeBuild, so these tests check what a mismatch would break
-at deploy time, and run its pure shell steps (version, tag, creation time) locally.
+at deploy time, and run its local steps (pack, version, tag, creation time, the bundle's archive
+copy against moto_server on 127.0.0.1) with the variables the project sets.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,8 @@ import yaml
 from infra.delivery.build import JUNIT_REPORT
 from infra.delivery.stages import BUILD_NAMESPACE, MODEL_ARTIFACT
 from ml_deploy.bundle import MODEL_NAME, metrics_summary, read_manifest
-from ml_deploy.layout import BUNDLE_FILE
+from ml_deploy.layout import BUNDLE_FILE, archived_bundle_key
+from ml_deploy_dev.local_aws import LocalAws, create_bucket, moto_server
 from ml_deploy_dev.program import ROOT, Program
 from tests.infra.pipeline_program import action, run_pipeline, the_pipeline
 
@@ -39,6 +42,24 @@ def buildspec() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def program() -> Program:
     return run_pipeline()
+
+
+@pytest.fixture(scope="module")
+def local_account() -> Iterator[LocalAws]:
+    with moto_server() as aws:
+        yield aws
+
+
+@pytest.fixture
+def aws(local_account: LocalAws, program: Program) -> LocalAws:
+    """The local account with an empty model bucket named as the build project names it."""
+    s3, bucket = local_account.client("s3"), project_environment(program)["MODEL_BUCKET"]
+    if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        create_bucket(local_account, bucket, versioned=True)
+    listed = s3.list_object_versions(Bucket=bucket)
+    for version in listed.get("Versions", []) + listed.get("DeleteMarkers", []):
+        s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+    return local_account
 
 
 def commands(buildspec: dict[str, Any]) -> list[str]:
@@ -135,8 +156,11 @@ def _run_steps(lines: list[str], *, env: dict[str, str], cwd: Path) -> dict[str,
     return dict(pairs)
 
 
-def _pre_build(buildspec: dict[str, Any], program: Program, model_dir: Path, cwd: Path) -> dict[str, str]:
-    """Run pre_build's local steps (no make, no AWS) with the variables CodeBuild would set."""
+def _pre_build(
+    buildspec: dict[str, Any], program: Program, model_dir: Path, cwd: Path, aws: LocalAws
+) -> dict[str, str]:
+    """Run pre_build's steps but make and the ECR ones with the variables CodeBuild would set;
+    boto3 reaches the local account through AWS_ENDPOINT_URL."""
     local = [
         line
         for line in buildspec["phases"]["pre_build"]["commands"]
@@ -144,6 +168,7 @@ def _pre_build(buildspec: dict[str, Any], program: Program, model_dir: Path, cwd
     ]
     env = {
         **project_environment(program),
+        **aws.environment,
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
         # The checked-out source's own code, as `make install` (pip install -e .) makes it.
         "PYTHONPATH": str(ROOT / "src"),
@@ -157,10 +182,10 @@ def _pre_build(buildspec: dict[str, Any], program: Program, model_dir: Path, cwd
 
 
 def test_pre_build_names_the_image_after_commit_and_model(
-    buildspec: dict[str, Any], program: Program, trained_bundle: Path, tmp_path: Path
+    buildspec: dict[str, Any], program: Program, trained_bundle: Path, tmp_path: Path, aws: LocalAws
 ) -> None:
     manifest = read_manifest(trained_bundle)
-    result = _pre_build(buildspec, program, _bundle_dir(tmp_path, trained_bundle), tmp_path)
+    result = _pre_build(buildspec, program, _bundle_dir(tmp_path, trained_bundle), tmp_path, aws)
     assert result["MODEL_VERSION"] == manifest.bundle_version
     tag = f"0123456789ab-{manifest.bundle_version}"
     assert result["IMAGE_TAG"] == tag, "the tag must name both the commit and the model"
@@ -176,11 +201,41 @@ def test_pre_build_names_the_image_after_commit_and_model(
 
 
 def test_a_tampered_bundle_fails_the_build_with_the_reason(
-    buildspec: dict[str, Any], program: Program, trained_bundle: Path, tmp_path: Path
+    buildspec: dict[str, Any], program: Program, trained_bundle: Path, tmp_path: Path, aws: LocalAws
 ) -> None:
     model_dir = _bundle_dir(tmp_path, trained_bundle)
     model = model_dir / MODEL_NAME
     model.write_bytes(model.read_bytes() + b"tampered")
     with pytest.raises(AssertionError, match="checksum mismatch"):
-        _pre_build(buildspec, program, model_dir, tmp_path)
+        _pre_build(buildspec, program, model_dir, tmp_path, aws)
     assert not (tmp_path / "service/model" / BUNDLE_FILE).exists(), "a bad bundle was left for docker"
+    archived = aws.client("s3").list_objects_v2(Bucket=project_environment(program)["MODEL_BUCKET"])
+    assert "Contents" not in archived, "a bundle that failed verification was archived"
+
+
+def test_pre_build_archives_the_bundle_it_built_where_the_smoke_test_reads_it(
+    buildspec: dict[str, Any], program: Program, trained_bundle: Path, tmp_path: Path, aws: LocalAws
+) -> None:
+    """A hand upload writes only the trigger key; the build keeps every bundle it builds."""
+    variables = project_environment(program)
+    version = read_manifest(trained_bundle).bundle_version
+    key = archived_bundle_key(variables["MODEL_ARCHIVE_PREFIX"], version)
+    hook = program.one("aws:lambda/function:Function", "serving-stage-smoke-hook").inputs
+    hook_variables = hook["environment"]["variables"]
+    assert hook_variables["BUNDLE_KEY_TEMPLATE"].format(version=version) == key, "the hook reads elsewhere"
+    assert hook_variables["MODEL_BUCKET"] == variables["MODEL_BUCKET"], "the hook reads another bucket"
+
+    _pre_build(buildspec, program, _bundle_dir(tmp_path, trained_bundle), tmp_path, aws)
+    again = _pre_build(buildspec, program, _bundle_dir(tmp_path, trained_bundle), tmp_path, aws)
+
+    s3 = aws.client("s3")
+    archived = s3.get_object(Bucket=variables["MODEL_BUCKET"], Key=key)["Body"].read()
+    assert read_manifest(_written(tmp_path / "archived.zip", archived)).bundle_version == version
+    versions = s3.list_object_versions(Bucket=variables["MODEL_BUCKET"], Prefix=key)["Versions"]
+    assert len(versions) == 1, "a rebuild of the same bundle wrote the archive key again"
+    assert again["MODEL_VERSION"] == version
+
+
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path

@@ -15,6 +15,8 @@ import pulumi_aws as aws
 
 from infra.delivery.targets import connection_service
 from infra.iam import service_role
+from ml_deploy.layout import archived_bundle_key
+from ml_deploy.settings import RetrainSettings
 
 BUILD_IMAGE = "aws/codebuild/standard:7.0"
 # The key under `reports:` in buildspec.yml. CodeBuild resolves a report group *name* given
@@ -30,6 +32,10 @@ class BuildInputs:
 
     key: aws.kms.Key
     artifacts_bucket: aws.s3.Bucket
+    # The build archives every bundle it builds here (`ml-deploy archive-bundle`): the smoke test
+    # reads the deployed version's golden records from its archived bundle.
+    model_bucket: aws.s3.Bucket
+    model_archive_prefix: str
     service_repo: aws.ecr.Repository
     jobs_repo: aws.ecr.Repository
     container_name: str
@@ -99,12 +105,12 @@ def create_build_project(
         service="codebuild.amazonaws.com",
         statements=_build_statements(inputs, log_group, report_group),
         parent=parent,
-        description="CodeBuild: test, verify the model bundle, build and push the images",
+        description="CodeBuild: test, verify and archive the model bundle, build and push the images",
     ).role
     project = aws.codebuild.Project(
         f"{name}-build",
         name=project_name,
-        description="Tests, verifies the model bundle, builds the service and jobs images",
+        description="Tests, verifies and archives the model bundle, builds the service and jobs images",
         service_role=role.arn,
         build_timeout=inputs.timeout_minutes,
         encryption_key=inputs.key.arn,
@@ -122,6 +128,9 @@ def create_build_project(
                 plain_variable("CONTAINER_NAME", inputs.container_name),
                 plain_variable("AWS_ACCOUNT_ID", identity.account_id),
                 plain_variable("MODEL_ARTIFACT_NAME", inputs.model_artifact_name),
+                # Where the retrain job archives, by its names for them (buildspec.yml reads them).
+                plain_variable(RetrainSettings.variable("model_bucket"), inputs.model_bucket.bucket),
+                plain_variable(RetrainSettings.variable("model_archive_prefix"), inputs.model_archive_prefix),
             ],
         ),
         cache=aws.codebuild.ProjectCacheArgs(
@@ -196,7 +205,9 @@ def _build_statements(
             "Resource": report_group.arn,
         },
         *_image_push_statements(inputs),
+        *_archive_bundle_statements(inputs),
         {
+            # The model bucket is encrypted with the stack key too (the archived bundles).
             "Sid": "UseStackKeyForArtifactsAndLogs",
             "Effect": "Allow",
             "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
@@ -205,6 +216,26 @@ def _build_statements(
         *clone_through_connection_statements(
             inputs.connection_arn, configured_connection_arn=inputs.configured_connection_arn
         ),
+    ]
+
+
+def _archive_bundle_statements(inputs: BuildInputs) -> list[dict[str, Any]]:
+    """What `ml-deploy archive-bundle` calls: the conditional PUT of the bundle at its archive key,
+    the GET of what a taken key holds (to compare), and the bucket's default encryption it names."""
+    archived_bundles = archived_bundle_key(inputs.model_archive_prefix, "*")
+    return [
+        {
+            "Sid": "ArchiveBuiltBundles",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": pulumi.Output.concat(inputs.model_bucket.arn, "/", archived_bundles),
+        },
+        {
+            "Sid": "ReadModelBucketEncryption",
+            "Effect": "Allow",
+            "Action": "s3:GetEncryptionConfiguration",
+            "Resource": inputs.model_bucket.arn,
+        },
     ]
 
 

@@ -61,7 +61,8 @@ class PipelineArgs:
     prod: DeployTarget
     jobs: JobsTarget
     container_name: str
-    # Where the smoke-test verdicts and drift reports are in the log bucket (the approval's evidence).
+    # Where the build archives bundles (model bucket), and where the smoke-test verdicts and drift
+    # reports are in the log bucket (the approval's evidence).
     layout: ObjectLayout = DEFAULT_LAYOUT
 
 
@@ -182,6 +183,8 @@ class Pipeline(pulumi.ComponentResource):
             inputs=BuildInputs(
                 key=args.key,
                 artifacts_bucket=args.buckets.artifacts,
+                model_bucket=args.buckets.models,
+                model_archive_prefix=args.layout.model_archive_prefix,
                 service_repo=args.registry.service_repo,
                 jobs_repo=args.registry.jobs_repo,
                 container_name=args.container_name,

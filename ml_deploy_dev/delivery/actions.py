@@ -114,6 +114,7 @@ def codebuild(definition: PipelineDefinition, site: LocalSite, action: Action, r
         IMAGES_VARIABLE: str(site.workdir / "images"),
         **({"PYTEST_ADDOPTS": site.pytest_args} if site.pytest_args else {}),
         **_local_deploy(project, site),
+        **_local_model_bucket(project, site),
         **{name: resolve(value, run.variables) for name, value in action_variables(action).items()},
     }
     result = run_build(project, source=source, environment=environment, output=folder / "output", say=run.say)
@@ -130,6 +131,11 @@ def _local_deploy(project: BuildProject, site: LocalSite) -> dict[str, str]:
         STATE_VARIABLE: str(site.state_file),
         "EVIDENCE_BUCKET": str(read_state(site.state_file)["log_bucket"]),
     }
+
+
+def _local_model_bucket(project: BuildProject, site: LocalSite) -> dict[str, str]:
+    """The build archives its bundle into the local account's model bucket (the program's is the mocks')."""
+    return {"MODEL_BUCKET": site.model_bucket} if "MODEL_BUCKET" in project.environment else {}
 
 
 class ApprovalRejected(Exception):

@@ -13,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ml_deploy_cli.aws import ClientFactory
 from ml_deploy_cli.backend import LOCAL_VARIABLE, Connect, connector
-from ml_deploy_cli.commands import approvals, deploy, first_model, history, rollback, status, upload
+from ml_deploy_cli.commands import approvals, archive, deploy, first_model, history, rollback, status, upload
 from ml_deploy_cli.errors import CliError, one_line
 from ml_deploy_cli.outputs import OUTPUTS_VARIABLE
 
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--local", action="store_true", help=f"the local backend instead of AWS (or {LOCAL_VARIABLE}=1)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (status, approvals, upload, first_model, rollback, history, deploy):
+    for module in (status, approvals, upload, first_model, rollback, history, deploy, archive):
         module.register(commands)
     return parser
 

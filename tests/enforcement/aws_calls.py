@@ -174,6 +174,11 @@ def _list_versions(call: Call, stack: StackFacts) -> list[Request]:
     return [_list_bucket(call.params["Bucket"], call.params.get("Prefix"), "s3:ListBucketVersions")]
 
 
+def _get_bucket_encryption(call: Call, stack: StackFacts) -> list[Request]:
+    # API_GetBucketEncryption.html: s3:GetEncryptionConfiguration on the bucket.
+    return [Request("s3:GetEncryptionConfiguration", f"arn:aws:s3:::{call.params['Bucket']}")]
+
+
 def _put_metric_data(call: Call, stack: StackFacts) -> list[Request]:
     # PutMetricData has no resource type; the namespace condition key is what scopes it.
     return [Request("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": call.params["Namespace"]})]
@@ -206,6 +211,7 @@ REQUIREMENTS: dict[tuple[str, str], Mapper] = {
     ("s3", "ListObjectsV2"): _list_objects,
     ("s3", "ListObjects"): _list_objects,
     ("s3", "ListObjectVersions"): _list_versions,
+    ("s3", "GetBucketEncryption"): _get_bucket_encryption,
     ("cloudwatch", "PutMetricData"): _put_metric_data,
     ("sns", "Publish"): _publish,
     ("batch", "SubmitJob"): _submit_job,

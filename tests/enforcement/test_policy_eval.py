@@ -112,6 +112,7 @@ SAMPLE_CALLS = [
     Call("s3", "ListObjectsV2", {"Bucket": "data", "Prefix": "p/"}),
     Call("s3", "ListObjects", {"Bucket": "data"}),
     Call("s3", "ListObjectVersions", {"Bucket": "data", "Prefix": "p/"}),
+    Call("s3", "GetBucketEncryption", {"Bucket": "data"}),
     Call("cloudwatch", "PutMetricData", {"Namespace": "MlDeploy"}),
     Call("sns", "Publish", {"TopicArn": "arn:aws:sns:eu-west-1:123456789012:alerts"}),
     Call("batch", "SubmitJob", {"jobQueue": "q", "jobDefinition": "retrain", "tags": {"a": "b"}}),

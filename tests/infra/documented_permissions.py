@@ -386,6 +386,29 @@ def smoke_hook(env: str) -> DocumentedUse:
 
 S3_GET_OBJECT = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html"
 S3_PUT_OBJECT = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html"
+S3_CONDITIONAL_WRITES = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html"
+S3_GET_BUCKET_ENCRYPTION = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketEncryption.html"
+_ARCHIVED_BUNDLE = "{model_bucket}/{model_archive_prefix}20260101T000000Z-0000000a/model-bundle.zip"
+
+ARCHIVE_BUNDLE = DocumentedUse(
+    what="Build stage `ml-deploy archive-bundle` (the built bundle at its version's archive key)",
+    # A write with If-None-Match: * needs s3:PutObject only; a taken key answers 412, and the
+    # command reads what it holds (GetObject) to compare; it names the bucket's default encryption.
+    url=S3_CONDITIONAL_WRITES,
+    role="delivery-build",
+    needs=(
+        Need("s3:PutObject", _ARCHIVED_BUNDLE),
+        Need("kms:GenerateDataKey", "{key}", VIA_S3, source=S3_SSE_KMS),
+        Need("s3:GetObject", _ARCHIVED_BUNDLE, source=S3_GET_OBJECT),
+        Need("kms:Decrypt", "{key}", VIA_S3, source=S3_SSE_KMS),
+        Need("s3:GetEncryptionConfiguration", "{model_bucket}", source=S3_GET_BUCKET_ENCRYPTION),
+    ),
+    withheld={
+        "s3:DeleteObject": "archive keys are immutable: nothing the build writes there is removed",
+        "s3:ListBucket": "a taken key answers 412 to the conditional PUT: the build never lists",
+        "s3:PutObjectAcl": "the command sets no ACL; the bucket enforces owner-only objects",
+    },
+)
 
 DOCUMENTED_USES: tuple[DocumentedUse, ...] = (
     S3_SOURCE,
@@ -406,6 +429,7 @@ DOCUMENTED_USES: tuple[DocumentedUse, ...] = (
     PROMOTE_SERVICE_ROLE,
     *(ecs_deployments(env) for env in ("stage", "prod")),
     *(smoke_hook(env) for env in ("stage", "prod")),
+    ARCHIVE_BUNDLE,
 )
 
 

@@ -28,6 +28,7 @@ def concrete_names(program: Program) -> dict[str, str]:
         "account": ACCOUNT,
         "model_bucket": _arn(program, "aws:s3/bucket:Bucket", "ml-models"),
         "model_key": str(program.outputs["modelKey"]),
+        "model_archive_prefix": str(program.outputs["modelArchivePrefix"]),
         "artifacts_bucket": _arn(program, "aws:s3/bucket:Bucket", "ml-artifacts"),
         "key": _arn(program, "aws:kms/key:Key", "data-key"),
         "approval_topic": str(program.outputs["approvalTopicArn"]),

@@ -92,26 +92,7 @@ class Buckets:
         )
 
     def _encryption(self) -> dict[str, Any]:
-        """The bucket's default encryption as PUT arguments, so a policy requiring them is met."""
-        try:
-            config = self._s3.get_bucket_encryption(Bucket=self._model_bucket)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in (
-                "ServerSideEncryptionConfigurationNotFoundError",
-                "AccessDenied",
-            ):
-                return {}  # the bucket's default applies either way
-            raise
-        rules = config.get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
-        rule = rules[0] if rules else {}
-        default = rule.get("ApplyServerSideEncryptionByDefault", {})
-        arguments: dict[str, Any] = {}
-        if default.get("SSEAlgorithm"):
-            arguments["ServerSideEncryption"] = default["SSEAlgorithm"]
-        if default.get("KMSMasterKeyID"):
-            arguments["SSEKMSKeyId"] = default["KMSMasterKeyID"]
-            arguments["BucketKeyEnabled"] = bool(rule.get("BucketKeyEnabled"))
-        return arguments
+        return default_encryption(self._s3, self._model_bucket)
 
     def _newest_key(self, bucket: str, prefix: str) -> str | None:
         pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
@@ -127,3 +108,26 @@ class Buckets:
         if not isinstance(document, dict):
             raise CliError(f"s3://{bucket}/{key} is not a JSON object")
         return document
+
+
+def default_encryption(s3: Any, bucket: str) -> dict[str, Any]:
+    """The bucket's default encryption as PUT arguments, so a policy requiring them is met."""
+    try:
+        config = s3.get_bucket_encryption(Bucket=bucket)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in (
+            "ServerSideEncryptionConfigurationNotFoundError",
+            "AccessDenied",
+        ):
+            return {}  # the bucket's default applies either way
+        raise
+    rules = config.get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
+    rule = rules[0] if rules else {}
+    default = rule.get("ApplyServerSideEncryptionByDefault", {})
+    arguments: dict[str, Any] = {}
+    if default.get("SSEAlgorithm"):
+        arguments["ServerSideEncryption"] = default["SSEAlgorithm"]
+    if default.get("KMSMasterKeyID"):
+        arguments["SSEKMSKeyId"] = default["KMSMasterKeyID"]
+        arguments["BucketKeyEnabled"] = bool(rule.get("BucketKeyEnabled"))
+    return arguments

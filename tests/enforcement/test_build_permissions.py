@@ -1,0 +1,85 @@
+"""The Build stage's own AWS calls under exactly the policy the program renders for the build role.
+
+`ml-deploy archive-bundle` runs in the build (buildspec.yml) with the project's variables; here it
+runs against moto with IAM enforcement on, as a principal holding only the build role's rendered
+policy, and each call it makes is also evaluated offline against that policy (with the KMS
+requests S3 makes for it), as the runtimes are in test_runtime_permissions.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ml_deploy.bundle import Manifest, read_bundle, read_manifest, write_bundle
+from ml_deploy.layout import archived_bundle_key
+from ml_deploy_cli.__main__ import main
+from ml_deploy_dev.program import Program
+from tests.enforcement.conftest import EnforcedAws
+from tests.enforcement.rendered import RuntimeRole, project_role
+
+
+def archive(role: RuntimeRole, bundle: Path) -> int:
+    """The buildspec's step, with the variables the build project sets."""
+    env = role.environment
+    return main(
+        ["archive-bundle", str(bundle), "--model-bucket", env["MODEL_BUCKET"],
+         "--archive-prefix", env["MODEL_ARCHIVE_PREFIX"]],
+        environ={},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def other_bundle_same_version(tmp_path: Path, trained_bundle: Path, trained_manifest: Manifest) -> Path:
+    loaded = read_bundle(trained_bundle)
+    manifest = trained_manifest.model_copy(update={"code_version": "retrained-elsewhere"})
+    return write_bundle(
+        tmp_path / "other.zip", model=loaded.model, manifest=manifest, golden_records=loaded.golden_records
+    )
+
+
+def test_archiving_is_allowed_by_the_build_role(
+    enforced: EnforcedAws, dev_program: Program, trained_bundle: Path, other_bundle_same_version: Path
+) -> None:
+    """First archive (writes), the same bundle again (412, read, no-op), another one (412, read, refused)."""
+    role = project_role(dev_program, "delivery-build")
+    with enforced.running_as(role):
+        statuses = [
+            archive(role, bundle) for bundle in (trained_bundle, trained_bundle, other_bundle_same_version)
+        ]
+
+    problems = enforced.unproven(role)
+    assert not problems, "the build role's policy does not cover archive-bundle:\n  " + "\n  ".join(problems)
+    made = {f"{call.service}:{call.operation}:{call.error}" for call in enforced.calls}
+    expected = {"s3:GetBucketEncryption:ServerSideEncryptionConfigurationNotFoundError",
+                "s3:PutObject:None", "s3:PutObject:PreconditionFailed", "s3:GetObject:None"}  # fmt: skip
+    assert expected <= made, f"the run never reached {sorted(expected - made)}; calls made: {sorted(made)}"
+    assert statuses == [0, 0, 1], f"exit statuses {statuses}"
+    key = archived_bundle_key(
+        role.environment["MODEL_ARCHIVE_PREFIX"], read_manifest(trained_bundle).bundle_version
+    )
+    body = enforced.admin("s3").get_object(Bucket=role.environment["MODEL_BUCKET"], Key=key)["Body"].read()
+    assert body == trained_bundle.read_bytes()
+
+
+def test_the_check_catches_a_build_role_that_cannot_archive(
+    enforced: EnforcedAws, dev_program: Program, trained_bundle: Path
+) -> None:
+    role = project_role(dev_program, "delivery-build")
+    statements = [s for s in role.policy["Statement"] if s.get("Sid") != "ArchiveBuiltBundles"]
+    assert len(statements) == len(role.policy["Statement"]) - 1, "expected one ArchiveBuiltBundles statement"
+    crippled = replace(role, name="build-without-archive", policy={**role.policy, "Statement": statements})
+
+    with enforced.running_as(crippled):
+        status = archive(crippled, trained_bundle)
+
+    assert status == 1
+    problems = enforced.unproven(crippled)
+    assert any(p.startswith("moto denied s3 PutObject") for p in problems), problems
+    assert any(
+        "needs s3:PutObject on arn:aws:s3:::ml-models-0a1b2c3/bundles/archive/" in p
+        and p.endswith("no statement allows it in the policy of role build-without-archive")
+        for p in problems
+    ), problems
