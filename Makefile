@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 DOCKERFILES = $(sort $(shell find service retrain_job -type f \( -name 'Dockerfile' -o -name 'Dockerfile.*' -o -name '*.Dockerfile' \) 2>/dev/null))
 WORKFLOWS = $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
 DEPENDABOT = $(wildcard .github/dependabot.yml)
-BUILDSPEC = $(wildcard buildspec.yml buildspec-promote-jobs.yml)
+BUILDSPEC = $(wildcard buildspec.yml buildspec-promote-jobs.yml buildspec-deploy.yml)
 BUILDSPEC_SCHEMA := tests/schemas/buildspec-0.2.schema.json
 
 .PHONY: install test check lint lint-workflows typecheck hadolint schemas pytest demo clean

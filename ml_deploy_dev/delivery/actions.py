@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ml_deploy.settings import RetrainSettings
 from ml_deploy_cli.backend import LOCAL_VARIABLE
 from ml_deploy_cli.local import STATE_VARIABLE
 from ml_deploy_cli.local.state import read_state
@@ -135,7 +136,8 @@ def _local_deploy(project: BuildProject, site: LocalSite) -> dict[str, str]:
 
 def _local_model_bucket(project: BuildProject, site: LocalSite) -> dict[str, str]:
     """The build archives its bundle into the local account's model bucket (the program's is the mocks')."""
-    return {"MODEL_BUCKET": site.model_bucket} if "MODEL_BUCKET" in project.environment else {}
+    variable = RetrainSettings.variable("model_bucket")  # the name infra gives the build project
+    return {variable: site.model_bucket} if variable in project.environment else {}
 
 
 class ApprovalRejected(Exception):

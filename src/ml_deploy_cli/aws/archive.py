@@ -77,7 +77,7 @@ def _sha256(data: bytes) -> str:
 def archive_bundle(
     s3: Any, *, path: Path, bucket: str, archive_prefix: str, bundle_version: str
 ) -> ArchivedBundle:
-    """Put the bundle at `<archive_prefix><version>/model-bundle.zip` unless that key holds it already.
+    """Put the bundle at its version's archive key (`archived_bundle_key`) unless that key holds it already.
 
     The same bundle there is a no-op; a different one is a CliError naming both content checksums.
     """
