@@ -29,7 +29,8 @@ def line(summary: list[str], start: str) -> str:
     return found[0]
 
 
-@pytest.mark.timeout(240)
+# Four pipeline runs, two stage smoke tests, a drift check and a retrain: ~3-4 min on 2 cores.
+@pytest.mark.timeout(480)
 def test_lifecycle_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
     summary = demo.run(workdir=tmp_path, rows=6_000, requests=150)
     first = line(summary, "execution 1 (model ")
