@@ -1,12 +1,14 @@
 """The prediction-log writer: its own process, fed by the service worker through a pipe.
 
-Turning records into gzip JSON-lines objects and talking to S3 costs CPU and, in a thread, the GIL
-the event loop needs; in a process of its own it costs the worker one `orjson.dumps` and a pipe
-write per request. The worker sends length-prefixed frames on stdin; a reader thread here queues
-them, the main thread writes batches by count (`batch_size`) or age (`flush_seconds`), retries a
-failed write with exponential backoff while the buffer holds up to `buffer_max_records`, and
-reports every record's fate on stdout (`written N`, `retried N`, `dropped REASON N`), which the
-worker turns into its payload_log_* metrics. EOF on stdin starts the final flush, bounded by
+Compressing JSON lines into objects and talking to S3 costs CPU and, in a thread, the GIL the
+event loop needs; in a process of its own it costs the worker one `orjson.dumps` per record and a
+pipe write per few hundred requests. The worker sends frames of finished JSON lines (one frame per
+flush, within one UTC hour: a header with its first request's time and its line count, then the
+lines, `payload_log.encode_lines`), so this process never parses a record: a reader thread
+queues the frames, the main thread groups them by hour, gzips and writes batches by count
+(`batch_size`) or age (`flush_seconds`), retries a failed write with exponential backoff while the
+buffer holds up to `buffer_max_records`, and reports every record's fate on stdout (`written N`,
+`retried N`, `dropped REASON N`), which the worker turns into its payload_log_* metrics. EOF on stdin starts the final flush, bounded by
 `shutdown_seconds`; every S3 call is bounded by timeouts that fit in it.
 
     python -m service.log_writer '<json config>'
@@ -32,7 +34,8 @@ from ml_deploy import payload_log
 
 log = logging.getLogger("service.log_writer")
 ClientFactory = Callable[[], Any]
-FRAME = struct.Struct("<I")  # the payload's length, then orjson [request_id, epoch, records, outputs]
+# The lines' byte length, their count, the first request's epoch seconds (one UTC hour); the lines.
+FRAME = struct.Struct("<IId")
 
 
 @dataclass(frozen=True)
@@ -84,13 +87,12 @@ class Report:
 
 @dataclass(frozen=True)
 class _Entry:
-    """One request's scored records."""
+    """Scored records of one UTC hour, as finished JSON lines (one frame from the worker)."""
 
-    request_id: str
-    when: datetime
+    epoch: float
     queued: float  # time.monotonic() on arrival: a batch is due when its oldest entry is old enough
-    records: Sequence[Any]
-    outputs: Sequence[Any]
+    count: int
+    lines: bytes
 
 
 class Writer:
@@ -112,15 +114,13 @@ class Writer:
         self._closing = threading.Event()
         self._client: Any = None
 
-    def add(self, request_id: str, epoch: float, records: Sequence[Any], outputs: Sequence[Any]) -> None:
-        """Queue one request's records; beyond `buffer_max_records` they are dropped and reported."""
-        count = len(records)
+    def add(self, epoch: float, count: int, lines: bytes) -> None:
+        """Queue one request's `count` lines; beyond `buffer_max_records` they are dropped and reported."""
         with self._lock:
             if self._pending_records + self._inflight_records + count > self.policy.buffer_max_records:
                 self._report("dropped", count, "buffer_full")
                 return
-            when = datetime.fromtimestamp(epoch, UTC)
-            self._pending.append(_Entry(request_id, when, time.monotonic(), records, outputs))
+            self._pending.append(_Entry(epoch, time.monotonic(), count, lines))
             self._pending_records += count
             if self._pending_records >= self.policy.batch_size:
                 self._lock.notify()
@@ -163,7 +163,7 @@ class Writer:
                 self._lock.wait(wait)
             taken, records = 0, 0
             while taken < len(self._pending) and (taken == 0 or records < self.policy.batch_size):
-                records += len(self._pending[taken].records)
+                records += self._pending[taken].count
                 taken += 1
             batch, self._pending = self._pending[:taken], self._pending[taken:]
             self._pending_records -= records
@@ -171,7 +171,7 @@ class Writer:
             return batch
 
     def _write(self, batch: list[_Entry]) -> None:
-        records = sum(len(entry.records) for entry in batch)
+        records = sum(entry.count for entry in batch)
         objects = self._objects(batch)
         delay = self.policy.retry_base_seconds
         while objects:
@@ -218,39 +218,22 @@ class Writer:
 
     def _objects(self, batch: list[_Entry]) -> list[tuple[str, bytes, int]]:
         """One gzip JSON-lines object per hour partition the batch touches."""
-        by_hour: dict[str, tuple[datetime, list[bytes]]] = {}
-        target = self.target
-        # strftime costs ~20 us per entry, more than the JSON line itself: format each hour's
-        # partition and each second's timestamp once, with the shared payload_log functions.
-        hours: dict[tuple[int, int, int, int], str] = {}
-        seconds: dict[datetime, str] = {}
+        by_hour: dict[int, tuple[float, list[bytes], list[int]]] = {}
         for entry in batch:
-            when = entry.when
-            hour_key = (when.year, when.month, when.day, when.hour)
-            hour = hours.get(hour_key)
-            if hour is None:
-                hour = hours[hour_key] = payload_log.partition_prefix(target.prefix, when)
-            lines = by_hour.setdefault(hour, (when, []))[1]
-            second = when.replace(microsecond=0)
-            base = seconds.get(second)
-            if base is None:
-                base = seconds[second] = payload_log.utc_timestamp(second)[:-4]  # "...:SS." without "000Z"
-            lines += payload_log.encode_lines(
-                request_id=entry.request_id,
-                timestamp=f"{base}{when.microsecond // 1000:03d}Z",
-                model_version=target.model_version,
-                environment=target.environment,
-                inputs=entry.records,
-                outputs=entry.outputs,
-            )
+            _, lines, counts = by_hour.setdefault(int(entry.epoch // 3600), (entry.epoch, [], []))
+            lines.append(entry.lines)
+            counts.append(entry.count)
+        target = self.target
         return [
             (
-                payload_log.object_key(target.prefix, when, writer=target.writer),
+                payload_log.object_key(
+                    target.prefix, datetime.fromtimestamp(epoch, UTC), writer=target.writer
+                ),
                 # Level 1: a third of level 6's CPU; repetitive JSON lines still shrink ~100x.
                 gzip.compress(b"".join(lines), compresslevel=1, mtime=0),
-                len(lines),
+                sum(counts),
             )
-            for when, lines in by_hour.values()
+            for epoch, lines, counts in by_hour.values()
         ]
 
 
@@ -260,12 +243,11 @@ def read_frames(stream: BinaryIO, writer: Writer) -> None:
         while header := stream.read(FRAME.size):
             if len(header) < FRAME.size:
                 break
-            (length,) = FRAME.unpack(header)
-            payload = stream.read(length)
-            if len(payload) < length:
+            length, count, epoch = FRAME.unpack(header)
+            lines = stream.read(length)
+            if len(lines) < length:
                 break  # the worker died mid-frame; it counts what it never saw confirmed
-            request_id, epoch, records, outputs = orjson.loads(payload)
-            writer.add(request_id, epoch, records, outputs)
+            writer.add(epoch, count, lines)
     finally:
         writer.stop()
 

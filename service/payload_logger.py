@@ -1,8 +1,9 @@
 """Prediction logging off the request path: the worker's side of the log writer process.
 
-A request costs one `orjson.dumps` of its records into a buffer; the buffer goes down a pipe to
-`service.log_writer` (its own process, so gzip, JSON lines and boto3 never take the event loop's
-GIL or CPU) every FLUSH_BYTES or FLUSH_SECONDS. The writer reports each record's fate on its
+A request costs its finished JSON lines (`payload_log.encode_lines`, one `orjson.dumps` a record)
+in a buffer; the buffer goes down a pipe to `service.log_writer` (its own process, so gzip and
+boto3 never take the event loop's GIL or CPU, and it never parses a record again) every
+FLUSH_BYTES or FLUSH_SECONDS. The writer reports each record's fate on its
 stdout; a thread here (asleep in `read` almost always) turns the reports into the payload_log_*
 metrics. The worker counts what it sent, so whatever fails (S3 hanging, the writer killed or
 crashed, the pipe full), every record not confirmed written is counted as dropped and logged.
@@ -20,10 +21,10 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import IO, Any
 
-import orjson
-
+from ml_deploy import payload_log
 from service.log_writer import FRAME, LogPolicy, LogTarget, config_argument
 from service.metrics import ServiceMetrics
 
@@ -45,7 +46,12 @@ class PayloadLogger:
         self._process: subprocess.Popen[bytes] | None = None
         self._reports: threading.Thread | None = None
         self._out = bytearray()  # frames not yet in the pipe
-        self._out_records = 0
+        self._out_records = 0  # records in `_out` and in the open frame
+        # The open frame: lines of the requests since the last flush, all in one UTC hour, so the
+        # writer handles one frame per flush rather than one per request.
+        self._frame = bytearray()
+        self._frame_records = 0
+        self._frame_epoch = 0.0
         self._sent = 0  # records accepted for writing
         self._settled = 0  # records the writer reported written or dropped
         self._settled_lock = threading.Lock()
@@ -53,6 +59,8 @@ class PayloadLogger:
         self._stopping = False
         self._writer_alive = True
         self._last_drop_warning = 0.0
+        self._second = -1  # the second `_second_text` ("...T12:00:01.") formats
+        self._second_text = ""
 
     def start(self) -> None:
         self._process = subprocess.Popen(
@@ -82,16 +90,35 @@ class PayloadLogger:
         if reason is not None:
             self._drop(count, reason)
             return
-        payload = orjson.dumps((request_id, time.time(), records, outputs))
-        self._out += FRAME.pack(len(payload))
-        self._out += payload
+        now = time.time()
+        target = self.target
+        lines = b"".join(
+            payload_log.encode_lines(
+                request_id=request_id, timestamp=self._timestamp(now), model_version=target.model_version,
+                environment=target.environment, inputs=records, outputs=outputs,
+            )
+        )  # fmt: skip
+        if self._frame_records and int(now // 3600) != int(self._frame_epoch // 3600):
+            self._seal()  # an hour's lines go to that hour's partition
+        if not self._frame_records:
+            self._frame_epoch = now
+        self._frame += lines
+        self._frame_records += count
         self._out_records += count
         self._sent += count
         self._metrics.log_buffered.inc(count)
-        if len(self._out) >= FLUSH_BYTES:
+        if len(self._out) + len(self._frame) >= FLUSH_BYTES:
             self._flush()
         else:
             self._flush_later()
+
+    def _timestamp(self, epoch: float) -> str:
+        """`payload_log.utc_timestamp` of `epoch`, formatting each second once (strftime costs ~20 us)."""
+        second = int(epoch)
+        if second != self._second:
+            self._second = second
+            self._second_text = payload_log.utc_timestamp(datetime.fromtimestamp(second, UTC))[:-4]
+        return f"{self._second_text}{int((epoch - second) * 1000):03d}Z"
 
     def close(self, timeout: float) -> None:
         """Send what is left, let the writer flush for at most `timeout` seconds, count the rest."""
@@ -144,9 +171,18 @@ class PayloadLogger:
             log.warning("prediction-log %s: dropping records (see payload_log_records_dropped_total)",
                         reason.replace("_", " "))  # fmt: skip
 
+    def _seal(self) -> None:
+        """Close the open frame into the outgoing buffer."""
+        if self._frame_records:
+            self._out += FRAME.pack(len(self._frame), self._frame_records, self._frame_epoch)
+            self._out += self._frame
+            self._frame.clear()
+            self._frame_records = 0
+
     def _flush(self) -> None:
         """Write as much of the buffer as the pipe takes now; the rest waits for the next flush."""
         self._flush_timer = None
+        self._seal()
         if not self._out or self._process is None or self._process.stdin is None:
             return
         try:
@@ -174,6 +210,7 @@ class PayloadLogger:
         if self._process is None or self._process.stdin is None:
             return
         fd = self._process.stdin.fileno()
+        self._seal()
         while self._out and self._writer_alive and time.monotonic() < deadline:
             _, ready, _ = select.select([], [fd], [], max(0.0, deadline - time.monotonic()))
             if ready:
@@ -184,6 +221,8 @@ class PayloadLogger:
             log.error("prediction-log writer is gone (%s): records are dropped and counted", error)
         self._writer_alive = False
         self._out.clear()
+        self._frame.clear()
+        self._frame_records = 0
         self._out_records = 0
 
     def _read_reports(self, stream: IO[bytes]) -> None:

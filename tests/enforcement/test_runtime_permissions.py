@@ -13,6 +13,7 @@ import gzip
 import io
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +174,12 @@ def _serve_predictions(
             target=target, policy=policy, report=Report(io.BytesIO()),
             client_factory=lambda: s3_client(target, policy),
         )  # fmt: skip
-        writer.add("enforced", time.time(), records, outputs)
+        lines = payload_log.encode_lines(
+            request_id="enforced", timestamp=payload_log.utc_timestamp(datetime.now(UTC)),
+            model_version=target.model_version, environment=target.environment,
+            inputs=records, outputs=outputs,
+        )  # fmt: skip
+        writer.add(time.time(), len(lines), b"".join(lines))
         writer.stop()
         writer.run()
     return settings
