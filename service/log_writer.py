@@ -4,12 +4,12 @@ Compressing JSON lines into objects and talking to S3 costs CPU and, in a thread
 event loop needs; in a process of its own it costs the worker one `orjson.dumps` per record and a
 pipe write per few hundred requests. The worker sends frames of finished JSON lines (one frame per
 flush, within one UTC hour: a header with its first request's time and its line count, then the
-lines, `payload_log.encode_lines`), so this process never parses a record: a reader thread
-queues the frames, the main thread groups them by hour, gzips and writes batches by count
-(`batch_size`) or age (`flush_seconds`), retries a failed write with exponential backoff while the
-buffer holds up to `buffer_max_records`, and reports every record's fate on stdout (`written N`,
-`retried N`, `dropped REASON N`), which the worker turns into its payload_log_* metrics. EOF on stdin starts the final flush, bounded by
-`shutdown_seconds`; every S3 call is bounded by timeouts that fit in it.
+lines, `payload_log.encode_lines`), so this process never parses a record. A reader thread queues
+the frames; the main thread groups them by hour, gzips and writes batches by count (`batch_size`)
+or age (`flush_seconds`), retries a failed write with exponential backoff while the buffer holds
+up to `buffer_max_records`, and reports every record's fate on stdout (`written N`, `retried N`,
+`dropped REASON N`), which the worker turns into its payload_log_* metrics. EOF on stdin starts
+the final flush, bounded by `shutdown_seconds`; every S3 call is bounded by timeouts that fit in it.
 
     python -m service.log_writer '<json config>'
 """
