@@ -11,9 +11,10 @@ another process: `wrk` when installed, else a small asyncio keep-alive client in
     .venv/bin/python bench/service.py --only attack                # 13 MB bodies vs /health, RSS
 
 Numbers on a shared 2-core machine move with the neighbours' load; compare ratios within one run.
-One run (wrk, after training switched to categorical codes): raw predict_proba 1.08 ms for 1 row,
-1.34 ms for 100; 1 worker, logging on: 2545 req/s at 8 connections (p99 13.9 ms), 1847 at 64;
-HTTP floor 4794 / 3268 (0.53x / 0.57x); naive server 58 req/s at 64 (the service 31.8x).
+One run (wrk, quiet machine, `--only logging --workers 2 --seconds 5 --rounds 3`, the local
+moto_server's own CPU counted against logging): logging off 3810 / 4886 req/s at 8 / 64
+connections, on 3498 / 4486 (0.92x both); p99 8.29 -> 8.70 ms and 182 -> 160 ms. `--only attack`:
+a 13.9 MB body refused in 3.4 ms, /health p99 7.8 ms under 4 attackers, RSS 1.00x idle.
 """
 
 from __future__ import annotations
