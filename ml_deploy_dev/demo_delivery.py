@@ -25,7 +25,7 @@ from ml_deploy_dev.local_aws import LocalAws
 
 ROOT = Path(__file__).resolve().parents[1]
 # The build's `make pytest` with PYTEST_ADDOPTS naming these tests instead of the whole suite.
-FAST_TESTS = "tests/ml_deploy -q -p no:cacheprovider"
+FAST_TESTS = "tests/ml_deploy/test_schema.py -q -p no:cacheprovider"
 PROGRESS_SECONDS = 15.0
 FINISHED = ("Succeeded", "Failed", "Superseded")
 

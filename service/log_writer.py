@@ -115,11 +115,14 @@ class Writer:
         self._client: Any = None
 
     def add(self, epoch: float, count: int, lines: bytes) -> None:
-        """Queue one request's `count` lines; beyond `buffer_max_records` they are dropped and reported."""
+        """Queue a frame's `count` lines; those beyond `buffer_max_records` are dropped and reported."""
         with self._lock:
-            if self._pending_records + self._inflight_records + count > self.policy.buffer_max_records:
-                self._report("dropped", count, "buffer_full")
-                return
+            room = self.policy.buffer_max_records - self._pending_records - self._inflight_records
+            if count > room:
+                self._report("dropped", count - max(room, 0), "buffer_full")
+                if room <= 0:
+                    return
+                lines, count = _first_lines(lines, room), room
             self._pending.append(_Entry(epoch, time.monotonic(), count, lines))
             self._pending_records += count
             if self._pending_records >= self.policy.batch_size:
@@ -235,6 +238,14 @@ class Writer:
             )
             for epoch, lines, counts in by_hour.values()
         ]
+
+
+def _first_lines(lines: bytes, count: int) -> bytes:
+    """The first `count` newline-terminated lines (a JSON line holds no raw newline)."""
+    end = -1
+    for _ in range(count):
+        end = lines.index(b"\n", end + 1)
+    return lines[: end + 1]
 
 
 def read_frames(stream: BinaryIO, writer: Writer) -> None:

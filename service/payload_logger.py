@@ -86,10 +86,16 @@ class PayloadLogger:
     ) -> None:
         """Queue one request's records; never blocks, drops (counted) beyond the buffer bound."""
         count = len(records)
-        reason = self._drop_reason(count)
+        reason = self._drop_reason()
         if reason is not None:
             self._drop(count, reason)
             return
+        room = self.policy.buffer_max_records - self._out_records
+        if count > room:  # keep what fits, record by record, and count the rest
+            self._drop(count - max(room, 0), "buffer_full")
+            if room <= 0:
+                return
+            records, outputs, count = records[:room], outputs[:room], room
         now = time.time()
         target = self.target
         lines = b"".join(
@@ -154,13 +160,11 @@ class PayloadLogger:
                 "prediction-log: %d records not written at shutdown (payload_log_records_dropped_total)", lost
             )
 
-    def _drop_reason(self, count: int) -> str | None:
+    def _drop_reason(self) -> str | None:
         if self._stopping:
             return "shutdown"
         if not self._writer_alive:
             return "writer_failed"
-        if self._out_records + count > self.policy.buffer_max_records:
-            return "buffer_full"
         return None
 
     def _drop(self, count: int, reason: str) -> None:

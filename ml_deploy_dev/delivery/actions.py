@@ -113,7 +113,8 @@ def codebuild(definition: PipelineDefinition, site: LocalSite, action: Action, r
         **site.aws.environment,
         REGISTRY_VARIABLE: str(site.registry),
         IMAGES_VARIABLE: str(site.workdir / "images"),
-        **({"PYTEST_ADDOPTS": site.pytest_args} if site.pytest_args else {}),
+        # A few named tests instead of the suite, in one process (no pytest workers to start).
+        **({"PYTEST_ADDOPTS": site.pytest_args, "PYTEST_WORKERS": "0"} if site.pytest_args else {}),
         **_local_deploy(project, site),
         **_local_model_bucket(project, site),
         **{name: resolve(value, run.variables) for name, value in action_variables(action).items()},
