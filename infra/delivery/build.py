@@ -107,43 +107,92 @@ def create_build_project(
         parent=parent,
         description="CodeBuild: test, verify and archive the model bundle, build and push the images",
     ).role
-    project = aws.codebuild.Project(
+    project = pipeline_project(
         f"{name}-build",
-        name=project_name,
+        project_name=project_name,
         description="Tests, verifies and archives the model bundle, builds the service and jobs images",
+        role=role,
+        timeout_minutes=inputs.timeout_minutes,
+        key=inputs.key,
+        buildspec="buildspec.yml",
+        variables=[
+            plain_variable("SERVICE_REPOSITORY_URI", inputs.service_repo.repository_url),
+            plain_variable("JOBS_REPOSITORY_URI", inputs.jobs_repo.repository_url),
+            plain_variable("CONTAINER_NAME", inputs.container_name),
+            plain_variable("AWS_ACCOUNT_ID", identity.account_id),
+            plain_variable("MODEL_ARTIFACT_NAME", inputs.model_artifact_name),
+            # Where the retrain job archives, by its names for them (buildspec.yml reads them).
+            plain_variable(RetrainSettings.variable("model_bucket"), inputs.model_bucket.bucket),
+            plain_variable(RetrainSettings.variable("model_archive_prefix"), inputs.model_archive_prefix),
+        ],
+        log_group=log_group,
+        docker=True,
+        opts=child,
+    )
+    return BuildProject(project=project, role=role, report_group=report_group, log_group=log_group)
+
+
+def pipeline_project(
+    resource: str,
+    *,
+    project_name: str,
+    description: str,
+    role: aws.iam.Role,
+    timeout_minutes: int,
+    key: aws.kms.Key,
+    buildspec: str,
+    variables: list[aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs],
+    log_group: aws.cloudwatch.LogGroup,
+    docker: bool = False,
+    opts: pulumi.ResourceOptions,
+) -> aws.codebuild.Project:
+    """A CodeBuild project a pipeline action runs: source and artifacts from the pipeline, the
+    buildspec from the commit being run, logs into its own encrypted group.
+
+    `docker` builds images: a bigger machine, the privileged daemon and a layer cache; without it
+    the project only calls AWS APIs.
+    """
+    return aws.codebuild.Project(
+        resource,
+        name=project_name,
+        description=description,
         service_role=role.arn,
-        build_timeout=inputs.timeout_minutes,
-        encryption_key=inputs.key.arn,
-        source=aws.codebuild.ProjectSourceArgs(type="CODEPIPELINE", buildspec="buildspec.yml"),
+        build_timeout=timeout_minutes,
+        encryption_key=key.arn,
+        source=aws.codebuild.ProjectSourceArgs(type="CODEPIPELINE", buildspec=buildspec),
         artifacts=aws.codebuild.ProjectArtifactsArgs(type="CODEPIPELINE"),
         environment=aws.codebuild.ProjectEnvironmentArgs(
-            compute_type="BUILD_GENERAL1_MEDIUM",
+            compute_type="BUILD_GENERAL1_MEDIUM" if docker else "BUILD_GENERAL1_SMALL",
             image=BUILD_IMAGE,
             type="LINUX_CONTAINER",
             image_pull_credentials_type="CODEBUILD",
-            privileged_mode=True,  # docker build needs the daemon
-            environment_variables=[
-                plain_variable("SERVICE_REPOSITORY_URI", inputs.service_repo.repository_url),
-                plain_variable("JOBS_REPOSITORY_URI", inputs.jobs_repo.repository_url),
-                plain_variable("CONTAINER_NAME", inputs.container_name),
-                plain_variable("AWS_ACCOUNT_ID", identity.account_id),
-                plain_variable("MODEL_ARTIFACT_NAME", inputs.model_artifact_name),
-                # Where the retrain job archives, by its names for them (buildspec.yml reads them).
-                plain_variable(RetrainSettings.variable("model_bucket"), inputs.model_bucket.bucket),
-                plain_variable(RetrainSettings.variable("model_archive_prefix"), inputs.model_archive_prefix),
-            ],
+            privileged_mode=docker,  # docker build needs the daemon
+            environment_variables=variables,
         ),
-        cache=aws.codebuild.ProjectCacheArgs(
-            type="LOCAL", modes=["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]
+        cache=(
+            aws.codebuild.ProjectCacheArgs(
+                type="LOCAL", modes=["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]
+            )
+            if docker
+            else None
         ),
         logs_config=aws.codebuild.ProjectLogsConfigArgs(
             cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(
                 status="ENABLED", group_name=log_group.name
             ),
         ),
-        opts=child,
+        opts=opts,
     )
-    return BuildProject(project=project, role=role, report_group=report_group, log_group=log_group)
+
+
+def read_pipeline_artifacts_statement(artifacts_bucket: aws.s3.Bucket) -> dict[str, Any]:
+    """The input artifact: the source (or its clone reference) holding the buildspec."""
+    return {
+        "Sid": "ReadPipelineArtifacts",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+        "Resource": pulumi.Output.concat(artifacts_bucket.arn, "/*"),
+    }
 
 
 def write_logs_statement(sid: str, log_group: aws.cloudwatch.LogGroup) -> dict[str, Any]:

@@ -19,11 +19,12 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.delivery.build import (
-    BUILD_IMAGE,
     clone_through_connection_statements,
     codebuild_log_group,
     locate_artifacts_bucket_statement,
+    pipeline_project,
     plain_variable,
+    read_pipeline_artifacts_statement,
     write_logs_statement,
 )
 from infra.delivery.targets import DeployTarget, StackLocation
@@ -74,36 +75,23 @@ def create_deploy_project(
         description=f"CodeBuild: deploy the pipeline's image on Pulumi's task configuration to {environment}",
     )
     target = inputs.target
-    project = aws.codebuild.Project(
+    project = pipeline_project(
         resource,
-        name=project_name,
+        project_name=project_name,
         description=f"Deploys the built service image to {environment} on Pulumi's task settings",
-        service_role=access.role.arn,
-        build_timeout=DEPLOY_TIMEOUT_MINUTES,
-        encryption_key=inputs.key.arn,
-        # The buildspec and the deploy command come from the commit being deployed.
-        source=aws.codebuild.ProjectSourceArgs(type="CODEPIPELINE", buildspec=DEPLOY_BUILDSPEC),
-        artifacts=aws.codebuild.ProjectArtifactsArgs(type="CODEPIPELINE"),
-        environment=aws.codebuild.ProjectEnvironmentArgs(
-            compute_type="BUILD_GENERAL1_SMALL",
-            image=BUILD_IMAGE,
-            type="LINUX_CONTAINER",
-            image_pull_credentials_type="CODEBUILD",
-            privileged_mode=False,  # no docker: it only calls the ECS and S3 APIs
-            environment_variables=[
-                plain_variable("DEPLOY_ENVIRONMENT", environment),
-                plain_variable("CLUSTER_NAME", target.cluster_name),
-                plain_variable("SERVICE_NAME", target.service_name),
-                plain_variable("TASK_DEFINITION", target.task_definition_arn),
-                plain_variable("EVIDENCE_BUCKET", inputs.log_bucket.bucket),
-                plain_variable("EVIDENCE_REPORTS_PREFIX", inputs.layout.reports_prefix),
-            ],
-        ),
-        logs_config=aws.codebuild.ProjectLogsConfigArgs(
-            cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(
-                status="ENABLED", group_name=log_group.name
-            ),
-        ),
+        role=access.role,
+        timeout_minutes=DEPLOY_TIMEOUT_MINUTES,
+        key=inputs.key,
+        buildspec=DEPLOY_BUILDSPEC,
+        variables=[
+            plain_variable("DEPLOY_ENVIRONMENT", environment),
+            plain_variable("CLUSTER_NAME", target.cluster_name),
+            plain_variable("SERVICE_NAME", target.service_name),
+            plain_variable("TASK_DEFINITION", target.task_definition_arn),
+            plain_variable("EVIDENCE_BUCKET", inputs.log_bucket.bucket),
+            plain_variable("EVIDENCE_REPORTS_PREFIX", inputs.layout.reports_prefix),
+        ],
+        log_group=log_group,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[access.policy]),
     )
     return DeployProject(project=project, role=access.role, log_group=log_group)
@@ -113,12 +101,7 @@ def deploy_statements(inputs: DeployInputs, log_group: aws.cloudwatch.LogGroup) 
     """Read the source, render and register a revision, update one service, read the evidence."""
     return [
         write_logs_statement("WriteDeployLogs", log_group),
-        {
-            "Sid": "ReadPipelineArtifacts",
-            "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-            "Resource": pulumi.Output.concat(inputs.artifacts_bucket.arn, "/*"),
-        },
+        read_pipeline_artifacts_statement(inputs.artifacts_bucket),
         locate_artifacts_bucket_statement(inputs.artifacts_bucket),
         {
             # Artifacts, logs and the log bucket are all under the stack key.

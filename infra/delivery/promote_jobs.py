@@ -16,11 +16,12 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.delivery.build import (
-    BUILD_IMAGE,
     clone_through_connection_statements,
     codebuild_log_group,
     locate_artifacts_bucket_statement,
+    pipeline_project,
     plain_variable,
+    read_pipeline_artifacts_statement,
     write_logs_statement,
 )
 from infra.delivery.targets import StackLocation
@@ -68,33 +69,20 @@ def create_promote_project(
         parent=parent,
         description="CodeBuild: register job-definition revisions that run the approved jobs image",
     )
-    project = aws.codebuild.Project(
+    project = pipeline_project(
         f"{name}-promote-jobs",
-        name=project_name,
+        project_name=project_name,
         description="Registers retrain and monitor job-definition revisions with the approved jobs image",
-        service_role=access.role.arn,
-        build_timeout=PROMOTE_TIMEOUT_MINUTES,
-        encryption_key=inputs.key.arn,
-        # The buildspec and retrain_job/job_revision.py come from the commit being promoted.
-        source=aws.codebuild.ProjectSourceArgs(type="CODEPIPELINE", buildspec=PROMOTE_BUILDSPEC),
-        artifacts=aws.codebuild.ProjectArtifactsArgs(type="CODEPIPELINE"),
-        environment=aws.codebuild.ProjectEnvironmentArgs(
-            compute_type="BUILD_GENERAL1_SMALL",
-            image=BUILD_IMAGE,
-            type="LINUX_CONTAINER",
-            image_pull_credentials_type="CODEBUILD",
-            privileged_mode=False,  # no docker: it only calls the Batch API
-            environment_variables=[
-                plain_variable("JOBS_REPOSITORY_URI", inputs.jobs_repo.repository_url),
-                plain_variable("RETRAIN_DEFINITION", inputs.retrain_definition_name),
-                plain_variable("MONITOR_DEFINITION", inputs.monitor_definition_name),
-            ],
-        ),
-        logs_config=aws.codebuild.ProjectLogsConfigArgs(
-            cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(
-                status="ENABLED", group_name=log_group.name
-            ),
-        ),
+        role=access.role,
+        timeout_minutes=PROMOTE_TIMEOUT_MINUTES,
+        key=inputs.key,
+        buildspec=PROMOTE_BUILDSPEC,
+        variables=[
+            plain_variable("JOBS_REPOSITORY_URI", inputs.jobs_repo.repository_url),
+            plain_variable("RETRAIN_DEFINITION", inputs.retrain_definition_name),
+            plain_variable("MONITOR_DEFINITION", inputs.monitor_definition_name),
+        ],
+        log_group=log_group,
         # A build that starts before its role may act fails on its first call.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[access.policy]),
     )
@@ -105,13 +93,7 @@ def promote_statements(inputs: PromoteInputs, log_group: aws.cloudwatch.LogGroup
     """Describe any job definition, register revisions of the two, pass only the jobs' roles."""
     return [
         write_logs_statement("WritePromoteLogs", log_group),
-        {
-            # The input artifact: the source (or its clone reference) holding the buildspec.
-            "Sid": "ReadPipelineArtifacts",
-            "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-            "Resource": pulumi.Output.concat(inputs.artifacts_bucket.arn, "/*"),
-        },
+        read_pipeline_artifacts_statement(inputs.artifacts_bucket),
         locate_artifacts_bucket_statement(inputs.artifacts_bucket),
         {
             "Sid": "UseStackKeyForArtifactsAndLogs",
