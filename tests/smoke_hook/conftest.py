@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from ml_deploy.layout import DEFAULT_LAYOUT
 from ml_deploy.settings import SmokeHookSettings, environment
 from ml_deploy_dev.bad_bundles import swapped_model_bundle
 from retrain_job.retrain.training import train
+from tests.service.conftest import free_port, wait_until_answers
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
@@ -50,28 +49,6 @@ class LambdaContext:
         return int((self._deadline - time.monotonic()) * 1000)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"the server exited: {process.stderr.read().decode() if process.stderr else ''}"
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {timeout} s")
-
-
 def serve(bundle: Path) -> Iterator[str]:
     """`python -m service` on `bundle`, as the task runs it; yields its base URL."""
     port = free_port()
@@ -86,7 +63,7 @@ def serve(bundle: Path) -> Iterator[str]:
         stderr=subprocess.PIPE,
     )
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/ready", server)
+        wait_until_answers(f"http://127.0.0.1:{port}/ready", server)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.send_signal(signal.SIGTERM)
