@@ -42,7 +42,6 @@ def service_autoscaling(
     so raising 0..0 to minCount..maxCount starts minCount tasks.
     """
     min_capacity, max_capacity = counts
-    child = pulumi.ResourceOptions(parent=parent)
     target = aws.appautoscaling.Target(
         f"{name}-scaling",
         service_namespace="ecs",
@@ -50,9 +49,18 @@ def service_autoscaling(
         resource_id=pulumi.Output.concat("service/", cluster_name, "/", service.name),
         min_capacity=min_capacity,
         max_capacity=max_capacity,
-        opts=child,
+        opts=pulumi.ResourceOptions(parent=parent),
     )
+    for metric, tracker in _trackers(ingress, sizing).items():
+        _tracking_policy(f"{name}-scale-on-{metric}", target, tracker, parent=parent)
+    return target
 
+
+# name -> (metric, target value, scale-in disabled); "requests" keeps the first group's policy URN.
+Tracker = tuple[_PredefinedMetric, float, bool]
+
+
+def _trackers(ingress: Ingress, sizing: EnvironmentConfig) -> dict[str, Tracker]:
     def requests_per_task(group: aws.lb.TargetGroup) -> _PredefinedMetric:
         return _PredefinedMetric(
             predefined_metric_type="ALBRequestCountPerTarget",
@@ -60,8 +68,7 @@ def service_autoscaling(
         )
 
     cpu = _PredefinedMetric(predefined_metric_type="ECSServiceAverageCPUUtilization")
-    # name -> (metric, target, scale-in disabled); "requests" keeps the first group's policy URN.
-    trackers = {
+    return {
         "requests": (requests_per_task(ingress.target_group), sizing.requests_per_target, True),
         "requests-alternate": (
             requests_per_task(ingress.alternate_target_group),
@@ -70,22 +77,26 @@ def service_autoscaling(
         ),
         "cpu": (cpu, sizing.cpu_target_percent, False),
     }
-    for metric, (specification, target_value, scale_out_only) in trackers.items():
-        aws.appautoscaling.Policy(
-            f"{name}-scale-on-{metric}",
-            policy_type="TargetTrackingScaling",
-            service_namespace=target.service_namespace,
-            scalable_dimension=target.scalable_dimension,
-            resource_id=target.resource_id,
-            target_tracking_scaling_policy_configuration=(
-                aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
-                    target_value=target_value,
-                    predefined_metric_specification=specification,
-                    disable_scale_in=scale_out_only,
-                    scale_in_cooldown=SCALE_IN_COOLDOWN_SECONDS,
-                    scale_out_cooldown=SCALE_OUT_COOLDOWN_SECONDS,
-                )
-            ),
-            opts=child,
-        )
-    return target
+
+
+def _tracking_policy(
+    name: str, target: aws.appautoscaling.Target, tracker: Tracker, *, parent: pulumi.Resource
+) -> aws.appautoscaling.Policy:
+    specification, target_value, scale_out_only = tracker
+    return aws.appautoscaling.Policy(
+        name,
+        policy_type="TargetTrackingScaling",
+        service_namespace=target.service_namespace,
+        scalable_dimension=target.scalable_dimension,
+        resource_id=target.resource_id,
+        target_tracking_scaling_policy_configuration=(
+            aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                target_value=target_value,
+                predefined_metric_specification=specification,
+                disable_scale_in=scale_out_only,
+                scale_in_cooldown=SCALE_IN_COOLDOWN_SECONDS,
+                scale_out_cooldown=SCALE_OUT_COOLDOWN_SECONDS,
+            )
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
