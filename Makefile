@@ -13,15 +13,30 @@ DEPENDABOT = $(wildcard .github/dependabot.yml)
 BUILDSPEC = $(wildcard buildspec.yml buildspec-promote-jobs.yml buildspec-deploy.yml)
 BUILDSPEC_SCHEMA := tests/schemas/buildspec-0.2.schema.json
 
-.PHONY: install test check lint lint-workflows typecheck hadolint schemas pytest demo clean
+.PHONY: install lock test check lint lint-workflows typecheck hadolint schemas pytest demo clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Every install comes from uv.lock (exact versions, hashes checked): `uv sync --locked` also fails
+# when the lock and pyproject.toml disagree (run `make lock`). uv itself is bootstrapped into the
+# venv at UV_VERSION, the version the lock pins for it (tests/test_lock.py holds the two equal), and
+# the sync then reinstalls it from the lock. --inexact keeps the venv's pip, which Pulumi's pip
+# toolchain asks for the installed packages (`python -m pip list`). UV_PYTHON_DOWNLOADS=never: the venv's own Python 3.11, never a downloaded one.
+UV_VERSION := 0.13.10
+UV := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(BIN)/uv
+
+$(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(STAMP): pyproject.toml uv.lock | $(BIN)/uv
+	$(UV) sync --locked --inexact --extra dev --python $(BIN)/python --quiet
 	touch $(STAMP)
+
+# After editing the dependency ranges in pyproject.toml: resolve the lock again (newest versions
+# within the ranges are kept only where the ranges force a change; `uv lock --upgrade` moves all).
+lock: | $(BIN)/uv
+	$(UV) lock
 
 test: install check pytest
 

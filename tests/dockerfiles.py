@@ -16,3 +16,18 @@ def instructions(path: Path) -> list[tuple[str, str]]:
             keyword, _, rest = line.partition(" ")
             pairs.append((keyword.upper(), rest.strip()))
     return pairs
+
+
+def stages(path: Path) -> list[list[tuple[str, str]]]:
+    """The instructions of each build stage, in order; a stage opens at its FROM."""
+    found: list[list[tuple[str, str]]] = []
+    for keyword, args in instructions(path):
+        if keyword == "FROM" or not found:
+            found.append([])
+        found[-1].append((keyword, args))
+    return found
+
+
+def base_image(from_args: str) -> str:
+    """The image of a FROM, without its `AS <stage>` name."""
+    return from_args.split()[0]

@@ -14,7 +14,7 @@ import yaml
 
 from ml_deploy.layout import BUNDLE_FILE
 from ml_deploy.settings import RuntimeSettings, ServiceSettings
-from tests.dockerfiles import instructions
+from tests.dockerfiles import base_image, instructions
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILES = {"service": REPO / "service" / "Dockerfile", "jobs": REPO / "retrain_job" / "Dockerfile"}
@@ -22,10 +22,14 @@ MIRROR = "public.ecr.aws/docker/library/"
 
 
 def test_both_images_share_one_base_from_the_ecr_public_mirror() -> None:
-    bases = {name: [a for k, a in instructions(path) if k == "FROM"] for name, path in DOCKERFILES.items()}
-    assert all(len(found) == 1 for found in bases.values()), bases
+    bases = {
+        name: {base_image(args) for keyword, args in instructions(path) if keyword == "FROM"}
+        for name, path in DOCKERFILES.items()
+    }
+    assert all(len(found) == 1 for found in bases.values()), f"one base for every stage: {bases}"
     assert bases["service"] == bases["jobs"], f"one pinned base for both images: {bases}"
-    assert bases["service"][0].startswith(MIRROR), f"{bases['service'][0]} pulls from Docker Hub"
+    (base,) = bases["service"]
+    assert base.startswith(MIRROR), f"{base} pulls from Docker Hub"
 
 
 @pytest.mark.parametrize("image", sorted(DOCKERFILES))

@@ -122,15 +122,15 @@ def test_workflow_validates_against_the_github_workflow_schema(workflow: Path) -
     assert result.returncode == 0, f"{workflow.name} is not a valid workflow:\n{result.stdout}"
 
 
-def test_dependabot_config_validates_and_covers_pip_and_actions_weekly_grouped() -> None:
+def test_dependabot_config_validates_and_covers_the_lock_and_actions_weekly_grouped() -> None:
     result = _check_jsonschema("--builtin-schema", "vendor.dependabot", DEPENDABOT)
     assert result.returncode == 0, f"dependabot.yml is invalid:\n{result.stdout}"
     updates = {u["package-ecosystem"]: u for u in _load(DEPENDABOT)["updates"]}
-    assert set(updates) >= {"pip", "github-actions"}, f"ecosystems: {sorted(updates)}"
+    assert set(updates) >= {"uv", "github-actions"}, f"ecosystems: {sorted(updates)}"
     for ecosystem, update in updates.items():
         assert update["schedule"]["interval"] == "weekly", f"{ecosystem} is not weekly"
         assert update.get("groups"), f"{ecosystem} updates are not grouped"
-    assert updates["pip"]["directory"] == "/", "pip updates must read the root pyproject.toml"
+    assert updates["uv"]["directory"] == "/", "uv updates must read the root pyproject.toml and uv.lock"
 
 
 def test_dependabot_waits_for_a_cooldown_before_proposing_a_release() -> None:
@@ -220,7 +220,7 @@ def test_ci_runs_the_readme_test_command() -> None:
     )
 
 
-def test_ci_sets_up_python_311_with_pip_cache_keyed_on_pyproject() -> None:
+def test_ci_sets_up_python_311_with_its_cache_keyed_on_the_lock() -> None:
     setups = _uses(_load(CI), "actions/setup-python")
     assert setups, "ci does not use actions/setup-python"
     for _, step in setups:
@@ -228,7 +228,7 @@ def test_ci_sets_up_python_311_with_pip_cache_keyed_on_pyproject() -> None:
         settings = step.get("with", {})
         assert str(settings.get("python-version")) == "3.11", settings
         assert settings.get("cache") == "pip", "setup-python without pip caching"
-        assert settings.get("cache-dependency-path") == "pyproject.toml", settings
+        assert settings.get("cache-dependency-path") == "uv.lock", settings
 
 
 def test_ci_uploads_the_junit_report_even_when_tests_fail() -> None:

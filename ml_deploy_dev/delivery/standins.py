@@ -67,13 +67,17 @@ def _build(argv: Sequence[str], images: Path) -> int:
 
 
 def interpret(dockerfile: Path, context: Path, *, build_args: dict[str, str], rootfs: Path) -> dict[str, Any]:
-    """The Dockerfile's COPY, ENV, ARG, WORKDIR and CMD, applied to `rootfs`."""
+    """The Dockerfile's COPY, ENV, ARG, WORKDIR and CMD of its last stage (the image; earlier stages
+    only prepare files it copies `--from`, which the project virtualenv stands in for), applied to
+    `rootfs`."""
     values: dict[str, str] = {}
     env: dict[str, str] = {}
     workdir = "/"
     cmd: list[str] = []
     python_path: list[str] = []
-    for instruction, argument in _instructions(dockerfile.read_text()):
+    steps = _instructions(dockerfile.read_text())
+    image_stage = max((i for i, (instruction, _) in enumerate(steps) if instruction == "FROM"), default=0)
+    for instruction, argument in steps[image_stage:]:
         if instruction == "ARG":
             name, _, default = argument.partition("=")
             values[name] = build_args.get(name, default)
@@ -83,7 +87,7 @@ def interpret(dockerfile: Path, context: Path, *, build_args: dict[str, str], ro
                 env[name] = values[name] = _substitute(value, values)
         elif instruction == "WORKDIR":
             workdir = str(Path(workdir) / argument)
-        elif instruction == "COPY":
+        elif instruction == "COPY" and not argument.startswith("--from="):
             *sources, destination = shlex.split(argument)
             _copy(context, sources, rootfs / str(Path(workdir) / destination).lstrip("/"), destination)
         elif instruction == "RUN":

@@ -25,10 +25,26 @@ from tests.enforcement.policy_eval import Request, evaluate, reference_problems
 # offline evaluation (`unproven`) holds the real resources.
 MOTO_RESOURCE_SERVICES = {"s3", "sqs"}
 MOTO_ACTION_PREFIXES = {"cloudwatch": "monitoring"}
-# moto's S3 action table has no entry for GET /?encryption, so it authorizes GetBucketEncryption
-# as the bucket GET's default, s3:ListBucket (`moto.s3.responses.ACTION_MAP`, moto 5.2.5): its view
-# grants that where the policy grants s3:GetEncryptionConfiguration (the offline check holds the real one).
-MOTO_ACTION_ALIASES = {"s3:GetEncryptionConfiguration": "s3:ListBucket"}
+# How moto names an S3 request for its IAM check changed within 5.x: up to 5.2.5 by IAM action
+# (with GET /?encryption falling back to the bucket GET's s3:ListBucket, `moto.s3.responses.
+# ACTION_MAP`), from 5.2.6 by operation (s3:ListObjectsV2, s3:GetBucketEncryption). The policies
+# are written to AWS's names, and the offline evaluation (`unproven`) is the authority on them:
+# moto's view grants, beside each IAM action, the operations AWS authorizes with that action (the
+# "Permissions" section of each S3 API reference page), so moto's second opinion does not turn on
+# how its release spells a request. A grant moto still refuses is reported as "moto denied".
+MOTO_OPERATION_NAMES: dict[str, tuple[str, ...]] = {
+    # API_ListObjectsV2.html, API_ListObjects.html
+    "s3:ListBucket": ("s3:ListObjectsV2", "s3:ListObjects"),
+    # API_ListObjectVersions.html
+    "s3:ListBucketVersions": ("s3:ListObjectVersions",),
+    # API_GetBucketEncryption.html (and moto <= 5.2.5's fallback, s3:ListBucket)
+    "s3:GetEncryptionConfiguration": ("s3:GetBucketEncryption", "s3:ListBucket"),
+    # API_HeadObject.html, API_GetObject.html: a VersionId is authorized as s3:GetObjectVersion
+    "s3:GetObject": ("s3:HeadObject",),
+    "s3:GetObjectVersion": ("s3:GetObject", "s3:HeadObject"),
+    # API_CopyObject.html: the target is written as s3:PutObject (the source read is checked apart)
+    "s3:PutObject": ("s3:CopyObject",),
+}
 
 
 @dataclass(frozen=True)
@@ -136,10 +152,10 @@ def moto_view(policy: Mapping[str, Any]) -> dict[str, Any]:
         for index, action in enumerate(actions):
             service, _, name = action.partition(":")
             moto_action = f"{MOTO_ACTION_PREFIXES.get(service, service)}:{name}"
-            moto_action = MOTO_ACTION_ALIASES.get(moto_action, moto_action)
+            spellings = {moto_action, *MOTO_OPERATION_NAMES.get(action, ())}
             # IAM action names are case-insensitive; moto matches them case-sensitively, and
             # names some (batch:submitjob) in lower case.
-            moto_actions = sorted({moto_action, moto_action.lower()})
+            moto_actions = sorted(spellings | {spelling.lower() for spelling in spellings})
             resource = statement["Resource"] if service in MOTO_RESOURCE_SERVICES else "*"
             sid = f"{statement.get('Sid', 'Statement')}{index}"  # Sids stay unique, as IAM requires
             statements.append({**statement, "Sid": sid, "Action": moto_actions, "Resource": resource})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -155,16 +154,6 @@ def test_readme_documents_every_key() -> None:
     readme = (ROOT / "README.md").read_text()
     missing = [key for key in KEY_SECTIONS if f"`{key}`" not in readme]
     assert not missing, f"README.md does not document: {missing}"
-
-
-def test_infra_requirements_match_the_infra_extra() -> None:
-    import tomllib
-
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    extra = sorted(pyproject["project"]["optional-dependencies"]["infra"])
-    lines = (Path(ROOT) / "infra" / "requirements.txt").read_text().splitlines()
-    requirements = sorted(line for line in lines if line and not line.startswith("#"))
-    assert requirements == extra, "infra/requirements.txt drifted from the [infra] extra"
 
 
 # --- issue 15: values AWS refuses, and prod over plain HTTP -----------------------------------

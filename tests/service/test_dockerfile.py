@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.dockerfiles import instructions
+from tests.dockerfiles import base_image, instructions, stages
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "service" / "Dockerfile"
 
 
 def _instructions() -> list[tuple[str, str]]:
-    return instructions(DOCKERFILE)
+    """The image's own stage: what ships (the requirements stage before it only exports the lock)."""
+    return stages(DOCKERFILE)[-1]
 
 
 def _index(predicate: str) -> int:
@@ -28,10 +29,9 @@ def _index(predicate: str) -> int:
 
 
 def test_base_image_is_an_exactly_pinned_slim_python_311() -> None:
-    base = [args for keyword, args in _instructions() if keyword == "FROM"]
-    assert len(base) == 1 and re.fullmatch(
-        r"public\.ecr\.aws/docker/library/python:3\.11\.\d+-slim-bookworm", base[0]
-    ), base
+    bases = {base_image(args) for keyword, args in instructions(DOCKERFILE) if keyword == "FROM"}
+    assert len(bases) == 1, f"every stage on one pinned base: {bases}"
+    assert re.fullmatch(r"public\.ecr\.aws/docker/library/python:3\.11\.\d+-slim-bookworm", *bases), bases
 
 
 def test_runs_as_a_non_root_user() -> None:
@@ -41,9 +41,9 @@ def test_runs_as_a_non_root_user() -> None:
 
 
 def test_layers_go_dependencies_then_code_then_model_last() -> None:
-    deps = _index(r"^RUN .*pip install .*-r ")
+    deps = _index(r"^RUN .*pip install .*--require-hashes .*-r /tmp/deps/requirements\.txt")
     code = _index(r"^COPY .*service/\*\.py")
-    install = _index(r"^RUN .*pip install .*--no-deps")
+    install = _index(r"^RUN .*pip install .*--no-deps /tmp/build")
     model = _index(r"^COPY service/model/model-bundle\.zip /opt/model/model-bundle\.zip")
     assert deps < code < install < model, "dependency layer, then code, then the model"
     copies = [i for i, (keyword, _) in enumerate(_instructions()) if keyword in ("COPY", "ADD", "RUN")]
