@@ -73,7 +73,7 @@ class Pipeline(pulumi.ComponentResource):
     approval_topic_arn: pulumi.Output[str]
     model_trigger_rule_name: pulumi.Output[str]
     connection_arn: pulumi.Output[str] | None
-    connection_needs_handshake: bool
+    connection_needs_handshake: pulumi.Output[bool]
 
     def __init__(self, name: str, *, args: PipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ml-deploy:pipeline:Pipeline", name, None, opts)
@@ -286,16 +286,29 @@ class Pipeline(pulumi.ComponentResource):
             )
         return model_rule
 
-    def _connection(self, name: str, physical_name: str) -> tuple[pulumi.Output[str] | None, bool]:
-        """The configured connection, or a new one that a human must activate (GitHub handshake)."""
+    def _connection(
+        self, name: str, physical_name: str
+    ) -> tuple[pulumi.Output[str] | None, pulumi.Output[bool]]:
+        """The configured connection, or a new one that a human must activate (GitHub handshake).
+
+        Whether it still needs the handshake is read from the connection's status, which Pulumi
+        reads from AWS at `pulumi refresh` (or `pulumi up --refresh`): a created connection is
+        PENDING until the handshake, then AVAILABLE.
+        """
         if self._config.code_source != "github":
-            return None, False
+            return None, pulumi.Output.from_input(False)
         if self._config.code_connection_arn:
-            return pulumi.Output.from_input(self._config.code_connection_arn), False
+            return pulumi.Output.from_input(self._config.code_connection_arn), pulumi.Output.from_input(False)
         connection = aws.codeconnections.Connection(
             f"{name}-github",
             name=physical_name[:32],  # connection names are at most 32 characters
             provider_type="GitHub",
             opts=pulumi.ResourceOptions(parent=self),
         )
-        return connection.arn, True
+        return connection.arn, connection.connection_status.apply(needs_handshake)
+
+
+def needs_handshake(status: str | None) -> bool:
+    """A connection serves the Source stage only once AVAILABLE; PENDING waits for the console
+    handshake and ERROR for it again (CodeConnections `Connection.ConnectionStatus`)."""
+    return status != "AVAILABLE"

@@ -319,3 +319,19 @@ def test_no_deprecated_arguments(program: Program, codecommit_program: Program) 
     for run in (program, codecommit_program):
         deprecated = [w for w in run.warnings if "is deprecated" in w]
         assert not deprecated, f"the pipeline uses deprecated arguments: {deprecated}"
+
+
+# Connection.ConnectionStatus, CodeConnections API reference (API_Connection.html):
+# PENDING | AVAILABLE | ERROR. Only AVAILABLE serves the Source stage.
+@pytest.mark.parametrize(("status", "needed"), [("PENDING", True), ("AVAILABLE", False), ("ERROR", True)])
+def test_the_handshake_output_follows_the_connection_status(status: str, needed: bool) -> None:
+    from infra.delivery.pipeline import needs_handshake
+
+    assert needs_handshake(status) is needed
+
+
+def test_a_new_connection_reports_the_handshake_it_needs_until_refreshed_available(program: Program) -> None:
+    """The mocks create the connection without a status (as AWS returns PENDING at creation)."""
+    connection = program.one("aws:codeconnections/connection:Connection")
+    assert connection.state.get("connectionStatus") in (None, "PENDING")
+    assert program.outputs["codeConnectionNeedsHandshake"] is True
