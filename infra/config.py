@@ -8,7 +8,8 @@ program with a message that names the key and what is expected.
 from __future__ import annotations
 
 import json
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -72,7 +73,23 @@ def _key_readers() -> dict[str, tuple[str, ...]]:
     return readers
 
 
+def _takes_text(annotation: Any) -> bool:
+    """A str field (or a choice of strings), optionally None: its value is never JSON."""
+    if get_origin(annotation) in (Union, UnionType):
+        return all(_takes_text(arg) for arg in get_args(annotation) if arg is not type(None))
+    if get_origin(annotation) is Literal:
+        return all(isinstance(choice, str) for choice in get_args(annotation))
+    return annotation is str
+
+
 KEY_READERS = _key_readers()
+# Keys whose stack value is taken as it is written (see `_decode`).
+TEXT_KEYS = frozenset(
+    field.alias or name
+    for model in _SECTIONS.values()
+    for name, field in model.model_fields.items()
+    if _takes_text(field.annotation)
+)
 # Flat stack key -> the (first) section that reads it.
 KEY_SECTIONS: dict[str, str] = {key: readers[0] for key, readers in KEY_READERS.items()}
 
@@ -128,13 +145,25 @@ def load_config() -> StackConfig:
     raw: dict[str, Any] = {}
     for key in _configured_keys():
         value = config.get(key)
-        if value is None:
-            continue
-        try:
-            raw[key] = json.loads(value)
-        except json.JSONDecodeError:
-            raw[key] = value
+        if value is not None:
+            raw[key] = _decode(key, value)
     return parse_config(raw, region=pulumi.Config("aws").get("region"))
+
+
+def _decode(key: str, text: str) -> Any:
+    """A stack value as the program gets it (always text) as the value the stack file meant.
+
+    Pulumi hands every value over as a string: objects and arrays as JSON text, and scalars as
+    written (`minCount: 3` as "3"; `pulumi config set --path` stores "true"/"false" and integers
+    as such, everything else as a string). A string-typed key takes its text as it is, so
+    `codeBranch: "2024"` is the branch 2024, not a number the key refuses.
+    """
+    if key in TEXT_KEYS:
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 def _configured_keys() -> set[str]:

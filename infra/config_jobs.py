@@ -5,7 +5,9 @@ Read into `JobsConfig` by `infra/config.py`; `infra/jobs/` gets this section onl
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from typing import Any
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from infra.config_base import IMAGES_PUBLISHED_DOC, Section
 from infra.config_checks import (
@@ -38,6 +40,14 @@ class JobConfig(Section):
         return self
 
 
+# Each job's own size over JobConfig's defaults, written once: a job left unset gets it, and a
+# partial one (only `retrainJob.timeoutMinutes`) keeps the rest (Section.over_defaults).
+JOB_DEFAULTS: dict[str, dict[str, Any]] = {
+    "retrain_job": {"vcpu": 2, "memory": 8192, "timeout_minutes": 120},
+    "monitor_job": {"vcpu": 1, "memory": 4096, "timeout_minutes": 60},
+}
+
+
 class JobsConfig(Section):
     """The scheduled retrain and monitor jobs on AWS Batch."""
 
@@ -47,11 +57,11 @@ class JobsConfig(Section):
     use_fargate_spot: bool = Field(False, description="Run jobs on Fargate Spot.")
     max_vcpus: int = Field(16, ge=1, description="Compute environment vCPU ceiling.")
     retrain_job: JobConfig = Field(
-        default_factory=lambda: JobConfig(vcpu=2, memory=8192, timeout_minutes=120),
+        default_factory=lambda: JobConfig.model_validate(JOB_DEFAULTS["retrain_job"]),
         description="Retrain job size: vcpu, memory, timeoutMinutes, attempts (infrastructure retries).",
     )
     monitor_job: JobConfig = Field(
-        default_factory=lambda: JobConfig(vcpu=1, memory=4096, timeout_minutes=60),
+        default_factory=lambda: JobConfig.model_validate(JOB_DEFAULTS["monitor_job"]),
         description="Monitor job size, same keys as retrainJob.",
     )
     # Defaults of the runtime's own settings (`ml_deploy.settings`): each written once, there.
@@ -115,6 +125,11 @@ class JobsConfig(Section):
         description="Jobs image tag of the job definitions `pulumi up` registers; the pipeline "
         "registers later revisions with the tags it pushes.",
     )
+
+    @field_validator("retrain_job", "monitor_job", mode="before")
+    @classmethod
+    def _over_job_defaults(cls, value: object, info: ValidationInfo) -> object:
+        return JobConfig.over_defaults(JOB_DEFAULTS[info.field_name], value)
 
     @field_validator("job_log_retention_days")
     @classmethod

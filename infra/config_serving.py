@@ -6,9 +6,9 @@ Read into `ServingConfig` by `infra/config.py`; `infra/serving/` gets this secti
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from infra.config_base import IMAGES_PUBLISHED_DOC, Section
 from infra.config_checks import (
@@ -23,6 +23,12 @@ DeploymentStrategy = Literal["CANARY", "BLUE_GREEN"]
 # Prod shifts a slice of real traffic first; stage has no real traffic to slice, so it shifts all
 # at once, after the same smoke test on the test listener (a canary there would only add waiting).
 DEFAULT_STRATEGY: dict[str, DeploymentStrategy] = {"prod": "CANARY", "stage": "BLUE_GREEN"}
+# Each environment's own defaults over EnvironmentConfig's, written once: an environment left
+# unset gets them, and a partial one keeps those it does not give (Section.over_defaults).
+ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "stage": {"min_count": 1, "max_count": 2},
+    "prod": {"min_count": 2, "max_count": 6},
+}
 # ECS accepts 0-1440 minutes for every bake time (pulumi-aws ecs.Service deploymentConfiguration).
 MAX_BAKE_MINUTES = 1440
 
@@ -133,16 +139,21 @@ class ServingConfig(Section):
         ),
     )
     stage: EnvironmentConfig = Field(
-        default_factory=lambda: EnvironmentConfig(min_count=1, max_count=2),
+        default_factory=lambda: EnvironmentConfig.model_validate(ENVIRONMENT_DEFAULTS["stage"]),
         description=(
             "Stage sizing and deployment: cpu, memory, minCount, maxCount, requestsPerTarget, "
             "cpuTargetPercent, workers, deploymentStrategy, canaryPercent, canaryBakeMinutes, bakeMinutes."
         ),
     )
     prod: EnvironmentConfig = Field(
-        default_factory=lambda: EnvironmentConfig(min_count=2, max_count=6),
+        default_factory=lambda: EnvironmentConfig.model_validate(ENVIRONMENT_DEFAULTS["prod"]),
         description="Prod sizing, same keys as stage; minCount >= 2 keeps a task in each AZ.",
     )
+
+    @field_validator("stage", "prod", mode="before")
+    @classmethod
+    def _over_environment_defaults(cls, value: object, info: ValidationInfo) -> object:
+        return EnvironmentConfig.over_defaults(ENVIRONMENT_DEFAULTS[info.field_name], value)
 
     @field_validator("service_log_retention_days")
     @classmethod

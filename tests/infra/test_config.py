@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.config import KEY_SECTIONS, ConfigError, StackConfig, parse_config
-from ml_deploy_dev.program import ROOT, dev_stack_config, run_program
+from infra.config import KEY_SECTIONS, ConfigError, StackConfig, load_config, parse_config
+from ml_deploy_dev.program import ROOT, dev_stack_config, run_program, run_under_mocks
 
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
 MINIMAL = {"codeRepository": "acme/churn", "certificateArn": CERTIFICATE}
@@ -239,3 +239,72 @@ def test_images_published_reaches_serving_and_jobs_alike() -> None:
     with pytest.raises(ConfigError) as error:
         _parse(imagesPublished="soon")
     assert str(error.value).count("ml-deploy:imagesPublished") == 1, f"said twice: {error.value}"
+
+
+# --- issue 24: config keeps its promises ---------------------------------------------------
+
+
+def _setting(config: StackConfig, key: str) -> Any:
+    """The value the program uses for the flat stack key `key`."""
+    section = getattr(config, KEY_SECTIONS[key])
+    name = next(n for n, f in type(section).model_fields.items() if (f.alias or n) == key)
+    return getattr(section, name)
+
+
+def test_the_readme_example_works_on_a_new_stack() -> None:
+    """`pulumi config set --path prod.minCount 3` stores only minCount: prod keeps its maxCount 6."""
+    prod = _parse(prod={"minCount": 3}).serving.prod
+    assert (prod.min_count, prod.max_count) == (3, 6)
+
+
+@pytest.mark.parametrize(
+    ("key", "given"),
+    [
+        ("prod", {"minCount": 3}),
+        ("prod", {"cpu": 1024, "memory": 2048}),
+        ("prod", {"canaryPercent": 25}),
+        ("stage", {"workers": 2}),
+        ("retrainJob", {"timeoutMinutes": 30}),
+        ("retrainJob", {"vcpu": 4}),
+        ("monitorJob", {"attempts": 1}),
+        ("monitorJob", {"timeout_minutes": 15}),
+    ],
+)
+def test_a_partial_size_object_keeps_the_rest_of_its_own_defaults(key: str, given: dict[str, Any]) -> None:
+    unset = _setting(_parse(), key)
+    partial = _setting(_parse(**{key: given}), key)
+    names = {field.alias or name: name for name, field in type(unset).model_fields.items()}
+    expected = {**unset.model_dump(), **{names.get(k, k): v for k, v in given.items()}}
+    assert partial.model_dump() == expected, f"{key} {given} lost its own defaults: {partial!r}"
+
+
+def _load(**stack: str) -> StackConfig:
+    """`load_config` as `pulumi up` runs it: every value handed over as text, as Pulumi does."""
+    loaded: list[StackConfig] = []
+    values = {f"ml-deploy:{key}": value for key, value in stack.items()}
+    run_under_mocks(lambda: loaded.append(load_config()), overrides=values)
+    return loaded[0]
+
+
+# Pulumi passes each value as text: objects and arrays as JSON, scalars as written; `config set
+# --path` keeps "true"/"false" and integers typed and stores everything else as a string
+# (https://www.pulumi.com/docs/iac/cli/commands/pulumi_config_set/).
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        ("codeBranch", "2024"),
+        ("codeBranch", "true"),
+        ("jobsImageTag", "20240101"),
+        ("initialImageTag", "1.5"),
+        ("codeRepository", "acme/2024"),
+    ],
+)
+def test_a_string_key_takes_any_string_even_one_that_looks_like_json(key: str, text: str) -> None:
+    assert _setting(_load(**{key: text}), key) == text
+
+
+def test_typed_keys_are_still_decoded_from_their_json_text() -> None:
+    config = _load(maxVcpus="32", retrainOnDrift="false", prod='{"minCount": 3}', alertEmails='["a@b.io"]')
+    assert config.jobs.max_vcpus == 32 and config.jobs.retrain_on_drift is False
+    assert (config.serving.prod.min_count, config.serving.prod.max_count) == (3, 6)
+    assert config.alerts.alert_emails == ["a@b.io"]
