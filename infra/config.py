@@ -14,6 +14,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import pulumi
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from infra.config_checks import arn_region, check_region
 from infra.config_sections import (
     AlertsConfig,
     JobsConfig,
@@ -104,6 +105,10 @@ def parse_config(raw: dict[str, Any], *, region: str | None) -> StackConfig:
         )
     if not region:
         raise ConfigError("aws:region is required: run `pulumi config set aws:region <region>`")
+    try:
+        check_region(region)
+    except ValueError as problem:
+        raise ConfigError(f"aws:region {problem}") from None
     grouped: dict[str, dict[str, Any]] = {section: {} for section in _SECTIONS}
     for key, value in raw.items():
         for section in KEY_READERS[key]:
@@ -118,7 +123,21 @@ def parse_config(raw: dict[str, Any], *, region: str | None) -> StackConfig:
     if problems:
         # A shared key's problem is found by each section that reads it; say it once.
         raise ConfigError("; ".join(dict.fromkeys(problems)))
-    return StackConfig.model_validate({"region": region, **sections})
+    config = StackConfig.model_validate({"region": region, **sections})
+    _check_regions(config)
+    return config
+
+
+def _check_regions(config: StackConfig) -> None:
+    """ACM certificates are regional: a load balancer takes only one of its own region
+    ("Supported Regions", https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html)."""
+    certificate = config.serving.certificate_arn
+    if certificate and arn_region(certificate) != config.region:
+        raise ConfigError(
+            f"{PROJECT_NAMESPACE}:certificateArn is a certificate in {arn_region(certificate)}, but the "
+            f"stack's load balancers are in {config.region} (aws:region): request or import the "
+            "certificate in that region"
+        )
 
 
 def _describe(error: ValidationError) -> list[str]:

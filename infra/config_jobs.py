@@ -15,9 +15,9 @@ from infra.config_checks import (
     check_fargate_vcpu,
     check_image_tag,
     check_log_retention,
-    check_schedule,
     check_timezone,
 )
+from infra.config_schedule import check_schedule
 from ml_deploy.settings import MonitorSettings, RetrainSettings
 
 
@@ -129,7 +129,7 @@ class JobsConfig(Section):
     @field_validator("retrain_job", "monitor_job", mode="before")
     @classmethod
     def _over_job_defaults(cls, value: object, info: ValidationInfo) -> object:
-        return JobConfig.over_defaults(JOB_DEFAULTS[info.field_name], value)
+        return JobConfig.over_defaults(JOB_DEFAULTS[str(info.field_name)], value)
 
     @field_validator("job_log_retention_days")
     @classmethod
@@ -150,3 +150,11 @@ class JobsConfig(Section):
     @classmethod
     def _timezone(cls, value: str) -> str:
         return check_timezone(value)
+
+    @model_validator(mode="after")
+    def _jobs_fit_the_compute_environment(self) -> JobsConfig:
+        """Batch leaves a job larger than its compute environment RUNNABLE forever, without an error."""
+        largest = max(self.retrain_job.vcpu, self.monitor_job.vcpu)
+        if self.max_vcpus < largest:
+            raise ValueError(f"maxVcpus must be at least {largest:g}, the vCPUs of the largest job")
+        return self

@@ -12,9 +12,11 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from infra.config_base import IMAGES_PUBLISHED_DOC, Section
 from infra.config_checks import (
+    check_arn,
     check_cidr,
     check_deployment_strategy,
     check_fargate_task,
+    check_image_tag,
     check_log_retention,
 )
 from ml_deploy.settings import ServiceSettings, SmokeHookSettings
@@ -153,7 +155,7 @@ class ServingConfig(Section):
     @field_validator("stage", "prod", mode="before")
     @classmethod
     def _over_environment_defaults(cls, value: object, info: ValidationInfo) -> object:
-        return EnvironmentConfig.over_defaults(ENVIRONMENT_DEFAULTS[info.field_name], value)
+        return EnvironmentConfig.over_defaults(ENVIRONMENT_DEFAULTS[str(info.field_name)], value)
 
     @field_validator("service_log_retention_days")
     @classmethod
@@ -173,9 +175,14 @@ class ServingConfig(Section):
     @field_validator("certificate_arn")
     @classmethod
     def _acm_arn(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("arn:aws:acm:"):
-            raise ValueError("must be an ACM certificate ARN (arn:aws:acm:...)")
-        return value
+        if value is None:
+            return None
+        return check_arn(value, kind="an ACM certificate", services=("acm",), resource="certificate")
+
+    @field_validator("initial_image_tag")
+    @classmethod
+    def _image_tag(cls, value: str) -> str:
+        return check_image_tag(value)
 
     @field_validator("ingress_cidrs", "test_listener_cidrs")
     @classmethod
