@@ -51,18 +51,29 @@ JOB_DEFAULTS: dict[str, dict[str, Any]] = {
 class JobsConfig(Section):
     """The scheduled retrain and monitor jobs on AWS Batch."""
 
-    retrain_schedule: str = Field("cron(0 3 ? * MON *)", description="When retrain runs.")
-    monitor_schedule: str = Field("rate(1 day)", description="When monitor runs.")
+    retrain_schedule: str = Field(
+        "cron(0 3 ? * MON *)",
+        description="When retrain runs: an EventBridge Scheduler rate/cron/at expression.",
+    )
+    monitor_schedule: str = Field(
+        "rate(1 day)", description="When monitor runs: an EventBridge Scheduler rate/cron/at expression."
+    )
     schedule_timezone: str = Field("UTC", description="IANA time zone of the schedules.")
     use_fargate_spot: bool = Field(False, description="Run jobs on Fargate Spot.")
     max_vcpus: int = Field(16, ge=1, description="Compute environment vCPU ceiling.")
     retrain_job: JobConfig = Field(
         default_factory=lambda: JobConfig.model_validate(JOB_DEFAULTS["retrain_job"]),
-        description="Retrain job size: vcpu, memory, timeoutMinutes, attempts (infrastructure retries).",
+        description=(
+            "Retrain job size: vcpu, memory, timeoutMinutes, attempts (infrastructure retries); keys "
+            "left out keep the retrain job's defaults (2 vCPU, 8192 MiB, 120 minutes)."
+        ),
     )
     monitor_job: JobConfig = Field(
         default_factory=lambda: JobConfig.model_validate(JOB_DEFAULTS["monitor_job"]),
-        description="Monitor job size, same keys as retrainJob.",
+        description=(
+            "Monitor job size, same keys as retrainJob; keys left out keep the monitor's defaults "
+            "(1 vCPU, 4096 MiB, 60 minutes)."
+        ),
     )
     # Defaults of the runtime's own settings (`ml_deploy.settings`): each written once, there.
     gate_tolerance: float = Field(

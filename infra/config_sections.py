@@ -56,7 +56,10 @@ class NetworkConfig(Section):
     private_subnet_ids: list[str] = Field(
         default_factory=list, description="With vpcId: subnets for tasks and jobs."
     )
-    vpc_cidr: str = Field("10.0.0.0/16", description="CIDR of the VPC the stack creates.")
+    vpc_cidr: str = Field(
+        "10.0.0.0/16",
+        description="CIDR of the VPC the stack creates: /16 to /18 (four /20 subnets are carved from it).",
+    )
     single_nat_gateway: bool = Field(True, description="One NAT gateway for both AZs (cheaper, for dev).")
     interface_endpoints: bool = Field(
         False, description="Add ECR, CloudWatch Logs and STS interface endpoints."
@@ -186,7 +189,9 @@ class PipelineConfig(Section):
 
     code_source: Literal["github", "codecommit"] = Field("github", description="Code source provider.")
     code_repository: str = Field(..., description="GitHub 'owner/name', or the CodeCommit repository name.")
-    code_branch: str = Field("main", description="Branch whose pushes start the pipeline.")
+    code_branch: str = Field(
+        "main", description="Branch whose pushes start the pipeline (a name git accepts)."
+    )
     code_connection_arn: str | None = Field(
         None,
         description="Existing CodeConnections connection; one is created (pending handshake) if unset.",

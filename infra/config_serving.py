@@ -87,7 +87,9 @@ class ServingConfig(Section):
         ServiceSettings.default("port"), ge=1024, le=65535, description="Port the service listens on."
     )
     initial_image_tag: str = Field(
-        "bootstrap", description="Image tag of the first task definition, before any pipeline run."
+        "bootstrap",
+        description="Image tag of the first task definition, before any pipeline run (never 'latest'; "
+        "tags are immutable).",
     )
     images_published: bool = Field(False, description=IMAGES_PUBLISHED_DOC)
     certificate_arn: str | None = Field(
@@ -144,12 +146,16 @@ class ServingConfig(Section):
         default_factory=lambda: EnvironmentConfig.model_validate(ENVIRONMENT_DEFAULTS["stage"]),
         description=(
             "Stage sizing and deployment: cpu, memory, minCount, maxCount, requestsPerTarget, "
-            "cpuTargetPercent, workers, deploymentStrategy, canaryPercent, canaryBakeMinutes, bakeMinutes."
+            "cpuTargetPercent, workers, deploymentStrategy, canaryPercent, canaryBakeMinutes, bakeMinutes; "
+            "keys left out keep stage's defaults."
         ),
     )
     prod: EnvironmentConfig = Field(
         default_factory=lambda: EnvironmentConfig.model_validate(ENVIRONMENT_DEFAULTS["prod"]),
-        description="Prod sizing, same keys as stage; minCount >= 2 keeps a task in each AZ.",
+        description=(
+            "Prod sizing, same keys as stage; keys left out keep prod's defaults (minCount 2, maxCount 6: "
+            "a task in each AZ)."
+        ),
     )
 
     @field_validator("stage", "prod", mode="before")
