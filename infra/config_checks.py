@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-# The only retention periods CloudWatch Logs accepts.
+# The only retention periods CloudWatch Logs accepts (PutRetentionPolicy, retentionInDays).
 LOG_RETENTION_DAYS = (
     1,
     3,
@@ -202,10 +202,14 @@ def check_repository(value: str, *, source: str) -> str:
 
 
 def check_timezone(value: str) -> str:
+    """A zone of the IANA database; not one of the files beside it that ZoneInfo also opens
+    (`localtime`, `posix/...`, `right/...`), which Scheduler does not know."""
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError("must be an IANA time zone such as UTC or Europe/Berlin") from None
+    if value not in available_timezones() or value == "localtime":
+        raise ValueError(f"must be an IANA time zone such as UTC or Europe/Berlin, not the file {value!r}")
     return value
 
 

@@ -440,6 +440,9 @@ def test_a_schedule_scheduler_refuses_fails_naming_the_key(expression: str, prob
         ({"jobsImageTag": "x" * 129}, "ml-deploy:jobsImageTag must be an image tag"),
         ({"alertEmails": ["oncall@example.com\n"]}, "ml-deploy:alertEmails"),
         ({"maxVcpus": 1}, "ml-deploy:maxVcpus must be at least 2, the vCPUs of the largest job"),
+        ({"scheduleTimezone": "localtime"}, "ml-deploy:scheduleTimezone must be an IANA time zone"),
+        ({"scheduleTimezone": "posix/Europe/Berlin"}, "ml-deploy:scheduleTimezone must be an IANA time zone"),
+        ({"scheduleTimezone": "right/UTC"}, "ml-deploy:scheduleTimezone must be an IANA time zone"),
     ],
 )
 def test_a_value_aws_would_refuse_later_fails_at_load_naming_the_key(
@@ -469,6 +472,8 @@ def test_a_value_aws_would_refuse_later_fails_at_load_naming_the_key(
         {"codeRepository": "acme-ml/churn.model_v2"},
         {"initialImageTag": "a1b2c3d4e5f6-7"},
         {"maxVcpus": 2},
+        {"scheduleTimezone": "Europe/Berlin"},
+        {"scheduleTimezone": "America/Argentina/Buenos_Aires"},
     ],
 )
 def test_values_of_the_documented_shapes_are_accepted(raw: dict[str, Any]) -> None:
@@ -490,3 +495,19 @@ def test_the_largest_vpc_block_accepted_gives_the_network_its_four_subnets() -> 
     program = run_program(overrides={"ml-deploy:vpcCidr": "10.40.0.0/18"})
     blocks = sorted(subnet.inputs["cidrBlock"] for subnet in program.of_type("aws:ec2/subnet:Subnet"))
     assert blocks == ["10.40.0.0/20", "10.40.16.0/20", "10.40.32.0/20", "10.40.48.0/20"], blocks
+
+
+# PutRetentionPolicy, retentionInDays: "Possible values are: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150,
+# 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, and 3653"
+# (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html).
+LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557]
+LOG_RETENTION_DAYS += [2922, 3288, 3653]
+
+
+@pytest.mark.parametrize("key", ["serviceLogRetentionDays", "jobLogRetentionDays"])
+def test_log_retention_takes_exactly_the_documented_periods(key: str) -> None:
+    for days in LOG_RETENTION_DAYS:
+        assert _setting(_parse(**{key: days}), key) == days
+    for days in [*sorted({d + 1 for d in LOG_RETENTION_DAYS} - set(LOG_RETENTION_DAYS)), 0]:
+        with pytest.raises(ConfigError, match=f"ml-deploy:{key} must be a CloudWatch Logs retention period"):
+            _parse(**{key: days})
