@@ -8,11 +8,13 @@ program with a message that names the key and what is expected.
 from __future__ import annotations
 
 import json
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from infra.config_checks import arn_region, check_region
 from infra.config_sections import (
     AlertsConfig,
     JobsConfig,
@@ -72,7 +74,23 @@ def _key_readers() -> dict[str, tuple[str, ...]]:
     return readers
 
 
+def _takes_text(annotation: Any) -> bool:
+    """A str field (or a choice of strings), optionally None: its value is never JSON."""
+    if get_origin(annotation) in (Union, UnionType):
+        return all(_takes_text(arg) for arg in get_args(annotation) if arg is not type(None))
+    if get_origin(annotation) is Literal:
+        return all(isinstance(choice, str) for choice in get_args(annotation))
+    return annotation is str
+
+
 KEY_READERS = _key_readers()
+# Keys whose stack value is taken as it is written (see `_decode`).
+TEXT_KEYS = frozenset(
+    field.alias or name
+    for model in _SECTIONS.values()
+    for name, field in model.model_fields.items()
+    if _takes_text(field.annotation)
+)
 # Flat stack key -> the (first) section that reads it.
 KEY_SECTIONS: dict[str, str] = {key: readers[0] for key, readers in KEY_READERS.items()}
 
@@ -87,6 +105,10 @@ def parse_config(raw: dict[str, Any], *, region: str | None) -> StackConfig:
         )
     if not region:
         raise ConfigError("aws:region is required: run `pulumi config set aws:region <region>`")
+    try:
+        check_region(region)
+    except ValueError as problem:
+        raise ConfigError(f"aws:region {problem}") from None
     grouped: dict[str, dict[str, Any]] = {section: {} for section in _SECTIONS}
     for key, value in raw.items():
         for section in KEY_READERS[key]:
@@ -101,7 +123,21 @@ def parse_config(raw: dict[str, Any], *, region: str | None) -> StackConfig:
     if problems:
         # A shared key's problem is found by each section that reads it; say it once.
         raise ConfigError("; ".join(dict.fromkeys(problems)))
-    return StackConfig.model_validate({"region": region, **sections})
+    config = StackConfig.model_validate({"region": region, **sections})
+    _check_regions(config)
+    return config
+
+
+def _check_regions(config: StackConfig) -> None:
+    """ACM certificates are regional: a load balancer takes only one of its own region
+    ("Supported Regions", https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html)."""
+    certificate = config.serving.certificate_arn
+    if certificate and arn_region(certificate) != config.region:
+        raise ConfigError(
+            f"{PROJECT_NAMESPACE}:certificateArn is a certificate in {arn_region(certificate)}, but the "
+            f"stack's load balancers are in {config.region} (aws:region): request or import the "
+            "certificate in that region"
+        )
 
 
 def _describe(error: ValidationError) -> list[str]:
@@ -128,13 +164,25 @@ def load_config() -> StackConfig:
     raw: dict[str, Any] = {}
     for key in _configured_keys():
         value = config.get(key)
-        if value is None:
-            continue
-        try:
-            raw[key] = json.loads(value)
-        except json.JSONDecodeError:
-            raw[key] = value
+        if value is not None:
+            raw[key] = _decode(key, value)
     return parse_config(raw, region=pulumi.Config("aws").get("region"))
+
+
+def _decode(key: str, text: str) -> Any:
+    """A stack value as the program gets it (always text) as the value the stack file meant.
+
+    Pulumi hands every value over as a string: objects and arrays as JSON text, and scalars as
+    written (`minCount: 3` as "3"; `pulumi config set --path` stores "true"/"false" and integers
+    as such, everything else as a string). A string-typed key takes its text as it is, so
+    `codeBranch: "2024"` is the branch 2024, not a number the key refuses.
+    """
+    if key in TEXT_KEYS:
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 def _configured_keys() -> set[str]:

@@ -6,6 +6,9 @@ Its own module so that the section modules (`infra/config_sections.py`, `infra/c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -14,6 +17,24 @@ class Section(BaseModel):
     """Base for config sections: camelCase keys as in Pulumi.<stack>.yaml, unknown keys rejected."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    @classmethod
+    def over_defaults(cls, defaults: Mapping[str, Any], given: object) -> object:
+        """A stack's object, possibly partial, over the defaults of the key that holds it.
+
+        `pulumi config set --path prod.minCount 3` stores only that field; the others must be
+        prod's own defaults, not this class's generic ones (which would make maxCount 2 < 3).
+        Anything but a mapping is left for pydantic to accept (a built section) or report.
+        """
+        if not isinstance(given, Mapping):
+            return given
+        return {**cls._by_alias(defaults), **cls._by_alias(given)}
+
+    @classmethod
+    def _by_alias(cls, values: Mapping[Any, Any]) -> dict[Any, Any]:
+        """Keys as the stack writes them, so a field given by name and by alias is one field."""
+        aliases = {name: field.alias or name for name, field in cls.model_fields.items()}
+        return {aliases.get(key, key): value for key, value in values.items()}
 
 
 # Shared by the serving and jobs sections (config.py gives a key declared by several sections to

@@ -6,13 +6,12 @@ it with the key.
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
-CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# The only retention periods CloudWatch Logs accepts.
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# The only retention periods CloudWatch Logs accepts (PutRetentionPolicy, retentionInDays).
 LOG_RETENTION_DAYS = (
     1,
     3,
@@ -37,7 +36,10 @@ LOG_RETENTION_DAYS = (
     3288,
     3653,
 )
-IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# A tag as the OCI distribution spec defines it ("Pulling manifests",
+# https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pulling-manifests), the
+# grammar docker and the pipeline push with; ECR stores what they push.
+IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 # The task sizes Fargate runs: vCPU -> the memory (MiB) it accepts with it. The same table is
 # documented for ECS task definitions ("Troubleshoot Amazon ECS task definition invalid CPU or
 # memory errors", https://docs.aws.amazon.com/AmazonECS/latest/userguide/task-cpu-memory-error.html)
@@ -60,12 +62,6 @@ CPU_UNITS_PER_VCPU = 1024
 STANDARD_IA_MIN_DAYS = 30
 
 
-def check_schedule(value: str) -> str:
-    if not SCHEDULE.match(value):
-        raise ValueError("must be a cron(...) or rate(...) expression, e.g. 'rate(1 day)'")
-    return value
-
-
 def check_log_retention(value: int) -> int:
     if value not in LOG_RETENTION_DAYS:
         raise ValueError(f"must be a CloudWatch Logs retention period: one of {LOG_RETENTION_DAYS}")
@@ -74,33 +70,146 @@ def check_log_retention(value: int) -> int:
 
 def check_emails(values: list[str]) -> list[str]:
     for value in values:
-        if not EMAIL.match(value):
+        if not EMAIL.fullmatch(value):
             raise ValueError(f"{value!r} is not an email address")
     return values
 
 
 def check_cidr(value: str) -> str:
-    if not CIDR.match(value):
-        raise ValueError("must be an IPv4 CIDR block such as 10.0.0.0/16")
+    """An IPv4 block written as its network address; EC2 refuses one with host bits set."""
+    try:
+        network = ipaddress.IPv4Network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"must be an IPv4 CIDR block such as 10.0.0.0/16, not {value!r}") from None
+    if "/" not in value:
+        raise ValueError(f"must be an IPv4 CIDR block such as 10.0.0.0/16: {value} has no /prefix length")
+    if str(network) != value:
+        raise ValueError(
+            f"must be an IPv4 CIDR block such as 10.0.0.0/16: {value} has host bits set; use {network}"
+        )
     return value
 
 
+# AWS allows VPC blocks from /16 to /28 ("IP address ranges for your VPCs",
+# https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html); `infra/network.py`
+# carves a public and a private /20 per availability zone (four) from it, which needs /18 or more.
+VPC_PREFIX_LENGTHS = range(16, 18 + 1)
+
+
+def check_vpc_cidr(value: str) -> str:
+    network = ipaddress.IPv4Network(check_cidr(value))
+    if network.prefixlen not in VPC_PREFIX_LENGTHS:
+        raise ValueError(
+            f"must be a /16 to /18 block (AWS takes /16 to /28, and the stack carves four /20 "
+            f"subnets from it), not /{network.prefixlen}"
+        )
+    return value
+
+
+# EC2 resource ids: a prefix and 8 or (since 2016-2018) 17 lowercase hexadecimal characters
+# ("Resource IDs", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/resource-ids.html).
+EC2_ID = r"{prefix}-(?:[0-9a-f]{{8}}|[0-9a-f]{{17}})"
+
+
+def check_ec2_id(value: str, *, prefix: str) -> str:
+    if not re.fullmatch(EC2_ID.format(prefix=re.escape(prefix)), value):
+        raise ValueError(f"{value!r} is not a {prefix} id such as {prefix}-0123456789abcdef0")
+    return value
+
+
+# A region name (`eu-west-1`, `us-gov-west-1`); the ARNs below are in the `aws` partition, the
+# only one the program names resources in (`infra/delivery/targets.py`).
+REGION = r"[a-z]{2}(?:-[a-z]+)+-\d+"
+
+
+def check_region(value: str) -> str:
+    if not re.fullmatch(REGION, value):
+        raise ValueError(f"must be an AWS region such as eu-west-1, not {value!r}")
+    return value
+
+
+def check_arn(value: str, *, kind: str, services: tuple[str, ...], resource: str) -> str:
+    """`arn:aws:<service>:<region>:<account>:<resource>/<id>`, the shape of ACM certificates and
+    CodeConnections connections ("Identify AWS resources with Amazon Resource Names",
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html)."""
+    service = "|".join(map(re.escape, services))
+    if not re.fullmatch(rf"arn:aws:(?:{service}):{REGION}:\d{{12}}:{resource}/[A-Za-z0-9-]+", value):
+        raise ValueError(
+            f"must be {kind} ARN such as arn:aws:{services[0]}:eu-west-1:123456789012:{resource}/<id>"
+        )
+    return value
+
+
+def arn_region(value: str) -> str:
+    """The region of an ARN `check_arn` accepted."""
+    return value.split(":")[3]
+
+
 def check_image_tag(value: str) -> str:
-    if not IMAGE_TAG.match(value):
-        raise ValueError("must be an image tag: letters, digits, '_', '.', '-', at most 128")
+    if not IMAGE_TAG.fullmatch(value):
+        raise ValueError(
+            "must be an image tag: letters, digits, '_', '.', '-', not starting with '.' or '-', at most 128"
+        )
     if value == "latest":
         raise ValueError(
-            "must not be 'latest': the jobs repository's tags are immutable, so 'latest' "
+            "must not be 'latest': the repositories' tags are immutable, so 'latest' "
             "can never move to a new image; use the tag the pipeline pushed"
         )
     return value
 
 
+# What git refuses in a branch name (`git check-ref-format --branch`, rules 3-10 of
+# https://git-scm.com/docs/git-check-ref-format): the pipeline's source action and its push
+# trigger name the branch, and a name git cannot have would never start the pipeline.
+BRANCH_REFUSED = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
+
+
+def check_branch(value: str) -> str:
+    components = value.split("/")
+    if (
+        value in ("", "@")
+        or value.startswith(("-", "/"))
+        or value.endswith(("/", "."))
+        or BRANCH_REFUSED.search(value)
+        or any(part.startswith(".") or part.endswith(".lock") for part in components)
+    ):
+        raise ValueError(
+            f"{value!r} is not a git branch name: no spaces, control characters, ~ ^ : ? * [ \\, "
+            "'..', '@{' or '//'; no component starting with '.' or ending with '.lock'; "
+            "not starting with '-' or '/' nor ending with '/' or '.'"
+        )
+    return value
+
+
+# GitHub: an account name of letters, digits and single inner hyphens (at most 39), a repository
+# name of letters, digits, '.', '_' and '-' (at most 100). CodeCommit: 1-100 of letters, digits,
+# '.', '_', '-', not ending in .git ("Quotas in AWS CodeCommit",
+# https://docs.aws.amazon.com/codecommit/latest/userguide/limits.html).
+GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}/[\w.-]{1,100}")
+CODECOMMIT_REPOSITORY = re.compile(r"[\w.-]{1,100}")
+
+
+def check_repository(value: str, *, source: str) -> str:
+    if source == "github":
+        if not GITHUB_REPOSITORY.fullmatch(value) or value.rpartition("/")[2] in (".", ".."):
+            raise ValueError("must be 'owner/name' when codeSource is github")
+    elif not CODECOMMIT_REPOSITORY.fullmatch(value) or value.endswith(".git"):
+        raise ValueError(
+            "must be a CodeCommit repository name when codeSource is codecommit: 1-100 letters, "
+            "digits, '.', '_', '-', not ending in .git"
+        )
+    return value
+
+
 def check_timezone(value: str) -> str:
+    """A zone of the IANA database; not one of the files beside it that ZoneInfo also opens
+    (`localtime`, `posix/...`, `right/...`), which Scheduler does not know."""
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError("must be an IANA time zone such as UTC or Europe/Berlin") from None
+    if value not in available_timezones() or value == "localtime":
+        raise ValueError(f"must be an IANA time zone such as UTC or Europe/Berlin, not the file {value!r}")
     return value
 
 

@@ -5,7 +5,9 @@ Read into `JobsConfig` by `infra/config.py`; `infra/jobs/` gets this section onl
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from typing import Any
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from infra.config_base import IMAGES_PUBLISHED_DOC, Section
 from infra.config_checks import (
@@ -13,9 +15,9 @@ from infra.config_checks import (
     check_fargate_vcpu,
     check_image_tag,
     check_log_retention,
-    check_schedule,
     check_timezone,
 )
+from infra.config_schedule import check_schedule
 from ml_deploy.settings import MonitorSettings, RetrainSettings
 
 
@@ -38,21 +40,40 @@ class JobConfig(Section):
         return self
 
 
+# Each job's own size over JobConfig's defaults, written once: a job left unset gets it, and a
+# partial one (only `retrainJob.timeoutMinutes`) keeps the rest (Section.over_defaults).
+JOB_DEFAULTS: dict[str, dict[str, Any]] = {
+    "retrain_job": {"vcpu": 2, "memory": 8192, "timeout_minutes": 120},
+    "monitor_job": {"vcpu": 1, "memory": 4096, "timeout_minutes": 60},
+}
+
+
 class JobsConfig(Section):
     """The scheduled retrain and monitor jobs on AWS Batch."""
 
-    retrain_schedule: str = Field("cron(0 3 ? * MON *)", description="When retrain runs.")
-    monitor_schedule: str = Field("rate(1 day)", description="When monitor runs.")
+    retrain_schedule: str = Field(
+        "cron(0 3 ? * MON *)",
+        description="When retrain runs: an EventBridge Scheduler rate/cron/at expression.",
+    )
+    monitor_schedule: str = Field(
+        "rate(1 day)", description="When monitor runs: an EventBridge Scheduler rate/cron/at expression."
+    )
     schedule_timezone: str = Field("UTC", description="IANA time zone of the schedules.")
     use_fargate_spot: bool = Field(False, description="Run jobs on Fargate Spot.")
     max_vcpus: int = Field(16, ge=1, description="Compute environment vCPU ceiling.")
     retrain_job: JobConfig = Field(
-        default_factory=lambda: JobConfig(vcpu=2, memory=8192, timeout_minutes=120),
-        description="Retrain job size: vcpu, memory, timeoutMinutes, attempts (infrastructure retries).",
+        default_factory=lambda: JobConfig.model_validate(JOB_DEFAULTS["retrain_job"]),
+        description=(
+            "Retrain job size: vcpu, memory, timeoutMinutes, attempts (infrastructure retries); keys "
+            "left out keep the retrain job's defaults (2 vCPU, 8192 MiB, 120 minutes)."
+        ),
     )
     monitor_job: JobConfig = Field(
-        default_factory=lambda: JobConfig(vcpu=1, memory=4096, timeout_minutes=60),
-        description="Monitor job size, same keys as retrainJob.",
+        default_factory=lambda: JobConfig.model_validate(JOB_DEFAULTS["monitor_job"]),
+        description=(
+            "Monitor job size, same keys as retrainJob; keys left out keep the monitor's defaults "
+            "(1 vCPU, 4096 MiB, 60 minutes)."
+        ),
     )
     # Defaults of the runtime's own settings (`ml_deploy.settings`): each written once, there.
     gate_tolerance: float = Field(
@@ -116,6 +137,11 @@ class JobsConfig(Section):
         "registers later revisions with the tags it pushes.",
     )
 
+    @field_validator("retrain_job", "monitor_job", mode="before")
+    @classmethod
+    def _over_job_defaults(cls, value: object, info: ValidationInfo) -> object:
+        return JobConfig.over_defaults(JOB_DEFAULTS[str(info.field_name)], value)
+
     @field_validator("job_log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
@@ -135,3 +161,11 @@ class JobsConfig(Section):
     @classmethod
     def _timezone(cls, value: str) -> str:
         return check_timezone(value)
+
+    @model_validator(mode="after")
+    def _jobs_fit_the_compute_environment(self) -> JobsConfig:
+        """Batch leaves a job larger than its compute environment RUNNABLE forever, without an error."""
+        largest = max(self.retrain_job.vcpu, self.monitor_job.vcpu)
+        if self.max_vcpus < largest:
+            raise ValueError(f"maxVcpus must be at least {largest:g}, the vCPUs of the largest job")
+        return self

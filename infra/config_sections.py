@@ -8,7 +8,6 @@ and are re-exported here, so every component imports its section from this one p
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import (
@@ -20,7 +19,15 @@ from pydantic import (
 )
 
 from infra.config_base import Section
-from infra.config_checks import STANDARD_IA_MIN_DAYS, check_cidr, check_emails
+from infra.config_checks import (
+    STANDARD_IA_MIN_DAYS,
+    check_arn,
+    check_branch,
+    check_ec2_id,
+    check_emails,
+    check_repository,
+    check_vpc_cidr,
+)
 from infra.config_jobs import JobConfig, JobsConfig
 from infra.config_serving import EnvironmentConfig, ServingConfig
 from ml_deploy.layout import DEFAULT_LAYOUT, ObjectLayout
@@ -49,7 +56,10 @@ class NetworkConfig(Section):
     private_subnet_ids: list[str] = Field(
         default_factory=list, description="With vpcId: subnets for tasks and jobs."
     )
-    vpc_cidr: str = Field("10.0.0.0/16", description="CIDR of the VPC the stack creates.")
+    vpc_cidr: str = Field(
+        "10.0.0.0/16",
+        description="CIDR of the VPC the stack creates: /16 to /18 (four /20 subnets are carved from it).",
+    )
     single_nat_gateway: bool = Field(True, description="One NAT gateway for both AZs (cheaper, for dev).")
     interface_endpoints: bool = Field(
         False, description="Add ECR, CloudWatch Logs and STS interface endpoints."
@@ -58,7 +68,21 @@ class NetworkConfig(Section):
     @field_validator("vpc_cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
-        return check_cidr(value)
+        return check_vpc_cidr(value)
+
+    @field_validator("vpc_id")
+    @classmethod
+    def _vpc_id(cls, value: str | None) -> str | None:
+        return None if value is None else check_ec2_id(value, prefix="vpc")
+
+    @field_validator("public_subnet_ids", "private_subnet_ids")
+    @classmethod
+    def _subnet_ids(cls, values: list[str]) -> list[str]:
+        for value in values:
+            check_ec2_id(value, prefix="subnet")
+        if len(set(values)) != len(values):
+            raise ValueError("lists a subnet twice")
+        return values
 
     @model_validator(mode="after")
     def _existing_vpc_needs_subnets(self) -> NetworkConfig:
@@ -165,7 +189,9 @@ class PipelineConfig(Section):
 
     code_source: Literal["github", "codecommit"] = Field("github", description="Code source provider.")
     code_repository: str = Field(..., description="GitHub 'owner/name', or the CodeCommit repository name.")
-    code_branch: str = Field("main", description="Branch whose pushes start the pipeline.")
+    code_branch: str = Field(
+        "main", description="Branch whose pushes start the pipeline (a name git accepts)."
+    )
     code_connection_arn: str | None = Field(
         None,
         description="Existing CodeConnections connection; one is created (pending handshake) if unset.",
@@ -183,10 +209,26 @@ class PipelineConfig(Section):
     def _emails(cls, value: list[str]) -> list[str]:
         return check_emails(value)
 
+    @field_validator("code_branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        return check_branch(value)
+
+    @field_validator("code_connection_arn")
+    @classmethod
+    def _connection_arn(cls, value: str | None) -> str | None:
+        # Connections made before the service's rename keep their codestar-connections ARN.
+        services = ("codeconnections", "codestar-connections")
+        if value is None:
+            return None
+        return check_arn(value, kind="a CodeConnections", services=services, resource="connection")
+
     @model_validator(mode="after")
-    def _github_repository_shape(self) -> PipelineConfig:
-        if self.code_source == "github" and not re.fullmatch(r"[\w.-]+/[\w.-]+", self.code_repository):
-            raise ValueError("codeRepository must be 'owner/name' when codeSource is github")
+    def _repository_of_its_source(self) -> PipelineConfig:
+        try:
+            check_repository(self.code_repository, source=self.code_source)
+        except ValueError as problem:
+            raise ValueError(f"codeRepository {problem}") from None
         return self
 
 

@@ -6,15 +6,17 @@ Read into `ServingConfig` by `infra/config.py`; `infra/serving/` gets this secti
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from infra.config_base import IMAGES_PUBLISHED_DOC, Section
 from infra.config_checks import (
+    check_arn,
     check_cidr,
     check_deployment_strategy,
     check_fargate_task,
+    check_image_tag,
     check_log_retention,
 )
 from ml_deploy.settings import ServiceSettings, SmokeHookSettings
@@ -23,6 +25,12 @@ DeploymentStrategy = Literal["CANARY", "BLUE_GREEN"]
 # Prod shifts a slice of real traffic first; stage has no real traffic to slice, so it shifts all
 # at once, after the same smoke test on the test listener (a canary there would only add waiting).
 DEFAULT_STRATEGY: dict[str, DeploymentStrategy] = {"prod": "CANARY", "stage": "BLUE_GREEN"}
+# Each environment's own defaults over EnvironmentConfig's, written once: an environment left
+# unset gets them, and a partial one keeps those it does not give (Section.over_defaults).
+ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "stage": {"min_count": 1, "max_count": 2},
+    "prod": {"min_count": 2, "max_count": 6},
+}
 # ECS accepts 0-1440 minutes for every bake time (pulumi-aws ecs.Service deploymentConfiguration).
 MAX_BAKE_MINUTES = 1440
 
@@ -79,7 +87,9 @@ class ServingConfig(Section):
         ServiceSettings.default("port"), ge=1024, le=65535, description="Port the service listens on."
     )
     initial_image_tag: str = Field(
-        "bootstrap", description="Image tag of the first task definition, before any pipeline run."
+        "bootstrap",
+        description="Image tag of the first task definition, before any pipeline run (never 'latest'; "
+        "tags are immutable).",
     )
     images_published: bool = Field(False, description=IMAGES_PUBLISHED_DOC)
     certificate_arn: str | None = Field(
@@ -133,16 +143,25 @@ class ServingConfig(Section):
         ),
     )
     stage: EnvironmentConfig = Field(
-        default_factory=lambda: EnvironmentConfig(min_count=1, max_count=2),
+        default_factory=lambda: EnvironmentConfig.model_validate(ENVIRONMENT_DEFAULTS["stage"]),
         description=(
             "Stage sizing and deployment: cpu, memory, minCount, maxCount, requestsPerTarget, "
-            "cpuTargetPercent, workers, deploymentStrategy, canaryPercent, canaryBakeMinutes, bakeMinutes."
+            "cpuTargetPercent, workers, deploymentStrategy, canaryPercent, canaryBakeMinutes, bakeMinutes; "
+            "keys left out keep stage's defaults."
         ),
     )
     prod: EnvironmentConfig = Field(
-        default_factory=lambda: EnvironmentConfig(min_count=2, max_count=6),
-        description="Prod sizing, same keys as stage; minCount >= 2 keeps a task in each AZ.",
+        default_factory=lambda: EnvironmentConfig.model_validate(ENVIRONMENT_DEFAULTS["prod"]),
+        description=(
+            "Prod sizing, same keys as stage; keys left out keep prod's defaults (minCount 2, maxCount 6: "
+            "a task in each AZ)."
+        ),
     )
+
+    @field_validator("stage", "prod", mode="before")
+    @classmethod
+    def _over_environment_defaults(cls, value: object, info: ValidationInfo) -> object:
+        return EnvironmentConfig.over_defaults(ENVIRONMENT_DEFAULTS[str(info.field_name)], value)
 
     @field_validator("service_log_retention_days")
     @classmethod
@@ -162,9 +181,14 @@ class ServingConfig(Section):
     @field_validator("certificate_arn")
     @classmethod
     def _acm_arn(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("arn:aws:acm:"):
-            raise ValueError("must be an ACM certificate ARN (arn:aws:acm:...)")
-        return value
+        if value is None:
+            return None
+        return check_arn(value, kind="an ACM certificate", services=("acm",), resource="certificate")
+
+    @field_validator("initial_image_tag")
+    @classmethod
+    def _image_tag(cls, value: str) -> str:
+        return check_image_tag(value)
 
     @field_validator("ingress_cidrs", "test_listener_cidrs")
     @classmethod

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from infra.config import _SECTIONS, KEY_SECTIONS, PROJECT_NAMESPACE, parse_config
+from infra.config import _SECTIONS, KEY_SECTIONS, PROJECT_NAMESPACE, TEXT_KEYS, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "Pulumi.yaml"
@@ -269,6 +269,22 @@ def test_the_project_declares_every_setting_of_the_program_with_its_default() ->
         assert declaration["default"] == expected, (
             f"{key}: Pulumi.yaml default {declaration['default']!r}, the program's {expected!r}"
         )
+
+
+def test_the_keys_declared_string_are_the_keys_the_program_takes_as_text() -> None:
+    """Pulumi hands the program every value as text; `load_config` decodes JSON for all but the
+    string-typed keys, so a declared string such as codeBranch "2024" stays a string."""
+    prefix = f"{PROJECT_NAMESPACE}:"
+    declared = {
+        key.removeprefix(prefix): declaration.get("type")
+        for key, declaration in _declarations(_load(PROJECT)).items()
+        if key.startswith(prefix)
+    }
+    strings = {key for key, type_name in declared.items() if type_name == "string"}
+    assert strings == TEXT_KEYS & set(declared), (
+        f"declared string but decoded as JSON: {sorted(strings - TEXT_KEYS)}; "
+        f"taken as text but not declared string: {sorted((TEXT_KEYS & set(declared)) - strings)}"
+    )
 
 
 @pytest.mark.parametrize("stack", STACKS, ids=lambda p: p.name)

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.config import KEY_SECTIONS, ConfigError, StackConfig, parse_config
-from ml_deploy_dev.program import ROOT, dev_stack_config, run_program
+from infra.config import KEY_SECTIONS, ConfigError, StackConfig, load_config, parse_config
+from ml_deploy_dev.program import ROOT, dev_stack_config, run_program, run_under_mocks
 
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
 MINIMAL = {"codeRepository": "acme/churn", "certificateArn": CERTIFICATE}
@@ -41,11 +41,11 @@ def test_an_environment_given_without_a_strategy_takes_its_own_default() -> None
     [
         (
             {"retrainSchedule": "every monday"},
-            "ml-deploy:retrainSchedule must be a cron(...) or rate(...) expression",
+            "ml-deploy:retrainSchedule must be an EventBridge Scheduler expression",
         ),
         (
             {"monitorSchedule": "rate(one day)"},
-            "ml-deploy:monitorSchedule must be a cron(...) or rate(...) expression",
+            "ml-deploy:monitorSchedule must be an EventBridge Scheduler expression",
         ),
         (
             {"scheduleTimezone": "Mars/Olympus"},
@@ -55,7 +55,10 @@ def test_an_environment_given_without_a_strategy_takes_its_own_default() -> None
         ({"modelKey": "/bundles/model.tar"}, "ml-deploy:modelKey must be an S3 key"),
         ({"trainingDataPrefix": "training"}, "ml-deploy:trainingDataPrefix must be an S3 prefix"),
         ({"vpcCidr": "10.0.0.0"}, "ml-deploy:vpcCidr must be an IPv4 CIDR block"),
-        ({"vpcId": "vpc-123"}, "ml-deploy:vpcId is set, so publicSubnetIds and privateSubnetIds"),
+        (
+            {"vpcId": "vpc-0123456789abcdef0"},
+            "ml-deploy:vpcId is set, so publicSubnetIds and privateSubnetIds",
+        ),
         (
             {"prod": {"minCount": 3, "maxCount": 2}},
             "ml-deploy:prod maxCount must be at least minCount",
@@ -124,7 +127,9 @@ def test_misspelled_key_is_rejected_not_ignored() -> None:
 
 
 def test_program_fails_up_front_with_the_config_error() -> None:
-    with pytest.raises(ConfigError, match="ml-deploy:monitorSchedule must be a cron"):
+    with pytest.raises(
+        ConfigError, match="ml-deploy:monitorSchedule must be an EventBridge Scheduler expression"
+    ):
         run_program(overrides={"ml-deploy:monitorSchedule": "hourly"})
 
 
@@ -228,3 +233,270 @@ def test_images_published_reaches_serving_and_jobs_alike() -> None:
     with pytest.raises(ConfigError) as error:
         _parse(imagesPublished="soon")
     assert str(error.value).count("ml-deploy:imagesPublished") == 1, f"said twice: {error.value}"
+
+
+# --- issue 24: config keeps its promises ---------------------------------------------------
+
+
+def _setting(config: StackConfig, key: str) -> Any:
+    """The value the program uses for the flat stack key `key`."""
+    section = getattr(config, KEY_SECTIONS[key])
+    name = next(n for n, f in type(section).model_fields.items() if (f.alias or n) == key)
+    return getattr(section, name)
+
+
+def test_the_readme_example_works_on_a_new_stack() -> None:
+    """`pulumi config set --path prod.minCount 3` stores only minCount: prod keeps its maxCount 6."""
+    prod = _parse(prod={"minCount": 3}).serving.prod
+    assert (prod.min_count, prod.max_count) == (3, 6)
+
+
+@pytest.mark.parametrize(
+    ("key", "given"),
+    [
+        ("prod", {"minCount": 3}),
+        ("prod", {"cpu": 1024, "memory": 2048}),
+        ("prod", {"canaryPercent": 25}),
+        ("stage", {"workers": 2}),
+        ("retrainJob", {"timeoutMinutes": 30}),
+        ("retrainJob", {"vcpu": 4}),
+        ("monitorJob", {"attempts": 1}),
+        ("monitorJob", {"timeout_minutes": 15}),
+    ],
+)
+def test_a_partial_size_object_keeps_the_rest_of_its_own_defaults(key: str, given: dict[str, Any]) -> None:
+    unset = _setting(_parse(), key)
+    partial = _setting(_parse(**{key: given}), key)
+    names = {field.alias or name: name for name, field in type(unset).model_fields.items()}
+    expected = {**unset.model_dump(), **{names.get(k, k): v for k, v in given.items()}}
+    assert partial.model_dump() == expected, f"{key} {given} lost its own defaults: {partial!r}"
+
+
+def _load(**stack: str) -> StackConfig:
+    """`load_config` as `pulumi up` runs it: every value handed over as text, as Pulumi does."""
+    loaded: list[StackConfig] = []
+    values = {f"ml-deploy:{key}": value for key, value in stack.items()}
+    run_under_mocks(lambda: loaded.append(load_config()), overrides=values)
+    return loaded[0]
+
+
+# Pulumi passes each value as text: objects and arrays as JSON, scalars as written; `config set
+# --path` keeps "true"/"false" and integers typed and stores everything else as a string
+# (https://www.pulumi.com/docs/iac/cli/commands/pulumi_config_set/).
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        ("codeBranch", "2024"),
+        ("codeBranch", "true"),
+        ("jobsImageTag", "20240101"),
+        ("initialImageTag", "1.5"),
+        ("codeRepository", "acme/2024"),
+    ],
+)
+def test_a_string_key_takes_any_string_even_one_that_looks_like_json(key: str, text: str) -> None:
+    assert _setting(_load(**{key: text}), key) == text
+
+
+def test_typed_keys_are_still_decoded_from_their_json_text() -> None:
+    config = _load(maxVcpus="32", retrainOnDrift="false", prod='{"minCount": 3}', alertEmails='["a@b.io"]')
+    assert config.jobs.max_vcpus == 32 and config.jobs.retrain_on_drift is False
+    assert (config.serving.prod.min_count, config.serving.prod.max_count) == (3, 6)
+    assert config.alerts.alert_emails == ["a@b.io"]
+
+
+# "Schedule types in EventBridge Scheduler", https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html:
+# rate(value unit) with a positive integer and minute|minutes|hour|hours|day|days (singular only
+# for 1); cron(minutes hours day-of-month month day-of-week year) with the table of values and
+# wildcards (minutes 0-59 , - * /; hours 0-23 , - * /; day-of-month 1-31 , - * ? / L W; month 1-12
+# or JAN-DEC , - * /; day-of-week 1-7 or SUN-SAT , - * ? L #; year 1970-2199 , - * /), one of the
+# day fields ?, a single expression with #; at(yyyy-mm-ddThh:mm:ss) for one-time schedules.
+SCHEDULES_ACCEPTED = [
+    "rate(1 minute)",
+    "rate(5 minutes)",
+    "rate(1 hour)",
+    "rate(12 hours)",
+    "rate(1 day)",
+    "rate(7 days)",
+    "cron(0 3 ? * MON *)",
+    "cron(0 10 * * ? *)",
+    "cron(15 12 * * ? *)",
+    "cron(0 18 ? * MON-FRI *)",
+    "cron(0 8 1 * ? *)",
+    "cron(0/15 * * * ? *)",
+    "cron(0/5 8-17 ? * MON-FRI *)",
+    "cron(0 9 ? * 2#1 *)",
+    "cron(15 10 ? * 6L 2026-2030)",
+    "cron(0 0 L * ? *)",
+    "cron(0 8 3W * ? *)",
+    "cron(0 12 1,15 JAN,JUL ? *)",
+    "at(2030-01-31T09:00:00)",
+]
+SCHEDULES_REFUSED = {
+    "rate(1 days)": "a value of 1 takes the singular unit",
+    "rate(1 minutes)": "a value of 1 takes the singular unit",
+    "rate(2 hour)": "a value above 1 takes the plural unit",
+    "rate(0 minutes)": "positive integer",
+    "rate(1 week)": "minute(s)|hour(s)|day(s)",
+    "rate(1.5 hours)": "minute(s)|hour(s)|day(s)",
+    "cron(0 3 * * *)": "six fields",
+    "cron(0 3 * * MON *)": "exactly one of day-of-month and day-of-week must be ?",
+    "cron(0 3 ? * ? *)": "exactly one of day-of-month and day-of-week must be ?",
+    "cron(60 3 ? * MON *)": "minutes '60' is not 0-59",
+    "cron(0 24 ? * MON *)": "hours '24' is not 0-23",
+    "cron(0 3 32 * ? *)": "day-of-month '32' is not 1-31",
+    "cron(0 3 ? 13 * *)": "month '13' is not 1-12",
+    "cron(0 3 ? * 0 *)": "day-of-week '0' is not 1-7",
+    "cron(0 3 ? * MON 1969)": "year '1969' is not 1970-2199",
+    "cron(0 3 ? * 3#1,6#3 *)": "with # the field holds one expression",
+    "cron(0 3 ? * 3#6 *)": "1-5",
+    "cron(0 3 ? * MON/2 *)": "day-of-week 'MON/2'",
+    "cron(0 3 L * MON *)": "exactly one of day-of-month and day-of-week must be ?",
+    "at(2030-02-30T09:00:00)": "is not a date and time",
+    "at(2030-1-31 09:00)": "at(yyyy-mm-ddThh:mm:ss)",
+    "every monday": "none of rate(value unit), cron(fields), at(",
+}
+
+
+@pytest.mark.parametrize("expression", SCHEDULES_ACCEPTED)
+def test_every_documented_schedule_form_is_accepted(expression: str) -> None:
+    config = _parse(retrainSchedule=expression, monitorSchedule=expression)
+    assert (config.jobs.retrain_schedule, config.jobs.monitor_schedule) == (expression, expression)
+
+
+@pytest.mark.parametrize(("expression", "problem"), sorted(SCHEDULES_REFUSED.items()))
+def test_a_schedule_scheduler_refuses_fails_naming_the_key(expression: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        _parse(monitorSchedule=expression)
+    message = str(error.value)
+    assert message.startswith("ml-deploy:monitorSchedule must be an EventBridge Scheduler expression"), (
+        message
+    )
+    assert problem in message, f"{message!r} does not say {problem!r}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"vpcCidr": "300.0.0.0/99"}, "ml-deploy:vpcCidr must be an IPv4 CIDR block"),
+        (
+            {"vpcCidr": "10.0.0.1/16"},
+            "ml-deploy:vpcCidr must be an IPv4 CIDR block such as 10.0.0.0/16: "
+            "10.0.0.1/16 has host bits set; use 10.0.0.0/16",
+        ),
+        ({"vpcCidr": "10.0.0.0/15"}, "ml-deploy:vpcCidr must be a /16 to /18 block"),
+        ({"vpcCidr": "10.0.0.0/19"}, "ml-deploy:vpcCidr must be a /16 to /18 block"),
+        ({"ingressCidrs": ["203.0.113.7/24"]}, "ml-deploy:ingressCidrs must be an IPv4 CIDR block"),
+        ({"testListenerCidrs": ["203.0.113.0/33"]}, "ml-deploy:testListenerCidrs must be an IPv4 CIDR block"),
+        ({"vpcId": "vpc-123"}, "ml-deploy:vpcId 'vpc-123' is not a vpc id"),
+        ({"vpcId": "subnet-0123456789abcdef0"}, "ml-deploy:vpcId 'subnet-0123456789abcdef0' is not a vpc id"),
+        (
+            {"vpcId": "vpc-1a2b3c4d", "privateSubnetIds": ["subnet-1a2b3c4d", "subnet-1a2b3c4d"]},
+            "ml-deploy:privateSubnetIds lists a subnet twice",
+        ),
+        ({"publicSubnetIds": ["subnet-a"]}, "ml-deploy:publicSubnetIds 'subnet-a' is not a subnet id"),
+        (
+            {"certificateArn": "arn:aws:acm:eu-west-1:1234:certificate/abc"},
+            "ml-deploy:certificateArn must be an ACM certificate ARN such as",
+        ),
+        (
+            {"certificateArn": CERTIFICATE.replace("eu-west-1", "us-east-1")},
+            "ml-deploy:certificateArn is a certificate in us-east-1, but the stack's load balancers are in "
+            "eu-west-1",
+        ),
+        (
+            {"codeConnectionArn": "arn:aws:codeconnections:eu-west-1:123456789012:repository/x"},
+            "ml-deploy:codeConnectionArn must be a CodeConnections ARN such as",
+        ),
+        ({"codeBranch": "feature..x"}, "ml-deploy:codeBranch 'feature..x' is not a git branch name"),
+        ({"codeBranch": "my branch"}, "ml-deploy:codeBranch 'my branch' is not a git branch name"),
+        ({"codeBranch": "release/"}, "is not a git branch name"),
+        ({"codeBranch": "-x"}, "is not a git branch name"),
+        ({"codeBranch": "topic.lock"}, "is not a git branch name"),
+        ({"codeBranch": "a/.hidden"}, "is not a git branch name"),
+        ({"codeBranch": "x@{1}"}, "is not a git branch name"),
+        ({"codeRepository": "-acme/churn"}, "ml-deploy:codeRepository must be 'owner/name'"),
+        ({"codeRepository": "acme/"}, "ml-deploy:codeRepository must be 'owner/name'"),
+        (
+            {"codeSource": "codecommit", "codeRepository": "churn.git"},
+            "ml-deploy:codeRepository must be a CodeCommit repository name",
+        ),
+        (
+            {"codeSource": "codecommit", "codeRepository": "churn model"},
+            "ml-deploy:codeRepository must be a CodeCommit repository name",
+        ),
+        ({"initialImageTag": "latest"}, "ml-deploy:initialImageTag must not be 'latest'"),
+        ({"initialImageTag": ".hidden"}, "ml-deploy:initialImageTag must be an image tag"),
+        ({"jobsImageTag": "x" * 129}, "ml-deploy:jobsImageTag must be an image tag"),
+        ({"alertEmails": ["oncall@example.com\n"]}, "ml-deploy:alertEmails"),
+        ({"maxVcpus": 1}, "ml-deploy:maxVcpus must be at least 2, the vCPUs of the largest job"),
+        ({"scheduleTimezone": "localtime"}, "ml-deploy:scheduleTimezone must be an IANA time zone"),
+        ({"scheduleTimezone": "posix/Europe/Berlin"}, "ml-deploy:scheduleTimezone must be an IANA time zone"),
+        ({"scheduleTimezone": "right/UTC"}, "ml-deploy:scheduleTimezone must be an IANA time zone"),
+    ],
+)
+def test_a_value_aws_would_refuse_later_fails_at_load_naming_the_key(
+    raw: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        _parse(**raw)
+    assert expected in str(error.value), f"message {str(error.value)!r} does not say {expected!r}"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"vpcCidr": "10.0.0.0/18"},
+        {"vpcCidr": "172.16.0.0/16"},
+        {"ingressCidrs": ["203.0.113.7/32", "0.0.0.0/0"]},
+        {
+            "vpcId": "vpc-1a2b3c4d",
+            "publicSubnetIds": ["subnet-0aaaaaaaaaaaaaa01", "subnet-0aaaaaaaaaaaaaa02"],
+            "privateSubnetIds": ["subnet-1a2b3c4d", "subnet-5e6f7a8b"],
+        },
+        {"codeConnectionArn": "arn:aws:codestar-connections:eu-west-1:123456789012:connection/0a1b2c3d-aaaa"},
+        {"codeConnectionArn": "arn:aws:codeconnections:eu-west-1:123456789012:connection/0a1b2c3d-aaaa"},
+        {"codeBranch": "release/2024.1"},
+        {"codeBranch": "2024"},
+        {"codeSource": "codecommit", "codeRepository": "churn_model.v2"},
+        {"codeRepository": "acme-ml/churn.model_v2"},
+        {"initialImageTag": "a1b2c3d4e5f6-7"},
+        {"maxVcpus": 2},
+        {"scheduleTimezone": "Europe/Berlin"},
+        {"scheduleTimezone": "America/Argentina/Buenos_Aires"},
+    ],
+)
+def test_values_of_the_documented_shapes_are_accepted(raw: dict[str, Any]) -> None:
+    config = _parse(**raw)
+    for key, value in raw.items():
+        assert _setting(config, key) == value
+
+
+@pytest.mark.parametrize(
+    ("region", "expected"),
+    [("eu-west", "aws:region must be an AWS region such as eu-west-1"), ("EU-WEST-1", "aws:region must be")],
+)
+def test_a_malformed_region_is_named(region: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        parse_config(MINIMAL, region=region)
+
+
+def test_the_largest_vpc_block_accepted_gives_the_network_its_four_subnets() -> None:
+    program = run_program(overrides={"ml-deploy:vpcCidr": "10.40.0.0/18"})
+    blocks = sorted(subnet.inputs["cidrBlock"] for subnet in program.of_type("aws:ec2/subnet:Subnet"))
+    assert blocks == ["10.40.0.0/20", "10.40.16.0/20", "10.40.32.0/20", "10.40.48.0/20"], blocks
+
+
+# PutRetentionPolicy, retentionInDays: "Possible values are: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150,
+# 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, and 3653"
+# (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html).
+LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557]
+LOG_RETENTION_DAYS += [2922, 3288, 3653]
+
+
+@pytest.mark.parametrize("key", ["serviceLogRetentionDays", "jobLogRetentionDays"])
+def test_log_retention_takes_exactly_the_documented_periods(key: str) -> None:
+    for days in LOG_RETENTION_DAYS:
+        assert _setting(_parse(**{key: days}), key) == days
+    for days in [*sorted({d + 1 for d in LOG_RETENTION_DAYS} - set(LOG_RETENTION_DAYS)), 0]:
+        with pytest.raises(ConfigError, match=f"ml-deploy:{key} must be a CloudWatch Logs retention period"):
+            _parse(**{key: days})

@@ -61,14 +61,14 @@ def test_interface_endpoints_are_optional() -> None:
 def test_existing_vpc_is_used_as_given() -> None:
     program = run_program(
         overrides={
-            "ml-deploy:vpcId": "vpc-0abc",
-            "ml-deploy:publicSubnetIds": ["subnet-p1", "subnet-p2"],
-            "ml-deploy:privateSubnetIds": ["subnet-a", "subnet-b"],
+            "ml-deploy:vpcId": "vpc-0123456789abcdef0",
+            "ml-deploy:publicSubnetIds": ["subnet-0aaaaaaaaaaaaaa01", "subnet-0aaaaaaaaaaaaaa02"],
+            "ml-deploy:privateSubnetIds": ["subnet-0bbbbbbbbbbbbbb01", "subnet-0bbbbbbbbbbbbbb02"],
             # The existing VPC's NAT addresses, unknown to the stack (see tests/infra/serving).
             "ml-deploy:testListenerCidrs": ["198.51.100.20/32"],
         }
     )
     assert not program.of_type("aws:ec2/vpc:Vpc"), "a VPC was created although vpcId was given"
     assert not program.of_type(SUBNET)
-    assert program.outputs["vpcId"] == "vpc-0abc"
-    assert program.outputs["privateSubnetIds"] == ["subnet-a", "subnet-b"]
+    assert program.outputs["vpcId"] == "vpc-0123456789abcdef0"
+    assert program.outputs["privateSubnetIds"] == ["subnet-0bbbbbbbbbbbbbb01", "subnet-0bbbbbbbbbbbbbb02"]

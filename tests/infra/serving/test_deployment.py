@@ -234,9 +234,9 @@ def test_the_test_port_admits_only_the_nat_gateways(dev_program: Program) -> Non
 
 def test_an_existing_vpc_needs_the_test_listener_sources_named() -> None:
     existing = {
-        "ml-deploy:vpcId": "vpc-0abc",
-        "ml-deploy:publicSubnetIds": ["subnet-p1", "subnet-p2"],
-        "ml-deploy:privateSubnetIds": ["subnet-q1", "subnet-q2"],
+        "ml-deploy:vpcId": "vpc-0123456789abcdef0",
+        "ml-deploy:publicSubnetIds": ["subnet-0aaaaaaaaaaaaaa01", "subnet-0aaaaaaaaaaaaaa02"],
+        "ml-deploy:privateSubnetIds": ["subnet-0cccccccccccccc01", "subnet-0cccccccccccccc02"],
     }
     with pytest.raises(ConfigError, match="ml-deploy:testListenerCidrs is required with vpcId"):
         run_program(overrides=existing)

@@ -540,9 +540,9 @@ def test_load_balancer_waits_for_the_internet_gateway_and_the_log_bucket_policy(
 def test_load_balancer_in_an_existing_vpc_still_waits_for_the_log_bucket_policy() -> None:
     program = run_program(
         overrides={
-            "ml-deploy:vpcId": "vpc-0abc",
-            "ml-deploy:publicSubnetIds": ["subnet-p1", "subnet-p2"],
-            "ml-deploy:privateSubnetIds": ["subnet-q1", "subnet-q2"],
+            "ml-deploy:vpcId": "vpc-0123456789abcdef0",
+            "ml-deploy:publicSubnetIds": ["subnet-0aaaaaaaaaaaaaa01", "subnet-0aaaaaaaaaaaaaa02"],
+            "ml-deploy:privateSubnetIds": ["subnet-0cccccccccccccc01", "subnet-0cccccccccccccc02"],
             "ml-deploy:testListenerCidrs": ["198.51.100.20/32"],
         },
         remove=("ml-deploy:vpcCidr", "ml-deploy:singleNatGateway", "ml-deploy:interfaceEndpoints"),
