@@ -183,7 +183,9 @@ def check_domain_name(value: str) -> str:
 
 def check_hosted_zone_id(value: str) -> str:
     if value.startswith("/hostedzone/"):
-        raise ValueError(f"must be the zone id alone: {value.removeprefix('/hostedzone/')}, without /hostedzone/")
+        raise ValueError(
+            f"must be the zone id alone: {value.removeprefix('/hostedzone/')}, without /hostedzone/"
+        )
     if not HOSTED_ZONE_ID.match(value):
         raise ValueError("must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ (Z, then A-Z/0-9)")
     return value

@@ -85,7 +85,8 @@ class ServingConfig(Section):
     )
     images_published: bool = Field(False, description=IMAGES_PUBLISHED_DOC)
     certificate_arn: str | None = Field(
-        None, description=(
+        None,
+        description=(
             "ACM certificate managed elsewhere (with it, you write DNS): HTTPS listener and "
             "HTTP->HTTPS redirect. Not with hostedZoneId, which has the stack issue its own."
         ),
@@ -237,7 +238,7 @@ class ServingConfig(Section):
 
     @property
     def serves_https(self) -> bool:
-        """A certificate reaches the listeners: issued by the stack (hostedZoneId), or given (certificateArn)."""
+        """The listeners get a certificate: the stack's (hostedZoneId), or a given one (certificateArn)."""
         return self.hosted_zone_id is not None or self.certificate_arn is not None
 
     @model_validator(mode="after")

@@ -15,6 +15,7 @@ zone or one that does not hold the domain before anything is created.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import pulumi
 import pulumi_aws as aws
@@ -45,7 +46,9 @@ class ServingCertificate(pulumi.ComponentResource):
 
     certificate_arn: pulumi.Output[str]
 
-    def __init__(self, name: str, *, config: ServingConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, *, config: ServingConfig, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("ml-deploy:serving:Certificate", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         zone_id = public_zone_id(config)
@@ -81,7 +84,7 @@ class ServingCertificate(pulumi.ComponentResource):
 def serving_certificate(
     name: str, *, config: ServingConfig, opts: pulumi.ResourceOptions | None = None
 ) -> pulumi.Input[str] | None:
-    """The certificate the HTTPS listeners serve: issued here (hostedZoneId), given (certificateArn), or none."""
+    """What the HTTPS listeners serve: issued here (hostedZoneId), given (certificateArn), or none."""
     if config.hosted_zone_id is None:
         return config.certificate_arn
     return ServingCertificate(name, config=config, opts=opts).certificate_arn
@@ -168,23 +171,35 @@ def _validation_record(
     existing one is taken over (``allow_overwrite``, as in the pulumi-aws CertificateValidation
     example), not refused.
     """
-    option = certificate.domain_validation_options.apply(lambda options: _option_for(options, host))
+    record = certificate.domain_validation_options.apply(lambda options: _record_for(options, host))
     return aws.route53.Record(
         resource_name,
         zone_id=zone_id,
-        name=option.apply(lambda o: o.resource_record_name),
-        type=option.apply(lambda o: o.resource_record_type),
-        records=[option.apply(lambda o: o.resource_record_value)],
+        name=record.apply(lambda r: r.name),
+        type=record.apply(lambda r: r.type),
+        records=[record.apply(lambda r: r.value)],
         ttl=VALIDATION_RECORD_TTL,
         allow_overwrite=True,
         opts=child,
     )
 
 
-def _option_for(
-    options: Sequence[aws.acm.outputs.CertificateDomainValidationOption], host: str
-) -> aws.acm.outputs.CertificateDomainValidationOption:
+class _Record(NamedTuple):
+    name: str
+    type: str
+    value: str
+
+
+def _record_for(options: Sequence[aws.acm.outputs.CertificateDomainValidationOption], host: str) -> _Record:
+    """The record ACM gave for `host`; exactly one, complete, or the update stops here."""
     found = [option for option in options if option.domain_name == host]
     if len(found) != 1:
-        raise ValueError(f"ACM gave {len(found)} validation options for {host}, expected one")
-    return found[0]
+        raise ValueError(f"ACM gave {len(found)} validation records for {host}, expected one")
+    name, record_type, value = (
+        found[0].resource_record_name,
+        found[0].resource_record_type,
+        found[0].resource_record_value,
+    )
+    if name is None or record_type is None or value is None:
+        raise ValueError(f"ACM's validation record for {host} is incomplete: {found[0]}")
+    return _Record(name, record_type, value)

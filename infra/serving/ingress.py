@@ -79,10 +79,10 @@ def create_ingress(
     """An internet-facing ALB in the public subnets forwarding to ip targets on the container port.
 
     With a certificate: HTTPS on 443 and a permanent redirect from HTTP; without: HTTP only.
-    The URL names `host` (the environment's name on the stack's domain) if there is one, else the
-    load balancer's own DNS name. Clients are admitted from ``ingressCidrs`` only; the test port from `test_sources` (CIDRs)
+    Clients are admitted from ``ingressCidrs`` only; the test port from `test_sources` (CIDRs)
     only. `depends_on`: what must exist before the load balancer is created (the internet
-    gateway, the access-log bucket policy).
+    gateway, the access-log bucket policy). The URL names `host` (the environment's name on the
+    stack's domain) if there is one, else the load balancer's own DNS name.
     """
     child = pulumi.ResourceOptions(parent=parent)
     container_port = config.container_port
