@@ -91,6 +91,8 @@ class ServiceEnvironment(pulumi.ComponentResource):
     cluster_name: pulumi.Output[str]
     service_name: pulumi.Output[str]
     url: pulumi.Output[str]
+    # What a DNS name of the user's points at when the stack does not write DNS (certificateArn).
+    load_balancer_dns_name: pulumi.Output[str]
     task_role_arn: pulumi.Output[str]
     execution_role_arn: pulumi.Output[str]
     task_family: pulumi.Output[str]
@@ -152,6 +154,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
         self.cluster_name = platform.cluster.name
         self.service_name = service.name
         self.url = ingress.url
+        self.load_balancer_dns_name = ingress.load_balancer.dns_name
         self.task_role_arn = task.arn
         self.execution_role_arn = execution.arn
         self.task_family = task_definition.family

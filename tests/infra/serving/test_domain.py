@@ -216,6 +216,9 @@ def test_a_certificate_managed_elsewhere_serves_the_domains_urls_without_records
     for env in ENVIRONMENTS:
         assert program.one(LISTENER, f"serving-{env}-https").inputs["certificateArn"] == EXTERNAL_CERTIFICATE
         assert program.outputs[f"{env}Url"] == f"https://{env}.{DOMAIN}"
+        # What the user points {env}.<domain> at.
+        alb = program.one(LOAD_BALANCER, f"serving-{env}-alb")
+        assert program.outputs[f"{env}LoadBalancerDnsName"] == alb.state["dnsName"]
 
 
 def test_the_dev_stack_keeps_plain_http_and_no_dns(dev_program: Program) -> None:
