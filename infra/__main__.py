@@ -21,6 +21,7 @@ from infra.network import Network
 from infra.registry import Registry
 from infra.serving.cluster import ServingCluster
 from infra.serving.dashboard import ServingDashboard
+from infra.serving.domain import serving_certificate
 from infra.serving.environment import ServiceEnvironment, ServingPlatform
 from infra.serving.task_definition import CONTAINER_NAME
 from infra.storage import Buckets
@@ -52,6 +53,8 @@ alerts = Alerts(
 
 serving_options = component_options("serving", config=config)
 serving_cluster = ServingCluster("serving", opts=serving_options)
+# With domainName in hostedZoneId: one certificate for stage. and prod.<domainName>, issued here.
+certificate_arn = serving_certificate("serving", config=config.serving, opts=serving_options)
 serving_platform = ServingPlatform(
     cluster=serving_cluster.cluster,
     network=network,
@@ -64,6 +67,7 @@ serving_platform = ServingPlatform(
     key=encryption.key,
     alerts_topic=alerts.topic,
     config=config.serving,
+    certificate_arn=certificate_arn,
 )
 stage, prod = (
     ServiceEnvironment(f"serving-{env}", environment=env, platform=serving_platform, opts=serving_options)
@@ -125,6 +129,9 @@ pulumi.export("alertsTopicArn", alerts.topic.arn)
 pulumi.export("clusterName", serving_cluster.cluster_name)
 pulumi.export("stageUrl", stage.url)
 pulumi.export("prodUrl", prod.url)
+# Where stage.<domain> and prod.<domain> point (the stack writes those records only with hostedZoneId).
+pulumi.export("stageLoadBalancerDnsName", stage.load_balancer_dns_name)
+pulumi.export("prodLoadBalancerDnsName", prod.load_balancer_dns_name)
 pulumi.export("stageServiceName", stage.service_name)
 pulumi.export("prodServiceName", prod.service_name)
 pulumi.export("dashboardName", serving_dashboard.dashboard_name)

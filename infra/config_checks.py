@@ -258,3 +258,43 @@ def check_deployment_strategy(value: str | None) -> str | None:
             "let the smoke-test hook check the new revision before it takes production traffic"
         )
     return value
+
+
+# A host name, as RFC 1123 (section 2.1) allows it: labels of letters, digits and inner hyphens,
+# at most 63 octets each. Lower case only: DNS compares names without case, the certificate and
+# the records should name the host one way.
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# The certificate names prod.<domain> first (its Common Name), which RFC 5280 and ACM limit to 64
+# octets, stricter than the 253 of any DNS name ("RequestCertificate", DomainName,
+# https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCertificate.html).
+COMMON_NAME_MAX = 64
+# "HostedZone", Id: a string of at most 32 characters
+# (https://docs.aws.amazon.com/Route53/latest/APIReference/API_HostedZone.html); Route 53 zone
+# ids are upper-case letters and digits starting with Z.
+HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+
+
+def check_domain_name(value: str) -> str:
+    """The domain the environments are served under: a public DNS name of two labels or more."""
+    labels = value.split(".")
+    if len(labels) < 2 or not all(DNS_LABEL.match(label) for label in labels):
+        raise ValueError(
+            "must be a DNS name such as ml.example.com: two or more labels of lower-case letters, "
+            "digits and inner hyphens, each at most 63 characters, no trailing dot or wildcard"
+        )
+    if len(f"prod.{value}") > COMMON_NAME_MAX:
+        raise ValueError(
+            f"is too long: prod.{value} is the certificate's common name, which ACM limits to "
+            f"{COMMON_NAME_MAX} characters (RFC 5280), so at most {COMMON_NAME_MAX - len('prod.')} here"
+        )
+    return value
+
+
+def check_hosted_zone_id(value: str) -> str:
+    if value.startswith("/hostedzone/"):
+        raise ValueError(
+            f"must be the zone id alone: {value.removeprefix('/hostedzone/')}, without /hostedzone/"
+        )
+    if not HOSTED_ZONE_ID.match(value):
+        raise ValueError("must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ (Z, then A-Z/0-9)")
+    return value

@@ -15,7 +15,9 @@ from infra.config_checks import (
     check_arn,
     check_cidr,
     check_deployment_strategy,
+    check_domain_name,
     check_fargate_task,
+    check_hosted_zone_id,
     check_image_tag,
     check_log_retention,
 )
@@ -93,11 +95,30 @@ class ServingConfig(Section):
     )
     images_published: bool = Field(False, description=IMAGES_PUBLISHED_DOC)
     certificate_arn: str | None = Field(
-        None, description="ACM certificate: HTTPS listener and HTTP->HTTPS redirect."
+        None,
+        description=(
+            "ACM certificate managed elsewhere (with it, you write DNS): HTTPS listener and "
+            "HTTP->HTTPS redirect. Not with hostedZoneId, which has the stack issue its own."
+        ),
     )
     allow_plain_http_prod: bool = Field(
         False,
-        description="Dev only: let a stack without certificateArn serve prod over plain HTTP.",
+        description="Dev only: let a stack without domainName or certificateArn serve prod over plain HTTP.",
+    )
+    # --- HTTPS on the stack's own names (issue 24) ---
+    domain_name: str | None = Field(
+        None,
+        description=(
+            "Domain the environments are served under: https://stage.<domainName> and "
+            "https://prod.<domainName>; with hostedZoneId the stack issues their certificate."
+        ),
+    )
+    hosted_zone_id: str | None = Field(
+        None,
+        description=(
+            "Public Route 53 hosted zone (id, e.g. Z0123456789ABCDEFGHIJ) holding domainName: "
+            "the certificate's validation records and each environment's alias record go there."
+        ),
     )
     ingress_cidrs: list[str] = Field(
         default_factory=lambda: ["0.0.0.0/0"],
@@ -190,6 +211,16 @@ class ServingConfig(Section):
     def _image_tag(cls, value: str) -> str:
         return check_image_tag(value)
 
+    @field_validator("domain_name")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        return None if value is None else check_domain_name(value)
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_hosted_zone_id(value)
+
     @field_validator("ingress_cidrs", "test_listener_cidrs")
     @classmethod
     def _cidrs(cls, values: list[str]) -> list[str]:
@@ -202,13 +233,46 @@ class ServingConfig(Section):
         configured = (self.prod if environment == "prod" else self.stage).deployment_strategy
         return DEFAULT_STRATEGY[environment] if configured is None else configured
 
+    def host(self, environment: str) -> str | None:
+        """The environment's DNS name on the stack's domain (``<environment>.<domainName>``), if any."""
+        return None if self.domain_name is None else f"{environment}.{self.domain_name}"
+
+    @model_validator(mode="after")
+    def _domain_settings(self) -> ServingConfig:
+        """Who issues the certificate and who writes DNS: the stack (a zone) or someone else (an ARN)."""
+        if self.hosted_zone_id is not None and self.domain_name is None:
+            raise ValueError(
+                "domainName is required with ml-deploy:hostedZoneId: set ml-deploy:domainName to the "
+                "name (in that zone) the environments are served under, e.g. ml.example.com"
+            )
+        if self.hosted_zone_id is not None and self.certificate_arn is not None:
+            raise ValueError(
+                "certificateArn cannot be combined with ml-deploy:hostedZoneId: with a hosted zone the "
+                "stack issues and renews the certificate for stage./prod.<domainName> itself; unset "
+                "ml-deploy:certificateArn, or unset ml-deploy:hostedZoneId to bring certificate and DNS"
+            )
+        if self.domain_name is not None and self.hosted_zone_id is None and self.certificate_arn is None:
+            raise ValueError(
+                "hostedZoneId is required with ml-deploy:domainName: set ml-deploy:hostedZoneId to the "
+                "public Route 53 hosted zone of the domain (the stack then issues the certificate and "
+                "writes the DNS records), or set ml-deploy:certificateArn to a certificate covering "
+                "stage. and prod.<domainName> and point those names at the load balancers yourself"
+            )
+        return self
+
+    @property
+    def serves_https(self) -> bool:
+        """The listeners get a certificate: the stack's (hostedZoneId), or a given one (certificateArn)."""
+        return self.hosted_zone_id is not None or self.certificate_arn is not None
+
     @model_validator(mode="after")
     def _prod_over_tls(self) -> ServingConfig:
         """Prod answers /predict on the internet: plain HTTP only when a stack says so by name."""
-        if self.certificate_arn is None and not self.allow_plain_http_prod:
+        if not self.serves_https and not self.allow_plain_http_prod:
             raise ValueError(
-                "certificateArn is required: without it prod serves /predict over plain HTTP. "
-                "Set ml-deploy:certificateArn to an ACM certificate ARN, or, for a dev stack only, "
-                "ml-deploy:allowPlainHttpProd: true"
+                "domainName is required (with ml-deploy:hostedZoneId), or ml-deploy:certificateArn: "
+                "without a certificate prod serves /predict over plain HTTP. Set ml-deploy:domainName "
+                "and ml-deploy:hostedZoneId (the stack issues the certificate), or ml-deploy:certificateArn "
+                "to an ACM certificate ARN, or, for a dev stack only, ml-deploy:allowPlainHttpProd: true"
             )
         return self

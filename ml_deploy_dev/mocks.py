@@ -7,6 +7,7 @@ inputs, provider, `ignore_changes` and explicit `depends_on`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,15 @@ from pulumi.runtime.mocks import MockMonitor
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
+# The Route 53 zone of every Application Load Balancer of the region: the alias target's zone id
+# ("Elastic Load Balancing endpoints and quotas", https://docs.aws.amazon.com/general/latest/gr/elb.html).
+ALB_HOSTED_ZONE_ID = "Z32O12XQLNTSW2"
+# The account's Route 53 hosted zones: id -> (name, private). Another id is not found, as in Route 53.
+HOSTED_ZONES: dict[str, tuple[str, bool]] = {
+    "Z0EXAMPLEPUBLIC1": ("example.com", False),
+    "Z0EXAMPLEPRIVATE": ("example.com", True),
+    "Z0OTHERPUBLIC001": ("example.org", False),
+}
 
 
 @dataclass
@@ -31,6 +41,8 @@ class Resource:
     ignore_changes: list[str] = field(default_factory=list)
     # URNs of the explicit `depends_on` (what the engine is told beyond the inputs' own sources).
     depends_on: list[str] = field(default_factory=list)
+    # Input name -> URNs of the resources its value came from (the SDK's `propertyDependencies`).
+    input_sources: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _arn(service: str, resource: str, *, region: str = REGION) -> str:
@@ -46,6 +58,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         # see RecordingMonitor.
         self.ignore_changes: dict[tuple[str, str], list[str]] = {}
         self.depends_on: dict[tuple[str, str], list[str]] = {}
+        self.input_sources: dict[tuple[str, str], dict[str, list[str]]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         resource_id = f"{args.name}-id"
@@ -56,9 +69,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
         provider = args.provider.split("::")[3] if args.provider else None
         ignored = self.ignore_changes.pop((args.typ, args.name), [])
         depends_on = self.depends_on.pop((args.typ, args.name), [])
+        sources = self.input_sources.pop((args.typ, args.name), {})
         self.resources.append(
             Resource(
-                args.typ, args.name, dict(args.inputs), state, resource_id, provider, ignored, depends_on
+                args.typ,
+                args.name,
+                dict(args.inputs),
+                state,
+                resource_id,
+                provider,
+                ignored,
+                depends_on,
+                sources,
             )
         )
         return state.get("id", resource_id), state
@@ -93,6 +115,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "cidrBlock": "10.0.0.0/16",
                 "arn": _arn("ec2", "vpc/x"),
             }
+        if token == "aws:route53/getZone:getZone":
+            return _hosted_zone(args.args)
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
             return {"json": json.dumps(render_policy_document(args.args)), "id": "policy"}
         raise AssertionError(f"the program calls {token}, which the test mocks do not answer")
@@ -113,8 +137,8 @@ _NAMED_ARNS = {
 
 
 class RecordingMonitor(MockMonitor):
-    """The mock monitor, also recording what MockResourceArgs does not carry: ignoreChanges and
-    the explicit dependencies.
+    """The mock monitor, also recording what MockResourceArgs does not carry: ignoreChanges, the
+    explicit dependencies and the resources each input came from.
 
     The SDK sends `dependencies` as every resource this one waits for: its `depends_on` and the
     sources of its inputs (`propertyDependencies`, per input); the difference is `depends_on`.
@@ -127,7 +151,44 @@ class RecordingMonitor(MockMonitor):
         self.mocks.ignore_changes[key] = list(request.ignoreChanges)
         through_inputs = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
         self.mocks.depends_on[key] = [urn for urn in request.dependencies if urn not in through_inputs]
+        self.mocks.input_sources[key] = {
+            name: list(deps.urns) for name, deps in request.propertyDependencies.items()
+        }
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+
+
+def _hosted_zone(args: dict[str, Any]) -> dict[str, Any]:
+    """aws.route53.getZone by id, as the provider answers it (the name without its final dot)."""
+    zone_id = args.get("zoneId")
+    if zone_id not in HOSTED_ZONES:
+        raise AssertionError(f"NoSuchHostedZone: No hosted zone found with ID: {zone_id}")
+    name, private = HOSTED_ZONES[zone_id]
+    return {
+        "id": zone_id,
+        "zoneId": zone_id,
+        "name": name,
+        "privateZone": private,
+        "arn": f"arn:aws:route53:::hostedzone/{zone_id}",
+        "nameServers": ["ns-1.awsdns-01.org"],
+        "primaryNameServer": "ns-1.awsdns-01.org",
+    }
+
+
+def _certificate(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """ACM's DNS validation: one CNAME per name on the certificate, under ``_<token>.<name>.``."""
+    names = [inputs["domainName"], *inputs.get("subjectAlternativeNames", [])]
+    options = []
+    for domain in names:
+        token = hashlib.sha256(domain.encode()).hexdigest()[:32]
+        options.append(
+            {
+                "domainName": domain,
+                "resourceRecordName": f"_{token}.{domain}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{token[::-1]}.xlfgrmvvlj.acm-validations.aws.",
+            }
+        )
+    return {"domainValidationOptions": options, "arn": _arn("acm", f"certificate/{name}-0a1b2c3d")}
 
 
 def _bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -146,6 +207,7 @@ def _repository(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 def _load_balancer(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {
         "dnsName": f"{name}-1234567890.{REGION}.elb.amazonaws.com",
+        "zoneId": ALB_HOSTED_ZONE_ID,
         "arnSuffix": f"app/{name}/50dc6c495c0c9188",
         "arn": _arn("elasticloadbalancing", f"loadbalancer/app/{name}/50dc6c495c0c9188"),
     }
@@ -184,6 +246,9 @@ _COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "aws:lb/listener:Listener": _listener,
     "aws:lb/listenerRule:ListenerRule": _listener_rule,
     "aws:batch/jobDefinition:JobDefinition": _job_definition,
+    "aws:acm/certificate:Certificate": _certificate,
+    # Route 53 answers a record's name fully qualified, without the final dot.
+    "aws:route53/record:Record": lambda _, inputs: {"fqdn": str(inputs["name"]).rstrip(".")},
     # Documentation addresses (RFC 5737), one per gateway.
     "aws:ec2/natGateway:NatGateway": lambda name, _: {"publicIp": f"203.0.113.{10 + int(name[-1])}"},
 }

@@ -37,6 +37,8 @@ PROVIDER_NAMESPACES = {"aws", "pulumi"}
 UNDECLARED = {
     "vpcId",
     "certificateArn",
+    "domainName",
+    "hostedZoneId",
     "codeConnectionArn",
     "stage",
     "prod",

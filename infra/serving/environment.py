@@ -23,7 +23,8 @@ from infra.serving.alarms import EnvironmentMetrics, rollback_alarms, service_al
 from infra.serving.autoscaling import service_autoscaling
 from infra.serving.deployment import advanced_configuration, deployment_configuration, infrastructure_role
 from infra.serving.deployment_hook import HookInputs, smoke_hook
-from infra.serving.ingress import Ingress, create_ingress
+from infra.serving.domain import alias_records
+from infra.serving.ingress import IP_ADDRESS_TYPE, Ingress, create_ingress
 from infra.serving.model_alarms import model_alarms
 from infra.serving.roles import model_server_role
 from infra.serving.task_definition import CONTAINER_NAME, TaskInputs, create_task_definition
@@ -50,6 +51,8 @@ class ServingPlatform:
     key: aws.kms.Key
     alerts_topic: aws.sns.Topic
     config: ServingConfig
+    # What the HTTPS listeners serve (`infra/serving/domain.py` serving_certificate); None: HTTP only.
+    certificate_arn: pulumi.Input[str] | None
 
     def sizing(self, environment: Environment) -> EnvironmentConfig:
         """The environment's own settings (``ml-deploy:stage`` or ``ml-deploy:prod``)."""
@@ -88,6 +91,8 @@ class ServiceEnvironment(pulumi.ComponentResource):
     cluster_name: pulumi.Output[str]
     service_name: pulumi.Output[str]
     url: pulumi.Output[str]
+    # What a DNS name of the user's points at when the stack does not write DNS (certificateArn).
+    load_balancer_dns_name: pulumi.Output[str]
     task_role_arn: pulumi.Output[str]
     execution_role_arn: pulumi.Output[str]
     task_family: pulumi.Output[str]
@@ -109,6 +114,16 @@ class ServiceEnvironment(pulumi.ComponentResource):
 
         task_definition, task, execution = self._task_definition(environment)
         ingress = self._ingress(environment)
+        if platform.config.hosted_zone_id is not None:
+            # <environment>.<domainName> in the stack's zone names this load balancer.
+            alias_records(
+                name,
+                config=platform.config,
+                environment=environment,
+                load_balancer=ingress.load_balancer,
+                ip_address_type=IP_ADDRESS_TYPE,
+                parent=self,
+            )
         rollback = self._rollback_alarms(environment, ingress)
         hook = self._smoke_hook(environment, ingress)
         deployments = infrastructure_role(name, ingress=ingress, hook=hook, parent=self)
@@ -139,6 +154,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
         self.cluster_name = platform.cluster.name
         self.service_name = service.name
         self.url = ingress.url
+        self.load_balancer_dns_name = ingress.load_balancer.dns_name
         self.task_role_arn = task.arn
         self.execution_role_arn = execution.arn
         self.task_family = task_definition.family
@@ -181,6 +197,8 @@ class ServiceEnvironment(pulumi.ComponentResource):
             config=self._platform.config,
             access_logs=self._platform.access_logs,
             test_sources=self._test_sources(),
+            certificate_arn=self._platform.certificate_arn,
+            host=self._platform.config.host(environment),
             # An ALB is refused in a VPC without an internet gateway, and its access logs are
             # refused until the bucket policy admits ELB: both must exist before it is created.
             depends_on=[*network.internet_access, self._platform.access_log_policy],

@@ -26,6 +26,9 @@ ACCESS_LOG_PREFIX = "alb"
 HTTP_PORT = 80
 ANYWHERE = "0.0.0.0/0"
 HTTPS_PORT = 443
+# IPv4 only: the subnets the stack creates have no IPv6 range. The DNS records that name a load
+# balancer follow this (`infra/serving/domain.py`: A, and AAAA too for "dualstack").
+IP_ADDRESS_TYPE = "ipv4"
 # The test listener: only the new revision answers here during a deployment, for the smoke-test
 # hook. Plain HTTP: the hook calls the load balancer's own DNS name, which no certificate of the
 # stack names, and only the stack's NAT addresses may connect (see `_test_port_rules`).
@@ -68,6 +71,8 @@ def create_ingress(
     config: ServingConfig,
     access_logs: aws.s3.Bucket,
     test_sources: list[pulumi.Input[str]],
+    certificate_arn: pulumi.Input[str] | None,
+    host: str | None,
     depends_on: list[pulumi.Resource],
     parent: pulumi.Resource,
 ) -> Ingress:
@@ -76,11 +81,12 @@ def create_ingress(
     With a certificate: HTTPS on 443 and a permanent redirect from HTTP; without: HTTP only.
     Clients are admitted from ``ingressCidrs`` only; the test port from `test_sources` (CIDRs)
     only. `depends_on`: what must exist before the load balancer is created (the internet
-    gateway, the access-log bucket policy).
+    gateway, the access-log bucket policy). The URL names `host` (the environment's name on the
+    stack's domain) if there is one, else the load balancer's own DNS name.
     """
     child = pulumi.ResourceOptions(parent=parent)
-    certificate_arn, container_port = config.certificate_arn, config.container_port
-    listener_ports = (HTTP_PORT, HTTPS_PORT) if certificate_arn else (HTTP_PORT,)
+    container_port = config.container_port
+    listener_ports = (HTTP_PORT, HTTPS_PORT) if certificate_arn is not None else (HTTP_PORT,)
     alb_sg, task_sg = _security_groups(
         name,
         environment=environment,
@@ -98,6 +104,7 @@ def create_ingress(
         subnets=network.public_subnet_ids,
         security_groups=[alb_sg.id],
         drop_invalid_header_fields=True,
+        ip_address_type=IP_ADDRESS_TYPE,
         access_logs=aws.lb.LoadBalancerAccessLogsArgs(
             bucket=access_logs.bucket, prefix=ACCESS_LOG_PREFIX, enabled=True
         ),
@@ -130,7 +137,7 @@ def create_ingress(
     test_rule = _forward_rule(
         f"{name}-test", listener=test_listener, live=alternate, idle=target_group, child=child
     )
-    scheme = "https://" if certificate_arn else "http://"
+    scheme = "https://" if certificate_arn is not None else "http://"
     return Ingress(
         load_balancer=load_balancer,
         target_group=target_group,
@@ -139,7 +146,7 @@ def create_ingress(
         production_rule=production_rule,
         test_rule=test_rule,
         task_security_group=task_sg,
-        url=pulumi.Output.concat(scheme, load_balancer.dns_name),
+        url=pulumi.Output.concat(scheme, host or load_balancer.dns_name),
         test_url=pulumi.Output.concat("http://", load_balancer.dns_name, f":{TEST_PORT}"),
     )
 
@@ -229,12 +236,12 @@ def _listeners(
     *,
     load_balancer: aws.lb.LoadBalancer,
     target_group: aws.lb.TargetGroup,
-    certificate_arn: str | None,
+    certificate_arn: pulumi.Input[str] | None,
     child: pulumi.ResourceOptions,
 ) -> list[aws.lb.Listener]:
     """HTTP forwarding; or, with a certificate, HTTPS forwarding and HTTP redirecting to it."""
     forward = [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)]
-    if not certificate_arn:
+    if certificate_arn is None:
         http = aws.lb.Listener(
             f"{name}-http",
             load_balancer_arn=load_balancer.arn,

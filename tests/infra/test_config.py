@@ -212,8 +212,13 @@ def test_prod_without_a_certificate_needs_the_named_opt_out() -> None:
     with pytest.raises(ConfigError) as error:
         parse_config(raw, region="eu-west-1")
     message = str(error.value)
-    assert message.startswith("ml-deploy:certificateArn is required"), message
-    assert "ml-deploy:allowPlainHttpProd: true" in message, f"the opt-out is not named: {message}"
+    assert message.startswith("ml-deploy:domainName is required"), message
+    for way_out in (
+        "ml-deploy:hostedZoneId",
+        "ml-deploy:certificateArn",
+        "ml-deploy:allowPlainHttpProd: true",
+    ):
+        assert way_out in message, f"{way_out} is not named: {message}"
     opted_out = parse_config({**raw, "allowPlainHttpProd": True}, region="eu-west-1")
     assert opted_out.serving.certificate_arn is None
 
