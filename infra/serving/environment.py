@@ -17,11 +17,17 @@ import pulumi_aws as aws
 
 from infra.config import ConfigError
 from infra.config_sections import EnvironmentConfig, ServingConfig
-from infra.iam import ServiceRole, execution_role
+from infra.iam import execution_role
 from infra.network import Network
 from infra.serving.alarms import EnvironmentMetrics, rollback_alarms, service_alarms
 from infra.serving.autoscaling import service_autoscaling
-from infra.serving.deployment import advanced_configuration, deployment_configuration, infrastructure_role
+from infra.serving.deployment import (
+    ECS_SWAPPED_SERVICE_INPUTS,
+    InfrastructureRole,
+    advanced_configuration,
+    deployment_configuration,
+    infrastructure_role,
+)
 from infra.serving.deployment_hook import HookInputs, smoke_hook
 from infra.serving.ingress import Ingress, create_ingress
 from infra.serving.model_alarms import model_alarms
@@ -279,7 +285,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
         ingress: Ingress,
         rollback_alarms: list[aws.cloudwatch.MetricAlarm],
         deployment: aws.ecs.ServiceDeploymentConfigurationArgs,
-        deployments: ServiceRole,
+        deployments: InfrastructureRole,
         desired_count: int,
     ) -> aws.ecs.Service:
         network = self._platform.network
@@ -324,15 +330,16 @@ class ServiceEnvironment(pulumi.ComponentResource):
             enable_execute_command=False,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                # The pipeline owns the task definition, autoscaling the count (see the class).
-                ignore_changes=["taskDefinition", "desiredCount"],
+                # The pipeline owns the task definition, autoscaling the count (see the class),
+                # ECS which of the two target groups is the service's (each deployment swaps them).
+                ignore_changes=["taskDefinition", "desiredCount", *ECS_SWAPPED_SERVICE_INPUTS],
                 # The target groups must belong to a load balancer (through the listeners and
                 # rules) before a service can use them; ECS checks its role when it is given.
                 depends_on=[
                     *ingress.listeners,
                     ingress.production_rule,
                     ingress.test_rule,
-                    deployments.policy,
+                    *deployments.grants,
                 ],
             ),
         )
