@@ -208,7 +208,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
     def _rollback_alarms(
         self, environment: Environment, ingress: Ingress
     ) -> list[aws.cloudwatch.MetricAlarm]:
-        """5xx rate and p99 of both target groups: in ALARM, ECS rolls the new revision back."""
+        """5xx rate, p99 and never-healthy targets of both target groups: ECS rolls back on any."""
         return rollback_alarms(
             self._name,
             environment=environment,

@@ -23,6 +23,7 @@ LISTENER = "aws:lb/listener:Listener"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 FUNCTION = "aws:lambda/function:Function"
+UNHEALTHY = "UnHealthyHostCount"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
@@ -201,7 +202,7 @@ def test_listener_rules_forward_to_both_groups_and_pulumi_leaves_their_weights_t
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_rollback_alarms_watch_the_5xx_rate_and_p99_of_each_target_group(
+def test_rollback_alarms_watch_the_5xx_rate_p99_and_unhealthy_targets_of_each_target_group(
     dev_program: Program, env: str
 ) -> None:
     """The new revision lands in whichever group was idle: each group has its own pair."""
@@ -215,8 +216,13 @@ def test_rollback_alarms_watch_the_5xx_rate_and_p99_of_each_target_group(
                 group = metric["dimensions"]["TargetGroup"].split("/")[1]
                 watched.setdefault(group, set()).add(metric.get("metricName") or metric["metric_name"])
     assert watched == {
-        f"serving-{env}-tg": {"HTTPCode_Target_5XX_Count", "RequestCount", "TargetResponseTime"},
-        f"serving-{env}-tg-alternate": {"HTTPCode_Target_5XX_Count", "RequestCount", "TargetResponseTime"},
+        f"serving-{env}-tg": {"HTTPCode_Target_5XX_Count", "RequestCount", "TargetResponseTime", UNHEALTHY},
+        f"serving-{env}-tg-alternate": {
+            "HTTPCode_Target_5XX_Count",
+            "RequestCount",
+            "TargetResponseTime",
+            UNHEALTHY,
+        },
     }, f"{env} rollback alarms watch {watched}"
     assert _service(dev_program, env)["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
 

@@ -34,7 +34,12 @@ STAR_ONLY_ACTIONS = {
 }
 # Every serving role, per environment: the task's, ECS's execution, the hook's, ECS's deployments.
 ROLES = ("task", "execution", "smoke-hook", "deployments")
-ROLLBACK_ALARMS = ("5xx-rate", "p99-latency", "5xx-rate-alternate", "p99-latency-alternate")
+# Per target group: 5xx rate, p99, and targets that never pass /ready (issue 24).
+ROLLBACK_ALARMS = tuple(
+    f"{alarm}{group}"
+    for group in ("", "-alternate")
+    for alarm in ("5xx-rate", "p99-latency", "never-healthy")
+)
 
 
 @pytest.fixture(scope="module")
