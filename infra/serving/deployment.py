@@ -46,7 +46,7 @@ class InfrastructureRole:
 
 
 def infrastructure_role(
-    name: str, *, ingress: Ingress, hook: aws.lambda_.Function, parent: pulumi.Resource
+    name: str, *, hook: aws.lambda_.Function, parent: pulumi.Resource
 ) -> InfrastructureRole:
     """`<name>-deployments`: AWS's `LOAD_BALANCER_POLICY` attached, plus invoking this environment's
     own smoke-test hook (inline, scoped to that one function).
@@ -54,7 +54,7 @@ def infrastructure_role(
     Attached rather than copied: AWS revises the managed policy as ECS's deployments need more
     (v2 when this role was first written, v6 by February 2026), and a hand copy would go stale
     without a sound. The cost is breadth: it names every ALB target group, listener and rule of
-    the account; only ECS may assume the role, and only for this environment's service.
+    the account; only ECS may assume the role, and only this environment's service is given it.
     """
     statements: list[dict[str, Any]] = [
         {

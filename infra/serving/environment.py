@@ -78,8 +78,10 @@ class ServiceEnvironment(pulumi.ComponentResource):
     only the model server's image replaced (`ml_deploy_cli/aws/deploy.py`), so a ``pulumi up``
     that changes the settings reaches the service at the next deploy, with the running image.
     The service ignores changes to its task definition (the pipeline points it at each rendered
-    revision) and to its desired count (autoscaling's), so a ``pulumi up`` never rolls an
-    environment back to an old image or task count. The first task definition's image is
+    revision), to its desired count (autoscaling's) and to which of its two target groups is the
+    primary one (ECS swaps them at every deployment, and moves the listener rules' weights), so a
+    ``pulumi up`` never rolls an environment back to an old image or task count, nor starts a
+    deployment into the group that serves production. The first task definition's image is
     ``<service repo>:<initialImageTag>``, a tag nothing has pushed yet; so until
     ``imagesPublished`` is set the service runs no task (desired count 0, autoscaling 0..0).
     Setting ``imagesPublished`` reaches the running service through the scalable target:
@@ -117,7 +119,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
         ingress = self._ingress(environment)
         rollback = self._rollback_alarms(environment, ingress)
         hook = self._smoke_hook(environment, ingress)
-        deployments = infrastructure_role(name, ingress=ingress, hook=hook, parent=self)
+        deployments = infrastructure_role(name, hook=hook, parent=self)
         service = self._service(
             task_definition=task_definition,
             ingress=ingress,
@@ -313,11 +315,13 @@ class ServiceEnvironment(pulumi.ComponentResource):
             # ECS's own deployments (not CodeDeploy's): the strategy, its bake times and the hook.
             deployment_controller=aws.ecs.ServiceDeploymentControllerArgs(type="ECS"),
             deployment_configuration=deployment,
-            # A deploy whose tasks never get healthy is rolled back to the last good revision...
+            # The circuit breaker: for rolling updates only by the API reference, for blue/green
+            # too by the developer guide (deployment-failure-detection.html); on, not relied on...
             deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
                 enable=True, rollback=True
             ),
-            # ...and so is one whose new tasks answer 5xx or slowly while the deploy is under way.
+            # ...while under BLUE_GREEN and CANARY the alarms roll back a revision whose new tasks
+            # never pass /ready, or answer 5xx or slowly (`rollback_alarms`).
             alarms=aws.ecs.ServiceAlarmsArgs(
                 alarm_names=[alarm.name for alarm in rollback_alarms], enable=True, rollback=True
             ),
