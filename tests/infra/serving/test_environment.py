@@ -23,11 +23,7 @@ CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
 # Actions AWS grants only on "*"; a policy of ours may name "*" for these and nothing else.
 STAR_ONLY_ACTIONS = {
     "ecr:GetAuthorizationToken",
-    # The deployments role (AmazonECSInfrastructureRolePolicyForLoadBalancers' reads).
-    "elasticloadbalancing:DescribeListeners",
-    "elasticloadbalancing:DescribeRules",
-    "elasticloadbalancing:DescribeTargetGroups",
-    "elasticloadbalancing:DescribeTargetHealth",
+    # (ECS's deployments read load balancers through the attached managed policy, not inline.)
     # The smoke-test hook in the VPC (AWSLambdaVPCAccessExecutionRole's reads).
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeSubnets",
