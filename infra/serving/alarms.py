@@ -8,6 +8,7 @@ whichever group was idle when the deployment began (see `rollback_alarms`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,12 +16,17 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config_sections import ServingConfig
+from infra.serving.ingress import HEALTH_CHECK_INTERVAL_SECONDS, HEALTHY_THRESHOLD, UNHEALTHY_THRESHOLD
 
 ALB_NAMESPACE = "AWS/ApplicationELB"
 INSIGHTS_NAMESPACE = "ECS/ContainerInsights"
 PERIOD_SECONDS = 60
 # Percent of requests answered 5xx by the targets; no traffic counts as no errors.
 ERROR_RATE_EXPRESSION = "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)"
+# A revision whose tasks never pass the load balancer's check is rolled back within this many
+# minutes of its first task starting (`never_healthy_alarm`; the circuit breaker, documented for
+# rolling updates, is not relied on under BLUE_GREEN or CANARY).
+NEVER_HEALTHY_BOUND_MINUTES = 15
 
 
 @dataclass(frozen=True)
@@ -106,8 +112,9 @@ def rollback_alarms(
     topic_arn: pulumi.Output[str],
     parent: pulumi.Resource,
 ) -> list[aws.cloudwatch.MetricAlarm]:
-    """5xx rate and p99 latency of each target group (`{suffix: arn suffix}`; "" keeps the names
-    the first group's alarms always had); the service rolls a deployment back on any of them.
+    """5xx rate, p99 latency and never-healthy targets of each target group (`{suffix: arn
+    suffix}`; "" keeps the names the first group's alarms always had); the service rolls a
+    deployment back on any of them.
 
     Which group the new revision lands in alternates from one deployment to the next, and CloudWatch
     cannot follow it; an alarm per group can. During a deployment the new revision's group carries
@@ -126,8 +133,30 @@ def rollback_alarms(
             "parent": parent,
             "suffix": suffix,
         }
-        alarms += [error_rate_alarm(name, **common), latency_alarm(name, **common)]
+        alarms += [
+            error_rate_alarm(name, **common),
+            latency_alarm(name, **common),
+            never_healthy_alarm(name, **common),
+        ]
     return alarms
+
+
+def never_healthy_minutes(startup_grace_seconds: int) -> int:
+    """Consecutive minutes with an unhealthy target before `never_healthy_alarm` fires.
+
+    A normal start shows unhealthy targets for at most the grace period (loading the model) plus
+    the checks that turn a target healthy again; those seconds touch at most ceil(W/60) + 1
+    one-minute datapoints, so one more minute than that is never a normal start.
+    """
+    normal_start = startup_grace_seconds + HEALTHY_THRESHOLD * HEALTH_CHECK_INTERVAL_SECONDS
+    return math.ceil(normal_start / PERIOD_SECONDS) + 2
+
+
+def never_healthy_seconds(startup_grace_seconds: int) -> int:
+    """Longest a never-healthy revision runs before its alarm fires: the load balancer's verdict,
+    the alarm's minutes, and one period for the datapoints' alignment."""
+    verdict = UNHEALTHY_THRESHOLD * HEALTH_CHECK_INTERVAL_SECONDS
+    return verdict + (never_healthy_minutes(startup_grace_seconds) + 1) * PERIOD_SECONDS
 
 
 def _group_label(suffix: str) -> str:
@@ -207,6 +236,37 @@ def latency_alarm(
         threshold=config.latency_alarm_seconds,
         evaluation_periods=5,
         datapoints_to_alarm=3,
+    )
+
+
+def never_healthy_alarm(
+    name: str,
+    *,
+    environment: str,
+    target_dimensions: dict[str, pulumi.Output[str]],
+    config: ServingConfig,
+    topic_arn: pulumi.Output[str],
+    parent: pulumi.Resource,
+    suffix: str = "",
+) -> aws.cloudwatch.MetricAlarm:
+    """A target of this group failing /ready for longer than any normal start: a revision that
+    never gets healthy (the model does not load, the server does not answer) is rolled back."""
+    minutes = never_healthy_minutes(config.startup_grace_seconds)
+    return _alarm(
+        f"{name}-never-healthy{suffix}",
+        topic_arn=topic_arn,
+        parent=parent,
+        alarm_description=(
+            f"{environment}{_group_label(suffix)}: a task failed the /ready check for {minutes} minutes"
+        ),
+        namespace=ALB_NAMESPACE,
+        metric_name="UnHealthyHostCount",
+        dimensions=target_dimensions,
+        statistic="Maximum",
+        period=PERIOD_SECONDS,
+        threshold=0,
+        evaluation_periods=minutes,
+        datapoints_to_alarm=minutes,
     )
 
 

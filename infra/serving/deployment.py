@@ -3,67 +3,60 @@
 ECS starts the new revision in the idle target group, points the test listener at it, calls the
 smoke-test hook, then shifts production traffic (prod: a canary slice first) and keeps the old
 revision for the bake time; an alarm or a failed hook rolls back. ECS acts through the
-environment's infrastructure role, which may touch this environment's load-balancer resources
-and invoke its hook, nothing else ("Amazon ECS canary deployments",
+environment's infrastructure role: AWS's managed load-balancer policy, and invoking this
+environment's hook ("Amazon ECS canary deployments",
 https://docs.aws.amazon.com/AmazonECS/latest/developerguide/canary-deployment.html).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.config_serving import DeploymentStrategy, EnvironmentConfig
-from infra.iam import ServiceRole, service_role
+from infra.iam import service_role
 from infra.serving.ingress import Ingress
 
 ECS_PRINCIPAL = "ecs.amazonaws.com"
 # When the new revision has all the test traffic and none of production's (ServiceDeployment
 # lifecycleStage, ECS API reference): the moment to judge it through the test listener.
 HOOK_STAGE = "POST_TEST_TRAFFIC_SHIFT"
+# What ECS's load-balancer work needs, as AWS keeps it current ("AWS managed policy reference").
+LOAD_BALANCER_POLICY = "AmazonECSInfrastructureRolePolicyForLoadBalancers"
+# Service inputs ECS itself rewrites at every blue/green or canary deployment: the new revision's
+# group becomes the service's target group and the old one its alternate. `pulumi up` must leave
+# them where the last deployment put them, or it would start a deployment of its own that puts
+# the new revision back into the group production is served from (terraform-provider-aws #45678).
+ECS_SWAPPED_SERVICE_INPUTS = [
+    "loadBalancers[0].targetGroupArn",
+    "loadBalancers[0].advancedConfiguration.alternateTargetGroupArn",
+]
+
+
+@dataclass(frozen=True)
+class InfrastructureRole:
+    """The role ECS deploys through, and what must exist before ECS is handed it."""
+
+    role: aws.iam.Role
+    # Its inline policy and its managed-policy attachment: the service waits for both.
+    grants: list[pulumi.Resource]
 
 
 def infrastructure_role(
-    name: str, *, ingress: Ingress, hook: aws.lambda_.Function, parent: pulumi.Resource
-) -> ServiceRole:
-    """`<name>-deployments`: AmazonECSInfrastructureRolePolicyForLoadBalancers, scoped to this
-    environment's target groups, listeners and rules, plus invoking its own smoke-test hook.
+    name: str, *, hook: aws.lambda_.Function, parent: pulumi.Resource
+) -> InfrastructureRole:
+    """`<name>-deployments`: AWS's `LOAD_BALANCER_POLICY` attached, plus invoking this environment's
+    own smoke-test hook (inline, scoped to that one function).
 
-    Inline rather than the managed policy, which names every load balancer of the account.
+    Attached rather than copied: AWS revises the managed policy as ECS's deployments need more
+    (v2 when this role was first written, v6 by February 2026), and a hand copy would go stale
+    without a sound. The cost is breadth: it names every ALB target group, listener and rule of
+    the account; only ECS may assume the role, and only this environment's service is given it.
     """
     statements: list[dict[str, Any]] = [
-        {
-            # Describe* have no resource type in ELB: AWS authorizes them on "*" only.
-            "Sid": "ReadLoadBalancerState",
-            "Effect": "Allow",
-            "Action": [
-                "elasticloadbalancing:DescribeListeners",
-                "elasticloadbalancing:DescribeRules",
-                "elasticloadbalancing:DescribeTargetGroups",
-                "elasticloadbalancing:DescribeTargetHealth",
-            ],
-            "Resource": "*",
-        },
-        {
-            "Sid": "MoveTasksBetweenThisEnvironmentsTargetGroups",
-            "Effect": "Allow",
-            "Action": ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
-            "Resource": [group.arn for group in ingress.target_groups],
-        },
-        {
-            "Sid": "ShiftTrafficOnThisEnvironmentsListeners",
-            "Effect": "Allow",
-            "Action": "elasticloadbalancing:ModifyListener",
-            "Resource": [listener.arn for listener in ingress.listeners],
-        },
-        {
-            "Sid": "ShiftTrafficOnThisEnvironmentsRules",
-            "Effect": "Allow",
-            "Action": "elasticloadbalancing:ModifyRule",
-            "Resource": [ingress.production_rule.arn, ingress.test_rule.arn],
-        },
         {
             # "Permissions required for Lambda functions in Amazon ECS blue/green deployments".
             "Sid": "InvokeThisEnvironmentsSmokeTest",
@@ -72,13 +65,25 @@ def infrastructure_role(
             "Resource": hook.arn,
         },
     ]
-    return service_role(
+    deployments = service_role(
         f"{name}-deployments",
         service=ECS_PRINCIPAL,
         statements=statements,
         description="ECS blue/green and canary deployments of one serving environment",
         parent=parent,
     )
+    attached = aws.iam.RolePolicyAttachment(
+        f"{name}-deployments-load-balancers",
+        role=deployments.role.name,
+        policy_arn=managed_policy_arn(LOAD_BALANCER_POLICY),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return InfrastructureRole(role=deployments.role, grants=[deployments.policy, attached])
+
+
+def managed_policy_arn(policy: str) -> pulumi.Output[str]:
+    """`arn:<partition>:iam::aws:policy/<policy>`: AWS managed policies live in each partition."""
+    return pulumi.Output.concat("arn:", aws.get_partition_output().partition, ":iam::aws:policy/", policy)
 
 
 def deployment_configuration(

@@ -17,11 +17,17 @@ import pulumi_aws as aws
 
 from infra.config import ConfigError
 from infra.config_sections import EnvironmentConfig, ServingConfig
-from infra.iam import ServiceRole, execution_role
+from infra.iam import execution_role
 from infra.network import Network
 from infra.serving.alarms import EnvironmentMetrics, rollback_alarms, service_alarms
 from infra.serving.autoscaling import service_autoscaling
-from infra.serving.deployment import advanced_configuration, deployment_configuration, infrastructure_role
+from infra.serving.deployment import (
+    ECS_SWAPPED_SERVICE_INPUTS,
+    InfrastructureRole,
+    advanced_configuration,
+    deployment_configuration,
+    infrastructure_role,
+)
 from infra.serving.deployment_hook import HookInputs, smoke_hook
 from infra.serving.domain import alias_records
 from infra.serving.ingress import IP_ADDRESS_TYPE, Ingress, create_ingress
@@ -75,8 +81,10 @@ class ServiceEnvironment(pulumi.ComponentResource):
     only the model server's image replaced (`ml_deploy_cli/aws/deploy.py`), so a ``pulumi up``
     that changes the settings reaches the service at the next deploy, with the running image.
     The service ignores changes to its task definition (the pipeline points it at each rendered
-    revision) and to its desired count (autoscaling's), so a ``pulumi up`` never rolls an
-    environment back to an old image or task count. The first task definition's image is
+    revision), to its desired count (autoscaling's) and to which of its two target groups is the
+    primary one (ECS swaps them at every deployment, and moves the listener rules' weights), so a
+    ``pulumi up`` never rolls an environment back to an old image or task count, nor starts a
+    deployment into the group that serves production. The first task definition's image is
     ``<service repo>:<initialImageTag>``, a tag nothing has pushed yet; so until
     ``imagesPublished`` is set the service runs no task (desired count 0, autoscaling 0..0).
     Setting ``imagesPublished`` reaches the running service through the scalable target:
@@ -126,7 +134,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
             )
         rollback = self._rollback_alarms(environment, ingress)
         hook = self._smoke_hook(environment, ingress)
-        deployments = infrastructure_role(name, ingress=ingress, hook=hook, parent=self)
+        deployments = infrastructure_role(name, hook=hook, parent=self)
         service = self._service(
             task_definition=task_definition,
             ingress=ingress,
@@ -220,7 +228,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
     def _rollback_alarms(
         self, environment: Environment, ingress: Ingress
     ) -> list[aws.cloudwatch.MetricAlarm]:
-        """5xx rate and p99 of both target groups: in ALARM, ECS rolls the new revision back."""
+        """5xx rate, p99 and never-healthy targets of both target groups: ECS rolls back on any."""
         return rollback_alarms(
             self._name,
             environment=environment,
@@ -297,7 +305,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
         ingress: Ingress,
         rollback_alarms: list[aws.cloudwatch.MetricAlarm],
         deployment: aws.ecs.ServiceDeploymentConfigurationArgs,
-        deployments: ServiceRole,
+        deployments: InfrastructureRole,
         desired_count: int,
     ) -> aws.ecs.Service:
         network = self._platform.network
@@ -325,11 +333,13 @@ class ServiceEnvironment(pulumi.ComponentResource):
             # ECS's own deployments (not CodeDeploy's): the strategy, its bake times and the hook.
             deployment_controller=aws.ecs.ServiceDeploymentControllerArgs(type="ECS"),
             deployment_configuration=deployment,
-            # A deploy whose tasks never get healthy is rolled back to the last good revision...
+            # The circuit breaker: for rolling updates only by the API reference, for blue/green
+            # too by the developer guide (deployment-failure-detection.html); on, not relied on...
             deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
                 enable=True, rollback=True
             ),
-            # ...and so is one whose new tasks answer 5xx or slowly while the deploy is under way.
+            # ...while under BLUE_GREEN and CANARY the alarms roll back a revision whose new tasks
+            # never pass /ready, or answer 5xx or slowly (`rollback_alarms`).
             alarms=aws.ecs.ServiceAlarmsArgs(
                 alarm_names=[alarm.name for alarm in rollback_alarms], enable=True, rollback=True
             ),
@@ -342,15 +352,16 @@ class ServiceEnvironment(pulumi.ComponentResource):
             enable_execute_command=False,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                # The pipeline owns the task definition, autoscaling the count (see the class).
-                ignore_changes=["taskDefinition", "desiredCount"],
+                # The pipeline owns the task definition, autoscaling the count (see the class),
+                # ECS which of the two target groups is the service's (each deployment swaps them).
+                ignore_changes=["taskDefinition", "desiredCount", *ECS_SWAPPED_SERVICE_INPUTS],
                 # The target groups must belong to a load balancer (through the listeners and
                 # rules) before a service can use them; ECS checks its role when it is given.
                 depends_on=[
                     *ingress.listeners,
                     ingress.production_rule,
                     ingress.test_rule,
-                    deployments.policy,
+                    *deployments.grants,
                 ],
             ),
         )

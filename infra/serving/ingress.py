@@ -37,6 +37,11 @@ TEST_PORT = 9000
 ALL_PATHS = "/*"
 # Rules win over the listener's default action; each listener has one rule, so any priority.
 RULE_PRIORITY = 1
+# The load balancer's /ready check: a target is unhealthy after UNHEALTHY_THRESHOLD failures
+# INTERVAL apart, healthy again after HEALTHY_THRESHOLD successes (the rollback alarms' timing).
+HEALTH_CHECK_INTERVAL_SECONDS = 15
+HEALTHY_THRESHOLD = 2
+UNHEALTHY_THRESHOLD = 3
 # Rule actions ECS rewrites during every deployment (weights of the two target groups):
 # `pulumi up` must leave them where the last deployment put them.
 ECS_OWNED_RULE_INPUTS = ["actions"]
@@ -222,10 +227,10 @@ def _target_group(
         health_check=aws.lb.TargetGroupHealthCheckArgs(
             path="/ready",
             matcher="200",
-            interval=15,
+            interval=HEALTH_CHECK_INTERVAL_SECONDS,
             timeout=5,
-            healthy_threshold=2,
-            unhealthy_threshold=3,
+            healthy_threshold=HEALTHY_THRESHOLD,
+            unhealthy_threshold=UNHEALTHY_THRESHOLD,
         ),
         opts=child,
     )

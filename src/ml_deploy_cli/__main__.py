@@ -66,6 +66,8 @@ def main(
         environ=os.environ if environ is None else environ,
         client=client,
     )
+    # Commands that need no stack outputs (deploy) take the clients directly.
+    args.clients = client
     command: Command = args.run
     try:
         return command(args, connect)

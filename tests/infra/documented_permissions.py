@@ -310,7 +310,8 @@ PROMOTE_SERVICE_ROLE = DocumentedUse(
 
 def ecs_deployments(env: str) -> DocumentedUse:
     """ECS's blue/green and canary deployments: AmazonECSInfrastructureRolePolicyForLoadBalancers
-    (v2) on this environment's resources, and invoking its lifecycle hook."""
+    (attached; its content as `rendered_roles.MANAGED_POLICIES` holds it) on this environment's
+    resources, and invoking its lifecycle hook (inline)."""
     return DocumentedUse(
         what=f"ECS blue/green and canary deployments behind an ALB ({env})",
         url=(

@@ -69,13 +69,16 @@ def run_deploy(args: argparse.Namespace, connect: Connect) -> int:
             raise CliError(str(error)) from None
         print(f"{environment}: revision {revision} runs {args.image} (local run)")
         return 0
+    clients = getattr(args, "clients", None) or session_clients(args.region)
     result = deploy_image(
-        session_clients(args.region)("ecs"),
+        clients("ecs"),
         cluster=args.cluster,
         service=args.service,
         configuration=args.task_definition,
         image=args.image,
         timeout_seconds=args.timeout_minutes * 60,
+        # While ECS deploys (up to the timeout): its stage, the new tasks, the rollout, the time.
+        report=lambda line: print(f"{args.service}: {line}", flush=True),
     )
     print(
         f"{args.service}: {result.deployed_revision} = settings of {result.configuration_revision} "

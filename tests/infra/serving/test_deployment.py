@@ -23,6 +23,7 @@ LISTENER = "aws:lb/listener:Listener"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 FUNCTION = "aws:lambda/function:Function"
+UNHEALTHY = "UnHealthyHostCount"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
@@ -73,6 +74,10 @@ LIFECYCLE_STAGES = {
 # "Permissions required for Lambda functions in Amazon ECS blue/green deployments":
 # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/blue-green-permissions.html
 HOOK_INVOKER = {"action": "lambda:InvokeFunction", "principal": "ecs.amazonaws.com"}
+# "AmazonECSInfrastructureRolePolicyForLoadBalancers" (AWS managed policy reference; v2 in July
+# 2025, v6 since February 2026: AWS revises it, so it is attached by ARN, never copied):
+# https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonECSInfrastructureRolePolicyForLoadBalancers.html
+LOAD_BALANCER_POLICY = {"arn": "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"}
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +202,7 @@ def test_listener_rules_forward_to_both_groups_and_pulumi_leaves_their_weights_t
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_rollback_alarms_watch_the_5xx_rate_and_p99_of_each_target_group(
+def test_rollback_alarms_watch_the_5xx_rate_p99_and_unhealthy_targets_of_each_target_group(
     dev_program: Program, env: str
 ) -> None:
     """The new revision lands in whichever group was idle: each group has its own pair."""
@@ -211,8 +216,13 @@ def test_rollback_alarms_watch_the_5xx_rate_and_p99_of_each_target_group(
                 group = metric["dimensions"]["TargetGroup"].split("/")[1]
                 watched.setdefault(group, set()).add(metric.get("metricName") or metric["metric_name"])
     assert watched == {
-        f"serving-{env}-tg": {"HTTPCode_Target_5XX_Count", "RequestCount", "TargetResponseTime"},
-        f"serving-{env}-tg-alternate": {"HTTPCode_Target_5XX_Count", "RequestCount", "TargetResponseTime"},
+        f"serving-{env}-tg": {"HTTPCode_Target_5XX_Count", "RequestCount", "TargetResponseTime", UNHEALTHY},
+        f"serving-{env}-tg-alternate": {
+            "HTTPCode_Target_5XX_Count",
+            "RequestCount",
+            "TargetResponseTime",
+            UNHEALTHY,
+        },
     }, f"{env} rollback alarms watch {watched}"
     assert _service(dev_program, env)["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
 
@@ -320,20 +330,27 @@ def test_the_hooks_role_reaches_only_what_the_smoke_test_reads_and_writes(
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_ecs_may_touch_only_this_environments_load_balancer_and_invoke_only_its_hook(
+def test_ecs_deploys_through_the_managed_load_balancer_policy_and_invokes_only_its_hook(
     https_program: Program, env: str
 ) -> None:
+    """AWS's current AmazonECSInfrastructureRolePolicyForLoadBalancers, attached, not a stale copy;
+    the one inline grant is invoking this environment's own hook."""
     program = https_program
-    groups = [_arn(_of(program, TARGET_GROUP, env, n)) for n in ("tg", "tg-alternate")]
-    listeners = [_arn(_of(program, LISTENER, env, n)) for n in ("http", "https", "test")]
-    rules = [_arn(_of(program, RULE, env, n)) for n in ("production", "test")]
-    reads = ("DescribeListeners", "DescribeRules", "DescribeTargetGroups", "DescribeTargetHealth")
+    role = _of(program, "aws:iam/role:Role", env, "deployments")
+    attached = [
+        a.inputs["policyArn"]
+        for a in program.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.inputs["role"] == role.state["name"]
+    ]
+    assert attached == [LOAD_BALANCER_POLICY["arn"]], f"{env} deployments role attaches {attached}"
     assert _granted(program, f"serving-{env}-deployments") == {
-        *{(f"elasticloadbalancing:{action}", "*") for action in reads},
-        *{(f"elasticloadbalancing:{a}", g) for a in ("RegisterTargets", "DeregisterTargets") for g in groups},
-        *{("elasticloadbalancing:ModifyListener", listener) for listener in listeners},
-        *{("elasticloadbalancing:ModifyRule", rule) for rule in rules},
         (HOOK_INVOKER["action"], _arn(_of(program, FUNCTION, env, "smoke-hook"))),
-    }
-    trust = json.loads(_of(program, "aws:iam/role:Role", env, "deployments").inputs["assumeRolePolicy"])
+    }, "ELB permissions come from the managed policy; a copy inline goes stale when AWS revises it"
+    trust = json.loads(role.inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": [HOOK_INVOKER["principal"]]}
+    # The service is handed the role only once both grants exist.
+    service = _of(program, SERVICE, env, "service")
+    attachment = program.one(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment", f"serving-{env}-deployments-load-balancers"
+    )
+    assert program.depends_explicitly_on(service, attachment), f"{env}: {service.depends_on}"

@@ -23,18 +23,19 @@ CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
 # Actions AWS grants only on "*"; a policy of ours may name "*" for these and nothing else.
 STAR_ONLY_ACTIONS = {
     "ecr:GetAuthorizationToken",
-    # The deployments role (AmazonECSInfrastructureRolePolicyForLoadBalancers' reads).
-    "elasticloadbalancing:DescribeListeners",
-    "elasticloadbalancing:DescribeRules",
-    "elasticloadbalancing:DescribeTargetGroups",
-    "elasticloadbalancing:DescribeTargetHealth",
+    # (ECS's deployments read load balancers through the attached managed policy, not inline.)
     # The smoke-test hook in the VPC (AWSLambdaVPCAccessExecutionRole's reads).
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeSubnets",
 }
 # Every serving role, per environment: the task's, ECS's execution, the hook's, ECS's deployments.
 ROLES = ("task", "execution", "smoke-hook", "deployments")
-ROLLBACK_ALARMS = ("5xx-rate", "p99-latency", "5xx-rate-alternate", "p99-latency-alternate")
+# Per target group: 5xx rate, p99, and targets that never pass /ready (issue 24).
+ROLLBACK_ALARMS = tuple(
+    f"{alarm}{group}"
+    for group in ("", "-alternate")
+    for alarm in ("5xx-rate", "p99-latency", "never-healthy")
+)
 
 
 @pytest.fixture(scope="module")
