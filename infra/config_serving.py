@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from infra.config_base import IMAGES_PUBLISHED_DOC, Section
+from infra.config_base import Section
 from infra.config_checks import (
     check_cidr,
     check_deployment_strategy,
@@ -81,7 +81,6 @@ class ServingConfig(Section):
     initial_image_tag: str = Field(
         "bootstrap", description="Image tag of the first task definition, before any pipeline run."
     )
-    images_published: bool = Field(False, description=IMAGES_PUBLISHED_DOC)
     certificate_arn: str | None = Field(
         None, description="ACM certificate: HTTPS listener and HTTP->HTTPS redirect."
     )
