@@ -230,6 +230,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
             key=platform.key,
             test_url=ingress.test_url,
             config=platform.config,
+            cluster_name=platform.cluster.name,
         )
         return smoke_hook(self._name, inputs=inputs, parent=self)
 
