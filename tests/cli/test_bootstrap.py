@@ -30,6 +30,17 @@ from ml_deploy_cli.commands.bootstrap import APPROVAL_COMMENT
 from ml_deploy_cli.errors import CliError
 from ml_deploy_cli.local.state import STATE_VARIABLE, now, read_state, update_state
 from ml_deploy_dev.local_aws import LocalAws, create_bucket, moto_server
+from tests.cli.conftest import MODEL_BUCKET as MODEL_BUCKET_AWS
+from tests.cli.conftest import PIPELINE, Stack
+from tests.cli.pipeline_shapes import (
+    APPROVER,
+    MODEL_VERSION,
+    PREVIOUS,
+    action_executions,
+    execution_summary,
+    executions_list,
+    model_upload_trigger,
+)
 
 MODEL_BUCKET, MODEL_KEY = "ml-models", "bundles/current/model-bundle.zip"
 FAST = ["--poll-seconds", "0.1", "--timeout-minutes", "0.5"]
@@ -81,7 +92,13 @@ def version(trained_bundle: Path) -> str:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, aws: LocalAws, version: str) -> Iterator[LocalStack]:
+def aws_stack(stack: Stack) -> Stack:
+    """The AWS stack of tests/cli/conftest.py (moto, CodePipeline behind the Stubber)."""
+    return stack
+
+
+@pytest.fixture
+def local_stack(tmp_path: Path, aws: LocalAws, version: str) -> Iterator[LocalStack]:
     """A fresh local stack: an empty versioned model bucket, environments that run nothing yet."""
     bucket = f"{MODEL_BUCKET}-{uuid.uuid4().hex[:8]}"
     create_bucket(aws, bucket, versioned=True)
@@ -161,8 +178,8 @@ def _exists(s3: Any, bucket: str, key: str) -> bool:
 
 
 @pytest.fixture
-def first_run(stack: LocalStack, version: str) -> Iterator[FirstRun]:
-    run = FirstRun(stack, model_version=version)
+def first_run(local_stack: LocalStack, version: str) -> Iterator[FirstRun]:
+    run = FirstRun(local_stack, model_version=version)
     run.start()
     yield run
     run.stop.set()
@@ -170,83 +187,87 @@ def first_run(stack: LocalStack, version: str) -> Iterator[FirstRun]:
 
 
 def test_bootstrap_ships_the_bundle_answers_the_first_approval_and_reports_both_environments(
-    stack: LocalStack,
+    local_stack: LocalStack,
     first_run: FirstRun,
     trained_bundle: Path,
     version: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     code = main(["--local", "bootstrap", "--bundle", str(trained_bundle), *FAST],
-                environ={STATE_VARIABLE: str(stack.state_file)})  # fmt: skip
+                environ={STATE_VARIABLE: str(local_stack.state_file)})  # fmt: skip
 
     out, err = capsys.readouterr()
     assert code == 0, err
-    approval = stack.approval()
+    approval = local_stack.approval()
     assert approval["status"] == "Succeeded" and approval["summary"] == APPROVAL_COMMENT, approval
     assert f"uploaded bundle {version}" in out
-    assert f"stage: {stack.url} serves model {version} (1/1 tasks)" in out, out
-    assert f"prod: {stack.url} serves model {version} (1/1 tasks)" in out, out
+    assert f"stage: {local_stack.url} serves model {version} (1/1 tasks)" in out, out
+    assert f"prod: {local_stack.url} serves model {version} (1/1 tasks)" in out, out
 
 
 def test_an_approval_while_prod_runs_tasks_is_left_to_a_person(
-    stack: LocalStack, first_run: FirstRun, trained_bundle: Path, capsys: pytest.CaptureFixture[str]
+    local_stack: LocalStack, first_run: FirstRun, trained_bundle: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Not a first deploy: prod serves a model an approval protects, so bootstrap does not answer."""
     first_run._deploy("prod")
 
     code = main(["--local", "bootstrap", "--bundle", str(trained_bundle), *FAST],
-                environ={STATE_VARIABLE: str(stack.state_file)})  # fmt: skip
+                environ={STATE_VARIABLE: str(local_stack.state_file)})  # fmt: skip
 
     err = capsys.readouterr().err
     assert code == 1
     assert (
         "prod already runs 1 task(s): not a first deploy" in err and "ml-deploy approve --execution" in err
     ), err
-    assert stack.approval()["status"] == "InProgress", "bootstrap answered an approval it must leave alone"
+    assert local_stack.approval()["status"] == "InProgress", (
+        "bootstrap answered an approval it must leave alone"
+    )
 
 
 def test_no_approve_stops_at_the_approval_naming_the_command(
-    stack: LocalStack, first_run: FirstRun, trained_bundle: Path, capsys: pytest.CaptureFixture[str]
+    local_stack: LocalStack, first_run: FirstRun, trained_bundle: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(["--local", "bootstrap", "--bundle", str(trained_bundle), "--no-approve", *FAST],
-                environ={STATE_VARIABLE: str(stack.state_file)})  # fmt: skip
+                environ={STATE_VARIABLE: str(local_stack.state_file)})  # fmt: skip
 
     err = capsys.readouterr().err
     assert code == 1 and "(--no-approve)" in err and "then run `ml-deploy bootstrap` again" in err, err
-    assert stack.approval()["status"] == "InProgress"
+    assert local_stack.approval()["status"] == "InProgress"
 
 
 def test_a_failed_first_run_names_what_to_do(
-    stack: LocalStack, trained_bundle: Path, version: str, capsys: pytest.CaptureFixture[str]
+    local_stack: LocalStack, trained_bundle: Path, version: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run = FirstRun(stack, model_version=version, fail_at="Build")
+    run = FirstRun(local_stack, model_version=version, fail_at="Build")
     run.start()
 
     code = main(["--local", "bootstrap", "--bundle", str(trained_bundle), *FAST],
-                environ={STATE_VARIABLE: str(stack.state_file)})  # fmt: skip
+                environ={STATE_VARIABLE: str(local_stack.state_file)})  # fmt: skip
 
     err = capsys.readouterr().err
     assert code == 1 and "ended Failed" in err and "release a change" in err, err
 
 
 def test_a_tampered_bundle_is_refused_before_anything_is_shipped(
-    stack: LocalStack, tmp_path: Path, trained_bundle: Path, capsys: pytest.CaptureFixture[str]
+    local_stack: LocalStack, tmp_path: Path, trained_bundle: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from ml_deploy_dev.bad_bundles import tampered_bundle
 
     bad = tampered_bundle(trained_bundle, tmp_path / "tampered.zip")
     code = main(["--local", "bootstrap", "--bundle", str(bad), *FAST],
-                environ={STATE_VARIABLE: str(stack.state_file)})  # fmt: skip
+                environ={STATE_VARIABLE: str(local_stack.state_file)})  # fmt: skip
 
     err = capsys.readouterr().err
     assert code == 1 and "refusing to upload" in err and "checksum mismatch" in err, err
-    assert not _exists(stack.aws.client("s3"), read_state(stack.state_file)["model_bucket"], MODEL_KEY)
+    assert not _exists(
+        local_stack.aws.client("s3"), read_state(local_stack.state_file)["model_bucket"], MODEL_KEY
+    )
 
 
 def test_without_a_bundle_or_a_training_setup_it_says_what_to_pass(
-    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+    local_stack: LocalStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["--local", "bootstrap", *FAST], environ={STATE_VARIABLE: str(stack.state_file)})
+    code = main(["--local", "bootstrap", *FAST], environ={STATE_VARIABLE: str(local_stack.state_file)})
 
     err = capsys.readouterr().err
     assert code == 1 and "pass --bundle BUNDLE" in err, err
@@ -266,3 +287,30 @@ def test_pulumi_up_runs_the_stack_it_is_given_and_a_failure_names_the_command() 
 
     with pytest.raises(CliError, match="pulumi CLI is not installed here"):
         pulumi_up(stack=None, run=missing)
+
+
+def test_on_aws_it_follows_the_run_a_model_already_started_and_can_leave_pulumi_up_to_ci(
+    aws_stack: Stack, trained_bundle: Path
+) -> None:
+    """Run again after the model went up: no second upload, the newest execution is the one followed."""
+    aws_stack.s3.put_object(Bucket=MODEL_BUCKET_AWS, Key=MODEL_KEY, Body=trained_bundle.read_bytes())
+    succeeded = execution_summary(PREVIOUS, status="Succeeded", trigger=model_upload_trigger())
+    for limit in (1, 5):  # the newest execution, then its record while following it
+        aws_stack.pipeline.add_response(
+            "list_pipeline_executions",
+            executions_list(succeeded),
+            {"pipelineName": PIPELINE, "maxResults": limit},
+        )
+        aws_stack.pipeline.add_response(
+            "list_action_executions",
+            action_executions(PREVIOUS, approval=("Succeeded", APPROVER, "first")),
+            {"pipelineName": PIPELINE, "filter": {"pipelineExecutionId": PREVIOUS}},
+        )
+
+    result = aws_stack.cli("bootstrap", "--no-pulumi-up", *FAST)
+
+    assert result.code == 0, result.err
+    assert f"s3://{MODEL_BUCKET_AWS}/{MODEL_KEY} (object version " in result.out
+    assert f"following execution {PREVIOUS}" in result.out
+    assert f"execution {PREVIOUS} succeeded: model {MODEL_VERSION} is deployed" in result.out
+    assert "next: `pulumi up`" in result.out

@@ -29,7 +29,10 @@ def pulumi_up(*, stack: str | None, run: Runner | None = None) -> str:
         ) from None
     if code != 0:
         raise CliError(f"`{' '.join(command)}` failed (exit {code}); its output above says why")
-    return f"applied the program: `{' '.join(command)}`"
+    return (
+        f"applied the program (`{' '.join(command)}`): ECR holds the pushed images, so both services' "
+        "autoscaling floors rose to minCount and the job schedules are enabled"
+    )
 
 
 def _run(command: Sequence[str]) -> int:

@@ -47,7 +47,8 @@ APPROVAL_COMMENT = (
     "ml-deploy bootstrap: first deploy, prod runs no task yet; approved on the build's evidence"
 )
 ENDED = ("Failed", "Stopped", "Stopping", "Superseded", "Cancelled")
-HISTORY_LIMIT = 20
+HISTORY_LIMIT = 20  # executions a new upload's execution is told apart from
+FOLLOW_LIMIT = 5  # the followed execution is among the newest few (each one costs a ListActionExecutions)
 DEFAULT_TIMEOUT_MINUTES = 90.0
 DEFAULT_POLL_SECONDS = 15.0
 
@@ -145,7 +146,7 @@ def run(args: argparse.Namespace, connect: Connect) -> int:
     for environment, (deployment, url) in serving.items():
         print(f"{environment}: {url} serves model {record.facts.model_version or '-'} "
               f"({deployment.running}/{deployment.desired} tasks)")  # fmt: skip
-    print("the job schedules are on; from now on every upload and push goes through the pipeline")
+    print("from now on every model upload and code push goes through the pipeline")
     return 0
 
 
@@ -227,10 +228,13 @@ def follow(delivery: Delivery, execution_id: str, *, approve: bool, patience: Pa
 
 
 def _record(delivery: Delivery, execution_id: str) -> ExecutionRecord:
-    for record in delivery.history(HISTORY_LIMIT):
+    for record in delivery.history(FOLLOW_LIMIT):
         if record.execution_id == execution_id:
             return record
-    raise CliError(f"execution {execution_id} is not among the pipeline's {HISTORY_LIMIT} newest")
+    raise CliError(
+        f"execution {execution_id} is no longer among the pipeline's {FOLLOW_LIMIT} newest: "
+        "see `ml-deploy history`, then run `ml-deploy bootstrap` again"
+    )
 
 
 def answer_first_approval(delivery: Delivery, approval: PendingApproval, *, approve: bool) -> None:
