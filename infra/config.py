@@ -14,6 +14,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import pulumi
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from infra.config_base import RETIRED_KEYS
 from infra.config_checks import arn_region, check_region
 from infra.config_sections import (
     AlertsConfig,
@@ -63,8 +64,7 @@ _SECTIONS: dict[str, type[Section]] = {
 
 
 # Flat stack key -> every section that reads it. Nearly every key belongs to one section; a key
-# two components must agree on (imagesPublished: serving and jobs) is declared by both, with the
-# same default, and given to each.
+# two components must agree on is declared by both, with the same default, and given to each.
 def _key_readers() -> dict[str, tuple[str, ...]]:
     readers: dict[str, tuple[str, ...]] = {}
     for section, model in _SECTIONS.items():
@@ -97,6 +97,9 @@ KEY_SECTIONS: dict[str, str] = {key: readers[0] for key, readers in KEY_READERS.
 
 def parse_config(raw: dict[str, Any], *, region: str | None) -> StackConfig:
     """Validate raw ``ml-deploy:*`` values (already JSON-decoded) into a StackConfig."""
+    retired = sorted(set(raw) & set(RETIRED_KEYS))
+    if retired:
+        raise ConfigError(f"{PROJECT_NAMESPACE}:{retired[0]} {RETIRED_KEYS[retired[0]]}")
     unknown = sorted(set(raw) - set(KEY_SECTIONS))
     if unknown:
         raise ConfigError(

@@ -37,9 +37,13 @@ class Section(BaseModel):
         return {aliases.get(key, key): value for key, value in values.items()}
 
 
-# Shared by the serving and jobs sections (config.py gives a key declared by several sections to
-# each): until the pipeline has pushed the first images, nothing may pull one.
-IMAGES_PUBLISHED_DOC = (
-    "Set true (then `pulumi up`) once the pipeline's first run has pushed the images and "
-    "deployed them: until then both services run no task and the job schedules are disabled."
-)
+# Keys this project no longer reads -> what to do instead. Rejected by name, so an old stack file
+# fails with the next step rather than "not a setting".
+RETIRED_KEYS = {
+    "imagesPublished": (
+        "is no longer a setting: `pulumi up` asks ECR whether the pipeline has pushed the images "
+        "and starts the services and the job schedules once it has; remove it with "
+        "`pulumi config rm ml-deploy:imagesPublished` (and from Pulumi.<stack>.yaml), and run "
+        "`ml-deploy bootstrap` for a first deploy"
+    ),
+}

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from infra.config_base import IMAGES_PUBLISHED_DOC, Section
+from infra.config_base import Section
 from infra.config_checks import (
     check_fargate_memory,
     check_fargate_vcpu,
@@ -130,7 +130,6 @@ class JobsConfig(Section):
         description="At most one drift-triggered retrain per period.",
     )
     job_log_retention_days: int = Field(30, description="CloudWatch Logs retention of job logs.")
-    images_published: bool = Field(False, description=IMAGES_PUBLISHED_DOC)
     jobs_image_tag: str = Field(
         "bootstrap",
         description="Jobs image tag of the job definitions `pulumi up` registers; the pipeline "

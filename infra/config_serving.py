@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from infra.config_base import IMAGES_PUBLISHED_DOC, Section
+from infra.config_base import Section
 from infra.config_checks import (
     check_arn,
     check_cidr,
@@ -93,7 +93,6 @@ class ServingConfig(Section):
         description="Image tag of the first task definition, before any pipeline run (never 'latest'; "
         "tags are immutable).",
     )
-    images_published: bool = Field(False, description=IMAGES_PUBLISHED_DOC)
     certificate_arn: str | None = Field(
         None,
         description=(

@@ -43,11 +43,27 @@ def lifecycle_policy(untagged_days: int) -> str:
     )
 
 
+def holds_a_tagged_image(repository: aws.ecr.Repository, *, parent: pulumi.Resource) -> pulumi.Output[bool]:
+    """Whether the pipeline has pushed to `repository`: ECR lists at least one tagged image there.
+
+    Asked at every `pulumi up` (the aws_ecr_images data source, ListImages), so "the images exist"
+    is a fact of the account, not a stack setting a later `pulumi up` from CI could undo. A new
+    repository lists no image; an untagged one is an interrupted push, which nothing can pull by tag.
+    """
+    listed = aws.ecr.get_images_output(
+        repository_name=repository.name, opts=pulumi.InvokeOutputOptions(parent=parent)
+    )
+    return listed.image_ids.apply(lambda ids: any(image.image_tag for image in ids))
+
+
 class Registry(pulumi.ComponentResource):
     """Immutable, scanned, KMS-encrypted repositories; the pipeline pushes, ECS and Batch pull."""
 
     service_repo: aws.ecr.Repository
     jobs_repo: aws.ecr.Repository
+    # Whether each repository holds an image the pipeline pushed: until then nothing may pull one.
+    service_images_pushed: pulumi.Output[bool]
+    jobs_images_pushed: pulumi.Output[bool]
 
     def __init__(
         self,
@@ -64,10 +80,14 @@ class Registry(pulumi.ComponentResource):
         self._force_delete = force_delete
         self.service_repo = self._repository(f"{name}-service")
         self.jobs_repo = self._repository(f"{name}-jobs")
+        self.service_images_pushed = holds_a_tagged_image(self.service_repo, parent=self)
+        self.jobs_images_pushed = holds_a_tagged_image(self.jobs_repo, parent=self)
         self.register_outputs(
             {
                 "service_repo_url": self.service_repo.repository_url,
                 "jobs_repo_url": self.jobs_repo.repository_url,
+                "service_images_pushed": self.service_images_pushed,
+                "jobs_images_pushed": self.jobs_images_pushed,
             }
         )
 

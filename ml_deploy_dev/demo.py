@@ -20,6 +20,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from ml_deploy.layout import BUNDLE_FILE
+from ml_deploy_cli.commands.bootstrap import APPROVAL_COMMENT
 from ml_deploy_dev import sample_data
 from ml_deploy_dev.bad_bundles import tampered_bundle, unloadable_bundle
 from ml_deploy_dev.delivery.definition import DefinitionError
@@ -109,29 +110,30 @@ def provision(aws: LocalAws, stack: DevStack, progress: Progress) -> str:
 def first_model(
     aws: LocalAws, stack: DevStack, delivery: DemoDelivery, *, rows: int, progress: Progress
 ) -> str:
-    """Retrain (no champion yet) -> upload -> execution 1 -> stage -> approved -> prod -> jobs."""
-    progress.step("2. First model: sample data -> retrain job -> bundle at the model key")
+    """The first deploy is one command: `ml-deploy --local bootstrap` on the empty account trains the
+    first bundle (the retrain job), follows execution 1, answers its approval (prod runs nothing yet)
+    and waits until stage and prod serve the model."""
+    progress.step("2. First deploy: training data, then `ml-deploy --local bootstrap`")
     upload_training_data(aws, stack, sample_data.generate(rows, seed=1), name="initial")
-    outcome = retrain(aws, stack, progress.say)
-    expect(outcome == 0, f"the first retrain exited {outcome}, expected 0 (promoted)")
+    done = delivery.cli("bootstrap", "--poll-seconds", "1", "--timeout-minutes", "10", timeout=1800)
+    expect(done.returncode == 0, f"`ml-deploy --local bootstrap` exited {done.returncode}")
 
-    progress.step("3. Execution 1: Source -> Build (tests, images) -> DeployStage -> Approve")
-    execution = delivery.wait_for(1, approval=True)
-    model = str(execution["model_version"])
-    expect(delivery.serving("stage") == model, f"stage does not serve model {model}")
-    delivery.cli("status")
-    progress.say("an approver tries stage, then answers with the CLI:")
-    expect(
-        delivery.cli("approve", "--comment", "first model, tried on stage").returncode == 0, "approve failed"
-    )
+    progress.step("3. What bootstrap left: execution 1 through PromoteJobs, both environments serving")
     execution = delivery.wait_for(1, approval=False)
+    model = str(execution["model_version"])
     expect(
         execution["status"] == "Succeeded", f"execution 1 ended {execution['status']}: {execution['stages']}"
     )
-    expect(delivery.serving("prod") == model, f"prod does not serve model {model} after the approval")
+    approval = execution.get("approval") or {}
+    expect(
+        approval.get("summary") == APPROVAL_COMMENT, f"execution 1 was not approved by bootstrap: {approval}"
+    )
+    for environment in ("stage", "prod"):
+        expect(delivery.serving(environment) == model, f"{environment} does not serve model {model}")
+    delivery.cli("status")
     progress.say(
         f"execution 1 (model {model}): Succeeded; prod serves {model}, jobs promoted "
-        f"(PromoteJobs {execution['stages']['PromoteJobs']})",
+        f"(PromoteJobs {execution['stages']['PromoteJobs']}); approved by `ml-deploy bootstrap`",
         remember=True,
     )
     return model

@@ -41,7 +41,7 @@ class DemoDelivery:
     state_file: Path
     say: Callable[[str], None]
 
-    def cli(self, *argv: str, show: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(self, *argv: str, show: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """`python -m ml_deploy_cli --local ARGV` in another process, printed as an operator types it."""
         self.say(f"$ ml-deploy --local {' '.join(_quoted(word) for word in argv)}")
         completed = subprocess.run(
@@ -51,7 +51,7 @@ class DemoDelivery:
                 "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
                 STATE_VARIABLE: str(self.state_file),
             },
-            capture_output=True, text=True, timeout=120, check=False,
+            capture_output=True, text=True, timeout=timeout, check=False,
         )  # fmt: skip
         if show:
             for line in (completed.stdout + completed.stderr).rstrip().splitlines():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,12 @@ HOSTED_ZONES: dict[str, tuple[str, bool]] = {
     "Z0EXAMPLEPUBLIC1": ("example.com", False),
     "Z0EXAMPLEPRIVATE": ("example.com", True),
     "Z0OTHERPUBLIC001": ("example.org", False),
+}
+# The registry after the pipeline's first Build: each repository holds the image it pushed
+# (`<commit12>-<model version>`), under the names the program gives its repositories.
+FIRST_BUILD_IMAGES: dict[str, list[str]] = {
+    "images-service": ["1a2b3c4d5e6f-20261101T000000Z-0a1b2c3d"],
+    "images-jobs": ["1a2b3c4d5e6f-20261101T000000Z-0a1b2c3d"],
 }
 
 
@@ -52,8 +58,11 @@ def _arn(service: str, resource: str, *, region: str = REGION) -> str:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers like AWS would, closely enough for the program's outputs to flow between components."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, images: Mapping[str, Sequence[str]] | None = None) -> None:
         self.resources: list[Resource] = []
+        # Repository name -> the tags pushed there (ListImages); a repository not named is empty,
+        # as a new one is.
+        self.images = dict(images or {})
         # (type, name) -> ignoreChanges and explicit dependencies of the registration in flight;
         # see RecordingMonitor.
         self.ignore_changes: dict[tuple[str, str], list[str]] = {}
@@ -119,7 +128,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return _hosted_zone(args.args)
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
             return {"json": json.dumps(render_policy_document(args.args)), "id": "policy"}
+        if token == "aws:ecr/getImages:getImages":
+            return self._list_images(str(args.args["repositoryName"]))
         raise AssertionError(f"the program calls {token}, which the test mocks do not answer")
+
+    def _list_images(self, repository: str) -> dict[str, Any]:
+        """ListImages as the aws_ecr_images data source returns it: one id per image, tagged or not."""
+        tags = self.images.get(repository, ())
+        image_ids = [
+            {"imageDigest": f"sha256:{index:064x}", **({"imageTag": tag} if tag else {})}
+            for index, tag in enumerate(tags, start=1)
+        ]
+        return {"id": repository, "repositoryName": repository, "imageIds": image_ids}
 
 
 # Resources whose ARN embeds their physical name, shaped as AWS shapes it.

@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import runpy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from ml_deploy_dev.mocks import (
     ACCOUNT,
+    FIRST_BUILD_IMAGES,
     REGION,
     RecordingMocks,
     RecordingMonitor,
@@ -36,6 +37,7 @@ from ml_deploy_dev.mocks import (
 
 __all__ = [
     "ACCOUNT",
+    "FIRST_BUILD_IMAGES",
     "MAIN",
     "REGION",
     "ROOT",
@@ -118,14 +120,19 @@ def run_program(
     overrides: dict[str, Any] | None = None,
     remove: tuple[str, ...] = (),
     stack: str = "dev",
+    images: Mapping[str, Sequence[str]] | None = None,
 ) -> Program:
-    """Run infra/__main__.py with the dev stack config (or `config`), changed by overrides."""
+    """Run infra/__main__.py with the dev stack config (or `config`), changed by overrides.
+
+    `images`: repository name -> the tags ECR lists there (default: none, a fresh account).
+    """
     return run_under_mocks(
         lambda: runpy.run_path(str(MAIN), run_name="__main__"),
         config=config,
         overrides=overrides,
         remove=remove,
         stack=stack,
+        images=images,
     )
 
 
@@ -136,6 +143,7 @@ def run_under_mocks(
     overrides: dict[str, Any] | None = None,
     remove: tuple[str, ...] = (),
     stack: str = "dev",
+    images: Mapping[str, Sequence[str]] | None = None,
 ) -> Program:
     """Run `build` (the whole program, or a few components) under the mocks and record it."""
     values = dict(dev_stack_config() if config is None else config)
@@ -145,7 +153,7 @@ def run_under_mocks(
     pulumi.runtime.set_all_config(
         {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
     )
-    mocks = RecordingMocks()
+    mocks = RecordingMocks(images=images)
     capture = _Capture()
     logger = logging.getLogger(f"pulumi-mocks-{id(capture)}")
     logger.addHandler(capture)

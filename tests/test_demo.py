@@ -35,6 +35,9 @@ def test_lifecycle_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
     summary = demo.run(workdir=tmp_path, rows=6_000, requests=150)
     first = line(summary, "execution 1 (model ")
     assert "Succeeded; prod serves" in first and "jobs promoted (PromoteJobs Succeeded)" in first
+    assert first.endswith("approved by `ml-deploy bootstrap`"), (
+        f"the first deploy was not bootstrap's: {first}"
+    )
     model_1 = first.split("(model ")[1].split(")")[0]
     assert "normal traffic: 150 requests" in "\n".join(summary)
     drift_line = line(summary, "status drift")

@@ -8,7 +8,7 @@ then registers new revisions of the same definitions with the tags it pushes (co
 ACTIVE revision, changing only ``image``: `infra/delivery/promote_jobs.py`,
 `retrain_job/job_revision.py`).
 Schedules and the monitor submit by definition *name*, so they run the newest revision; the
-schedules stay DISABLED until ``imagesPublished`` (nothing has pushed ``bootstrap``).
+schedules stay DISABLED until ECR lists a pushed jobs image (nothing pushes ``bootstrap``).
 A later `pulumi up` that changes a job definition registers a revision with ``jobsImageTag``
 again: set it to the tag in production first."""
 
@@ -43,6 +43,8 @@ class JobsArgs:
     layout: ObjectLayout
     buckets: Buckets
     jobs_repo: aws.ecr.Repository
+    # Whether the jobs repository holds a pushed image: the schedules stay off until it does.
+    jobs_images_pushed: pulumi.Output[bool]
     alerts_topic: aws.sns.Topic
     network: Network
     key: aws.kms.Key
@@ -99,6 +101,7 @@ class Jobs(pulumi.ComponentResource):
                 monitor_definition=self.monitor_definition,
                 alerts_topic=args.alerts_topic,
                 account_id=self._account,
+                images_pushed=args.jobs_images_pushed,
             ),
             parent=self,
         )

@@ -29,6 +29,8 @@ class ScheduledJobs:
     monitor_definition: aws.batch.JobDefinition
     alerts_topic: aws.sns.Topic
     account_id: pulumi.Output[str]
+    # Whether the jobs repository holds a pushed image (`Registry.jobs_images_pushed`).
+    images_pushed: pulumi.Output[bool]
 
 
 def schedule_jobs(name: str, *, config: JobsConfig, targets: ScheduledJobs, parent: pulumi.Resource) -> None:
@@ -51,7 +53,7 @@ def schedule_jobs(name: str, *, config: JobsConfig, targets: ScheduledJobs, pare
             schedule_expression=expression,
             schedule_expression_timezone=config.schedule_timezone,
             # Off until the pipeline has pushed the jobs image: a job run would only fail to pull it.
-            state="ENABLED" if config.images_published else "DISABLED",
+            state=targets.images_pushed.apply(lambda pushed: "ENABLED" if pushed else "DISABLED"),
             flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
             target=aws.scheduler.ScheduleTargetArgs(
                 # No templated Batch target exists; the universal target calls SubmitJob.

@@ -23,7 +23,7 @@ def service_autoscaling(
     service: aws.ecs.Service,
     ingress: Ingress,
     sizing: EnvironmentConfig,
-    counts: tuple[int, int],
+    counts: tuple[pulumi.Input[int], pulumi.Input[int]],
     parent: pulumi.Resource,
 ) -> aws.appautoscaling.Target:
     """Target tracking on requests per task and on CPU; whichever asks for more tasks wins, within

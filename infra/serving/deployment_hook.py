@@ -43,6 +43,8 @@ class HookInputs:
     key: aws.kms.Key
     test_url: pulumi.Output[str]
     config: ServingConfig
+    # The hook reads its service's desired count (a revision with no task has nothing to test).
+    cluster_name: pulumi.Output[str]
 
 
 def smoke_hook(name: str, *, inputs: HookInputs, parent: pulumi.Resource) -> aws.lambda_.Function:
@@ -115,6 +117,22 @@ def hook_statements(inputs: HookInputs, *, log_group: aws.cloudwatch.LogGroup) -
             "Effect": "Allow",
             "Action": "s3:GetObject",
             "Resource": objects(inputs.models.arn, bundles),
+        },
+        {
+            # The service is named by Pulumi after the hook exists (it names the hook), so the
+            # statement names the services of this stack's cluster, read-only.
+            "Sid": "ReadDesiredCountOfClusterServices",
+            "Effect": "Allow",
+            "Action": "ecs:DescribeServices",
+            "Resource": pulumi.Output.concat(
+                "arn:aws:ecs:",
+                region.region,
+                ":",
+                identity.account_id,
+                ":service/",
+                inputs.cluster_name,
+                "/*",
+            ),
         },
         {
             "Sid": "WriteVerdictsOfThisEnvironment",

@@ -46,6 +46,8 @@ class ServingPlatform:
     cluster: aws.ecs.Cluster
     network: Network
     service_repo: aws.ecr.Repository
+    # Whether the service repository holds a pushed image (`Registry.service_images_pushed`).
+    images_pushed: pulumi.Output[bool]
     # Where the smoke test reads the archived bundles from.
     models: aws.s3.Bucket
     # Prediction logs, and the reports beside them (drift reports, smoke-test verdicts).
@@ -64,12 +66,13 @@ class ServingPlatform:
         """The environment's own settings (``ml-deploy:stage`` or ``ml-deploy:prod``)."""
         return self.config.prod if environment == "prod" else self.config.stage
 
-    def task_counts(self, environment: Environment) -> tuple[int, int]:
+    def task_counts(self, environment: Environment) -> tuple[pulumi.Output[int], pulumi.Output[int]]:
         """(fewest, most) tasks; none at all until the pipeline has pushed an image to run."""
-        if not self.config.images_published:
-            return 0, 0
         sizing = self.sizing(environment)
-        return sizing.min_count, sizing.max_count
+        return (
+            self.images_pushed.apply(lambda pushed: sizing.min_count if pushed else 0),
+            self.images_pushed.apply(lambda pushed: sizing.max_count if pushed else 0),
+        )
 
 
 class ServiceEnvironment(pulumi.ComponentResource):
@@ -85,10 +88,10 @@ class ServiceEnvironment(pulumi.ComponentResource):
     primary one (ECS swaps them at every deployment, and moves the listener rules' weights), so a
     ``pulumi up`` never rolls an environment back to an old image or task count, nor starts a
     deployment into the group that serves production. The first task definition's image is
-    ``<service repo>:<initialImageTag>``, a tag nothing has pushed yet; so until
-    ``imagesPublished`` is set the service runs no task (desired count 0, autoscaling 0..0).
-    Setting ``imagesPublished`` reaches the running service through the scalable target:
-    registering a new minimum moves the current count into the new range.
+    ``<service repo>:<initialImageTag>``, a tag nothing has pushed yet; so until ECR lists an
+    image the pipeline pushed (`infra/registry.py`) the service runs no task (desired count 0,
+    autoscaling 0..0). The first ``pulumi up`` after that reaches the running service through the
+    scalable target: registering a new minimum moves the current count into the new range.
 
     Why one ALB per environment rather than one shared ALB with host/path rules: stage and
     prod stay isolated (a listener change or a flood on stage cannot touch prod), each has its
@@ -253,6 +256,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
             key=platform.key,
             test_url=ingress.test_url,
             config=platform.config,
+            cluster_name=platform.cluster.name,
         )
         return smoke_hook(self._name, inputs=inputs, parent=self)
 
@@ -306,7 +310,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
         rollback_alarms: list[aws.cloudwatch.MetricAlarm],
         deployment: aws.ecs.ServiceDeploymentConfigurationArgs,
         deployments: InfrastructureRole,
-        desired_count: int,
+        desired_count: pulumi.Input[int],
     ) -> aws.ecs.Service:
         network = self._platform.network
         return aws.ecs.Service(

@@ -25,7 +25,7 @@ from ml_deploy_dev.delivery.actions import HANDLERS, ApprovalRejected, LocalSite
 from ml_deploy_dev.delivery.build import BuildFailed
 from ml_deploy_dev.delivery.definition import DefinitionError, PipelineDefinition
 from ml_deploy_dev.delivery.proxy import load_balancer
-from ml_deploy_dev.dev_stack import DevStack, service_environment
+from ml_deploy_dev.dev_stack import DevStack, retrain_environment, service_environment
 from ml_deploy_dev.local_aws import drain_events, free_port
 
 ActionFailure = (BuildFailed, TaskError, ApprovalRejected, DefinitionError)
@@ -64,6 +64,8 @@ class LocalPipeline:
                 decisions_prefix=stack.layout.decisions_prefix, reports_prefix=stack.layout.reports_prefix,
                 # What `ml-deploy deploy --local` needs: the pushed images and how long a task may start.
                 registry=str(self.site.registry), ready_timeout=self.site.ready_timeout,
+                # What `ml-deploy --local bootstrap` runs the retrain job with, as Batch would.
+                first_model_environment={**aws, **retrain_environment(stack)},
                 executions=[],
                 environments={
                     environment: self._environment(service, environment, stack)

@@ -13,7 +13,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ml_deploy_cli.aws import ClientFactory
 from ml_deploy_cli.backend import LOCAL_VARIABLE, Connect, connector
-from ml_deploy_cli.commands import approvals, archive, deploy, first_model, history, rollback, status, upload
+from ml_deploy_cli.commands import (
+    approvals,
+    archive,
+    bootstrap,
+    deploy,
+    first_model,
+    history,
+    rollback,
+    status,
+    upload,
+)
 from ml_deploy_cli.errors import CliError, one_line
 from ml_deploy_cli.outputs import OUTPUTS_VARIABLE
 
@@ -23,7 +33,9 @@ Command = Callable[[argparse.Namespace, Connect], int]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ml-deploy",
-        description="Operate a deployed ml-deploy stack: status, approvals, model uploads, rollbacks.",
+        description=(
+            "Operate a deployed ml-deploy stack: first deploy, status, approvals, model uploads, rollbacks."
+        ),
         epilog=(
             f"Names come from the stack outputs: --outputs FILE, ${OUTPUTS_VARIABLE}, or else "
             "`pulumi stack output --json` run here."
@@ -41,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--local", action="store_true", help=f"the local backend instead of AWS (or {LOCAL_VARIABLE}=1)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (status, approvals, upload, first_model, rollback, history, deploy, archive):
+    for module in (status, approvals, upload, first_model, bootstrap, rollback, history, deploy, archive):
         module.register(commands)
     return parser
 

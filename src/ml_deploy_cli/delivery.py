@@ -164,3 +164,21 @@ class Delivery(Protocol):
     def last_decision(self) -> RetrainDecision | None: ...
 
     def drift_report(self, environment: Environment) -> DriftReport | None: ...
+
+    # What `ml-deploy bootstrap` needs beyond the other commands (a first deploy).
+
+    def model_at_key(self) -> str | None:
+        """Where the bundle at the model key is (`s3://bucket/key (object version ...)`); None if none."""
+        ...
+
+    def first_model_environment(self, *, code_version: str) -> dict[str, str]:
+        """The environment the retrain job needs to train a first bundle and put it at the model key."""
+        ...
+
+    def apply_program(self, *, stack: str | None) -> str:
+        """Make the stack follow what the registry now holds (AWS: `pulumi up`); what was done."""
+        ...
+
+    def urls(self) -> dict[Environment, str]:
+        """Each environment's address (its load balancer's URL)."""
+        ...

@@ -231,13 +231,14 @@ def test_ingress_cidrs_must_be_cidr_blocks_and_default_to_anywhere() -> None:
         _parse(ingressCidrs=[])
 
 
-def test_images_published_reaches_serving_and_jobs_alike() -> None:
-    assert not _parse().serving.images_published and not _parse().jobs.images_published
-    published = _parse(imagesPublished=True)
-    assert published.serving.images_published and published.jobs.images_published
+@pytest.mark.parametrize("value", [True, False, "soon"])
+def test_images_published_is_retired_with_the_next_step(value: object) -> None:
+    """The registry says whether images exist; a stack file still setting the key is told what to do."""
     with pytest.raises(ConfigError) as error:
-        _parse(imagesPublished="soon")
-    assert str(error.value).count("ml-deploy:imagesPublished") == 1, f"said twice: {error.value}"
+        _parse(imagesPublished=value)
+    message = str(error.value)
+    assert message.startswith("ml-deploy:imagesPublished is no longer a setting"), message
+    assert "pulumi config rm ml-deploy:imagesPublished" in message and "ml-deploy bootstrap" in message
 
 
 # --- issue 24: config keeps its promises ---------------------------------------------------

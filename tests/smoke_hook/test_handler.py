@@ -14,6 +14,7 @@ import pytest
 from infra.serving.smoke_hook import handler as hook
 from ml_deploy.bundle import encode_records, read_bundle, read_golden_records
 from ml_deploy.layout import DEFAULT_LAYOUT
+from tests.service.conftest import free_port
 from tests.smoke_hook.conftest import (
     DOCUMENTED_POST_TEST_TRAFFIC_SHIFT,
     RESULTS,
@@ -204,3 +205,50 @@ def _without_golden_records(source: Path, target: Path) -> Path:
         zout.writestr("manifest.json", json.dumps(manifest))
         zout.writestr(manifest["model_file"]["name"], zin.read(manifest["model_file"]["name"]))
     return target
+
+
+def _service_with(ecs: Any, desired: int) -> str:
+    """A service in moto's ECS whose desired count is `desired`; its ARN, as the hook event names it."""
+    ecs.create_cluster(clusterName="serving")
+    ecs.register_task_definition(
+        family="serving-stage",
+        containerDefinitions=[{"name": "model-server", "image": "repo:bootstrap", "memory": 512}],
+    )
+    created = ecs.create_service(
+        cluster="serving", serviceName="serving-stage", taskDefinition="serving-stage", desiredCount=desired
+    )
+    arn: str = created["service"]["serviceArn"]
+    return arn
+
+
+def test_a_revision_no_task_runs_succeeds_without_a_request_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, s3: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A first deploy, before ECR held an image: the service's desired count is 0. The documented
+    hookStatus values are SUCCEEDED, FAILED and IN_PROGRESS (no "skipped"); FAILED rolls back
+    ("Lifecycle hooks for Amazon ECS service deployments", https://docs.aws.amazon.com/AmazonECS/
+    latest/developerguide/deployment-lifecycle-hooks.html), which would stop the first run before
+    its approval. The test URL is a closed port: any request would fail the verdict."""
+    import boto3
+
+    arn = _service_with(boto3.client("ecs", region_name="eu-west-1"), desired=0)
+    event = {**DOCUMENTED_POST_TEST_TRAFFIC_SHIFT, "serviceArn": arn}
+
+    answer = _run_hook(monkeypatch, hook_environment(f"http://127.0.0.1:{free_port()}"), event)
+
+    assert answer == {"hookStatus": "SUCCEEDED"}
+    summary = capsys.readouterr().out
+    assert "desired count is 0" in summary and "nothing to replay" in summary, summary
+    assert "Contents" not in s3.list_objects_v2(Bucket=RESULTS), "a verdict without a model version was kept"
+
+
+def test_a_revision_with_tasks_is_still_replayed(monkeypatch: pytest.MonkeyPatch, s3: Any) -> None:
+    """Desired count 1 and nothing answering the test listener: the usual failure, not a pass."""
+    import boto3
+
+    arn = _service_with(boto3.client("ecs", region_name="eu-west-1"), desired=1)
+    event = {**DOCUMENTED_POST_TEST_TRAFFIC_SHIFT, "serviceArn": arn}
+
+    answer = _run_hook(monkeypatch, hook_environment(f"http://127.0.0.1:{free_port()}"), event)
+
+    assert answer == {"hookStatus": "FAILED"}

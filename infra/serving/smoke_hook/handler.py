@@ -10,6 +10,12 @@ One record per request, sequentially: the p99 is then the latency a client sees 
 latency alarm measures too), a failure names its record, and a canary of a few tasks is tested,
 not load-tested. 256 records take a few seconds.
 
+A revision with no task to test (the service's desired count is 0: a first deploy, before ECR
+held an image, `infra/registry.py`) answers SUCCEEDED with a note and writes no verdict: ECS
+gives the hook the service's ARN, not a way to reach a task that does not exist, and its test
+listener would answer 503 for an empty target group. Nothing serves such a revision; its first
+tasks start when `pulumi up` raises the autoscaling floor, and `ml-deploy bootstrap` checks them.
+
 Lambda's python3.12 runtime has boto3 but not pydantic, so this file is stdlib + boto3 and reads
 its settings itself, under the names of `ml_deploy.settings.SmokeHookSettings` (a test holds them
 equal). `smoke_test` is the plain function a local caller uses with a boto3 client of its own.
@@ -121,6 +127,8 @@ class Verdict:
     failures: list[str] = field(default_factory=list)
     revision: str | None = None
     lifecycle_stage: str | None = None
+    # Why the verdict was reached without replaying (a revision with no task to test).
+    note: str | None = None
     checked_at: str = ""
     seconds: float = 0.0
 
@@ -131,6 +139,8 @@ class Verdict:
             self.failures.append(message)
 
     def summary(self) -> str:
+        if self.note:
+            return f"smoke test {self.status}: {self.environment}: {self.note}"
         head = (
             f"smoke test {self.status}: {self.environment} model {self.model_version or 'unknown'}, "
             f"{self.replayed}/{self.records} records replayed, max |dp| {_figure(self.max_abs_diff)}, "
@@ -208,15 +218,24 @@ def smoke_test(
     deadline: float | None = None,
     revision: str | None = None,
     lifecycle_stage: str | None = None,
+    desired_tasks: int | None = None,
 ) -> Verdict:
     """Run the smoke test with `environ`'s settings and `s3` (a boto3 client); never raises.
 
     `deadline` is a `time.monotonic()` instant by which the replay stops (and fails).
+    `desired_tasks` 0 (the service runs no task) succeeds without a request: nothing to test.
     """
     started = time.monotonic()
     verdict = Verdict(status=SUCCEEDED, environment=environ.get(VARIABLES["environment"]) or "unknown")
     verdict.revision, verdict.lifecycle_stage = revision, lifecycle_stage
     verdict.checked_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    if desired_tasks == 0:
+        verdict.note = (
+            "the service's desired count is 0, so no task runs this revision: nothing to replay "
+            "(its first tasks start when `pulumi up` raises the autoscaling floor)"
+        )
+        print(verdict.summary())
+        return verdict
     settings: HookSettings | None = None
     try:
         settings = HookSettings.from_environ(environ)
@@ -386,6 +405,28 @@ def hook_details(event: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return (revision if isinstance(revision, str) else None, stage if isinstance(stage, str) else None)
 
 
+def service_arn(event: Mapping[str, Any]) -> str | None:
+    """The deployed service's ARN, in either event shape (see `hook_details`)."""
+    details = event.get("executionDetails")
+    value = (details if isinstance(details, Mapping) else event).get("serviceArn")
+    return value if isinstance(value, str) else None
+
+
+def desired_tasks(ecs: Any, arn: str | None) -> int | None:
+    """The service's desired count (DescribeServices); None when it cannot be read, and then the
+    replay decides, as it always did."""
+    # arn:aws:ecs:<region>:<account>:service/<cluster>/<service>; the old format has no cluster.
+    parts = (arn or "").split(":", 5)[-1].split("/")
+    if len(parts) != 3 or parts[0] != "service":
+        return None
+    try:
+        services = ecs.describe_services(cluster=parts[1], services=[arn])["services"]
+    except Exception as error:  # the replay still runs; say why the count is unknown
+        print(f"could not read the desired count of {arn}, so replaying: {error}")
+        return None
+    return int(services[0]["desiredCount"]) if services else None
+
+
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, str]:
     """The Lambda entry point: `{"hookStatus": "SUCCEEDED"}` or `{"hookStatus": "FAILED"}`."""
     import boto3  # in the Lambda runtime; imported here so tests build clients under moto first
@@ -398,5 +439,6 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, str]:
         deadline=time.monotonic() + max(0.0, remaining - DEADLINE_MARGIN_SECONDS),
         revision=revision,
         lifecycle_stage=stage,
+        desired_tasks=desired_tasks(boto3.client("ecs"), service_arn(event)),
     )
     return {"hookStatus": verdict.status}

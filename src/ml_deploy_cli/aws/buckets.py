@@ -59,6 +59,17 @@ class Buckets:
             encryption=response.get("ServerSideEncryption"),
         )
 
+    def model_at_key(self) -> str | None:
+        """`s3://bucket/key (object version ...)` when the trigger key holds a bundle; None when not."""
+        try:
+            head = self._s3.head_object(Bucket=self._model_bucket, Key=self._model_key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise
+        version = f" (object version {head['VersionId']})" if head.get("VersionId") else ""
+        return f"s3://{self._model_bucket}/{self._model_key}{version}"
+
     def last_decision(self) -> RetrainDecision | None:
         newest = self._newest_key(self._model_bucket, self._decisions_prefix)
         if newest is None:

@@ -15,6 +15,8 @@ from ml_deploy_cli.aws.clients import ClientFactory
 from ml_deploy_cli.aws.executions import Executions
 from ml_deploy_cli.aws.pipeline import Pipeline
 from ml_deploy_cli.aws.services import EcsServices
+from ml_deploy_cli.aws.stack import pulumi_up
+from ml_deploy_cli.aws.training import first_model_environment
 from ml_deploy_cli.delivery import (
     ApprovalAnswer,
     Deployment,
@@ -99,3 +101,15 @@ class AwsDelivery:
 
     def drift_report(self, environment: Environment) -> DriftReport | None:
         return self._buckets.drift_report(environment)
+
+    def model_at_key(self) -> str | None:
+        return self._buckets.model_at_key()
+
+    def first_model_environment(self, *, code_version: str) -> dict[str, str]:
+        return first_model_environment(self._outputs, region=self._outputs.region, code_version=code_version)
+
+    def apply_program(self, *, stack: str | None) -> str:
+        return pulumi_up(stack=stack)
+
+    def urls(self) -> dict[Environment, str]:
+        return {"stage": self._outputs.require("stageUrl"), "prod": self._outputs.require("prodUrl")}

@@ -17,11 +17,11 @@ import sys
 import boto3
 from botocore.exceptions import ClientError
 
-from ml_deploy.layout import DEFAULT_LAYOUT
-from ml_deploy.settings import RetrainSettings, environment
+from ml_deploy.settings import RetrainSettings
+from ml_deploy_cli.aws.training import first_model_environment
 from ml_deploy_cli.backend import Connect
 from ml_deploy_cli.errors import CliError
-from ml_deploy_cli.outputs import StackOutputs, load_outputs
+from ml_deploy_cli.outputs import load_outputs
 
 RETRAIN_MODULE = "retrain_job.retrain"
 
@@ -55,26 +55,6 @@ def run(args: argparse.Namespace, connect: Connect) -> int:
         "follow it with `ml-deploy status`"
     )
     return 0
-
-
-def first_model_environment(
-    outputs: StackOutputs, *, region: str | None, code_version: str
-) -> dict[str, str]:
-    """What the retrain job definition would set, from the stack's outputs and the layout."""
-    training = outputs.require("trainingDataBucket")
-    prefix = outputs.prefix("trainingDataPrefix", DEFAULT_LAYOUT.training_data_prefix)
-    values: dict[str, str] = environment(
-        RetrainSettings,
-        model_bucket=outputs.require("modelBucket"),
-        model_key=outputs.require("modelKey"),
-        model_archive_prefix=outputs.prefix("modelArchivePrefix", DEFAULT_LAYOUT.model_archive_prefix),
-        decisions_prefix=outputs.decisions_prefix,
-        training_data_uri=f"s3://{training}/{prefix}",
-        code_version=code_version,
-    )
-    if region:
-        values.update(environment(RetrainSettings, aws_region=region))
-    return values
 
 
 def _refuse_if_a_model_is_there(bucket: str, key: str, *, region: str | None) -> None:

@@ -16,8 +16,10 @@ from typing import Any
 import boto3
 
 from ml_deploy.bundle import Manifest
+from ml_deploy.settings import RetrainSettings
 from ml_deploy_cli.aws.buckets import Buckets
 from ml_deploy_cli.delivery import (
+    ENVIRONMENTS,
     ApprovalAnswer,
     ApprovalOutcome,
     Deployment,
@@ -82,7 +84,7 @@ class LocalDelivery:
             revision=f"{record['service']}:{revision['revision']}" if revision else "-",
             image=parse_image(revision["image"] if revision else "-"),
             running=1 if alive else 0,
-            desired=1,
+            desired=1 if running else 0,  # a task was deployed (ECS's desired count 0 until then)
             rollout=record.get("rollout"),
             container_environment=dict(record.get("task_environment", {})),
         )
@@ -174,6 +176,26 @@ class LocalDelivery:
 
     def drift_report(self, environment: Environment) -> DriftReport | None:
         return self._buckets.drift_report(environment)
+
+    def model_at_key(self) -> str | None:
+        return self._buckets.model_at_key()
+
+    def first_model_environment(self, *, code_version: str) -> dict[str, str]:
+        variables = self._state.get("first_model_environment")
+        if not isinstance(variables, dict):
+            raise CliError(
+                "the local delivery state names no retrain job environment: "
+                "pass --bundle BUNDLE to ship a bundle you have"
+            )
+        return {**variables, RetrainSettings.variable("code_version"): code_version}
+
+    def apply_program(self, *, stack: str | None) -> str:
+        del stack  # one local run, no Pulumi stack
+        return "the local run starts each environment's task at its deploy: nothing to apply"
+
+    def urls(self) -> dict[Environment, str]:
+        environments = self._state.get("environments", {})
+        return {name: str(environments[name]["url"]) for name in ENVIRONMENTS if name in environments}
 
     def _environment(self, environment: Environment) -> dict[str, Any]:
         environments = self._state.get("environments", {})

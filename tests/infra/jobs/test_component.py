@@ -12,6 +12,7 @@ import pytest
 from infra.config import ConfigError, parse_config
 from ml_deploy_dev.program import (
     ACCOUNT,
+    FIRST_BUILD_IMAGES,
     MAIN,
     REGION,
     Program,
@@ -106,16 +107,25 @@ SCHEDULE_STATES = {"ENABLED", "DISABLED"}
 
 @pytest.mark.parametrize("kind", ["retrain", "monitor"])
 def test_schedules_stay_disabled_until_the_images_are_published(dev_program: Program, kind: str) -> None:
-    """Pulumi.dev.yaml: imagesPublished false; a scheduled job would only fail to pull its image."""
+    """A fresh account: ECR lists no image in the jobs repository; a job would only fail to pull."""
     state = schedule_for(dev_program, kind).inputs.get("state")
     assert state in SCHEDULE_STATES, f"the {kind} schedule's state {state!r} is not a Scheduler state"
     assert state == "DISABLED", f"the {kind} schedule runs before the pipeline has pushed the jobs image"
 
 
 def test_publishing_the_images_enables_both_schedules() -> None:
-    program = run_program(overrides={"ml-deploy:imagesPublished": True})
+    program = run_program(images=FIRST_BUILD_IMAGES)
     states = {kind: schedule_for(program, kind).inputs.get("state") for kind in ("retrain", "monitor")}
     assert states == {"retrain": "ENABLED", "monitor": "ENABLED"}, states
+
+
+def test_an_untagged_or_service_only_image_keeps_the_schedules_off() -> None:
+    """ListImages lists untagged images too (an interrupted push): no tag, nothing a job can pull."""
+    untagged = run_program(
+        images={"images-jobs": [""], "images-service": FIRST_BUILD_IMAGES["images-service"]}
+    )
+    states = {kind: schedule_for(untagged, kind).inputs.get("state") for kind in ("retrain", "monitor")}
+    assert states == {"retrain": "DISABLED", "monitor": "DISABLED"}, states
 
 
 def test_schedules_follow_the_configured_expressions_and_time_zone(tuned_program: Program) -> None:

@@ -317,6 +317,11 @@ def test_the_hooks_role_reaches_only_what_the_smoke_test_reads_and_writes(
         ("kms:GenerateDataKey", key),
         ("ec2:DescribeNetworkInterfaces", "*"),
         ("ec2:DescribeSubnets", "*"),
+        # A revision with no task to test passes without a request: the hook reads the desired count.
+        (
+            "ecs:DescribeServices",
+            f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{dev_program.outputs['clusterName']}/*",
+        ),
         *{
             (action, interfaces)
             for action in (

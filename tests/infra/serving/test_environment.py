@@ -10,7 +10,7 @@ import pytest
 from infra.config import ConfigError
 from infra.serving.task_definition import CONTAINER_NAME
 from ml_deploy.settings import ServiceSettings
-from ml_deploy_dev.program import ACCOUNT, REGION, Program, Resource, run_program
+from ml_deploy_dev.program import ACCOUNT, FIRST_BUILD_IMAGES, REGION, Program, Resource, run_program
 from tests.infra import iam_lint
 
 ENVIRONMENTS = ("stage", "prod")
@@ -46,8 +46,8 @@ def https_program() -> Program:
 
 @pytest.fixture(scope="module")
 def published_program() -> Program:
-    """The dev stack once the pipeline's first run has pushed and deployed the images."""
-    return run_program(overrides={"ml-deploy:imagesPublished": True})
+    """The dev stack once the pipeline's first run has pushed the images (ECR lists them)."""
+    return run_program(images=FIRST_BUILD_IMAGES)
 
 
 def _of(program: Program, type_token: str, env: str, suffix: str) -> Resource:
@@ -492,13 +492,24 @@ def _capacity(program: Program, env: str) -> tuple[int, int]:
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_until_images_are_published_no_task_pulls_the_unpushed_image(dev_program: Program, env: str) -> None:
-    """Pulumi.dev.yaml: imagesPublished false, as on a fresh account before the first pipeline run."""
+    """A fresh account before the first pipeline run: ECR lists no image in the service repository."""
     assert _service(dev_program, env).inputs["desiredCount"] == 0, (
         f"{env} starts tasks on <repo>:bootstrap, which nothing has pushed: they crash-loop on the pull"
     )
     assert _capacity(dev_program, env) == (0, 0), (
         f"{env} autoscaling may start tasks before an image exists: {_capacity(dev_program, env)}"
     )
+
+
+def test_only_a_tagged_service_image_starts_tasks() -> None:
+    """ListImages (the aws_ecr_images data source) lists untagged images too, and an empty list for
+    a new repository (terraform-provider-aws internal/service/ecr/images_data_source.go); an
+    untagged image is an interrupted push that no task can pull by tag, and the jobs image alone
+    says nothing about the service's."""
+    for images in ({"images-service": [""]}, {"images-jobs": FIRST_BUILD_IMAGES["images-jobs"]}):
+        program = run_program(images=images)
+        for env in ENVIRONMENTS:
+            assert _capacity(program, env) == (0, 0), f"{env} scales up with only {images} in ECR"
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
