@@ -311,3 +311,29 @@ def test_pre_build_archives_the_bundle_it_built_where_the_smoke_test_reads_it(
 def _written(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+INSTALLING_BUILDSPECS = {"delivery-build": "buildspec.yml", "delivery-deploy-stage": "buildspec-deploy.yml"}
+
+
+@pytest.mark.parametrize(("project_name", "path"), INSTALLING_BUILDSPECS.items())
+def test_installs_keep_uvs_downloads_between_builds(program: Program, project_name: str, path: str) -> None:
+    """LOCAL_CUSTOM_CACHE keeps the buildspec's `cache: paths` (build-caching.html, local caching)."""
+    spec = yaml.safe_load((ROOT / path).read_text())
+    project = program.one("aws:codebuild/project:Project", project_name).inputs
+    variables = {v["name"]: v["value"] for v in project["environment"]["environmentVariables"]}
+    assert "LOCAL_CUSTOM_CACHE" in project["cache"]["modes"], f"{project_name} keeps no custom cache"
+    assert spec["cache"]["paths"] == [f"{variables['UV_CACHE_DIR']}/**/*"], "uv writes elsewhere than is kept"
+
+
+def test_deploys_install_only_the_cli_without_extras() -> None:
+    """The deploy steps run `ml-deploy` only: no `dev` extra (tests, linters, Pulumi) on each run."""
+    deploy = yaml.safe_load((ROOT / "buildspec-deploy.yml").read_text())
+    (install,) = deploy["phases"]["install"]["commands"]
+    target = re.fullmatch(r"make ([a-z-]+)", install)
+    assert target, f"the deploy installs with {install!r}"
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(rf"^\$\(CLI_STAMP\):.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert target.group(1) == "install-cli" and recipe, "the deploy does not run the CLI's install"
+    sync = recipe.group(1)
+    assert "sync --locked" in sync and "--extra" not in sync, f"install-cli installs extras: {sync}"

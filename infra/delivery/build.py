@@ -133,6 +133,7 @@ def create_build_project(
         ],
         log_group=log_group,
         docker=True,
+        installs=True,
         opts=child,
     )
     return BuildProject(project=project, role=role, report_groups=report_groups, log_group=log_group)
@@ -172,14 +173,19 @@ def pipeline_project(
     variables: list[aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs],
     log_group: aws.cloudwatch.LogGroup,
     docker: bool = False,
+    installs: bool = False,
     opts: pulumi.ResourceOptions,
 ) -> aws.codebuild.Project:
     """A CodeBuild project a pipeline action runs: source and artifacts from the pipeline, the
     buildspec from the commit being run, logs into its own encrypted group.
 
     `docker` builds images: a bigger machine, the privileged daemon and a layer cache; without it
-    the project only calls AWS APIs.
+    the project only calls AWS APIs. `installs`: the buildspec installs from the lock, and the
+    project keeps uv's downloads (the buildspec's `cache: paths`) between builds.
     """
+    modes = (["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"] if docker else []) + (
+        ["LOCAL_CUSTOM_CACHE"] if installs else []
+    )
     return aws.codebuild.Project(
         resource,
         name=project_name,
@@ -197,15 +203,7 @@ def pipeline_project(
             privileged_mode=docker,  # docker build needs the daemon
             environment_variables=variables,
         ),
-        # LOCAL_CUSTOM_CACHE keeps the buildspec's `cache: paths` (uv's downloads) between builds.
-        cache=aws.codebuild.ProjectCacheArgs(
-            type="LOCAL",
-            modes=(
-                ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE", "LOCAL_CUSTOM_CACHE"]
-                if docker
-                else ["LOCAL_CUSTOM_CACHE"]
-            ),
-        ),
+        cache=aws.codebuild.ProjectCacheArgs(type="LOCAL", modes=modes) if modes else None,
         logs_config=aws.codebuild.ProjectLogsConfigArgs(
             cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(
                 status="ENABLED", group_name=log_group.name
