@@ -170,7 +170,8 @@ def test_images_are_pushed_only_by_a_succeeding_build(buildspec: dict[str, Any])
 
 
 def test_the_base_image_is_pulled_as_the_account_from_ecr_public(buildspec: dict[str, Any]) -> None:
-    """ECR Public issues its token in us-east-1 only (cli/latest/reference/ecr-public/get-login-password.html)."""
+    """ECR Public issues its token in us-east-1 only
+    (https://docs.aws.amazon.com/cli/latest/reference/ecr-public/get-login-password.html)."""
     bases = {
         line.split()[1]
         for dockerfile in ("service/Dockerfile", "retrain_job/Dockerfile")
@@ -333,7 +334,7 @@ def test_deploys_install_only_the_cli_without_extras() -> None:
     target = re.fullmatch(r"make ([a-z-]+)", install)
     assert target, f"the deploy installs with {install!r}"
     makefile = (ROOT / "Makefile").read_text()
-    recipe = re.search(rf"^\$\(CLI_STAMP\):.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    recipe = re.search(r"^\$\(CLI_STAMP\):.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
     assert target.group(1) == "install-cli" and recipe, "the deploy does not run the CLI's install"
     sync = recipe.group(1)
     assert "sync --locked" in sync and "--extra" not in sync, f"install-cli installs extras: {sync}"

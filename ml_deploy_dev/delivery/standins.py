@@ -4,7 +4,8 @@
 `rootfs/`, ENV/ARG/WORKDIR/CMD are recorded in `image.json`; RUN lines install dependencies, which
 the project's virtualenv stands in for (a `pip install <folder>` is recorded as that folder on the
 import path). `docker push` puts it in the local registry, whose tags are immutable like the ECR
-repositories'. `aws ecr ...` answers from that registry (and `aws ecr-public get-login-password` with a token); `aws batch ...` calls moto's Batch.
+repositories'. `aws ecr ...` answers from that registry (`aws ecr-public get-login-password`
+with a token); `aws batch ...` calls moto's Batch.
 Run as `python -m ml_deploy_dev.delivery.standins docker|aws ARGS...` by the wrappers on PATH.
 """
 

@@ -180,7 +180,7 @@ def test_a_failing_test_in_the_build_leaves_its_junit_report(
         "PYTEST_WORKERS": "0",
     }
     said: list[str] = []
-    with pytest.raises(BuildFailed, match="phase build: .*make pytest") as failed:
+    with pytest.raises(BuildFailed, match=r"phase build: .*make pytest") as failed:
         run_build(
             project, source=source, environment=environment, output=tmp_path / "output", say=said.append
         )
