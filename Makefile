@@ -13,7 +13,7 @@ DEPENDABOT = $(wildcard .github/dependabot.yml)
 BUILDSPEC = $(wildcard buildspec.yml buildspec-promote-jobs.yml buildspec-deploy.yml)
 BUILDSPEC_SCHEMA := tests/schemas/buildspec-0.2.schema.json
 
-.PHONY: install lock test check lint lint-workflows typecheck hadolint schemas pytest demo clean
+.PHONY: install install-cli lock test check lint lint-workflows typecheck hadolint schemas pytest demo clean
 
 install: $(STAMP)
 
@@ -32,6 +32,17 @@ $(BIN)/uv:
 $(STAMP): pyproject.toml uv.lock | $(BIN)/uv
 	$(UV) sync --locked --inexact --extra dev --python $(BIN)/python --quiet
 	touch $(STAMP)
+
+# Only what the deploy builds run (buildspec-deploy.yml): the operator CLI and the core dependencies
+# (boto3, the bundle library), from the lock without extras. A venv the full install already
+# synced (its stamp newer than the lock) has all of it.
+CLI_STAMP := $(VENV)/.installed-cli-stamp
+install-cli: $(CLI_STAMP)
+
+$(CLI_STAMP): pyproject.toml uv.lock | $(BIN)/uv
+	@if [ $(STAMP) -nt uv.lock ] && [ $(STAMP) -nt pyproject.toml ]; then echo "install-cli: the full install is there"; \
+	else $(UV) sync --locked --inexact --python $(BIN)/python --quiet; fi
+	touch $(CLI_STAMP)
 
 # After editing the dependency ranges in pyproject.toml: resolve the lock again (newest versions
 # within the ranges are kept only where the ranges force a change; `uv lock --upgrade` moves all).

@@ -19,16 +19,31 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.delivery.build import JUNIT_REPORT
+from infra.delivery.build import JUNIT_SHARDS, junit_report_variable
 from infra.delivery.stages import BUILD_NAMESPACE, MODEL_ARTIFACT
 from ml_deploy.bundle import MODEL_NAME, metrics_summary, read_manifest
 from ml_deploy.layout import BUNDLE_FILE, archived_bundle_key
+from ml_deploy_dev.delivery.build import TRANSITIONS
+from ml_deploy_dev.delivery.reports import MAX_CASES_PER_REPORT, shard_folder
 from ml_deploy_dev.local_aws import LocalAws, create_bucket, moto_server
 from ml_deploy_dev.program import ROOT, Program
 from tests.infra.pipeline_program import action, run_pipeline, the_pipeline
 
-# What CodeBuild sets itself that the buildspec reads.
-CODEBUILD_BUILT_INS = {"AWS_DEFAULT_REGION", "CODEBUILD_RESOLVED_SOURCE_VERSION"}
+# What CodeBuild sets itself that the buildspec reads (build-env-ref-env-vars.html;
+# CODEBUILD_BUILD_SUCCEEDING: "Set to 0 if the build is failing, or 1 if the build is succeeding").
+CODEBUILD_BUILT_INS = {
+    "AWS_DEFAULT_REGION",
+    "CODEBUILD_RESOLVED_SOURCE_VERSION",
+    "CODEBUILD_BUILD_SUCCEEDING",
+}
+# https://docs.aws.amazon.com/codebuild/latest/userguide/view-build-details-phases.html: "The
+# UPLOAD_ARTIFACTS phase is always attempted, even if the BUILD phase fails"; a failed INSTALL or
+# PRE_BUILD goes to FINALIZING, where no report is read.
+PHASES_WHOSE_FAILURE_UPLOADS_REPORTS = {"build", "post_build"}
+# https://docs.aws.amazon.com/codebuild/latest/userguide/report-create.html: "If you specify an
+# ARN, CodeBuild uses that report group"; a name makes CodeBuild create "<project>-<name>", which
+# needs codebuild:CreateReportGroup. report-group-create.html: the key may be an environment variable.
+REPORT_GROUP_ARN = re.compile(r"^arn:aws:codebuild:[a-z0-9-]+:[0-9]{12}:report-group/[A-Za-z0-9_-]+$")
 _USED = re.compile(r"\$\{?!?([A-Za-z_][A-Za-z0-9_]*)")
 _ENVIRON = re.compile(r"os\.environ\[[\"']([A-Za-z_][A-Za-z0-9_]*)")
 _ASSIGNED = re.compile(r"(?:^|[;\s])([A-Za-z_][A-Za-z0-9_]*)=")
@@ -102,16 +117,74 @@ def test_the_model_directory_is_the_pipelines_model_artifact(
     assert hard_coded <= {MODEL_ARTIFACT}, f"buildspec names artifacts {hard_coded}"
 
 
-def test_report_group_is_the_projects_encrypted_one(buildspec: dict[str, Any], program: Program) -> None:
+def test_reports_name_the_stacks_encrypted_groups_by_arn(buildspec: dict[str, Any], program: Program) -> None:
     reports = buildspec["reports"]
-    assert list(reports) == [JUNIT_REPORT]
-    project = program.one("aws:codebuild/project:Project", "delivery-build").inputs["name"]
-    group = program.one("aws:codebuild/reportGroup:ReportGroup").inputs["name"]
-    assert f"{project}-{JUNIT_REPORT}" == group, "CodeBuild would create an unencrypted group"
-    report = reports[JUNIT_REPORT]
-    assert report["file-format"] == "JUNITXML"
-    path = f"{report['base-directory']}/{report['files'][0]}"
-    assert f"--junitxml={path}" in (ROOT / "Makefile").read_text(), f"make test does not write {path}"
+    variables = project_environment(program)
+    groups = {g.state["arn"]: g.inputs for g in program.of_type("aws:codebuild/reportGroup:ReportGroup")}
+    assert list(reports) == [f"${junit_report_variable(n)}" for n in range(1, JUNIT_SHARDS + 1)], (
+        "each shard's report group must be named by the project variable holding its ARN"
+    )
+    for key in reports:
+        arn = variables[key.removeprefix("$")]
+        assert REPORT_GROUP_ARN.match(arn), (
+            f"{key} is {arn}, not a report group ARN: CodeBuild would create one"
+        )
+        exported = groups[arn]["exportConfig"]["s3Destination"]
+        assert exported["encryptionKey"], f"report group {arn} exports unencrypted"
+    assert len(groups) == JUNIT_SHARDS
+
+
+def test_the_junit_file_is_split_into_the_report_groups_shards(buildspec: dict[str, Any]) -> None:
+    """CodeBuild keeps 500 cases of a report (test-report.html); the split writes what each group reads."""
+    assert MAX_CASES_PER_REPORT == 500
+    (tests,) = [c for c in buildspec["phases"]["build"]["commands"] if "make pytest" in c]
+    split = re.search(r"reports split (\S+) (\S+) --shards ([0-9]+)", tests)
+    assert split, "the build does not split the JUnit file"
+    source, base, shards = split.group(1), Path(split.group(2)), int(split.group(3))
+    assert shards == JUNIT_SHARDS, f"the build writes {shards} shards for {JUNIT_SHARDS} report groups"
+    assert f"--junitxml={source}" in (ROOT / "Makefile").read_text(), f"make pytest does not write {source}"
+    folders = [report["base-directory"] for report in buildspec["reports"].values()]
+    assert folders == [str(shard_folder(base, n)) for n in range(1, shards + 1)]
+    assert all(report["file-format"] == "JUNITXML" for report in buildspec["reports"].values())
+
+
+def test_tests_run_where_a_failure_still_uploads_the_reports(buildspec: dict[str, Any]) -> None:
+    phases = buildspec["phases"]
+    (where,) = [name for name, phase in phases.items() if any("make pytest" in c for c in phase["commands"])]
+    assert where in PHASES_WHOSE_FAILURE_UPLOADS_REPORTS, f"tests in {where}: a red run uploads no report"
+    assert phases[where].get("on-failure") != "ABORT", "ABORT ends the build before the reports are read"
+    assert {p for p, after in TRANSITIONS.items() if after == "next"} == PHASES_WHOSE_FAILURE_UPLOADS_REPORTS
+
+
+def test_images_are_pushed_only_by_a_succeeding_build(buildspec: dict[str, Any]) -> None:
+    """post_build runs after a failed build phase: a push there must check the build is succeeding."""
+    phases = buildspec["phases"]
+    for name in PHASES_WHOSE_FAILURE_UPLOADS_REPORTS - {"build"}:
+        for command in phases.get(name, {}).get("commands", []):
+            if "docker push" in command:
+                assert '"$CODEBUILD_BUILD_SUCCEEDING" = 1' in command, (
+                    f"{name} pushes after a failure: {command}"
+                )
+    pushes = [c for phase in phases.values() for c in phase.get("commands", []) if "docker push" in c]
+    assert len(pushes) == 2, pushes
+
+
+def test_the_base_image_is_pulled_as_the_account_from_ecr_public(buildspec: dict[str, Any]) -> None:
+    """ECR Public issues its token in us-east-1 only
+    (https://docs.aws.amazon.com/cli/latest/reference/ecr-public/get-login-password.html)."""
+    bases = {
+        line.split()[1]
+        for dockerfile in ("service/Dockerfile", "retrain_job/Dockerfile")
+        for line in (ROOT / dockerfile).read_text().splitlines()
+        if line.startswith("FROM ")
+    }
+    registries = {base.split("/", 1)[0] for base in bases}
+    assert registries == {"public.ecr.aws"}, f"the Dockerfiles pull from {registries}"
+    commands_before_build = "\n".join(buildspec["phases"]["pre_build"]["commands"])
+    assert (
+        "aws ecr-public get-login-password --region us-east-1 | docker login --username AWS "
+        "--password-stdin public.ecr.aws" in commands_before_build
+    ), "the build pulls the base image anonymously"
 
 
 def test_pipeline_reads_only_exported_variables(buildspec: dict[str, Any], program: Program) -> None:
@@ -159,13 +232,13 @@ def _run_steps(lines: list[str], *, env: dict[str, str], cwd: Path) -> dict[str,
 def _pre_build(
     buildspec: dict[str, Any], program: Program, model_dir: Path, cwd: Path, aws: LocalAws
 ) -> dict[str, str]:
-    """Run pre_build's steps but make and the ECR ones with the variables CodeBuild would set;
-    boto3 reaches the local account through AWS_ENDPOINT_URL."""
+    """Run the bundle's steps (pre_build's but the ECR ones, and the build's archive) with the
+    variables CodeBuild would set; boto3 reaches the local account through AWS_ENDPOINT_URL."""
     local = [
         line
         for line in buildspec["phases"]["pre_build"]["commands"]
         if not line.startswith(("make", "aws", "if aws"))
-    ]
+    ] + [line for line in buildspec["phases"]["build"]["commands"] if "archive-bundle" in line]
     env = {
         **project_environment(program),
         **aws.environment,
@@ -239,3 +312,29 @@ def test_pre_build_archives_the_bundle_it_built_where_the_smoke_test_reads_it(
 def _written(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+INSTALLING_BUILDSPECS = {"delivery-build": "buildspec.yml", "delivery-deploy-stage": "buildspec-deploy.yml"}
+
+
+@pytest.mark.parametrize(("project_name", "path"), INSTALLING_BUILDSPECS.items())
+def test_installs_keep_uvs_downloads_between_builds(program: Program, project_name: str, path: str) -> None:
+    """LOCAL_CUSTOM_CACHE keeps the buildspec's `cache: paths` (build-caching.html, local caching)."""
+    spec = yaml.safe_load((ROOT / path).read_text())
+    project = program.one("aws:codebuild/project:Project", project_name).inputs
+    variables = {v["name"]: v["value"] for v in project["environment"]["environmentVariables"]}
+    assert "LOCAL_CUSTOM_CACHE" in project["cache"]["modes"], f"{project_name} keeps no custom cache"
+    assert spec["cache"]["paths"] == [f"{variables['UV_CACHE_DIR']}/**/*"], "uv writes elsewhere than is kept"
+
+
+def test_deploys_install_only_the_cli_without_extras() -> None:
+    """The deploy steps run `ml-deploy` only: no `dev` extra (tests, linters, Pulumi) on each run."""
+    deploy = yaml.safe_load((ROOT / "buildspec-deploy.yml").read_text())
+    (install,) = deploy["phases"]["install"]["commands"]
+    target = re.fullmatch(r"make ([a-z-]+)", install)
+    assert target, f"the deploy installs with {install!r}"
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^\$\(CLI_STAMP\):.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert target.group(1) == "install-cli" and recipe, "the deploy does not run the CLI's install"
+    sync = recipe.group(1)
+    assert "sync --locked" in sync and "--extra" not in sync, f"install-cli installs extras: {sync}"

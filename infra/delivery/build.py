@@ -19,11 +19,22 @@ from ml_deploy.layout import archived_bundle_key
 from ml_deploy.settings import RetrainSettings
 
 BUILD_IMAGE = "aws/codebuild/standard:7.0"
-# The key under `reports:` in buildspec.yml. CodeBuild resolves a report group *name* given
-# there to "<project name>-<name>" and uses that group if it exists, so naming ours that way
-# keeps the buildspec free of ARNs while reports still land in the encrypted group below.
-JUNIT_REPORT = "junit"
+# A CodeBuild test report keeps at most 500 test cases (test-report.html) and the suite has more:
+# buildspec.yml splits its JUnit file into this many shards of at most 500 cases
+# (ml_deploy_dev/delivery/reports.py), one report group each, so 1500 cases fit.
+JUNIT_SHARDS = 3
 BUILD_LOG_RETENTION_DAYS = 90
+# Where uv keeps its downloads in the build container; the project's LOCAL_CUSTOM_CACHE keeps the
+# folder (buildspec.yml `cache: paths`) between builds on the same host, so a warm build installs
+# the locked wheels without downloading them.
+UV_CACHE_DIR = "/root/.cache/uv"
+
+
+def junit_report_variable(number: int) -> str:
+    """The project variable holding report group `number`'s ARN: buildspec.yml names the group as
+    `$JUNIT_REPORT_GROUP_<n>`, so CodeBuild uses this stack's group and never creates one
+    (report-create.html: "If you specify an ARN, CodeBuild uses that report group")."""
+    return f"JUNIT_REPORT_GROUP_{number}"
 
 
 @dataclass(frozen=True)
@@ -51,7 +62,7 @@ class BuildInputs:
 class BuildProject:
     project: aws.codebuild.Project
     role: aws.iam.Role
-    report_group: aws.codebuild.ReportGroup
+    report_groups: list[aws.codebuild.ReportGroup]
     log_group: aws.cloudwatch.LogGroup
 
 
@@ -77,33 +88,23 @@ def plain_variable(
 def create_build_project(
     name: str, *, project_name: str, inputs: BuildInputs, parent: pulumi.Resource
 ) -> BuildProject:
-    """Project, role, encrypted log group and JUnit report group, all children of `parent`."""
+    """Project, role, encrypted log group and JUnit report groups, all children of `parent`."""
     child = pulumi.ResourceOptions(parent=parent)
     identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent))
 
     log_group = codebuild_log_group(
         f"{name}-build-logs", project_name=project_name, key=inputs.key, parent=parent
     )
-    report_group = aws.codebuild.ReportGroup(
-        f"{name}-junit",
-        name=f"{project_name}-{JUNIT_REPORT}",
-        type="TEST",
-        export_config=aws.codebuild.ReportGroupExportConfigArgs(
-            type="S3",
-            s3_destination=aws.codebuild.ReportGroupExportConfigS3DestinationArgs(
-                bucket=inputs.artifacts_bucket.bucket,
-                encryption_key=inputs.key.arn,
-                packaging="NONE",
-                path="test-reports/",
-            ),
-        ),
-        delete_reports=True,
-        opts=child,
-    )
+    report_groups = [
+        _junit_report_group(
+            f"{name}-junit-{number}", project_name=project_name, number=number, inputs=inputs, opts=child
+        )
+        for number in range(1, JUNIT_SHARDS + 1)
+    ]
     role = service_role(
         f"{name}-build",
         service="codebuild.amazonaws.com",
-        statements=_build_statements(inputs, log_group, report_group),
+        statements=_build_statements(inputs, log_group, report_groups),
         parent=parent,
         description="CodeBuild: test, verify and archive the model bundle, build and push the images",
     ).role
@@ -124,12 +125,40 @@ def create_build_project(
             # Where the retrain job archives, by its names for them (buildspec.yml reads them).
             plain_variable(RetrainSettings.variable("model_bucket"), inputs.model_bucket.bucket),
             plain_variable(RetrainSettings.variable("model_archive_prefix"), inputs.model_archive_prefix),
+            *(
+                plain_variable(junit_report_variable(number), group.arn)
+                for number, group in enumerate(report_groups, start=1)
+            ),
+            plain_variable("UV_CACHE_DIR", UV_CACHE_DIR),
         ],
         log_group=log_group,
         docker=True,
+        installs=True,
         opts=child,
     )
-    return BuildProject(project=project, role=role, report_group=report_group, log_group=log_group)
+    return BuildProject(project=project, role=role, report_groups=report_groups, log_group=log_group)
+
+
+def _junit_report_group(
+    resource: str, *, project_name: str, number: int, inputs: BuildInputs, opts: pulumi.ResourceOptions
+) -> aws.codebuild.ReportGroup:
+    """One shard's report group, its raw files exported encrypted under the stack key."""
+    return aws.codebuild.ReportGroup(
+        resource,
+        name=f"{project_name}-junit-{number}",
+        type="TEST",
+        export_config=aws.codebuild.ReportGroupExportConfigArgs(
+            type="S3",
+            s3_destination=aws.codebuild.ReportGroupExportConfigS3DestinationArgs(
+                bucket=inputs.artifacts_bucket.bucket,
+                encryption_key=inputs.key.arn,
+                packaging="NONE",
+                path=f"test-reports/junit-{number}/",
+            ),
+        ),
+        delete_reports=True,
+        opts=opts,
+    )
 
 
 def pipeline_project(
@@ -144,14 +173,19 @@ def pipeline_project(
     variables: list[aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs],
     log_group: aws.cloudwatch.LogGroup,
     docker: bool = False,
+    installs: bool = False,
     opts: pulumi.ResourceOptions,
 ) -> aws.codebuild.Project:
     """A CodeBuild project a pipeline action runs: source and artifacts from the pipeline, the
     buildspec from the commit being run, logs into its own encrypted group.
 
     `docker` builds images: a bigger machine, the privileged daemon and a layer cache; without it
-    the project only calls AWS APIs.
+    the project only calls AWS APIs. `installs`: the buildspec installs from the lock, and the
+    project keeps uv's downloads (the buildspec's `cache: paths`) between builds.
     """
+    modes = (["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"] if docker else []) + (
+        ["LOCAL_CUSTOM_CACHE"] if installs else []
+    )
     return aws.codebuild.Project(
         resource,
         name=project_name,
@@ -169,13 +203,7 @@ def pipeline_project(
             privileged_mode=docker,  # docker build needs the daemon
             environment_variables=variables,
         ),
-        cache=(
-            aws.codebuild.ProjectCacheArgs(
-                type="LOCAL", modes=["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]
-            )
-            if docker
-            else None
-        ),
+        cache=aws.codebuild.ProjectCacheArgs(type="LOCAL", modes=modes) if modes else None,
         logs_config=aws.codebuild.ProjectLogsConfigArgs(
             cloudwatch_logs=aws.codebuild.ProjectLogsConfigCloudwatchLogsArgs(
                 status="ENABLED", group_name=log_group.name
@@ -231,7 +259,7 @@ def clone_through_connection_statements(
 
 
 def _build_statements(
-    inputs: BuildInputs, log_group: aws.cloudwatch.LogGroup, report_group: aws.codebuild.ReportGroup
+    inputs: BuildInputs, log_group: aws.cloudwatch.LogGroup, report_groups: list[aws.codebuild.ReportGroup]
 ) -> list[dict[str, Any]]:
     return [
         write_logs_statement("WriteBuildLogs", log_group),
@@ -251,9 +279,11 @@ def _build_statements(
                 "codebuild:BatchPutTestCases",
                 "codebuild:BatchPutCodeCoverages",
             ],
-            "Resource": report_group.arn,
+            # Never codebuild:CreateReportGroup: the buildspec names these groups by ARN.
+            "Resource": [group.arn for group in report_groups],
         },
         *_image_push_statements(inputs),
+        *_base_image_pull_statements(),
         *_archive_bundle_statements(inputs),
         {
             # The model bucket is encrypted with the stack key too (the archived bundles).
@@ -312,4 +342,19 @@ def _image_push_statements(inputs: BuildInputs) -> list[dict[str, Any]]:
             "Action": "ecr:GetAuthorizationToken",
             "Resource": "*",
         },
+    ]
+
+
+def _base_image_pull_statements() -> list[dict[str, Any]]:
+    """Authenticated pulls of the Dockerfiles' base image from ECR Public: an anonymous pull shares
+    the per-IP quota with every other CodeBuild user behind the same egress address. `aws
+    ecr-public get-login-password` needs both actions (cli/latest/reference/ecr-public/
+    get-login-password.html); neither takes a narrower resource than "*"."""
+    return [
+        {
+            "Sid": "LogInToEcrPublicForBaseImages",
+            "Effect": "Allow",
+            "Action": ["ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"],
+            "Resource": "*",
+        }
     ]

@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.delivery.build import (
+    UV_CACHE_DIR,
     clone_through_connection_statements,
     codebuild_log_group,
     locate_artifacts_bucket_statement,
@@ -90,8 +91,10 @@ def create_deploy_project(
             plain_variable("TASK_DEFINITION", target.task_definition_arn),
             plain_variable("EVIDENCE_BUCKET", inputs.log_bucket.bucket),
             plain_variable("EVIDENCE_REPORTS_PREFIX", inputs.layout.reports_prefix),
+            plain_variable("UV_CACHE_DIR", UV_CACHE_DIR),
         ],
         log_group=log_group,
+        installs=True,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[access.policy]),
     )
     return DeployProject(project=project, role=access.role, log_group=log_group)

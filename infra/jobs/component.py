@@ -30,6 +30,7 @@ from infra.jobs.definitions import (
 )
 from infra.jobs.roles import JobResources, monitor_statements, retrain_statements
 from infra.jobs.schedules import ScheduledJobs, alert_on_failed_jobs, schedule_jobs
+from infra.jobs.waiting import alert_on_jobs_cancelled_for_waiting, runnable_time_limits
 from infra.network import Network
 from infra.storage import Buckets
 from ml_deploy.layout import ObjectLayout
@@ -106,6 +107,9 @@ class Jobs(pulumi.ComponentResource):
             parent=self,
         )
         alert_on_failed_jobs(name, queue_arn=self.queue.arn, topic_arn=args.alerts_topic.arn, parent=self)
+        alert_on_jobs_cancelled_for_waiting(
+            name, queue_arn=self.queue.arn, topic_arn=args.alerts_topic.arn, parent=self
+        )
         self.retrain_submit_command = self._submit_command("retrain-manual", self.retrain_definition)
         self.monitor_submit_command = self._submit_command("monitor-manual", self.monitor_definition)
         self.register_outputs(
@@ -194,6 +198,8 @@ class Jobs(pulumi.ComponentResource):
             compute_environment_orders=[
                 aws.batch.JobQueueComputeEnvironmentOrderArgs(order=1, compute_environment=compute.arn)
             ],
+            # A job stuck RUNNABLE (no Spot capacity, a vCPU quota) is cancelled and alerted.
+            job_state_time_limit_actions=runnable_time_limits(),
             opts=self._child,
         )
 

@@ -4,7 +4,8 @@
 `rootfs/`, ENV/ARG/WORKDIR/CMD are recorded in `image.json`; RUN lines install dependencies, which
 the project's virtualenv stands in for (a `pip install <folder>` is recorded as that folder on the
 import path). `docker push` puts it in the local registry, whose tags are immutable like the ECR
-repositories'. `aws ecr ...` answers from that registry; `aws batch ...` calls moto's Batch.
+repositories'. `aws ecr ...` answers from that registry (`aws ecr-public get-login-password`
+with a token); `aws batch ...` calls moto's Batch.
 Run as `python -m ml_deploy_dev.delivery.standins docker|aws ARGS...` by the wrappers on PATH.
 """
 
@@ -138,7 +139,7 @@ def _safe(tag: str) -> str:
 def aws(argv: Sequence[str]) -> int:
     service, command, *rest = argv
     options = _options(rest)
-    if (service, command) == ("ecr", "get-login-password"):
+    if (service, command) in (("ecr", "get-login-password"), ("ecr-public", "get-login-password")):
         print("local-registry-password")
         return 0
     if (service, command) == ("ecr", "describe-images"):

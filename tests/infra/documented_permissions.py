@@ -238,8 +238,8 @@ _LOG_GROUP_EXISTS = (
     "a group CodeBuild created itself would have neither"
 )
 _REPORT_GROUP_EXISTS = (
-    "the program creates the report group the buildspec names (encrypted export); CodeBuild "
-    "creates one only when it is missing, and that one would not be encrypted"
+    "the program creates the report groups the buildspec names by ARN (encrypted export); given an "
+    "ARN, CodeBuild uses that group and creates none (report-create.html)"
 )
 CODEBUILD_SERVICE_ROLE_URL = (
     "https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html"
@@ -251,6 +251,7 @@ _ARTIFACTS = (
     Need("kms:GenerateDataKey", "{key}", VIA_S3, source=S3_SSE_KMS),
 )
 ECR_PUSH = "https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html"
+ECR_PUBLIC_LOGIN = "https://docs.aws.amazon.com/cli/latest/reference/ecr-public/get-login-password.html"
 _PUSH = (
     "ecr:BatchCheckLayerAvailability",
     "ecr:CompleteLayerUpload",
@@ -273,8 +274,11 @@ BUILD_SERVICE_ROLE = DocumentedUse(
     needs=(
         *_build_logs("build_logs"),
         *_ARTIFACTS,
-        *needs(_REPORTS, "{report_group}"),
+        *(need for shard in (1, 2, 3) for need in needs(_REPORTS, f"{{report_group_{shard}}}")),
         Need("ecr:GetAuthorizationToken", "*", source=ECR_PUSH),
+        # The base image, pulled as the account from ECR Public.
+        Need("ecr-public:GetAuthorizationToken", "*", source=ECR_PUBLIC_LOGIN),
+        Need("sts:GetServiceBearerToken", "*", source=ECR_PUBLIC_LOGIN),
         *(
             Need(action, f"{{{repo}}}", source=ECR_PUSH)
             for repo in ("service_repo", "jobs_repo")

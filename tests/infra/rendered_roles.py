@@ -84,7 +84,6 @@ def concrete_names(program: Program) -> dict[str, str]:
         "pipeline": _arn(program, "aws:codepipeline/pipeline:Pipeline", "delivery-pipeline"),
         "pipeline_name": str(program.outputs["pipelineName"]),
         "cluster": str(program.outputs["clusterName"]),
-        "report_group": _arn(program, "aws:codebuild/reportGroup:ReportGroup", "delivery-junit"),
         "build_logs": _arn(program, "aws:cloudwatch/logGroup:LogGroup", "delivery-build-logs"),
         "promote_logs": _arn(program, "aws:cloudwatch/logGroup:LogGroup", "delivery-promote-jobs-logs"),
         "service_repo": _arn(program, "aws:ecr/repository:Repository", "images-service"),
@@ -93,6 +92,8 @@ def concrete_names(program: Program) -> dict[str, str]:
         "queue": _arn(program, "aws:batch/jobQueue:JobQueue", "jobs-queue"),
         "dead_letters": _arn(program, "aws:sqs/queue:Queue", "jobs-schedule-dlq"),
     }
+    for group in program.of_type("aws:codebuild/reportGroup:ReportGroup"):
+        names[group.name.replace("delivery-junit-", "report_group_")] = str(group.state["arn"])
     for kind in ("retrain", "monitor"):
         definition = program.one("aws:batch/jobDefinition:JobDefinition", f"jobs-{kind}")
         names[f"{kind}_definition_prefix"] = str(definition.state["arnPrefix"])

@@ -23,6 +23,9 @@ COMPONENTS = {
 
 # Actions AWS authorizes only on "*": a narrower Resource is impossible for them.
 STAR_ONLY_ACTIONS = {
+    # ECR Public's login (cli/latest/reference/ecr-public/get-login-password.html): no resource type.
+    "ecr-public:GetAuthorizationToken",
+    "sts:GetServiceBearerToken",
     "ecr:GetAuthorizationToken",
     "cloudwatch:PutMetricData",
     "logs:DescribeLogGroups",

@@ -31,6 +31,9 @@ TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 # Actions AWS authorizes on no resource narrower than "*"; nothing else may use "*".
 STAR_ONLY_ACTIONS = {
+    # ECR Public's login (cli/latest/reference/ecr-public/get-login-password.html): no resource type.
+    "ecr-public:GetAuthorizationToken",
+    "sts:GetServiceBearerToken",
     "ecr:GetAuthorizationToken",
     # The deploy projects render revisions; ECS authorizes these on no narrower resource.
     "ecs:RegisterTaskDefinition",
@@ -207,15 +210,20 @@ def test_build_project_runs_docker_with_logs_reports_cache_and_key(program: Prog
     assert environment["image"] == BUILD_IMAGE and environment["type"] == "LINUX_CONTAINER"
     assert environment["privilegedMode"] is True, "docker build needs privileged mode"
     assert project["buildTimeout"] == 60 and project["encryptionKey"] == key_arn
-    assert sorted(project["cache"]["modes"]) == ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]
+    assert sorted(project["cache"]["modes"]) == [
+        "LOCAL_CUSTOM_CACHE",  # uv's downloads, the buildspec's cache paths
+        "LOCAL_DOCKER_LAYER_CACHE",
+        "LOCAL_SOURCE_CACHE",
+    ]
     log_group = program.one("aws:cloudwatch/logGroup:LogGroup", "delivery-build-logs")
     assert log_group.inputs["kmsKeyId"] == key_arn, "build logs must be KMS-encrypted"
     assert project["logsConfig"]["cloudwatchLogs"]["groupName"] == log_group.inputs["name"]
-    report = program.one("aws:codebuild/reportGroup:ReportGroup").inputs
-    destination = report["exportConfig"]["s3Destination"]
-    assert report["type"] == "TEST"
-    assert destination["bucket"] == program.one(BUCKET, "ml-artifacts").state["bucket"]
-    assert destination["encryptionKey"] == key_arn, "exported test reports must be encrypted"
+    for group in program.of_type("aws:codebuild/reportGroup:ReportGroup"):
+        report = group.inputs
+        destination = report["exportConfig"]["s3Destination"]
+        assert report["type"] == "TEST"
+        assert destination["bucket"] == program.one(BUCKET, "ml-artifacts").state["bucket"]
+        assert destination["encryptionKey"] == key_arn, "exported test reports must be encrypted"
 
 
 def test_build_timeout_comes_from_config() -> None:
@@ -312,7 +320,13 @@ def test_build_role_pushes_to_the_two_repositories_only(program: Program) -> Non
     login = statement(document, "LogInToRegistry")
     assert login["Action"] == "ecr:GetAuthorizationToken" and login["Resource"] == "*"
     reports = statement(document, "PublishTestReports")
-    assert reports["Resource"] == program.one("aws:codebuild/reportGroup:ReportGroup").state["arn"]
+    groups = sorted(g.state["arn"] for g in program.of_type("aws:codebuild/reportGroup:ReportGroup"))
+    assert sorted(reports["Resource"]) == groups
+    public = statement(document, "LogInToEcrPublicForBaseImages")
+    # cli/latest/reference/ecr-public/get-login-password.html: "This command requires the
+    # 'ecr-public:GetAuthorizationToken' and 'sts:GetServiceBearerToken' permissions."
+    assert sorted(public["Action"]) == ["ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"]
+    assert public["Resource"] == "*"
 
 
 def test_no_deprecated_arguments(program: Program, codecommit_program: Program) -> None:
