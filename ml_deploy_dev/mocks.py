@@ -2,7 +2,8 @@
 
 They answer the calls the program makes (caller identity, region, zones, IAM policy documents
 rendered to real JSON) with deterministic names and ARNs, and record every registration with its
-inputs, provider, `ignore_changes` and explicit `depends_on`.
+inputs, provider, `ignore_changes` and explicit `depends_on`. Physical names are given as
+pulumi-aws gives them (`ml_deploy_dev.autonaming`), so a name AWS would refuse is seen here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
+
+from ml_deploy_dev.autonaming import physical_name
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -31,6 +34,8 @@ class Resource:
     ignore_changes: list[str] = field(default_factory=list)
     # URNs of the explicit `depends_on` (what the engine is told beyond the inputs' own sources).
     depends_on: list[str] = field(default_factory=list)
+    # The input pulumi-aws filled with a generated name (absent from the program's inputs), if any.
+    autonamed: str | None = None
 
 
 def _arn(service: str, resource: str, *, region: str = REGION) -> str:
@@ -40,8 +45,11 @@ def _arn(service: str, resource: str, *, region: str = REGION) -> str:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers like AWS would, closely enough for the program's outputs to flow between components."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, autoname: bool = False) -> None:
         self.resources: list[Resource] = []
+        # Name unnamed resources as pulumi-aws would (see ml_deploy_dev.autonaming); off by default
+        # because many tests still find resources by physical names equal to their logical names.
+        self.autoname = autoname
         # (type, name) -> ignoreChanges and explicit dependencies of the registration in flight;
         # see RecordingMonitor.
         self.ignore_changes: dict[tuple[str, str], list[str]] = {}
@@ -49,8 +57,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         resource_id = f"{args.name}-id"
-        state = dict(args.inputs)
-        state.update(_computed_state(args.typ, args.name, args.inputs))
+        generated = physical_name(args.typ, args.name, args.inputs) if self.autoname else {}
+        inputs = {**args.inputs, **generated}
+        state = dict(inputs)
+        state.update(_computed_state(args.typ, args.name, inputs))
         state.setdefault("arn", _arn(args.typ.split(":")[1].split("/")[0], f"{args.name}"))
         # A provider reference is "<provider urn>::<provider id>"; keep the provider's name.
         provider = args.provider.split("::")[3] if args.provider else None
@@ -58,7 +68,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
         depends_on = self.depends_on.pop((args.typ, args.name), [])
         self.resources.append(
             Resource(
-                args.typ, args.name, dict(args.inputs), state, resource_id, provider, ignored, depends_on
+                args.typ,
+                args.name,
+                inputs,
+                state,
+                resource_id,
+                provider,
+                ignored,
+                depends_on,
+                autonamed=next(iter(generated), None),
             )
         )
         return state.get("id", resource_id), state
@@ -131,11 +149,12 @@ class RecordingMonitor(MockMonitor):
 
 
 def _bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    bucket = f"{name}-0a1b2c3"
+    bucket = inputs.get("bucket", name)
     return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
 
 
 def _repository(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    name = inputs.get("name", name)
     return {
         "name": name,
         "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}",
@@ -144,6 +163,7 @@ def _repository(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load_balancer(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    name = inputs.get("name", name)
     return {
         "dnsName": f"{name}-1234567890.{REGION}.elb.amazonaws.com",
         "arnSuffix": f"app/{name}/50dc6c495c0c9188",
@@ -152,6 +172,7 @@ def _load_balancer(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _target_group(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    name = inputs.get("name", name)
     return {
         "arnSuffix": f"targetgroup/{name}/73e2d6bc24d8a067",
         "arn": _arn("elasticloadbalancing", f"targetgroup/{name}/73e2d6bc24d8a067"),
@@ -168,6 +189,7 @@ def _listener_rule(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _job_definition(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    name = inputs.get("name", name)
     prefix = _arn("batch", f"job-definition/{name}")
     return {"name": name, "arn": f"{prefix}:1", "arnPrefix": prefix, "revision": 1}
 
@@ -176,8 +198,10 @@ _COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:ecr/repository:Repository": _repository,
     "aws:kms/key:Key": lambda name, _: {"keyId": f"{name}-key-id", "arn": _arn("kms", f"key/{name}-key-id")},
-    "aws:sns/topic:Topic": lambda name, _: {"name": name, "arn": _arn("sns", name)},
-    "aws:iam/role:Role": lambda name, _: {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"},
+    "aws:sns/topic:Topic": lambda name, inputs: {"arn": _arn("sns", inputs.get("name", name))},
+    "aws:iam/role:Role": lambda name, inputs: {
+        "arn": f"arn:aws:iam::{ACCOUNT}:role/{inputs.get('name', name)}"
+    },
     "aws:ec2/vpc:Vpc": lambda _, inputs: {"cidrBlock": inputs.get("cidrBlock", "10.0.0.0/16")},
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:lb/targetGroup:TargetGroup": _target_group,

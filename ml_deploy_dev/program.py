@@ -118,14 +118,19 @@ def run_program(
     overrides: dict[str, Any] | None = None,
     remove: tuple[str, ...] = (),
     stack: str = "dev",
+    autoname: bool = False,
 ) -> Program:
-    """Run infra/__main__.py with the dev stack config (or `config`), changed by overrides."""
+    """Run infra/__main__.py with the dev stack config (or `config`), changed by overrides.
+
+    `autoname`: give unnamed resources the physical names pulumi-aws would generate.
+    """
     return run_under_mocks(
         lambda: runpy.run_path(str(MAIN), run_name="__main__"),
         config=config,
         overrides=overrides,
         remove=remove,
         stack=stack,
+        autoname=autoname,
     )
 
 
@@ -136,6 +141,7 @@ def run_under_mocks(
     overrides: dict[str, Any] | None = None,
     remove: tuple[str, ...] = (),
     stack: str = "dev",
+    autoname: bool = False,
 ) -> Program:
     """Run `build` (the whole program, or a few components) under the mocks and record it."""
     values = dict(dev_stack_config() if config is None else config)
@@ -145,7 +151,7 @@ def run_under_mocks(
     pulumi.runtime.set_all_config(
         {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
     )
-    mocks = RecordingMocks()
+    mocks = RecordingMocks(autoname=autoname)
     capture = _Capture()
     logger = logging.getLogger(f"pulumi-mocks-{id(capture)}")
     logger.addHandler(capture)
