@@ -15,12 +15,12 @@ The generated name is `<logical name>-<7 random hex>` (the bridge's `NewUniqueHe
 prefix and the 7 characters exceed the maximum the engine refuses the program at preview ("name
 '…' plus 7 random chars is longer than maximum length …"). A `namePrefix` (`bucketPrefix`) is
 completed by the Terraform provider with a 26-character unique id (`id.PrefixedUniqueId`).
-Here the suffix is derived from the type and logical name, so runs are deterministic.
+Here the random part is fixed (`RANDOM_PART`, the suffix the mocks always gave buckets), so runs
+are deterministic and a test can spell a physical name: only lengths and characters matter to AWS.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import keyword
 from dataclasses import dataclass
@@ -28,9 +28,13 @@ from functools import cache
 from typing import Any
 
 RANDOM_LENGTH = 7
+# Stands in for the engine's 7 random lower-case hex characters.
+RANDOM_PART = "0a1b2c3"
 SEPARATOR = "-"
 # What the Terraform provider appends to a name prefix: a timestamp and a counter.
 PREFIXED_UNIQUE_ID_LENGTH = 26
+PREFIXED_UNIQUE_ID = "20261207000000000000000001"
+assert len(RANDOM_PART) == RANDOM_LENGTH and len(PREFIXED_UNIQUE_ID) == PREFIXED_UNIQUE_ID_LENGTH
 DEFAULT_MAX_LENGTH = 255
 
 
@@ -79,12 +83,6 @@ def _has_name_input(type_token: str) -> bool:
     return args is not None and isinstance(getattr(args, "name", None), property)
 
 
-def random_suffix(type_token: str, logical_name: str, length: int = RANDOM_LENGTH) -> str:
-    """Lower-case hex standing in for the engine's random characters, stable between runs."""
-    digest = hashlib.sha256(f"{type_token}::{logical_name}".encode()).hexdigest()
-    return digest[:length]
-
-
 def physical_name(type_token: str, logical_name: str, inputs: dict[str, Any]) -> dict[str, str]:
     """The input pulumi-aws adds to `inputs` ({field: generated name}), or {} when the program named it."""
     rule = autoname_of(type_token)
@@ -92,7 +90,11 @@ def physical_name(type_token: str, logical_name: str, inputs: dict[str, Any]) ->
         return {}
     prefix = inputs.get(rule.prefix_field) if rule.prefix_field else None
     if prefix:
-        unique = random_suffix(type_token, logical_name, PREFIXED_UNIQUE_ID_LENGTH)
-        return {rule.field: f"{prefix}{unique}"}
+        return {rule.field: f"{prefix}{PREFIXED_UNIQUE_ID}"}
     base = logical_name.lower() if rule.lower else logical_name
-    return {rule.field: f"{rule.leading}{base}{SEPARATOR}{random_suffix(type_token, logical_name)}"}
+    return {rule.field: f"{rule.leading}{base}{SEPARATOR}{RANDOM_PART}"}
+
+
+def generated_name(logical_name: str) -> str:
+    """The physical name the mocks give a resource the program leaves unnamed (default rule)."""
+    return f"{logical_name}{SEPARATOR}{RANDOM_PART}"

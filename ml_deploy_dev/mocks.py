@@ -45,11 +45,8 @@ def _arn(service: str, resource: str, *, region: str = REGION) -> str:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers like AWS would, closely enough for the program's outputs to flow between components."""
 
-    def __init__(self, *, autoname: bool = False) -> None:
+    def __init__(self) -> None:
         self.resources: list[Resource] = []
-        # Name unnamed resources as pulumi-aws would (see ml_deploy_dev.autonaming); off by default
-        # because many tests still find resources by physical names equal to their logical names.
-        self.autoname = autoname
         # (type, name) -> ignoreChanges and explicit dependencies of the registration in flight;
         # see RecordingMonitor.
         self.ignore_changes: dict[tuple[str, str], list[str]] = {}
@@ -57,7 +54,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         resource_id = f"{args.name}-id"
-        generated = physical_name(args.typ, args.name, args.inputs) if self.autoname else {}
+        generated = physical_name(args.typ, args.name, args.inputs)
         inputs = {**args.inputs, **generated}
         state = dict(inputs)
         state.update(_computed_state(args.typ, args.name, inputs))

@@ -69,6 +69,12 @@ class Program:
         assert len(found) == 1, f"expected one {type_token} {name or ''}, found {[r.name for r in found]}"
         return found[0]
 
+    def called(self, type_token: str, physical_name: str) -> Resource:
+        """The one `type_token` resource AWS knows as `physical_name` (given or generated)."""
+        found = [r for r in self.of_type(type_token) if r.inputs.get(r.autonamed or "name") == physical_name]
+        assert len(found) == 1, f"expected one {type_token} called {physical_name}, found {len(found)}"
+        return found[0]
+
     def named(self, name: str) -> Resource:
         found = [r for r in self.resources if r.name == name]
         assert len(found) == 1, f"expected one resource named {name}, found {len(found)}"
@@ -118,19 +124,14 @@ def run_program(
     overrides: dict[str, Any] | None = None,
     remove: tuple[str, ...] = (),
     stack: str = "dev",
-    autoname: bool = False,
 ) -> Program:
-    """Run infra/__main__.py with the dev stack config (or `config`), changed by overrides.
-
-    `autoname`: give unnamed resources the physical names pulumi-aws would generate.
-    """
+    """Run infra/__main__.py with the dev stack config (or `config`), changed by overrides."""
     return run_under_mocks(
         lambda: runpy.run_path(str(MAIN), run_name="__main__"),
         config=config,
         overrides=overrides,
         remove=remove,
         stack=stack,
-        autoname=autoname,
     )
 
 
@@ -141,7 +142,6 @@ def run_under_mocks(
     overrides: dict[str, Any] | None = None,
     remove: tuple[str, ...] = (),
     stack: str = "dev",
-    autoname: bool = False,
 ) -> Program:
     """Run `build` (the whole program, or a few components) under the mocks and record it."""
     values = dict(dev_stack_config() if config is None else config)
@@ -151,7 +151,7 @@ def run_under_mocks(
     pulumi.runtime.set_all_config(
         {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
     )
-    mocks = RecordingMocks(autoname=autoname)
+    mocks = RecordingMocks()
     capture = _Capture()
     logger = logging.getLogger(f"pulumi-mocks-{id(capture)}")
     logger.addHandler(capture)

