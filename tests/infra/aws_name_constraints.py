@@ -74,7 +74,11 @@ MODELLED: dict[tuple[str, str], tuple[str, str, str]] = {
     ("aws:lambda/function:Function", "description"): ("lambda", "CreateFunction", "Description"),
     ("aws:scheduler/schedule:Schedule", "name"): ("scheduler", "CreateSchedule", "Name"),
     ("aws:scheduler/schedule:Schedule", "description"): ("scheduler", "CreateSchedule", "Description"),
-    ("aws:appautoscaling/policy:Policy", "name"): ("application-autoscaling", "PutScalingPolicy", "PolicyName"),
+    ("aws:appautoscaling/policy:Policy", "name"): (
+        "application-autoscaling",
+        "PutScalingPolicy",
+        "PolicyName",
+    ),
 }
 # Members nested in a structure: (pulumi type, input) -> (service, shape name).
 MODELLED_SHAPES: dict[tuple[str, str], tuple[str, str]] = {
@@ -107,13 +111,19 @@ DOCUMENTED: dict[tuple[str, str], Documented] = {
         1, 64, r"[a-zA-Z0-9_-]+", "https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html"
     ),
     ("aws:batch/computeEnvironment:ComputeEnvironment", "name"): Documented(
-        1, 128, BATCH_NAME, "https://docs.aws.amazon.com/batch/latest/APIReference/API_CreateComputeEnvironment.html"
+        1,
+        128,
+        BATCH_NAME,
+        "https://docs.aws.amazon.com/batch/latest/APIReference/API_CreateComputeEnvironment.html",
     ),
     ("aws:batch/jobQueue:JobQueue", "name"): Documented(
         1, 128, BATCH_NAME, "https://docs.aws.amazon.com/batch/latest/APIReference/API_CreateJobQueue.html"
     ),
     ("aws:batch/jobDefinition:JobDefinition", "name"): Documented(
-        1, 128, BATCH_NAME, "https://docs.aws.amazon.com/batch/latest/APIReference/API_RegisterJobDefinition.html"
+        1,
+        128,
+        BATCH_NAME,
+        "https://docs.aws.amazon.com/batch/latest/APIReference/API_RegisterJobDefinition.html",
     ),
     ("aws:ecs/cluster:Cluster", "name"): Documented(
         1, 255, ECS_NAME, "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateCluster.html"
@@ -122,19 +132,31 @@ DOCUMENTED: dict[tuple[str, str], Documented] = {
         1, 255, ECS_NAME, "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html"
     ),
     ("aws:ecs/taskDefinition:TaskDefinition", "family"): Documented(
-        1, 255, ECS_NAME, "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html"
+        1,
+        255,
+        ECS_NAME,
+        "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html",
     ),
     ("aws:sns/topic:Topic", "name"): Documented(
         1, 256, r"[A-Za-z0-9_-]+", "https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html"
     ),
     ("aws:sqs/queue:Queue", "name"): Documented(
-        1, 80, r"[A-Za-z0-9_-]+", "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html"
+        1,
+        80,
+        r"[A-Za-z0-9_-]+",
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html",
     ),
     ("aws:s3/bucket:Bucket", "bucket"): Documented(
-        3, 63, r"[a-z0-9][a-z0-9.-]*[a-z0-9]", "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html"
+        3,
+        63,
+        r"[a-z0-9][a-z0-9.-]*[a-z0-9]",
+        "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html",
     ),
     ("aws:cloudwatch/dashboard:Dashboard", "dashboardName"): Documented(
-        1, 255, r"[A-Za-z0-9_-]+", "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html"
+        1,
+        255,
+        r"[A-Za-z0-9_-]+",
+        "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html",
     ),
 }
 # Name prefixes the Terraform provider completes with a 26-character id; AWS checks the whole name.

@@ -7,7 +7,6 @@ first fail at `pulumi up`. Here the program runs with pulumi-aws's generated nam
 
 from __future__ import annotations
 
-
 from infra.serving.ingress import target_group_name
 from ml_deploy_dev.autonaming import PREFIXED_UNIQUE_ID_LENGTH, autoname_of, physical_name
 from ml_deploy_dev.program import Program, Resource, run_program
@@ -16,7 +15,16 @@ from tests.infra.aws_name_constraints import PREFIX_OF, limit_for
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 BUCKET = "aws:s3/bucket:Bucket"
 # The inputs that name or describe a resource to AWS.
-CHECKED_INPUTS = ("name", "namePrefix", "bucket", "bucketPrefix", "description", "family", "dashboardName", "targetId")
+CHECKED_INPUTS = (
+    "name",
+    "namePrefix",
+    "bucket",
+    "bucketPrefix",
+    "description",
+    "family",
+    "dashboardName",
+    "targetId",
+)
 # A stack name as long as teams write them (Pulumi allows up to 100 characters).
 LONG_STACK = "payments-team-eu-central-production-blue-2026"
 

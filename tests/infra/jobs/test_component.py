@@ -30,7 +30,9 @@ ROLE = "aws:iam/role:Role"
 QUEUE = generated_name("jobs-queue")
 QUEUE_ARN = f"arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/{QUEUE}"
 ALERTS_TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:{generated_name('alerts-topic')}"
-RETRAIN_DEFINITION_ARNS = [f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{generated_name('jobs-retrain')}:*"]
+RETRAIN_DEFINITION_ARNS = [
+    f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{generated_name('jobs-retrain')}:*"
+]
 # Actions AWS authorises on no resource but "*" (each statement scopes them otherwise).
 STAR_ONLY_ACTIONS = {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"}
 
@@ -93,8 +95,12 @@ def test_each_schedule_submits_its_own_job_to_the_queue(dev_program: Program, ki
         "(by name, so the latest revision the pipeline registered runs)"
     )
     assert request["JobQueue"] == QUEUE_ARN, f"the {kind} schedule submits to another queue"
-    assert target["roleArn"].endswith(f":role/{generated_name('jobs-scheduler')}"), "schedule runs as another role"
-    assert target["deadLetterConfig"]["arn"].endswith(f":{generated_name('jobs-schedule-dlq')}"), "no dead-letter queue"
+    assert target["roleArn"].endswith(f":role/{generated_name('jobs-scheduler')}"), (
+        "schedule runs as another role"
+    )
+    assert target["deadLetterConfig"]["arn"].endswith(f":{generated_name('jobs-schedule-dlq')}"), (
+        "no dead-letter queue"
+    )
     schedule = schedule_for(dev_program, kind).inputs
     assert schedule["scheduleExpression"] == config[f"ml-deploy:{kind}Schedule"]
     assert schedule["scheduleExpressionTimezone"] == config["ml-deploy:scheduleTimezone"]
@@ -220,7 +226,9 @@ def test_jobs_run_the_jobs_image_privately_on_fargate(dev_program: Program, kind
     )
     assert properties["networkConfiguration"] == {"assignPublicIp": "DISABLED"}
     assert "platformVersion" in properties["fargatePlatformConfiguration"]
-    assert properties["jobRoleArn"].endswith(f":role/{generated_name(f'jobs-{kind}')}"), "job runs with another role"
+    assert properties["jobRoleArn"].endswith(f":role/{generated_name(f'jobs-{kind}')}"), (
+        "job runs with another role"
+    )
     assert properties["executionRoleArn"].endswith(f":role/{generated_name('jobs-execution')}")
     log_options = properties["logConfiguration"]["options"]
     assert properties["logConfiguration"]["logDriver"] == "awslogs"
@@ -390,7 +398,10 @@ def test_execution_role_pulls_only_the_jobs_image(dev_program: Program) -> None:
     (pull,) = granting(dev_program, "jobs-execution", "ecr:BatchGetImage")
     assert pull["Resource"] == f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{generated_name('images-jobs')}"
     (logs,) = granting(dev_program, "jobs-execution", "logs:PutLogEvents")
-    assert logs["Resource"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{generated_name('jobs-logs')}:log-stream:*"
+    assert (
+        logs["Resource"]
+        == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{generated_name('jobs-logs')}:log-stream:*"
+    )
 
 
 JOB_ROLES = ["jobs-retrain", "jobs-monitor", "jobs-execution", "jobs-scheduler"]

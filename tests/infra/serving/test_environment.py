@@ -294,7 +294,10 @@ def test_alarms_watch_error_rate_latency_and_task_health(dev_program: Program, e
     assert (_queried_metrics(unhealthy), unhealthy["threshold"]) == ({"UnHealthyHostCount"}, 0)
     # Either target group may hold the running revision: both are counted.
     groups = {q["metric"]["dimensions"]["TargetGroup"] for q in unhealthy["metricQueries"] if "metric" in q}
-    names = {_of(dev_program, "aws:lb/targetGroup:TargetGroup", env, n).inputs["name"] for n in ("tg", "tg-alternate")}
+    names = {
+        _of(dev_program, "aws:lb/targetGroup:TargetGroup", env, n).inputs["name"]
+        for n in ("tg", "tg-alternate")
+    }
     assert {g.split("/")[1] for g in groups} == names, groups
     tasks = _of(dev_program, ALARM, env, "tasks-below-desired").inputs
     assert _queried_metrics(tasks) == {"RunningTaskCount", "DesiredTaskCount"}
