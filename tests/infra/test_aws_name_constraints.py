@@ -7,6 +7,8 @@ first fail at `pulumi up`. Here the program runs with pulumi-aws's generated nam
 
 from __future__ import annotations
 
+import pytest
+
 from infra.serving.ingress import target_group_name
 from ml_deploy_dev.autonaming import PREFIXED_UNIQUE_ID_LENGTH, autoname_of, physical_name
 from ml_deploy_dev.program import Program, Resource, run_program
@@ -81,13 +83,24 @@ def test_every_generated_name_fits_the_maximum_pulumi_aws_generates(dev_program:
     )
 
 
-def test_target_groups_stay_valid_and_distinct_for_a_long_stack_name() -> None:
+def test_a_long_stack_name_keeps_every_name_valid_and_target_groups_distinct() -> None:
     program = run_program(stack=LONG_STACK)
+    violations = _violations(program)
+    assert not violations, f"with stack {LONG_STACK} AWS would refuse:\n" + "\n".join(violations)
     names = [group.inputs["name"] for group in program.of_type(TARGET_GROUP)]
     assert len(set(names)) == len(names) == 4, f"target group names collide: {names}"
+
+
+@pytest.mark.parametrize("stack", ["dev", "team_a.prod", LONG_STACK, "s" * 100])
+def test_target_group_names_are_valid_for_any_stack_name_pulumi_allows(stack: str) -> None:
+    """Stack names hold letters, digits, `-`, `_` and `.` (https://pulumi.com/docs/iac/concepts/stacks);
+    target group names take no `_` or `.`, and 100 characters stands for any length."""
     limit = limit_for(TARGET_GROUP, "name")
     assert limit is not None
-    assert not [problem for name in names for problem in limit.problems(name)], names
+    for environment in ("stage", "prod"):
+        for slot in ("a", "b"):
+            name = target_group_name(stack=stack, environment=environment, slot=slot)
+            assert not limit.problems(name), (name, limit.problems(name))
 
 
 def test_long_stack_names_sharing_a_beginning_get_different_target_groups() -> None:
