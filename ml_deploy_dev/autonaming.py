@@ -34,7 +34,6 @@ SEPARATOR = "-"
 # What the Terraform provider appends to a name prefix: a timestamp and a counter.
 PREFIXED_UNIQUE_ID_LENGTH = 26
 PREFIXED_UNIQUE_ID = "20261207000000000000000001"
-assert len(RANDOM_PART) == RANDOM_LENGTH and len(PREFIXED_UNIQUE_ID) == PREFIXED_UNIQUE_ID_LENGTH
 DEFAULT_MAX_LENGTH = 255
 
 
