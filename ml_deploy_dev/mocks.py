@@ -2,7 +2,8 @@
 
 They answer the calls the program makes (caller identity, region, zones, IAM policy documents
 rendered to real JSON) with deterministic names and ARNs, and record every registration with its
-inputs, provider, `ignore_changes` and explicit `depends_on`.
+inputs, provider, `ignore_changes` and explicit `depends_on`. Physical names are given as
+pulumi-aws gives them (`ml_deploy_dev.autonaming`), so a name AWS would refuse is seen here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
+
+from ml_deploy_dev.autonaming import generated_name, physical_name
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -30,8 +33,8 @@ HOSTED_ZONES: dict[str, tuple[str, bool]] = {
 # The registry after the pipeline's first Build: each repository holds the image it pushed
 # (`<commit12>-<model version>`), under the names the program gives its repositories.
 FIRST_BUILD_IMAGES: dict[str, list[str]] = {
-    "images-service": ["1a2b3c4d5e6f-20261101T000000Z-0a1b2c3d"],
-    "images-jobs": ["1a2b3c4d5e6f-20261101T000000Z-0a1b2c3d"],
+    generated_name(repository): ["1a2b3c4d5e6f-20261101T000000Z-0a1b2c3d"]
+    for repository in ("images-service", "images-jobs")
 }
 
 
@@ -49,6 +52,8 @@ class Resource:
     depends_on: list[str] = field(default_factory=list)
     # Input name -> URNs of the resources its value came from (the SDK's `propertyDependencies`).
     input_sources: dict[str, list[str]] = field(default_factory=dict)
+    # The input pulumi-aws filled with a generated name (absent from the program's inputs), if any.
+    autonamed: str | None = None
 
 
 def _arn(service: str, resource: str, *, region: str = REGION) -> str:
@@ -71,8 +76,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         resource_id = f"{args.name}-id"
-        state = dict(args.inputs)
-        state.update(_computed_state(args.typ, args.name, args.inputs))
+        generated = physical_name(args.typ, args.name, args.inputs)
+        inputs = {**args.inputs, **generated}
+        state = dict(inputs)
+        state.update(_computed_state(args.typ, args.name, inputs))
         state.setdefault("arn", _arn(args.typ.split(":")[1].split("/")[0], f"{args.name}"))
         # A provider reference is "<provider urn>::<provider id>"; keep the provider's name.
         provider = args.provider.split("::")[3] if args.provider else None
@@ -83,13 +90,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
             Resource(
                 args.typ,
                 args.name,
-                dict(args.inputs),
+                inputs,
                 state,
                 resource_id,
                 provider,
                 ignored,
                 depends_on,
                 sources,
+                autonamed=next(iter(generated), None),
             )
         )
         return state.get("id", resource_id), state
@@ -212,11 +220,12 @@ def _certificate(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    bucket = f"{name}-0a1b2c3"
+    bucket = inputs.get("bucket", name)
     return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
 
 
 def _repository(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    name = inputs.get("name", name)
     return {
         "name": name,
         "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}",
@@ -225,6 +234,7 @@ def _repository(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load_balancer(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    name = inputs.get("name", name)
     return {
         "dnsName": f"{name}-1234567890.{REGION}.elb.amazonaws.com",
         "zoneId": ALB_HOSTED_ZONE_ID,
@@ -234,6 +244,7 @@ def _load_balancer(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _target_group(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    name = inputs.get("name", name)
     return {
         "arnSuffix": f"targetgroup/{name}/73e2d6bc24d8a067",
         "arn": _arn("elasticloadbalancing", f"targetgroup/{name}/73e2d6bc24d8a067"),
@@ -250,6 +261,7 @@ def _listener_rule(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _job_definition(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    name = inputs.get("name", name)
     prefix = _arn("batch", f"job-definition/{name}")
     return {"name": name, "arn": f"{prefix}:1", "arnPrefix": prefix, "revision": 1}
 
@@ -258,8 +270,10 @@ _COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:ecr/repository:Repository": _repository,
     "aws:kms/key:Key": lambda name, _: {"keyId": f"{name}-key-id", "arn": _arn("kms", f"key/{name}-key-id")},
-    "aws:sns/topic:Topic": lambda name, _: {"name": name, "arn": _arn("sns", name)},
-    "aws:iam/role:Role": lambda name, _: {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"},
+    "aws:sns/topic:Topic": lambda name, inputs: {"arn": _arn("sns", inputs.get("name", name))},
+    "aws:iam/role:Role": lambda name, inputs: {
+        "arn": f"arn:aws:iam::{ACCOUNT}:role/{inputs.get('name', name)}"
+    },
     "aws:ec2/vpc:Vpc": lambda _, inputs: {"cidrBlock": inputs.get("cidrBlock", "10.0.0.0/16")},
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:lb/targetGroup:TargetGroup": _target_group,

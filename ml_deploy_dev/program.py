@@ -71,6 +71,12 @@ class Program:
         assert len(found) == 1, f"expected one {type_token} {name or ''}, found {[r.name for r in found]}"
         return found[0]
 
+    def called(self, type_token: str, physical_name: str) -> Resource:
+        """The one `type_token` resource AWS knows as `physical_name` (given or generated)."""
+        found = [r for r in self.of_type(type_token) if r.inputs.get(r.autonamed or "name") == physical_name]
+        assert len(found) == 1, f"expected one {type_token} called {physical_name}, found {len(found)}"
+        return found[0]
+
     def named(self, name: str) -> Resource:
         found = [r for r in self.resources if r.name == name]
         assert len(found) == 1, f"expected one resource named {name}, found {len(found)}"

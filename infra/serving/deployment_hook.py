@@ -183,7 +183,7 @@ def _security_group(name: str, *, inputs: HookInputs, child: pulumi.ResourceOpti
     # The load balancer's public addresses are not fixed, so the port is opened to any address;
     # the load balancer's side admits only the NAT gateways (`ingress._test_port_rules`).
     for rule_name, port, description in (
-        ("test-port", TEST_PORT, "Golden records to the load balancer's test listener"),
+        ("test-port", TEST_PORT, "Golden records to the test listener of the load balancer"),
         ("https", HTTPS_PORT, "S3: the bundle and the verdict"),
     ):
         aws.vpc.SecurityGroupEgressRule(

@@ -10,11 +10,14 @@ forwarding to both groups; ECS moves the weights between them as a deployment pr
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from infra.config import PROJECT_NAMESPACE
 from infra.config_sections import ServingConfig
 from infra.network import Network
 
@@ -42,6 +45,11 @@ RULE_PRIORITY = 1
 HEALTH_CHECK_INTERVAL_SECONDS = 15
 HEALTHY_THRESHOLD = 2
 UNHEALTHY_THRESHOLD = 3
+# Target group names: at most 32 letters, digits and hyphens, not starting or ending with a hyphen
+# (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateTargetGroup.html);
+# pulumi-aws's generated `<logical name>-<7 characters>` does not fit "serving-stage-tg-alternate".
+TARGET_GROUP_NAME_MAX = 32
+STACK_HASH_LENGTH = 6
 # Rule actions ECS rewrites during every deployment (weights of the two target groups):
 # `pulumi up` must leave them where the last deployment put them.
 ECS_OWNED_RULE_INPUTS = ["actions"]
@@ -116,8 +124,14 @@ def create_ingress(
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )
     target_group, alternate = (
-        _target_group(resource_name, vpc_id=network.vpc_id, container_port=container_port, child=child)
-        for resource_name in (f"{name}-tg", f"{name}-tg-alternate")
+        _target_group(
+            resource_name,
+            physical_name=target_group_name(stack=pulumi.get_stack(), environment=environment, slot=slot),
+            vpc_id=network.vpc_id,
+            container_port=container_port,
+            child=child,
+        )
+        for resource_name, slot in ((f"{name}-tg", "a"), (f"{name}-tg-alternate", "b"))
     )
     listeners = _listeners(
         name,
@@ -212,11 +226,32 @@ def _test_port_rules(
         )
 
 
+def target_group_name(*, stack: str, environment: str, slot: str) -> str:
+    """`ml-deploy-<stack>-<environment>-<slot>`, unique per stack and at most 32 characters.
+
+    A stack name too long to fit is cut and followed by a hash of the whole name, so two long
+    stack names sharing a beginning still get different groups.
+    """
+    tail = f"-{environment}-{slot}"
+    head = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9-]", "-", f"{PROJECT_NAMESPACE}-{stack}")).strip("-")
+    if len(head) + len(tail) > TARGET_GROUP_NAME_MAX:
+        digest = hashlib.sha256(stack.encode()).hexdigest()[:STACK_HASH_LENGTH]
+        keep = TARGET_GROUP_NAME_MAX - len(tail) - len(digest) - 1
+        head = f"{head[:keep].rstrip('-')}-{digest}"
+    return f"{head}{tail}"
+
+
 def _target_group(
-    resource_name: str, *, vpc_id: pulumi.Input[str], container_port: int, child: pulumi.ResourceOptions
+    resource_name: str,
+    *,
+    physical_name: str,
+    vpc_id: pulumi.Input[str],
+    container_port: int,
+    child: pulumi.ResourceOptions,
 ) -> aws.lb.TargetGroup:
     return aws.lb.TargetGroup(
         resource_name,
+        name=physical_name,
         target_type="ip",
         port=container_port,
         protocol="HTTP",

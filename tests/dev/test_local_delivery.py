@@ -13,6 +13,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from ml_deploy.schema import FeatureSpec, encode_frame
 from ml_deploy_dev import sample_data
+from ml_deploy_dev.autonaming import generated_name
 from ml_deploy_dev.bad_bundles import swapped_model_bundle, unloadable_bundle
 from ml_deploy_dev.demo_delivery import DemoDelivery
 
@@ -72,7 +73,8 @@ def test_queued_uploads_approvals_rollback_never_ready_and_rejection(
     # An operator puts prod back on the image it ran before.
     rolled_back = delivery.cli("rollback", "prod")
     assert rolled_back.returncode == 0, rolled_back.stderr
-    assert "serving-prod-service:2" in rolled_back.stdout and "serving-prod-service:1" in rolled_back.stdout
+    service = generated_name("serving-prod-service")
+    assert f"{service}:2" in rolled_back.stdout and f"{service}:1" in rolled_back.stdout
     assert delivery.serving("prod") == A, "rollback prod did not bring back the previous model"
 
     # A bundle that verifies but cannot load: its stage task never becomes ready and is rolled back.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ml_deploy_dev.autonaming import generated_name
 from ml_deploy_dev.program import Program
 
 REPOSITORY = "aws:ecr/repository:Repository"
@@ -14,7 +15,7 @@ def test_service_and_jobs_repositories_exist(dev_program: Program) -> None:
         "images-jobs",
         "images-service",
     ]
-    assert dev_program.outputs["serviceRepositoryUrl"].endswith("/images-service")
+    assert dev_program.outputs["serviceRepositoryUrl"].endswith(f"/{generated_name('images-service')}")
 
 
 def test_repositories_are_immutable_scanned_and_encrypted(dev_program: Program) -> None:
@@ -37,7 +38,10 @@ def test_lifecycle_policy_can_never_expire_a_tagged_image(dev_program: Program) 
     """Every image the pipeline pushes is tagged, and one of them is what prod, stage, the jobs or
     a rollback runs; ECR cannot know which, so no rule may select a tagged image at all."""
     policies = dev_program.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")
-    assert {p.inputs["repository"] for p in policies} == {"images-service", "images-jobs"}
+    assert {p.inputs["repository"] for p in policies} == {
+        generated_name("images-service"),
+        generated_name("images-jobs"),
+    }
     for lifecycle in policies:
         rules = json.loads(lifecycle.inputs["policy"])["rules"]
         for rule in rules:

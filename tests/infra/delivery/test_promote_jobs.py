@@ -284,6 +284,11 @@ def batch(dev_program: Program) -> Iterator[Any]:
         yield client
 
 
+def definition_name(program: Program, kind: str) -> str:
+    """The job definition's physical name (pulumi-aws generates it from the logical name)."""
+    return str(program.one("aws:batch/jobDefinition:JobDefinition", f"jobs-{kind}").state["name"])
+
+
 def without_image(definition: dict[str, Any]) -> dict[str, Any]:
     copied = {k: v for k, v in copy.deepcopy(definition).items() if k not in READ_ONLY_FIELDS}
     copied["containerProperties"].pop("image")
@@ -291,8 +296,10 @@ def without_image(definition: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_promotion_registers_a_revision_that_differs_only_in_the_image(batch: Any, kind: str) -> None:
-    name = f"jobs-{kind}"
+def test_promotion_registers_a_revision_that_differs_only_in_the_image(
+    batch: Any, dev_program: Program, kind: str
+) -> None:
+    name = definition_name(dev_program, kind)
     described = described_as_aws_returns(batch, name)
     (bootstrap,) = described["jobDefinitions"]
 
@@ -309,13 +316,14 @@ def test_promotion_registers_a_revision_that_differs_only_in_the_image(batch: An
     assert latest["tags"] == STACK_TAGS, f"{name}: the stack's tags were lost"
 
 
-def test_a_second_promotion_builds_on_the_latest_revision(batch: Any) -> None:
-    first = next_revision(described_as_aws_returns(batch, "jobs-monitor"), NEW_IMAGE)
+def test_a_second_promotion_builds_on_the_latest_revision(batch: Any, dev_program: Program) -> None:
+    monitor = definition_name(dev_program, "monitor")
+    first = next_revision(described_as_aws_returns(batch, monitor), NEW_IMAGE)
     first["containerProperties"]["environment"].append({"name": "MARKER", "value": "revision-2"})
     batch.register_job_definition(**first)
     newer = NEW_IMAGE.replace("0123456789ab", "fedcba987654")
 
-    described = described_as_aws_returns(batch, "jobs-monitor")
+    described = described_as_aws_returns(batch, monitor)
     assert len(described["jobDefinitions"]) == 2, "moto should list both ACTIVE revisions"
     second = next_revision(described, newer)
 
@@ -325,9 +333,12 @@ def test_a_second_promotion_builds_on_the_latest_revision(batch: Any) -> None:
     assert batch.register_job_definition(**second)["revision"] == 3
 
 
-def test_the_module_prints_the_register_request(batch: Any, tmp_path: Path, capsys: Any) -> None:
+def test_the_module_prints_the_register_request(
+    batch: Any, dev_program: Program, tmp_path: Path, capsys: Any
+) -> None:
     described_file = tmp_path / "described.json"
-    described_file.write_text(json.dumps(described_as_aws_returns(batch, "jobs-retrain")))
+    retrain = definition_name(dev_program, "retrain")
+    described_file.write_text(json.dumps(described_as_aws_returns(batch, retrain)))
     assert main([str(described_file), NEW_IMAGE]) == 0
     request = json.loads(capsys.readouterr().out)
     assert request["containerProperties"]["image"] == NEW_IMAGE
@@ -432,9 +443,11 @@ def test_the_buildspec_commands_promote_both_definitions(
         check=False,
     )
     assert done.returncode == 0, f"the promote commands failed:\n{done.stdout}\n{done.stderr}"
+    built = f"{env['JOBS_REPOSITORY_URI']}:{env['IMAGE_TAG']}"
     for kind in KINDS:
-        revisions = client.describe_job_definitions(jobDefinitionName=f"jobs-{kind}", status="ACTIVE")
+        name = definition_name(program, kind)
+        revisions = client.describe_job_definitions(jobDefinitionName=name, status="ACTIVE")
         latest = max(revisions["jobDefinitions"], key=lambda d: d["revision"])
-        assert (latest["revision"], latest["containerProperties"]["image"]) == (2, NEW_IMAGE), (
-            f"jobs-{kind} was not promoted to {NEW_IMAGE}: {done.stdout}{done.stderr}"
+        assert (latest["revision"], latest["containerProperties"]["image"]) == (2, built), (
+            f"{name} was not promoted to {built}: {done.stdout}{done.stderr}"
         )

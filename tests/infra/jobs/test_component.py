@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from infra.config import ConfigError, parse_config
+from ml_deploy_dev.autonaming import generated_name
 from ml_deploy_dev.program import (
     ACCOUNT,
     FIRST_BUILD_IMAGES,
@@ -27,8 +28,12 @@ JOB_DEFINITION = "aws:batch/jobDefinition:JobDefinition"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ROLE = "aws:iam/role:Role"
-QUEUE_ARN = f"arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/jobs-queue"
-RETRAIN_DEFINITION_ARNS = [f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/jobs-retrain:*"]
+QUEUE = generated_name("jobs-queue")
+QUEUE_ARN = f"arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/{QUEUE}"
+ALERTS_TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:{generated_name('alerts-topic')}"
+RETRAIN_DEFINITION_ARNS = [
+    f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{generated_name('jobs-retrain')}:*"
+]
 # Actions AWS authorises on no resource but "*" (each statement scopes them otherwise).
 STAR_ONLY_ACTIONS = {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"}
 
@@ -86,13 +91,17 @@ def test_each_schedule_submits_its_own_job_to_the_queue(dev_program: Program, ki
     request = json.loads(target["input"])
 
     assert target["arn"] == "arn:aws:scheduler:::aws-sdk:batch:submitJob", "not Batch SubmitJob"
-    assert request["JobDefinition"] == f"jobs-{kind}", (
+    assert request["JobDefinition"] == generated_name(f"jobs-{kind}"), (
         f"the {kind} schedule submits {request['JobDefinition']}, not the {kind} job definition "
         "(by name, so the latest revision the pipeline registered runs)"
     )
     assert request["JobQueue"] == QUEUE_ARN, f"the {kind} schedule submits to another queue"
-    assert target["roleArn"].endswith(":role/jobs-scheduler"), "schedule runs as another role"
-    assert target["deadLetterConfig"]["arn"].endswith(":jobs-schedule-dlq"), "no dead-letter queue"
+    assert target["roleArn"].endswith(f":role/{generated_name('jobs-scheduler')}"), (
+        "schedule runs as another role"
+    )
+    assert target["deadLetterConfig"]["arn"].endswith(f":{generated_name('jobs-schedule-dlq')}"), (
+        "no dead-letter queue"
+    )
     schedule = schedule_for(dev_program, kind).inputs
     assert schedule["scheduleExpression"] == config[f"ml-deploy:{kind}Schedule"]
     assert schedule["scheduleExpressionTimezone"] == config["ml-deploy:scheduleTimezone"]
@@ -122,7 +131,10 @@ def test_publishing_the_images_enables_both_schedules() -> None:
 def test_an_untagged_or_service_only_image_keeps_the_schedules_off() -> None:
     """ListImages lists untagged images too (an interrupted push): no tag, nothing a job can pull."""
     untagged = run_program(
-        images={"images-jobs": [""], "images-service": FIRST_BUILD_IMAGES["images-service"]}
+        images={
+            generated_name("images-jobs"): [""],
+            generated_name("images-service"): FIRST_BUILD_IMAGES[generated_name("images-service")],
+        }
     )
     states = {kind: schedule_for(untagged, kind).inputs.get("state") for kind in ("retrain", "monitor")}
     assert states == {"retrain": "DISABLED", "monitor": "DISABLED"}, states
@@ -143,7 +155,7 @@ def test_scheduler_role_submits_only_the_two_jobs_to_this_queue(dev_program: Pro
     assert sorted(submit["Resource"]) == sorted(
         [
             *RETRAIN_DEFINITION_ARNS,
-            f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/jobs-monitor:*",
+            f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{generated_name('jobs-monitor')}:*",
             QUEUE_ARN,
         ]
     ), f"the scheduler may submit more than the two jobs: {submit['Resource']}"
@@ -222,16 +234,18 @@ def test_jobs_run_the_jobs_image_privately_on_fargate(dev_program: Program, kind
     properties = container(dev_program, kind)
     assert definition["platformCapabilities"] == ["FARGATE"]
     assert properties["command"] == ["python", "-m", f"retrain_job.{kind}"]
-    assert properties["image"].endswith("/images-jobs:bootstrap"), (
+    assert properties["image"].endswith(f"/{generated_name('images-jobs')}:bootstrap"), (
         f"{kind} does not run the jobs image at the configured tag: {properties['image']}"
     )
     assert properties["networkConfiguration"] == {"assignPublicIp": "DISABLED"}
     assert "platformVersion" in properties["fargatePlatformConfiguration"]
-    assert properties["jobRoleArn"].endswith(f":role/jobs-{kind}"), "job runs with another role"
-    assert properties["executionRoleArn"].endswith(":role/jobs-execution")
+    assert properties["jobRoleArn"].endswith(f":role/{generated_name(f'jobs-{kind}')}"), (
+        "job runs with another role"
+    )
+    assert properties["executionRoleArn"].endswith(f":role/{generated_name('jobs-execution')}")
     log_options = properties["logConfiguration"]["options"]
     assert properties["logConfiguration"]["logDriver"] == "awslogs"
-    log_group = dev_program.one("aws:cloudwatch/logGroup:LogGroup", log_options["awslogs-group"])
+    log_group = dev_program.called("aws:cloudwatch/logGroup:LogGroup", log_options["awslogs-group"])
     assert log_group.inputs.get("kmsKeyId"), "job logs are not encrypted with the stack key"
     assert log_group.inputs["retentionInDays"] == 14, "job log retention is not the configured one"
 
@@ -254,7 +268,7 @@ def test_retrain_job_is_told_where_everything_is(dev_program: Program) -> None:
         "MODEL_ARCHIVE_PREFIX": "bundles/archive/",
         "DECISIONS_PREFIX": "retrain/decisions/",
         "TRAINING_DATA_URI": "s3://ml-training-data-0a1b2c3/training/",
-        "ALERTS_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:alerts-topic",
+        "ALERTS_TOPIC_ARN": ALERTS_TOPIC_ARN,
         "METRICS_NAMESPACE": "MlDeploy",
         "GATE_TOLERANCE": "0.01",
         "GATE_FLOOR": "0.7",
@@ -277,12 +291,12 @@ def test_monitor_job_is_told_where_everything_is(dev_program: Program) -> None:
         "CATEGORY_THRESHOLD": "0.1",
         "MISSING_THRESHOLD": "0.1",
         "UNSEEN_THRESHOLD": "0.01",
-        "ALERTS_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:alerts-topic",
+        "ALERTS_TOPIC_ARN": ALERTS_TOPIC_ARN,
         "METRICS_NAMESPACE": "MlDeploy",
         "RETRAIN_ON_DRIFT": "true",
         "RETRAIN_COOLDOWN_HOURS": "24",
-        "RETRAIN_JOB_QUEUE": "jobs-queue",
-        "RETRAIN_JOB_DEFINITION": "jobs-retrain",
+        "RETRAIN_JOB_QUEUE": QUEUE,
+        "RETRAIN_JOB_DEFINITION": generated_name("jobs-retrain"),
         "COOLDOWN_KEY": "monitor/cooldown.json",
     }
 
@@ -390,14 +404,17 @@ def test_jobs_put_metrics_only_in_our_namespace_and_alert_only_our_topic(
     (metrics,) = granting(dev_program, role, "cloudwatch:PutMetricData")
     assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "MlDeploy"}}
     (publish,) = granting(dev_program, role, "sns:Publish")
-    assert publish["Resource"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:alerts-topic"
+    assert publish["Resource"] == ALERTS_TOPIC_ARN
 
 
 def test_execution_role_pulls_only_the_jobs_image(dev_program: Program) -> None:
     (pull,) = granting(dev_program, "jobs-execution", "ecr:BatchGetImage")
-    assert pull["Resource"] == f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/images-jobs"
+    assert pull["Resource"] == f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{generated_name('images-jobs')}"
     (logs,) = granting(dev_program, "jobs-execution", "logs:PutLogEvents")
-    assert logs["Resource"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:jobs-logs:log-stream:*"
+    assert (
+        logs["Resource"]
+        == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{generated_name('jobs-logs')}:log-stream:*"
+    )
 
 
 JOB_ROLES = ["jobs-retrain", "jobs-monitor", "jobs-execution", "jobs-scheduler"]
@@ -440,8 +457,8 @@ def test_failed_jobs_of_this_queue_reach_the_alerts_topic(dev_program: Program) 
         "detail": {"status": ["FAILED"], "jobQueue": [QUEUE_ARN]},
     }, f"the failure rule matches the wrong events: {pattern}"
     target = dev_program.one("aws:cloudwatch/eventTarget:EventTarget", "jobs-failed-to-alerts").inputs
-    assert target["rule"] == "jobs-failed"
-    assert target["arn"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:alerts-topic", "not sent to alerts"
+    assert target["rule"] == generated_name("jobs-failed")
+    assert target["arn"] == ALERTS_TOPIC_ARN, "not sent to alerts"
     transformer = target["inputTransformer"]
     placeholders = set(re.findall(r"<(\w+)>", transformer["inputTemplate"]))
     assert placeholders <= set(transformer["inputPaths"]), "template uses an undefined placeholder"
@@ -450,19 +467,19 @@ def test_failed_jobs_of_this_queue_reach_the_alerts_topic(dev_program: Program) 
 
 def test_undeliverable_schedules_alert(dev_program: Program) -> None:
     alarm = dev_program.one("aws:cloudwatch/metricAlarm:MetricAlarm", "jobs-schedule-dlq-not-empty")
-    assert alarm.inputs["dimensions"] == {"QueueName": "jobs-schedule-dlq"}
-    assert alarm.inputs["alarmActions"] == [f"arn:aws:sns:{REGION}:{ACCOUNT}:alerts-topic"]
+    assert alarm.inputs["dimensions"] == {"QueueName": generated_name("jobs-schedule-dlq")}
+    assert alarm.inputs["alarmActions"] == [ALERTS_TOPIC_ARN]
 
 
 def test_outputs_say_how_to_run_a_job_by_hand(dev_program: Program) -> None:
     outputs = dev_program.outputs
-    assert outputs["jobQueueName"] == "jobs-queue"
-    assert outputs["retrainJobDefinitionName"] == "jobs-retrain"
-    assert outputs["monitorJobDefinitionName"] == "jobs-monitor"
+    assert outputs["jobQueueName"] == QUEUE
+    assert outputs["retrainJobDefinitionName"] == generated_name("jobs-retrain")
+    assert outputs["monitorJobDefinitionName"] == generated_name("jobs-monitor")
     for kind in ("retrain", "monitor"):
         assert outputs[f"{kind}SubmitCommand"] == (
-            f"aws batch submit-job --job-name {kind}-manual --job-queue jobs-queue "
-            f"--job-definition jobs-{kind} --region {REGION}"
+            f"aws batch submit-job --job-name {kind}-manual --job-queue {QUEUE} "
+            f"--job-definition {generated_name(f'jobs-{kind}')} --region {REGION}"
         )
 
 
@@ -476,9 +493,9 @@ def test_the_pipeline_is_told_which_roles_revisions_pass() -> None:
 
     run_under_mocks(build)
     assert sorted(a.rsplit("/", 1)[1] for a in seen) == [
-        "jobs-execution",
-        "jobs-monitor",
-        "jobs-retrain",
+        generated_name("jobs-execution"),
+        generated_name("jobs-monitor"),
+        generated_name("jobs-retrain"),
     ], f"passed_roles does not list exactly the job definitions' roles: {seen}"
 
 

@@ -17,6 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from ml_deploy_dev.autonaming import generated_name
 from ml_deploy_dev.program import REGION, Program
 
 JOB_DEFINITION = "aws:batch/jobDefinition:JobDefinition"
@@ -28,7 +29,7 @@ def registration(program: Program, kind: str) -> dict[str, Any]:
     inputs = program.one(JOB_DEFINITION, f"jobs-{kind}").inputs
     strategy = inputs["retryStrategy"]
     return {
-        "jobDefinitionName": inputs.get("name", f"jobs-{kind}"),
+        "jobDefinitionName": inputs["name"],
         "type": inputs["type"],
         "platformCapabilities": inputs["platformCapabilities"],
         "containerProperties": json.loads(inputs["containerProperties"]),
@@ -56,7 +57,7 @@ def batch(dev_program: Program) -> Iterator[Any]:
         client = boto3.client("batch", region_name=REGION)
         compute = dev_program.one("aws:batch/computeEnvironment:ComputeEnvironment")
         environment_arn = client.create_compute_environment(
-            computeEnvironmentName=compute.name,
+            computeEnvironmentName=compute.inputs["name"],
             type="MANAGED",
             state="ENABLED",
             serviceRole=service_role,
@@ -69,7 +70,7 @@ def batch(dev_program: Program) -> Iterator[Any]:
         )["computeEnvironmentArn"]
         queue = dev_program.one("aws:batch/jobQueue:JobQueue")
         client.create_job_queue(
-            jobQueueName=queue.name,
+            jobQueueName=queue.inputs["name"],
             state="ENABLED",
             priority=1,
             computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment_arn}],
@@ -97,7 +98,7 @@ def test_the_scheduled_submission_is_accepted(batch: Any, dev_program: Program, 
         jobQueue=request["JobQueue"],
         jobDefinition=request["JobDefinition"],
     )
-    assert job["jobDefinition"].endswith(f":job-definition/jobs-{kind}:1"), (
+    assert job["jobDefinition"].endswith(f":job-definition/{generated_name(f'jobs-{kind}')}:1"), (
         f"the {kind} schedule's request ran {job['jobDefinition']}"
     )
     assert job["jobQueue"] == request["JobQueue"]
@@ -113,7 +114,8 @@ def test_the_monitor_can_submit_the_retrain_job_it_is_told_about(batch: Any, dev
         jobQueue=env["RETRAIN_JOB_QUEUE"],
         jobDefinition=env["RETRAIN_JOB_DEFINITION"],
     )
-    assert ":job-definition/jobs-retrain:" in job["jobDefinition"], "monitor would submit another job"
+    retrain = generated_name("jobs-retrain")
+    assert f":job-definition/{retrain}:" in job["jobDefinition"], "monitor would submit another job"
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -131,9 +133,10 @@ def test_the_exported_submit_command_is_accepted(batch: Any, dev_program: Progra
     assert job["jobName"] == f"{kind}-manual"
 
 
-def test_registered_definitions_keep_retry_and_timeout(batch: Any) -> None:
+def test_registered_definitions_keep_retry_and_timeout(batch: Any, dev_program: Program) -> None:
     for kind in KINDS:
-        (definition,) = batch.describe_job_definitions(jobDefinitionName=f"jobs-{kind}")["jobDefinitions"]
+        name = registration(dev_program, kind)["jobDefinitionName"]
+        (definition,) = batch.describe_job_definitions(jobDefinitionName=name)["jobDefinitions"]
         last = definition["retryStrategy"]["evaluateOnExit"][-1]
         # Batch reads actions case-insensitively (and moto stores them lower-cased).
         assert (last["onExitCode"], last["action"].upper()) == ("*", "EXIT"), (

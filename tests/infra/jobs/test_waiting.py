@@ -6,7 +6,7 @@ import json
 import re
 from fnmatch import fnmatchcase
 
-from ml_deploy_dev.program import ACCOUNT, REGION, Program
+from ml_deploy_dev.program import Program
 
 QUEUE_ARN_PATTERN = re.compile(r"^arn:aws:batch:[a-z0-9-]+:[0-9]{12}:job-queue/")
 # https://docs.aws.amazon.com/batch/latest/userguide/job_stuck_in_runnable_time_limit_actions.html:
@@ -58,7 +58,8 @@ def test_a_job_cancelled_for_waiting_reaches_the_alerts_topic_with_what_to_raise
     target = dev_program.one(
         "aws:cloudwatch/eventTarget:EventTarget", "jobs-cancelled-waiting-to-alerts"
     ).inputs
-    assert target["arn"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:alerts-topic", "not sent to alerts"
+    topic = dev_program.one("aws:sns/topic:Topic", "alerts-topic").state["arn"]
+    assert target["arn"] == topic, "not sent to alerts"
     template = json.loads(target["inputTransformer"]["inputTemplate"])
     assert (
         {"job", "reason"}

@@ -215,15 +215,9 @@ def test_rollback_alarms_watch_the_5xx_rate_p99_and_unhealthy_targets_of_each_ta
             if metric and metric.get("dimensions"):
                 group = metric["dimensions"]["TargetGroup"].split("/")[1]
                 watched.setdefault(group, set()).add(metric.get("metricName") or metric["metric_name"])
-    assert watched == {
-        f"serving-{env}-tg": {"HTTPCode_Target_5XX_Count", "RequestCount", "TargetResponseTime", UNHEALTHY},
-        f"serving-{env}-tg-alternate": {
-            "HTTPCode_Target_5XX_Count",
-            "RequestCount",
-            "TargetResponseTime",
-            UNHEALTHY,
-        },
-    }, f"{env} rollback alarms watch {watched}"
+    both = {"HTTPCode_Target_5XX_Count", "RequestCount", "TargetResponseTime", UNHEALTHY}
+    groups = (_of(dev_program, TARGET_GROUP, env, n).inputs["name"] for n in ("tg", "tg-alternate"))
+    assert watched == dict.fromkeys(groups, both), f"{env} rollback alarms watch {watched}"
     assert _service(dev_program, env)["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
 
 

@@ -10,6 +10,7 @@ import pytest
 from infra.config import ConfigError
 from infra.serving.task_definition import CONTAINER_NAME
 from ml_deploy.settings import ServiceSettings
+from ml_deploy_dev.autonaming import generated_name
 from ml_deploy_dev.program import ACCOUNT, FIRST_BUILD_IMAGES, REGION, Program, Resource, run_program
 from tests.infra import iam_lint
 
@@ -146,7 +147,8 @@ def test_autoscaling_tracks_requests_per_task_and_cpu_within_configured_bounds(
 ) -> None:
     dev_program = published_program
     scaling = dev_program.one("aws:appautoscaling/target:Target", f"serving-{env}-scaling").inputs
-    assert scaling["resourceId"] == f"service/serving-cluster/serving-{env}-service"
+    cluster, service = generated_name("serving-cluster"), generated_name(f"serving-{env}-service")
+    assert scaling["resourceId"] == f"service/{cluster}/{service}"
     # Pulumi.dev.yaml: stage 1..2, prod 2..4 tasks; default targets 500 requests/task, 60% CPU.
     bounds = {"stage": (1, 2), "prod": (2, 4)}[env]
     assert (scaling["minCapacity"], scaling["maxCapacity"]) == bounds, f"{env} scales {scaling}"
@@ -178,7 +180,8 @@ def test_autoscaling_tracks_requests_per_task_and_cpu_within_configured_bounds(
     for name in ("requests", "requests-alternate"):
         label = tracking[name]["predefinedMetricSpecification"]["resourceLabel"]
         alb, target_group = label.split("/targetgroup/")
-        assert alb.startswith(f"app/serving-{env}-alb/"), f"{env} request tracking counts {label}"
+        load_balancer = _of(dev_program, "aws:lb/loadBalancer:LoadBalancer", env, "alb").state["arnSuffix"]
+        assert alb == load_balancer, f"{env} request tracking counts {label}"
         labels.add(f"targetgroup/{target_group}")
     assert labels == groups, f"{env} request tracking must follow both target groups: {labels} vs {groups}"
 
@@ -292,7 +295,11 @@ def test_alarms_watch_error_rate_latency_and_task_health(dev_program: Program, e
     assert (_queried_metrics(unhealthy), unhealthy["threshold"]) == ({"UnHealthyHostCount"}, 0)
     # Either target group may hold the running revision: both are counted.
     groups = {q["metric"]["dimensions"]["TargetGroup"] for q in unhealthy["metricQueries"] if "metric" in q}
-    assert {g.split("/")[1] for g in groups} == {f"serving-{env}-tg", f"serving-{env}-tg-alternate"}, groups
+    names = {
+        _of(dev_program, "aws:lb/targetGroup:TargetGroup", env, n).inputs["name"]
+        for n in ("tg", "tg-alternate")
+    }
+    assert {g.split("/")[1] for g in groups} == names, groups
     tasks = _of(dev_program, ALARM, env, "tasks-below-desired").inputs
     assert _queried_metrics(tasks) == {"RunningTaskCount", "DesiredTaskCount"}
     dimensions = tasks["metricQueries"][0]["metric"]["dimensions"]
@@ -342,7 +349,7 @@ def test_each_serving_role_is_assumable_only_by_the_service_that_acts_with_it(de
 
 
 def test_execution_role_pulls_only_the_service_image(dev_program: Program) -> None:
-    repo_arn = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/images-service"
+    repo_arn = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{generated_name('images-service')}"
     for env in ENVIRONMENTS:
         (document,) = [d for r, d in _serving_policies(dev_program) if r.name == f"serving-{env}-execution"]
         pulls = [s for s in _statements(document) if "ecr:BatchGetImage" in _as_list(s["Action"])]
@@ -403,7 +410,7 @@ def test_service_logs_are_encrypted_and_expire(dev_program: Program, env: str) -
     assert log_group["retentionInDays"] == 14, f"{env} logs kept {log_group.get('retentionInDays')} days"
     logging = _container(dev_program, env)["logConfiguration"]
     assert logging["logDriver"] == "awslogs"
-    assert logging["options"]["awslogs-group"] == f"serving-{env}-logs"
+    assert logging["options"]["awslogs-group"] == generated_name(f"serving-{env}-logs")
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -506,7 +513,8 @@ def test_only_a_tagged_service_image_starts_tasks() -> None:
     a new repository (terraform-provider-aws internal/service/ecr/images_data_source.go); an
     untagged image is an interrupted push that no task can pull by tag, and the jobs image alone
     says nothing about the service's."""
-    for images in ({"images-service": [""]}, {"images-jobs": FIRST_BUILD_IMAGES["images-jobs"]}):
+    jobs = generated_name("images-jobs")
+    for images in ({generated_name("images-service"): [""]}, {jobs: FIRST_BUILD_IMAGES[jobs]}):
         program = run_program(images=images)
         for env in ENVIRONMENTS:
             assert _capacity(program, env) == (0, 0), f"{env} scales up with only {images} in ECR"

@@ -35,6 +35,7 @@ ALARM_DETECTION = (
 # ALB UnHealthyHostCount is per target group ("CloudWatch metrics for your Application Load
 # Balancer", TargetGroup and LoadBalancer dimensions):
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 UNHEALTHY_METRIC = {"namespace": "AWS/ApplicationELB", "metricName": "UnHealthyHostCount"}
 MAX_STARTUP_GRACE = 300  # infra/config_serving.py accepts 10..300
 
@@ -71,10 +72,13 @@ def test_a_never_healthy_revision_is_rolled_back_within_the_bound(program: Progr
     assert service["alarms"] == {**service["alarms"], "enable": True, "rollback": True}
     alarms = _never_healthy_alarms(program, env)
     # The new revision lands in either group: both are watched.
-    assert set(alarms) == {f"serving-{env}-tg", f"serving-{env}-tg-alternate"}, sorted(alarms)
+    groups = {
+        program.one(TARGET_GROUP, f"serving-{env}-{slot}").inputs["name"] for slot in ("tg", "tg-alternate")
+    }
+    assert set(alarms) == groups, sorted(alarms)
     grace = int(service["healthCheckGracePeriodSeconds"])
     for group_name, alarm in alarms.items():
-        check = program.one("aws:lb/targetGroup:TargetGroup", group_name).inputs["healthCheck"]
+        check = program.called(TARGET_GROUP, group_name).inputs["healthCheck"]
         period, periods, datapoints = _window(alarm.inputs)
         assert datapoints == periods, f"{alarm.name}: every minute must breach, not {datapoints} of {periods}"
         assert (alarm.inputs["statistic"], alarm.inputs["threshold"]) == ("Maximum", 0)
