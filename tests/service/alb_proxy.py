@@ -58,7 +58,8 @@ class AlbLikeProxy:
                 self._upload(client_reader, target_writer), self._answer(target_reader)
             )
             if not delivered or isinstance(answer, str):
-                self.answered_502.append("request not delivered whole" if delivered else str(answer))
+                why = answer if isinstance(answer, str) else "the target reset while the request was sent"
+                self.answered_502.append(why)
                 answer = BAD_GATEWAY
             client_writer.write(answer)
             await client_writer.drain()

@@ -61,7 +61,11 @@ def _send(port: int, head: bytes, *, body_bytes: int = 0, prefix: bytes = b"", c
 
 def _post_head(*, length: int | None) -> bytes:
     framing = b"transfer-encoding: chunked" if length is None else b"content-length: %d" % length
-    return b"POST /predict HTTP/1.1\r\nhost: service\r\ncontent-type: application/json\r\n" + framing + b"\r\n\r\n"
+    return (
+        b"POST /predict HTTP/1.1\r\nhost: service\r\ncontent-type: application/json\r\n"
+        + framing
+        + b"\r\n\r\n"
+    )
 
 
 def _rss_kib(pid: int) -> int:
@@ -87,7 +91,9 @@ def test_a_large_body_sent_at_full_speed_gets_413_through_the_load_balancer(
         _send(proxy.port, _post_head(length=None), body_bytes=size, chunked=True),
     ]
     grown = _rss_kib(process.pid) - before
-    assert statuses == [413, 413], f"declared and chunked {megabytes} MB bodies: {statuses}; {proxy.answered_502}"
+    assert statuses == [413, 413], (
+        f"declared and chunked {megabytes} MB bodies: {statuses}; {proxy.answered_502}"
+    )
     assert grown < 16 * 1024, f"the service's RSS grew by {grown} KiB while refusing {megabytes} MB bodies"
     assert 'status="5' not in _metrics(port), "a refusal must never count as a 5xx"
 
@@ -95,13 +101,17 @@ def test_a_large_body_sent_at_full_speed_gets_413_through_the_load_balancer(
 def test_a_one_mib_category_string_gets_413_through_the_load_balancer(proxy: AlbLikeProxy) -> None:
     prefix = b'{"record": {"contract": "'
     size = len(prefix) + MIB + len(b'"}}')
-    assert _send(proxy.port, _post_head(length=size), body_bytes=size, prefix=prefix) == 413, proxy.answered_502
+    assert _send(proxy.port, _post_head(length=size), body_bytes=size, prefix=prefix) == 413, (
+        proxy.answered_502
+    )
 
 
 def test_malformed_framing_gets_400_not_a_reset(proxy: AlbLikeProxy) -> None:
     bad_chunk = _post_head(length=None) + b"zz-not-a-chunk-size\r\n"
     assert _send(proxy.port, bad_chunk, body_bytes=10 * MIB) == 400, proxy.answered_502
-    bad_length = b"POST /predict HTTP/1.1\r\nhost: s\r\ncontent-type: application/json\r\ncontent-length: 1x\r\n\r\n"
+    bad_length = (
+        b"POST /predict HTTP/1.1\r\nhost: s\r\ncontent-type: application/json\r\ncontent-length: 1x\r\n\r\n"
+    )
     assert _send(proxy.port, bad_length, body_bytes=10 * MIB) == 400, proxy.answered_502
 
 
