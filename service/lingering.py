@@ -94,10 +94,9 @@ class LingeringHttpToolsProtocol(HttpToolsProtocol):
         else:
             self._arm_timer()
 
-    def eof_received(self) -> bool | None:
+    def eof_received(self) -> None:
         if self.lingering:
             self._close_now()  # the client sent everything and read the answer
-        return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lingering = False

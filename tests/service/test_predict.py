@@ -223,7 +223,7 @@ def test_a_record_with_many_unknown_keys_gets_a_422_naming_a_bounded_few(
 def test_an_explicit_null_is_refused_as_the_schema_says(
     client: Any, valid_record: dict[str, Any], null_key: str
 ) -> None:
-    """The document types `record` as an object and `records` as an array: null is neither (schemathesis ST201)."""
+    """`record` is typed an object and `records` an array: null is neither (schemathesis ST201)."""
     other = {"records": [valid_record]} if null_key == "record" else {"record": valid_record}
     body = _problem(client.post(PREDICT, json={**other, null_key: None}), 422)
     assert body["detail"][0]["field"] == null_key
