@@ -124,7 +124,12 @@ def serve_process(trained_bundle: Path, port: int, **env: str) -> subprocess.Pop
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    wait_until_answers(f"http://127.0.0.1:{port}/ready", server)
+    try:
+        wait_until_answers(f"http://127.0.0.1:{port}/ready", server)
+    except BaseException:
+        server.kill()  # a server that never got ready must not outlive the test
+        server.wait()
+        raise
     return server
 
 
