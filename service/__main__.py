@@ -68,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     uvicorn.run(
         "service.app:app_from_env",
         factory=True,
+        http="service.lingering:LingeringHttpToolsProtocol",  # refusals reach the client, not a reset
         host=settings.host,
         port=settings.port,
         workers=settings.web_concurrency,

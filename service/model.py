@@ -59,9 +59,10 @@ def request_model(record: type[BaseModel], *, max_batch_size: int) -> type[BaseM
             raise ValueError("give exactly one of 'record' (an object) or 'records' (a list of objects)")
         return value
 
+    # Absent is the default; an explicit null is refused like any other wrong type, as the document says.
     fields: dict[str, Any] = {
-        "record": (record | None, None),
-        "records": (list[record] | None, Field(None, min_length=1, max_length=max_batch_size)),  # type: ignore[valid-type]
+        "record": (record, None),
+        "records": (list[record], Field(None, min_length=1, max_length=max_batch_size)),  # type: ignore[valid-type]
     }
     validators: dict[str, Any] = {"exactly_one": model_validator(mode="after")(_exactly_one)}
     return create_model(

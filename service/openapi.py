@@ -39,9 +39,10 @@ PROBLEM: dict[str, Any] = {
 }
 _ERRORS = {
     "400": "Malformed JSON or an empty body.",
-    "413": "The body is over MAX_BODY_BYTES, or `records` over MAX_BATCH_SIZE.",
+    "413": "The body is over MAX_BODY_BYTES (`x-max-body-bytes`), refused before it is parsed.",
     "415": "Content-Type is not application/json.",
-    "422": "A field is missing, unknown, of the wrong type, an unknown category or out of its domain.",
+    "422": "The body breaks the request schema: a field missing, unknown, null where not nullable, of the "
+    "wrong type, an unknown category, out of its domain, or `records` over MAX_BATCH_SIZE.",
     "503": "The model is not loaded yet.",
 }
 

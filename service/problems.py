@@ -43,12 +43,14 @@ def problem(
 
 
 def describe_validation_error(error: ValidationError) -> tuple[int, str, list[dict[str, Any]]]:
-    """Status (400 malformed JSON, 413 batch too large, else 422), a summary and one entry per problem.
+    """Status (400 malformed JSON, else 422), a summary and one entry per problem.
+
+    A batch over MAX_BATCH_SIZE is 422 like every other violation of the published schema (its
+    `maxItems`); 413 is only for a body over MAX_BODY_BYTES, refused before it is parsed.
 
     Each entry names the `field` and, in a batch, the `record_index`, so a client can find the
     offending value without parsing pydantic's location tuples.
     """
-    status = 422
     details: list[dict[str, Any]] = []
     for item in error.errors(include_url=False, include_input=False, include_context=False)[:MAX_DETAILS]:
         loc = tuple(item["loc"])
@@ -59,15 +61,13 @@ def describe_validation_error(error: ValidationError) -> tuple[int, str, list[di
                 f"malformed JSON: {item['msg']}",
                 [{"field": None, "message": item["msg"], "type": kind}],
             )
-        if loc == ("records",) and kind == "too_long":
-            status = 413
         field, record_index = _field_of(loc)
         entry: dict[str, Any] = {"field": field, "loc": list(loc), "message": item["msg"], "type": kind}
         if record_index is not None:
             entry["record_index"] = record_index
         details.append(entry)
     summary = "; ".join(f"{_path(loc=entry['loc'])}: {entry['message']}" for entry in details)
-    return status, f"invalid request: {summary}", details
+    return 422, f"invalid request: {summary}", details
 
 
 def _field_of(loc: tuple[Any, ...]) -> tuple[str | None, int | None]:

@@ -100,6 +100,18 @@ class ServiceSettings(RuntimeSettings, PredictionLogSettings):
     max_body_bytes: int = Field(
         1_048_576, ge=1024, le=64 * 1_048_576, alias="MAX_BODY_BYTES", description="Largest request body."
     )
+    # A refused body (413, malformed framing) is read and dropped after the answer, so the client reads
+    # the answer instead of a reset (a 502 behind the load balancer); bounded like nginx's lingering_time
+    # and lingering_timeout (https://nginx.org/en/docs/http/ngx_http_core_module.html#lingering_close).
+    linger_max_bytes: int = Field(
+        256 * 1_048_576, ge=0, alias="LINGER_MAX_BYTES", description="Most bytes dropped after a refusal."
+    )
+    linger_seconds: float = Field(
+        30.0, ge=0, le=300, alias="LINGER_SECONDS", description="Longest drain after a refusal (0: off)."
+    )
+    linger_idle_seconds: float = Field(
+        5.0, gt=0, le=60, alias="LINGER_IDLE_SECONDS", description="Longest wait for more bytes to drop."
+    )
     # How long a request may wait for concurrent ones to share its model call (only when requests
     # have recently arrived together; a lone request never waits). 0 turns the wait off.
     max_batch_wait_ms: float = Field(

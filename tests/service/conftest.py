@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +20,8 @@ import pytest
 
 from ml_deploy.settings import ServiceSettings
 from service.app import create_app
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -109,6 +112,38 @@ def wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: floa
         except OSError:
             time.sleep(0.2)
     raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+def serve_process(trained_bundle: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
+    values = {**os.environ, **FAKE_AWS, "MODEL_BUNDLE_PATH": str(trained_bundle), "HOST": "127.0.0.1",
+              "PORT": str(port), "WEB_CONCURRENCY": "1", **env}  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "service"],
+        cwd=REPO,
+        env=values,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until_answers(f"http://127.0.0.1:{port}/ready", server)
+    except BaseException:
+        server.kill()  # a server that never got ready must not outlive the test
+        server.wait()
+        raise
+    return server
+
+
+def stop_process(server: subprocess.Popen[bytes]) -> tuple[float, str]:
+    """SIGTERM, as ECS stops a task: seconds until the process exited, and its stderr."""
+    started = time.monotonic()
+    server.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    return time.monotonic() - started, stderr.decode()
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ import boto3
 import orjson
 import pytest
 
-from tests.service.conftest import FAKE_AWS, free_port, wait_until_answers
+from tests.service.conftest import FAKE_AWS, free_port, serve_process, stop_process, wait_until_answers
 
 REPO = Path(__file__).resolve().parents[2]
 BUCKET = "prediction-logs"
@@ -101,42 +101,15 @@ def hanging_s3() -> Iterator[str]:
         listener.close()
 
 
-def _serve(trained_bundle: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
-    values = {**os.environ, **FAKE_AWS, "MODEL_BUNDLE_PATH": str(trained_bundle), "HOST": "127.0.0.1",
-              "PORT": str(port), "WEB_CONCURRENCY": "1", **env}  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service"],
-        cwd=REPO,
-        env=values,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    wait_until_answers(f"http://127.0.0.1:{port}/ready", server)
-    return server
-
-
-def _stop(server: subprocess.Popen[bytes]) -> tuple[float, str]:
-    """SIGTERM, as ECS stops a task: seconds until the process exited, and its stderr."""
-    started = time.monotonic()
-    server.send_signal(signal.SIGTERM)
-    try:
-        _, stderr = server.communicate(timeout=60)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-    return time.monotonic() - started, stderr.decode()
-
-
 def test_sigterm_with_s3_hanging_exits_within_the_budget_and_counts_every_record(
     trained_bundle: Path, hanging_s3: str, valid_records: list[dict[str, Any]]
 ) -> None:
     port, budget = free_port(), 2.0
-    server = _serve(trained_bundle, port, LOG_BUCKET=BUCKET, ENVIRONMENT="proc", LOG_BATCH_SIZE="10",
+    server = serve_process(trained_bundle, port, LOG_BUCKET=BUCKET, ENVIRONMENT="proc", LOG_BATCH_SIZE="10",
                     LOG_SHUTDOWN_TIMEOUT_SECONDS=str(budget), AWS_ENDPOINT_URL=hanging_s3)  # fmt: skip
     for start in range(0, 30, 10):
         _post(port, {"records": valid_records[start : start + 10]})
-    elapsed, stderr = _stop(server)
+    elapsed, stderr = stop_process(server)
     # uvicorn's drain of idle connections is immediate; the flush must end by the budget.
     assert elapsed < budget + 3.0, f"shutdown took {elapsed:.1f} s for a {budget} s budget:\n{stderr[-2000:]}"
     assert re.search(r"\b30 records not written", stderr), (
@@ -146,7 +119,7 @@ def test_sigterm_with_s3_hanging_exits_within_the_budget_and_counts_every_record
 
 def test_a_client_leaving_mid_body_is_an_abort_not_a_server_error(trained_bundle: Path) -> None:
     port = free_port()
-    server = _serve(trained_bundle, port)
+    server = serve_process(trained_bundle, port)
     try:
         with socket.create_connection(("127.0.0.1", port)) as connection:
             connection.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -155,7 +128,7 @@ def test_a_client_leaving_mid_body_is_an_abort_not_a_server_error(trained_bundle
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
             metrics = answer.read().decode()
     finally:
-        _, stderr = _stop(server)
+        _, stderr = stop_process(server)
     assert 'http_requests_total{endpoint="/predict",method="POST",status="499"} 1.0' in metrics, metrics
     assert 'status="500"' not in metrics and 'kind="server"' not in metrics, "an abort is no server error"
     assert "Traceback" not in stderr, stderr
