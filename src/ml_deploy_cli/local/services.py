@@ -140,7 +140,8 @@ def stop_all(path: Path) -> None:
     for environment, record in read_state(path).get("environments", {}).items():
         if record.get("running"):
             stop_task(int(record["running"]["pid"]))
-            _set(path, environment, running=None)
+            # Kept so `status` after the demo still says what each environment served last.
+            _set(path, environment, running=None, stopped=record["running"])
 
 
 def _revision(record: dict[str, Any], number: int) -> dict[str, Any]:
