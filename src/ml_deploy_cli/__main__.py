@@ -61,7 +61,9 @@ def _add_global_options(parser: argparse.ArgumentParser, *, default: object) -> 
         default=default,
         help=f"stack outputs from `pulumi stack output --json` (default ${OUTPUTS_VARIABLE})",
     )
-    group.add_argument("--stack", default=default, help="the Pulumi stack to ask when no outputs file is given")
+    group.add_argument(
+        "--stack", default=default, help="the Pulumi stack to ask when no outputs file is given"
+    )
     group.add_argument(
         "--region", default=default, help="AWS region (default: the region of the stack's ARNs)"
     )
@@ -88,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(commands)
     steps = pipeline_steps.Unlisted(commands)
     for module in PIPELINE_STEPS:
-        module.register(steps)  # type: ignore[arg-type]  # the one method they call, add_parser
+        module.register(steps)  # duck-typed: add_parser is the one method they call
     parser.epilog = (
         f"{pipeline_steps.epilog(steps.names)}\n\nNames come from the stack outputs: --outputs FILE, "
         f"${OUTPUTS_VARIABLE}, or else `pulumi stack output --json` run here."

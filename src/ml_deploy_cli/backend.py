@@ -29,6 +29,7 @@ def step_clients(
         return lambda service: LocalDelivery(default_state_path(environ)).client(service)
     return client or session_clients(region)
 
+
 Connect = Callable[[], Delivery]
 """Opens the backend when a command first needs it (after checking its own arguments)."""
 

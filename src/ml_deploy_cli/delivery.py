@@ -182,3 +182,8 @@ class Delivery(Protocol):
     def urls(self) -> dict[Environment, str]:
         """Each environment's address (its load balancer's URL)."""
         ...
+
+    def links(self) -> dict[str, str]:
+        """Where an operator looks next, by name (`stage`, `prod`, `pipeline`, `dashboard`); what the
+        backend knows of them, none required."""
+        ...

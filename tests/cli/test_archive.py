@@ -223,7 +223,7 @@ def conflicts(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[in
 
 
 def _run_with_client(stack: Stack, bundle: Path, monkeypatch: pytest.MonkeyPatch) -> Result:
-    """The command with the stack's S3 client (main hands it to the step), the one the 409s are injected into."""
+    """The command with the stack's S3 client (main hands it to the step), where the 409s are injected."""
     del monkeypatch
     return run_archive(stack, bundle)
 

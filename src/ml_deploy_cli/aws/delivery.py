@@ -113,3 +113,19 @@ class AwsDelivery:
 
     def urls(self) -> dict[Environment, str]:
         return {"stage": self._outputs.require("stageUrl"), "prod": self._outputs.require("prodUrl")}
+
+    def links(self) -> dict[str, str]:
+        values = self._outputs.values
+        found = {name: values[key] for name, key in (("stage", "stageUrl"), ("prod", "prodUrl"))
+                 if isinstance(values.get(key), str)}  # fmt: skip
+        region = self._outputs.region or self._client("codepipeline").meta.region_name
+        console = f"https://{region}.console.aws.amazon.com"
+        if isinstance(values.get("pipelineName"), str):
+            found["pipeline"] = (
+                f"{console}/codesuite/codepipeline/pipelines/{values['pipelineName']}/view?region={region}"
+            )
+        if isinstance(values.get("dashboardName"), str):
+            found["dashboard"] = (
+                f"{console}/cloudwatch/home?region={region}#dashboards/dashboard/{values['dashboardName']}"
+            )
+        return found

@@ -19,6 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
 from ml_deploy.bundle import Manifest
+from ml_deploy.layout import DEFAULT_LAYOUT
 from ml_deploy.settings import RetrainSettings
 from ml_deploy_cli.aws.buckets import Buckets
 from ml_deploy_cli.delivery import (
@@ -87,12 +88,11 @@ class LocalDelivery:
         state = self._state
         return Buckets(
             self.client("s3"),
-            s3,
             model_bucket=state["model_bucket"],
             model_key=state["model_key"],
             log_bucket=state.get("log_bucket"),
-            decisions_prefix=state["decisions_prefix"],
-            reports_prefix=state["reports_prefix"],
+            decisions_prefix=str(state.get("decisions_prefix") or DEFAULT_LAYOUT.decisions_prefix),
+            reports_prefix=str(state.get("reports_prefix") or DEFAULT_LAYOUT.reports_prefix),
         )
 
     def deployment(self, environment: Environment) -> Deployment:
@@ -202,13 +202,13 @@ class LocalDelivery:
         ]
 
     def last_decision(self) -> RetrainDecision | None:
-        return self._stand_in(self._buckets.last_decision)
+        return self._stand_in(lambda: self._buckets.last_decision())
 
     def drift_report(self, environment: Environment) -> DriftReport | None:
         return self._stand_in(lambda: self._buckets.drift_report(environment))
 
     def model_at_key(self) -> str | None:
-        return self._stand_in(self._buckets.model_at_key)
+        return self._stand_in(lambda: self._buckets.model_at_key())
 
     def first_model_environment(self, *, code_version: str) -> dict[str, str]:
         variables = self._state.get("first_model_environment")
@@ -224,8 +224,17 @@ class LocalDelivery:
         return "the local run starts each environment's task at its deploy: nothing to apply"
 
     def urls(self) -> dict[Environment, str]:
-        environments = self._state.get("environments", {})
-        return {name: str(environments[name]["url"]) for name in ENVIRONMENTS if name in environments}
+        environments = self._state["environments"]
+        return {
+            name: str(environments[name]["url"])
+            for name in ENVIRONMENTS
+            if isinstance(environments.get(name), dict) and environments[name].get("url")
+        }
+
+    def links(self) -> dict[str, str]:
+        """The environments' local addresses, and the state file (the local run's pipeline page)."""
+        found: dict[str, str] = {str(name): url for name, url in self.urls().items()}
+        return {**found, "pipeline": str(self._path.resolve())}
 
     def _environment(self, environment: Environment) -> dict[str, Any]:
         environments = self._state["environments"]
