@@ -229,16 +229,23 @@ def test_a_pulumi_prompting_for_a_passphrase_reads_a_closed_stdin_and_fails_at_o
         "exit 255; }\nsleep 60",
     )
     environ["PYTHONPATH"] = f"{ROOT / 'src'}:{ROOT}"
+    errors = tmp_path / "stderr"
     started = time.monotonic()
-    with subprocess.Popen(
-        [sys.executable, "-m", "ml_deploy_cli", "history"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={k: v for k, v in environ.items() if not k.startswith("ML_DEPLOY")},
-    ) as cli:
-        _, err = cli.communicate(timeout=25)
+    with (
+        errors.open("w") as stderr,
+        subprocess.Popen(
+            [sys.executable, "-m", "ml_deploy_cli", "history"],
+            stdin=subprocess.PIPE,  # held open, as a terminal is: communicate() would close it
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env={k: v for k, v in environ.items() if not k.startswith("ML_DEPLOY")},
+        ) as cli,
+    ):
+        try:
+            cli.wait(timeout=20)
+        finally:
+            cli.kill()
+    err = errors.read_text()
 
     assert time.monotonic() - started < 20, "the CLI waited on the prompt"
     assert cli.returncode == 1, err
