@@ -27,6 +27,7 @@ from ml_deploy_cli.commands import (
     deploy,
     first_model,
     history,
+    logs,
     pipeline_steps,
     rollback,
     status,
@@ -39,7 +40,7 @@ Command = Callable[[argparse.Namespace, Connect], int]
 
 BUG_EXIT = 3
 DEBUG_VARIABLE = "ML_DEPLOY_DEBUG"
-OPERATOR_COMMANDS = (status, history, approvals, upload, first_model, bootstrap, rollback)
+OPERATOR_COMMANDS = (status, history, logs, approvals, upload, first_model, bootstrap, rollback)
 # What CodeBuild runs (buildspec*.yml): kept out of the operator's command list in --help.
 PIPELINE_STEPS = (deploy, archive)
 

@@ -6,6 +6,7 @@ fails with its name.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ml_deploy.bundle import Manifest
 from ml_deploy_cli.aws.buckets import Buckets
 from ml_deploy_cli.aws.clients import ClientFactory
 from ml_deploy_cli.aws.executions import Executions
+from ml_deploy_cli.aws.logs import read_events
 from ml_deploy_cli.aws.pipeline import Pipeline
 from ml_deploy_cli.aws.services import EcsServices
 from ml_deploy_cli.aws.stack import pulumi_up
@@ -23,6 +25,7 @@ from ml_deploy_cli.delivery import (
     DriftReport,
     Environment,
     ExecutionRecord,
+    LogPage,
     PipelineState,
     RetrainDecision,
     Rollback,
@@ -113,6 +116,12 @@ class AwsDelivery:
 
     def urls(self) -> dict[Environment, str]:
         return {"stage": self._outputs.require("stageUrl"), "prod": self._outputs.require("prodUrl")}
+
+    def service_logs(self, environment: Environment, *, since: datetime, cursor: str | None) -> LogPage:
+        group, stream_prefix = self._services.log_location(environment)
+        return read_events(
+            self._client("logs"), group=group, stream_prefix=stream_prefix, since=since, cursor=cursor
+        )
 
     def links(self) -> dict[str, str]:
         values = self._outputs.values

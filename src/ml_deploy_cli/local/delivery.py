@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +32,8 @@ from ml_deploy_cli.delivery import (
     Environment,
     ExecutionFacts,
     ExecutionRecord,
+    LogLine,
+    LogPage,
     PendingApproval,
     PipelineState,
     RetrainDecision,
@@ -230,6 +233,29 @@ class LocalDelivery:
             for name in ENVIRONMENTS
             if isinstance(environments.get(name), dict) and environments[name].get("url")
         }
+
+    def service_logs(self, environment: Environment, *, since: datetime, cursor: str | None) -> LogPage:
+        """The output of the task that runs (or ran last); local lines carry no time, so `since` is moot."""
+        del since
+        record = self._environment(environment)
+        task = record.get("running") or record.get("stopped")
+        if not task or not record.get("log_dir"):
+            raise CliError(f"{environment} has run no task yet in the local delivery: no logs")
+        path = services.task_log(record, environment, int(task["revision"]))
+        offset = int(cursor.rpartition(":")[2]) if cursor and cursor.startswith(f"{path}:") else 0
+        try:
+            with path.open("rb") as log:
+                log.seek(offset)
+                text = log.read()
+        except FileNotFoundError:
+            raise CliError(f"{environment}: the task's log {path} is gone") from None
+        complete = text[: text.rfind(b"\n") + 1]  # a line still being written waits for the next read
+        source = f"{environment}-r{task['revision']}"
+        lines = [
+            LogLine(at=None, source=source, message=line)
+            for line in complete.decode("utf-8", errors="replace").splitlines()
+        ]
+        return LogPage(lines=lines, cursor=f"{path}:{offset + len(complete)}")
 
     def links(self) -> dict[str, str]:
         """The environments' local addresses, and the state file (the local run's pipeline page)."""
