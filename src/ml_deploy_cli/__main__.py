@@ -24,6 +24,7 @@ from ml_deploy_cli.commands import (
     approvals,
     archive,
     bootstrap,
+    completion,
     deploy,
     first_model,
     history,
@@ -40,7 +41,7 @@ Command = Callable[[argparse.Namespace, Connect], int]
 
 BUG_EXIT = 3
 DEBUG_VARIABLE = "ML_DEPLOY_DEBUG"
-OPERATOR_COMMANDS = (status, history, logs, approvals, upload, first_model, bootstrap, rollback)
+OPERATOR_COMMANDS = (status, history, logs, approvals, upload, first_model, bootstrap, rollback, completion)
 # What CodeBuild runs (buildspec*.yml): kept out of the operator's command list in --help.
 PIPELINE_STEPS = (deploy, archive)
 
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     for subparser in commands.choices.values():
         # SUPPRESS: an option not given after the command keeps the value given before it.
         _add_global_options(subparser, default=argparse.SUPPRESS)
+    parser.set_defaults(parser=parser)  # `completion` reads the whole tree
     return parser
 
 
