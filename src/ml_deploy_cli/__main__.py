@@ -26,6 +26,7 @@ from ml_deploy_cli.commands import (
     bootstrap,
     completion,
     deploy,
+    executions,
     first_model,
     history,
     logs,
@@ -41,7 +42,18 @@ Command = Callable[[argparse.Namespace, Connect], int]
 
 BUG_EXIT = 3
 DEBUG_VARIABLE = "ML_DEPLOY_DEBUG"
-OPERATOR_COMMANDS = (status, history, logs, approvals, upload, first_model, bootstrap, rollback, completion)
+OPERATOR_COMMANDS = (
+    status,
+    history,
+    logs,
+    approvals,
+    executions,
+    upload,
+    first_model,
+    bootstrap,
+    rollback,
+    completion,
+)
 # What CodeBuild runs (buildspec*.yml): kept out of the operator's command list in --help.
 PIPELINE_STEPS = (deploy, archive)
 

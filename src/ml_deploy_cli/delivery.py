@@ -200,6 +200,14 @@ class Delivery(Protocol):
         """Each environment's address (its load balancer's URL)."""
         ...
 
+    def retry(self, execution_id: str | None) -> StageRun:
+        """Retry the failed actions of a failed stage; the stage and execution retried."""
+        ...
+
+    def release(self) -> str:
+        """Start a new pipeline execution from the current sources; its id."""
+        ...
+
     def service_logs(self, environment: Environment, *, since: datetime, cursor: str | None) -> LogPage:
         """What the environment's model server logged since `since` (or after `cursor`), oldest first."""
         ...

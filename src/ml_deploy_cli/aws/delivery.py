@@ -29,6 +29,7 @@ from ml_deploy_cli.delivery import (
     PipelineState,
     RetrainDecision,
     Rollback,
+    StageRun,
     UploadedBundle,
 )
 from ml_deploy_cli.outputs import StackOutputs
@@ -116,6 +117,12 @@ class AwsDelivery:
 
     def urls(self) -> dict[Environment, str]:
         return {"stage": self._outputs.require("stageUrl"), "prod": self._outputs.require("prodUrl")}
+
+    def retry(self, execution_id: str | None) -> StageRun:
+        return self._pipeline.retry(execution_id)
+
+    def release(self) -> str:
+        return self._pipeline.release()
 
     def service_logs(self, environment: Environment, *, since: datetime, cursor: str | None) -> LogPage:
         group, stream_prefix = self._services.log_location(environment)

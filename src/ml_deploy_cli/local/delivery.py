@@ -234,6 +234,19 @@ class LocalDelivery:
             if isinstance(environments.get(name), dict) and environments[name].get("url")
         }
 
+    def retry(self, execution_id: str | None) -> StageRun:
+        del execution_id
+        raise CliError(
+            "the local run does not retry a stage: fix the cause and start a new execution with "
+            "`ml-deploy --local upload-model BUNDLE` (a model upload starts the local pipeline)"
+        )
+
+    def release(self) -> str:
+        raise CliError(
+            "the local run starts an execution on a model upload only: "
+            "`ml-deploy --local upload-model BUNDLE`"
+        )
+
     def service_logs(self, environment: Environment, *, since: datetime, cursor: str | None) -> LogPage:
         """The output of the task that runs (or ran last); local lines carry no time, so `since` is moot."""
         del since
