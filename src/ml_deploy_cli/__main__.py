@@ -18,7 +18,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ml_deploy_cli.aws import ClientFactory
+from ml_deploy_cli.aws import ClientFactory, session_clients
 from ml_deploy_cli.backend import LOCAL_VARIABLE, Connect, connector, is_local, step_clients
 from ml_deploy_cli.commands import (
     approvals,
@@ -32,6 +32,7 @@ from ml_deploy_cli.commands import (
     logs,
     pipeline_steps,
     rollback,
+    run_job,
     status,
     upload,
 )
@@ -48,6 +49,7 @@ OPERATOR_COMMANDS = (
     logs,
     approvals,
     executions,
+    run_job,
     upload,
     first_model,
     bootstrap,
@@ -141,6 +143,8 @@ def main(
     )
     # Pipeline steps take no stack outputs, only clients: the local stand-in's under --local.
     args.clients = step_clients(local=args.local, region=args.region, environ=environ, client=client)
+    # Commands that read the outputs themselves (run-job): clients in the stack's region.
+    args.stack_clients = lambda stack_region: client or session_clients(args.region or stack_region)
     command: Command = args.run
     try:
         return command(args, connect)
