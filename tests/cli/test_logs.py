@@ -120,6 +120,8 @@ def test_local_logs_are_the_tasks_output(tmp_path: Path, capsys: pytest.CaptureF
 
     assert code == 0
     assert capsys.readouterr().out.splitlines() == ["stage-r2 INFO started", "stage-r2 INFO ready"]
+    assert main(["--local", "logs", "stage", "--tail", "1"], environ={STATE_VARIABLE: str(state)}) == 0
+    assert capsys.readouterr().out.splitlines() == ["stage-r2 INFO ready"]
     code = main(["--local", "logs", "prod"], environ={STATE_VARIABLE: str(state)})
     assert code == 1
     assert "prod has run no task yet in the local delivery" in capsys.readouterr().err

@@ -27,6 +27,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument(
         "--since", type=duration, default=timedelta(minutes=10), metavar="AGE", help="10m (s, m, h, d)"
     )
+    parser.add_argument(
+        "--tail", type=_count, metavar="N", help="only the last N lines of what is there (as `kubectl logs`)"
+    )
     parser.add_argument("--follow", action="store_true", help="go on printing new lines until Ctrl-C")
     parser.add_argument(
         "--interval",
@@ -46,11 +49,17 @@ def duration(value: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
+def _count(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number above 0")
+    return int(value)
+
+
 def run(args: argparse.Namespace, connect: Connect) -> int:
     delivery = connect()
     since = datetime.now(UTC) - args.since
     page = delivery.service_logs(args.environment, since=since, cursor=None)
-    _print(page.lines)
+    _print(page.lines[-args.tail :] if args.tail else page.lines)
     try:
         while args.follow:
             time.sleep(args.interval)
