@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -323,3 +324,66 @@ def test_an_unexpected_error_is_one_line_and_a_bug_exit(
 
     assert code == BUG_EXIT
     assert "ML_DEPLOY_DEBUG=1" in assert_one_line(err, "history")
+
+
+def test_no_credentials_is_one_line_naming_what_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance metadata look-up
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port()}")  # nothing leaves the machine
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"pipelineName": "p", "kmsKeyArn": "arn:aws:kms:eu-west-1:1:key/k"}))
+
+    code = main(["--outputs", str(outputs), "history"], environ={})
+
+    assert code == 1
+    line = assert_one_line(capsys.readouterr().err, "history")
+    assert "no AWS credentials: set AWS_PROFILE" in line, line
+
+
+class _Body:
+    """The raw body botocore reads a response from."""
+
+    def __init__(self, content: bytes) -> None:
+        self._content = content
+
+    def stream(self, **kwargs: object) -> Iterator[bytes]:
+        yield self._content
+
+
+def test_throttling_is_retried_with_backoff_then_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ThrottlingException is retryable in botocore's standard mode (total_max_attempts counts the first call,
+    https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html)."""
+    from botocore.awsrequest import AWSResponse
+    from moto import mock_aws
+
+    from ml_deploy_cli.aws.clients import MAX_ATTEMPTS, session_clients
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("time.sleep", lambda seconds: None)  # botocore's backoff, not waited here
+    sent: list[str] = []
+
+    def throttle(request: object, **kwargs: object) -> AWSResponse:
+        sent.append(str(kwargs.get("event_name")))
+        body = _Body(b'{"__type": "ThrottlingException", "message": "Rate exceeded"}')
+        return AWSResponse("https://codepipeline.eu-west-1.amazonaws.com", 400, {}, body)
+
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"pipelineName": "p"}))
+    with mock_aws():
+        clients = session_clients("eu-west-1")
+        clients("codepipeline").meta.events.register_first("before-send.codepipeline", throttle)
+        code = main(["--outputs", str(outputs), "history"], environ={}, client=clients)
+
+    assert len(sent) == MAX_ATTEMPTS, f"a throttled call is retried: {len(sent)} attempts"
+    assert code == 1
+    line = assert_one_line(capsys.readouterr().err, "history")
+    assert "ListPipelineExecutions failed: ThrottlingException: Rate exceeded" in line, line
