@@ -51,6 +51,9 @@ def connector(
 
             return LocalDelivery(default_state_path(environ))
         stack_outputs = load_outputs(outputs, environ=environ, stack=stack)
-        return AwsDelivery(stack_outputs, client=client or session_clients(region or stack_outputs.region))
+        region_in_use = region or stack_outputs.region
+        return AwsDelivery(
+            stack_outputs, client=client or session_clients(region_in_use), region=region_in_use
+        )
 
     return connect

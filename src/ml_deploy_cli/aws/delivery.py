@@ -38,9 +38,10 @@ from ml_deploy_cli.outputs import StackOutputs
 class AwsDelivery:
     """A deployed stack on AWS."""
 
-    def __init__(self, outputs: StackOutputs, *, client: ClientFactory) -> None:
+    def __init__(self, outputs: StackOutputs, *, client: ClientFactory, region: str | None = None) -> None:
         self._outputs = outputs
         self._client = client
+        self._region = region or outputs.region  # --region wins over the stack's ARNs
 
     @cached_property
     def _services(self) -> EcsServices:
@@ -110,7 +111,7 @@ class AwsDelivery:
         return self._buckets.model_at_key()
 
     def first_model_environment(self, *, code_version: str) -> dict[str, str]:
-        return first_model_environment(self._outputs, region=self._outputs.region, code_version=code_version)
+        return first_model_environment(self._outputs, region=self._region, code_version=code_version)
 
     def apply_program(self, *, stack: str | None) -> str:
         return pulumi_up(stack=stack)
@@ -134,7 +135,7 @@ class AwsDelivery:
         values = self._outputs.values
         found = {name: values[key] for name, key in (("stage", "stageUrl"), ("prod", "prodUrl"))
                  if isinstance(values.get(key), str)}  # fmt: skip
-        region = self._outputs.region or self._client("codepipeline").meta.region_name
+        region = self._region or self._client("codepipeline").meta.region_name
         console = f"https://{region}.console.aws.amazon.com"
         if isinstance(values.get("pipelineName"), str):
             found["pipeline"] = (
