@@ -217,8 +217,8 @@ class LocalDelivery:
         variables = self._state.get("first_model_environment")
         if not isinstance(variables, dict):
             raise CliError(
-                "the local delivery state names no retrain job environment: ship a bundle you have "
-                "(`ml-deploy --local bootstrap --bundle BUNDLE` or `ml-deploy --local upload-model BUNDLE`)"
+                "the local delivery state names no retrain job environment: pass --bundle BUNDLE to "
+                "bootstrap, or ship a bundle you have with `ml-deploy --local upload-model BUNDLE`"
             )
         return {**variables, RetrainSettings.variable("code_version"): code_version}
 
