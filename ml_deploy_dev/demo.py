@@ -169,6 +169,9 @@ def drifted_retrain(
     execution = delivery.wait_for(2, approval=True)
     model = str(execution["model_version"])
     expect(delivery.serving("stage") == model, f"stage does not serve model {model}")
+    # What the approver looks at first: what approving would change in prod, and stage's own log.
+    expect(delivery.cli("diff", "--execution", str(execution["id"])).returncode == 0, "diff failed")
+    expect(delivery.cli("logs", "stage", "--since", "1h", "--tail", "5").returncode == 0, "logs failed")
     rejected = delivery.cli("reject", "--comment", "drifted model: hold until the data is checked")
     expect(rejected.returncode == 0, "reject failed")
     execution = delivery.wait_for(2, approval=False)

@@ -1,26 +1,39 @@
 """`ml-deploy`: the operator CLI. `main(argv) -> int`; errors meant for users are printed on one
-line (exit 1), usage errors by argparse (exit 2)."""
+line (exit 1), usage errors by argparse (exit 2), an interrupt exits 130.
+
+Exit codes: 0 done, 1 an error the line names (a bad state or outputs file, AWS refusing a call,
+a failed step), 2 a usage error, 3 a bug (an unexpected exception, shown in one line; set
+ML_DEPLOY_DEBUG=1 for its traceback), 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Callable, Mapping, Sequence
+from importlib import metadata
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ml_deploy_cli.aws import ClientFactory
-from ml_deploy_cli.backend import LOCAL_VARIABLE, Connect, connector
+from ml_deploy_cli.aws import ClientFactory, session_clients
+from ml_deploy_cli.backend import LOCAL_VARIABLE, Connect, connector, is_local, step_clients
 from ml_deploy_cli.commands import (
     approvals,
     archive,
     bootstrap,
+    completion,
     deploy,
+    diff,
+    executions,
     first_model,
     history,
+    logs,
+    pipeline_steps,
     rollback,
+    run_job,
     status,
     upload,
 )
@@ -29,6 +42,56 @@ from ml_deploy_cli.outputs import OUTPUTS_VARIABLE
 
 Command = Callable[[argparse.Namespace, Connect], int]
 
+BUG_EXIT = 3
+DEBUG_VARIABLE = "ML_DEPLOY_DEBUG"
+OPERATOR_COMMANDS = (
+    status,
+    history,
+    logs,
+    diff,
+    approvals,
+    executions,
+    run_job,
+    upload,
+    first_model,
+    bootstrap,
+    rollback,
+    completion,
+)
+# What CodeBuild runs (buildspec*.yml): kept out of the operator's command list in --help.
+PIPELINE_STEPS = (deploy, archive)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ml-deploy")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    """The options every command takes, before or after its name (`ml-deploy status --local`)."""
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--outputs",
+        type=Path,
+        metavar="FILE",
+        default=default,
+        help=f"stack outputs from `pulumi stack output --json` (default ${OUTPUTS_VARIABLE})",
+    )
+    group.add_argument(
+        "--stack", default=default, help="the Pulumi stack to ask when no outputs file is given"
+    )
+    group.add_argument(
+        "--region", default=default, help="AWS region (default: the region of the stack's ARNs)"
+    )
+    group.add_argument(
+        "--local",
+        action="store_true",
+        default=default,
+        help=f"the local delivery instead of AWS (or {LOCAL_VARIABLE}=1)",
+    )
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -36,25 +99,24 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Operate a deployed ml-deploy stack: first deploy, status, approvals, model uploads, rollbacks."
         ),
-        epilog=(
-            f"Names come from the stack outputs: --outputs FILE, ${OUTPUTS_VARIABLE}, or else "
-            "`pulumi stack output --json` run here."
-        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--outputs",
-        type=Path,
-        metavar="FILE",
-        help=f"stack outputs from `pulumi stack output --json` (default ${OUTPUTS_VARIABLE})",
-    )
-    parser.add_argument("--stack", help="the Pulumi stack to ask when no outputs file is given")
-    parser.add_argument("--region", help="AWS region (default: the region of the stack's ARNs)")
-    parser.add_argument(
-        "--local", action="store_true", help=f"the local backend instead of AWS (or {LOCAL_VARIABLE}=1)"
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (status, approvals, upload, first_model, bootstrap, rollback, history, deploy, archive):
+    parser.add_argument("--version", action="version", version=f"ml-deploy {_version()}")
+    _add_global_options(parser, default=None)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
+    for module in OPERATOR_COMMANDS:
         module.register(commands)
+    steps = pipeline_steps.Unlisted(commands)
+    for module in PIPELINE_STEPS:
+        module.register(steps)  # duck-typed: add_parser is the one method they call
+    parser.epilog = (
+        f"{pipeline_steps.epilog(steps.names)}\n\nNames come from the stack outputs: --outputs FILE, "
+        f"${OUTPUTS_VARIABLE}, or else `pulumi stack output --json` run here."
+    )
+    for subparser in commands.choices.values():
+        # SUPPRESS: an option not given after the command keeps the value given before it.
+        _add_global_options(subparser, default=argparse.SUPPRESS)
+    parser.set_defaults(parser=parser)  # `completion` reads the whole tree
     return parser
 
 
@@ -70,16 +132,21 @@ def main(
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help (0) or a usage error (2), already printed by argparse
         return stop.code if isinstance(stop.code, int) else 2
+    environ = os.environ if environ is None else environ
+    args.local = is_local(flag=bool(args.local), environ=environ)
+    args.environ = environ
     connect = connector(
         local=args.local,
         outputs=args.outputs,
         stack=args.stack,
         region=args.region,
-        environ=os.environ if environ is None else environ,
+        environ=environ,
         client=client,
     )
-    # Commands that need no stack outputs (deploy) take the clients directly.
-    args.clients = client
+    # Pipeline steps take no stack outputs, only clients: the local stand-in's under --local.
+    args.clients = step_clients(local=args.local, region=args.region, environ=environ, client=client)
+    # Commands that read the outputs themselves (run-job): clients in the stack's region.
+    args.stack_clients = lambda stack_region: client or session_clients(args.region or stack_region)
     command: Command = args.run
     try:
         return command(args, connect)
@@ -89,6 +156,15 @@ def main(
     except KeyboardInterrupt:
         print("ml-deploy: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug: still one line, the traceback on request
+        if environ.get(DEBUG_VARIABLE):
+            traceback.print_exc()
+        print(
+            f"ml-deploy: {args.command}: unexpected {type(error).__name__}: {one_line(error)} "
+            f"(a bug; {DEBUG_VARIABLE}=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return BUG_EXIT
 
 
 if __name__ == "__main__":

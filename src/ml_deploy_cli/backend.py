@@ -12,6 +12,24 @@ from ml_deploy_cli.outputs import load_outputs
 
 LOCAL_VARIABLE = "ML_DEPLOY_LOCAL"
 
+
+def is_local(*, flag: bool, environ: Mapping[str, str]) -> bool:
+    """--local, or ML_DEPLOY_LOCAL=1 (true, yes)."""
+    return flag or environ.get(LOCAL_VARIABLE, "").lower() in ("1", "true", "yes")
+
+
+def step_clients(
+    *, local: bool, region: str | None, environ: Mapping[str, str], client: ClientFactory | None = None
+) -> ClientFactory:
+    """The clients a pipeline step (`archive-bundle`, `smoke-test-result`, ...) uses: the local AWS
+    stand-in the local run names under --local, never a real account; else the session's (or `client`)."""
+    if local:
+        from ml_deploy_cli.local import LocalDelivery, default_state_path
+
+        return lambda service: LocalDelivery(default_state_path(environ)).client(service)
+    return client or session_clients(region)
+
+
 Connect = Callable[[], Delivery]
 """Opens the backend when a command first needs it (after checking its own arguments)."""
 
@@ -28,11 +46,14 @@ def connector(
     """How to reach the stack; `client` replaces boto3's clients (tests pass moto or Stubber ones)."""
 
     def connect() -> Delivery:
-        if local or environ.get(LOCAL_VARIABLE, "").lower() in ("1", "true", "yes"):
+        if is_local(flag=local, environ=environ):
             from ml_deploy_cli.local import LocalDelivery, default_state_path
 
             return LocalDelivery(default_state_path(environ))
         stack_outputs = load_outputs(outputs, environ=environ, stack=stack)
-        return AwsDelivery(stack_outputs, client=client or session_clients(region or stack_outputs.region))
+        region_in_use = region or stack_outputs.region
+        return AwsDelivery(
+            stack_outputs, client=client or session_clients(region_in_use), region=region_in_use
+        )
 
     return connect

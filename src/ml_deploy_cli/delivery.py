@@ -142,6 +142,23 @@ class DriftReport:
     drifted_features: Sequence[str]
 
 
+@dataclass(frozen=True)
+class LogLine:
+    """One line a task wrote: when (None where the backend does not say), which task, what."""
+
+    at: datetime | None
+    source: str
+    message: str
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """The lines since the last read, and where the next read goes on (`--follow`)."""
+
+    lines: Sequence[LogLine]
+    cursor: str
+
+
 class Delivery(Protocol):
     """A deployed stack as the commands see it."""
 
@@ -181,4 +198,21 @@ class Delivery(Protocol):
 
     def urls(self) -> dict[Environment, str]:
         """Each environment's address (its load balancer's URL)."""
+        ...
+
+    def retry(self, execution_id: str | None) -> StageRun:
+        """Retry the failed actions of a failed stage; the stage and execution retried."""
+        ...
+
+    def release(self) -> str:
+        """Start a new pipeline execution from the current sources; its id."""
+        ...
+
+    def service_logs(self, environment: Environment, *, since: datetime, cursor: str | None) -> LogPage:
+        """What the environment's model server logged since `since` (or after `cursor`), oldest first."""
+        ...
+
+    def links(self) -> dict[str, str]:
+        """Where an operator looks next, by name (`stage`, `prod`, `pipeline`, `dashboard`); what the
+        backend knows of them, none required."""
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 
 class CliError(Exception):
@@ -15,6 +15,11 @@ def one_line(error: Exception) -> str:
         details = error.response.get("Error", {})
         code, message = details.get("Code", "Error"), details.get("Message", "")
         text = f"AWS {error.operation_name} failed: {code}: {message}".rstrip(": ")
+    elif isinstance(error, NoCredentialsError):
+        text = (
+            "no AWS credentials: set AWS_PROFILE (after `aws sso login`) or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY; --local works with the local delivery without any"
+        )
     elif isinstance(error, BotoCoreError):
         text = f"AWS: {error}"
     else:

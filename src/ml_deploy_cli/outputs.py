@@ -21,6 +21,10 @@ OUTPUTS_VARIABLE = "ML_DEPLOY_OUTPUTS"
 # Outputs whose ARN names the stack's region (`arn:aws:<service>:<region>:...`).
 _REGIONAL_ARNS = ("kmsKeyArn", "alertsTopicArn", "approvalTopicArn")
 
+# `pulumi stack output` answers in seconds; longer means it waits on something (a passphrase prompt,
+# a backend login) that cannot come: stdin is closed and the wait is cut short.
+PULUMI_TIMEOUT_SECONDS = 30.0
+
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 
 
@@ -96,6 +100,12 @@ def _from_pulumi(stack: str | None, run: Runner) -> StackOutputs:
             "no stack outputs: pass --outputs FILE or set ML_DEPLOY_OUTPUTS to a file written by "
             "`pulumi stack output --json > outputs.json` (the pulumi CLI is not installed here)"
         ) from None
+    except subprocess.TimeoutExpired:
+        raise CliError(
+            f"`{' '.join(command)}` gave no answer within {PULUMI_TIMEOUT_SECONDS:g} s (is it waiting for "
+            "a passphrase or a login?): set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE, "
+            "or pass --outputs FILE written by `pulumi stack output --json > outputs.json`"
+        ) from None
     if result.returncode != 0:
         lines = (result.stderr or "").strip().splitlines()
         raise CliError(f"`{' '.join(command)}` failed: {lines[-1] if lines else f'exit {result.returncode}'}")
@@ -114,4 +124,12 @@ def _parse(text: str, source: str) -> dict[str, Any]:
 
 
 def _run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(command), capture_output=True, text=True, check=False, timeout=120)
+    """Run with stdin closed (a prompt reads end-of-file and fails) and a short timeout."""
+    return subprocess.run(
+        list(command),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=PULUMI_TIMEOUT_SECONDS,
+    )

@@ -94,3 +94,31 @@ def test_a_section_that_cannot_be_read_fails_alone(stack: Stack) -> None:
     assert result.err.strip() == (
         "ml-deploy: status: drift: the stack outputs have no 'predictionLogBucket', where drift reports are"
     )
+
+
+def test_status_links_and_json_on_aws(stack: Stack) -> None:
+    """The console addresses as AWS's consoles spell them (the pipeline's view page, the dashboard)."""
+    stack.write_outputs(dashboardName="ml-deploy-dev-serving")
+    expect_pipeline(stack, waiting=True)
+    expect_pipeline(stack, waiting=True)
+    region = "eu-west-1"
+
+    text = stack.cli("status")
+    document = json.loads(stack.cli("status", "--json").out)
+
+    assert text.code == 0, text.err
+    assert "  stage      http://stage.example" in text.out.splitlines()
+    links = {
+        "stage": "http://stage.example",
+        "prod": "http://prod.example",
+        "pipeline": f"https://{region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/{PIPELINE}"
+        f"/view?region={region}",
+        "dashboard": f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        "#dashboards/dashboard/ml-deploy-dev-serving",
+    }
+    assert document["links"] == links
+    assert document["schema"] == "ml-deploy/status/v1" and document["backend"] == "aws"
+    assert document["environments"]["prod"]["image"].endswith(":bootstrap")
+    assert document["environments"]["prod"]["commit"] is None, "the bootstrap image names no commit"
+    assert document["pipeline"]["waiting_approvals"][0]["execution_id"] == WAITING
+    assert document["errors"] == []

@@ -6,6 +6,7 @@ fails with its name.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ml_deploy.bundle import Manifest
 from ml_deploy_cli.aws.buckets import Buckets
 from ml_deploy_cli.aws.clients import ClientFactory
 from ml_deploy_cli.aws.executions import Executions
+from ml_deploy_cli.aws.logs import read_events
 from ml_deploy_cli.aws.pipeline import Pipeline
 from ml_deploy_cli.aws.services import EcsServices
 from ml_deploy_cli.aws.stack import pulumi_up
@@ -23,9 +25,11 @@ from ml_deploy_cli.delivery import (
     DriftReport,
     Environment,
     ExecutionRecord,
+    LogPage,
     PipelineState,
     RetrainDecision,
     Rollback,
+    StageRun,
     UploadedBundle,
 )
 from ml_deploy_cli.outputs import StackOutputs
@@ -34,9 +38,10 @@ from ml_deploy_cli.outputs import StackOutputs
 class AwsDelivery:
     """A deployed stack on AWS."""
 
-    def __init__(self, outputs: StackOutputs, *, client: ClientFactory) -> None:
+    def __init__(self, outputs: StackOutputs, *, client: ClientFactory, region: str | None = None) -> None:
         self._outputs = outputs
         self._client = client
+        self._region = region or outputs.region  # --region wins over the stack's ARNs
 
     @cached_property
     def _services(self) -> EcsServices:
@@ -106,10 +111,38 @@ class AwsDelivery:
         return self._buckets.model_at_key()
 
     def first_model_environment(self, *, code_version: str) -> dict[str, str]:
-        return first_model_environment(self._outputs, region=self._outputs.region, code_version=code_version)
+        return first_model_environment(self._outputs, region=self._region, code_version=code_version)
 
     def apply_program(self, *, stack: str | None) -> str:
         return pulumi_up(stack=stack)
 
     def urls(self) -> dict[Environment, str]:
         return {"stage": self._outputs.require("stageUrl"), "prod": self._outputs.require("prodUrl")}
+
+    def retry(self, execution_id: str | None) -> StageRun:
+        return self._pipeline.retry(execution_id)
+
+    def release(self) -> str:
+        return self._pipeline.release()
+
+    def service_logs(self, environment: Environment, *, since: datetime, cursor: str | None) -> LogPage:
+        group, stream_prefix = self._services.log_location(environment)
+        return read_events(
+            self._client("logs"), group=group, stream_prefix=stream_prefix, since=since, cursor=cursor
+        )
+
+    def links(self) -> dict[str, str]:
+        values = self._outputs.values
+        found = {name: values[key] for name, key in (("stage", "stageUrl"), ("prod", "prodUrl"))
+                 if isinstance(values.get(key), str)}  # fmt: skip
+        region = self._region or self._client("codepipeline").meta.region_name
+        console = f"https://{region}.console.aws.amazon.com"
+        if isinstance(values.get("pipelineName"), str):
+            found["pipeline"] = (
+                f"{console}/codesuite/codepipeline/pipelines/{values['pipelineName']}/view?region={region}"
+            )
+        if isinstance(values.get("dashboardName"), str):
+            found["dashboard"] = (
+                f"{console}/cloudwatch/home?region={region}#dashboards/dashboard/{values['dashboardName']}"
+            )
+        return found

@@ -74,6 +74,49 @@ class Pipeline:
             answered_at=response.get("approvedAt"),
         )
 
+    def retry(self, execution_id: str | None) -> StageRun:
+        """Retry the failed actions of the failed stage (of `execution_id`, else the one failed stage).
+
+        RetryStageExecution retries a stage of the pipeline's latest execution in that stage only
+        (NotLatestPipelineExecutionException otherwise), with retryMode FAILED_ACTIONS.
+        """
+        failed = [
+            run
+            for run in self.state().stages
+            if run.status == "Failed" and execution_id in (None, run.execution_id)
+        ]
+        if not failed:
+            which = f"execution {execution_id} has" if execution_id else "no execution has"
+            raise CliError(
+                f"{which} a failed stage to retry in pipeline {self._name} (see `ml-deploy status`)"
+            )
+        if len(failed) > 1:
+            ids = ", ".join(f"{run.stage} of {run.execution_id}" for run in failed)
+            raise CliError(f"several stages failed ({ids}); name the execution with --execution")
+        (run,) = failed
+        try:
+            self._codepipeline.retry_stage_execution(
+                pipelineName=self._name,
+                stageName=run.stage,
+                pipelineExecutionId=run.execution_id,
+                retryMode="FAILED_ACTIONS",
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in ("StageNotRetryableException", "NotLatestPipelineExecutionException"):
+                raise CliError(
+                    f"{run.stage} of execution {run.execution_id} cannot be retried ({code}); "
+                    "start a new execution with `ml-deploy release`"
+                ) from None
+            raise
+        return run
+
+    def release(self) -> str:
+        """StartPipelineExecution: a new execution from the sources' current revisions (the console's
+        "Release change")."""
+        response = self._codepipeline.start_pipeline_execution(name=self._name)
+        return str(response["pipelineExecutionId"])
+
     def _waiting(self, approvals: Sequence[PendingApproval], execution_id: str | None) -> PendingApproval:
         if execution_id is None:
             if not approvals:

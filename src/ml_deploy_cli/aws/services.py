@@ -71,6 +71,20 @@ class EcsServices:
             f"other than {parse_image(current_image).label}; nothing to roll back to"
         )
 
+    def log_location(self, environment: Environment) -> tuple[str, str]:
+        """(log group, stream prefix) of the model server's awslogs driver in the running revision.
+
+        awslogs names each stream `<awslogs-stream-prefix>/<container name>/<task id>`.
+        """
+        service = self._describe_service(environment)
+        container = _service_container(self._task_definition(service["taskDefinition"]))
+        configuration = container.get("logConfiguration") or {}
+        options = configuration.get("options") or {}
+        if configuration.get("logDriver") != "awslogs" or "awslogs-group" not in options:
+            raise CliError(f"{environment}: the running revision does not send its logs to CloudWatch Logs")
+        prefix = options.get("awslogs-stream-prefix")
+        return options["awslogs-group"], f"{prefix}/{SERVICE_CONTAINER}/" if prefix else ""
+
     def _describe_service(self, environment: Environment) -> dict[str, Any]:
         name = self._services[environment]
         response = self._ecs.describe_services(cluster=self._cluster, services=[name])

@@ -3,7 +3,8 @@
 The pipeline's Build stage runs it on the bundle it packed (`buildspec.yml`), because every
 deployed bundle passes there while a hand upload writes only the trigger key, and the deployment
 smoke test reads the golden records from the archive. Names come as arguments, not stack
-outputs: the build project passes them as variables.
+outputs: the build project passes them as variables. Under --local the bucket is the local AWS
+stand-in's (the local run's), never a real account's.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pydantic import ValidationError
 from ml_deploy.bundle import BundleError, verify_bundle
 from ml_deploy.layout import DEFAULT_LAYOUT, ObjectLayout
 from ml_deploy_cli.aws.archive import archive_bundle
-from ml_deploy_cli.aws.clients import session_clients
 from ml_deploy_cli.backend import Connect
 from ml_deploy_cli.errors import CliError
 
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace, connect: Connect) -> int:
     except BundleError as error:
         raise CliError(f"refusing to archive: {error}") from None
     archived = archive_bundle(
-        session_clients(args.region)("s3"),
+        args.clients("s3"),  # the local AWS stand-in's under --local
         path=args.bundle,
         bucket=args.model_bucket,
         archive_prefix=args.archive_prefix,

@@ -3,20 +3,20 @@
 The deploy stages run these from `buildspec-deploy.yml`; an operator can run `deploy` too (the
 same rule holds: Pulumi's registered revision for the settings, the given image for the code).
 They take names as arguments, not stack outputs, because the deploy project passes them as
-variables. With --local (or ML_DEPLOY_LOCAL=1) `deploy` replaces the local run's task instead.
+variables. With --local (or ML_DEPLOY_LOCAL=1) `deploy` replaces the local run's task instead,
+and the two readers read the local AWS stand-in's buckets.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from datetime import datetime
 
 from ml_deploy.layout import DEFAULT_LAYOUT
-from ml_deploy_cli.aws.clients import session_clients
 from ml_deploy_cli.aws.deploy import deploy_image
 from ml_deploy_cli.aws.evidence import drift_report_link, smoke_test_summary
-from ml_deploy_cli.backend import LOCAL_VARIABLE, Connect
+from ml_deploy_cli.backend import Connect
+from ml_deploy_cli.commands.arguments import positive_number
 from ml_deploy_cli.errors import CliError
 
 DEFAULT_TIMEOUT_MINUTES = 60
@@ -35,7 +35,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="the revision Pulumi registered (its settings)",
     )
     deploy.add_argument("--image", required=True, metavar="URI", help="<repository uri>:<tag> to run")
-    deploy.add_argument("--timeout-minutes", type=float, default=DEFAULT_TIMEOUT_MINUTES)
+    deploy.add_argument(
+        "--timeout-minutes",
+        type=positive_number,
+        default=DEFAULT_TIMEOUT_MINUTES,
+        metavar="N",
+        help=f"how long to wait for ECS (default {DEFAULT_TIMEOUT_MINUTES})",
+    )
     deploy.set_defaults(run=run_deploy)
 
     for name, run, text in (
@@ -56,22 +62,21 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run_deploy(args: argparse.Namespace, connect: Connect) -> int:
-    if args.local or os.environ.get(LOCAL_VARIABLE, "").lower() in ("1", "true", "yes"):
+    if args.local:
         from ml_deploy_cli.local import default_state_path
         from ml_deploy_cli.local.services import deploy_image as deploy_locally
         from ml_deploy_cli.local.tasks import TaskError
 
         try:
             environment, revision = deploy_locally(
-                default_state_path(os.environ), service=args.service, image=args.image
+                default_state_path(args.environ), service=args.service, image=args.image
             )
         except TaskError as error:
             raise CliError(str(error)) from None
         print(f"{environment}: revision {revision} runs {args.image} (local run)")
         return 0
-    clients = getattr(args, "clients", None) or session_clients(args.region)
     result = deploy_image(
-        clients("ecs"),
+        args.clients("ecs"),
         cluster=args.cluster,
         service=args.service,
         configuration=args.task_definition,
@@ -90,7 +95,7 @@ def run_deploy(args: argparse.Namespace, connect: Connect) -> int:
 def run_smoke_test(args: argparse.Namespace, connect: Connect) -> int:
     print(
         smoke_test_summary(
-            session_clients(args.region)("s3"),
+            args.clients("s3"),
             bucket=args.log_bucket,
             layout=DEFAULT_LAYOUT.model_copy(update={"reports_prefix": args.reports_prefix}),
             environment=args.environment,
@@ -103,7 +108,7 @@ def run_smoke_test(args: argparse.Namespace, connect: Connect) -> int:
 def run_drift_report(args: argparse.Namespace, connect: Connect) -> int:
     print(
         drift_report_link(
-            session_clients(args.region)("s3"),
+            args.clients("s3"),
             bucket=args.log_bucket,
             layout=DEFAULT_LAYOUT.model_copy(update={"reports_prefix": args.reports_prefix}),
             model_created_at=args.model_created_at,

@@ -14,14 +14,10 @@ import os
 import subprocess
 import sys
 
-import boto3
-from botocore.exceptions import ClientError
-
 from ml_deploy.settings import RetrainSettings
-from ml_deploy_cli.aws.training import first_model_environment
 from ml_deploy_cli.backend import Connect
+from ml_deploy_cli.commands.hints import hint
 from ml_deploy_cli.errors import CliError
-from ml_deploy_cli.outputs import load_outputs
 
 RETRAIN_MODULE = "retrain_job.retrain"
 
@@ -38,12 +34,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace, connect: Connect) -> int:
-    del connect  # the retrain job talks to S3 itself, with the operator's credentials
-    outputs = load_outputs(args.outputs, environ=os.environ, stack=args.stack)
-    region = args.region or outputs.region
-    bucket, key = outputs.require("modelBucket"), outputs.require("modelKey")
-    _refuse_if_a_model_is_there(bucket, key, region=region)
-    job_environment = first_model_environment(outputs, region=region, code_version=args.code_version)
+    # The backend in use (the stack's outputs, or the local run under --local) names the buckets
+    # and the job's environment, so a local first model never reaches a real account.
+    delivery = connect()
+    where = delivery.model_at_key()
+    if where is not None:
+        # A second first model would replace the champion without the gate.
+        raise CliError(
+            f"{where} already holds a model; retraining goes through the retrain job's gate "
+            f"and hand uploads through {hint(args, 'upload-model BUNDLE')}"
+        )
+    job_environment = delivery.first_model_environment(code_version=args.code_version)
     print(f"training a first bundle from {job_environment[RetrainSettings.variable('training_data_uri')]}")
     done = subprocess.run(
         [sys.executable, "-m", RETRAIN_MODULE], env={**os.environ, **job_environment}, check=False
@@ -51,21 +52,7 @@ def run(args: argparse.Namespace, connect: Connect) -> int:
     if done.returncode != 0:
         raise CliError(f"the retrain job exited {done.returncode}; its output above says why")
     print(
-        f"s3://{bucket}/{key} now holds the first bundle: the pipeline starts; "
-        "follow it with `ml-deploy status`"
+        f"{delivery.model_at_key() or 'the model key'} now holds the first bundle: the pipeline starts; "
+        f"follow it with {hint(args, 'status')}"
     )
     return 0
-
-
-def _refuse_if_a_model_is_there(bucket: str, key: str, *, region: str | None) -> None:
-    """A second first model would replace the champion without the gate: use upload-model instead."""
-    try:
-        boto3.client("s3", region_name=region).head_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return
-        raise
-    raise CliError(
-        f"s3://{bucket}/{key} already holds a model; retraining goes through the retrain job's gate "
-        "and hand uploads through `ml-deploy upload-model`"
-    )

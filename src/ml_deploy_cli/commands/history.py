@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from ml_deploy_cli.backend import Connect
+from ml_deploy_cli.commands import records
 from ml_deploy_cli.commands.formatting import facts_line, moment, who
 from ml_deploy_cli.delivery import ApprovalOutcome, ExecutionRecord
 
+HISTORY_SCHEMA = "ml-deploy/history/v1"
 MAX_LIMIT = 100  # ListPipelineExecutions returns at most 100 per call
 
 _ANSWERS = {"Succeeded": "approved", "Failed": "rejected", "InProgress": "waiting", "Abandoned": "abandoned"}
@@ -16,6 +19,7 @@ _ANSWERS = {"Succeeded": "approved", "Failed": "rejected", "InProgress": "waitin
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("history", help="recent pipeline executions and their approvals")
     parser.add_argument("--limit", type=limit, default=10, metavar="N", help="executions to show (1-100, 10)")
+    parser.add_argument("--json", action="store_true", help=f"one JSON document (schema {HISTORY_SCHEMA})")
     parser.set_defaults(run=run)
 
 
@@ -30,10 +34,14 @@ def limit(value: str) -> int:
 
 
 def run(args: argparse.Namespace, connect: Connect) -> int:
-    records = connect().history(args.limit)
-    if not records:
+    found = connect().history(args.limit)
+    if args.json:
+        executions = [records.execution(record) for record in found]
+        print(json.dumps({"schema": HISTORY_SCHEMA, "executions": executions}, indent=2))
+        return 0
+    if not found:
         print("no pipeline executions yet")
-    for record in records:
+    for record in found:
         print("\n".join(record_lines(record)))
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ml_deploy_cli.backend import Connect
+from ml_deploy_cli.commands.hints import hint
 from ml_deploy_cli.delivery import ENVIRONMENTS
 
 
@@ -25,5 +26,5 @@ def run(args: argparse.Namespace, connect: Connect) -> int:
         f"{rollback.environment}: rolling back {rollback.service} from {rollback.from_revision} "
         f"({rollback.from_image.label}) to {rollback.to_revision} ({rollback.to_image.label})"
     )
-    print("  ECS replaces the tasks now; `ml-deploy status` shows when the deploy is complete")
+    print(f"  ECS replaces the tasks now; {hint(args, 'status')} shows when the deploy is complete")
     return 0

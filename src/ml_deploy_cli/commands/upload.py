@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ml_deploy.bundle import BundleError, verify_bundle
 from ml_deploy_cli.backend import Connect
+from ml_deploy_cli.commands.hints import hint
 from ml_deploy_cli.errors import CliError
 
 
@@ -38,5 +39,5 @@ def run(args: argparse.Namespace, connect: Connect) -> int:
         print(f"  object version {uploaded.version_id} (encryption {encryption})")
     else:
         print("  the bucket returned no version id: is versioning off on the model bucket?")
-    print("  this upload starts the pipeline; follow it with `ml-deploy status`")
+    print(f"  this upload starts the pipeline; follow it with {hint(args, 'status')}")
     return 0

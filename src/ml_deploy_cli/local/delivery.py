@@ -9,13 +9,18 @@ environment's task itself, as `ml-deploy rollback` asks ECS to.
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
+from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
 
 from ml_deploy.bundle import Manifest
+from ml_deploy.layout import DEFAULT_LAYOUT
 from ml_deploy.settings import RetrainSettings
 from ml_deploy_cli.aws.buckets import Buckets
 from ml_deploy_cli.delivery import (
@@ -27,6 +32,8 @@ from ml_deploy_cli.delivery import (
     Environment,
     ExecutionFacts,
     ExecutionRecord,
+    LogLine,
+    LogPage,
     PendingApproval,
     PipelineState,
     RetrainDecision,
@@ -37,47 +44,67 @@ from ml_deploy_cli.delivery import (
 from ml_deploy_cli.errors import CliError
 from ml_deploy_cli.images import parse_image
 from ml_deploy_cli.local import services
-from ml_deploy_cli.local.state import State, now, parse_time, read_state, update_state
+from ml_deploy_cli.local.state import State, now, parse_time, read_checked_state, update_state
 from ml_deploy_cli.local.tasks import TaskError, is_alive
+
+Answer = TypeVar("Answer")
+# The stand-in is on this machine: a closed port is an ended demo, not a network to wait for.
+_LOCAL_CONFIG = Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 1})
 
 
 class LocalDelivery:
-    """The local run whose state is at `path`."""
+    """The local run whose state is at `path`; a state that is missing or not a runner's fails here, once."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
+        read_checked_state(path)
 
     @property
     def _state(self) -> State:
-        return read_state(self._path)
+        return read_checked_state(self._path)
 
-    @cached_property
-    def _buckets(self) -> Buckets:
-        state = self._state
-        aws = state["aws"]
-        s3 = boto3.client(
-            "s3",
+    def client(self, service: str) -> Any:
+        """A boto3 client of the local AWS stand-in (moto_server) the local run uses."""
+        aws = self._state["aws"]
+        return boto3.client(
+            service,
             endpoint_url=aws["endpoint"],
             region_name=aws["region"],
             aws_access_key_id=aws["access_key_id"],
             aws_secret_access_key=aws["secret_access_key"],
+            config=_LOCAL_CONFIG,
         )
+
+    def _stand_in(self, call: Callable[[], Answer]) -> Answer:
+        """`call` on the local S3; a stand-in that no longer answers is one line naming what to do."""
+        try:
+            return call()
+        except EndpointConnectionError:
+            endpoint = self._state["aws"]["endpoint"]
+            raise CliError(
+                f"the local AWS stand-in at {endpoint} does not answer: the local delivery has ended; "
+                "start one with `make demo`"
+            ) from None
+
+    @cached_property
+    def _buckets(self) -> Buckets:
+        state = self._state
         return Buckets(
-            s3,
+            self.client("s3"),
             model_bucket=state["model_bucket"],
             model_key=state["model_key"],
             log_bucket=state.get("log_bucket"),
-            decisions_prefix=state["decisions_prefix"],
-            reports_prefix=state["reports_prefix"],
+            decisions_prefix=str(state.get("decisions_prefix") or DEFAULT_LAYOUT.decisions_prefix),
+            reports_prefix=str(state.get("reports_prefix") or DEFAULT_LAYOUT.reports_prefix),
         )
 
     def deployment(self, environment: Environment) -> Deployment:
         record = self._environment(environment)
-        running = record.get("running")
+        running = record.get("running") or record.get("stopped")
         revision = next(
             (r for r in record["revisions"] if running and r["revision"] == running["revision"]), None
         )
-        alive = running is not None and is_alive(int(running["pid"]))
+        alive = record.get("running") is not None and is_alive(int(record["running"]["pid"]))
         return Deployment(
             environment=environment,
             service=record["service"],
@@ -113,15 +140,20 @@ class LocalDelivery:
         return PipelineState(pipeline=state.get("pipeline", "local"), stages=runs, approvals=approvals)
 
     def answer_approval(self, *, approve: bool, comment: str, execution_id: str | None) -> ApprovalAnswer:
+        read_checked_state(self._path)  # refused before a lock file is made beside something else
         with update_state(self._path) as state:
             waiting = [
                 e
                 for e in state.get("executions", [])
                 if (e.get("approval") or {}).get("status") == "InProgress" and execution_id in (None, e["id"])
             ]
+            if not waiting and execution_id:
+                raise CliError(
+                    f"execution {execution_id} does not wait for an approval "
+                    "(`ml-deploy --local status` shows what waits)"
+                )
             if not waiting:
-                which = f"execution {execution_id}" if execution_id else "no execution"
-                raise CliError(f"{which} waits for an approval (see `ml-deploy --local status`)")
+                raise CliError("no execution waits for an approval (`ml-deploy --local status` shows why)")
             if len(waiting) > 1:
                 raise CliError(f"{len(waiting)} executions wait; name one with --execution")
             (execution,) = waiting
@@ -140,9 +172,10 @@ class LocalDelivery:
         )
 
     def upload_bundle(self, path: Path, *, manifest: Manifest) -> UploadedBundle:
-        return self._buckets.upload_bundle(path, manifest=manifest)
+        return self._stand_in(lambda: self._buckets.upload_bundle(path, manifest=manifest))
 
     def roll_back(self, environment: Environment) -> Rollback:
+        self._environment(environment)
         current, earlier = services.previous_revision(self._path, environment)
         service = self._environment(environment)["service"]
         try:
@@ -172,20 +205,20 @@ class LocalDelivery:
         ]
 
     def last_decision(self) -> RetrainDecision | None:
-        return self._buckets.last_decision()
+        return self._stand_in(lambda: self._buckets.last_decision())
 
     def drift_report(self, environment: Environment) -> DriftReport | None:
-        return self._buckets.drift_report(environment)
+        return self._stand_in(lambda: self._buckets.drift_report(environment))
 
     def model_at_key(self) -> str | None:
-        return self._buckets.model_at_key()
+        return self._stand_in(lambda: self._buckets.model_at_key())
 
     def first_model_environment(self, *, code_version: str) -> dict[str, str]:
         variables = self._state.get("first_model_environment")
         if not isinstance(variables, dict):
             raise CliError(
-                "the local delivery state names no retrain job environment: "
-                "pass --bundle BUNDLE to ship a bundle you have"
+                "the local delivery state names no retrain job environment: pass --bundle BUNDLE to "
+                "bootstrap, or ship a bundle you have with `ml-deploy --local upload-model BUNDLE`"
             )
         return {**variables, RetrainSettings.variable("code_version"): code_version}
 
@@ -194,14 +227,63 @@ class LocalDelivery:
         return "the local run starts each environment's task at its deploy: nothing to apply"
 
     def urls(self) -> dict[Environment, str]:
-        environments = self._state.get("environments", {})
-        return {name: str(environments[name]["url"]) for name in ENVIRONMENTS if name in environments}
+        environments = self._state["environments"]
+        return {
+            name: str(environments[name]["url"])
+            for name in ENVIRONMENTS
+            if isinstance(environments.get(name), dict) and environments[name].get("url")
+        }
+
+    def retry(self, execution_id: str | None) -> StageRun:
+        del execution_id
+        raise CliError(
+            "the local run does not retry a stage: fix the cause and start a new execution with "
+            "`ml-deploy --local upload-model BUNDLE` (a model upload starts the local pipeline)"
+        )
+
+    def release(self) -> str:
+        raise CliError(
+            "the local run starts an execution on a model upload only: "
+            "`ml-deploy --local upload-model BUNDLE`"
+        )
+
+    def service_logs(self, environment: Environment, *, since: datetime, cursor: str | None) -> LogPage:
+        """The output of the task that runs (or ran last); local lines carry no time, so `since` is moot."""
+        del since
+        record = self._environment(environment)
+        task = record.get("running") or record.get("stopped")
+        if not task or not record.get("log_dir"):
+            raise CliError(f"{environment} has run no task yet in the local delivery: no logs")
+        path = services.task_log(record, environment, int(task["revision"]))
+        offset = int(cursor.rpartition(":")[2]) if cursor and cursor.startswith(f"{path}:") else 0
+        try:
+            with path.open("rb") as log:
+                log.seek(offset)
+                text = log.read()
+        except FileNotFoundError:
+            raise CliError(f"{environment}: the task's log {path} is gone") from None
+        complete = text[: text.rfind(b"\n") + 1]  # a line still being written waits for the next read
+        source = f"{environment}-r{task['revision']}"
+        lines = [
+            LogLine(at=None, source=source, message=line)
+            for line in complete.decode("utf-8", errors="replace").splitlines()
+        ]
+        return LogPage(lines=lines, cursor=f"{path}:{offset + len(complete)}")
+
+    def links(self) -> dict[str, str]:
+        """The environments' local addresses, and the state file (the local run's pipeline page)."""
+        found: dict[str, str] = {str(name): url for name, url in self.urls().items()}
+        return {**found, "pipeline": str(self._path.resolve())}
 
     def _environment(self, environment: Environment) -> dict[str, Any]:
-        environments = self._state.get("environments", {})
+        environments = self._state["environments"]
         if environment not in environments:
             raise CliError(f"the local delivery has no {environment} environment yet")
         record: dict[str, Any] = environments[environment]
+        if not isinstance(record, dict) or not isinstance(record.get("service"), str):
+            raise CliError(f"{self._path}: environments.{environment} names no 'service'")
+        if not isinstance(record.get("revisions"), list):
+            raise CliError(f"{self._path}: environments.{environment} has no 'revisions' list")
         return record
 
 

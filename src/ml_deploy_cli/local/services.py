@@ -60,6 +60,11 @@ def register_revision(path: Path, environment: str, *, image: str, image_dir: Pa
     return number
 
 
+def task_log(record: dict[str, Any], environment: str, revision: int) -> Path:
+    """Where the task of `revision` writes its output (the local stand-in of its log stream)."""
+    return Path(record["log_dir"]) / f"{environment}-r{revision}.log"
+
+
 def deploy_revision(
     path: Path, environment: str, revision: int, *, ready_timeout: float = READY_TIMEOUT
 ) -> None:
@@ -71,7 +76,7 @@ def deploy_revision(
     state = read_state(path)
     record = state["environments"][environment]
     chosen = _revision(record, revision)
-    log = Path(record["log_dir"]) / f"{environment}-r{revision}.log"
+    log = task_log(record, environment, revision)
     _set(path, environment, rollout="IN_PROGRESS")
     task = start_task(
         Path(chosen["image_dir"]), environment=record["task_environment"], port=_free_port(), log=log
@@ -140,7 +145,8 @@ def stop_all(path: Path) -> None:
     for environment, record in read_state(path).get("environments", {}).items():
         if record.get("running"):
             stop_task(int(record["running"]["pid"]))
-            _set(path, environment, running=None)
+            # Kept so `status` after the demo still says what each environment served last.
+            _set(path, environment, running=None, stopped=record["running"])
 
 
 def _revision(record: dict[str, Any], number: int) -> dict[str, Any]:

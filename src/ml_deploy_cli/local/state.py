@@ -2,7 +2,8 @@
 
 The runner writes executions, stage statuses and what each environment runs; the CLI writes
 approval answers and rollbacks into it. Every change is a read-modify-write under an exclusive
-`flock`, written to a temporary file and renamed, so a reader never sees half a file.
+`flock`, written to a temporary file and renamed, so a reader never sees half a file and needs no
+lock (a read-only command leaves no `.lock` file beside whatever the variable names).
 """
 
 from __future__ import annotations
@@ -37,15 +38,45 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+# What the CLI reads of a state (`ml_deploy_dev.delivery.runner` writes it): key -> (type, what it is).
+_REQUIRED: dict[str, tuple[type, str]] = {
+    "aws": (dict, "an object: the local AWS stand-in's endpoint, region and keys"),
+    "model_bucket": (str, "the model bucket's name"),
+    "model_key": (str, "the key whose upload starts the pipeline"),
+    "executions": (list, "a list of pipeline executions"),
+    "environments": (dict, "an object of stage and prod"),
+}
+_AWS_KEYS = ("endpoint", "region", "access_key_id", "secret_access_key")
+
+
 def read_state(path: Path) -> State:
+    """The whole state as written (no lock: writers replace the file in one rename)."""
     try:
-        with _locked(path):
-            return _load(path)
+        return _load(path)
     except FileNotFoundError:
         raise CliError(
             f"no local delivery state at {path}: start one with `make demo` (or point "
             f"{STATE_VARIABLE} at the state.json of a running local delivery)"
         ) from None
+
+
+def read_checked_state(path: Path) -> State:
+    """The state, refused in one line unless it holds what the CLI reads (a runner wrote it)."""
+    state = read_state(path)
+    for key, (kind, what) in _REQUIRED.items():
+        if not isinstance(state.get(key), kind):
+            raise CliError(_not_a_state(path, f"has no {key!r} ({what})"))
+    missing = [key for key in _AWS_KEYS if not isinstance(state["aws"].get(key), str)]
+    if missing:
+        raise CliError(_not_a_state(path, f"names no {', '.join(missing)} under 'aws'"))
+    return state
+
+
+def _not_a_state(path: Path, problem: str) -> str:
+    return (
+        f"{path} {problem}: it is not a local delivery's state; point {STATE_VARIABLE} at the "
+        "state.json a local delivery wrote (`make demo` starts one)"
+    )
 
 
 @contextmanager
@@ -73,10 +104,25 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _load(path: Path) -> State:
-    document = json.loads(path.read_text())
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError:
+        raise CliError(f"{path} is a directory, not a state file: {_POINT}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise CliError(f"cannot read local delivery state {path}: {reason}; {_POINT}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CliError(f"{path} is not JSON ({error.msg} at line {error.lineno}): {_POINT}") from None
     if not isinstance(document, dict):
-        raise CliError(f"{path} is not a local delivery state (a JSON object)")
+        raise CliError(f"{path} is not a local delivery state (a JSON object): {_POINT}")
     return document
+
+
+_POINT = f"point {STATE_VARIABLE} at the state.json a local delivery wrote (`make demo` starts one)"
 
 
 def execution(state: State, execution_id: str) -> dict[str, Any]:

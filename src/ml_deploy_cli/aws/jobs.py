@@ -1,0 +1,81 @@
+"""Running a Batch job now, as its schedule would, and following it: SubmitJob with the stack's
+queue and the job definition by name (its latest revision, as `infra/jobs/schedules.py` submits),
+DescribeJobs for its state, and its CloudWatch Logs stream once it has one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ml_deploy_cli.delivery import LogLine, LogPage
+from ml_deploy_cli.errors import CliError
+
+JobKind = Literal["retrain", "monitor"]
+JOB_KINDS: tuple[JobKind, ...] = ("retrain", "monitor")
+ENDED = ("SUCCEEDED", "FAILED")
+DEFAULT_LOG_GROUP = "/aws/batch/job"  # where awslogs writes when the job names no group
+
+
+@dataclass(frozen=True)
+class JobState:
+    job_id: str
+    name: str
+    status: str  # SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING, SUCCEEDED, FAILED
+    reason: str | None
+    log_group: str
+    log_stream: str | None
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ENDED
+
+
+class BatchJobs:
+    """The stack's job queue and its two job definitions."""
+
+    def __init__(self, batch: Any, logs: Any, *, queue: str, definitions: dict[JobKind, str]) -> None:
+        self._batch = batch
+        self._logs = logs
+        self._queue = queue
+        self._definitions = definitions
+
+    def submit(self, kind: JobKind) -> str:
+        response = self._batch.submit_job(
+            jobName=f"{kind}-manual", jobQueue=self._queue, jobDefinition=self._definitions[kind]
+        )
+        return str(response["jobId"])
+
+    def state(self, job_id: str) -> JobState:
+        jobs = self._batch.describe_jobs(jobs=[job_id]).get("jobs", [])
+        if not jobs:
+            raise CliError(f"Batch knows no job {job_id} (jobs are kept for about a week after they end)")
+        job = jobs[0]
+        container = job.get("container") or {}
+        options = (container.get("logConfiguration") or {}).get("options") or {}
+        return JobState(
+            job_id=job_id,
+            name=str(job.get("jobName", "")),
+            status=str(job["status"]),
+            reason=job.get("statusReason"),
+            log_group=str(options.get("awslogs-group") or DEFAULT_LOG_GROUP),
+            log_stream=container.get("logStreamName"),
+        )
+
+    def logs(self, state: JobState, *, cursor: str | None) -> LogPage:
+        """The job's log stream from its start (or where `cursor` left off); nothing before it has one."""
+        if not state.log_stream:
+            return LogPage(lines=[], cursor=cursor or "")
+        request: dict[str, Any] = {
+            "logGroupName": state.log_group,
+            "logStreamName": state.log_stream,
+            "startFromHead": True,
+        }
+        if cursor:
+            request["nextToken"] = cursor
+        response = self._logs.get_log_events(**request)
+        lines = [
+            LogLine(at=None, source=state.name, message=str(event.get("message", "")).rstrip("\n"))
+            for event in response.get("events", [])
+        ]
+        # GetLogEvents hands back the same forward token when nothing new was written.
+        return LogPage(lines=lines, cursor=str(response.get("nextForwardToken") or cursor or ""))

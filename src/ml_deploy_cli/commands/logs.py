@@ -1,0 +1,76 @@
+"""`ml-deploy logs ENV [--since 10m] [--follow]`: what an environment's model server logs.
+
+On AWS the CloudWatch Logs stream of the running revision's awslogs driver (as `aws logs tail`
+reads it); on the local delivery the output of the task the local run started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from ml_deploy_cli.backend import Connect
+from ml_deploy_cli.commands.arguments import positive_number
+from ml_deploy_cli.delivery import ENVIRONMENTS, LogLine
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+DEFAULT_FOLLOW_SECONDS = 2.0
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("logs", help="what stage's or prod's model server logged (--follow to tail)")
+    parser.add_argument("environment", choices=ENVIRONMENTS, metavar="ENV", help="stage or prod")
+    parser.add_argument(
+        "--since", type=duration, default=timedelta(minutes=10), metavar="AGE", help="10m (s, m, h, d)"
+    )
+    parser.add_argument(
+        "--tail", type=_count, metavar="N", help="only the last N lines of what is there (as `kubectl logs`)"
+    )
+    parser.add_argument("--follow", action="store_true", help="go on printing new lines until Ctrl-C")
+    parser.add_argument(
+        "--interval",
+        type=positive_number,
+        default=DEFAULT_FOLLOW_SECONDS,
+        metavar="SECONDS",
+        help=f"how often --follow looks (default {DEFAULT_FOLLOW_SECONDS:g})",
+    )
+    parser.set_defaults(run=run)
+
+
+def duration(value: str) -> timedelta:
+    """`30s`, `10m`, `2h`, `1d`: how far back to start."""
+    match = _DURATION.match(value.strip())
+    if not match or int(match.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an age like 30s, 10m, 2h or 1d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _count(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number above 0")
+    return int(value)
+
+
+def run(args: argparse.Namespace, connect: Connect) -> int:
+    delivery = connect()
+    since = datetime.now(UTC) - args.since
+    page = delivery.service_logs(args.environment, since=since, cursor=None)
+    _print(page.lines[-args.tail :] if args.tail else page.lines)
+    try:
+        while args.follow:
+            time.sleep(args.interval)
+            page = delivery.service_logs(args.environment, since=since, cursor=page.cursor)
+            _print(page.lines)
+    except KeyboardInterrupt:  # the way a follow ends
+        return 0
+    return 0
+
+
+def _print(lines: Sequence[LogLine]) -> None:
+    for line in lines:
+        at = f"{line.at:%Y-%m-%dT%H:%M:%S}Z " if line.at else ""
+        print(f"{at}{line.source} {line.message}", flush=True)

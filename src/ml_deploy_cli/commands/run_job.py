@@ -1,0 +1,91 @@
+"""`ml-deploy run-job retrain|monitor [--follow]`: submit the Batch job now, as its schedule would,
+and (with --follow) print its state changes and its log until it ends; exit 1 if it failed.
+
+This replaces copy-pasting the `retrainSubmitCommand` output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from ml_deploy_cli.aws.clients import ClientFactory
+from ml_deploy_cli.aws.jobs import JOB_KINDS, BatchJobs, JobState
+from ml_deploy_cli.backend import Connect
+from ml_deploy_cli.commands.arguments import positive_number
+from ml_deploy_cli.errors import CliError
+from ml_deploy_cli.outputs import load_outputs
+
+DEFAULT_POLL_SECONDS = 10.0
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "run-job", help="submit the retrain or monitor job now (--follow to watch it)"
+    )
+    parser.add_argument("kind", choices=JOB_KINDS, metavar="JOB", help="retrain or monitor")
+    parser.add_argument("--follow", action="store_true", help="print its state and log until it ends")
+    parser.add_argument(
+        "--poll-seconds",
+        type=positive_number,
+        default=DEFAULT_POLL_SECONDS,
+        metavar="N",
+        help=f"how often --follow looks (default {DEFAULT_POLL_SECONDS:g})",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, connect: Connect) -> int:
+    del connect  # the jobs are Batch's: named by the stack outputs, reached with the stack's clients
+    if args.local:
+        raise CliError(
+            "the local run has no job queue: the demo runs the jobs itself (`make demo`); "
+            "on AWS, `ml-deploy run-job` submits them"
+        )
+    jobs = _jobs(args)
+    job_id = jobs.submit(args.kind)
+    print(f"submitted {args.kind} job {job_id}")
+    if not args.follow:
+        return 0
+    return follow(jobs, job_id, poll=args.poll_seconds)
+
+
+def _jobs(args: argparse.Namespace) -> BatchJobs:
+    outputs = load_outputs(args.outputs, environ=args.environ, stack=args.stack)
+    clients: ClientFactory = args.stack_clients(outputs.region)
+    return BatchJobs(
+        clients("batch"),
+        clients("logs"),
+        queue=outputs.require("jobQueueName"),
+        definitions={
+            "retrain": outputs.require("retrainJobDefinitionName"),
+            "monitor": outputs.require("monitorJobDefinitionName"),
+        },
+    )
+
+
+def follow(jobs: BatchJobs, job_id: str, *, poll: float) -> int:
+    """State changes (with the time since submission) and new log lines, until the job ends."""
+    started = time.monotonic()
+    shown: str | None = None
+    cursor: str | None = None
+    while True:
+        state = jobs.state(job_id)
+        if state.status != shown:
+            shown = state.status
+            print(
+                f"{state.name} {job_id}: {state.status} after {time.monotonic() - started:.0f} s", flush=True
+            )
+        page = jobs.logs(state, cursor=cursor)
+        cursor = page.cursor
+        for line in page.lines:
+            print(f"  {line.message}", flush=True)
+        if state.ended:
+            return _verdict(state)
+        time.sleep(poll)
+
+
+def _verdict(state: JobState) -> int:
+    if state.status == "SUCCEEDED":
+        return 0
+    raise CliError(f"job {state.job_id} FAILED: {state.reason or 'no reason given'}")

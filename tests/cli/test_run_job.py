@@ -1,0 +1,126 @@
+"""`ml-deploy run-job retrain|monitor [--follow]`: Batch behind botocore's Stubber (moto would need a
+Docker engine to run a job), the job's log stream in moto's CloudWatch Logs.
+
+The job is submitted as its schedule submits it: the stack's queue, the definition by name
+(infra/jobs/schedules.py). DescribeJobs reports `container.logStreamName` once the job has started;
+jobs move SUBMITTED -> PENDING -> RUNNABLE -> STARTING -> RUNNING -> SUCCEEDED | FAILED
+(https://docs.aws.amazon.com/batch/latest/userguide/job_states.html).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from ml_deploy_cli.__main__ import main
+from ml_deploy_cli.local.state import STATE_VARIABLE
+from tests.cli.conftest import REGION, Stack
+from tests.cli.test_failures import local_state
+
+QUEUE, RETRAIN, MONITOR = "ml-deploy-dev-jobs", "ml-deploy-dev-retrain", "ml-deploy-dev-monitor"
+JOB_ID = "4a5b6c7d-8e9f-4a0b-9c1d-2e3f4a5b6c7d"
+GROUP, STREAM = "/ml-deploy/dev/jobs", f"retrain/default/{JOB_ID}"
+NOW = int(time.time() * 1000)
+STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+
+
+@pytest.fixture
+def batch(stack: Stack) -> Iterator[Stubber]:
+    stack.write_outputs(
+        jobQueueName=QUEUE, retrainJobDefinitionName=RETRAIN, monitorJobDefinitionName=MONITOR
+    )
+    client = boto3.client("batch", region_name=REGION)
+    with Stubber(client) as stubber:
+        stack.clients["batch"] = client
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def described(status: str, *, started: bool, reason: str | None = None) -> dict[str, Any]:
+    assert status in STATES
+    job: dict[str, Any] = {
+        "jobName": "retrain-manual", "jobId": JOB_ID, "jobQueue": QUEUE, "status": status,
+        "startedAt": 1, "jobDefinition": RETRAIN,
+    }  # fmt: skip
+    if reason:
+        job["statusReason"] = reason
+    if started:
+        job["container"] = {
+            "logStreamName": STREAM,
+            "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": GROUP}},
+        }
+    return {"jobs": [job]}
+
+
+def expect_submit(batch: Stubber, definition: str) -> None:
+    batch.add_response(
+        "submit_job",
+        {"jobArn": f"arn:aws:batch:{REGION}:123456789012:job/{JOB_ID}", "jobName": "x", "jobId": JOB_ID},
+        {
+            "jobName": definition.rsplit("-", 1)[-1] + "-manual",
+            "jobQueue": QUEUE,
+            "jobDefinition": definition,
+        },
+    )
+
+
+def test_run_job_submits_as_the_schedule_would(stack: Stack, batch: Stubber) -> None:
+    expect_submit(batch, MONITOR)
+
+    result = stack.cli("run-job", "monitor")
+
+    assert result.code == 0, result.err
+    assert result.out.strip() == f"submitted monitor job {JOB_ID}"
+
+
+def test_follow_prints_each_state_once_and_the_log_then_the_verdict(
+    stack: Stack, batch: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logs = boto3.client("logs", region_name=REGION)
+    # CloudWatch Logs rejects events older than 14 days (PutLogEvents' tooOldLogEventEndIndex).
+    logs.create_log_group(logGroupName=GROUP)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName=STREAM)
+    logs.put_log_events(logGroupName=GROUP, logStreamName=STREAM,
+                        logEvents=[{"timestamp": NOW, "message": "training 3000 rows"},
+                                   {"timestamp": NOW + 1, "message": "challenger rejected"}])  # fmt: skip
+    expect_submit(batch, RETRAIN)
+    for status, started in (("RUNNABLE", False), ("RUNNABLE", False), ("RUNNING", True), ("FAILED", True)):
+        reason = "Essential container in task exited" if status == "FAILED" else None
+        batch.add_response(
+            "describe_jobs", described(status, started=started, reason=reason), {"jobs": [JOB_ID]}
+        )
+    monkeypatch.setattr("ml_deploy_cli.commands.run_job.time.sleep", lambda seconds: None)
+
+    result = stack.cli("run-job", "retrain", "--follow")
+
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert [line.split(":")[1].split()[0] for line in lines if line.startswith("retrain-manual")] == [
+        "RUNNABLE", "RUNNING", "FAILED"
+    ]  # fmt: skip
+    assert lines.count("  training 3000 rows") == 1 and lines.count("  challenger rejected") == 1
+    assert (
+        result.err.strip() == f"ml-deploy: run-job: job {JOB_ID} FAILED: Essential container in task exited"
+    )
+
+
+def test_run_job_needs_the_queue_output(stack: Stack) -> None:
+    result = stack.cli("run-job", "retrain")
+
+    assert result.code == 1
+    assert "has no stack output 'jobQueueName'" in result.err
+
+
+def test_the_local_run_refuses_run_job(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(local_state(endpoint="http://127.0.0.1:1")))
+
+    assert main(["--local", "run-job", "retrain"], environ={STATE_VARIABLE: str(state)}) == 1
+    assert "the local run has no job queue" in capsys.readouterr().err
