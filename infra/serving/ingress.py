@@ -127,6 +127,14 @@ def create_ingress(
         access_logs=aws.lb.LoadBalancerAccessLogsArgs(
             bucket=access_logs.bucket, prefix=ACCESS_LOG_PREFIX, enabled=True
         ),
+        # Internet-facing: each TLS handshake too, with the client certificate and whether it was
+        # verified, so a refused caller is on record (delivered under the access logs' own path,
+        # "Connection logs for your Application Load Balancer", load-balancer-connection-logs.html).
+        connection_logs=aws.lb.LoadBalancerConnectionLogsArgs(
+            bucket=access_logs.bucket, prefix=ACCESS_LOG_PREFIX, enabled=True
+        )
+        if public
+        else None,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )
     target_group, alternate = (

@@ -236,6 +236,24 @@ def test_the_public_test_listener_is_reached_only_from_the_nat_gateways(
     assert out == {(TEST_PORT, "0.0.0.0/0"), (443, "0.0.0.0/0")}, f"{env} hook sends {out}"
 
 
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_refused_handshake_is_on_record(public_program: Program, env: str) -> None:
+    """Connection logs (client certificate, verification status) go where the access logs go, whose
+    bucket policy admits ELB delivery under alb/AWSLogs/<account>/ ("Connection logs for your
+    Application Load Balancer",
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-connection-logs.html)."""
+    alb = _of(public_program, LOAD_BALANCER, f"serving-{env}-alb").inputs
+    assert (
+        alb["connectionLogs"]
+        == alb["accessLogs"]
+        == {
+            "bucket": public_program.outputs["accessLogBucket"],
+            "prefix": "alb",
+            "enabled": True,
+        }
+    ), f"{env}: {alb.get('connectionLogs')}"
+
+
 def test_the_trust_store_holds_exactly_the_uploaded_bundle_version(
     public_program: Program, client_ca_bundle: Path
 ) -> None:
