@@ -79,6 +79,9 @@ class PublicEdge(pulumi.ComponentResource):
             key=CA_BUNDLE_KEY,
             source=pulumi.FileAsset(str(ca_bundle_path(config.client_ca_bundle))),
             content_type="application/x-pem-file",
+            # CA certificates are public: S3-managed keys, so reading the bundle when the trust
+            # store is created or renewed needs no grant on the stack's KMS key.
+            server_side_encryption="AES256",
             opts=child,
         )
         trust_store = aws.lb.TrustStore(

@@ -132,8 +132,14 @@ BUNDLE = "<the client CA bundle>"
             {"ingressCidrs": ["0.0.0.0/0"], "certificateArn": CERTIFICATE},
             "ml-deploy:ingressCidrs 0.0.0.0/0 is the whole internet",
         ),
-        ({"wafRateLimit": WAF_RATE_LIMIT_RANGE[0] - 1}, "ml-deploy:wafRateLimit"),
-        ({"wafRateLimit": WAF_RATE_LIMIT_RANGE[1] + 1}, "ml-deploy:wafRateLimit"),
+        (
+            {"wafRateLimit": WAF_RATE_LIMIT_RANGE[0] - 1},
+            f"ml-deploy:wafRateLimit Input should be greater than or equal to {WAF_RATE_LIMIT_RANGE[0]}",
+        ),
+        (
+            {"wafRateLimit": WAF_RATE_LIMIT_RANGE[1] + 1},
+            f"ml-deploy:wafRateLimit Input should be less than or equal to {WAF_RATE_LIMIT_RANGE[1]}",
+        ),
         ({"privateLinkAllowedPrincipals": ["*"]}, "ml-deploy:privateLinkAllowedPrincipals must be an IAM"),
         (
             {"privateLinkAllowedPrincipals": ["arn:aws:iam::21098765432:root"]},
@@ -260,6 +266,7 @@ def test_the_trust_store_holds_exactly_the_uploaded_bundle_version(
     (bundle,) = public_program.of_type(BUNDLE_OBJECT)
     assert Path(bundle.inputs["source"].path) == client_ca_bundle
     assert bundle.inputs["bucket"] == public_program.outputs["modelBucket"], "the model bucket is versioned"
+    assert bundle.inputs["serverSideEncryption"] == "AES256", "ELB would need the stack key to read it"
     store = public_program.one(TRUST_STORE).inputs
     assert (
         store["caCertificatesBundleS3Bucket"],

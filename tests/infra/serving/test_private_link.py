@@ -28,14 +28,11 @@ def private_link_program() -> Program:
     return run_program(overrides={"ml-deploy:privateLinkAllowedPrincipals": PRINCIPALS})
 
 
-def test_no_endpoint_service_unless_principals_are_named(dev_program: Program) -> None:
-    assert not dev_program.of_type(SERVICE)
-    assert "prodPrivateLinkServiceName" not in dev_program.outputs
-
-
 def test_prod_is_offered_only_to_the_named_principals_and_each_connection_is_accepted(
-    private_link_program: Program,
+    private_link_program: Program, dev_program: Program
 ) -> None:
+    assert not dev_program.of_type(SERVICE), "an endpoint service only when principals are named"
+    assert "prodPrivateLinkServiceName" not in dev_program.outputs
     (service,) = private_link_program.of_type(SERVICE)
     assert service.name == "serving-prod-private-link", "stage stays inside the VPC"
     assert service.inputs["allowedPrincipals"] == PRINCIPALS
