@@ -22,6 +22,7 @@ from infra.registry import Registry
 from infra.serving.cluster import ServingCluster
 from infra.serving.dashboard import ServingDashboard
 from infra.serving.domain import serving_certificate
+from infra.serving.edge import public_edge
 from infra.serving.environment import ServiceEnvironment, ServingPlatform
 from infra.serving.task_definition import CONTAINER_NAME
 from infra.storage import Buckets
@@ -69,6 +70,15 @@ serving_platform = ServingPlatform(
     alerts_topic=alerts.topic,
     config=config.serving,
     certificate_arn=certificate_arn,
+    # publicEndpoint only: the client trust store (mutual TLS) and the web ACL; else None.
+    edge=public_edge(
+        "serving",
+        config=config.serving,
+        ca_bucket=buckets.models,
+        log_retention_days=config.storage.log_expiration_days,
+        force_destroy=config.storage.force_destroy,
+        opts=serving_options,
+    ),
 )
 stage, prod = (
     ServiceEnvironment(f"serving-{env}", environment=env, platform=serving_platform, opts=serving_options)
@@ -134,6 +144,9 @@ pulumi.export("prodUrl", prod.url)
 # Where stage.<domain> and prod.<domain> point (the stack writes those records only with hostedZoneId).
 pulumi.export("stageLoadBalancerDnsName", stage.load_balancer_dns_name)
 pulumi.export("prodLoadBalancerDnsName", prod.load_balancer_dns_name)
+# What another account's VPC endpoint names to reach prod (privateLinkAllowedPrincipals).
+if prod.private_link_service_name is not None:
+    pulumi.export("prodPrivateLinkServiceName", prod.private_link_service_name)
 pulumi.export("stageServiceName", stage.service_name)
 pulumi.export("prodServiceName", prod.service_name)
 pulumi.export("dashboardName", serving_dashboard.dashboard_name)

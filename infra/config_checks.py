@@ -6,8 +6,11 @@ it with the key.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -297,4 +300,65 @@ def check_hosted_zone_id(value: str) -> str:
         )
     if not HOSTED_ZONE_ID.match(value):
         raise ValueError("must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ (Z, then A-Z/0-9)")
+    return value
+
+
+# The Application Load Balancer's trust-store quotas ("Quotas for your Application Load Balancers",
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html,
+# "Certificates"): at most 25 CA certificates per trust store, each at most 16 KB.
+TRUST_STORE_MAX_CA_CERTIFICATES = 25
+TRUST_STORE_MAX_CA_CERTIFICATE_BYTES = 16 * 1024
+PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s+([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----")
+# Where a relative bundle path is read from: the project root, where Pulumi.yaml is.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def ca_bundle_path(value: str) -> Path:
+    """The bundle file `value` names: as given if absolute, else under the project root."""
+    path = Path(value)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def check_ca_bundle(value: str) -> str:
+    """A PEM file of 1 to 25 CA certificates the load balancer's trust store accepts."""
+    path = ca_bundle_path(value)
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"must be a readable PEM file of CA certificates: {path}: {error}") from None
+    bodies = PEM_CERTIFICATE.findall(text)
+    if not bodies:
+        raise ValueError(
+            f"must be a PEM file of CA certificates (-----BEGIN CERTIFICATE-----): {path} has none"
+        )
+    if len(bodies) > TRUST_STORE_MAX_CA_CERTIFICATES:
+        raise ValueError(
+            f"may hold at most {TRUST_STORE_MAX_CA_CERTIFICATES} CA certificates (a trust store's quota): "
+            f"{path} has {len(bodies)}"
+        )
+    for index, body in enumerate(bodies, start=1):
+        try:
+            size = len(base64.b64decode("".join(body.split()), validate=True))
+        except binascii.Error:
+            raise ValueError(f"certificate {index} of {path} is not valid base64 PEM") from None
+        if size > TRUST_STORE_MAX_CA_CERTIFICATE_BYTES:
+            raise ValueError(
+                f"certificate {index} of {path} is {size} bytes; a trust store takes CA certificates "
+                f"of at most {TRUST_STORE_MAX_CA_CERTIFICATE_BYTES} bytes"
+            )
+    return value
+
+
+# Who may connect to a VPC endpoint service: an account's root, a role or a user
+# (AllowedPrincipals, "Configure an endpoint service", https://docs.aws.amazon.com/vpc/latest/privatelink/configure-endpoint-service.html).
+# "*" (everyone) is AWS's too, but never this stack's: callers are named.
+ENDPOINT_SERVICE_PRINCIPAL = re.compile(r"arn:aws:iam::\d{12}:(?:root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)")
+
+
+def check_endpoint_service_principal(value: str) -> str:
+    if not ENDPOINT_SERVICE_PRINCIPAL.fullmatch(value):
+        raise ValueError(
+            "must be an IAM principal ARN such as arn:aws:iam::123456789012:root (an account) or "
+            f"arn:aws:iam::123456789012:role/<name>, not {value!r} ('*' would let any account connect)"
+        )
     return value

@@ -13,9 +13,11 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from infra.config_base import Section
 from infra.config_checks import (
     check_arn,
+    check_ca_bundle,
     check_cidr,
     check_deployment_strategy,
     check_domain_name,
+    check_endpoint_service_principal,
     check_fargate_task,
     check_hosted_zone_id,
     check_image_tag,
@@ -35,6 +37,12 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 # ECS accepts 0-1440 minutes for every bake time (pulumi-aws ecs.Service deploymentConfiguration).
 MAX_BAKE_MINUTES = 1440
+# A rate-based rule's limit per evaluation window: at least 10 ("Rate-based rule high-level
+# settings", https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-high-level-settings.html),
+# at most 2,000,000,000 (RateBasedStatement, WAF API reference).
+WAF_RATE_LIMIT_MIN = 10
+WAF_RATE_LIMIT_MAX = 2_000_000_000
+ANYWHERE = "0.0.0.0/0"
 
 
 class EnvironmentConfig(Section):
@@ -119,10 +127,42 @@ class ServingConfig(Section):
             "the certificate's validation records and each environment's alias record go there."
         ),
     )
+    # --- who may call the model (issue 29): private by default, authenticated when public ---
+    public_endpoint: bool = Field(
+        False,
+        description=(
+            "Put the load balancers on the internet (internet-facing, mutual TLS against clientCaBundle, "
+            "AWS WAF); false: internal, reachable from the VPC and ingressCidrs only."
+        ),
+    )
     ingress_cidrs: list[str] = Field(
-        default_factory=lambda: ["0.0.0.0/0"],
-        min_length=1,
-        description="IPv4 CIDR blocks the load balancers admit clients from.",
+        default_factory=list,
+        description=(
+            "IPv4 CIDR blocks admitted besides the VPC's own (peered VPCs, VPN ranges); with "
+            "publicEndpoint, empty admits any address (callers still need a client certificate)."
+        ),
+    )
+    client_ca_bundle: str | None = Field(
+        None,
+        description=(
+            "With publicEndpoint: PEM file (path from the project root) of the CA certificates that "
+            "issue callers' client certificates; the load balancers' trust store."
+        ),
+    )
+    waf_rate_limit: int = Field(
+        2000,
+        ge=WAF_RATE_LIMIT_MIN,
+        le=WAF_RATE_LIMIT_MAX,
+        description=(
+            "With publicEndpoint: requests one address may send in 5 minutes before AWS WAF blocks it."
+        ),
+    )
+    private_link_allowed_principals: list[str] = Field(
+        default_factory=list,
+        description=(
+            "IAM principals (ARNs) of other accounts allowed to connect to prod through a VPC "
+            "endpoint service (PrivateLink); empty: no endpoint service."
+        ),
     )
     service_log_retention_days: int = Field(30, description="CloudWatch Logs retention of service logs.")
     startup_grace_seconds: int = Field(
@@ -226,6 +266,55 @@ class ServingConfig(Section):
         for value in values:
             check_cidr(value)
         return values
+
+    @field_validator("client_ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, value: str | None) -> str | None:
+        return None if value is None else check_ca_bundle(value)
+
+    @field_validator("private_link_allowed_principals")
+    @classmethod
+    def _principals(cls, values: list[str]) -> list[str]:
+        for value in values:
+            check_endpoint_service_principal(value)
+        return values
+
+    @model_validator(mode="after")
+    def _public_on_purpose(self) -> ServingConfig:
+        """The internet only by name, and then over HTTPS with client certificates (mutual TLS)."""
+        if not self.public_endpoint:
+            if ANYWHERE in self.ingress_cidrs:
+                raise ValueError(
+                    f"ml-deploy:ingressCidrs {ANYWHERE} is the whole internet, but the load balancers are "
+                    "internal (ml-deploy:publicEndpoint is false): list the peered or VPN ranges that may "
+                    "call the model, or set ml-deploy:publicEndpoint: true (with ml-deploy:clientCaBundle) "
+                    "to face the internet with mutual TLS"
+                )
+            if self.client_ca_bundle is not None:
+                raise ValueError(
+                    "ml-deploy:clientCaBundle is used only with ml-deploy:publicEndpoint: true (mutual TLS "
+                    "on the internet-facing load balancers); unset it, or set ml-deploy:publicEndpoint: true"
+                )
+            return self
+        if not self.serves_https:
+            raise ValueError(
+                "ml-deploy:publicEndpoint needs HTTPS: mutual TLS runs on HTTPS listeners only. Set "
+                "ml-deploy:domainName with ml-deploy:hostedZoneId, or ml-deploy:certificateArn"
+            )
+        if self.client_ca_bundle is None:
+            raise ValueError(
+                "ml-deploy:clientCaBundle is required with ml-deploy:publicEndpoint: give the PEM file "
+                "(path from the project root) of the CA certificates that issue your callers' client "
+                "certificates; the load balancers admit only clients presenting one"
+            )
+        return self
+
+    @property
+    def client_cidrs(self) -> list[str]:
+        """Who the listeners admit besides the VPC: ``ingressCidrs``; public and unset: anyone (mTLS)."""
+        if self.public_endpoint and not self.ingress_cidrs:
+            return [ANYWHERE]
+        return list(self.ingress_cidrs)
 
     def strategy(self, environment: str) -> DeploymentStrategy:
         """The environment's ECS deployment strategy: its own setting, or its default."""

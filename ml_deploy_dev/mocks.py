@@ -283,6 +283,13 @@ _COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "aws:acm/certificate:Certificate": _certificate,
     # Route 53 answers a record's name fully qualified, without the final dot.
     "aws:route53/record:Record": lambda _, inputs: {"fqdn": str(inputs["name"]).rstrip(".")},
+    # S3 gives each object written to a versioned bucket a version id.
+    "aws:s3/bucketObjectv2:BucketObjectv2": lambda name, _: {
+        "versionId": f"3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrH.{name}"
+    },
+    "aws:ec2/vpcEndpointService:VpcEndpointService": lambda name, _: {
+        "serviceName": f"com.amazonaws.vpce.{REGION}.vpce-svc-0a1b2c3d4e5f6a7b8"
+    },
     # Documentation addresses (RFC 5737), one per gateway.
     "aws:ec2/natGateway:NatGateway": lambda name, _: {"publicIp": f"203.0.113.{10 + int(name[-1])}"},
 }

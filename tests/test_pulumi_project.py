@@ -40,6 +40,7 @@ UNDECLARED = {
     "domainName",
     "hostedZoneId",
     "codeConnectionArn",
+    "clientCaBundle",
     "stage",
     "prod",
     "retrainJob",

@@ -42,6 +42,9 @@ class HookInputs:
     layout: ObjectLayout
     key: aws.kms.Key
     test_url: pulumi.Output[str]
+    # An internal load balancer's group: the hook reaches it from its own group (SG to SG);
+    # None for an internet-facing one, reached through the NAT gateways.
+    load_balancer_security_group: aws.ec2.SecurityGroup | None
     config: ServingConfig
     # The hook reads its service's desired count (a revision with no task has nothing to test).
     cluster_name: pulumi.Output[str]
@@ -85,7 +88,8 @@ def smoke_hook(name: str, *, inputs: HookInputs, parent: pulumi.Resource) -> aws
         timeout=config.smoke_test_timeout_seconds,
         memory_size=HOOK_MEMORY_MB,
         environment=aws.lambda_.FunctionEnvironmentArgs(variables=settings),
-        # Private subnets: its requests leave through the NAT gateway(s), the test port's only sources.
+        # Private subnets: to an internal load balancer directly, to an internet-facing one through
+        # the NAT gateway(s), the test port's only sources then.
         vpc_config=aws.lambda_.FunctionVpcConfigArgs(
             subnet_ids=inputs.network.private_subnet_ids, security_group_ids=[security_group.id]
         ),
@@ -180,12 +184,18 @@ def _security_group(name: str, *, inputs: HookInputs, child: pulumi.ResourceOpti
         description=f"{inputs.environment} deployment smoke test",
         opts=child,
     )
-    # The load balancer's public addresses are not fixed, so the port is opened to any address;
-    # the load balancer's side admits only the NAT gateways (`ingress._test_port_rules`).
-    for rule_name, port, description in (
-        ("test-port", TEST_PORT, "Golden records to the test listener of the load balancer"),
-        ("https", HTTPS_PORT, "S3: the bundle and the verdict"),
-    ):
+    if inputs.load_balancer_security_group is not None:
+        _internal_test_port_rules(
+            name, hook=group, load_balancer=inputs.load_balancer_security_group, child=child
+        )
+    # An internet-facing load balancer's public addresses are not fixed, so its test port is opened
+    # to any address; its side admits only the NAT gateways (`ingress._test_port_rules`).
+    outbound = [("https", HTTPS_PORT, "S3: the bundle and the verdict")]
+    if inputs.load_balancer_security_group is None:
+        outbound.insert(
+            0, ("test-port", TEST_PORT, "Golden records to the test listener of the load balancer")
+        )
+    for rule_name, port, description in outbound:
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-smoke-hook-out-{rule_name}",
             security_group_id=group.id,
@@ -197,3 +207,33 @@ def _security_group(name: str, *, inputs: HookInputs, child: pulumi.ResourceOpti
             opts=child,
         )
     return group
+
+
+def _internal_test_port_rules(
+    name: str,
+    *,
+    hook: aws.ec2.SecurityGroup,
+    load_balancer: aws.ec2.SecurityGroup,
+    child: pulumi.ResourceOptions,
+) -> None:
+    """The hook to an internal load balancer's test port, group to group: no address range either side."""
+    aws.vpc.SecurityGroupEgressRule(
+        f"{name}-smoke-hook-out-test-port",
+        security_group_id=hook.id,
+        description="Golden records to the test listener of the load balancer",
+        referenced_security_group_id=load_balancer.id,
+        ip_protocol="tcp",
+        from_port=TEST_PORT,
+        to_port=TEST_PORT,
+        opts=child,
+    )
+    aws.vpc.SecurityGroupIngressRule(
+        f"{name}-alb-in-test-hook",
+        security_group_id=load_balancer.id,
+        description="Smoke-test hook, from its security group",
+        referenced_security_group_id=hook.id,
+        ip_protocol="tcp",
+        from_port=TEST_PORT,
+        to_port=TEST_PORT,
+        opts=child,
+    )

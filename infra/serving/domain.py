@@ -128,6 +128,9 @@ def alias_records(
     An alias, not a CNAME: Route 53 answers with the load balancer's current addresses, and its
     zone id is the load balancer's own (the region's ELB zone), not the stack's zone. No overwrite:
     a record someone else made under that name stops the update rather than being replaced.
+    An internal load balancer (the default) is aliased the same way: its DNS name resolves
+    publicly to its private addresses, so the name resolves everywhere and connects only from
+    the VPC, its peers and PrivateLink; ACM validates through its own CNAMEs, not the load balancer.
     """
     assert config.hosted_zone_id is not None, "alias records only where the stack owns the zone"
     return [

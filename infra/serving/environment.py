@@ -30,8 +30,10 @@ from infra.serving.deployment import (
 )
 from infra.serving.deployment_hook import HookInputs, smoke_hook
 from infra.serving.domain import alias_records
-from infra.serving.ingress import IP_ADDRESS_TYPE, Ingress, create_ingress
+from infra.serving.edge import PublicEdge
+from infra.serving.ingress import HTTP_PORT, HTTPS_PORT, IP_ADDRESS_TYPE, Ingress, create_ingress
 from infra.serving.model_alarms import model_alarms
+from infra.serving.private_link import endpoint_service
 from infra.serving.roles import model_server_role
 from infra.serving.task_definition import CONTAINER_NAME, TaskInputs, create_task_definition
 from ml_deploy.layout import ObjectLayout
@@ -61,6 +63,8 @@ class ServingPlatform:
     config: ServingConfig
     # What the HTTPS listeners serve (`infra/serving/domain.py` serving_certificate); None: HTTP only.
     certificate_arn: pulumi.Input[str] | None
+    # The trust store and web ACL of an internet-facing stack (`infra/serving/edge.py`); None: internal.
+    edge: PublicEdge | None = None
 
     def sizing(self, environment: Environment) -> EnvironmentConfig:
         """The environment's own settings (``ml-deploy:stage`` or ``ml-deploy:prod``)."""
@@ -109,6 +113,8 @@ class ServiceEnvironment(pulumi.ComponentResource):
     task_family: pulumi.Output[str]
     task_definition_arn: pulumi.Output[str]
     metrics: EnvironmentMetrics
+    # What other accounts' VPC endpoints name (prod with privateLinkAllowedPrincipals), else None.
+    private_link_service_name: pulumi.Output[str] | None
 
     def __init__(
         self,
@@ -135,6 +141,8 @@ class ServiceEnvironment(pulumi.ComponentResource):
                 ip_address_type=IP_ADDRESS_TYPE,
                 parent=self,
             )
+        self._edge(ingress)
+        self.private_link_service_name = self._private_link(environment, ingress)
         rollback = self._rollback_alarms(environment, ingress)
         hook = self._smoke_hook(environment, ingress)
         deployments = infrastructure_role(name, hook=hook, parent=self)
@@ -209,16 +217,51 @@ class ServiceEnvironment(pulumi.ComponentResource):
             access_logs=self._platform.access_logs,
             test_sources=self._test_sources(),
             certificate_arn=self._platform.certificate_arn,
+            trust_store_arn=None if self._platform.edge is None else self._platform.edge.trust_store_arn,
             host=self._platform.config.host(environment),
-            # An ALB is refused in a VPC without an internet gateway, and its access logs are
-            # refused until the bucket policy admits ELB: both must exist before it is created.
-            depends_on=[*network.internet_access, self._platform.access_log_policy],
+            # An internet-facing ALB is refused in a VPC without an internet gateway, and its access
+            # logs are refused until the bucket policy admits ELB: both must exist before it is created.
+            depends_on=[
+                *(network.internet_access if self._platform.config.public_endpoint else []),
+                self._platform.access_log_policy,
+            ],
             parent=self,
         )
 
-    def _test_sources(self) -> list[pulumi.Input[str]]:
-        """Who may reach the test listener: the NAT gateways the hook's requests leave by."""
+    def _edge(self, ingress: Ingress) -> None:
+        """An internet-facing load balancer answers only through the stack's web ACL."""
+        edge = self._platform.edge
+        if edge is not None:
+            aws.wafv2.WebAclAssociation(
+                f"{self._name}-firewall",
+                resource_arn=ingress.load_balancer.arn,
+                web_acl_arn=edge.web_acl_arn,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+    def _private_link(self, environment: Environment, ingress: Ingress) -> pulumi.Output[str] | None:
+        """Prod as an endpoint service for the named principals' VPCs; stage stays in the VPC."""
         config = self._platform.config
+        if environment != "prod" or not config.private_link_allowed_principals:
+            return None
+        service = endpoint_service(
+            self._name,
+            ingress=ingress,
+            network=self._platform.network,
+            port=HTTPS_PORT if config.serves_https else HTTP_PORT,
+            allowed_principals=config.private_link_allowed_principals,
+            parent=self,
+        )
+        return service.service_name
+
+    def _test_sources(self) -> list[pulumi.Input[str]]:
+        """Who may reach an internet-facing test listener: the NAT gateways the hook's requests leave by.
+
+        None for an internal one: the hook's own security group is admitted (`deployment_hook`).
+        """
+        config = self._platform.config
+        if not config.public_endpoint:
+            return []
         nat = [pulumi.Output.concat(address, "/32") for address in self._platform.network.nat_public_ips]
         if not nat and not config.test_listener_cidrs:
             raise ConfigError(
@@ -255,6 +298,9 @@ class ServiceEnvironment(pulumi.ComponentResource):
             layout=platform.layout,
             key=platform.key,
             test_url=ingress.test_url,
+            load_balancer_security_group=None
+            if platform.config.public_endpoint
+            else ingress.load_balancer_security_group,
             config=platform.config,
             cluster_name=platform.cluster.name,
         )

@@ -34,7 +34,8 @@ HTTPS_PORT = 443
 IP_ADDRESS_TYPE = "ipv4"
 # The test listener: only the new revision answers here during a deployment, for the smoke-test
 # hook. Plain HTTP: the hook calls the load balancer's own DNS name, which no certificate of the
-# stack names, and only the stack's NAT addresses may connect (see `_test_port_rules`).
+# stack names, and only the hook may connect: from its own security group to an internal load
+# balancer, from the stack's NAT addresses to an internet-facing one (see `_test_port_rules`).
 TEST_PORT = 9000
 # Every path: the rules must carry a condition, and the whole site moves between revisions.
 ALL_PATHS = "/*"
@@ -53,6 +54,11 @@ STACK_HASH_LENGTH = 6
 # Rule actions ECS rewrites during every deployment (weights of the two target groups):
 # `pulumi up` must leave them where the last deployment put them.
 ECS_OWNED_RULE_INPUTS = ["actions"]
+# Mutual TLS that rejects a client without a certificate the trust store verifies, during the TLS
+# handshake ("Mutual authentication with TLS in Application Load Balancer",
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/mutual-authentication.html);
+# "passthrough" would leave the check to the service, "off" would not ask.
+MUTUAL_TLS_MODE = "verify"
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,8 @@ class Ingress:
     production_rule: aws.lb.ListenerRule
     test_rule: aws.lb.ListenerRule
     task_security_group: aws.ec2.SecurityGroup
+    # What the smoke-test hook's security group is admitted by, when the load balancer is internal.
+    load_balancer_security_group: aws.ec2.SecurityGroup
     url: pulumi.Output[str]
     test_url: pulumi.Output[str]
 
@@ -85,17 +93,21 @@ def create_ingress(
     access_logs: aws.s3.Bucket,
     test_sources: list[pulumi.Input[str]],
     certificate_arn: pulumi.Input[str] | None,
+    trust_store_arn: pulumi.Input[str] | None,
     host: str | None,
     depends_on: list[pulumi.Resource],
     parent: pulumi.Resource,
 ) -> Ingress:
-    """An internet-facing ALB in the public subnets forwarding to ip targets on the container port.
+    """An ALB forwarding to ip targets on the container port: internal unless ``publicEndpoint``.
 
-    With a certificate: HTTPS on 443 and a permanent redirect from HTTP; without: HTTP only.
-    Clients are admitted from ``ingressCidrs`` only; the test port from `test_sources` (CIDRs)
-    only. `depends_on`: what must exist before the load balancer is created (the internet
-    gateway, the access-log bucket policy). The URL names `host` (the environment's name on the
-    stack's domain) if there is one, else the load balancer's own DNS name.
+    Internal: in the private subnets, its DNS name resolving to private addresses only. Internet-
+    facing (``publicEndpoint``): in the public subnets, HTTPS with mutual TLS against
+    `trust_store_arn`. With a certificate: HTTPS on 443 and a permanent redirect from HTTP;
+    without: HTTP only. Clients are admitted from the VPC and ``ingressCidrs``; the test port
+    from `test_sources` (CIDRs, internet-facing only; the hook's group is admitted by
+    `deployment_hook`). `depends_on`: what must exist before the load balancer is created (the
+    internet gateway when public, the access-log bucket policy). The URL names `host` (the
+    environment's name on the stack's domain) if there is one, else the load balancer's own DNS name.
     """
     child = pulumi.ResourceOptions(parent=parent)
     container_port = config.container_port
@@ -105,22 +117,32 @@ def create_ingress(
         environment=environment,
         vpc_id=network.vpc_id,
         listener_ports=listener_ports,
-        client_cidrs=config.ingress_cidrs,
+        vpc_cidr=network.vpc_cidr,
+        client_cidrs=config.client_cidrs,
         container_port=container_port,
         child=child,
     )
     _test_port_rules(name, alb_sg=alb_sg, sources=test_sources, child=child)
+    public = config.public_endpoint
     load_balancer = aws.lb.LoadBalancer(
         f"{name}-alb",
         load_balancer_type="application",
-        internal=False,
-        subnets=network.public_subnet_ids,
+        internal=not public,
+        subnets=network.public_subnet_ids if public else network.private_subnet_ids,
         security_groups=[alb_sg.id],
         drop_invalid_header_fields=True,
         ip_address_type=IP_ADDRESS_TYPE,
         access_logs=aws.lb.LoadBalancerAccessLogsArgs(
             bucket=access_logs.bucket, prefix=ACCESS_LOG_PREFIX, enabled=True
         ),
+        # Internet-facing: each TLS handshake too, with the client certificate and whether it was
+        # verified, so a refused caller is on record (delivered under the access logs' own path,
+        # "Connection logs for your Application Load Balancer", load-balancer-connection-logs.html).
+        connection_logs=aws.lb.LoadBalancerConnectionLogsArgs(
+            bucket=access_logs.bucket, prefix=ACCESS_LOG_PREFIX, enabled=True
+        )
+        if public
+        else None,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )
     target_group, alternate = (
@@ -138,6 +160,7 @@ def create_ingress(
         load_balancer=load_balancer,
         target_group=target_group,
         certificate_arn=certificate_arn,
+        trust_store_arn=trust_store_arn,
         child=child,
     )
     # The forwarding listener (HTTPS with a certificate, else HTTP) carries the production rule.
@@ -165,6 +188,7 @@ def create_ingress(
         production_rule=production_rule,
         test_rule=test_rule,
         task_security_group=task_sg,
+        load_balancer_security_group=alb_sg,
         url=pulumi.Output.concat(scheme, host or load_balancer.dns_name),
         test_url=pulumi.Output.concat("http://", load_balancer.dns_name, f":{TEST_PORT}"),
     )
@@ -208,10 +232,11 @@ def _test_port_rules(
     sources: list[pulumi.Input[str]],
     child: pulumi.ResourceOptions,
 ) -> None:
-    """The test port admits the smoke-test hook only: from the NAT addresses its requests leave by.
+    """An internet-facing test port admits the smoke-test hook only: from its NAT addresses.
 
-    The hook runs in the private subnets and reaches this internet-facing load balancer through
-    the NAT gateway(s); nobody else may reach a revision before it is judged.
+    The hook runs in the private subnets and reaches an internet-facing load balancer through
+    the NAT gateway(s); nobody else may reach a revision before it is judged. (An internal load
+    balancer admits the hook's own security group instead: no `sources`.)
     """
     for index, source in enumerate(sources):
         aws.vpc.SecurityGroupIngressRule(
@@ -277,9 +302,13 @@ def _listeners(
     load_balancer: aws.lb.LoadBalancer,
     target_group: aws.lb.TargetGroup,
     certificate_arn: pulumi.Input[str] | None,
+    trust_store_arn: pulumi.Input[str] | None,
     child: pulumi.ResourceOptions,
 ) -> list[aws.lb.Listener]:
-    """HTTP forwarding; or, with a certificate, HTTPS forwarding and HTTP redirecting to it."""
+    """HTTP forwarding; or, with a certificate, HTTPS forwarding and HTTP redirecting to it.
+
+    With a trust store the HTTPS listener verifies every client's certificate (mutual TLS).
+    """
     forward = [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)]
     if certificate_arn is None:
         http = aws.lb.Listener(
@@ -314,6 +343,9 @@ def _listeners(
         protocol="HTTPS",
         ssl_policy=TLS_POLICY,
         certificate_arn=certificate_arn,
+        mutual_authentication=None
+        if trust_store_arn is None
+        else aws.lb.ListenerMutualAuthenticationArgs(mode=MUTUAL_TLS_MODE, trust_store_arn=trust_store_arn),
         default_actions=forward,
         opts=child,
     )
@@ -326,11 +358,12 @@ def _security_groups(
     environment: str,
     vpc_id: pulumi.Input[str],
     listener_ports: tuple[int, ...],
+    vpc_cidr: pulumi.Input[str],
     client_cidrs: list[str],
     container_port: int,
     child: pulumi.ResourceOptions,
 ) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
-    """The ALB admits its listener ports from the client CIDRs; tasks admit the container port from it only.
+    """The ALB admits its listener ports from the VPC and the client CIDRs; tasks admit it only.
 
     Rules are separate resources (not inline) so each has its own description and id.
     """
@@ -341,6 +374,17 @@ def _security_groups(
         f"{name}-tasks", vpc_id=vpc_id, description=f"{environment} service tasks", opts=child
     )
     for port in listener_ports:
+        # Callers in the VPC (and a PrivateLink NLB's nodes, which connect from its addresses).
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-alb-in-{port}-vpc",
+            security_group_id=alb_sg.id,
+            description="Clients in the VPC",
+            cidr_ipv4=vpc_cidr,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            opts=child,
+        )
         for index, cidr in enumerate(client_cidrs):
             # The first block keeps the name the single internet-wide rule always had.
             aws.vpc.SecurityGroupIngressRule(

@@ -223,12 +223,15 @@ def test_prod_without_a_certificate_needs_the_named_opt_out() -> None:
     assert opted_out.serving.certificate_arn is None
 
 
-def test_ingress_cidrs_must_be_cidr_blocks_and_default_to_anywhere() -> None:
-    assert _parse().serving.ingress_cidrs == ["0.0.0.0/0"]
+def test_ingress_cidrs_must_be_cidr_blocks_and_default_to_the_vpc_only() -> None:
+    """Issue 29: nothing beyond the VPC unless named; the whole internet only with publicEndpoint."""
+    assert _parse().serving.ingress_cidrs == [] and _parse().serving.public_endpoint is False
     with pytest.raises(ConfigError, match="ml-deploy:ingressCidrs must be an IPv4 CIDR block"):
         _parse(ingressCidrs=["10.0.0.0/8", "my office"])
-    with pytest.raises(ConfigError, match="ml-deploy:ingressCidrs"):
-        _parse(ingressCidrs=[])
+    with pytest.raises(ConfigError) as error:
+        _parse(ingressCidrs=["10.8.0.0/16", "0.0.0.0/0"])
+    assert "ml-deploy:ingressCidrs 0.0.0.0/0" in str(error.value)
+    assert "ml-deploy:publicEndpoint: true" in str(error.value)
 
 
 @pytest.mark.parametrize("value", [True, False, "soon"])
@@ -453,7 +456,7 @@ def test_a_value_aws_would_refuse_later_fails_at_load_naming_the_key(
     [
         {"vpcCidr": "10.0.0.0/18"},
         {"vpcCidr": "172.16.0.0/16"},
-        {"ingressCidrs": ["203.0.113.7/32", "0.0.0.0/0"]},
+        {"ingressCidrs": ["203.0.113.7/32", "172.16.0.0/12"]},
         {
             "vpcId": "vpc-1a2b3c4d",
             "publicSubnetIds": ["subnet-0aaaaaaaaaaaaaa01", "subnet-0aaaaaaaaaaaaaa02"],

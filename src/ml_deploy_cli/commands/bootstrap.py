@@ -19,16 +19,17 @@ approval left to a person, a failed run fixed and released) goes on from where t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
-
-import httpx
 
 from ml_deploy.bundle import BundleError, Manifest, verify_bundle
 from ml_deploy_cli.backend import Connect
@@ -256,7 +257,14 @@ def answer_first_approval(delivery: Delivery, approval: PendingApproval, *, appr
 def wait_until_serving(
     delivery: Delivery, *, model_version: str | None, patience: Patience
 ) -> dict[Environment, tuple[Deployment, str]]:
-    """Both environments run all their tasks and answer /version with the model."""
+    """Both environments run all their tasks on the model's image, and answer /version with the
+    model wherever this machine can reach them.
+
+    The load balancers are internal unless the stack sets `publicEndpoint` (and then they ask for a
+    client certificate), so from outside the VPC /version may not answer at all: ECS's view (every
+    task running, the rollout complete, the image tagged with the model) is then the verdict, and
+    the URL is printed for a check from inside.
+    """
     urls = delivery.urls()
 
     def serving() -> dict[Environment, tuple[Deployment, str]] | None:
@@ -265,20 +273,36 @@ def wait_until_serving(
             deployment = delivery.deployment(environment)
             if deployment.desired < 1 or deployment.running < deployment.desired:
                 return None
-            served = served_version(urls[environment])
-            if served is None or served != (model_version or served):
+            if deployment.rollout not in (None, "COMPLETED"):
                 return None
-            found[environment] = (deployment, urls[environment])
+            if model_version and deployment.image.model_version not in (None, model_version):
+                return None
+            reached, served = probe_version(urls[environment])
+            if reached and served != (model_version or served):
+                return None
+            note = "" if reached else " (its /version is not reachable from here: check it from the VPC)"
+            found[environment] = (deployment, urls[environment] + note)
         return found
 
     return patience.until(serving, what="stage and prod serving the model")
 
 
-def served_version(url: str) -> str | None:
-    """The model version `url` answers /version with; None while it answers nothing usable."""
+def probe_version(url: str) -> tuple[bool, str | None]:
+    """Whether `url` answered at all, and the model version its /version names.
+
+    A connection that fails (an internal load balancer seen from outside, a TLS handshake that
+    wants a client certificate) is "not reached"; any HTTP answer is reached. The standard
+    library's client: the lean installs of the CLI carry no HTTP library.
+    """
     try:
-        response = httpx.get(f"{url.rstrip('/')}/version", timeout=5.0)
-        version = response.json().get("model_version") if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError, AttributeError):
-        return None
-    return version if isinstance(version, str) else None
+        with urllib.request.urlopen(f"{url.rstrip('/')}/version", timeout=5.0) as response:
+            body = response.read()
+    except urllib.error.HTTPError:
+        return True, None
+    except (urllib.error.URLError, TimeoutError, OSError):
+        return False, None
+    try:
+        version = json.loads(body).get("model_version")
+    except (ValueError, AttributeError):
+        return True, None
+    return True, version if isinstance(version, str) else None

@@ -15,6 +15,7 @@ import pytest
 from infra.config import ConfigError
 from ml_deploy.settings import SmokeHookSettings
 from ml_deploy_dev.program import ACCOUNT, REGION, ROOT, Program, Resource, run_program
+from tests.infra.serving.conftest import public_overrides
 
 ENVIRONMENTS = ("stage", "prod")
 SERVICE = "aws:ecs/service:Service"
@@ -221,27 +222,56 @@ def test_rollback_alarms_watch_the_5xx_rate_p99_and_unhealthy_targets_of_each_ta
     assert _service(dev_program, env)["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
 
 
-def test_the_test_port_admits_only_the_nat_gateways(dev_program: Program) -> None:
-    nat_addresses = {
-        f"{r.state['publicIp']}/32" for r in dev_program.of_type("aws:ec2/natGateway:NatGateway")
-    }
+def test_an_internet_facing_test_port_admits_only_the_nat_gateways(public_program: Program) -> None:
+    program = public_program
+    nat_addresses = {f"{r.state['publicIp']}/32" for r in program.of_type("aws:ec2/natGateway:NatGateway")}
     assert nat_addresses, "the dev stack has a NAT gateway"
     for env in ENVIRONMENTS:
-        alb_sg = _of(dev_program, "aws:ec2/securityGroup:SecurityGroup", env, "alb")
-        on_test_port = {
-            r.inputs["cidrIpv4"]
-            for r in dev_program.of_type(INGRESS_RULE)
+        alb_sg = _of(program, "aws:ec2/securityGroup:SecurityGroup", env, "alb")
+        on_test_port = [
+            r.inputs.get("cidrIpv4", r.inputs.get("referencedSecurityGroupId"))
+            for r in program.of_type(INGRESS_RULE)
             if r.inputs["securityGroupId"] == alb_sg.id and r.inputs["toPort"] == TEST_PORT
-        }
-        assert on_test_port == nat_addresses, f"{env} test port admits {on_test_port}"
+        ]
+        assert set(on_test_port) == nat_addresses, f"{env} test port admits {on_test_port}"
 
 
-def test_an_existing_vpc_needs_the_test_listener_sources_named() -> None:
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_hook_reaches_an_internal_test_port_from_its_own_security_group(
+    dev_program: Program, env: str
+) -> None:
+    """Issue 29: no address range on either side; the hook's group and the ALB's name each other."""
+    alb_sg = _of(dev_program, "aws:ec2/securityGroup:SecurityGroup", env, "alb")
+    hook_sg = _of(dev_program, "aws:ec2/securityGroup:SecurityGroup", env, "smoke-hook")
+    admitted = [
+        r.inputs
+        for r in dev_program.of_type(INGRESS_RULE)
+        if r.inputs["securityGroupId"] == alb_sg.id and r.inputs["toPort"] == TEST_PORT
+    ]
+    assert [(r.get("referencedSecurityGroupId"), r.get("cidrIpv4")) for r in admitted] == [
+        (hook_sg.id, None)
+    ], f"{env} test port admits {admitted}"
+    sent = [
+        r.inputs
+        for r in dev_program.of_type(EGRESS_RULE)
+        if r.inputs["securityGroupId"] == hook_sg.id and r.inputs["toPort"] == TEST_PORT
+    ]
+    assert [(r.get("referencedSecurityGroupId"), r.get("cidrIpv4")) for r in sent] == [(alb_sg.id, None)], (
+        f"{env} hook sends test traffic to {sent}"
+    )
+
+
+def test_an_existing_vpc_needs_the_test_listener_sources_named_only_when_public(
+    client_ca_bundle: Path,
+) -> None:
     existing = {
         "ml-deploy:vpcId": "vpc-0123456789abcdef0",
         "ml-deploy:publicSubnetIds": ["subnet-0aaaaaaaaaaaaaa01", "subnet-0aaaaaaaaaaaaaa02"],
         "ml-deploy:privateSubnetIds": ["subnet-0cccccccccccccc01", "subnet-0cccccccccccccc02"],
     }
+    # Internal: the hook's security group is admitted, whatever the NAT addresses are.
+    run_program(overrides=existing)
+    existing = {**existing, **public_overrides(client_ca_bundle)}
     with pytest.raises(ConfigError, match="ml-deploy:testListenerCidrs is required with vpcId"):
         run_program(overrides=existing)
     program = run_program(overrides={**existing, "ml-deploy:testListenerCidrs": ["198.51.100.20/32"]})
@@ -267,9 +297,9 @@ def test_the_hook_is_packaged_from_the_repository_and_runs_in_the_private_subnet
     egress = {
         (r.inputs["fromPort"], r.inputs["cidrIpv4"])
         for r in dev_program.of_type(EGRESS_RULE)
-        if r.inputs["securityGroupId"] == group.id
+        if r.inputs["securityGroupId"] == group.id and "cidrIpv4" in r.inputs
     }
-    assert egress == {(TEST_PORT, "0.0.0.0/0"), (443, "0.0.0.0/0")}, f"{env} hook may send {egress}"
+    assert egress == {(443, "0.0.0.0/0")}, f"{env} hook may send {egress} (the test port: group to group)"
     assert 10 <= function["timeout"] <= 900
     logs = _of(dev_program, "aws:cloudwatch/logGroup:LogGroup", env, "smoke-hook-logs")
     assert function["loggingConfig"]["logGroup"] == logs.state["name"]

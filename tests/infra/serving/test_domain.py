@@ -199,6 +199,22 @@ def test_each_host_is_an_alias_of_its_own_load_balancer(domain_program: Program,
         assert not record.inputs.get("allowOverwrite"), "an existing record under the name would be replaced"
 
 
+# CreateLoadBalancer, Scheme (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html):
+# "The DNS name of an internal load balancer is publicly resolvable to the private IP addresses of
+# the nodes." So an alias to an internal load balancer belongs in the public zone as well, and ACM
+# validates through its own CNAMEs, never through the load balancer.
+
+
+def test_a_private_stacks_names_are_aliases_of_its_internal_load_balancers(domain_program: Program) -> None:
+    """Issue 29: the stack's names resolve for everyone, and only callers with a route connect."""
+    for env in ENVIRONMENTS:
+        alb = domain_program.one(LOAD_BALANCER, f"serving-{env}-alb")
+        assert alb.inputs["internal"] is True, f"{env} is internet-facing without publicEndpoint"
+        aliases = [r for r in domain_program.of_type(RECORD) if r.inputs.get("name") == f"{env}.{DOMAIN}"]
+        assert aliases and all(r.inputs["zoneId"] == ZONE for r in aliases), f"{env}: {aliases}"
+    assert domain_program.one(CERTIFICATE).inputs["validationMethod"] == "DNS"
+
+
 def test_the_urls_name_the_hosts_the_certificate_covers(domain_program: Program) -> None:
     names = set(domain_program.one(CERTIFICATE).inputs["subjectAlternativeNames"])
     names.add(domain_program.one(CERTIFICATE).inputs["domainName"])

@@ -216,9 +216,11 @@ def test_load_balancer_sends_requests_only_to_tasks_with_a_loaded_model(
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_each_environment_has_its_own_hardened_public_load_balancer(dev_program: Program, env: str) -> None:
+def test_each_environment_has_its_own_hardened_internal_load_balancer(dev_program: Program, env: str) -> None:
+    """Issue 29: private by default; an internal ALB's nodes have private addresses only."""
     alb = _of(dev_program, "aws:lb/loadBalancer:LoadBalancer", env, "alb").inputs
-    assert alb["internal"] is False and alb["subnets"] == dev_program.outputs["publicSubnetIds"]
+    assert alb["internal"] is True, f"{env} load balancer faces the internet without publicEndpoint"
+    assert alb["subnets"] == dev_program.outputs["privateSubnetIds"], f"{env}: {alb['subnets']}"
     assert alb["dropInvalidHeaderFields"] is True, f"{env} ALB passes malformed headers on"
     # The access-log bucket policy admits delivery to alb/AWSLogs/<account>/ only.
     assert alb["accessLogs"] == {
@@ -238,11 +240,10 @@ def test_without_a_certificate_load_balancers_serve_http_only(dev_program: Progr
         ("serving-stage-test", "HTTP", 9000),
     ]
     assert all(r.inputs["defaultActions"][0]["type"] == "forward" for r in listeners)
-    assert {
-        r.inputs["fromPort"]
-        for r in dev_program.of_type(INGRESS_RULE)
-        if r.name.startswith("serving-") and "cidrIpv4" in r.inputs
-    } == {80, 9000}, "the load balancers admit a port no listener serves"
+    assert {r.inputs["fromPort"] for r in dev_program.of_type(INGRESS_RULE) if "-alb-in-" in r.name} == {
+        80,
+        9000,
+    }, "the load balancers admit a port no listener serves"
     for env in ENVIRONMENTS:
         assert dev_program.outputs[f"{env}Url"].startswith("http://serving-")
 
@@ -537,24 +538,37 @@ def test_publishing_images_starts_the_configured_tasks_on_the_running_service(
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_load_balancer_waits_for_the_internet_gateway_and_the_log_bucket_policy(
-    dev_program: Program, env: str
+def test_an_internet_facing_load_balancer_waits_for_the_internet_gateway_and_the_log_bucket_policy(
+    public_program: Program, env: str
 ) -> None:
     """CreateLoadBalancer fails on a VPC without an internet gateway, and with access logs
     on, on a bucket whose policy does not yet admit ELB ("Access Denied for bucket")."""
-    alb = _of(dev_program, "aws:lb/loadBalancer:LoadBalancer", env, "alb")
+    program = public_program
+    alb = _of(program, "aws:lb/loadBalancer:LoadBalancer", env, "alb")
     required = [
-        dev_program.one("aws:ec2/internetGateway:InternetGateway"),
-        dev_program.one("aws:ec2/routeTable:RouteTable", "net-public"),
+        program.one("aws:ec2/internetGateway:InternetGateway"),
+        program.one("aws:ec2/routeTable:RouteTable", "net-public"),
         *[
             r
-            for r in dev_program.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+            for r in program.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
             if r.name.startswith("net-public-")
         ],
-        dev_program.one("aws:s3/bucketPolicy:BucketPolicy", "ml-access-logs"),
+        program.one("aws:s3/bucketPolicy:BucketPolicy", "ml-access-logs"),
     ]
-    missing = [r.name for r in required if not dev_program.depends_explicitly_on(alb, r)]
+    missing = [r.name for r in required if not program.depends_explicitly_on(alb, r)]
     assert not missing, f"{env} load balancer may be created before {missing}: depends on {alb.depends_on}"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_an_internal_load_balancer_waits_for_the_log_bucket_policy_only(
+    dev_program: Program, env: str
+) -> None:
+    """An internal ALB needs no internet gateway: it is not held back by one."""
+    alb = _of(dev_program, "aws:lb/loadBalancer:LoadBalancer", env, "alb")
+    policy = dev_program.one("aws:s3/bucketPolicy:BucketPolicy", "ml-access-logs")
+    assert dev_program.depends_explicitly_on(alb, policy), f"{env}: {alb.depends_on}"
+    gateway = dev_program.one("aws:ec2/internetGateway:InternetGateway")
+    assert not dev_program.depends_explicitly_on(alb, gateway), f"{env}: {alb.depends_on}"
 
 
 def test_load_balancer_in_an_existing_vpc_still_waits_for_the_log_bucket_policy() -> None:
@@ -563,7 +577,6 @@ def test_load_balancer_in_an_existing_vpc_still_waits_for_the_log_bucket_policy(
             "ml-deploy:vpcId": "vpc-0123456789abcdef0",
             "ml-deploy:publicSubnetIds": ["subnet-0aaaaaaaaaaaaaa01", "subnet-0aaaaaaaaaaaaaa02"],
             "ml-deploy:privateSubnetIds": ["subnet-0cccccccccccccc01", "subnet-0cccccccccccccc02"],
-            "ml-deploy:testListenerCidrs": ["198.51.100.20/32"],
         },
         remove=("ml-deploy:vpcCidr", "ml-deploy:singleNatGateway", "ml-deploy:interfaceEndpoints"),
     )
@@ -573,11 +586,13 @@ def test_load_balancer_in_an_existing_vpc_still_waits_for_the_log_bucket_policy(
         assert program.depends_explicitly_on(alb, policy), f"{env}: {alb.depends_on}"
 
 
-def test_load_balancers_admit_clients_only_from_the_configured_cidrs() -> None:
-    cidrs = ["203.0.113.0/24", "198.51.100.7/32"]
+def test_load_balancers_admit_clients_only_from_the_vpc_and_the_configured_cidrs() -> None:
+    """Issue 29: an internal load balancer admits its VPC, and the peered or VPN ranges named."""
+    cidrs = ["172.20.0.0/16", "192.168.8.0/24"]
     program = run_program(
         overrides={"ml-deploy:ingressCidrs": cidrs, "ml-deploy:certificateArn": CERTIFICATE}
     )
+    vpc_cidr = program.one("aws:ec2/vpc:Vpc").inputs["cidrBlock"]
     for env in ENVIRONMENTS:
         alb_sg = _of(program, "aws:ec2/securityGroup:SecurityGroup", env, "alb")
         admitted = sorted(
@@ -585,7 +600,7 @@ def test_load_balancers_admit_clients_only_from_the_configured_cidrs() -> None:
             for r in program.of_type(INGRESS_RULE)
             if r.inputs["securityGroupId"] == alb_sg.id and r.inputs["fromPort"] != 9000  # the test port
         )
-        assert admitted == sorted((port, cidr) for port in (80, 443) for cidr in cidrs), (
+        assert admitted == sorted((port, cidr) for port in (80, 443) for cidr in [vpc_cidr, *cidrs]), (
             f"{env} load balancer admits {admitted}"
         )
     # The first block keeps the name the single internet-wide rule had: no replacement on upgrade.
