@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
@@ -136,10 +136,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return _hosted_zone(args.args)
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
             return {"json": json.dumps(render_policy_document(args.args)), "id": "policy"}
-        if token == "aws:ecr/getImages:getImages":
-            return self._list_images(str(args.args["repositoryName"]))
-        if token == "aws:ssm/getParameter:getParameter":
-            return self._get_parameter(str(args.args["name"]))
+        if token in self._ACCOUNT_READS:
+            return self._ACCOUNT_READS[token](self, args.args)
         raise AssertionError(f"the program calls {token}, which the test mocks do not answer")
 
     def _list_images(self, repository: str) -> dict[str, Any]:
@@ -151,6 +149,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
         ]
         return {"id": repository, "repositoryName": repository, "imageIds": image_ids}
 
+    def _images_of(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._list_images(str(args["repositoryName"]))
+
+    def _parameter_of(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._get_parameter(str(args["name"]))
+
+    # What the account holds beyond the program's own resources: pushed images, written parameters.
+    _ACCOUNT_READS: ClassVar[dict[str, Callable[[RecordingMocks, dict[str, Any]], dict[str, Any]]]] = {
+        "aws:ecr/getImages:getImages": _images_of,
+        "aws:ssm/getParameter:getParameter": _parameter_of,
+    }
 
     def _get_parameter(self, name: str) -> dict[str, Any]:
         """GetParameter as the aws_ssm_parameter data source returns it: the value last written."""
@@ -164,7 +173,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif created:
             value = str(created[-1].inputs.get("insecureValue", created[-1].inputs.get("value")))
         else:
-            raise AssertionError(f"ParameterNotFound: the program reads SSM parameter {name}, which is not there")
+            raise AssertionError(
+                f"ParameterNotFound: the program reads SSM parameter {name}, which is not there"
+            )
         return {
             "id": name,
             "name": name,

@@ -53,5 +53,5 @@ def _checked(read: aws.ssm.GetParameterResult) -> str:
     except ValueError as error:
         raise ValueError(
             f"SSM parameter {name} (the promoted jobs image tag) holds {value!r}: {error}; "
-            "PromoteJobs writes the tag it promoted, and `aws ssm put-parameter --overwrite` can set one by hand"
+            "PromoteJobs writes the tag it promoted; `aws ssm put-parameter --overwrite` sets one by hand"
         ) from None

@@ -182,3 +182,8 @@ class Delivery(Protocol):
     def urls(self) -> dict[Environment, str]:
         """Each environment's address (its load balancer's URL)."""
         ...
+
+    def quota_shortfalls(self) -> list[str] | None:
+        """One line per account quota below what a first run uses, saying what to raise; None when
+        the quotas cannot be read."""
+        ...

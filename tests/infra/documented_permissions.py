@@ -296,7 +296,9 @@ BUILD_SERVICE_ROLE = DocumentedUse(
 
 # Writing a parameter is ssm:PutParameter on the parameter's ARN ("Restricting access to Parameter
 # Store parameters using IAM policies").
-PARAMETER_STORE_ACCESS = "https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-access.html"
+PARAMETER_STORE_ACCESS = (
+    "https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-access.html"
+)
 
 PROMOTE_SERVICE_ROLE = DocumentedUse(
     what="CodeBuild service role (PromoteJobs stage: logs, reading the source artifact, recording the image)",

@@ -14,6 +14,7 @@ from ml_deploy_cli.aws.buckets import Buckets
 from ml_deploy_cli.aws.clients import ClientFactory
 from ml_deploy_cli.aws.executions import Executions
 from ml_deploy_cli.aws.pipeline import Pipeline
+from ml_deploy_cli.aws.quotas import shortfalls
 from ml_deploy_cli.aws.services import EcsServices
 from ml_deploy_cli.aws.stack import pulumi_up
 from ml_deploy_cli.aws.training import first_model_environment
@@ -113,3 +114,7 @@ class AwsDelivery:
 
     def urls(self) -> dict[Environment, str]:
         return {"stage": self._outputs.require("stageUrl"), "prod": self._outputs.require("prodUrl")}
+
+    def quota_shortfalls(self) -> list[str] | None:
+        found = shortfalls(self._client("service-quotas"))
+        return None if found is None else [shortfall.line() for shortfall in found]

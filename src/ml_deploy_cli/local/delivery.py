@@ -197,6 +197,9 @@ class LocalDelivery:
         environments = self._state.get("environments", {})
         return {name: str(environments[name]["url"]) for name in ENVIRONMENTS if name in environments}
 
+    def quota_shortfalls(self) -> list[str] | None:
+        return []  # the local run has no account quotas
+
     def _environment(self, environment: Environment) -> dict[str, Any]:
         environments = self._state.get("environments", {})
         if environment not in environments:

@@ -191,7 +191,9 @@ def test_promote_role_registers_only_the_two_job_definitions(program: Program) -
 def test_promote_role_overwrites_only_the_jobs_image_parameter(program: Program) -> None:
     statements = promote_statements(program)
     parameter = program.one("aws:ssm/parameter:Parameter", "jobs-image-tag").state["arn"]
-    assert parameter.startswith(f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/"), f"not a parameter ARN: {parameter}"
+    assert parameter.startswith(f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/"), (
+        f"not a parameter ARN: {parameter}"
+    )
     (put,) = granting(statements, "ssm:PutParameter")
     assert put["Resource"] == parameter, f"may write parameters {put['Resource']}"
     ssm_actions = {a for s in statements for a in as_list(s["Action"]) if a.startswith("ssm:")}

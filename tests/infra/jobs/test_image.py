@@ -52,7 +52,9 @@ class Account:
         """What `pulumi up` does to the job definitions and the parameter, as the provider does it."""
         parameter = image_parameter(program)
         name = parameter.state["name"]
-        if not self.ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"]:
+        if not self.ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])[
+            "Parameters"
+        ]:
             self.ssm.put_parameter(Name=name, Type="String", Value=parameter.inputs["insecureValue"])
         for kind in KINDS:
             request = registration(program, kind)
@@ -109,7 +111,9 @@ def test_a_settings_change_after_a_promotion_keeps_the_promoted_image(
             f"{latest['containerProperties']['image']}, not the promoted image (CannotPullContainerError)"
         )
         assert latest["revision"] == 3, f"jobs-{kind}: the settings change registered no revision"
-    monitor = {e["name"]: e["value"] for e in account.latest_active("monitor")["containerProperties"]["environment"]}
+    monitor = {
+        e["name"]: e["value"] for e in account.latest_active("monitor")["containerProperties"]["environment"]
+    }
     assert monitor["PSI_THRESHOLD"] == "0.3", "the newest revision lost the settings change"
 
 
@@ -136,5 +140,7 @@ def test_the_recorded_tag_wins_over_jobs_image_tag(dev_program: Program) -> None
 
 def test_a_parameter_holding_no_image_tag_stops_the_program_naming_it(dev_program: Program) -> None:
     name = image_parameter(dev_program).state["name"]
-    with pytest.raises(Exception, match=rf"SSM parameter {name} \(the promoted jobs image tag\) holds 'latest'"):
+    with pytest.raises(
+        Exception, match=rf"SSM parameter {name} \(the promoted jobs image tag\) holds 'latest'"
+    ):
         run_program(parameters={name: "latest"})
