@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
@@ -63,11 +63,19 @@ def _arn(service: str, resource: str, *, region: str = REGION) -> str:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers like AWS would, closely enough for the program's outputs to flow between components."""
 
-    def __init__(self, *, images: Mapping[str, Sequence[str]] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        images: Mapping[str, Sequence[str]] | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> None:
         self.resources: list[Resource] = []
         # Repository name -> the tags pushed there (ListImages); a repository not named is empty,
         # as a new one is.
         self.images = dict(images or {})
+        # SSM parameter name -> the value written outside the program (PutParameter by the
+        # pipeline); a parameter not named holds what the program created it with.
+        self.parameters = dict(parameters or {})
         # (type, name) -> ignoreChanges and explicit dependencies of the registration in flight;
         # see RecordingMonitor.
         self.ignore_changes: dict[tuple[str, str], list[str]] = {}
@@ -136,8 +144,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return _hosted_zone(args.args)
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
             return {"json": json.dumps(render_policy_document(args.args)), "id": "policy"}
-        if token == "aws:ecr/getImages:getImages":
-            return self._list_images(str(args.args["repositoryName"]))
+        if token in self._ACCOUNT_READS:
+            return self._ACCOUNT_READS[token](self, args.args)
         raise AssertionError(f"the program calls {token}, which the test mocks do not answer")
 
     def _list_images(self, repository: str) -> dict[str, Any]:
@@ -148,6 +156,44 @@ class RecordingMocks(pulumi.runtime.Mocks):
             for index, tag in enumerate(tags, start=1)
         ]
         return {"id": repository, "repositoryName": repository, "imageIds": image_ids}
+
+    def _images_of(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._list_images(str(args["repositoryName"]))
+
+    def _parameter_of(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._get_parameter(str(args["name"]))
+
+    # What the account holds beyond the program's own resources: pushed images, written parameters.
+    _ACCOUNT_READS: ClassVar[dict[str, Callable[[RecordingMocks, dict[str, Any]], dict[str, Any]]]] = {
+        "aws:ecr/getImages:getImages": _images_of,
+        "aws:ssm/getParameter:getParameter": _parameter_of,
+    }
+
+    def _get_parameter(self, name: str) -> dict[str, Any]:
+        """GetParameter as the aws_ssm_parameter data source returns it: the value last written."""
+        created = [
+            r
+            for r in self.resources
+            if r.type == "aws:ssm/parameter:Parameter" and r.state.get("name") == name
+        ]
+        if name in self.parameters:
+            value = self.parameters[name]
+        elif created:
+            value = str(created[-1].inputs.get("insecureValue", created[-1].inputs.get("value")))
+        else:
+            raise AssertionError(
+                f"ParameterNotFound: the program reads SSM parameter {name}, which is not there"
+            )
+        return {
+            "id": name,
+            "name": name,
+            "type": "String",
+            "value": value,
+            "insecureValue": value,
+            "arn": _arn("ssm", f"parameter/{name.lstrip('/')}"),
+            "version": 2 if name in self.parameters else 1,
+            "withDecryption": True,
+        }
 
 
 # Resources whose ARN embeds their physical name, shaped as AWS shapes it.
@@ -161,6 +207,7 @@ _NAMED_ARNS = {
     "aws:batch/computeEnvironment:ComputeEnvironment": ("batch", "compute-environment/{}"),
     "aws:sqs/queue:Queue": ("sqs", "{}"),
     "aws:lambda/function:Function": ("lambda", "function:{}"),
+    "aws:ssm/parameter:Parameter": ("ssm", "parameter/{}"),
 }
 
 

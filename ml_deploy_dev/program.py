@@ -127,10 +127,12 @@ def run_program(
     remove: tuple[str, ...] = (),
     stack: str = "dev",
     images: Mapping[str, Sequence[str]] | None = None,
+    parameters: Mapping[str, str] | None = None,
 ) -> Program:
     """Run infra/__main__.py with the dev stack config (or `config`), changed by overrides.
 
     `images`: repository name -> the tags ECR lists there (default: none, a fresh account).
+    `parameters`: SSM parameter name -> a value written outside the program (PromoteJobs).
     """
     return run_under_mocks(
         lambda: runpy.run_path(str(MAIN), run_name="__main__"),
@@ -139,6 +141,7 @@ def run_program(
         remove=remove,
         stack=stack,
         images=images,
+        parameters=parameters,
     )
 
 
@@ -150,6 +153,7 @@ def run_under_mocks(
     remove: tuple[str, ...] = (),
     stack: str = "dev",
     images: Mapping[str, Sequence[str]] | None = None,
+    parameters: Mapping[str, str] | None = None,
 ) -> Program:
     """Run `build` (the whole program, or a few components) under the mocks and record it."""
     values = dict(dev_stack_config() if config is None else config)
@@ -159,7 +163,7 @@ def run_under_mocks(
     pulumi.runtime.set_all_config(
         {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
     )
-    mocks = RecordingMocks(images=images)
+    mocks = RecordingMocks(images=images, parameters=parameters)
     capture = _Capture()
     logger = logging.getLogger(f"pulumi-mocks-{id(capture)}")
     logger.addHandler(capture)

@@ -205,6 +205,8 @@ class Pipeline(pulumi.ComponentResource):
                 retrain_definition_name=args.jobs.retrain_definition_name,
                 monitor_definition_name=args.jobs.monitor_definition_name,
                 pass_role_arns=args.jobs.pass_role_arns,
+                image_parameter_name=args.jobs.image_parameter_name,
+                image_parameter_arn=args.jobs.image_parameter_arn,
                 location=self._location,
                 connection_arn=self.connection_arn,
                 configured_connection_arn=args.config.code_connection_arn,

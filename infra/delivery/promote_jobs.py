@@ -1,9 +1,11 @@
 """The CodeBuild project of the pipeline's PromoteJobs stage, with its log group and role.
 
-After prod is approved, it registers a new revision of the retrain and monitor job definitions
-that runs the jobs image this execution built (`buildspec-promote-jobs.yml`, which calls
-`retrain_job/job_revision.py`). No docker, no privileged mode: it only calls the Batch API, so its
-role may register those two definitions and pass the jobs' roles to Batch, nothing else.
+After prod is approved, it records the jobs image tag this execution built in the stack's SSM
+parameter (the one `pulumi up` reads: `infra/jobs/image.py`), then registers a new revision of the
+retrain and monitor job definitions that runs it (`buildspec-promote-jobs.yml`, which calls
+`retrain_job/job_revision.py`). No docker, no privileged mode: it only calls SSM and Batch, so its
+role may overwrite that one parameter, register those two definitions and pass the jobs' roles to
+Batch, nothing else.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class PromoteInputs:
     monitor_definition_name: pulumi.Input[str]
     # The roles the job definitions name (job and execution roles): iam:PassRole to Batch.
     pass_role_arns: Sequence[pulumi.Input[str]]
+    # The parameter recording the promoted jobs image tag (written first, read by `pulumi up`).
+    image_parameter_name: pulumi.Input[str]
+    image_parameter_arn: pulumi.Input[str]
     location: StackLocation
     # The connection the CODEBUILD_CLONE_REF source artifact is cloned through (GitHub only).
     connection_arn: pulumi.Input[str] | None
@@ -81,6 +86,7 @@ def create_promote_project(
             plain_variable("JOBS_REPOSITORY_URI", inputs.jobs_repo.repository_url),
             plain_variable("RETRAIN_DEFINITION", inputs.retrain_definition_name),
             plain_variable("MONITOR_DEFINITION", inputs.monitor_definition_name),
+            plain_variable("JOBS_IMAGE_PARAMETER", inputs.image_parameter_name),
         ],
         log_group=log_group,
         # A build that starts before its role may act fails on its first call.
@@ -90,7 +96,8 @@ def create_promote_project(
 
 
 def promote_statements(inputs: PromoteInputs, log_group: aws.cloudwatch.LogGroup) -> list[dict[str, Any]]:
-    """Describe any job definition, register revisions of the two, pass only the jobs' roles."""
+    """Record the promoted tag, describe any job definition, register revisions of the two, pass
+    only the jobs' roles."""
     return [
         write_logs_statement("WritePromoteLogs", log_group),
         read_pipeline_artifacts_statement(inputs.artifacts_bucket),
@@ -100,6 +107,13 @@ def promote_statements(inputs: PromoteInputs, log_group: aws.cloudwatch.LogGroup
             "Effect": "Allow",
             "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
             "Resource": inputs.key.arn,
+        },
+        {
+            # The one record of the promoted image: overwrite its value, nothing else in SSM.
+            "Sid": "RecordPromotedJobsImage",
+            "Effect": "Allow",
+            "Action": "ssm:PutParameter",
+            "Resource": inputs.image_parameter_arn,
         },
         *_revision_statements(inputs),
         *clone_through_connection_statements(

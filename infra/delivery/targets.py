@@ -76,6 +76,9 @@ class JobsTarget:
     monitor_definition_name: pulumi.Input[str]
     # Job and execution roles a new job-definition revision names (iam:PassRole to Batch).
     pass_role_arns: Sequence[pulumi.Input[str]]
+    # The SSM parameter recording the promoted jobs image tag, which `pulumi up` reads too.
+    image_parameter_name: pulumi.Input[str]
+    image_parameter_arn: pulumi.Input[str]
 
     @classmethod
     def of(cls, jobs: Jobs) -> JobsTarget:
@@ -84,6 +87,8 @@ class JobsTarget:
             retrain_definition_name=jobs.retrain_definition.name,
             monitor_definition_name=jobs.monitor_definition.name,
             pass_role_arns=[role.arn for role in jobs.passed_roles],
+            image_parameter_name=jobs.image.parameter.name,
+            image_parameter_arn=jobs.image.parameter.arn,
         )
 
 

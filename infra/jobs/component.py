@@ -1,16 +1,14 @@
 """Scheduled retrain and monitor jobs: Batch on Fargate, their roles, schedules and alerts.
 
 One jobs image runs both jobs (``python -m retrain_job.retrain`` / ``retrain_job.monitor``).
-Who owns the image: the repository's tags are immutable, so no tag can follow "the newest".
-`pulumi up` registers job-definition revisions with the tag from config (``jobsImageTag``,
-``bootstrap`` until the first build); the pipeline's PromoteJobs stage, after prod is approved,
-then registers new revisions of the same definitions with the tags it pushes (copying the latest
-ACTIVE revision, changing only ``image``: `infra/delivery/promote_jobs.py`,
-`retrain_job/job_revision.py`).
-Schedules and the monitor submit by definition *name*, so they run the newest revision; the
-schedules stay DISABLED until ECR lists a pushed jobs image (nothing pushes ``bootstrap``).
-A later `pulumi up` that changes a job definition registers a revision with ``jobsImageTag``
-again: set it to the tag in production first."""
+Who owns the image: one SSM parameter (`infra/jobs/image.py`). The stack creates it seeded with
+``jobsImageTag`` (``bootstrap`` until the first build) and reads it at every `pulumi up`; the
+pipeline's PromoteJobs stage, after prod is approved, writes the tag it promotes there, then
+registers new revisions of the same definitions with it (copying the latest ACTIVE revision,
+changing only ``image``: `infra/delivery/promote_jobs.py`, `retrain_job/job_revision.py`).
+Schedules and the monitor submit by definition *name*, so they run the newest revision, and a
+revision a later `pulumi up` registers runs the promoted image too. The schedules stay DISABLED
+until ECR lists a pushed jobs image (nothing pushes ``bootstrap``)."""
 
 from __future__ import annotations
 
@@ -28,6 +26,7 @@ from infra.jobs.definitions import (
     monitor_environment,
     retrain_environment,
 )
+from infra.jobs.image import PromotedImage, promoted_jobs_image
 from infra.jobs.roles import JobResources, monitor_statements, retrain_statements
 from infra.jobs.schedules import ScheduledJobs, alert_on_failed_jobs, schedule_jobs
 from infra.jobs.waiting import alert_on_jobs_cancelled_for_waiting, runnable_time_limits
@@ -61,6 +60,8 @@ class Jobs(pulumi.ComponentResource):
     monitor_submit_command: pulumi.Output[str]
     # Roles a job-definition revision names; whoever registers revisions needs iam:PassRole on them.
     passed_roles: list[aws.iam.Role]
+    # The one record of the jobs image tag: PromoteJobs writes it, `pulumi up` reads it.
+    image: PromotedImage
 
     def __init__(self, name: str, *, args: JobsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ml-deploy:jobs:Jobs", name, None, opts)
@@ -81,6 +82,7 @@ class Jobs(pulumi.ComponentResource):
             name, repository=args.jobs_repo, log_group=self._log_group, parent=self
         )
         self.queue = self._queue()
+        self.image = promoted_jobs_image(name, seed_tag=args.config.jobs_image_tag, parent=self)
 
         resources = JobResources(
             model_bucket_arn=args.buckets.models.arn,
@@ -117,6 +119,7 @@ class Jobs(pulumi.ComponentResource):
                 "queue": self.queue.name,
                 "retrain_definition": self.retrain_definition.name,
                 "monitor_definition": self.monitor_definition.name,
+                "image_parameter": self.image.parameter.name,
             }
         )
 
@@ -223,9 +226,7 @@ class Jobs(pulumi.ComponentResource):
     ) -> aws.batch.JobDefinition:
         run = JobRun(
             kind=kind,
-            image=pulumi.Output.concat(
-                self._args.jobs_repo.repository_url, ":", self._args.config.jobs_image_tag
-            ),
+            image=pulumi.Output.concat(self._args.jobs_repo.repository_url, ":", self.image.tag),
             size=size,
             role=role,
             execution_role=self._execution_role,

@@ -216,3 +216,8 @@ class Delivery(Protocol):
         """Where an operator looks next, by name (`stage`, `prod`, `pipeline`, `dashboard`); what the
         backend knows of them, none required."""
         ...
+
+    def quota_shortfalls(self) -> list[str] | None:
+        """One line per account quota below what a first run uses, saying what to raise; None when
+        the quotas cannot be read."""
+        ...

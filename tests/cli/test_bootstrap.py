@@ -41,6 +41,7 @@ from tests.cli.pipeline_shapes import (
     executions_list,
     model_upload_trigger,
 )
+from tests.cli.quota_shapes import enough, quotas_client
 
 MODEL_BUCKET, MODEL_KEY = "ml-models", "bundles/current/model-bundle.zip"
 FAST = ["--poll-seconds", "0.1", "--timeout-minutes", "0.5"]
@@ -293,6 +294,7 @@ def test_on_aws_it_follows_the_run_a_model_already_started_and_can_leave_pulumi_
     aws_stack: Stack, trained_bundle: Path
 ) -> None:
     """Run again after the model went up: no second upload, the newest execution is the one followed."""
+    aws_stack.clients["service-quotas"], quotas = quotas_client(enough())
     aws_stack.s3.put_object(Bucket=MODEL_BUCKET_AWS, Key=MODEL_KEY, Body=trained_bundle.read_bytes())
     succeeded = execution_summary(PREVIOUS, status="Succeeded", trigger=model_upload_trigger())
     for limit in (1, 5):  # the newest execution, then its record while following it
@@ -314,3 +316,5 @@ def test_on_aws_it_follows_the_run_a_model_already_started_and_can_leave_pulumi_
     assert f"following execution {PREVIOUS}" in result.out
     assert f"execution {PREVIOUS} succeeded: model {MODEL_VERSION} is deployed" in result.out
     assert "next: `pulumi up`" in result.out
+    assert "quotas are enough for the first run" in result.out
+    quotas.assert_no_pending_responses()

@@ -294,8 +294,14 @@ BUILD_SERVICE_ROLE = DocumentedUse(
     withheld={"logs:CreateLogGroup": _LOG_GROUP_EXISTS, "codebuild:CreateReportGroup": _REPORT_GROUP_EXISTS},
 )
 
+# Writing a parameter is ssm:PutParameter on the parameter's ARN ("Restricting access to Parameter
+# Store parameters using IAM policies").
+PARAMETER_STORE_ACCESS = (
+    "https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-access.html"
+)
+
 PROMOTE_SERVICE_ROLE = DocumentedUse(
-    what="CodeBuild service role (PromoteJobs stage: logs, reading the source artifact)",
+    what="CodeBuild service role (PromoteJobs stage: logs, reading the source artifact, recording the image)",
     url=CODEBUILD_SERVICE_ROLE_URL,
     role="delivery-promote-jobs",
     needs=(
@@ -303,6 +309,8 @@ PROMOTE_SERVICE_ROLE = DocumentedUse(
         *needs(("s3:GetObject", "s3:GetObjectVersion"), ARTIFACT_OBJECT),
         *needs(("s3:GetBucketAcl", "s3:GetBucketLocation"), "{artifacts_bucket}"),
         Need("kms:Decrypt", "{key}", VIA_S3, source=S3_SSE_KMS),
+        # `aws ssm put-parameter --overwrite` of the tag `pulumi up` reads (a String: no KMS).
+        Need("ssm:PutParameter", "{jobs_image_parameter}", source=PARAMETER_STORE_ACCESS),
     ),
     withheld={
         "logs:CreateLogGroup": _LOG_GROUP_EXISTS,

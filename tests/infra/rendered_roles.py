@@ -91,6 +91,7 @@ def concrete_names(program: Program) -> dict[str, str]:
         "jobs_logs": _arn(program, "aws:cloudwatch/logGroup:LogGroup", "jobs-logs"),
         "queue": _arn(program, "aws:batch/jobQueue:JobQueue", "jobs-queue"),
         "dead_letters": _arn(program, "aws:sqs/queue:Queue", "jobs-schedule-dlq"),
+        "jobs_image_parameter": _arn(program, "aws:ssm/parameter:Parameter", "jobs-image-tag"),
     }
     for group in program.of_type("aws:codebuild/reportGroup:ReportGroup"):
         names[group.name.replace("delivery-junit-", "report_group_")] = str(group.state["arn"])

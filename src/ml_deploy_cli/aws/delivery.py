@@ -16,6 +16,7 @@ from ml_deploy_cli.aws.clients import ClientFactory
 from ml_deploy_cli.aws.executions import Executions
 from ml_deploy_cli.aws.logs import read_events
 from ml_deploy_cli.aws.pipeline import Pipeline
+from ml_deploy_cli.aws.quotas import shortfalls
 from ml_deploy_cli.aws.services import EcsServices
 from ml_deploy_cli.aws.stack import pulumi_up
 from ml_deploy_cli.aws.training import first_model_environment
@@ -146,3 +147,7 @@ class AwsDelivery:
                 f"{console}/cloudwatch/home?region={region}#dashboards/dashboard/{values['dashboardName']}"
             )
         return found
+
+    def quota_shortfalls(self) -> list[str] | None:
+        found = shortfalls(self._client("service-quotas"))
+        return None if found is None else [shortfall.line() for shortfall in found]

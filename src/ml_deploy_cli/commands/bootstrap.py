@@ -1,7 +1,10 @@
 """`ml-deploy bootstrap`: a fresh stack (after its first `pulumi up`) to stage and prod serving a first model.
 
-Each step looks at the stack before it acts, so running the command again after a stop (an
-approval left to a person, a failed run fixed and released) goes on from where the stack stands:
+Before anything is shipped, a preflight reads the account's CodeBuild concurrency and Fargate vCPU
+quotas (Service Quotas) and stops with one line saying which to raise and how
+(`ml_deploy_cli/aws/quotas.py`; `--no-preflight` skips it). Each step looks at the stack before it
+acts, so running the command again after a stop (an approval left to a person, a failed run fixed
+and released) goes on from where the stack stands:
 
 1. a bundle at the model key: `--bundle` ships one (verified as `upload-model` verifies it),
    else the retrain job trains one from the training data (as `first-model`); none if one is there;
@@ -81,6 +84,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="stop after the pipeline run; a later `pulumi up` starts the tasks",
     )
     parser.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="do not check the account's CodeBuild and Fargate quotas first",
+    )
+    parser.add_argument(
         "--timeout-minutes",
         type=_positive,
         default=DEFAULT_TIMEOUT_MINUTES,
@@ -131,6 +139,8 @@ class Patience:
 def run(args: argparse.Namespace, connect: Connect) -> int:
     manifest = _verified(args.bundle) if args.bundle else None
     delivery = connect()
+    if not args.no_preflight:
+        preflight(delivery)
     patience = Patience(seconds=args.timeout_minutes * 60, poll=args.poll_seconds)
     execution_id = first_execution(
         delivery, bundle=args.bundle, manifest=manifest, code_version=args.code_version, patience=patience
@@ -149,6 +159,20 @@ def run(args: argparse.Namespace, connect: Connect) -> int:
               f"({deployment.running}/{deployment.desired} tasks)")  # fmt: skip
     print("from now on every model upload and code push goes through the pipeline")
     return 0
+
+
+def preflight(delivery: Delivery) -> None:
+    """Stop before the first run when a quota would fail it (StartBuild refused, tasks never placed)."""
+    lines = delivery.quota_shortfalls()
+    if lines is None:
+        print("preflight: Service Quotas is not readable with these credentials; quotas not checked")
+        return
+    if lines:
+        raise CliError(
+            f"the account's quotas are below what the first run uses: {'; '.join(lines)}; "
+            "then run `ml-deploy bootstrap` again (`--no-preflight` goes on regardless)"
+        )
+    print("preflight: CodeBuild concurrency and Fargate vCPU quotas are enough for the first run")
 
 
 def _verified(bundle: Path) -> Manifest:

@@ -275,6 +275,9 @@ class LocalDelivery:
         found: dict[str, str] = {str(name): url for name, url in self.urls().items()}
         return {**found, "pipeline": str(self._path.resolve())}
 
+    def quota_shortfalls(self) -> list[str] | None:
+        return []  # the local run has no account quotas
+
     def _environment(self, environment: Environment) -> dict[str, Any]:
         environments = self._state["environments"]
         if environment not in environments:

@@ -157,6 +157,10 @@ def test_promote_project_names_the_two_job_definitions_and_the_jobs_repository(p
     assert environment["MONITOR_DEFINITION"] == definitions["monitor"]
     jobs_repo = program.one("aws:ecr/repository:Repository", "images-jobs").state["repositoryUrl"]
     assert environment["JOBS_REPOSITORY_URI"] == jobs_repo, "the promotion would point at another repo"
+    parameter = program.one("aws:ssm/parameter:Parameter", "jobs-image-tag").state["name"]
+    assert environment["JOBS_IMAGE_PARAMETER"] == parameter, (
+        "the promotion records its tag somewhere `pulumi up` does not read"
+    )
 
 
 # --- IAM ---------------------------------------------------------------------------------
@@ -182,6 +186,18 @@ def test_promote_role_registers_only_the_two_job_definitions(program: Program) -
     for item in statements:
         if "*" in as_list(item["Resource"]):
             assert set(as_list(item["Action"])) <= STAR_ONLY_ACTIONS, f"{item['Sid']} grants on *"
+
+
+def test_promote_role_overwrites_only_the_jobs_image_parameter(program: Program) -> None:
+    statements = promote_statements(program)
+    parameter = program.one("aws:ssm/parameter:Parameter", "jobs-image-tag").state["arn"]
+    assert parameter.startswith(f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/"), (
+        f"not a parameter ARN: {parameter}"
+    )
+    (put,) = granting(statements, "ssm:PutParameter")
+    assert put["Resource"] == parameter, f"may write parameters {put['Resource']}"
+    ssm_actions = {a for s in statements for a in as_list(s["Action"]) if a.startswith("ssm:")}
+    assert ssm_actions == {"ssm:PutParameter"}, f"the promote role can do more in SSM: {sorted(ssm_actions)}"
 
 
 def test_promote_role_passes_only_the_job_roles_and_only_to_batch(program: Program) -> None:
@@ -252,6 +268,18 @@ def test_every_promote_variable_is_set_somewhere(buildspec: dict[str, Any], prog
     known = set(project_environment(program)) | set(action_environment(program)) | CODEBUILD_BUILT_INS
     unset = sorted(used - assigned - known)
     assert not unset, f"{PROMOTE_BUILDSPEC} reads {unset}, which nothing sets"
+
+
+def test_promote_buildspec_records_the_tag_before_it_registers(buildspec: dict[str, Any]) -> None:
+    """A failed registration after the record is healed by the next `pulumi up`; the reverse is not."""
+    lines = commands(buildspec)
+    records = [i for i, line in enumerate(lines) if "aws ssm put-parameter" in line]
+    registers = [i for i, line in enumerate(lines) if "register-job-definition" in line]
+    assert len(records) == 1 and registers, f"{PROMOTE_BUILDSPEC} does not record the promoted tag"
+    assert records[0] < min(registers), "the tag is recorded after the revisions are registered"
+    record = lines[records[0]]
+    assert '--name "$JOBS_IMAGE_PARAMETER"' in record and '--value "$IMAGE_TAG"' in record
+    assert "--overwrite" in record, "PutParameter refuses to change an existing parameter without Overwrite"
 
 
 def test_promote_buildspec_copies_the_latest_active_revision_of_both(buildspec: dict[str, Any]) -> None:
@@ -385,6 +413,16 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def ssm(endpoint: str) -> Any:
+    return boto3.client(
+        "ssm",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 @pytest.fixture
 def batch_server(dev_program: Program) -> Iterator[tuple[str, Any]]:
     """A moto server on 127.0.0.1 with both job definitions, for the real AWS CLI to talk to."""
@@ -402,6 +440,10 @@ def batch_server(dev_program: Program) -> Iterator[tuple[str, Any]]:
         )
         for kind in KINDS:
             client.register_job_definition(**registration(dev_program, kind), tags=STACK_TAGS)
+        parameter = dev_program.one("aws:ssm/parameter:Parameter", "jobs-image-tag")
+        ssm(endpoint).put_parameter(
+            Name=parameter.state["name"], Type="String", Value=parameter.inputs["insecureValue"]
+        )
         yield endpoint, client
     finally:
         server.stop()
@@ -451,3 +493,7 @@ def test_the_buildspec_commands_promote_both_definitions(
         assert (latest["revision"], latest["containerProperties"]["image"]) == (2, built), (
             f"{name} was not promoted to {built}: {done.stdout}{done.stderr}"
         )
+    recorded = ssm(endpoint).get_parameter(Name=env["JOBS_IMAGE_PARAMETER"])["Parameter"]
+    assert (recorded["Value"], recorded["Version"]) == ("0123456789ab-2024.05.01-3", 2), (
+        f"the promoted tag was not recorded where `pulumi up` reads it: {recorded}"
+    )
