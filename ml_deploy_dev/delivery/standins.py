@@ -152,12 +152,25 @@ def aws(argv: Sequence[str]) -> int:
         return 0
     if service == "batch":
         return _batch(command, options)
+    if (service, command) == ("ssm", "put-parameter"):
+        return _put_parameter(options, overwrite="--overwrite" in rest)
     print(f"aws stand-in: `aws {service} {command}` is not stood in", file=sys.stderr)
     return 1
 
 
 def _options(words: list[str]) -> dict[str, str]:
     return {words[i]: words[i + 1] for i in range(0, len(words) - 1, 2) if words[i].startswith("--")}
+
+
+def _put_parameter(options: dict[str, str], *, overwrite: bool) -> int:
+    """PromoteJobs records the approved jobs image in the stack's parameter (moto_server's SSM)."""
+    import boto3  # the endpoint and credentials come from the build's environment (moto_server)
+
+    written = boto3.client("ssm").put_parameter(
+        Name=options["--name"], Type=options["--type"], Value=options["--value"], Overwrite=overwrite
+    )
+    print(written["Version"])
+    return 0
 
 
 def _batch(command: str, options: dict[str, str]) -> int:

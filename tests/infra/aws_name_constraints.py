@@ -72,6 +72,8 @@ MODELLED: dict[tuple[str, str], tuple[str, str, str]] = {
     ("aws:kms/alias:Alias", "name"): ("kms", "CreateAlias", "AliasName"),
     ("aws:kms/key:Key", "description"): ("kms", "CreateKey", "Description"),
     ("aws:lambda/function:Function", "description"): ("lambda", "CreateFunction", "Description"),
+    ("aws:ssm/parameter:Parameter", "name"): ("ssm", "PutParameter", "Name"),
+    ("aws:ssm/parameter:Parameter", "description"): ("ssm", "PutParameter", "Description"),
     ("aws:scheduler/schedule:Schedule", "name"): ("scheduler", "CreateSchedule", "Name"),
     ("aws:scheduler/schedule:Schedule", "description"): ("scheduler", "CreateSchedule", "Description"),
     ("aws:appautoscaling/policy:Policy", "name"): (
