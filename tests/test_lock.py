@@ -141,3 +141,18 @@ def test_pulumi_runs_the_program_in_the_venv_make_installs() -> None:
     assert venv and options == {"toolchain": "pip", "virtualenv": venv.group(1)}, options
     unlocked = [p.relative_to(ROOT) for p in ROOT.glob("**/requirements*.txt") if ".venv" not in p.parts]
     assert not unlocked, f"requirements files beside the lock, installed by nothing that reads it: {unlocked}"
+
+
+def test_the_wheel_ships_only_what_the_images_and_the_operator_run() -> None:
+    """The packages setuptools puts in the wheel, found as `[tool.setuptools.packages.find]` says."""
+    from setuptools import find_packages
+
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = {
+        package
+        for where in found["where"]
+        for package in find_packages(str(ROOT / where), include=found["include"])
+    }
+    tops = {package.split(".")[0] for package in packages}
+    assert tops == {"ml_deploy", "ml_deploy_cli", "service", "retrain_job"}, sorted(tops)
+    assert {"retrain_job.retrain", "retrain_job.monitor", "ml_deploy.bundle"} <= packages, sorted(packages)
