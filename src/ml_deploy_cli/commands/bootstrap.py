@@ -36,6 +36,7 @@ from typing import TypeVar
 
 from ml_deploy.bundle import BundleError, Manifest, verify_bundle
 from ml_deploy_cli.backend import Connect
+from ml_deploy_cli.commands.arguments import positive_number
 from ml_deploy_cli.commands.first_model import RETRAIN_MODULE
 from ml_deploy_cli.delivery import (
     ENVIRONMENTS,
@@ -90,29 +91,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     parser.add_argument(
         "--timeout-minutes",
-        type=_positive,
+        type=positive_number,
         default=DEFAULT_TIMEOUT_MINUTES,
         metavar="N",
         help=f"how long each step may wait (default {DEFAULT_TIMEOUT_MINUTES:g})",
     )
     parser.add_argument(
         "--poll-seconds",
-        type=_positive,
+        type=positive_number,
         default=DEFAULT_POLL_SECONDS,
         metavar="N",
         help=f"how often a waiting step looks (default {DEFAULT_POLL_SECONDS:g})",
     )
     parser.set_defaults(run=run)
-
-
-def _positive(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"{value} is not above 0")
-    return number
 
 
 @dataclass(frozen=True)
