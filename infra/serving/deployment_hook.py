@@ -18,7 +18,7 @@ import pulumi_aws as aws
 from infra.config_sections import ServingConfig
 from infra.iam import objects, service_role
 from infra.network import Network
-from infra.serving.ingress import ANYWHERE, HTTPS_PORT, TEST_PORT
+from infra.serving.ingress import ANYWHERE, HTTPS_PORT, TEST_PORT, GroupRule, allow_group_to_group
 from ml_deploy.layout import ObjectLayout
 from ml_deploy.settings import SmokeHookSettings, environment
 
@@ -217,23 +217,13 @@ def _internal_test_port_rules(
     child: pulumi.ResourceOptions,
 ) -> None:
     """The hook to an internal load balancer's test port, group to group: no address range either side."""
-    aws.vpc.SecurityGroupEgressRule(
-        f"{name}-smoke-hook-out-test-port",
-        security_group_id=hook.id,
-        description="Golden records to the test listener of the load balancer",
-        referenced_security_group_id=load_balancer.id,
-        ip_protocol="tcp",
-        from_port=TEST_PORT,
-        to_port=TEST_PORT,
-        opts=child,
-    )
-    aws.vpc.SecurityGroupIngressRule(
-        f"{name}-alb-in-test-hook",
-        security_group_id=load_balancer.id,
-        description="Smoke-test hook, from its security group",
-        referenced_security_group_id=hook.id,
-        ip_protocol="tcp",
-        from_port=TEST_PORT,
-        to_port=TEST_PORT,
-        opts=child,
+    allow_group_to_group(
+        source=hook,
+        target=load_balancer,
+        port=TEST_PORT,
+        outbound=GroupRule(
+            f"{name}-smoke-hook-out-test-port", "Golden records to the test listener of the load balancer"
+        ),
+        inbound=GroupRule(f"{name}-alb-in-test-hook", "Smoke-test hook, from its security group"),
+        child=child,
     )

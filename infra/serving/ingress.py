@@ -397,25 +397,15 @@ def _security_groups(
                 to_port=port,
                 opts=child,
             )
-    aws.vpc.SecurityGroupEgressRule(
-        f"{name}-alb-to-tasks",
-        security_group_id=alb_sg.id,
-        description="Requests and health checks to the service tasks",
-        referenced_security_group_id=task_sg.id,
-        ip_protocol="tcp",
-        from_port=container_port,
-        to_port=container_port,
-        opts=child,
-    )
-    aws.vpc.SecurityGroupIngressRule(
-        f"{name}-tasks-from-alb",
-        security_group_id=task_sg.id,
-        description=f"Requests and health checks from the {environment} load balancer",
-        referenced_security_group_id=alb_sg.id,
-        ip_protocol="tcp",
-        from_port=container_port,
-        to_port=container_port,
-        opts=child,
+    allow_group_to_group(
+        source=alb_sg,
+        target=task_sg,
+        port=container_port,
+        outbound=GroupRule(f"{name}-alb-to-tasks", "Requests and health checks to the service tasks"),
+        inbound=GroupRule(
+            f"{name}-tasks-from-alb", f"Requests and health checks from the {environment} load balancer"
+        ),
+        child=child,
     )
     aws.vpc.SecurityGroupEgressRule(
         f"{name}-tasks-out-https",
@@ -428,3 +418,43 @@ def _security_groups(
         opts=child,
     )
     return alb_sg, task_sg
+
+
+@dataclass(frozen=True)
+class GroupRule:
+    """One side of a group-to-group opening: the rule's resource name and its description."""
+
+    name: str
+    description: str
+
+
+def allow_group_to_group(
+    *,
+    source: aws.ec2.SecurityGroup,
+    target: aws.ec2.SecurityGroup,
+    port: int,
+    outbound: GroupRule,
+    inbound: GroupRule,
+    child: pulumi.ResourceOptions,
+) -> None:
+    """TCP `port` from `source` to `target`, both sides naming the other group: no address range."""
+    aws.vpc.SecurityGroupEgressRule(
+        outbound.name,
+        security_group_id=source.id,
+        description=outbound.description,
+        referenced_security_group_id=target.id,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        opts=child,
+    )
+    aws.vpc.SecurityGroupIngressRule(
+        inbound.name,
+        security_group_id=target.id,
+        description=inbound.description,
+        referenced_security_group_id=source.id,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        opts=child,
+    )
