@@ -124,21 +124,35 @@ def rollback_alarms(
     """
     alarms = []
     for suffix, target_group in target_groups.items():
-        dimensions = target_dimensions(load_balancer, target_group)
-        common: dict[str, Any] = {
-            "environment": environment,
-            "target_dimensions": dimensions,
-            "config": config,
-            "topic_arn": topic_arn,
-            "parent": parent,
-            "suffix": suffix,
-        }
-        alarms += [
-            error_rate_alarm(name, **common),
-            latency_alarm(name, **common),
-            never_healthy_alarm(name, **common),
-        ]
+        group = GroupAlarms(
+            name=name,
+            environment=environment,
+            dimensions=target_dimensions(load_balancer, target_group),
+            config=config,
+            topic_arn=topic_arn,
+            parent=parent,
+            suffix=suffix,
+        )
+        alarms += [error_rate_alarm(group), latency_alarm(group), never_healthy_alarm(group)]
     return alarms
+
+
+@dataclass(frozen=True)
+class GroupAlarms:
+    """What every alarm on one target group shares; `suffix` tells the groups' alarms apart."""
+
+    name: str
+    environment: str
+    dimensions: dict[str, pulumi.Output[str]]
+    config: ServingConfig
+    topic_arn: pulumi.Output[str]
+    parent: pulumi.Resource
+    suffix: str = ""
+
+    @property
+    def label(self) -> str:
+        """The environment, and which group when there are two: the alarm descriptions' subject."""
+        return f"{self.environment}{_group_label(self.suffix)}"
 
 
 def never_healthy_minutes(startup_grace_seconds: int) -> int:
@@ -163,16 +177,7 @@ def _group_label(suffix: str) -> str:
     return f" ({suffix.strip('-')} target group)" if suffix else ""
 
 
-def error_rate_alarm(
-    name: str,
-    *,
-    environment: str,
-    target_dimensions: dict[str, pulumi.Output[str]],
-    config: ServingConfig,
-    topic_arn: pulumi.Output[str],
-    parent: pulumi.Resource,
-    suffix: str = "",
-) -> aws.cloudwatch.MetricAlarm:
+def error_rate_alarm(group: GroupAlarms) -> aws.cloudwatch.MetricAlarm:
     """Share of requests one target group's tasks answer 5xx.
 
     Made before the service (it needs only the load balancer's dimensions) so that the service
@@ -180,14 +185,13 @@ def error_rate_alarm(
     rolled back like one whose tasks never start.
     """
     return _alarm(
-        f"{name}-5xx-rate{suffix}",
-        topic_arn=topic_arn,
-        parent=parent,
+        f"{group.name}-5xx-rate{group.suffix}",
+        topic_arn=group.topic_arn,
+        parent=group.parent,
         alarm_description=(
-            f"{environment}{_group_label(suffix)}: more than {config.error_rate_alarm_percent}% "
-            "of requests answered 5xx"
+            f"{group.label}: more than {group.config.error_rate_alarm_percent}% of requests answered 5xx"
         ),
-        threshold=config.error_rate_alarm_percent,
+        threshold=group.config.error_rate_alarm_percent,
         evaluation_periods=5,
         datapoints_to_alarm=3,
         metric_queries=[
@@ -195,14 +199,14 @@ def error_rate_alarm(
                 "errors",
                 namespace=ALB_NAMESPACE,
                 name="HTTPCode_Target_5XX_Count",
-                dimensions=target_dimensions,
+                dimensions=group.dimensions,
                 stat="Sum",
             ),
             _metric(
                 "requests",
                 namespace=ALB_NAMESPACE,
                 name="RequestCount",
-                dimensions=target_dimensions,
+                dimensions=group.dimensions,
                 stat="Sum",
             ),
             _expression("rate", ERROR_RATE_EXPRESSION, "5xx %"),
@@ -210,58 +214,36 @@ def error_rate_alarm(
     )
 
 
-def latency_alarm(
-    name: str,
-    *,
-    environment: str,
-    target_dimensions: dict[str, pulumi.Output[str]],
-    config: ServingConfig,
-    topic_arn: pulumi.Output[str],
-    parent: pulumi.Resource,
-    suffix: str = "",
-) -> aws.cloudwatch.MetricAlarm:
+def latency_alarm(group: GroupAlarms) -> aws.cloudwatch.MetricAlarm:
     """p99 response time of one target group's tasks."""
     return _alarm(
-        f"{name}-p99-latency{suffix}",
-        topic_arn=topic_arn,
-        parent=parent,
-        alarm_description=(
-            f"{environment}{_group_label(suffix)}: p99 response time above {config.latency_alarm_seconds} s"
-        ),
+        f"{group.name}-p99-latency{group.suffix}",
+        topic_arn=group.topic_arn,
+        parent=group.parent,
+        alarm_description=f"{group.label}: p99 response time above {group.config.latency_alarm_seconds} s",
         namespace=ALB_NAMESPACE,
         metric_name="TargetResponseTime",
-        dimensions=target_dimensions,
+        dimensions=group.dimensions,
         extended_statistic="p99",
         period=PERIOD_SECONDS,
-        threshold=config.latency_alarm_seconds,
+        threshold=group.config.latency_alarm_seconds,
         evaluation_periods=5,
         datapoints_to_alarm=3,
     )
 
 
-def never_healthy_alarm(
-    name: str,
-    *,
-    environment: str,
-    target_dimensions: dict[str, pulumi.Output[str]],
-    config: ServingConfig,
-    topic_arn: pulumi.Output[str],
-    parent: pulumi.Resource,
-    suffix: str = "",
-) -> aws.cloudwatch.MetricAlarm:
+def never_healthy_alarm(group: GroupAlarms) -> aws.cloudwatch.MetricAlarm:
     """A target of this group failing /ready for longer than any normal start: a revision that
     never gets healthy (the model does not load, the server does not answer) is rolled back."""
-    minutes = never_healthy_minutes(config.startup_grace_seconds)
+    minutes = never_healthy_minutes(group.config.startup_grace_seconds)
     return _alarm(
-        f"{name}-never-healthy{suffix}",
-        topic_arn=topic_arn,
-        parent=parent,
-        alarm_description=(
-            f"{environment}{_group_label(suffix)}: a task failed the /ready check for {minutes} minutes"
-        ),
+        f"{group.name}-never-healthy{group.suffix}",
+        topic_arn=group.topic_arn,
+        parent=group.parent,
+        alarm_description=f"{group.label}: a task failed the /ready check for {minutes} minutes",
         namespace=ALB_NAMESPACE,
         metric_name="UnHealthyHostCount",
-        dimensions=target_dimensions,
+        dimensions=group.dimensions,
         statistic="Maximum",
         period=PERIOD_SECONDS,
         threshold=0,
