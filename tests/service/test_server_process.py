@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import gzip
-import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -20,7 +17,7 @@ import boto3
 import orjson
 import pytest
 
-from tests.service.conftest import FAKE_AWS, free_port, serve_process, stop_process, wait_until_answers
+from tests.service.conftest import free_port, serve_process, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 BUCKET = "prediction-logs"
@@ -44,18 +41,9 @@ def test_sigterm_flushes_the_payload_log_of_the_real_server(
                       aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
     s3.create_bucket(Bucket=BUCKET)
     port = free_port()
-    env = {**os.environ, **FAKE_AWS, "MODEL_BUNDLE_PATH": str(trained_bundle), "HOST": "127.0.0.1",
-           "PORT": str(port), "WEB_CONCURRENCY": "1", "LOG_BUCKET": BUCKET, "ENVIRONMENT": "proc",
-           "LOG_FLUSH_SECONDS": "3600", "AWS_ENDPOINT_URL": moto_endpoint}  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    server = serve_process(trained_bundle, port, LOG_BUCKET=BUCKET, ENVIRONMENT="proc",
+                           LOG_FLUSH_SECONDS="3600", AWS_ENDPOINT_URL=moto_endpoint)  # fmt: skip
     try:
-        wait_until_answers(f"http://127.0.0.1:{port}/ready", server)
         answers = [_post(port, {"record": r}) for r in valid_records[:5]]
         server.send_signal(signal.SIGTERM)  # what ECS sends when it stops the task
         # uvicorn shuts down gracefully, then re-raises the signal, so the exit status is "killed by SIGTERM".
