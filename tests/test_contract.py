@@ -7,7 +7,6 @@ a stack is built with it.
 from __future__ import annotations
 
 import ast
-import re
 import subprocess
 import sys
 from collections import Counter
@@ -154,16 +153,3 @@ def test_the_bundle_file_name_is_spelt_once_in_python() -> None:
         if "model-bundle.zip" in literal
     }
     assert spelt == {"src/ml_deploy/layout.py"}, spelt
-
-
-def test_the_readme_links_only_files_inside_the_repository() -> None:
-    text = (ROOT / "README.md").read_text()
-    targets = re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", text)
-    local = [target for target in targets if "://" not in target and not target.startswith("mailto:")]
-    outside = [target for target in local if not (ROOT / target).resolve().is_relative_to(ROOT)]
-    missing = [target for target in local if not (ROOT / target).exists()]
-    assert not outside and not missing, (
-        f"README links outside the repository {outside} or to nothing {missing}"
-    )
-    parent_paths = re.findall(r"(?<![.\w])\.\./\S*", re.sub(r"https?://\S+", "", text))
-    assert not parent_paths, f"README points outside the repository: {parent_paths}"
