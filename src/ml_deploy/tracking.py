@@ -2,7 +2,7 @@
 
 The dashboard's timeline reads deploys and approvals from CodePipeline and retrains from the retrain
 job's decision records; what neither keeps (a rollback, done outside the pipeline) is written here,
-under `<reports prefix>events/dt=YYYY-MM-DD/<UTC stamp>-<kind>.json`, so keys sort by time and a
+under `<reports prefix>events/dt=YYYY-MM-DD/<UTC stamp>-<kind>[-<environment>].json`, so keys sort by time and a
 reader lists only the days it shows.
 """
 
@@ -26,7 +26,7 @@ class ReleaseEvent(BaseModel):
 
     kind: ReleaseKind
     at: AwareDatetime
-    environment: str | None = Field(None, max_length=64)
+    environment: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     model_version: str | None = Field(None, max_length=200)
     outcome: str | None = Field(None, max_length=64, description="e.g. the gate's promoted/rejected")
     by: str | None = Field(None, max_length=300)
@@ -46,4 +46,5 @@ def event_day_prefix(reports_prefix: str, day: datetime) -> str:
 def event_key(reports_prefix: str, event: ReleaseEvent) -> str:
     """Where `event` is stored: its day's folder, then a stamp that sorts by time."""
     at = event.at.astimezone(UTC)
-    return f"{event_day_prefix(reports_prefix, at)}{at:%Y%m%dT%H%M%S%fZ}-{event.kind}.json"
+    where = f"-{event.environment}" if event.environment else ""
+    return f"{event_day_prefix(reports_prefix, at)}{at:%Y%m%dT%H%M%S%fZ}-{event.kind}{where}.json"
