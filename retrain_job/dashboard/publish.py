@@ -11,17 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ml_deploy.layout import folder
+from ml_deploy.tracking import dashboard_key
 from retrain_job.dashboard.history import DashboardSources, read_history
 from retrain_job.dashboard.page import render_page
 from retrain_job.dashboard.pipeline import pipeline_events
-
-DASHBOARD_FILE = "index.html"
-
-
-def dashboard_key(reports_prefix: str, environment: str) -> str:
-    """``reports/dashboard/prod/index.html``."""
-    return f"{folder(reports_prefix)}dashboard/{environment}/{DASHBOARD_FILE}"
 
 
 def build_dashboard(s3: Any, *, sources: DashboardSources, now: datetime, codepipeline: Any = None) -> str:

@@ -1,9 +1,9 @@
 """Release events: what changed which model runs where, as one small JSON record per event.
 
 The dashboard's timeline reads deploys and approvals from CodePipeline and retrains from the retrain
-job's decision records; what neither keeps (a rollback, done outside the pipeline) is written here,
-under `<reports prefix>events/dt=YYYY-MM-DD/<UTC stamp>-<kind>[-<environment>].json`, so keys sort by time and a
-reader lists only the days it shows.
+job's decision records; what neither keeps (a rollback, done outside the pipeline) is written
+here, under `<reports prefix>events/dt=YYYY-MM-DD/<UTC stamp>-<kind>[-<environment>].json`, so
+keys sort by time and a reader lists only the days it shows.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from ml_deploy.layout import folder
 
 EVENTS_FOLDER = "events/"
+DASHBOARD_FILE = "index.html"
 ReleaseKind = Literal["deploy", "approved", "rejected", "rollback", "retrain"]
 
 
@@ -48,3 +49,8 @@ def event_key(reports_prefix: str, event: ReleaseEvent) -> str:
     at = event.at.astimezone(UTC)
     where = f"-{event.environment}" if event.environment else ""
     return f"{event_day_prefix(reports_prefix, at)}{at:%Y%m%dT%H%M%S%fZ}-{event.kind}{where}.json"
+
+
+def dashboard_key(reports_prefix: str, environment: str) -> str:
+    """``reports/dashboard/prod/index.html``: the page the monitor jobs regenerate after each run."""
+    return f"{folder(reports_prefix)}dashboard/{environment}/{DASHBOARD_FILE}"

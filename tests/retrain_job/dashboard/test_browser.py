@@ -20,8 +20,14 @@ from tests.retrain_job.dashboard.fixture_history import NOW, write_history
 from tests.retrain_job.dashboard.test_page import SOURCES, charts
 
 SCREENSHOT_VARIABLE = "ML_DEPLOY_DASHBOARD_SCREENSHOT"
-CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")) if p
-                 and Path(p).exists()), None)  # fmt: skip
+CHROMIUM = next(
+    (
+        p
+        for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
+        if p and Path(p).exists()
+    ),
+    None,
+)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (the dev extra) is not installed")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,

@@ -18,8 +18,9 @@ AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 APPROVER = "arn:aws:sts::123456789012:assumed-role/Approvers/jane"
 
 
-def _detail(stage: str, action: str, category: str, minutes: int, *, status: str = "Succeeded",
-            **output: Any) -> dict[str, Any]:  # fmt: skip
+def _detail(
+    stage: str, action: str, category: str, minutes: int, *, status: str = "Succeeded", **output: Any
+) -> dict[str, Any]:
     return {
         "pipelineExecutionId": RUN,
         "actionExecutionId": f"{action.lower()}-1",
@@ -44,16 +45,29 @@ def _client() -> Any:
 def test_deploys_and_answered_approvals_carry_the_builds_model_version_and_the_comment() -> None:
     newest_first = [
         _detail("DeployProd", "Deploy-prod", "Build", 40),
-        {**_detail("Approve", "ApproveProd", "Approval", 20,
-                   executionResult={"externalExecutionSummary": "canary looked fine", "externalExecutionId": "t"}),
-         "updatedBy": APPROVER},
+        {
+            **_detail(
+                "Approve",
+                "ApproveProd",
+                "Approval",
+                20,
+                executionResult={
+                    "externalExecutionSummary": "canary looked fine",
+                    "externalExecutionId": "t",
+                },
+            ),
+            "updatedBy": APPROVER,
+        },
         _detail("DeployStage", "Deploy-stage", "Build", 10),
         _detail("Build", "BuildImages", "Build", 0, outputVariables={"MODEL_VERSION": VERSION}),
-    ]  # fmt: skip
+    ]
     client = _client()
     with Stubber(client) as stub:
-        stub.add_response("list_action_executions", {"actionExecutionDetails": newest_first},
-                          {"pipelineName": PIPELINE, "maxResults": 100})  # fmt: skip
+        stub.add_response(
+            "list_action_executions",
+            {"actionExecutionDetails": newest_first},
+            {"pipelineName": PIPELINE, "maxResults": 100},
+        )
         events = pipeline_events(client, pipeline=PIPELINE, since=AT - timedelta(days=30), limit=300)
 
     assert [(e.kind, e.environment, e.model_version) for e in events] == [
@@ -67,11 +81,17 @@ def test_deploys_and_answered_approvals_carry_the_builds_model_version_and_the_c
 
 def test_a_rejection_is_a_rejected_event_and_failed_or_waiting_actions_are_not_releases() -> None:
     page = [
-        _detail("Approve", "ApproveProd", "Approval", 20, status="Failed",
-                executionResult={"externalExecutionSummary": "AUC too low on stage"}),
+        _detail(
+            "Approve",
+            "ApproveProd",
+            "Approval",
+            20,
+            status="Failed",
+            executionResult={"externalExecutionSummary": "AUC too low on stage"},
+        ),
         _detail("DeployStage", "Deploy-stage", "Build", 10, status="Failed"),
         _detail("Approve", "ApproveProd", "Approval", 5, status="InProgress"),
-    ]  # fmt: skip
+    ]
     client = _client()
     with Stubber(client) as stub:
         stub.add_response("list_action_executions", {"actionExecutionDetails": page})
