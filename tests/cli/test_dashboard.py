@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import webbrowser
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
 
 from ml_deploy.tracking import ReleaseEvent, dashboard_key
+from ml_deploy_dev.local_aws import LocalAws
 from tests.cli.conftest import LOG_BUCKET, Stack
+from tests.cli.test_local_backend import aws, cli, no_real_account, state  # noqa: F401 (fixtures)
 
 PAGE = b"<!doctype html><html><body>dashboard</body></html>"
 GOOD = "1a2b3c4d5e6f-20261116T030000Z-bbbbbbbb"
@@ -87,3 +90,22 @@ def test_a_rollback_is_recorded_for_the_dashboards_timeline(stack: Stack) -> Non
         "20261116T030000Z-bbbbbbbb",
     )
     assert event.detail == f"ml-deploy-dev-prod:3 ({BAD}) -> ml-deploy-dev-prod:2 ({GOOD})"
+
+
+def test_local_copies_the_page_beside_the_state_and_prints_its_path(
+    state: Path,  # noqa: F811
+    aws: LocalAws,  # noqa: F811
+    no_real_account: list[str],  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bucket = json.loads(state.read_text())["log_bucket"]
+    aws.client("s3").put_object(Bucket=bucket, Key=dashboard_key("reports/", "stage"), Body=PAGE)
+
+    code, out, err = cli(state, "dashboard", "--env", "stage", capsys=capsys)
+
+    assert no_real_account == []
+    assert code == 0, err
+    path = Path(out.strip())
+    assert path == state.parent / "dashboard" / "stage" / "index.html"
+    assert path.read_bytes() == PAGE
+    assert [p.name for p in path.parent.iterdir()] == ["index.html"], "no partial file is left behind"
