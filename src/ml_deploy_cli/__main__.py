@@ -25,6 +25,7 @@ from ml_deploy_cli.commands import (
     archive,
     bootstrap,
     completion,
+    dashboard,
     deploy,
     diff,
     executions,
@@ -56,6 +57,7 @@ OPERATOR_COMMANDS = (
     first_model,
     bootstrap,
     rollback,
+    dashboard,
     completion,
 )
 # What CodeBuild runs (buildspec*.yml): kept out of the operator's command list in --help.

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from ml_deploy.bundle import Manifest
+from ml_deploy.tracking import ReleaseEvent
 from ml_deploy_cli.images import ImageRef
 
 Environment = Literal["stage", "prod"]
@@ -181,6 +182,14 @@ class Delivery(Protocol):
     def last_decision(self) -> RetrainDecision | None: ...
 
     def drift_report(self, environment: Environment) -> DriftReport | None: ...
+
+    def dashboard(self, environment: Environment, *, expires_in: int) -> str:
+        """Where to open the environment's model-tracking dashboard: a presigned URL, or locally a file."""
+        ...
+
+    def record_release(self, event: ReleaseEvent) -> str:
+        """Keep a release event for the dashboard's timeline; where it was written."""
+        ...
 
     # What `ml-deploy bootstrap` needs beyond the other commands (a first deploy).
 

@@ -11,8 +11,10 @@ from functools import cached_property
 from pathlib import Path
 
 from ml_deploy.bundle import Manifest
+from ml_deploy.tracking import ReleaseEvent
 from ml_deploy_cli.aws.buckets import Buckets
 from ml_deploy_cli.aws.clients import ClientFactory
+from ml_deploy_cli.aws.dashboard import Dashboards
 from ml_deploy_cli.aws.executions import Executions
 from ml_deploy_cli.aws.logs import read_events
 from ml_deploy_cli.aws.pipeline import Pipeline
@@ -84,6 +86,14 @@ class AwsDelivery:
             reports_prefix=outputs.reports_prefix,
         )
 
+    @cached_property
+    def _dashboards(self) -> Dashboards:
+        return Dashboards(
+            self._client("s3"),
+            log_bucket=self._outputs.values.get("predictionLogBucket"),
+            reports_prefix=self._outputs.reports_prefix,
+        )
+
     def deployment(self, environment: Environment) -> Deployment:
         return self._services.deployment(environment)
 
@@ -107,6 +117,12 @@ class AwsDelivery:
 
     def drift_report(self, environment: Environment) -> DriftReport | None:
         return self._buckets.drift_report(environment)
+
+    def dashboard(self, environment: Environment, *, expires_in: int) -> str:
+        return self._dashboards.url(environment, expires_in=expires_in)
+
+    def record_release(self, event: ReleaseEvent) -> str:
+        return self._dashboards.record(event)
 
     def model_at_key(self) -> str | None:
         return self._buckets.model_at_key()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ml_deploy_cli.backend import Connect
+from ml_deploy_cli.commands.dashboard import record_rollback
 from ml_deploy_cli.commands.hints import hint
 from ml_deploy_cli.delivery import ENVIRONMENTS
 
@@ -21,7 +22,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace, connect: Connect) -> int:
-    rollback = connect().roll_back(args.environment)
+    delivery = connect()
+    rollback = delivery.roll_back(args.environment)
+    record_rollback(delivery, rollback)
     print(
         f"{rollback.environment}: rolling back {rollback.service} from {rollback.from_revision} "
         f"({rollback.from_image.label}) to {rollback.to_revision} ({rollback.to_image.label})"

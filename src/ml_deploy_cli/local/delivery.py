@@ -22,7 +22,9 @@ from botocore.exceptions import EndpointConnectionError
 from ml_deploy.bundle import Manifest
 from ml_deploy.layout import DEFAULT_LAYOUT
 from ml_deploy.settings import RetrainSettings
+from ml_deploy.tracking import ReleaseEvent
 from ml_deploy_cli.aws.buckets import Buckets
+from ml_deploy_cli.aws.dashboard import Dashboards
 from ml_deploy_cli.delivery import (
     ENVIRONMENTS,
     ApprovalAnswer,
@@ -95,6 +97,15 @@ class LocalDelivery:
             model_key=state["model_key"],
             log_bucket=state.get("log_bucket"),
             decisions_prefix=str(state.get("decisions_prefix") or DEFAULT_LAYOUT.decisions_prefix),
+            reports_prefix=str(state.get("reports_prefix") or DEFAULT_LAYOUT.reports_prefix),
+        )
+
+    @cached_property
+    def _dashboards(self) -> Dashboards:
+        state = self._state
+        return Dashboards(
+            self.client("s3"),
+            log_bucket=state.get("log_bucket"),
             reports_prefix=str(state.get("reports_prefix") or DEFAULT_LAYOUT.reports_prefix),
         )
 
@@ -209,6 +220,14 @@ class LocalDelivery:
 
     def drift_report(self, environment: Environment) -> DriftReport | None:
         return self._stand_in(lambda: self._buckets.drift_report(environment))
+
+    def dashboard(self, environment: Environment, *, expires_in: int) -> str:
+        """A copy of the page beside the state file: the local S3 is gone when the demo ends."""
+        target = self._path.parent / "dashboard" / environment / "index.html"
+        return str(self._stand_in(lambda: self._dashboards.save(environment, target)))
+
+    def record_release(self, event: ReleaseEvent) -> str:
+        return self._stand_in(lambda: self._dashboards.record(event))
 
     def model_at_key(self) -> str | None:
         return self._stand_in(lambda: self._buckets.model_at_key())
