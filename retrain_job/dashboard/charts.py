@@ -10,8 +10,8 @@ import itertools
 from collections.abc import Sequence
 from html import escape
 
-import plotly.graph_objects as go  # type: ignore[import-untyped]
-from plotly.subplots import make_subplots  # type: ignore[import-untyped]
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from ml_deploy.reference import PROBABILITY_EDGES
 from ml_deploy.tracking import ReleaseEvent

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
-import plotly.graph_objects as go  # type: ignore[import-untyped]
-import plotly.io as pio  # type: ignore[import-untyped]
+import plotly.graph_objects as go
+import plotly.io as pio
 
 from retrain_job.dashboard import charts
 from retrain_job.dashboard.history import History

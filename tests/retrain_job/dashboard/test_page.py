@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-import plotly.offline  # type: ignore[import-untyped]
+import plotly.offline
 import pytest
 
 from ml_deploy.tracking import ReleaseEvent, event_key
