@@ -161,6 +161,9 @@ def main(
     args.stack_clients = lambda stack_region: client or session_clients(args.region or stack_region)
     command: Command = args.run
     try:
+        refusal = getattr(args, "local_refusal", None)  # a command with no local meaning declares it
+        if args.local and refusal:
+            raise CliError(f"--local: {refusal}")
         return command(args, connect)
     except (CliError, ClientError, BotoCoreError) as error:
         print(f"ml-deploy: {args.command}: {one_line(error)}", file=sys.stderr)

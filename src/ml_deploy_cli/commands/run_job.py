@@ -32,16 +32,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="N",
         help=f"how often --follow looks (default {DEFAULT_POLL_SECONDS:g})",
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(
+        run=run,
+        local_refusal="the local run has no job queue: the demo runs the jobs itself (`make demo`); "
+        "on AWS, `ml-deploy run-job` submits them",
+    )
 
 
 def run(args: argparse.Namespace, connect: Connect) -> int:
     del connect  # the jobs are Batch's: named by the stack outputs, reached with the stack's clients
-    if args.local:
-        raise CliError(
-            "the local run has no job queue: the demo runs the jobs itself (`make demo`); "
-            "on AWS, `ml-deploy run-job` submits them"
-        )
     jobs = batch_jobs(args)
     job_id = jobs.submit(args.kind)
     print(f"submitted {args.kind} job {job_id}")
