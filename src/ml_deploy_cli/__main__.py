@@ -1,9 +1,6 @@
-"""`ml-deploy`: the operator CLI. `main(argv) -> int`; errors meant for users are printed on one
-line (exit 1), usage errors by argparse (exit 2), an interrupt exits 130.
-
-Exit codes: 0 done, 1 an error the line names (a bad state or outputs file, AWS refusing a call,
-a failed step), 2 a usage error, 3 a bug (an unexpected exception, shown in one line; set
-ML_DEPLOY_DEBUG=1 for its traceback), 130 interrupted.
+"""`ml-deploy`: the operator CLI. `main(argv) -> int`; every failure is one line on stderr with an
+exit code from `errors.EXIT_CODES` (the table `--help` ends with): 1 an error the line names, 2 a
+usage error, 3 a bug, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,6 +12,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import NoReturn, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -38,12 +36,12 @@ from ml_deploy_cli.commands import (
     status,
     upload,
 )
-from ml_deploy_cli.errors import CliError, one_line
+from ml_deploy_cli.errors import CliError, ExitCode, exit_code_table, one_line
 from ml_deploy_cli.outputs import OUTPUTS_VARIABLE
 
 Command = Callable[[argparse.Namespace, Connect], int]
 
-BUG_EXIT = 3
+BUG_EXIT = ExitCode.BUG
 DEBUG_VARIABLE = "ML_DEPLOY_DEBUG"
 OPERATOR_COMMANDS = (
     status,
@@ -62,6 +60,16 @@ OPERATOR_COMMANDS = (
 )
 # What CodeBuild runs (buildspec*.yml): kept out of the operator's command list in --help.
 PIPELINE_STEPS = (deploy, archive)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line naming the command and where its help is (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.partition(" ")[2]
+        where = f"{command}: " if command else ""
+        help_command = f"ml-deploy {command} --help" if command else "ml-deploy --help"
+        self.exit(ExitCode.USAGE, f"ml-deploy: {where}{message} (see `{help_command}`)\n")
 
 
 def _version() -> str:
@@ -96,7 +104,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, default: object) -> 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="ml-deploy",
         description=(
             "Operate a deployed ml-deploy stack: first deploy, status, approvals, model uploads, rollbacks."
@@ -105,7 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ml-deploy {_version()}")
     _add_global_options(parser, default=None)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
+    # Every subparser is a OneLineParser too (argparse makes them of the parent's class).
+    commands = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands"),
+    )
     for module in OPERATOR_COMMANDS:
         module.register(commands)
     steps = pipeline_steps.Unlisted(commands)
@@ -113,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(steps)  # duck-typed: add_parser is the one method they call
     parser.epilog = (
         f"{pipeline_steps.epilog(steps.names)}\n\nNames come from the stack outputs: --outputs FILE, "
-        f"${OUTPUTS_VARIABLE}, or else `pulumi stack output --json` run here."
+        f"${OUTPUTS_VARIABLE}, or else `pulumi stack output --json` run here.\n\n{exit_code_table()}"
     )
     for subparser in commands.choices.values():
         # SUPPRESS: an option not given after the command keeps the value given before it.
@@ -133,7 +145,7 @@ def main(
     try:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help (0) or a usage error (2), already printed by argparse
-        return stop.code if isinstance(stop.code, int) else 2
+        return stop.code if isinstance(stop.code, int) else ExitCode.USAGE
     environ = os.environ if environ is None else environ
     args.local = is_local(flag=bool(args.local), environ=environ)
     args.environ = environ
@@ -151,13 +163,16 @@ def main(
     args.stack_clients = lambda stack_region: client or session_clients(args.region or stack_region)
     command: Command = args.run
     try:
+        refusal = getattr(args, "local_refusal", None)  # a command with no local meaning declares it
+        if args.local and refusal:
+            raise CliError(f"--local: {refusal}")
         return command(args, connect)
     except (CliError, ClientError, BotoCoreError) as error:
         print(f"ml-deploy: {args.command}: {one_line(error)}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     except KeyboardInterrupt:
         print("ml-deploy: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except Exception as error:  # a bug: still one line, the traceback on request
         if environ.get(DEBUG_VARIABLE):
             traceback.print_exc()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from ml_deploy.bundle import Manifest
 from ml_deploy.tracking import ReleaseEvent
@@ -33,6 +33,8 @@ class Deployment:
     desired: int
     rollout: str | None  # rolloutState of the primary deployment (IN_PROGRESS, COMPLETED, FAILED)
     container_environment: dict[str, str] = field(default_factory=dict)
+    cpu: str | None = None  # the task definition's, in CPU units (`512`); None where a backend has none
+    memory: str | None = None  # MiB
 
 
 @dataclass(frozen=True)
@@ -229,4 +231,18 @@ class Delivery(Protocol):
     def quota_shortfalls(self) -> list[str] | None:
         """One line per account quota below what a first run uses, saying what to raise; None when
         the quotas cannot be read."""
+        ...
+
+
+@runtime_checkable
+class BundleEvidence(Protocol):
+    """What a backend may say beyond `Delivery` about a model version and an image (`diff` shows
+    it when the backend in use implements this): the archived bundle's manifest, the image digest."""
+
+    def bundle_manifest(self, model_version: str) -> Manifest | None:
+        """The manifest of the archived bundle of that version; None when it is not archived."""
+        ...
+
+    def image_digest(self, image: str) -> str | None:
+        """The digest the image reference names; None when the registry does not say."""
         ...

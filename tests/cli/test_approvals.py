@@ -122,7 +122,7 @@ def test_an_approval_answered_meanwhile_says_so(stack: Stack) -> None:
     result = stack.cli("approve", "--comment", "ship it")
 
     assert result.code == 1
-    assert "was answered or withdrawn meanwhile (ApprovalAlreadyCompletedException)" in result.err
+    assert "expired or was answered meanwhile (ApprovalAlreadyCompletedException)" in result.err
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+from ml_deploy_cli.commands import records
 from tests.cli.conftest import PIPELINE, Stack
 from tests.cli.pipeline_shapes import (
     APPROVER,
@@ -14,6 +17,7 @@ from tests.cli.pipeline_shapes import (
     executions_list,
     model_upload_trigger,
 )
+from tests.cli.schemas import assert_schema
 
 
 def expect_actions(stack: Stack, execution_id: str, response: dict[str, object]) -> None:
@@ -71,3 +75,21 @@ def test_history_limit_out_of_range_is_a_usage_error(stack: Stack) -> None:
 
     assert result.code == 2
     assert "between 1 and 100" in result.err
+
+
+def test_history_json_is_the_documented_schema(stack: Stack) -> None:
+    stack.pipeline.add_response(
+        "list_pipeline_executions",
+        executions_list(execution_summary(PREVIOUS, status="Succeeded", trigger=model_upload_trigger())),
+        {"pipelineName": PIPELINE, "maxResults": 10},
+    )
+    expect_actions(stack, PREVIOUS, action_executions(PREVIOUS, approval=("Succeeded", APPROVER, "good")))
+
+    result = stack.cli("history", "--json")
+
+    assert result.code == 0, result.err
+    document = json.loads(result.out)
+    assert_schema(document, records.HistoryDocument)
+    (entry,) = document["executions"]
+    assert entry["model_version"] == MODEL_VERSION and entry["started"] == "2026-11-23T10:15:00+00:00"
+    assert entry["approval"] == {"status": "Succeeded", "by": APPROVER, "summary": "good"}

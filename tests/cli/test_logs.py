@@ -125,3 +125,97 @@ def test_local_logs_are_the_tasks_output(tmp_path: Path, capsys: pytest.CaptureF
     code = main(["--local", "logs", "prod"], environ={STATE_VARIABLE: str(state)})
     assert code == 1
     assert "prod has run no task yet in the local delivery" in capsys.readouterr().err
+
+
+JOBS_GROUP = "/ml-deploy/dev/jobs"
+DEFINITIONS = {"retrain": "ml-deploy-dev-retrain", "monitor": "ml-deploy-dev-monitor"}
+
+
+def register_job(kind: str, *, group: str | None, prefix: str | None) -> None:
+    """A job definition revision as infra/jobs/definitions.py registers it (awslogs, group, prefix)."""
+    options = {"awslogs-region": REGION}
+    if group:
+        options["awslogs-group"] = group
+    if prefix:
+        options["awslogs-stream-prefix"] = prefix
+    boto3.client("batch", region_name=REGION).register_job_definition(
+        jobDefinitionName=DEFINITIONS[kind],
+        type="container",
+        containerProperties={
+            "image": f"{REPOSITORY}-jobs:1a2b3c4d5e6f",
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "2048"}],
+            "logConfiguration": {"logDriver": "awslogs", "options": options},
+        },
+    )
+
+
+def put_job_lines(group: str, stream: str, *messages: str, at: int | None = None) -> None:
+    logs = boto3.client("logs", region_name=REGION)
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName=group)
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    now = at or int(time.time() * 1000)
+    events = [{"timestamp": now + i, "message": message} for i, message in enumerate(messages)]
+    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+
+@pytest.fixture
+def jobs_stack(stack: Stack) -> Stack:
+    stack.write_outputs(
+        jobQueueName="ml-deploy-dev-jobs",
+        retrainJobDefinitionName=DEFINITIONS["retrain"],
+        monitorJobDefinitionName=DEFINITIONS["monitor"],
+    )
+    return stack
+
+
+def test_job_logs_read_the_latest_definitions_group_and_that_kinds_streams(jobs_stack: Stack) -> None:
+    register_job("retrain", group="/old/group", prefix="retrain")
+    register_job("retrain", group=JOBS_GROUP, prefix="retrain")  # the revision the schedule submits
+    register_job("monitor", group=JOBS_GROUP, prefix="monitor")
+    put_job_lines(JOBS_GROUP, "retrain/default/task1", "training 3000 rows", "challenger promoted")
+    put_job_lines(JOBS_GROUP, "monitor/default/task2", "monitor only")
+    put_job_lines(JOBS_GROUP, "retrain/default/task0", "yesterday", at=int((time.time() - 86400) * 1000))
+    put_job_lines("/old/group", "retrain/default/task9", "the old group")
+
+    result = jobs_stack.cli("logs", "retrain", "--since", "1h")
+
+    assert result.code == 0, result.err
+    assert [line.split(" ", 1)[1] for line in result.out.splitlines()] == [
+        "task1 training 3000 rows",
+        "task1 challenger promoted",
+    ]
+
+
+def test_job_logs_without_group_or_prefix_are_where_batch_puts_them(
+    jobs_stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No awslogs-group: /aws/batch/job; no prefix: streams start with the job definition's name."""
+    register_job("monitor", group=None, prefix=None)
+    put_job_lines("/aws/batch/job", f"{DEFINITIONS['monitor']}/default/task3", "window 24h")
+    naps: list[float] = []
+
+    def nap(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 1:
+            put_job_lines("/aws/batch/job", f"{DEFINITIONS['monitor']}/default/task3", "drift: none")
+        if len(naps) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("ml_deploy_cli.commands.logs.time.sleep", nap)
+
+    result = jobs_stack.cli("logs", "monitor", "--follow")
+
+    assert result.code == 0, result.err
+    assert [line.split(" ", 2)[2] for line in result.out.splitlines()] == ["window 24h", "drift: none"]
+
+
+def test_job_logs_before_pulumi_up_say_so(jobs_stack: Stack) -> None:
+    result = jobs_stack.cli("logs", "retrain")
+
+    assert result.code == 1
+    assert result.err.strip() == (
+        f"ml-deploy: logs: Batch has no ACTIVE job definition {DEFINITIONS['retrain']}: "
+        "has `pulumi up` created the jobs?"
+    )

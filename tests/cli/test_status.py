@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+from ml_deploy_cli.commands import records
 from tests.cli.conftest import LOG_BUCKET, MODEL_BUCKET, PIPELINE, Stack
 from tests.cli.pipeline_shapes import COMMIT, MODEL_VERSION, WAITING, action_executions, pipeline_state
+from tests.cli.schemas import assert_schema
 
 NEW_TAG = f"{COMMIT[:12]}-{MODEL_VERSION}"
 
@@ -122,3 +124,4 @@ def test_status_links_and_json_on_aws(stack: Stack) -> None:
     assert document["environments"]["prod"]["commit"] is None, "the bootstrap image names no commit"
     assert document["pipeline"]["waiting_approvals"][0]["execution_id"] == WAITING
     assert document["errors"] == []
+    assert_schema(document, records.StatusDocument)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
@@ -12,23 +13,39 @@ from botocore.exceptions import NoRegionError
 from ml_deploy_cli.errors import CliError
 
 # Throttling and transient errors are retried with exponential backoff and jitter (botocore's
-# "standard" mode) before the error reaches the operator as one line.
+# "standard" mode) before the error reaches the operator as one line. AWS_MAX_ATTEMPTS (the SDKs'
+# own variable, the first call included) overrides the count.
 MAX_ATTEMPTS = 6
-RETRIES = Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS})  # the first call included
+ATTEMPTS_VARIABLE = "AWS_MAX_ATTEMPTS"
 
 ClientFactory = Callable[[str], Any]
 """Makes the boto3 client of a service name (``"s3"``, ``"ecs"``, ``"codepipeline"``)."""
 
 
+def retries(environ: Mapping[str, str] | None = None) -> Config:
+    """Standard-mode retries, `MAX_ATTEMPTS` calls in all unless $AWS_MAX_ATTEMPTS says otherwise."""
+    value = (os.environ if environ is None else environ).get(ATTEMPTS_VARIABLE, "")
+    if not value:
+        return Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS})
+    if not value.isdigit() or int(value) < 1:
+        raise CliError(f"{ATTEMPTS_VARIABLE}={value!r}: expected a whole number of calls, at least 1")
+    return Config(retries={"mode": "standard", "total_max_attempts": int(value)})
+
+
 def session_clients(region: str | None) -> ClientFactory:
-    """Clients of one session in `region` (None: the AWS_REGION/profile default), one per service."""
-    session = boto3.session.Session(region_name=region)
+    """Clients of one session in `region` (None: the AWS_REGION/profile default), one per service.
+
+    The session too is made on first use: an unknown AWS_PROFILE fails there, inside the command,
+    as one line (and not at all for a command that never calls AWS)."""
+    sessions: list[boto3.session.Session] = []
     made: dict[str, Any] = {}
 
     def client(service: str) -> Any:
         if service not in made:
+            if not sessions:
+                sessions.append(boto3.session.Session(region_name=region))
             try:
-                made[service] = session.client(service, config=RETRIES)
+                made[service] = sessions[0].client(service, config=retries())
             except NoRegionError:
                 raise CliError(
                     "no AWS region: pass --region, set AWS_REGION, or use outputs that include kmsKeyArn"

@@ -11,14 +11,17 @@ from functools import cached_property
 from pathlib import Path
 
 from ml_deploy.bundle import Manifest
+from ml_deploy.layout import DEFAULT_LAYOUT
 from ml_deploy.tracking import ReleaseEvent
 from ml_deploy_cli.aws.buckets import Buckets
+from ml_deploy_cli.aws.bundles import archived_manifest
 from ml_deploy_cli.aws.clients import ClientFactory
 from ml_deploy_cli.aws.dashboard import Dashboards
 from ml_deploy_cli.aws.executions import Executions
 from ml_deploy_cli.aws.logs import read_events
 from ml_deploy_cli.aws.pipeline import Pipeline
 from ml_deploy_cli.aws.quotas import shortfalls
+from ml_deploy_cli.aws.registry import image_digest
 from ml_deploy_cli.aws.services import EcsServices
 from ml_deploy_cli.aws.stack import pulumi_up
 from ml_deploy_cli.aws.training import first_model_environment
@@ -167,3 +170,14 @@ class AwsDelivery:
     def quota_shortfalls(self) -> list[str] | None:
         found = shortfalls(self._client("service-quotas"))
         return None if found is None else [shortfall.line() for shortfall in found]
+
+    def bundle_manifest(self, model_version: str) -> Manifest | None:
+        return archived_manifest(
+            self._client("s3"),
+            bucket=self._outputs.require("modelBucket"),
+            archive_prefix=self._outputs.prefix("modelArchivePrefix", DEFAULT_LAYOUT.model_archive_prefix),
+            version=model_version,
+        )
+
+    def image_digest(self, image: str) -> str | None:
+        return image_digest(self._client("ecr"), image)

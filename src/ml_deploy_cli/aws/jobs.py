@@ -1,6 +1,11 @@
 """Running a Batch job now, as its schedule would, and following it: SubmitJob with the stack's
 queue and the job definition by name (its latest revision, as `infra/jobs/schedules.py` submits),
-DescribeJobs for its state, and its CloudWatch Logs stream once it has one."""
+DescribeJobs for its state, and its CloudWatch Logs stream once it has one; and where a job kind's
+runs log (`ml-deploy logs retrain|monitor`).
+
+Batch's awslogs driver writes to `awslogs-group` (default `/aws/batch/job`), one stream per
+attempt named `<awslogs-stream-prefix, else the job definition's name>/<container>/<task id>`
+(https://docs.aws.amazon.com/batch/latest/userguide/using_awslogs.html)."""
 
 from __future__ import annotations
 
@@ -39,6 +44,10 @@ class BatchJobs:
         self._queue = queue
         self._definitions = definitions
 
+    @property
+    def logs_client(self) -> Any:
+        return self._logs
+
     def submit(self, kind: JobKind) -> str:
         response = self._batch.submit_job(
             jobName=f"{kind}-manual", jobQueue=self._queue, jobDefinition=self._definitions[kind]
@@ -59,6 +68,26 @@ class BatchJobs:
             reason=job.get("statusReason"),
             log_group=str(options.get("awslogs-group") or DEFAULT_LOG_GROUP),
             log_stream=container.get("logStreamName"),
+        )
+
+    def log_location(self, kind: JobKind) -> tuple[str, str]:
+        """(log group, stream prefix) of the kind's runs, from its latest ACTIVE definition revision
+        (the one the schedule submits; infra/jobs/definitions.py sets the group and the prefix)."""
+        name = self._definitions[kind]
+        pages = self._batch.get_paginator("describe_job_definitions").paginate(
+            jobDefinitionName=name, status="ACTIVE"
+        )
+        revisions = [found for page in pages for found in page.get("jobDefinitions", [])]
+        if not revisions:
+            raise CliError(f"Batch has no ACTIVE job definition {name}: has `pulumi up` created the jobs?")
+        latest = max(revisions, key=lambda found: int(found.get("revision", 0)))
+        configuration = (latest.get("containerProperties") or {}).get("logConfiguration") or {}
+        if configuration.get("logDriver", "awslogs") != "awslogs":
+            raise CliError(f"{kind}: job definition {name} sends its logs to {configuration['logDriver']}")
+        options = configuration.get("options") or {}
+        return (
+            str(options.get("awslogs-group") or DEFAULT_LOG_GROUP),
+            f"{options.get('awslogs-stream-prefix') or name}/",
         )
 
     def logs(self, state: JobState, *, cursor: str | None) -> LogPage:

@@ -61,10 +61,12 @@ class Pipeline:
             )
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code")
+            # InvalidApprovalTokenException: "already received a response or has expired" (the API
+            # reference); an approval expires after 7 days unanswered.
             if code in ("ApprovalAlreadyCompletedException", "InvalidApprovalTokenException"):
                 raise CliError(
-                    f"the approval of execution {waiting.execution_id} was answered or withdrawn "
-                    f"meanwhile ({code}); run `ml-deploy status` to see where it is"
+                    f"the approval of execution {waiting.execution_id} expired or was answered meanwhile "
+                    f"({code}); run `ml-deploy status` to see where it is, `ml-deploy release` to start again"
                 ) from None
             raise
         return ApprovalAnswer(

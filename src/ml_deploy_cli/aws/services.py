@@ -43,6 +43,8 @@ class EcsServices:
             desired=int(service.get("desiredCount", 0)),
             rollout=primary.get("rolloutState"),
             container_environment={e["name"]: e["value"] for e in container.get("environment", [])},
+            cpu=_text(task_definition.get("cpu")),
+            memory=_text(task_definition.get("memory")),
         )
 
     def roll_back(self, environment: Environment) -> Rollback:
@@ -134,3 +136,7 @@ def _service_container(task_definition: dict[str, Any]) -> dict[str, Any]:
 
 def _revision_name(task_definition: dict[str, Any]) -> str:
     return f"{task_definition['family']}:{task_definition['revision']}"
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

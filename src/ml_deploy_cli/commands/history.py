@@ -10,7 +10,7 @@ from ml_deploy_cli.commands import records
 from ml_deploy_cli.commands.formatting import facts_line, moment, who
 from ml_deploy_cli.delivery import ApprovalOutcome, ExecutionRecord
 
-HISTORY_SCHEMA = "ml-deploy/history/v1"
+HISTORY_SCHEMA = records.HISTORY_SCHEMA
 MAX_LIMIT = 100  # ListPipelineExecutions returns at most 100 per call
 
 _ANSWERS = {"Succeeded": "approved", "Failed": "rejected", "InProgress": "waiting", "Abandoned": "abandoned"}
@@ -36,8 +36,7 @@ def limit(value: str) -> int:
 def run(args: argparse.Namespace, connect: Connect) -> int:
     found = connect().history(args.limit)
     if args.json:
-        executions = [records.execution(record) for record in found]
-        print(json.dumps({"schema": HISTORY_SCHEMA, "executions": executions}, indent=2))
+        print(json.dumps(records.history(found), indent=2))
         return 0
     if not found:
         print("no pipeline executions yet")

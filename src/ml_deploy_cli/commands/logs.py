@@ -1,7 +1,9 @@
-"""`ml-deploy logs ENV [--since 10m] [--follow]`: what an environment's model server logs.
+"""`ml-deploy logs ENV|JOB [--since 10m] [--follow]`: what an environment's model server, or the
+retrain or monitor job's runs, logged.
 
-On AWS the CloudWatch Logs stream of the running revision's awslogs driver (as `aws logs tail`
-reads it); on the local delivery the output of the task the local run started.
+On AWS the CloudWatch Logs streams of the running revision's awslogs driver, or of the job
+definition's (as `aws logs tail` reads them); on the local delivery the output of the task the
+local run started.
 """
 
 from __future__ import annotations
@@ -9,21 +11,34 @@ from __future__ import annotations
 import argparse
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from ml_deploy_cli.aws.jobs import JOB_KINDS
+from ml_deploy_cli.aws.logs import read_events
 from ml_deploy_cli.backend import Connect
 from ml_deploy_cli.commands.arguments import positive_number
-from ml_deploy_cli.delivery import ENVIRONMENTS, LogLine
+from ml_deploy_cli.commands.run_job import batch_jobs
+from ml_deploy_cli.delivery import ENVIRONMENTS, LogLine, LogPage
+from ml_deploy_cli.errors import CliError
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 DEFAULT_FOLLOW_SECONDS = 2.0
 
+Reader = Callable[[str | None], LogPage]  # cursor -> the lines after it
+
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("logs", help="what stage's or prod's model server logged (--follow to tail)")
-    parser.add_argument("environment", choices=ENVIRONMENTS, metavar="ENV", help="stage or prod")
+    parser = commands.add_parser(
+        "logs", help="what stage's or prod's model server, or the retrain or monitor job, logged (--follow)"
+    )
+    parser.add_argument(
+        "target",
+        choices=(*ENVIRONMENTS, *JOB_KINDS),
+        metavar="ENV|JOB",
+        help="stage or prod (the model server), retrain or monitor (the job's runs)",
+    )
     parser.add_argument(
         "--since", type=duration, default=timedelta(minutes=10), metavar="AGE", help="10m (s, m, h, d)"
     )
@@ -56,18 +71,38 @@ def _count(value: str) -> int:
 
 
 def run(args: argparse.Namespace, connect: Connect) -> int:
-    delivery = connect()
     since = datetime.now(UTC) - args.since
-    page = delivery.service_logs(args.environment, since=since, cursor=None)
+    read = (
+        _job_reader(args, since=since) if args.target in JOB_KINDS else _service_reader(args, connect, since)
+    )
+    page = read(None)
     _print(page.lines[-args.tail :] if args.tail else page.lines)
     try:
         while args.follow:
             time.sleep(args.interval)
-            page = delivery.service_logs(args.environment, since=since, cursor=page.cursor)
+            page = read(page.cursor)
             _print(page.lines)
     except KeyboardInterrupt:  # the way a follow ends
         return 0
     return 0
+
+
+def _service_reader(args: argparse.Namespace, connect: Connect, since: datetime) -> Reader:
+    delivery = connect()
+    return lambda cursor: delivery.service_logs(args.target, since=since, cursor=cursor)
+
+
+def _job_reader(args: argparse.Namespace, *, since: datetime) -> Reader:
+    """Every run of the job kind since `since`: the streams of its definition's group and prefix."""
+    if args.local:
+        raise CliError(
+            f"the local run keeps no {args.target} job logs: the demo prints the jobs' output as they run"
+        )
+    jobs = batch_jobs(args)
+    group, prefix = jobs.log_location(args.target)
+    return lambda cursor: read_events(
+        jobs.logs_client, group=group, stream_prefix=prefix, since=since, cursor=cursor
+    )
 
 
 def _print(lines: Sequence[LogLine]) -> None:

@@ -32,17 +32,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="N",
         help=f"how often --follow looks (default {DEFAULT_POLL_SECONDS:g})",
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(
+        run=run,
+        local_refusal="the local run has no job queue: the demo runs the jobs itself (`make demo`); "
+        "on AWS, `ml-deploy run-job` submits them",
+    )
 
 
 def run(args: argparse.Namespace, connect: Connect) -> int:
     del connect  # the jobs are Batch's: named by the stack outputs, reached with the stack's clients
-    if args.local:
-        raise CliError(
-            "the local run has no job queue: the demo runs the jobs itself (`make demo`); "
-            "on AWS, `ml-deploy run-job` submits them"
-        )
-    jobs = _jobs(args)
+    jobs = batch_jobs(args)
     job_id = jobs.submit(args.kind)
     print(f"submitted {args.kind} job {job_id}")
     if not args.follow:
@@ -50,7 +49,8 @@ def run(args: argparse.Namespace, connect: Connect) -> int:
     return follow(jobs, job_id, poll=args.poll_seconds)
 
 
-def _jobs(args: argparse.Namespace) -> BatchJobs:
+def batch_jobs(args: argparse.Namespace) -> BatchJobs:
+    """The stack's queue and job definitions, named by its outputs, with clients in its region."""
     outputs = load_outputs(args.outputs, environ=args.environ, stack=args.stack)
     clients: ClientFactory = args.stack_clients(outputs.region)
     return BatchJobs(

@@ -30,7 +30,7 @@ from ml_deploy_cli.errors import CliError, one_line
 
 # The environment whose drift the monitor watches (retrain_job/monitor.py writes latest/<env>/).
 DRIFT_ENVIRONMENT: Environment = "prod"
-STATUS_SCHEMA = "ml-deploy/status/v1"
+STATUS_SCHEMA = records.STATUS_SCHEMA
 DEFAULT_WATCH_SECONDS = 10.0
 _CLEAR = "\x1b[H\x1b[2J"  # cursor home, clear screen: what `watch` does between two redraws
 
@@ -106,11 +106,14 @@ def _show(report: Report, *, args: argparse.Namespace) -> int:
     for message, names in report.errors.items():
         print(f"ml-deploy: status: {', '.join(names)}: {message}", file=sys.stderr)
     if args.json:
-        document = {
+        document: records.StatusDocument = {
             "schema": STATUS_SCHEMA,
             "backend": "local" if args.local else "aws",
-            "environments": {name: report.data[name] for name in ENVIRONMENTS},
-            **{name: report.data[name] for name in ("pipeline", "retrain", "drift", "links")},
+            "environments": {"stage": report.data["stage"], "prod": report.data["prod"]},
+            "pipeline": report.data["pipeline"],
+            "retrain": report.data["retrain"],
+            "drift": report.data["drift"],
+            "links": report.data["links"],
             "errors": [{"sections": names, "message": message} for message, names in report.errors.items()],
         }
         print(json.dumps(document, indent=2))
