@@ -38,6 +38,7 @@ AUDIT: dict[str, tuple[list[str], str | None]] = {
     "bootstrap": (["--no-pulumi-up"], None),
     "rollback": (["prod"], None),
     "completion": (["bash"], None),
+    "dashboard": ([], None),
     "deploy": (["--cluster", "c", "--service", "s", "--task-definition", "t", "--image", "r:t"], None),
     "smoke-test-result": (["--log-bucket", "b", "--environment", "stage", "--model-version", "v"], None),
     "drift-report-link": (["--log-bucket", "b", "--model-created-at", "2026-01-01T00:00:00Z"], None),
