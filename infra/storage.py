@@ -12,8 +12,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_sections import StorageConfig
 from infra.iam import deny_insecure_transport, policy
+from infra.platform_config import StorageConfig
 
 
 @dataclass(frozen=True)

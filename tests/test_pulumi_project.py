@@ -30,7 +30,7 @@ SCHEMAS = ROOT / "tests" / "schemas"
 # Namespaces of provider settings a stack may set (provider configuration, not the program's).
 PROVIDER_NAMESPACES = {"aws", "pulumi"}
 # Settings of the program left out of Pulumi.yaml (the program validates them itself):
-# - no default (None in infra/config_sections.py): declared, they would become required on every
+# - no default (None in the sections `infra/config.py` reads): declared, they would become required on every
 #   stack (config.go `mergeConfig` reports a declared project key with neither default nor value,
 #   missing on the stack, as missing);
 # - object-valued: Pulumi's config types are string, integer, boolean and array only.
@@ -245,7 +245,7 @@ def test_stack_file_sets_the_region(stack: Path) -> None:
 
 
 def test_the_project_declares_every_setting_of_the_program_with_its_default() -> None:
-    """Pulumi.yaml and infra/config_sections.py name the same settings and the same defaults."""
+    """Pulumi.yaml and the typed config sections name the same settings and the same defaults."""
     declarations = _declarations(_load(PROJECT))
     prefix = f"{PROJECT_NAMESPACE}:"
     declared = {key.removeprefix(prefix) for key in declarations if key.startswith(prefix)}

@@ -23,8 +23,8 @@ import pulumi_aws as aws
 
 from infra.alerts import Alerts
 from infra.config import PROJECT_NAMESPACE
-from infra.config_sections import PipelineConfig
 from infra.delivery.build import BuildInputs, BuildProject, create_build_project
+from infra.delivery.config import PipelineConfig
 from infra.delivery.deploy import DeployInputs, create_deploy_project
 from infra.delivery.model_trigger import create_codecommit_push_rule, create_model_trigger, create_start_role
 from infra.delivery.notifications import create_approval_topic, create_pipeline_alerts

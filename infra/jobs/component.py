@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_sections import JobConfig, JobsConfig
 from infra.iam import execution_role, task_role
+from infra.jobs.config import JobConfig, JobsConfig
 from infra.jobs.definitions import (
     JobContext,
     JobRun,

@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_sections import JobConfig, JobsConfig
+from infra.jobs.config import JobConfig, JobsConfig
 from ml_deploy.layout import METRICS_NAMESPACE, ObjectLayout
 from ml_deploy.settings import MonitorSettings, RetrainSettings, environment
 

@@ -13,8 +13,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import PROJECT_NAMESPACE
-from infra.config_sections import EnvironmentConfig, ServingConfig
 from infra.serving.collector import collector_config, collector_container
+from infra.serving.config import EnvironmentConfig, ServingConfig
 from ml_deploy.layout import SERVICE_CONTAINER, ObjectLayout
 from ml_deploy.settings import ServiceSettings, environment
 

@@ -6,19 +6,31 @@ Read into `JobsConfig` by `infra/config.py`; `infra/jobs/` gets this section onl
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from infra.config_base import Section
-from infra.config_checks import (
+from infra.jobs.schedule_expression import check_schedule
+from infra.section import (
+    Section,
     check_fargate_memory,
     check_fargate_vcpu,
     check_image_tag,
     check_log_retention,
-    check_timezone,
 )
-from infra.config_schedule import check_schedule
 from ml_deploy.settings import MonitorSettings, RetrainSettings
+
+
+def check_timezone(value: str) -> str:
+    """A zone of the IANA database; not one of the files beside it that ZoneInfo also opens
+    (`localtime`, `posix/...`, `right/...`), which Scheduler does not know."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as UTC or Europe/Berlin") from None
+    if value not in available_timezones() or value == "localtime":
+        raise ValueError(f"must be an IANA time zone such as UTC or Europe/Berlin, not the file {value!r}")
+    return value
 
 
 class JobConfig(Section):
