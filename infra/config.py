@@ -109,7 +109,7 @@ def parse_config(raw: dict[str, Any], *, region: str | None) -> StackConfig:
     if unknown:
         raise ConfigError(
             f"{PROJECT_NAMESPACE}:{unknown[0]} is not a setting of this project "
-            "(see the stack config reference in README.md)"
+            "(see the stack config reference, docs/configuration.md)"
         )
     if not region:
         raise ConfigError("aws:region is required: run `pulumi config set aws:region <region>`")

@@ -51,15 +51,24 @@ def check_ec2_id(value: str, *, prefix: str) -> str:
 class NetworkConfig(Section):
     """Either a VPC this stack creates, or an existing VPC and its subnets."""
 
-    vpc_id: str | None = Field(None, description="Existing VPC id; the stack creates one if unset.")
+    vpc_id: str | None = Field(
+        None,
+        json_schema_extra={"accepts": "a `vpc-` id (8 or 17 hex digits)"},
+        description="Existing VPC id; the stack creates one if unset.",
+    )
     public_subnet_ids: list[str] = Field(
-        default_factory=list, description="With vpcId: subnets for load balancers."
+        default_factory=list,
+        json_schema_extra={"accepts": "`subnet-` ids, at least two with vpcId"},
+        description="With vpcId: subnets for load balancers.",
     )
     private_subnet_ids: list[str] = Field(
-        default_factory=list, description="With vpcId: subnets for tasks and jobs."
+        default_factory=list,
+        json_schema_extra={"accepts": "`subnet-` ids, at least two with vpcId"},
+        description="With vpcId: subnets for tasks and jobs.",
     )
     vpc_cidr: str = Field(
         "10.0.0.0/16",
+        json_schema_extra={"accepts": "an IPv4 block written as its network address, /16 to /18"},
         description="CIDR of the VPC the stack creates: /16 to /18 (four /20 subnets are carved from it).",
     )
     single_nat_gateway: bool = Field(True, description="One NAT gateway for both AZs (cheaper, for dev).")
@@ -142,7 +151,8 @@ class StorageConfig(Section):
     )
     artifact_expiration_days: int = Field(30, ge=1, description="Days pipeline artifacts are kept.")
     log_transition_days: int = Field(
-        STANDARD_IA_MIN_DAYS, description="Days before prediction logs move to Standard-IA (at least 30)."
+        STANDARD_IA_MIN_DAYS,
+        description=("Days before prediction logs move to Standard-IA (at least 30: S3 refuses sooner)."),
     )
     log_expiration_days: int = Field(365, ge=1, description="Days prediction logs are kept.")
 
@@ -179,16 +189,24 @@ class StorageConfig(Section):
 
 
 class RegistryConfig(Section):
+    """The image repositories: how long an image no tag names is kept."""
+
     untagged_image_days: int = Field(
         1,
         ge=1,
-        description="Days an untagged image (one no tag names) is kept; tagged images are never expired.",
+        description=(
+            "Days an untagged image is kept. Tagged images are never expired, because one may be running."
+        ),
     )
 
 
 class AlertsConfig(Section):
+    """Who is told when something fails: the alerts topic's email subscriptions."""
+
     alert_emails: list[str] = Field(
-        default_factory=list, description="On-call addresses subscribed to alerts."
+        default_factory=list,
+        json_schema_extra={"accepts": "email addresses"},
+        description="On-call addresses subscribed to alerts.",
     )
 
     @field_validator("alert_emails")

@@ -59,12 +59,19 @@ class PipelineConfig(Section):
     """Where the code comes from and how the pipeline runs."""
 
     code_source: Literal["github", "codecommit"] = Field("github", description="Code source provider.")
-    code_repository: str = Field(..., description="GitHub 'owner/name', or the CodeCommit repository name.")
+    code_repository: str = Field(
+        ...,
+        json_schema_extra={"accepts": "`owner/name` (github) or a CodeCommit repository name"},
+        description="GitHub 'owner/name', or the CodeCommit repository name.",
+    )
     code_branch: str = Field(
-        "main", description="Branch whose pushes start the pipeline (a name git accepts)."
+        "main",
+        json_schema_extra={"accepts": "a name `git check-ref-format --branch` accepts"},
+        description="Branch whose pushes start the pipeline (a name git accepts).",
     )
     code_connection_arn: str | None = Field(
         None,
+        json_schema_extra={"accepts": "a CodeConnections connection ARN"},
         description="Existing CodeConnections connection; one is created (pending handshake) if unset.",
     )
     pipeline_execution_mode: Literal["QUEUED", "SUPERSEDED"] = Field(
@@ -72,7 +79,9 @@ class PipelineConfig(Section):
     )
     build_timeout_minutes: int = Field(60, ge=5, le=480, description="CodeBuild timeout.")
     approval_emails: list[str] = Field(
-        default_factory=list, description="Who is asked to approve prod deploys."
+        default_factory=list,
+        json_schema_extra={"accepts": "email addresses"},
+        description="Who is asked to approve prod deploys.",
     )
 
     @field_validator("approval_emails")

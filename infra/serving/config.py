@@ -46,8 +46,16 @@ def check_deployment_strategy(value: str | None) -> str | None:
 class EnvironmentConfig(Section):
     """Sizing of one serving environment (stage or prod)."""
 
-    cpu: int = Field(512, description="Fargate task CPU units (256, 512, 1024, 2048, 4096, 8192, 16384).")
-    memory: int = Field(1024, description="Fargate task memory (MiB), a size Fargate pairs with cpu.")
+    cpu: int = Field(
+        512,
+        json_schema_extra={"accepts": "a Fargate task size: 256, 512, 1024, 2048, 4096, 8192 or 16384"},
+        description="Fargate task CPU units (256, 512, 1024, 2048, 4096, 8192, 16384).",
+    )
+    memory: int = Field(
+        1024,
+        json_schema_extra={"accepts": "a size Fargate pairs with the CPU"},
+        description="Fargate task memory (MiB), a size Fargate pairs with cpu.",
+    )
     min_count: int = Field(1, ge=1, description="Fewest running tasks (autoscaling floor).")
     max_count: int = Field(2, ge=1, description="Most running tasks (autoscaling ceiling).")
     requests_per_target: int = Field(500, ge=1, description="Target ALB requests per task per minute.")
@@ -98,10 +106,19 @@ class ServingConfig(EdgeConfig):
     )
     initial_image_tag: str = Field(
         "bootstrap",
-        description="Image tag of the first task definition, before any pipeline run (never 'latest'; "
-        "tags are immutable).",
+        json_schema_extra={"accepts": "an OCI image tag, never `latest`"},
+        description=(
+            "Image tag of the first task definition, before any pipeline run (never `latest`; tags are "
+            "immutable)."
+        ),
     )
-    service_log_retention_days: int = Field(30, description="CloudWatch Logs retention of service logs.")
+    service_log_retention_days: int = Field(
+        30,
+        json_schema_extra={
+            "accepts": "a CloudWatch Logs retention period (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)"
+        },
+        description="CloudWatch Logs retention of service logs.",
+    )
     startup_grace_seconds: int = Field(
         60,
         ge=10,
@@ -115,10 +132,16 @@ class ServingConfig(EdgeConfig):
         description="Alarm when more than this % of an environment's requests answer 5xx.",
     )
     latency_alarm_seconds: float = Field(
-        1.0, gt=0, le=60, description="Alarm when an environment's p99 response time exceeds this."
+        1.0,
+        gt=0,
+        le=60,
+        description=(
+            "Alarm when an environment's p99 response time exceeds this (also a deployment rollback alarm)."
+        ),
     )
     collector_image: str = Field(
         "public.ecr.aws/aws-observability/aws-otel-collector:v0.49.0",
+        json_schema_extra={"accepts": "an image pinned to a version tag or a digest"},
         description="Metrics collector sidecar image (ADOT), pinned to a version tag.",
     )
     metrics_scrape_seconds: int = Field(
@@ -134,24 +157,27 @@ class ServingConfig(EdgeConfig):
     )
     test_listener_cidrs: list[str] = Field(
         default_factory=list,
+        json_schema_extra={"accepts": "IPv4 CIDR blocks written as their network address"},
         description=(
-            "IPv4 CIDR blocks admitted to the test listener besides the stack's NAT gateways; "
-            "required with vpcId, whose NAT addresses the stack does not know."
+            "IPv4 CIDR blocks admitted to an internet-facing (`publicEndpoint`) test listener besides "
+            "the stack's NAT gateways; required then with `vpcId`. An internal test listener admits the"
+            " smoke hook's security group."
         ),
     )
     stage: EnvironmentConfig = Field(
         default_factory=lambda: EnvironmentConfig.model_validate(ENVIRONMENT_DEFAULTS["stage"]),
         description=(
             "Stage sizing and deployment: cpu, memory, minCount, maxCount, requestsPerTarget, "
-            "cpuTargetPercent, workers, deploymentStrategy, canaryPercent, canaryBakeMinutes, bakeMinutes; "
-            "keys left out keep stage's defaults."
+            "cpuTargetPercent, workers, deploymentStrategy (`CANARY` or `BLUE_GREEN`; `ROLLING` has no "
+            "test traffic for the smoke test), canaryPercent (0.1-100), canaryBakeMinutes and "
+            "bakeMinutes (0-1440); keys left out keep stage's defaults."
         ),
     )
     prod: EnvironmentConfig = Field(
         default_factory=lambda: EnvironmentConfig.model_validate(ENVIRONMENT_DEFAULTS["prod"]),
         description=(
-            "Prod sizing, same keys as stage; keys left out keep prod's defaults (minCount 2, maxCount 6: "
-            "a task in each AZ)."
+            "Prod sizing and deployment, same keys as stage; keys left out keep prod's defaults "
+            "(minCount >= 2 keeps a task in each AZ)."
         ),
     )
 

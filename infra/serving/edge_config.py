@@ -31,50 +31,69 @@ class EdgeConfig(Section):
 
     certificate_arn: str | None = Field(
         None,
+        json_schema_extra={"accepts": "an ACM certificate ARN in the stack's region; not with hostedZoneId"},
         description=(
-            "ACM certificate managed elsewhere (with it, you write DNS): HTTPS listener and "
-            "HTTP->HTTPS redirect. Not with hostedZoneId, which has the stack issue its own."
+            "An ACM certificate managed elsewhere: HTTPS listener and HTTP->HTTPS redirect. DNS is then"
+            " yours: point `stage.`/`prod.<domainName>` at "
+            "`stageLoadBalancerDnsName`/`prodLoadBalancerDnsName`. With `domainName` the URLs name your"
+            " domain; without it they are the load balancers' own names, which your certificate does "
+            "not cover."
         ),
     )
     allow_plain_http_prod: bool = Field(
         False,
-        description="Dev only: let a stack without domainName or certificateArn serve prod over plain HTTP.",
+        description=(
+            "Dev only: lets a stack without `domainName`+`hostedZoneId` or `certificateArn` serve prod "
+            "over plain HTTP. Without one of them, config fails."
+        ),
     )
     # --- HTTPS on the stack's own names (issue 24) ---
     domain_name: str | None = Field(
         None,
+        json_schema_extra={"accepts": "a lower-case DNS name of two labels or more, at most 59 characters"},
         description=(
-            "Domain the environments are served under: https://stage.<domainName> and "
-            "https://prod.<domainName>; with hostedZoneId the stack issues their certificate."
+            "Domain the environments are served under: `https://stage.<domainName>` and "
+            "`https://prod.<domainName>` (e.g. `ml.example.com`, at most 59 characters: "
+            "`prod.<domainName>` is the certificate's common name, which ACM limits to 64). With "
+            "`hostedZoneId` the stack issues and renews the certificate and writes both names."
         ),
     )
     hosted_zone_id: str | None = Field(
         None,
+        json_schema_extra={"accepts": "a Route 53 zone id (`Z...`), without `/hostedzone/`"},
         description=(
-            "Public Route 53 hosted zone (id, e.g. Z0123456789ABCDEFGHIJ) holding domainName: "
-            "the certificate's validation records and each environment's alias record go there."
+            "The public Route 53 hosted zone holding `domainName` (its id, e.g. "
+            "`Z0123456789ABCDEFGHIJ`, without `/hostedzone/`). The stack creates ACM's validation "
+            "CNAMEs and an alias record per environment there. The zone is checked at `pulumi up`: a "
+            "private zone, or one that does not hold the domain, is refused. Not with `certificateArn`."
         ),
     )
     # --- who may call the model (issue 29): private by default, authenticated when public ---
     public_endpoint: bool = Field(
         False,
         description=(
-            "Put the load balancers on the internet (internet-facing, mutual TLS against clientCaBundle, "
-            "AWS WAF); false: internal, reachable from the VPC and ingressCidrs only."
+            "Put the load balancers on the internet: internet-facing, with mutual TLS against "
+            "`clientCaBundle` and AWS WAF. Requires HTTPS (`domainName`+`hostedZoneId` or "
+            "`certificateArn`). False: internal, reachable from the VPC and `ingressCidrs` only."
         ),
     )
     ingress_cidrs: list[str] = Field(
         default_factory=list,
+        json_schema_extra={"accepts": "IPv4 CIDR blocks written as their network address"},
         description=(
-            "IPv4 CIDR blocks admitted besides the VPC's own (peered VPCs, VPN ranges); with "
-            "publicEndpoint, empty admits any address (callers still need a client certificate)."
+            "IPv4 CIDR blocks admitted besides the VPC's own (peered VPCs, VPN ranges). With "
+            "`publicEndpoint` and this empty, any address may connect (callers still need a client "
+            "certificate). `0.0.0.0/0` is refused without `publicEndpoint`."
         ),
     )
     client_ca_bundle: str | None = Field(
         None,
+        json_schema_extra={"accepts": "a PEM file of 1 to 25 CA certificates of at most 16 KB"},
         description=(
-            "With publicEndpoint: PEM file (path from the project root) of the CA certificates that "
-            "issue callers' client certificates; the load balancers' trust store."
+            "With `publicEndpoint` (required then): the PEM file, as a path from the project root, of "
+            "the CA certificates that issue your callers' client certificates. At most 25 certificates "
+            "of at most 16 KB each. The stack uploads it and builds the load balancers' trust store "
+            "from it."
         ),
     )
     waf_rate_limit: int = Field(
@@ -82,14 +101,18 @@ class EdgeConfig(Section):
         ge=WAF_RATE_LIMIT_MIN,
         le=WAF_RATE_LIMIT_MAX,
         description=(
-            "With publicEndpoint: requests one address may send in 5 minutes before AWS WAF blocks it."
+            "With `publicEndpoint`: the requests one address may send in 5 minutes before AWS WAF "
+            "blocks it with 403."
         ),
     )
     private_link_allowed_principals: list[str] = Field(
         default_factory=list,
+        json_schema_extra={"accepts": "IAM account-root, role or user ARNs (never `*`)"},
         description=(
-            "IAM principals (ARNs) of other accounts allowed to connect to prod through a VPC "
-            "endpoint service (PrivateLink); empty: no endpoint service."
+            "IAM principal ARNs (`arn:aws:iam::<account>:root`, `…:role/<name>`) allowed to reach prod "
+            "from their own VPCs through a VPC endpoint service (PrivateLink). The endpoint service's "
+            "name is the `prodPrivateLinkServiceName` output; accept each connection. Empty: no "
+            "endpoint service."
         ),
     )
 
