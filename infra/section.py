@@ -167,7 +167,9 @@ def check_fargate_memory(vcpu: float, memory: int) -> None:
     """Batch accepts any pair at registration but Fargate refuses to place the job later."""
     accepted = FARGATE_MEMORY[vcpu]
     if memory not in accepted:
-        raise ValueError(f"memory {memory} does not fit {vcpu:g} Fargate vCPU: use {_ranges(accepted)} MiB")
+        raise ValueError(
+            f"memory {memory} does not fit {vcpu:g} Fargate vCPU: use {fargate_memory_text(accepted)} MiB"
+        )
 
 
 def check_fargate_task(cpu: int, memory: int) -> None:
@@ -178,10 +180,12 @@ def check_fargate_task(cpu: int, memory: int) -> None:
         raise ValueError(f"cpu {cpu} is not a Fargate task size: use one of {units}")
     accepted = FARGATE_MEMORY[vcpu]
     if memory not in accepted:
-        raise ValueError(f"memory {memory} does not fit cpu {cpu} on Fargate: use {_ranges(accepted)} MiB")
+        raise ValueError(
+            f"memory {memory} does not fit cpu {cpu} on Fargate: use {fargate_memory_text(accepted)} MiB"
+        )
 
 
-def _ranges(values: tuple[int, ...]) -> str:
+def fargate_memory_text(values: tuple[int, ...]) -> str:
     """`512, 1024, 2048`, or `4096..16384 in steps of 1024` for a long even run."""
     if len(values) <= 4:
         return ", ".join(map(str, values))

@@ -122,18 +122,44 @@ def render_reference() -> str:
         for key in in_section:
             nested = config_types.nested_model(key.field)
             if nested is not None:
-                parts.append(f"\n### `{key.name}`\n\n{_first_line(nested)}\n")
-                parts.append(_table([(f.alias or name, f) for name, f in nested.model_fields.items()]))
+                parts.append(
+                    f"\n### `{key.name}`\n\n{_first_line(nested)} Defaults are `{key.name}`'s own.\n"
+                )
+                defaults = key.field.get_default(call_default_factory=True)
+                parts.append(
+                    _table([(f.alias or name, f) for name, f in nested.model_fields.items()], defaults)
+                )
+    parts.append(_fargate_sizes())
     return "".join(parts)
 
 
-def _table(fields: list[tuple[str, FieldInfo]]) -> str:
+def _fargate_sizes() -> str:
+    """The CPU/memory pairs `stage`, `prod` and the jobs accept (the table their checks use)."""
+    from infra.section import CPU_UNITS_PER_VCPU, FARGATE_MEMORY, fargate_memory_text
+
+    rows = [
+        "\n## Fargate sizes\n",
+        "`cpu`/`memory` of `stage`/`prod` (CPU units) and `vcpu`/`memory` of the jobs must be a pair",
+        "Fargate runs; any other pair fails config naming the key.\n",
+        "| vCPU | CPU units | memory (MiB) |",
+        "| --- | --- | --- |",
+    ]
+    for vcpu, memory in FARGATE_MEMORY.items():
+        rows.append(f"| {vcpu:g} | {int(vcpu * CPU_UNITS_PER_VCPU)} | {fargate_memory_text(memory)} |")
+    return "\n".join(rows) + "\n"
+
+
+def _table(fields: list[tuple[str, FieldInfo]], defaults: BaseModel | None = None) -> str:
+    """One row per key; `defaults`: the object whose values are the defaults (prod's, not the class's)."""
     rows = ["", "| key | type | default | accepts | description |", "| --- | --- | --- | --- | --- |"]
     for name, field in fields:
+        default = config_types.default_text(field)
+        if defaults is not None:
+            default = config_types.value_text(defaults.model_dump(by_alias=True)[name])
         cells = (
             f"`{name}`",
             config_types.type_name(field.annotation),
-            config_types.default_text(field),
+            default,
             config_types.accepts(field),
             field.description or "",
         )

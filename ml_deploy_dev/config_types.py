@@ -83,9 +83,13 @@ def default_text(field: FieldInfo) -> str:
         return "unset"
     if isinstance(default, BaseModel):
         return f"`{json.dumps(default.model_dump(by_alias=True, exclude_none=True))}`"
-    if isinstance(default, str):
-        return f"`{default}`"
-    return f"`{json.dumps(default)}`"
+    return value_text(default)
+
+
+def value_text(value: Any) -> str:
+    if value is None:
+        return "unset"
+    return f"`{value}`" if isinstance(value, str) else f"`{json.dumps(value)}`"
 
 
 BOUNDS = (
