@@ -13,7 +13,7 @@ DEPENDABOT = $(wildcard .github/dependabot.yml)
 BUILDSPEC = $(wildcard buildspec.yml buildspec-promote-jobs.yml buildspec-deploy.yml)
 BUILDSPEC_SCHEMA := tests/schemas/buildspec-0.2.schema.json
 
-.PHONY: install install-cli browser lock test check lint lint-workflows typecheck hadolint schemas pytest demo clean
+.PHONY: install install-cli browser reference lock test check lint lint-workflows typecheck hadolint schemas pytest demo clean
 
 install: $(STAMP)
 
@@ -59,6 +59,11 @@ browser:
 	else echo "browser: no Chromium here and no root apt-get: the dashboard's browser test will be skipped"; fi
 
 test: install browser check pytest
+
+# Pulumi.yaml's config block and docs/configuration.md, rendered from the typed stack config (a test
+# fails when either is stale).
+reference: install
+	$(BIN)/python -m ml_deploy_dev.config_reference
 
 check: lint lint-workflows typecheck hadolint schemas
 

@@ -25,15 +25,18 @@ from infra.serving.domain import serving_certificate
 from infra.serving.edge import public_edge
 from infra.serving.environment import ServiceEnvironment, ServingPlatform
 from infra.serving.task_definition import CONTAINER_NAME
-from infra.storage import Buckets
+from infra.storage import BUCKETS_NAME, Buckets
 from infra.tagging import component_options
 
 config = load_config()
+# Where things are in the buckets (model key, prefixes), as the service and the jobs read it: given
+# once to every component that names an object.
+layout = config.storage.layout
 
 encryption = StackKey("data", opts=component_options("encryption", config=config))
 network = Network("net", config=config.network, opts=component_options("network", config=config))
 buckets = Buckets(
-    "ml",
+    BUCKETS_NAME,
     config=config.storage,
     key=encryption.key,
     opts=component_options("storage", config=config),
@@ -63,7 +66,7 @@ serving_platform = ServingPlatform(
     images_pushed=registry.service_images_pushed,
     models=buckets.models,
     prediction_logs=buckets.prediction_logs,
-    layout=config.storage.layout,
+    layout=layout,
     access_logs=buckets.access_logs,
     access_log_policy=buckets.access_logs_policy,
     key=encryption.key,
@@ -91,7 +94,7 @@ jobs = Jobs(
     "jobs",
     args=JobsArgs(
         config=config.jobs,
-        layout=config.storage.layout,
+        layout=layout,
         buckets=buckets,
         jobs_repo=registry.jobs_repo,
         jobs_images_pushed=registry.jobs_images_pushed,
@@ -105,7 +108,6 @@ pipeline = Pipeline(
     "delivery",
     args=PipelineArgs(
         config=config.pipeline,
-        model_key=config.storage.model_key,
         key=encryption.key,
         buckets=buckets,
         registry=registry,
@@ -114,7 +116,7 @@ pipeline = Pipeline(
         prod=DeployTarget.of(prod),
         jobs=JobsTarget.of(jobs),
         container_name=CONTAINER_NAME,
-        layout=config.storage.layout,
+        layout=layout,
     ),
     opts=component_options("pipeline", config=config),
 )
@@ -124,9 +126,8 @@ pulumi.export("privateSubnetIds", network.private_subnet_ids)
 pulumi.export("publicSubnetIds", network.public_subnet_ids)
 pulumi.export("kmsKeyArn", encryption.key.arn)
 pulumi.export("modelBucket", buckets.models.bucket)
-pulumi.export("modelKey", config.storage.model_key)
-# The layout's prefixes, so the operator CLI reads and writes where the runtimes do on this stack.
-layout = config.storage.layout
+# The layout, so the operator CLI reads and writes where the runtimes do on this stack.
+pulumi.export("modelKey", layout.model_key)
 pulumi.export("modelArchivePrefix", layout.model_archive_prefix)
 pulumi.export("decisionsPrefix", layout.decisions_prefix)
 pulumi.export("trainingDataPrefix", layout.training_data_prefix)

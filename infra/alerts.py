@@ -8,8 +8,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_sections import AlertsConfig
 from infra.iam import policy
+from infra.platform_config import AlertsConfig
 
 
 class Alerts(pulumi.ComponentResource):

@@ -1,7 +1,9 @@
 """The stack's settings, read once from Pulumi config into one typed, validated object.
 
-Every knob has a default in `infra/config_sections.py`; components receive this object (or a
-part of it) and never call ``pulumi.Config()`` themselves. A missing or invalid key fails the
+Each component's section (its keys, defaults and checks) lives beside the component:
+`infra/platform_config.py` (network, storage, registry, alerts), `infra/serving/config.py`,
+`infra/jobs/config.py`, `infra/delivery/config.py`. Components receive this object (or a part of
+it) and never call ``pulumi.Config()`` themselves. A missing or invalid key fails the
 program with a message that names the key and what is expected.
 """
 
@@ -14,20 +16,23 @@ from typing import Any, Literal, Union, get_args, get_origin
 import pulumi
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from infra.config_base import RETIRED_KEYS
-from infra.config_checks import arn_region, check_region
-from infra.config_sections import (
-    AlertsConfig,
-    JobsConfig,
-    NetworkConfig,
-    PipelineConfig,
-    RegistryConfig,
-    Section,
-    ServingConfig,
-    StorageConfig,
-)
+from infra.delivery.config import PipelineConfig
+from infra.jobs.config import JobsConfig
+from infra.platform_config import AlertsConfig, NetworkConfig, RegistryConfig, StorageConfig
+from infra.section import Section, arn_region, check_region
+from infra.serving.config import ServingConfig
 
 PROJECT_NAMESPACE = "ml-deploy"
+# Keys this project no longer reads -> what to do instead. Rejected by name, so an old stack file
+# fails with the next step rather than "not a setting".
+RETIRED_KEYS = {
+    "imagesPublished": (
+        "is no longer a setting: `pulumi up` asks ECR whether the pipeline has pushed the images "
+        "and starts the services and the job schedules once it has; remove it with "
+        "`pulumi config rm ml-deploy:imagesPublished` (and from Pulumi.<stack>.yaml), and run "
+        "`ml-deploy bootstrap` for a first deploy"
+    ),
+}
 
 
 class ConfigError(pulumi.RunError):
@@ -104,7 +109,7 @@ def parse_config(raw: dict[str, Any], *, region: str | None) -> StackConfig:
     if unknown:
         raise ConfigError(
             f"{PROJECT_NAMESPACE}:{unknown[0]} is not a setting of this project "
-            "(see the stack config reference in README.md)"
+            "(see the stack config reference, docs/configuration.md)"
         )
     if not region:
         raise ConfigError("aws:region is required: run `pulumi config set aws:region <region>`")

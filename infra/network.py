@@ -7,7 +7,7 @@ import ipaddress
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_sections import NetworkConfig
+from infra.platform_config import NetworkConfig
 
 AZ_COUNT = 2
 # Interface endpoints that keep image pulls, logs and credentials off the NAT gateway.

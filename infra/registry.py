@@ -7,7 +7,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_sections import RegistryConfig
+from infra.platform_config import RegistryConfig
 
 
 def lifecycle_policy(untagged_days: int) -> str:

@@ -12,8 +12,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_sections import StorageConfig
 from infra.iam import deny_insecure_transport, policy
+from infra.platform_config import StorageConfig
+
+# The Buckets component's name in the program: each bucket's logical name is `<this>-<purpose>`
+# (`ml-models`), and its physical name that plus a random suffix.
+BUCKETS_NAME = "ml"
 
 
 @dataclass(frozen=True)

@@ -1,44 +1,78 @@
 """The dev stack as the demo sees it: Pulumi.dev.yaml read through the stack's own config object.
 
-The environments the demo gives the jobs and the service are built from the runtime contract
-(`ml_deploy.settings.environment`) with the stack's values, exactly as the Pulumi program builds
-the Batch and ECS environments, so the demo cannot drift from what the cloud runs.
+The environments the demo gives the jobs and the service are built by the program's own builders
+(`infra/jobs/environments.py`, `infra/serving/task_environment.py`) from the same stack config;
+only the endpoints differ (the local account's bucket names, its region, no alerts topic), plus
+the few laptop-run settings in `LOCAL_RUN`, each with its reason. A test renders the dev program
+under the mocks and holds the two equal (tests/dev/test_dev_stack.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ml_deploy.layout import ObjectLayout
-from ml_deploy.settings import MonitorSettings, RetrainSettings, ServiceSettings, environment
+from ml_deploy.settings import EnvSettings, MonitorSettings, RetrainSettings, ServiceSettings, environment
+
+if TYPE_CHECKING:  # infra imports pulumi: only when the stack is read, not when this is imported
+    from infra.config import StackConfig
+    from infra.jobs.environments import JobContext
 
 ROOT = Path(__file__).resolve().parents[1]
+STACK = "dev"
+
+# What a run on a laptop sets beyond the program's environment; none is a stack key but
+# retrainOnDrift. Keys are settings fields, so a renamed runtime setting fails here too.
+LOCAL_RUN: dict[type[EnvSettings], dict[str, Any]] = {
+    # Which build this is: the jobs image bakes the commit in; locally there is no image.
+    RetrainSettings: {"code_version": "demo"},
+    MonitorSettings: {
+        # No Batch to submit to locally: the demo runs the retrain job itself after the monitor.
+        "retrain_on_drift": False,
+        # The demo's traffic phases are a few hundred requests, not a day of prod traffic.
+        "min_rows": 100,
+    },
+    ServiceSettings: {
+        "host": "127.0.0.1",  # never listen beyond this machine
+        "log_flush_seconds": 1,  # the demo waits for the logs before the monitor runs
+        # Drifted traffic carries a payment method the model never saw: score it as missing.
+        "unknown_category": "missing",
+        "log_level": "warning",
+    },
+}
 
 
 @dataclass(frozen=True)
 class DevStack:
-    """The names and settings the dev stack gives the parts the demo runs."""
+    """The names the local account gives the dev stack's buckets, and the stack's settings."""
 
     model_bucket: str
     training_bucket: str
     log_bucket: str
-    layout: ObjectLayout
-    gate_tolerance: float
-    gate_floor: float
-    psi_threshold: float
-    ks_threshold: float
+    config: StackConfig
     event_pattern: dict[str, Any]
+
+    @property
+    def layout(self) -> ObjectLayout:
+        return self.config.storage.layout
 
     @property
     def model_key(self) -> str:
         return self.layout.model_key
 
 
-def dev_stack(stack_file: Path = ROOT / "Pulumi.dev.yaml") -> DevStack:
+def local_bucket_name(purpose: str) -> str:
+    """The program's logical bucket name (`ml-models`) with the stack for Pulumi's random suffix."""
+    from infra.storage import BUCKETS_NAME
+
+    return f"{BUCKETS_NAME}-{purpose}-{STACK}"
+
+
+def dev_stack(stack_file: Path = ROOT / f"Pulumi.{STACK}.yaml") -> DevStack:
     """Read Pulumi.dev.yaml through the stack's config object: the same validation as `pulumi up`."""
     from infra.config import PROJECT_NAMESPACE, parse_config
     from infra.delivery.model_trigger import model_upload_pattern
@@ -47,67 +81,55 @@ def dev_stack(stack_file: Path = ROOT / "Pulumi.dev.yaml") -> DevStack:
     prefix = f"{PROJECT_NAMESPACE}:"
     raw = {key.removeprefix(prefix): value for key, value in values.items() if key.startswith(prefix)}
     config = parse_config(raw, region=values.get("aws:region"))
-    # Pulumi names the real buckets `<logical name>-<random suffix>`; locally the suffix is the stack.
-    model_bucket = "ml-models-dev"
+    model_bucket = local_bucket_name("models")
     return DevStack(
         model_bucket=model_bucket,
-        training_bucket="ml-training-data-dev",
-        log_bucket="ml-prediction-logs-dev",
-        layout=config.storage.layout,
-        gate_tolerance=config.jobs.gate_tolerance,
-        gate_floor=config.jobs.gate_floor,
-        psi_threshold=config.jobs.psi_threshold,
-        ks_threshold=config.jobs.ks_threshold,
+        training_bucket=local_bucket_name("training-data"),
+        log_bucket=local_bucket_name("prediction-logs"),
+        config=config,
         event_pattern=model_upload_pattern(model_bucket, config.storage.model_key),
     )
 
 
-def retrain_environment(stack: DevStack) -> dict[str, str]:
-    layout = stack.layout
-    return environment(
-        RetrainSettings,
+def _local(model: type[EnvSettings]) -> dict[str, str]:
+    return environment(model, **LOCAL_RUN[model])
+
+
+def _job_context(stack: DevStack) -> JobContext:
+    from infra.jobs.environments import JobContext
+
+    return JobContext(
         model_bucket=stack.model_bucket,
-        model_key=layout.model_key,
-        model_archive_prefix=layout.model_archive_prefix,
-        decisions_prefix=layout.decisions_prefix,
-        training_data_uri=f"s3://{stack.training_bucket}/{layout.training_data_prefix}",
-        gate_tolerance=stack.gate_tolerance,
-        gate_floor=stack.gate_floor,
-        code_version="demo",
+        training_bucket=stack.training_bucket,
+        log_bucket=stack.log_bucket,
+        layout=stack.layout,
+        config=stack.config.jobs,
     )
+
+
+def retrain_environment(stack: DevStack) -> dict[str, str]:
+    from infra.jobs import environments
+
+    return {**environments.retrain_environment(_job_context(stack)), **_local(RetrainSettings)}
 
 
 def monitor_environment(stack: DevStack) -> dict[str, str]:
-    layout = stack.layout
-    return environment(
-        MonitorSettings,
-        model_bucket=stack.model_bucket,
-        model_key=layout.model_key,
-        log_bucket=stack.log_bucket,
-        log_prefix=layout.prediction_log_prefix,
-        environment="prod",
-        reports_prefix=layout.reports_prefix,
-        window_hours=2,
-        min_rows=100,
-        psi_threshold=stack.psi_threshold,
-        ks_threshold=stack.ks_threshold,
-        # In the cloud the monitor would submit the retrain job to Batch; the demo runs it itself.
-        retrain_on_drift=False,
-    )
+    from infra.jobs import environments
+
+    return {**environments.monitor_environment(_job_context(stack)), **_local(MonitorSettings)}
 
 
-def service_environment(stack: DevStack, *, bundle: Path, port: int) -> dict[str, str]:
-    return environment(
-        ServiceSettings,
-        model_bundle_path=bundle,
-        host="127.0.0.1",
+def service_environment(
+    stack: DevStack, *, bundle: Path, port: int, environment_name: str = "prod"
+) -> dict[str, str]:
+    from infra.serving.task_environment import service_environment as build
+
+    variables = build(
+        environment_name=environment_name,
+        sizing=getattr(stack.config.serving, environment_name),
+        layout=stack.layout,
         port=port,
-        web_concurrency=1,
-        environment="prod",
         log_bucket=stack.log_bucket,
-        log_prefix=stack.layout.prediction_log_prefix,
-        log_flush_seconds=1,
-        # Drifted traffic carries a payment method the model never saw: score it as missing.
-        unknown_category="missing",
-        log_level="warning",
     )
+    bundle_path = environment(ServiceSettings, model_bundle_path=bundle)
+    return {**variables, **bundle_path, **_local(ServiceSettings)}

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel
 
 from infra.config import _SECTIONS, KEY_SECTIONS, PROJECT_NAMESPACE, TEXT_KEYS, parse_config
+from ml_deploy_dev import config_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "Pulumi.yaml"
@@ -30,7 +31,7 @@ SCHEMAS = ROOT / "tests" / "schemas"
 # Namespaces of provider settings a stack may set (provider configuration, not the program's).
 PROVIDER_NAMESPACES = {"aws", "pulumi"}
 # Settings of the program left out of Pulumi.yaml (the program validates them itself):
-# - no default (None in infra/config_sections.py): declared, they would become required on every
+# - no default (None in the sections `infra/config.py` reads): declared, they would become required on every
 #   stack (config.go `mergeConfig` reports a declared project key with neither default nor value,
 #   missing on the stack, as missing);
 # - object-valued: Pulumi's config types are string, integer, boolean and array only.
@@ -245,7 +246,7 @@ def test_stack_file_sets_the_region(stack: Path) -> None:
 
 
 def test_the_project_declares_every_setting_of_the_program_with_its_default() -> None:
-    """Pulumi.yaml and infra/config_sections.py name the same settings and the same defaults."""
+    """Pulumi.yaml and the typed config sections name the same settings and the same defaults."""
     declarations = _declarations(_load(PROJECT))
     prefix = f"{PROJECT_NAMESPACE}:"
     declared = {key.removeprefix(prefix) for key in declarations if key.startswith(prefix)}
@@ -398,3 +399,40 @@ def test_the_rules_reject_a_bad_stack(change: str) -> None:
         stack["config"][key] = value
     assert not stack_problems(GOOD_PROJECT, GOOD_STACK)
     assert stack_problems(GOOD_PROJECT, stack), f"a stack with {change} passed"
+
+
+# --- generated from the typed config (ml_deploy_dev/config_reference.py) ---------------------
+
+
+@pytest.mark.parametrize("path", [config_reference.PROJECT_FILE, config_reference.REFERENCE_PAGE], ids=str)
+def test_the_generated_file_is_what_the_typed_config_renders(path: Path) -> None:
+    expected = config_reference.rendered()[path]
+    assert path.read_text() == expected, (
+        f"{path.relative_to(ROOT)} is stale (a key, default or description changed): "
+        f"run `{config_reference.COMMAND}`"
+    )
+
+
+def test_every_key_and_section_says_what_it_is() -> None:
+    """The reference page has nothing to show for a key without a description."""
+    undescribed = [key.name for key in config_reference.stack_keys() if not key.field.description]
+    assert not undescribed, f"keys without Field(description=...): {undescribed}"
+    undocumented = [model.__name__ for model in _SECTIONS.values() if not (model.__doc__ or "").strip()]
+    assert not undocumented, f"config sections without a docstring: {undocumented}"
+
+
+def test_check_reports_a_stale_file_and_writing_renews_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project, page = tmp_path / "Pulumi.yaml", tmp_path / "docs" / "configuration.md"
+    project.write_text(PROJECT.read_text().replace("default: 8080", "default: 9090"))
+    monkeypatch.setattr(config_reference, "ROOT", tmp_path)
+    monkeypatch.setattr(config_reference, "PROJECT_FILE", project)
+    monkeypatch.setattr(config_reference, "REFERENCE_PAGE", page)
+    assert config_reference.main(["--check"]) == 1
+    assert f"Pulumi.yaml is stale: run `{config_reference.COMMAND}`" in capsys.readouterr().err
+    assert "default: 9090" in project.read_text() and not page.exists(), "--check wrote a file"
+    assert config_reference.main([]) == 0
+    assert config_reference.main(["--check"]) == 0
+    assert project.read_text() == PROJECT.read_text()
+    assert page.read_text() == config_reference.REFERENCE_PAGE.read_text()

@@ -30,7 +30,7 @@ from infra.delivery.build import (
 )
 from infra.delivery.targets import DeployTarget, StackLocation
 from infra.iam import ECS_TASKS_PRINCIPAL, objects, service_role
-from ml_deploy.layout import DEFAULT_LAYOUT, ObjectLayout
+from ml_deploy.layout import ObjectLayout
 
 DEPLOY_BUILDSPEC = "buildspec-deploy.yml"
 # A canary bakes for minutes, then the whole deployment for its bake time: room for both and the install.
@@ -48,8 +48,8 @@ class DeployInputs:
     log_bucket: aws.s3.Bucket
     location: StackLocation
     connection_arn: pulumi.Input[str] | None
+    layout: ObjectLayout
     configured_connection_arn: str | None = None
-    layout: ObjectLayout = DEFAULT_LAYOUT
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ import pulumi_aws as aws
 
 from infra.alerts import Alerts
 from infra.config import PROJECT_NAMESPACE
-from infra.config_sections import PipelineConfig
 from infra.delivery.build import BuildInputs, BuildProject, create_build_project
+from infra.delivery.config import PipelineConfig
 from infra.delivery.deploy import DeployInputs, create_deploy_project
 from infra.delivery.model_trigger import create_codecommit_push_rule, create_model_trigger, create_start_role
 from infra.delivery.notifications import create_approval_topic, create_pipeline_alerts
@@ -44,7 +44,7 @@ from infra.delivery.targets import CodeSource, DeployTarget, JobsTarget, StackLo
 from infra.iam import assume_role_policy
 from infra.registry import Registry
 from infra.storage import Buckets
-from ml_deploy.layout import DEFAULT_LAYOUT, ObjectLayout
+from ml_deploy.layout import ObjectLayout
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,6 @@ class PipelineArgs:
     """What the pipeline needs from the rest of the stack."""
 
     config: PipelineConfig
-    model_key: str
     key: aws.kms.Key
     buckets: Buckets
     registry: Registry
@@ -61,9 +60,9 @@ class PipelineArgs:
     prod: DeployTarget
     jobs: JobsTarget
     container_name: str
-    # Where the build archives bundles (model bucket), and where the smoke-test verdicts and drift
-    # reports are in the log bucket (the approval's evidence).
-    layout: ObjectLayout = DEFAULT_LAYOUT
+    # Where the model is uploaded and the build archives bundles (model bucket), and where the
+    # smoke-test verdicts and drift reports are in the log bucket (the approval's evidence).
+    layout: ObjectLayout
 
 
 class Pipeline(pulumi.ComponentResource):
@@ -116,7 +115,7 @@ class Pipeline(pulumi.ComponentResource):
                     args.config,
                     connection_arn=self.connection_arn,
                     model_bucket=args.buckets.models,
-                    model_key=args.model_key,
+                    model_key=args.layout.model_key,
                 ),
                 build_stage(build.project),
                 deploy_stage("DeployStage", deploys["stage"], args.stage),
@@ -252,7 +251,7 @@ class Pipeline(pulumi.ComponentResource):
                 repository=args.config.code_repository,
             ),
             model_bucket=args.buckets.models,
-            model_key=args.model_key,
+            model_key=args.layout.model_key,
             artifacts_bucket=args.buckets.artifacts,
             key=args.key,
             projects=projects,
@@ -271,7 +270,7 @@ class Pipeline(pulumi.ComponentResource):
         model_rule = create_model_trigger(
             name,
             model_bucket=self._args.buckets.models,
-            model_key=self._args.model_key,
+            model_key=self._args.layout.model_key,
             pipeline=pipeline,
             model_action_name=MODEL_ACTION,
             start_role=start_role,

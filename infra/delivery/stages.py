@@ -14,7 +14,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_sections import PipelineConfig
+from infra.delivery.config import PipelineConfig
 from infra.delivery.targets import DeployTarget
 
 # Names the buildspec, the approval message and the tests agree on.

@@ -17,15 +17,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_sections import JobConfig, JobsConfig
 from infra.iam import execution_role, task_role
-from infra.jobs.definitions import (
-    JobContext,
-    JobRun,
-    create_job_definition,
-    monitor_environment,
-    retrain_environment,
-)
+from infra.jobs.config import JobConfig, JobsConfig
+from infra.jobs.definitions import JobRun, create_job_definition
+from infra.jobs.environments import JobContext, monitor_environment, retrain_environment
 from infra.jobs.image import PromotedImage, promoted_jobs_image
 from infra.jobs.roles import JobResources, monitor_statements, retrain_statements
 from infra.jobs.schedules import ScheduledJobs, alert_on_failed_jobs, schedule_jobs

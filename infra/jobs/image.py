@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_checks import check_image_tag
+from infra.section import check_image_tag
 
 # The engine's name for the value input: Pulumi owns the parameter, PromoteJobs its value.
 PROMOTED_VALUE_INPUTS = ["insecureValue"]

@@ -13,8 +13,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.alerts import alert_rule
-from infra.config_sections import JobsConfig
 from infra.iam import policy
+from infra.jobs.config import JobsConfig
 from infra.jobs.roles import submit_jobs_statement
 
 SCHEDULER_UNIVERSAL_SUBMIT_JOB = "arn:aws:scheduler:::aws-sdk:batch:submitJob"

@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_sections import ServingConfig
+from infra.serving.config import ServingConfig
 from infra.serving.ingress import HEALTH_CHECK_INTERVAL_SECONDS, HEALTHY_THRESHOLD, UNHEALTHY_THRESHOLD
 
 ALB_NAMESPACE = "AWS/ApplicationELB"

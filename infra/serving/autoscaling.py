@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_sections import EnvironmentConfig
+from infra.serving.config import EnvironmentConfig
 from infra.serving.ingress import Ingress
 
 _PredefinedMetric = (

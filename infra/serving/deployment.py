@@ -16,8 +16,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_serving import DeploymentStrategy, EnvironmentConfig
 from infra.iam import service_role
+from infra.serving.config import DeploymentStrategy, EnvironmentConfig
 from infra.serving.ingress import Ingress
 
 ECS_PRINCIPAL = "ecs.amazonaws.com"

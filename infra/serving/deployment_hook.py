@@ -15,9 +15,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_sections import ServingConfig
 from infra.iam import objects, service_role
 from infra.network import Network
+from infra.serving.config import ServingConfig
 from infra.serving.ingress import ANYWHERE, HTTPS_PORT, TEST_PORT, GroupRule, allow_group_to_group
 from ml_deploy.layout import ObjectLayout
 from ml_deploy.settings import SmokeHookSettings, environment

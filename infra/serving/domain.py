@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import ConfigError
-from infra.config_sections import ServingConfig
+from infra.serving.config import ServingConfig
 
 # The environments a certificate names; prod first: the common name ("Subject") of the certificate.
 ENVIRONMENTS = ("prod", "stage")

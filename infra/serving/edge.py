@@ -23,9 +23,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.config_checks import ca_bundle_path
-from infra.config_sections import ServingConfig
 from infra.iam import deny_insecure_transport, policy
+from infra.serving.config import ServingConfig
+from infra.serving.edge_checks import ca_bundle_path
 
 # Where the stack keeps the uploaded CA bundle in the (versioned) model bucket.
 CA_BUNDLE_KEY = "trust-store/client-ca-bundle.pem"

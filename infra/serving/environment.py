@@ -16,11 +16,11 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import ConfigError
-from infra.config_sections import EnvironmentConfig, ServingConfig
 from infra.iam import execution_role
 from infra.network import Network
 from infra.serving.alarms import EnvironmentMetrics, rollback_alarms, service_alarms
 from infra.serving.autoscaling import service_autoscaling
+from infra.serving.config import EnvironmentConfig, ServingConfig
 from infra.serving.deployment import (
     ECS_SWAPPED_SERVICE_INPUTS,
     InfrastructureRole,

@@ -18,8 +18,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import PROJECT_NAMESPACE
-from infra.config_sections import ServingConfig
 from infra.network import Network
+from infra.serving.config import ServingConfig
 
 # TLS 1.3 and 1.2 only: AWS's recommended policy for new HTTPS listeners.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"

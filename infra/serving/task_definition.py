@@ -1,7 +1,6 @@
 """The first task definition of a serving environment: the model server container and its settings.
 
-Its environment is built from the service's own settings model (`ml_deploy.settings`), so a
-variable renamed there is renamed here, and a setting the service does not have fails the program.
+Its environment is the one `infra/serving/task_environment.py` builds for the program and the demo.
 """
 
 from __future__ import annotations
@@ -13,10 +12,10 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import PROJECT_NAMESPACE
-from infra.config_sections import EnvironmentConfig, ServingConfig
 from infra.serving.collector import collector_config, collector_container
+from infra.serving.config import EnvironmentConfig, ServingConfig
+from infra.serving.task_environment import service_environment
 from ml_deploy.layout import SERVICE_CONTAINER, ObjectLayout
-from ml_deploy.settings import ServiceSettings, environment
 
 # The service container's name; the pipeline's imagedefinitions.json must use exactly this.
 CONTAINER_NAME = SERVICE_CONTAINER
@@ -40,20 +39,14 @@ class TaskInputs:
     task_role: aws.iam.Role
 
 
-def service_environment(inputs: TaskInputs, *, region: pulumi.Input[str]) -> list[dict[str, Any]]:
-    """The container's variables: the service writes under `<log prefix><environment>/` itself.
-
-    PORT is set from containerPort: the image's own default (8080) would otherwise win, and
-    the server would listen where neither the target group nor the health check looks.
-    """
-    variables = environment(
-        ServiceSettings,
+def _container_environment(inputs: TaskInputs, *, region: pulumi.Input[str]) -> list[dict[str, Any]]:
+    variables = service_environment(
+        environment_name=inputs.environment,
+        sizing=inputs.sizing,
+        layout=inputs.layout,
         port=inputs.config.container_port,
-        environment=inputs.environment,
         log_bucket=inputs.prediction_logs.bucket,
-        log_prefix=inputs.layout.prediction_log_prefix,
-        web_concurrency=inputs.sizing.workers,
-        aws_region=region,
+        region=region,
     )
     return [{"name": name, "value": value} for name, value in variables.items()]
 
@@ -96,7 +89,7 @@ def create_task_definition(
         # of buffered prediction logs (LOG_SHUTDOWN_TIMEOUT_SECONDS, 20 s).
         "stopTimeout": STOP_TIMEOUT_SECONDS,
         "portMappings": [{"containerPort": port, "protocol": "tcp"}],
-        "environment": service_environment(inputs, region=region),
+        "environment": _container_environment(inputs, region=region),
         "logConfiguration": {
             "logDriver": "awslogs",
             "options": {

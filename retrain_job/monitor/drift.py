@@ -20,6 +20,7 @@ from scipy import special  # scipy.stats would add ~1 s of import time to every 
 
 from ml_deploy.bundle import Manifest
 from ml_deploy.reference import CategoricalReference, NumericReference, PredictionReference
+from ml_deploy.settings import MonitorSettings
 from retrain_job.monitor.text import clip
 from retrain_job.monitor.window import FeatureCounts, WindowCounts
 
@@ -35,15 +36,20 @@ class Thresholds:
 
     `category` is a total variation distance, `missing` an absolute change of the missing rate,
     `unseen` the share of a feature's values one unseen category must reach to alert by name.
+    Defaults are the monitor's settings' own (`MonitorSettings`), written there only.
     """
 
-    psi_drift: float = 0.25
-    psi_moderate: float = 0.1
-    ks: float = 0.1
-    category: float = 0.1
-    missing: float = 0.1
-    unseen: float = 0.01
-    min_rows: int = 1000
+    psi_drift: float = field(default_factory=lambda: _default("psi_threshold"))
+    psi_moderate: float = field(default_factory=lambda: _default("psi_moderate"))
+    ks: float = field(default_factory=lambda: _default("ks_threshold"))
+    category: float = field(default_factory=lambda: _default("category_threshold"))
+    missing: float = field(default_factory=lambda: _default("missing_threshold"))
+    unseen: float = field(default_factory=lambda: _default("unseen_threshold"))
+    min_rows: int = field(default_factory=lambda: int(_default("min_rows")))
+
+
+def _default(setting: str) -> float:
+    return float(MonitorSettings.default(setting))
 
 
 @dataclass

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import ast
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.config import PROJECT_NAMESPACE, StackConfig, parse_config
 from ml_deploy.layout import METRICS_NAMESPACE, SERVICE_CONTAINER
-from ml_deploy.settings import EnvSettings, MonitorSettings, RetrainSettings, ServiceSettings
+from ml_deploy.settings import EnvSettings, MonitorSettings, RetrainSettings, ServiceSettings, environment
+from ml_deploy_dev import dev_stack
 from ml_deploy_dev.program import REGION, ROOT, Program, dev_stack_config
 
 ENVIRONMENTS = ("stage", "prod")
@@ -146,3 +148,81 @@ def test_the_name_scan_knows_the_names_infra_sets() -> None:
     """Guards the guard: the scan's notion of 'a variable name' covers the ones infra sets."""
     names = _variables_of(ServiceSettings, RetrainSettings, MonitorSettings)
     assert {"LOG_PREFIX", "ENVIRONMENT", "MODEL_BUCKET", "COOLDOWN_KEY", "PSI_THRESHOLD"} <= names
+
+
+# --- the demo runs what the cloud runs (ml_deploy_dev/dev_stack.py) -----------------------------
+
+# Where things are: the only variables whose values differ between the cloud and a laptop run.
+ENDPOINT_FIELDS = (
+    "aws_region",
+    "model_bucket",
+    "log_bucket",
+    "training_data_uri",
+    "alerts_topic_arn",
+    "retrain_job_queue",
+    "retrain_job_definition",
+    "port",
+    "model_bundle_path",
+)
+
+
+def _endpoints(model: type[EnvSettings]) -> set[str]:
+    return {model.variable(field) for field in ENDPOINT_FIELDS if field in model.model_fields}
+
+
+def _beyond_endpoints(model: type[EnvSettings], variables: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in variables.items() if name not in _endpoints(model)}
+
+
+def _demo_environments() -> dict[str, tuple[type[EnvSettings], dict[str, str]]]:
+    stack = dev_stack.dev_stack()
+    return {
+        "retrain": (RetrainSettings, dev_stack.retrain_environment(stack)),
+        "monitor": (MonitorSettings, dev_stack.monitor_environment(stack)),
+        "prod": (ServiceSettings, dev_stack.service_environment(stack, bundle=Path("model.zip"), port=9000)),
+    }
+
+
+def _program_environment(program: Program, name: str) -> dict[str, str]:
+    return task_environment(program, name) if name == "prod" else job_environment(program, name)
+
+
+@pytest.mark.parametrize("name", ["retrain", "monitor", "prod"])
+def test_the_demo_runs_the_environment_the_program_renders(dev_program: Program, name: str) -> None:
+    """Beyond endpoints, the demo's environment is the program's plus the declared laptop-run settings."""
+    model, demo = _demo_environments()[name]
+    program = _program_environment(dev_program, name)
+    expected = {**_beyond_endpoints(model, program), **environment(model, **dev_stack.LOCAL_RUN[model])}
+    actual = _beyond_endpoints(model, demo)
+    differences = {
+        variable: {"program": expected.get(variable), "demo": actual.get(variable)}
+        for variable in sorted(set(expected) | set(actual))
+        if expected.get(variable) != actual.get(variable)
+    }
+    assert not differences, f"the demo's {name} environment is not the dev stack's: {differences}"
+    model.from_env({**demo, "AWS_DEFAULT_REGION": REGION})  # and the runtime accepts it
+
+
+def test_the_laptop_run_changes_no_stack_setting_but_retrain_on_drift(dev_program: Program) -> None:
+    """A threshold or window the demo set itself would make it judge drift unlike the cloud."""
+    changed = {
+        variable
+        for model, settings in dev_stack.LOCAL_RUN.items()
+        for variable in environment(model, **settings)
+    }
+    rendered = {
+        variable
+        for name in ("retrain", "monitor", "prod")
+        for variable in _program_environment(dev_program, name)
+    }
+    assert changed & rendered == {MonitorSettings.variable("retrain_on_drift")}
+
+
+def test_the_demo_names_its_buckets_after_the_programs(dev_program: Program) -> None:
+    stack = dev_stack.dev_stack()
+    for bucket, purpose in ((stack.model_bucket, "models"), (stack.log_bucket, "prediction-logs")):
+        logical = dev_program.one("aws:s3/bucket:Bucket", f"ml-{purpose}").name
+        assert bucket == f"{logical}-{dev_stack.STACK}"
+    demo = dev_stack.monitor_environment(stack)
+    assert demo[MonitorSettings.variable("model_bucket")] == stack.model_bucket
+    assert demo[MonitorSettings.variable("log_bucket")] == stack.log_bucket

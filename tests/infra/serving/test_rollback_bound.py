@@ -37,7 +37,7 @@ ALARM_DETECTION = (
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 UNHEALTHY_METRIC = {"namespace": "AWS/ApplicationELB", "metricName": "UnHealthyHostCount"}
-MAX_STARTUP_GRACE = 300  # infra/config_serving.py accepts 10..300
+MAX_STARTUP_GRACE = 300  # infra/serving/config.py accepts 10..300
 
 
 @pytest.fixture(scope="module", params=["dev", "longest grace"])

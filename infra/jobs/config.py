@@ -6,26 +6,47 @@ Read into `JobsConfig` by `infra/config.py`; `infra/jobs/` gets this section onl
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from infra.config_base import Section
-from infra.config_checks import (
+from infra.jobs.schedule_expression import check_schedule
+from infra.section import (
+    Section,
     check_fargate_memory,
     check_fargate_vcpu,
     check_image_tag,
     check_log_retention,
-    check_timezone,
 )
-from infra.config_schedule import check_schedule
 from ml_deploy.settings import MonitorSettings, RetrainSettings
+
+
+def check_timezone(value: str) -> str:
+    """A zone of the IANA database; not one of the files beside it that ZoneInfo also opens
+    (`localtime`, `posix/...`, `right/...`), which Scheduler does not know."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as UTC or Europe/Berlin") from None
+    if value not in available_timezones() or value == "localtime":
+        raise ValueError(f"must be an IANA time zone such as UTC or Europe/Berlin, not the file {value!r}")
+    return value
 
 
 class JobConfig(Section):
     """Size and limits of one Batch job."""
 
-    vcpu: float = Field(1.0, description="Fargate vCPU (0.25, 0.5, 1, 2, 4, 8 or 16).")
-    memory: int = Field(2048, ge=512, description="Memory (MiB).")
+    vcpu: float = Field(
+        1.0,
+        json_schema_extra={"accepts": "0.25, 0.5, 1, 2, 4, 8 or 16"},
+        description="Fargate vCPU (0.25, 0.5, 1, 2, 4, 8 or 16).",
+    )
+    memory: int = Field(
+        2048,
+        ge=512,
+        json_schema_extra={"accepts": "a size Fargate pairs with the CPU"},
+        description="Memory (MiB).",
+    )
     timeout_minutes: int = Field(60, ge=1, le=1440, description="Job timeout.")
     attempts: int = Field(3, ge=1, le=10, description="Attempts on infrastructure failures.")
 
@@ -53,12 +74,23 @@ class JobsConfig(Section):
 
     retrain_schedule: str = Field(
         "cron(0 3 ? * MON *)",
+        json_schema_extra={
+            "accepts": "EventBridge Scheduler `rate(...)`, `cron(...)` (six fields) or `at(...)`"
+        },
         description="When retrain runs: an EventBridge Scheduler rate/cron/at expression.",
     )
     monitor_schedule: str = Field(
-        "rate(1 day)", description="When monitor runs: an EventBridge Scheduler rate/cron/at expression."
+        "rate(1 day)",
+        json_schema_extra={
+            "accepts": "EventBridge Scheduler `rate(...)`, `cron(...)` (six fields) or `at(...)`"
+        },
+        description="When monitor runs: an EventBridge Scheduler rate/cron/at expression.",
     )
-    schedule_timezone: str = Field("UTC", description="IANA time zone of the schedules.")
+    schedule_timezone: str = Field(
+        "UTC",
+        json_schema_extra={"accepts": "an IANA time zone"},
+        description="IANA time zone of the schedules.",
+    )
     use_fargate_spot: bool = Field(False, description="Run jobs on Fargate Spot.")
     max_vcpus: int = Field(16, ge=1, description="Compute environment vCPU ceiling.")
     retrain_job: JobConfig = Field(
@@ -129,11 +161,23 @@ class JobsConfig(Section):
         ge=1,
         description="At most one drift-triggered retrain per period.",
     )
-    job_log_retention_days: int = Field(30, description="CloudWatch Logs retention of job logs.")
+    job_log_retention_days: int = Field(
+        30,
+        json_schema_extra={
+            "accepts": "a CloudWatch Logs retention period (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)"
+        },
+        description="CloudWatch Logs retention of job logs.",
+    )
     jobs_image_tag: str = Field(
         "bootstrap",
-        description="Jobs image tag of the job definitions `pulumi up` registers; the pipeline "
-        "registers later revisions with the tags it pushes.",
+        json_schema_extra={"accepts": "an OCI image tag, never `latest`"},
+        description=(
+            "Seeds the SSM parameter `jobs-image-tag` when the stack is created; from then on the job "
+            "definitions run the tag that parameter holds, which the pipeline's PromoteJobs stage "
+            "overwrites. Changing this key later has no effect; to pin an image by hand use `aws ssm "
+            "put-parameter --name <parameter> --type String --value <tag> --overwrite`, then `pulumi "
+            "up`."
+        ),
     )
 
     @field_validator("retrain_job", "monitor_job", mode="before")

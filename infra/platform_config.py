@@ -1,63 +1,74 @@
-"""What each stack setting means and accepts: one pydantic section per component.
+"""The settings of the stack-wide components at infra/'s root: network, storage, registry, alerts.
 
-`infra/config.py` reads the flat ``ml-deploy:*`` keys into these sections; a component gets
-only its own section. Each field's alias is its key and its description is the README's.
-The serving and jobs sections live in `infra/config_serving.py` and `infra/config_jobs.py`
-and are re-exported here, so every component imports its section from this one place.
+Beside `infra/network.py`, `infra/storage.py`, `infra/registry.py` and `infra/alerts.py`, which get
+only their own section; `infra/config.py` reads the flat ``ml-deploy:*`` keys into them.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Literal
 
-from pydantic import (
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from infra.config_base import Section
-from infra.config_checks import (
-    STANDARD_IA_MIN_DAYS,
-    check_arn,
-    check_branch,
-    check_ec2_id,
-    check_emails,
-    check_repository,
-    check_vpc_cidr,
-)
-from infra.config_jobs import JobConfig, JobsConfig
-from infra.config_serving import EnvironmentConfig, ServingConfig
+from infra.section import Section, check_cidr, check_emails
 from ml_deploy.layout import DEFAULT_LAYOUT, ObjectLayout
 
-__all__ = [
-    "AlertsConfig",
-    "EnvironmentConfig",
-    "JobConfig",
-    "JobsConfig",
-    "NetworkConfig",
-    "PipelineConfig",
-    "RegistryConfig",
-    "Section",
-    "ServingConfig",
-    "StorageConfig",
-]
+# S3 moves an object to Standard-IA only after it has been stored at least 30 days ("Constraints
+# and considerations for transitions", https://docs.aws.amazon.com/AmazonS3/latest/userguide/
+# lifecycle-transition-general-considerations.html); a shorter rule is refused.
+STANDARD_IA_MIN_DAYS = 30
+
+
+# AWS allows VPC blocks from /16 to /28 ("IP address ranges for your VPCs",
+# https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html); `infra/network.py`
+# carves a public and a private /20 per availability zone (four) from it, which needs /18 or more.
+VPC_PREFIX_LENGTHS = range(16, 18 + 1)
+
+
+def check_vpc_cidr(value: str) -> str:
+    network = ipaddress.IPv4Network(check_cidr(value))
+    if network.prefixlen not in VPC_PREFIX_LENGTHS:
+        raise ValueError(
+            f"must be a /16 to /18 block (AWS takes /16 to /28, and the stack carves four /20 "
+            f"subnets from it), not /{network.prefixlen}"
+        )
+    return value
+
+
+# EC2 resource ids: a prefix and 8 or (since 2016-2018) 17 lowercase hexadecimal characters
+# ("Resource IDs", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/resource-ids.html).
+EC2_ID = r"{prefix}-(?:[0-9a-f]{{8}}|[0-9a-f]{{17}})"
+
+
+def check_ec2_id(value: str, *, prefix: str) -> str:
+    if not re.fullmatch(EC2_ID.format(prefix=re.escape(prefix)), value):
+        raise ValueError(f"{value!r} is not a {prefix} id such as {prefix}-0123456789abcdef0")
+    return value
 
 
 class NetworkConfig(Section):
     """Either a VPC this stack creates, or an existing VPC and its subnets."""
 
-    vpc_id: str | None = Field(None, description="Existing VPC id; the stack creates one if unset.")
+    vpc_id: str | None = Field(
+        None,
+        json_schema_extra={"accepts": "a `vpc-` id (8 or 17 hex digits)"},
+        description="Existing VPC id; the stack creates one if unset.",
+    )
     public_subnet_ids: list[str] = Field(
-        default_factory=list, description="With vpcId: subnets for load balancers."
+        default_factory=list,
+        json_schema_extra={"accepts": "`subnet-` ids, at least two with vpcId"},
+        description="With vpcId: subnets for load balancers.",
     )
     private_subnet_ids: list[str] = Field(
-        default_factory=list, description="With vpcId: subnets for tasks and jobs."
+        default_factory=list,
+        json_schema_extra={"accepts": "`subnet-` ids, at least two with vpcId"},
+        description="With vpcId: subnets for tasks and jobs.",
     )
     vpc_cidr: str = Field(
         "10.0.0.0/16",
+        json_schema_extra={"accepts": "an IPv4 block written as its network address, /16 to /18"},
         description="CIDR of the VPC the stack creates: /16 to /18 (four /20 subnets are carved from it).",
     )
     single_nat_gateway: bool = Field(True, description="One NAT gateway for both AZs (cheaper, for dev).")
@@ -140,7 +151,8 @@ class StorageConfig(Section):
     )
     artifact_expiration_days: int = Field(30, ge=1, description="Days pipeline artifacts are kept.")
     log_transition_days: int = Field(
-        STANDARD_IA_MIN_DAYS, description="Days before prediction logs move to Standard-IA (at least 30)."
+        STANDARD_IA_MIN_DAYS,
+        description=("Days before prediction logs move to Standard-IA (at least 30: S3 refuses sooner)."),
     )
     log_expiration_days: int = Field(365, ge=1, description="Days prediction logs are kept.")
 
@@ -177,64 +189,24 @@ class StorageConfig(Section):
 
 
 class RegistryConfig(Section):
+    """The image repositories: how long an image no tag names is kept."""
+
     untagged_image_days: int = Field(
         1,
         ge=1,
-        description="Days an untagged image (one no tag names) is kept; tagged images are never expired.",
+        description=(
+            "Days an untagged image is kept. Tagged images are never expired, because one may be running."
+        ),
     )
-
-
-class PipelineConfig(Section):
-    """Where the code comes from and how the pipeline runs."""
-
-    code_source: Literal["github", "codecommit"] = Field("github", description="Code source provider.")
-    code_repository: str = Field(..., description="GitHub 'owner/name', or the CodeCommit repository name.")
-    code_branch: str = Field(
-        "main", description="Branch whose pushes start the pipeline (a name git accepts)."
-    )
-    code_connection_arn: str | None = Field(
-        None,
-        description="Existing CodeConnections connection; one is created (pending handshake) if unset.",
-    )
-    pipeline_execution_mode: Literal["QUEUED", "SUPERSEDED"] = Field(
-        "QUEUED", description="CodePipeline V2 execution mode."
-    )
-    build_timeout_minutes: int = Field(60, ge=5, le=480, description="CodeBuild timeout.")
-    approval_emails: list[str] = Field(
-        default_factory=list, description="Who is asked to approve prod deploys."
-    )
-
-    @field_validator("approval_emails")
-    @classmethod
-    def _emails(cls, value: list[str]) -> list[str]:
-        return check_emails(value)
-
-    @field_validator("code_branch")
-    @classmethod
-    def _branch(cls, value: str) -> str:
-        return check_branch(value)
-
-    @field_validator("code_connection_arn")
-    @classmethod
-    def _connection_arn(cls, value: str | None) -> str | None:
-        # Connections made before the service's rename keep their codestar-connections ARN.
-        services = ("codeconnections", "codestar-connections")
-        if value is None:
-            return None
-        return check_arn(value, kind="a CodeConnections", services=services, resource="connection")
-
-    @model_validator(mode="after")
-    def _repository_of_its_source(self) -> PipelineConfig:
-        try:
-            check_repository(self.code_repository, source=self.code_source)
-        except ValueError as problem:
-            raise ValueError(f"codeRepository {problem}") from None
-        return self
 
 
 class AlertsConfig(Section):
+    """Who is told when something fails: the alerts topic's email subscriptions."""
+
     alert_emails: list[str] = Field(
-        default_factory=list, description="On-call addresses subscribed to alerts."
+        default_factory=list,
+        json_schema_extra={"accepts": "email addresses"},
+        description="On-call addresses subscribed to alerts.",
     )
 
     @field_validator("alert_emails")
