@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
 from ml_deploy.payload_log import DECISION_THRESHOLD
 from ml_deploy.quality_report import (
@@ -33,60 +32,28 @@ _EPS = float(np.finfo(np.float64).eps)  # log loss clips probabilities to [eps, 
 
 def metrics(y: np.ndarray, p: np.ndarray, *, threshold: float = DECISION_THRESHOLD) -> dict[str, float]:
     """Every report metric of labels `y` (0/1) and probabilities `p`; ROC AUC is NaN with one class."""
-    return {
-        "roc_auc": roc_auc(y, p),
-        "log_loss": log_loss(y, p),
-        "brier": float(np.mean((p - y) ** 2)),
-        "calibration_error": calibration_error(y, p),
-        **precision_recall(y, p, threshold=threshold),
-    }
+    return _Rows.of(y, p, threshold=threshold).weighted(np.ones(y.size))
 
 
 def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
-    """The Mann-Whitney statistic with tied scores counted half (average ranks)."""
-    positives = int(np.count_nonzero(y))
-    negatives = y.size - positives
-    if positives == 0 or negatives == 0:
-        return float("nan")
-    ranks = rankdata(p)
-    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
-
-
-def log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    clipped = np.clip(p, _EPS, 1 - _EPS)
-    return float(-np.mean(np.where(y == 1, np.log(clipped), np.log1p(-clipped))))
-
-
-def calibration_error(y: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
-    """ECE: row-weighted mean |observed rate - mean probability| over equal-width probability bins."""
-    if y.size == 0:
-        return 0.0
-    index = np.minimum((p * bins).astype(np.int64), bins - 1)
-    predicted = np.bincount(index, weights=p, minlength=bins)
-    observed = np.bincount(index, weights=y.astype(np.float64), minlength=bins)
-    return float(np.abs(observed - predicted).sum() / y.size)
-
-
-def precision_recall(y: np.ndarray, p: np.ndarray, *, threshold: float) -> dict[str, float]:
-    """At the decision threshold; 0 where undefined (no predicted or no observed positive)."""
-    predicted = p >= threshold
-    true_positive = int(np.count_nonzero(predicted & (y == 1)))
-    flagged, actual = int(np.count_nonzero(predicted)), int(np.count_nonzero(y))
-    return {
-        "precision": true_positive / flagged if flagged else 0.0,
-        "recall": true_positive / actual if actual else 0.0,
-    }
+    """The Mann-Whitney statistic with tied scores counted half."""
+    return metrics(y, p)["roc_auc"]
 
 
 def bootstrap(
     y: np.ndarray, p: np.ndarray, *, samples: int, seed: int, threshold: float = DECISION_THRESHOLD
 ) -> dict[str, tuple[float | None, float | None]]:
-    """The percentile interval of every metric over `samples` seeded resamples of the rows."""
+    """The percentile interval of every metric over `samples` seeded resamples of the rows.
+
+    A resample is the rows' multiplicities (a bincount of `n` draws with replacement), so each
+    costs a few weighted sums over the rows already sorted once, not a sort of its own.
+    """
     rng = np.random.default_rng(seed)
+    rows = _Rows.of(y, p, threshold=threshold)
     draws: dict[str, list[float]] = {name: [] for name in METRIC_NAMES}
     for _ in range(samples):
-        pick = rng.integers(0, y.size, y.size)
-        for name, value in metrics(y[pick], p[pick], threshold=threshold).items():
+        weights = np.bincount(rng.integers(0, y.size, y.size), minlength=y.size).astype(np.float64)
+        for name, value in rows.weighted(weights).items():
             draws[name].append(value)
     tail = (1 - _LEVEL) / 2 * 100
     intervals: dict[str, tuple[float | None, float | None]] = {}
@@ -98,6 +65,70 @@ def bootstrap(
             low, high = np.percentile(finite, [tail, 100 - tail])
             intervals[name] = (float(low), float(high))
     return intervals
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Per-row terms of every metric, computed once; a metric is then a weighted sum of them."""
+
+    positive: np.ndarray  # y as float
+    score_group: np.ndarray  # index of the row's probability among the distinct ones, ascending
+    groups: int
+    log_loss: np.ndarray
+    squared_error: np.ndarray
+    probability: np.ndarray
+    calibration_bin: np.ndarray  # equal-width bin of CALIBRATION_BINS
+    flagged: np.ndarray  # predicted positive at the threshold, as float
+
+    @classmethod
+    def of(cls, y: np.ndarray, p: np.ndarray, *, threshold: float) -> _Rows:
+        positive = np.asarray(y, dtype=np.float64)
+        p = np.asarray(p, dtype=np.float64)
+        distinct, group = np.unique(p, return_inverse=True)
+        clipped = np.clip(p, _EPS, 1 - _EPS)  # as scikit-learn's log_loss
+        return cls(
+            positive=positive,
+            score_group=group,
+            groups=distinct.size,
+            log_loss=-np.where(positive == 1, np.log(clipped), np.log1p(-clipped)),
+            squared_error=(p - positive) ** 2,
+            probability=p,
+            calibration_bin=np.minimum((p * CALIBRATION_BINS).astype(np.int64), CALIBRATION_BINS - 1),
+            flagged=(p >= threshold).astype(np.float64),
+        )
+
+    def weighted(self, w: np.ndarray) -> dict[str, float]:
+        total = float(w.sum())
+        if total == 0:
+            nan = float("nan")
+            return {name: nan for name in METRIC_NAMES} | {"calibration_error": 0.0}
+        positives = float(w @ self.positive)
+        flagged = float(w @ self.flagged)
+        true_positive = float(w @ (self.flagged * self.positive))
+        return {
+            "roc_auc": self._auc(w, positives=positives, negatives=total - positives),
+            "log_loss": float(w @ self.log_loss) / total,
+            "brier": float(w @ self.squared_error) / total,
+            "calibration_error": self._calibration(w, total),
+            "precision": true_positive / flagged if flagged else 0.0,
+            "recall": true_positive / positives if positives else 0.0,
+        }
+
+    def _auc(self, w: np.ndarray, *, positives: float, negatives: float) -> float:
+        """Each positive beats the negatives of lower score, and ties half of those of equal score."""
+        if positives == 0 or negatives == 0:
+            return float("nan")
+        pos = np.bincount(self.score_group, weights=w * self.positive, minlength=self.groups)
+        neg = np.bincount(self.score_group, weights=w * (1 - self.positive), minlength=self.groups)
+        below = np.cumsum(neg) - neg
+        return float(pos @ (below + 0.5 * neg)) / (positives * negatives)
+
+    def _calibration(self, w: np.ndarray, total: float) -> float:
+        """ECE: weighted mean |observed rate - mean probability| over equal-width probability bins."""
+        bins = CALIBRATION_BINS
+        predicted = np.bincount(self.calibration_bin, weights=w * self.probability, minlength=bins)
+        observed = np.bincount(self.calibration_bin, weights=w * self.positive, minlength=bins)
+        return float(np.abs(observed - predicted).sum() / total)
 
 
 @dataclass(frozen=True)
