@@ -45,7 +45,7 @@ from retrain_job.common import (
     send_alert,
 )
 from retrain_job.monitor import publishing
-from retrain_job.monitor.log_reader import list_window_objects, map_window, window_partitions
+from retrain_job.monitor.log_reader import list_window_objects, map_window
 from retrain_job.monitor.text import fit_bytes
 from retrain_job.quality.join import Joined, OutcomeIndex, join_block, parse_lines
 from retrain_job.quality.scoring import INTERVAL, Scoring, below_floor, score_version
@@ -118,7 +118,11 @@ def join_window(
     s3: Any, settings: QualitySettings, *, index: OutcomeIndex, start: datetime, end: datetime
 ) -> Joined:
     """Stream the window's prediction logs object by object, joining each block with the outcomes."""
-    objects = _listed(s3, settings, window_partitions(settings.environment_log_prefix, start=start, end=end))
+    # The window is whole UTC days: one listing per day folder (dt=), not 24 per day (hour=).
+    days = outcomes.day_prefixes(
+        settings.environment_log_prefix, start=start, end=end - timedelta(microseconds=1)
+    )
+    objects = _listed(s3, settings, days)
     total = Joined()
     for part in map_window(
         s3,

@@ -111,11 +111,8 @@ def test_the_join_equals_a_pandas_merge_on_many_rows() -> None:
         for i in range(n)
     ]
     chosen = rng.choice(n, n // 2, replace=False)
-    rows = [
-        {"key": f"c-{i}", "label": int(rng.integers(0, 2)), "observed_at": _at(OBSERVED)} if i % 2
-        else {"request_id": f"req-{i}", "record_index": 0, "label": int(rng.integers(0, 2)), "observed_at": _at(OBSERVED)}
-        for i in chosen
-    ]  # fmt: skip
+    named = [{"key": f"c-{i}"} if i % 2 else {"request_id": f"req-{i}", "record_index": 0} for i in chosen]
+    rows = [{**name, "label": int(rng.integers(0, 2)), "observed_at": _at(OBSERVED)} for name in named]
     index = _index(rows)
     total = Joined()
     for start in range(0, n, 5000):
