@@ -59,9 +59,15 @@ class Validated:
 
 
 def validate_rows(rows: Iterable[tuple[int, Any]], *, now: datetime) -> Validated:
-    """Check each (row number, row); a bad row is kept with its reason, never silently dropped."""
+    """Check each (row number, row); a bad row is kept with its reason, never silently dropped.
+
+    A row the reader could not parse is passed as the `OutcomeError` saying why.
+    """
     result = Validated()
     for number, row in rows:
+        if isinstance(row, OutcomeError):
+            result.bad.append((number, str(row)))
+            continue
         try:
             result.records.append(parse_outcome(row, now=now))
         except OutcomeError as error:
