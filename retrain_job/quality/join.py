@@ -12,6 +12,7 @@ predictions in the window.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,8 +65,8 @@ def references(*, request_id: pa.Array, record_index: pa.Array, key: pa.Array) -
 class OutcomeIndex:
     """The latest outcome of each named record: reference -> (label, observed_at in µs)."""
 
-    positions: dict[str | None, int]  # reference -> index into labels and observed_us
-    labels: np.ndarray
+    positions: dict[str | None, int]  # reference -> its latest outcome's row in labels, observed_us
+    labels: np.ndarray  # per outcome row read (superseded rows included, never referenced)
     observed_us: np.ndarray
     read: int = 0
     duplicates: int = 0
@@ -91,29 +92,26 @@ class OutcomeIndex:
         )
         malformed += table.num_rows - int(pc.sum(valid).as_py() or 0)
         table = table.filter(valid).append_column("ref", refs.filter(valid))
-        # Latest observation first: the first occurrence of each reference is the one that wins.
-        table = table.sort_by([("observed_at", "descending")])
-        refs = table["ref"].combine_chunks()
-        unique = pc.unique(refs)
-        first = pc.index_in(unique, value_set=refs).to_numpy(zero_copy_only=False)
-        labels = table["label"].to_numpy().astype(np.int8)[first]
-        observed = table["observed_at"].cast(pa.int64()).to_numpy()[first]
+        # Oldest observation first, so a later outcome of the same record overwrites the earlier.
+        table = table.sort_by([("observed_at", "ascending")])
+        positions = {ref: row for row, ref in enumerate(table["ref"].to_pylist())}
         return cls(
-            positions=dict(zip(unique.to_pylist(), range(len(unique)), strict=True)),
-            labels=labels,
-            observed_us=observed,
+            positions=positions,
+            labels=table["label"].to_numpy().astype(np.int8),
+            observed_us=table["observed_at"].cast(pa.int64()).to_numpy(),
             read=table.num_rows,
-            duplicates=table.num_rows - len(unique),
+            duplicates=table.num_rows - len(positions),
             malformed=malformed,
         )
 
     def __len__(self) -> int:
+        """Records with an outcome (duplicates counted once)."""
         return len(self.positions)
 
     def find(self, refs: pa.Array) -> np.ndarray:
-        """The outcome position of each reference, -1 where there is none (null included)."""
-        get = self.positions.get
-        return np.fromiter((get(ref, -1) for ref in refs.to_pylist()), dtype=np.int64, count=len(refs))
+        """The outcome row of each reference, -1 where there is none (null included)."""
+        rows = map(self.positions.get, refs.to_pylist(), itertools.repeat(-1))
+        return np.fromiter(rows, dtype=np.int64, count=len(refs))
 
 
 @dataclass
@@ -170,7 +168,7 @@ def join_block(block: bytes, index: OutcomeIndex, *, start: datetime, end: datet
     keep = pc.and_(valid, pc.fill_null(inside, False))
     valid_count, kept = _count(valid), _count(keep)
     result = Joined(
-        matched=np.zeros(len(index), dtype=bool),
+        matched=np.zeros(index.labels.size, dtype=bool),
         malformed=malformed + table.num_rows - valid_count,
         outside_window=valid_count - kept,
     )
@@ -183,8 +181,9 @@ def join_block(block: bytes, index: OutcomeIndex, *, start: datetime, end: datet
         key=table["key"].combine_chunks(),
     )
     outcome_at = index.find(by_request)
-    by_key_at = index.find(by_key)
-    outcome_at = np.where(outcome_at >= 0, outcome_at, by_key_at)
+    missing = outcome_at < 0
+    if missing.any():  # the caller's key only where the request id found nothing
+        outcome_at[missing] = index.find(by_key.filter(pa.array(missing)))
     has = outcome_at >= 0
     stamp_us = table["timestamp"].combine_chunks().cast(pa.int64()).to_numpy()
     late_enough = np.zeros(len(has), dtype=bool)
