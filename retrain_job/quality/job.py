@@ -150,7 +150,7 @@ def build_report(
         floors=settings.floors(),
         min_outcomes=settings.min_outcomes,
         samples=settings.bootstrap_samples,
-        seed=settings.seed,
+        seed=settings.bootstrap_seed,
     )
     versions = []
     for name, rows in sorted(joined.versions.items()):

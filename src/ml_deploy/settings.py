@@ -10,9 +10,10 @@ scikit-learn, no FastAPI), so infra and every image can import it.
 
 from __future__ import annotations
 
+from copy import copy
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -354,6 +355,12 @@ class SmokeHookSettings(EnvironmentSettings, ModelBucketSettings):
     )
 
 
+def _same_as(model: type[EnvSettings], field: str) -> Any:
+    """Another runtime's field (its variable, default, bounds and help) for a model that shares
+    it, so each variable is spelt once."""
+    return copy(model.model_fields[field])
+
+
 class QualitySettings(JobSettings, PredictionLogSettings):
     """The quality check of one environment: matured predictions joined with their real outcomes."""
 
@@ -369,19 +376,9 @@ class QualitySettings(JobSettings, PredictionLogSettings):
     outcomes_prefix: str = Field(
         DEFAULT_LAYOUT.outcomes_prefix, alias="OUTCOMES_PREFIX", description="Outcomes (log bucket)."
     )
-    reports_prefix: str = Field(
-        DEFAULT_LAYOUT.reports_prefix, alias="REPORTS_PREFIX", description="Reports (log bucket)."
-    )
-    model_archive_prefix: str = Field(
-        DEFAULT_LAYOUT.model_archive_prefix,
-        alias="MODEL_ARCHIVE_PREFIX",
-        description="Archived bundles by version: each version's holdout metrics.",
-    )
-    cooldown_key: str = Field(
-        DEFAULT_LAYOUT.cooldown_key,
-        alias="COOLDOWN_KEY",
-        description="Cooldown object shared with the drift monitor (log bucket).",
-    )
+    reports_prefix: str = _same_as(MonitorSettings, "reports_prefix")
+    model_archive_prefix: str = _same_as(RetrainSettings, "model_archive_prefix")
+    cooldown_key: str = _same_as(MonitorSettings, "cooldown_key")
     maturity_min_days: int = Field(
         30, ge=0, alias="MATURITY_MIN_DAYS", description="Youngest prediction judged, in days."
     )
@@ -406,22 +403,13 @@ class QualitySettings(JobSettings, PredictionLogSettings):
     bootstrap_samples: int = Field(
         200, ge=50, le=10_000, alias="BOOTSTRAP_SAMPLES", description="Resamples of the 95% intervals."
     )
-    seed: int = Field(0, alias="SEED", description="Seed of the bootstrap.")
+    bootstrap_seed: int = Field(0, alias="BOOTSTRAP_SEED", description="Seed of the bootstrap.")
     retrain_on_quality: bool = Field(
         False, alias="RETRAIN_ON_QUALITY", description="Submit the retrain job below a floor."
     )
-    retrain_cooldown_hours: int = Field(
-        24,
-        gt=0,
-        alias="RETRAIN_COOLDOWN_HOURS",
-        description="At most one triggered retrain per this many hours.",
-    )
-    retrain_job_queue: str | None = Field(
-        None, alias="RETRAIN_JOB_QUEUE", description="Batch queue of the retrain job."
-    )
-    retrain_job_definition: str | None = Field(
-        None, alias="RETRAIN_JOB_DEFINITION", description="Batch job definition of retrain."
-    )
+    retrain_cooldown_hours: int = _same_as(MonitorSettings, "retrain_cooldown_hours")
+    retrain_job_queue: str | None = _same_as(MonitorSettings, "retrain_job_queue")
+    retrain_job_definition: str | None = _same_as(MonitorSettings, "retrain_job_definition")
     workers: int = Field(2, gt=0, alias="QUALITY_WORKERS", description="Parser threads.")
 
     @field_validator("end")

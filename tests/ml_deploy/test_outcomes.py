@@ -23,12 +23,13 @@ def _valid(now: datetime = NOW, rows: list[tuple[int, Any]] | None = None) -> ou
 
 def test_a_record_is_named_by_request_id_and_index_or_by_the_callers_key() -> None:
     result = _valid(rows=[
-        (1, {"request_id": "r-1", "record_index": 3, "label": 1, "observed_at": "2026-12-19T09:00:00Z"}),
+        (1, _row(request_id="r-1", record_index=3)),
         (2, {"key": "customer-7", "label": 0, "observed_at": "2026-12-19T10:00:00+01:00"}),
     ])  # fmt: skip
     assert result.bad == []
     assert result.records == [
-        {"request_id": "r-1", "record_index": 3, "key": None, "label": 1, "observed_at": "2026-12-19T09:00:00.000Z"},
+        {"request_id": "r-1", "record_index": 3, "key": None, "label": 1,
+         "observed_at": "2026-12-19T09:00:00.000Z"},
         {"request_id": None, "record_index": None, "key": "customer-7", "label": 0,
          "observed_at": "2026-12-19T09:00:00.000Z"},
     ]  # fmt: skip
@@ -45,21 +46,26 @@ def test_csv_cells_are_strings_and_empty_cells_are_absent() -> None:
     assert _valid(rows=[(2, row)]).records[0]["record_index"] == 0
 
 
+def _row(**changes: Any) -> dict[str, Any]:
+    """A valid row named by request id, with `changes` (None removes a field)."""
+    row = {"request_id": "r", "record_index": 0, "label": 1, "observed_at": "2026-12-19T09:00:00Z"} | changes
+    return {name: value for name, value in row.items() if value is not None}
+
+
 @pytest.mark.parametrize(
     ("row", "named"),
     [
-        ({"request_id": "r", "record_index": 0, "label": 2, "observed_at": "2026-12-19T09:00:00Z"}, "label"),
-        ({"request_id": "r", "record_index": 0, "label": True, "observed_at": "2026-12-19T09:00:00Z"}, "label"),
-        ({"request_id": "r", "record_index": 0, "label": "yes", "observed_at": "2026-12-19T09:00:00Z"}, "label"),
-        ({"request_id": "r", "record_index": 0, "label": 1, "observed_at": "2026-12-21T09:00:00Z"}, "future"),
-        ({"request_id": "r", "record_index": 0, "label": 1, "observed_at": "2026-12-19T09:00:00"}, "zone"),
-        ({"request_id": "r", "record_index": 0, "label": 1}, "observed_at"),
-        ({"request_id": "r", "record_index": -1, "label": 1, "observed_at": "2026-12-19T09:00:00Z"}, "record_index"),
-        ({"request_id": "r", "label": 1, "observed_at": "2026-12-19T09:00:00Z"}, "no record named"),
-        ({"key": "k", "request_id": "r", "record_index": 0, "label": 1, "observed_at": "2026-12-19T09:00:00Z"},
-         "not both"),
-        ({"key": "k" * 129, "label": 1, "observed_at": "2026-12-19T09:00:00Z"}, "key"),
-        ({"key": "k", "label": 1, "observed_at": "2026-12-19T09:00:00Z", "churned": 1}, "'churned'"),
+        (_row(label=2), "label"),
+        (_row(label=True), "label"),
+        (_row(label="yes"), "label"),
+        (_row(observed_at="2026-12-21T09:00:00Z"), "future"),
+        (_row(observed_at="2026-12-19T09:00:00"), "zone"),
+        (_row(observed_at=None), "observed_at"),
+        (_row(record_index=-1), "record_index"),
+        (_row(record_index=None), "no record named"),
+        (_row(key="k"), "not both"),
+        (_row(request_id=None, record_index=None, key="k" * 129), "key"),
+        (_row(churned=1), "'churned'"),
         ([1, 2, 3], "expected an object"),
     ],
     ids=["label-2", "label-bool", "label-text", "future", "naive-time", "no-time", "negative-index",
