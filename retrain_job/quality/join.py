@@ -3,11 +3,12 @@
 Outcomes are the small side: they are read whole into an `OutcomeIndex` (one reference string per
 record, the latest outcome of each). Predictions are the large side: they are streamed block by
 block (`retrain_job.monitor.log_reader`), parsed in C++ by pyarrow, and joined through one
-dict of the outcomes' references built once (`pyarrow.compute.index_in` rebuilds its hash table
-of the whole value set on every call: 60 s for 1M predictions against 500k outcomes, against
-under a second for the dict), keeping only the joined (version, probability, label) and
-per-version counts. Memory is bounded by the outcomes and the blocks in flight, never by the
-predictions in the window.
+dict of the outcomes' references built once. (`pyarrow.compute.index_in` takes its value set
+with each call, https://arrow.apache.org/docs/python/generated/pyarrow.compute.index_in.html,
+and hashes all of it again each time: measured, 123 s for 1M predictions against 505k outcomes
+in 77 blocks, against 12 s with the dict; bench/quality.py.) It keeps only the joined
+(version, probability, label) and per-version counts. Memory is bounded by the outcomes and the
+blocks in flight, never by the predictions in the window.
 """
 
 from __future__ import annotations

@@ -27,7 +27,9 @@ from ml_deploy.quality_report import (
 
 INTERVAL = "bootstrap-95"
 _LEVEL = 0.95
-_EPS = float(np.finfo(np.float64).eps)  # log loss clips probabilities to [eps, 1 - eps], as scikit-learn
+# scikit-learn's log_loss clips "to max(eps, min(1 - eps, p))" with eps "np.finfo(y_pred.dtype).eps"
+# (https://scikit-learn.org/stable/modules/generated/sklearn.metrics.log_loss.html): so do we.
+_EPS = float(np.finfo(np.float64).eps)
 
 
 def metrics(y: np.ndarray, p: np.ndarray, *, threshold: float = DECISION_THRESHOLD) -> dict[str, float]:

@@ -11,7 +11,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ml_deploy_cli.aws.outcomes import put_outcome_objects
+from ml_deploy_dev.local_aws import LocalAws
 from tests.cli.conftest import LOG_BUCKET, Stack
+from tests.cli.test_local_backend import aws, no_real_account, state  # noqa: F401 - fixtures
+from tests.cli.test_local_backend import cli as local_cli
 
 
 def _objects(stack: Stack) -> dict[str, list[dict[str, object]]]:
@@ -99,3 +102,20 @@ def test_a_failed_put_removes_what_the_upload_wrote(stack: Stack) -> None:
     with pytest.raises(ClientError):
         put_outcome_objects(s3, bucket=LOG_BUCKET, objects=objects)
     assert _objects(stack) == {}, "nothing half-written"
+
+
+def test_local_writes_to_the_stand_ins_log_bucket_and_never_the_account(
+    state: Path,  # noqa: F811 - the fixture imported above
+    aws: LocalAws,  # noqa: F811
+    no_real_account: list[str],  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "outcomes.jsonl"
+    path.write_text(json.dumps({"key": "c-1", "label": 0, "observed_at": "2026-01-02T09:00:00Z"}) + "\n")
+    code, out, err = local_cli(state, "upload-outcomes", str(path), capsys=capsys)
+    assert no_real_account == []
+    assert code == 0, err
+    bucket = json.loads(state.read_text())["log_bucket"]
+    listed = aws.client("s3").list_objects_v2(Bucket=bucket, Prefix="outcomes/dt=2026-01-02/")
+    assert listed["KeyCount"] == 1 and f"s3://{bucket}/outcomes/dt=2026-01-02/" in out

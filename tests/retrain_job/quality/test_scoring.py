@@ -23,7 +23,9 @@ def _sample(n: int, *, separation: float, seed: int) -> tuple[np.ndarray, np.nda
 def test_metrics_equal_scikit_learns_on_the_same_rows() -> None:
     y, p = _sample(5000, separation=1.0, seed=1)
     p = np.round(p, 2)  # ties: the rank statistic must count them half, as scikit-learn does
-    p[:3] = [0.0, 1.0, 1.0]  # log loss clips, as scikit-learn does
+    # Log loss at 0 and 1: "probabilities are clipped to max(eps, min(1 - eps, p))", eps the dtype's
+    # (https://scikit-learn.org/stable/modules/generated/sklearn.metrics.log_loss.html).
+    p[:3] = [0.0, 1.0, 1.0]
     ours = metrics(y, p, threshold=0.5)
     predicted = (p >= 0.5).astype(int)
     expected = {
