@@ -401,7 +401,7 @@ class QualitySettings(JobSettings, PredictionLogSettings):
         None, ge=0, le=1, alias="RECALL_FLOOR", description="Same for recall (optional)."
     )
     bootstrap_samples: int = Field(
-        200, ge=50, le=10_000, alias="BOOTSTRAP_SAMPLES", description="Resamples of the 95% intervals."
+        200, ge=50, le=10_000, alias="BOOTSTRAP_SAMPLES", description="Resamples of the 95 percent intervals."
     )
     bootstrap_seed: int = Field(0, alias="BOOTSTRAP_SEED", description="Seed of the bootstrap.")
     retrain_on_quality: bool = Field(

@@ -198,3 +198,13 @@ def test_bad_settings_are_one_line_and_exit_2(
     monkeypatch.setenv("MATURITY_MIN_DAYS", "90")
     code, _, err = _run(capsys)
     assert code == 2 and "MATURITY_MIN_DAYS" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_help_names_every_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        QualitySettings.from_args(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert all(
+        QualitySettings.variable(name) in out for name in ("maturity_min_days", "auc_floor", "min_outcomes")
+    )
