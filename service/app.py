@@ -8,7 +8,7 @@ path stays short: validate, encode to floats, one batched model call, orjson out
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request, Response
 from pydantic import ValidationError
 
 from ml_deploy.bundle import read_bundle
+from ml_deploy.payload_log import RECORD_KEY
 from ml_deploy.settings import ServiceSettings
 from service.limits import BodyLimitMiddleware
 from service.metrics import CONTENT_TYPE, ServiceMetrics
@@ -132,7 +133,7 @@ async def predict(request: Request) -> Response:
         status, summary, details = describe_validation_error(error)
         return problem(status, summary, request_id=request_id, detail=details)
     single = parsed.record is not None
-    rows = [parsed.record.__dict__] if single else [record.__dict__ for record in parsed.records]
+    rows, keys = split_keys([parsed.record] if single else parsed.records)
     metrics: ServiceMetrics = request.app.state.metrics
     if model.unknown_category == "missing":
         for feature, count in model.unknown_categories(rows).items():
@@ -146,7 +147,10 @@ async def predict(request: Request) -> Response:
     payload_logger: PayloadLogger | None = request.app.state.payload_logger
     if payload_logger is not None:
         payload_logger.submit(
-            request_id=request_id, records=rows, outputs=list(zip(labels, probabilities, strict=True))
+            request_id=request_id,
+            records=rows,
+            outputs=list(zip(labels, probabilities, strict=True)),
+            keys=keys,
         )
     answer: dict[str, Any] = {"request_id": request_id, "model_version": model.version}
     if single:
@@ -157,6 +161,14 @@ async def predict(request: Request) -> Response:
             for label, probability in zip(labels, probabilities, strict=True)
         ]
     return Response(orjson.dumps(answer), media_type=JSON, headers={"x-request-id": request_id})
+
+
+def split_keys(records: Sequence[Any]) -> tuple[list[dict[str, Any]], list[str | None] | None]:
+    """The records' features, and their caller keys (None when no record has one): the key is
+    logged for outcomes to refer to, never scored."""
+    rows = [dict(record.__dict__) for record in records]
+    keys = [row.pop(RECORD_KEY) for row in rows]
+    return rows, keys if any(key is not None for key in keys) else None
 
 
 def _observe(metrics: ServiceMetrics, *, labels: list[Any], probabilities: list[float]) -> None:

@@ -18,11 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from threadpoolctl import threadpool_limits
 
 from ml_deploy.bundle import Bundle, BundleError, Manifest
+from ml_deploy.payload_log import DECISION_THRESHOLD, KEY_MAX_LENGTH, RECORD_KEY
 from ml_deploy.schema import FeatureSpec, encode_records
 from service.parsing import validate_body
 
 UnknownCategoryPolicy = Literal["reject", "missing"]
-THRESHOLD = 0.5  # the decision threshold training's evaluation uses
+THRESHOLD = DECISION_THRESHOLD  # the decision threshold training's evaluation uses
 MAX_CATEGORY_LENGTH = 256
 
 
@@ -35,8 +36,14 @@ def record_model(
     (counts, money, ages); a value beyond the training range is scored and counted (see
     `ModelService.out_of_range`), and the drift monitor judges the shift. Categories must be known
     unless the policy scores unknown ones as missing. A nullable feature may be absent or null.
+    The optional `key` (payload_log.RECORD_KEY) is the caller's name for the record, logged so an
+    outcome can refer to it; it is never scored.
     """
-    fields: dict[str, Any] = {}
+    if any(spec.name == RECORD_KEY for spec in features):
+        raise BundleError(f"a feature is named {RECORD_KEY!r}, the name of the record's optional caller key")
+    fields: dict[str, Any] = {
+        RECORD_KEY: (Annotated[str, Field(strict=True, min_length=1, max_length=KEY_MAX_LENGTH)] | None, None)
+    }
     for spec in features:
         annotation: Any
         if spec.type == "numeric":
@@ -163,6 +170,7 @@ class ModelService:
             (spec.name, spec.category_index) for spec in self.features if spec.type == "categorical"
         ]
         self.feature_names = frozenset(spec.name for spec in self.features)
+        self._record_fields = self.feature_names | {RECORD_KEY}
         ranged = [
             (column, spec) for column, spec in enumerate(self.features)
             if spec.type == "numeric" and (spec.min is not None or spec.max is not None)
@@ -190,7 +198,7 @@ class ModelService:
 
     def parse(self, body: bytes) -> Any:
         """The validated request body (raises pydantic's ValidationError naming the field)."""
-        return validate_body(self.request_model, body, feature_names=self.feature_names)
+        return validate_body(self.request_model, body, feature_names=self._record_fields)
 
     def out_of_range(self, rows: np.ndarray) -> dict[str, int]:
         """How many values per numeric feature lie outside the manifest's training range."""

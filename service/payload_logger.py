@@ -82,9 +82,15 @@ class PayloadLogger:
         self._reports.start()
 
     def submit(
-        self, *, request_id: str, records: Sequence[Any], outputs: Sequence[tuple[Any, float]]
+        self,
+        *,
+        request_id: str,
+        records: Sequence[Any],
+        outputs: Sequence[tuple[Any, float]],
+        keys: Sequence[str | None] | None = None,
     ) -> None:
-        """Queue one request's records; never blocks, drops (counted) beyond the buffer bound."""
+        """Queue one request's records (with their caller keys, if any); never blocks, drops
+        (counted) beyond the buffer bound."""
         count = len(records)
         reason = self._drop_reason()
         if reason is not None:
@@ -96,12 +102,13 @@ class PayloadLogger:
             if room <= 0:
                 return
             records, outputs, count = records[:room], outputs[:room], room
+            keys = keys[:room] if keys is not None else None
         now = time.time()
         target = self.target
         lines = b"".join(
             payload_log.encode_lines(
                 request_id=request_id, timestamp=self._timestamp(now), model_version=target.model_version,
-                environment=target.environment, inputs=records, outputs=outputs,
+                environment=target.environment, inputs=records, outputs=outputs, keys=keys,
             )
         )  # fmt: skip
         if self._frame_records and int(now // 3600) != int(self._frame_epoch // 3600):

@@ -18,6 +18,7 @@ from infra.serving.smoke_hook import handler as smoke_hook
 from ml_deploy.settings import (
     EnvSettings,
     MonitorSettings,
+    QualitySettings,
     RetrainSettings,
     ServiceSettings,
     SmokeHookSettings,
@@ -27,7 +28,13 @@ from ml_deploy.settings import (
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "src" / "ml_deploy"
 CODE_ROOTS = [ROOT / "infra", ROOT / "service", ROOT / "retrain_job", ROOT / "src", ROOT / "ml_deploy_dev"]
-RUNTIMES: list[type[EnvSettings]] = [ServiceSettings, RetrainSettings, MonitorSettings, SmokeHookSettings]
+RUNTIMES: list[type[EnvSettings]] = [
+    ServiceSettings,
+    RetrainSettings,
+    MonitorSettings,
+    QualitySettings,
+    SmokeHookSettings,
+]
 # The one allowed second reader: the smoke hook's Lambda has no pydantic, so it spells its own
 # variables; the tests below hold them to SmokeHookSettings.
 SMOKE_HOOK = ROOT / "infra" / "serving" / "smoke_hook" / "handler.py"

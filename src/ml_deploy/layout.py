@@ -38,6 +38,10 @@ class ObjectLayout(BaseModel):
     prediction_log_prefix: str = Field(
         "predictions/", description="Prefix of the service's payload logs, one folder per environment."
     )
+    outcomes_prefix: str = Field(
+        "outcomes/",
+        description="Observed outcomes of scored records (log bucket), by day observed: dt=YYYY-MM-DD/.",
+    )
     reports_prefix: str = Field("reports/", description="Drift reports (log bucket).")
     cooldown_key: str = Field(
         "monitor/cooldown.json",
@@ -56,6 +60,7 @@ class ObjectLayout(BaseModel):
         "decisions_prefix",
         "training_data_prefix",
         "prediction_log_prefix",
+        "outcomes_prefix",
         "reports_prefix",
     )
     @classmethod

@@ -3,13 +3,17 @@
 Objects are gzip-compressed JSON lines under ``<prefix>dt=YYYY-MM-DD/hour=HH/``; each line is
 one scored record:
 
-    {"request_id": "...", "record_index": 0, "timestamp": "2026-11-23T10:15:00.123Z",
+    {"request_id": "...", "record_index": 0, "key": "customer-123",
+     "timestamp": "2026-11-23T10:15:00.123Z",
      "model_version": "20261123T101500Z-3f9a1c2b", "environment": "prod",
      "input": {"tenure_months": 12, "contract": "month-to-month", ...},
      "output": {"prediction": 1, "probability": 0.83}}
 
 Hive-style partitions let Athena/Glue read the same objects, and let the monitor list exactly
-the hours of its window instead of the whole bucket. The service writes lines with
+the hours of its window instead of the whole bucket. `key` is the caller's own name for the
+record (e.g. a customer id, at most `KEY_MAX_LENGTH` characters), null when the request gave none:
+an outcome (`ml_deploy.outcomes`) names the record it is about by that key or by
+`request_id` + `record_index`. The service writes lines with
 `encode_lines`; the monitor parses them with `reader_schema`. Neither orjson nor pyarrow is
 imported here at module level: each image installs only the one its side needs.
 """
@@ -27,6 +31,12 @@ if TYPE_CHECKING:
 SUFFIX = ".jsonl.gz"
 CONTENT_TYPE = "application/x-ndjson"
 CONTENT_ENCODING = "gzip"
+RECORD_KEY = "key"
+"""The optional per-record field of a /predict record naming it for outcomes; logged, never scored."""
+KEY_MAX_LENGTH = 128
+DECISION_THRESHOLD = 0.5
+"""A logged `prediction` is the positive class iff `probability` >= this (the service's rule and
+training's evaluation); bundles carry no threshold of their own, so it is written once here."""
 
 
 class LogOutput(TypedDict):
@@ -39,6 +49,7 @@ class LogRecord(TypedDict):
 
     request_id: str
     record_index: int  # position of the record in its request
+    key: str | None  # the caller's key of the record (RECORD_KEY), None when not given
     timestamp: str  # `utc_timestamp` of the request
     model_version: str
     environment: str
@@ -54,14 +65,18 @@ def encode_lines(
     environment: str,
     inputs: Sequence[Any],
     outputs: Sequence[tuple[Any, float]],
+    keys: Sequence[str | None] | None = None,
 ) -> list[bytes]:
-    """One newline-terminated JSON line per scored record of one request, in request order."""
+    """One newline-terminated JSON line per scored record of one request, in request order;
+    `keys` are the records' caller keys (None: the request gave none)."""
     import orjson  # in both images, but not a dependency of the library itself
 
     lines = []
-    for index, (record, (prediction, probability)) in enumerate(zip(inputs, outputs, strict=True)):
+    record_keys = keys if keys is not None else [None] * len(inputs)
+    rows = zip(inputs, outputs, record_keys, strict=True)
+    for index, (record, (prediction, probability), key) in enumerate(rows):
         line: LogRecord = {
-            "request_id": request_id, "record_index": index, "timestamp": timestamp,
+            "request_id": request_id, "record_index": index, "key": key, "timestamp": timestamp,
             "model_version": model_version, "environment": environment,
             "input": record, "output": {"prediction": prediction, "probability": probability},
         }  # fmt: skip
@@ -83,6 +98,22 @@ def reader_schema(*, numeric: Sequence[str], categorical: Sequence[str]) -> pa.S
         [
             pa.field("model_version", pa.string()),
             pa.field("input", pa.struct(inputs)),
+            pa.field("output", pa.struct([pa.field("probability", pa.float64())])),
+        ]
+    )
+
+
+def join_schema() -> pa.Schema:
+    """The fields the quality monitor reads from a line to join it with outcomes (others ignored)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("request_id", pa.string()),
+            pa.field("record_index", pa.int64()),
+            pa.field(RECORD_KEY, pa.string()),
+            pa.field("timestamp", pa.timestamp("us", tz="UTC")),
+            pa.field("model_version", pa.string()),
             pa.field("output", pa.struct([pa.field("probability", pa.float64())])),
         ]
     )

@@ -10,9 +10,10 @@ scikit-learn, no FastAPI), so infra and every image can import it.
 
 from __future__ import annotations
 
+from copy import copy
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -31,6 +32,7 @@ __all__ = [
     "JobSettings",
     "MonitorSettings",
     "PredictionLogSettings",
+    "QualitySettings",
     "RetrainSettings",
     "RuntimeSettings",
     "ServiceSettings",
@@ -351,3 +353,92 @@ class SmokeHookSettings(EnvironmentSettings, ModelBucketSettings):
     request_timeout_seconds: float = Field(
         5.0, gt=0, alias="REQUEST_TIMEOUT_SECONDS", description="Timeout of one replayed request."
     )
+
+
+def _same_as(model: type[EnvSettings], field: str) -> Any:
+    """Another runtime's field (its variable, default, bounds and help) for a model that shares
+    it, so each variable is spelt once."""
+    return copy(model.model_fields[field])
+
+
+class QualitySettings(JobSettings, PredictionLogSettings):
+    """The quality check of one environment: matured predictions joined with their real outcomes."""
+
+    PROG: ClassVar[str] = "python -m retrain_job.quality"
+    DESCRIPTION: ClassVar[str] = (
+        "Join outcomes to the predictions they name, over a maturity window, and score each model\n"
+        "version against its bundle's holdout metrics.\n\n"
+        "Every flag can also be set by the environment variable named in its help. Exit status: 0\n"
+        "when the check ran (also below the minimum of outcomes), 1 a failure worth retrying, 2\n"
+        "unusable input (missing bundle, bad settings)."
+    )
+
+    outcomes_prefix: str = Field(
+        DEFAULT_LAYOUT.outcomes_prefix, alias="OUTCOMES_PREFIX", description="Outcomes (log bucket)."
+    )
+    reports_prefix: str = _same_as(MonitorSettings, "reports_prefix")
+    model_archive_prefix: str = _same_as(RetrainSettings, "model_archive_prefix")
+    cooldown_key: str = _same_as(MonitorSettings, "cooldown_key")
+    maturity_min_days: int = Field(
+        30, ge=0, alias="MATURITY_MIN_DAYS", description="Youngest prediction judged, in days."
+    )
+    maturity_max_days: int = Field(
+        60, gt=0, alias="MATURITY_MAX_DAYS", description="Oldest prediction judged, in days."
+    )
+    end: datetime | None = Field(
+        None, alias="QUALITY_NOW", description="The run's 'now', ISO 8601 UTC (a replay); default now."
+    )
+    min_outcomes: int = Field(
+        200, ge=10, alias="MIN_OUTCOMES", description="Fewest joined outcomes a version is scored with."
+    )
+    auc_floor: float = Field(
+        0.65, ge=0, le=1, alias="AUC_FLOOR", description="Alert when ROC AUC's interval low bound is below."
+    )
+    precision_floor: float | None = Field(
+        None, ge=0, le=1, alias="PRECISION_FLOOR", description="Same for precision (optional)."
+    )
+    recall_floor: float | None = Field(
+        None, ge=0, le=1, alias="RECALL_FLOOR", description="Same for recall (optional)."
+    )
+    bootstrap_samples: int = Field(
+        200, ge=50, le=10_000, alias="BOOTSTRAP_SAMPLES", description="Resamples of the 95 percent intervals."
+    )
+    bootstrap_seed: int = Field(0, alias="BOOTSTRAP_SEED", description="Seed of the bootstrap.")
+    retrain_on_quality: bool = Field(
+        False, alias="RETRAIN_ON_QUALITY", description="Submit the retrain job below a floor."
+    )
+    retrain_cooldown_hours: int = _same_as(MonitorSettings, "retrain_cooldown_hours")
+    retrain_job_queue: str | None = _same_as(MonitorSettings, "retrain_job_queue")
+    retrain_job_definition: str | None = _same_as(MonitorSettings, "retrain_job_definition")
+    workers: int = Field(2, gt=0, alias="QUALITY_WORKERS", description="Parser threads.")
+
+    @field_validator("end")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+    @field_validator("outcomes_prefix", "reports_prefix", "model_archive_prefix")
+    @classmethod
+    def _folders(cls, value: str) -> str:
+        return folder(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if not self.log_bucket:
+            raise ValueError(f"{self.variable('log_bucket')} is required: the bucket of logs and outcomes")
+        if not self.maturity_min_days < self.maturity_max_days:
+            raise ValueError(
+                f"need {self.variable('maturity_min_days')} ({self.maturity_min_days}) < "
+                f"{self.variable('maturity_max_days')} ({self.maturity_max_days})"
+            )
+        if self.retrain_on_quality and not (self.retrain_job_queue and self.retrain_job_definition):
+            raise ValueError(
+                f"{self.variable('retrain_on_quality')}=true needs {self.variable('retrain_job_queue')} "
+                f"and {self.variable('retrain_job_definition')}"
+            )
+        return self
+
+    def floors(self) -> dict[str, float]:
+        """The configured floor of each metric that has one."""
+        floors = {"roc_auc": self.auc_floor, "precision": self.precision_floor, "recall": self.recall_floor}
+        return {name: value for name, value in floors.items() if value is not None}

@@ -39,6 +39,7 @@ AUDIT: dict[str, tuple[list[str], str | None]] = {
     "rollback": (["prod"], None),
     "completion": (["bash"], None),
     "dashboard": ([], None),
+    "upload-outcomes": (["outcomes.csv"], None),
     "deploy": (["--cluster", "c", "--service", "s", "--task-definition", "t", "--image", "r:t"], None),
     "smoke-test-result": (["--log-bucket", "b", "--environment", "stage", "--model-version", "v"], None),
     "drift-report-link": (["--log-bucket", "b", "--model-created-at", "2026-01-01T00:00:00Z"], None),

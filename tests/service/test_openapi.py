@@ -31,7 +31,9 @@ def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
 def test_the_request_schema_is_the_manifests(document: dict[str, Any]) -> None:
     record = document["components"]["schemas"]["Record"]
     features = document["_features"]
-    assert set(record["properties"]) == {spec.name for spec in features}
+    assert set(record["properties"]) == {spec.name for spec in features} | {"key"}, "features + caller key"
+    key = record["properties"]["key"]["anyOf"][0]
+    assert (key["type"], key["minLength"], key["maxLength"]) == ("string", 1, 128)
     assert set(record["required"]) == {spec.name for spec in features if not spec.nullable}
     assert record["additionalProperties"] is False
     contract = next(spec for spec in features if spec.name == "contract")

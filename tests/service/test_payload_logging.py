@@ -61,7 +61,8 @@ def test_scored_records_land_as_gzip_json_lines_in_the_hour_partition(
     env = {"LOG_BUCKET": BUCKET, "ENVIRONMENT": ENVIRONMENT, "LOG_BATCH_SIZE": 5}
     with make_client(**env) as client:
         single = client.post("/predict", json={"record": valid_records[0]}, headers={"X-Request-ID": "one"})
-        batch = client.post("/predict", json={"records": valid_records[1:5]}, headers={"X-Request-ID": "two"})
+        keyed = [{**record, "key": f"customer-{i}"} for i, record in enumerate(valid_records[1:5])]
+        batch = client.post("/predict", json={"records": keyed}, headers={"X-Request-ID": "two"})
         _wait_for(lambda: _metric(client, "payload_log_records_written_total") == 5, "5 records written")
     lines = _lines(s3)
     assert len(lines) == 5
@@ -71,8 +72,8 @@ def test_scored_records_land_as_gzip_json_lines_in_the_hour_partition(
         assert key.startswith(payload_log.partition_prefix(PREFIX, when)), f"{key} is not in its hour"
         assert abs((now - when).total_seconds()) < 120
         assert key.endswith(payload_log.SUFFIX)
-        assert set(line) == {"request_id", "record_index", "timestamp", "model_version", "environment",
-                             "input", "output"}  # fmt: skip
+        assert set(line) == {"request_id", "record_index", "key", "timestamp", "model_version",
+                             "environment", "input", "output"}  # fmt: skip
         assert line["environment"] == "test"
     by_request = {(line["request_id"], line["record_index"]): line for _, line in lines}
     assert by_request[("one", 0)]["input"] == valid_records[0]
@@ -80,6 +81,8 @@ def test_scored_records_land_as_gzip_json_lines_in_the_hour_partition(
         "prediction": single.json()["prediction"], "probability": single.json()["probability"]
     }  # fmt: skip
     assert [by_request[("two", i)]["input"] for i in range(4)] == valid_records[1:5]
+    assert [by_request[("two", i)]["key"] for i in range(4)] == [f"customer-{i}" for i in range(4)]
+    assert by_request[("one", 0)]["key"] is None, "no caller key sent: logged as null"
     assert by_request[("two", 3)]["output"]["probability"] == batch.json()["predictions"][3]["probability"]
     assert by_request[("two", 0)]["model_version"] == single.json()["model_version"]
     head = s3.head_object(Bucket=BUCKET, Key=lines[0][0])

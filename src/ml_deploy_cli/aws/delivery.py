@@ -6,6 +6,7 @@ fails with its name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +20,7 @@ from ml_deploy_cli.aws.clients import ClientFactory
 from ml_deploy_cli.aws.dashboard import Dashboards
 from ml_deploy_cli.aws.executions import Executions
 from ml_deploy_cli.aws.logs import read_events
+from ml_deploy_cli.aws.outcomes import put_outcome_objects
 from ml_deploy_cli.aws.pipeline import Pipeline
 from ml_deploy_cli.aws.quotas import shortfalls
 from ml_deploy_cli.aws.registry import image_digest
@@ -108,6 +110,10 @@ class AwsDelivery:
 
     def upload_bundle(self, path: Path, *, manifest: Manifest) -> UploadedBundle:
         return self._buckets.upload_bundle(path, manifest=manifest)
+
+    def upload_outcomes(self, objects: Sequence[tuple[str, bytes]]) -> list[str]:
+        bucket = self._outputs.require("predictionLogBucket")
+        return put_outcome_objects(self._client("s3"), bucket=bucket, objects=objects)
 
     def roll_back(self, environment: Environment) -> Rollback:
         return self._services.roll_back(environment)

@@ -9,7 +9,7 @@ environment's task itself, as `ml-deploy rollback` asks ECS to.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -25,6 +25,7 @@ from ml_deploy.settings import RetrainSettings
 from ml_deploy.tracking import ReleaseEvent
 from ml_deploy_cli.aws.buckets import Buckets
 from ml_deploy_cli.aws.dashboard import Dashboards
+from ml_deploy_cli.aws.outcomes import put_outcome_objects
 from ml_deploy_cli.delivery import (
     ENVIRONMENTS,
     ApprovalAnswer,
@@ -184,6 +185,14 @@ class LocalDelivery:
 
     def upload_bundle(self, path: Path, *, manifest: Manifest) -> UploadedBundle:
         return self._stand_in(lambda: self._buckets.upload_bundle(path, manifest=manifest))
+
+    def upload_outcomes(self, objects: Sequence[tuple[str, bytes]]) -> list[str]:
+        bucket = self._state.get("log_bucket")
+        if not bucket:
+            raise CliError("the local delivery has no prediction-log bucket: start one with `make demo`")
+        return self._stand_in(
+            lambda: put_outcome_objects(self.client("s3"), bucket=str(bucket), objects=objects)
+        )
 
     def roll_back(self, environment: Environment) -> Rollback:
         self._environment(environment)
