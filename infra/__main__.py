@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from infra.alerts import Alerts
+from infra.analytics.component import Analytics, AnalyticsArgs
 from infra.config import load_config
 from infra.delivery.pipeline import Pipeline, PipelineArgs
 from infra.delivery.targets import DeployTarget, JobsTarget
@@ -104,6 +105,21 @@ jobs = Jobs(
     ),
     opts=component_options("jobs", config=config),
 )
+# The logs and outcomes as Athena tables, one enforced workgroup, and the analysts' policy.
+analytics = Analytics(
+    "analytics",
+    args=AnalyticsArgs(
+        config=config.analytics,
+        layout=layout,
+        log_bucket=buckets.prediction_logs,
+        key=encryption.key,
+        environments=("stage", "prod"),
+        retention_days=config.storage.log_expiration_days,
+        force_destroy=config.storage.force_destroy,
+        region=config.region,
+    ),
+    opts=component_options("analytics", config=config),
+)
 pipeline = Pipeline(
     "delivery",
     args=PipelineArgs(
@@ -156,6 +172,9 @@ pulumi.export("retrainJobDefinitionName", jobs.retrain_definition.name)
 pulumi.export("monitorJobDefinitionName", jobs.monitor_definition.name)
 pulumi.export("retrainSubmitCommand", jobs.retrain_submit_command)
 pulumi.export("monitorSubmitCommand", jobs.monitor_submit_command)
+pulumi.export("glueDatabaseName", analytics.database_name)
+pulumi.export("athenaWorkgroupName", analytics.workgroup_name)
+pulumi.export("analystPolicyArn", analytics.analyst_policy_arn)
 pulumi.export("pipelineName", pipeline.pipeline_name)
 pulumi.export("approvalTopicArn", pipeline.approval_topic_arn)
 pulumi.export("modelTriggerRuleName", pipeline.model_trigger_rule_name)

@@ -2,7 +2,7 @@
 
 Each component's section (its keys, defaults and checks) lives beside the component:
 `infra/platform_config.py` (network, storage, registry, alerts), `infra/serving/config.py`,
-`infra/jobs/config.py`, `infra/delivery/config.py`. Components receive this object (or a part of
+`infra/jobs/config.py`, `infra/delivery/config.py`, `infra/analytics/config.py`. Components receive this object (or a part of
 it) and never call ``pulumi.Config()`` themselves. A missing or invalid key fails the
 program with a message that names the key and what is expected.
 """
@@ -16,6 +16,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import pulumi
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from infra.analytics.config import AnalyticsConfig
 from infra.delivery.config import PipelineConfig
 from infra.jobs.config import JobsConfig
 from infra.platform_config import AlertsConfig, NetworkConfig, RegistryConfig, StorageConfig
@@ -59,6 +60,7 @@ class StackConfig(BaseModel):
     jobs: JobsConfig
     pipeline: PipelineConfig
     alerts: AlertsConfig
+    analytics: AnalyticsConfig
 
 
 _SECTIONS: dict[str, type[Section]] = {

@@ -208,6 +208,8 @@ _NAMED_ARNS = {
     "aws:sqs/queue:Queue": ("sqs", "{}"),
     "aws:lambda/function:Function": ("lambda", "function:{}"),
     "aws:ssm/parameter:Parameter": ("ssm", "parameter/{}"),
+    "aws:athena/workgroup:Workgroup": ("athena", "workgroup/{}"),
+    "aws:glue/catalogDatabase:CatalogDatabase": ("glue", "database/{}"),
 }
 
 
@@ -320,6 +322,13 @@ _COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "aws:sns/topic:Topic": lambda name, inputs: {"arn": _arn("sns", inputs.get("name", name))},
     "aws:iam/role:Role": lambda name, inputs: {
         "arn": f"arn:aws:iam::{ACCOUNT}:role/{inputs.get('name', name)}"
+    },
+    "aws:iam/policy:Policy": lambda name, inputs: {
+        "arn": f"arn:aws:iam::{ACCOUNT}:policy/{inputs.get('name', name)}"
+    },
+    # A table's ARN names its database ("Specifying AWS Glue resource ARNs").
+    "aws:glue/catalogTable:CatalogTable": lambda name, inputs: {
+        "arn": _arn("glue", f"table/{inputs['databaseName']}/{inputs['name']}")
     },
     "aws:ec2/vpc:Vpc": lambda _, inputs: {"cidrBlock": inputs.get("cidrBlock", "10.0.0.0/16")},
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,

@@ -36,6 +36,21 @@ FIELDS = ("request_id", "record_index", "key", "label", "observed_at")
 REQUEST_ID_MAX_LENGTH = 200  # the service's own ids are far shorter; a longer one cannot be one of them
 
 
+HIVE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("request_id", "string"),
+    ("record_index", "int"),
+    ("key", "string"),
+    ("label", "int"),
+    ("observed_at", "string"),  # ISO 8601 text as written, like a log line's timestamp
+)
+"""Each field of `OutcomeRecord` with its Hive type: the Glue table the stack registers is built from it."""
+
+
+def hive_columns() -> tuple[tuple[str, str], ...]:
+    """(field, Hive type) of an outcome line, in `OutcomeRecord` order, for the query engine's table."""
+    return HIVE_COLUMNS
+
+
 class OutcomeRecord(TypedDict):
     """One line of an outcome object."""
 

@@ -39,6 +39,27 @@ DECISION_THRESHOLD = 0.5
 training's evaluation); bundles carry no threshold of their own, so it is written once here."""
 
 
+HIVE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("request_id", "string"),
+    ("record_index", "int"),
+    (RECORD_KEY, "string"),
+    # ISO 8601 text as written (`utc_timestamp`): `from_iso8601_timestamp("timestamp")` in a query.
+    ("timestamp", "string"),
+    ("model_version", "string"),
+    ("environment", "string"),
+    # The features differ per model version and change with a bundle, not with `pulumi up`: a map
+    # reads every version's record; a query casts the feature it needs.
+    ("input", "map<string,string>"),
+    ("output", "struct<prediction:int,probability:double>"),
+)
+"""Each field of `LogRecord` with its Hive type: the Glue table the stack registers is built from it."""
+
+
+def hive_columns() -> tuple[tuple[str, str], ...]:
+    """(field, Hive type) of a log line, in `LogRecord` order, for the query engine's table."""
+    return HIVE_COLUMNS
+
+
 class LogOutput(TypedDict):
     prediction: Any  # the model's label
     probability: float

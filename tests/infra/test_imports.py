@@ -8,7 +8,7 @@ from pathlib import Path
 from ml_deploy_dev.program import ROOT
 
 INFRA = ROOT / "infra"
-COMPONENT_FOLDERS = ("serving", "jobs", "delivery")
+COMPONENT_FOLDERS = ("serving", "jobs", "delivery", "analytics")
 
 
 def _module_name(path: Path) -> str:

@@ -16,6 +16,7 @@ COMPONENTS = {
     "storage",
     "registry",
     "alerts",
+    "analytics",
     "serving",
     "jobs",
     "pipeline",
