@@ -2,9 +2,9 @@
 
 Each component's section (its keys, defaults and checks) lives beside the component:
 `infra/platform_config.py` (network, storage, registry, alerts), `infra/serving/config.py`,
-`infra/jobs/config.py`, `infra/delivery/config.py`, `infra/analytics/config.py`. Components receive this object (or a part of
-it) and never call ``pulumi.Config()`` themselves. A missing or invalid key fails the
-program with a message that names the key and what is expected.
+`infra/jobs/config.py`, `infra/delivery/config.py`, `infra/analytics/config.py`. Components receive
+this object (or a part of it) and never call ``pulumi.Config()`` themselves. A missing or invalid
+key fails the program with a message that names the key and what is expected.
 """
 
 from __future__ import annotations

@@ -65,7 +65,8 @@ def analyst_statements(scope: QueryScope) -> list[dict[str, Any]]:
         {"Sid": "ReadAndWriteQueryResults", "Effect": "Allow", "Action": list(WRITE_RESULTS),
          "Resource": objects(scope.bucket_arn, scope.results_prefix)},
         # The objects are SSE-KMS with the stack key; S3 asks KMS on the caller's behalf.
-        {"Sid": "UseTheStackKeyThroughS3", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        {"Sid": "UseTheStackKeyThroughS3", "Effect": "Allow",
+         "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
          "Resource": scope.key_arn,
          "Condition": {"StringEquals": {"kms:ViaService": f"s3.{scope.region}.amazonaws.com"}}},
     ]  # fmt: skip

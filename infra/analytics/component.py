@@ -74,7 +74,9 @@ class Analytics(pulumi.ComponentResource):
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         scope = QueryScope(
             workgroup_arn=workgroup.arn,
-            catalog_arn=pulumi.Output.concat("arn:aws:glue:", args.region, ":", identity.account_id, ":catalog"),
+            catalog_arn=pulumi.Output.concat(
+                "arn:aws:glue:", args.region, ":", identity.account_id, ":catalog"
+            ),
             database_arn=database.arn,
             table_arns=tuple(table.arn for table in tables),
             bucket_arn=args.log_bucket.arn,
@@ -144,8 +146,12 @@ class Analytics(pulumi.ComponentResource):
                     selected_engine_version=ENGINE_VERSION
                 ),
                 result_configuration=results(
-                    output_location=pulumi.Output.concat("s3://", args.log_bucket.bucket, "/", RESULTS_PREFIX),
-                    encryption_configuration=encryption(encryption_option="SSE_KMS", kms_key_arn=args.key.arn),
+                    output_location=pulumi.Output.concat(
+                        "s3://", args.log_bucket.bucket, "/", RESULTS_PREFIX
+                    ),
+                    encryption_configuration=encryption(
+                        encryption_option="SSE_KMS", kms_key_arn=args.key.arn
+                    ),
                 ),
             ),
             opts=pulumi.ResourceOptions(parent=self),

@@ -73,9 +73,7 @@ def _common_parameters() -> dict[str, str]:
     return {"EXTERNAL": "TRUE", "classification": "json", "projection.enabled": "true"}
 
 
-def predictions_table(
-    *, layout: ObjectLayout, environments: Sequence[str], retention_days: int
-) -> TableSpec:
+def predictions_table(*, layout: ObjectLayout, environments: Sequence[str], retention_days: int) -> TableSpec:
     """Every environment's logs in one table; `environment` is the folder each one writes to, so
     the record's own field is the partition column (a table may not hold a name twice)."""
     partitions = {"environment", "dt", "hour"}

@@ -76,6 +76,10 @@ MODELLED: dict[tuple[str, str], tuple[str, str, str]] = {
     ("aws:ssm/parameter:Parameter", "description"): ("ssm", "PutParameter", "Description"),
     ("aws:scheduler/schedule:Schedule", "name"): ("scheduler", "CreateSchedule", "Name"),
     ("aws:scheduler/schedule:Schedule", "description"): ("scheduler", "CreateSchedule", "Description"),
+    ("aws:iam/policy:Policy", "name"): ("iam", "CreatePolicy", "PolicyName"),
+    ("aws:iam/policy:Policy", "description"): ("iam", "CreatePolicy", "Description"),
+    ("aws:athena/workgroup:Workgroup", "name"): ("athena", "CreateWorkGroup", "Name"),
+    ("aws:athena/workgroup:Workgroup", "description"): ("athena", "CreateWorkGroup", "Description"),
     ("aws:appautoscaling/policy:Policy", "name"): (
         "application-autoscaling",
         "PutScalingPolicy",
@@ -161,6 +165,14 @@ DOCUMENTED: dict[tuple[str, str], Documented] = {
         "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html",
     ),
 }
+# Glue's own NameString pattern (surrogate ranges) does not compile in Python; Athena's rule for the
+# databases and tables it queries is stricter anyway: lower-case letters, digits and '_', at most 255.
+ATHENA_NAMES = "https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html"
+GLUE_DESCRIPTION = "https://docs.aws.amazon.com/glue/latest/webapi/API_DatabaseInput.html"
+for _glue_type in ("aws:glue/catalogDatabase:CatalogDatabase", "aws:glue/catalogTable:CatalogTable"):
+    DOCUMENTED[(_glue_type, "name")] = Documented(1, 255, r"[a-z0-9_]+", ATHENA_NAMES)
+    # DescriptionString: up to 2048 characters of the same printable range as names.
+    DOCUMENTED[(_glue_type, "description")] = Documented(0, 2048, r"[\x20-\x7e\t]*", GLUE_DESCRIPTION)
 # Name prefixes the Terraform provider completes with a 26-character id; AWS checks the whole name.
 PREFIX_OF = {"namePrefix": "name", "bucketPrefix": "bucket"}
 

@@ -423,6 +423,67 @@ ARCHIVE_BUNDLE = DocumentedUse(
     },
 )
 
+ATHENA_WORKGROUP_POLICIES = "https://docs.aws.amazon.com/athena/latest/ug/example-policies-workgroup.html"
+# "For any non-delete Athena action on a resource ... you need permissions ... on the resource
+# (table or database) and on all ancestors of the resource in the Data Catalog."
+GLUE_FOR_ATHENA = "https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html"
+ATHENA_S3 = "https://docs.aws.amazon.com/athena/latest/ug/s3-permissions.html"
+_CATALOG = arn("glue", "catalog")
+_READ_ONLY = "analysts query the stack's tables; only `pulumi up` defines or drops them"
+_RESULT = "{log_bucket}/athena-results/0f1e2d3c-aaaa-bbbb-cccc-0123456789ab.csv"
+
+ATHENA_QUERY = DocumentedUse(
+    what="An analyst runs a query over the prediction logs and outcomes in the stack's workgroup",
+    url=ATHENA_WORKGROUP_POLICIES,
+    role="analytics-analysts",
+    needs=(
+        *needs(
+            (
+                "athena:StartQueryExecution",
+                "athena:GetQueryExecution",
+                "athena:GetQueryResults",
+                "athena:StopQueryExecution",
+            ),
+            "{workgroup}",
+        ),
+        *(
+            Need(action, resource, source=GLUE_FOR_ATHENA)
+            for resource in (_CATALOG, "{glue_database}", "{predictions_table}", "{outcomes_table}")
+            for action in ("glue:GetTable", "glue:GetPartitions")
+        ),
+        *(
+            Need(action, resource, source=GLUE_FOR_ATHENA)
+            for resource in (_CATALOG, "{glue_database}")
+            for action in ("glue:GetDatabase", "glue:GetTables")
+        ),
+        Need("s3:GetBucketLocation", "{log_bucket}", source=ATHENA_S3),
+        Need(
+            "s3:ListBucket",
+            "{log_bucket}",
+            {"s3:prefix": "predictions/prod/dt=2026-01-01/hour=07/"},
+            ATHENA_S3,
+        ),
+        Need("s3:ListBucket", "{log_bucket}", {"s3:prefix": "outcomes/dt=2026-01-01/"}, ATHENA_S3),
+        Need(
+            "s3:GetObject",
+            "{log_bucket}/predictions/prod/dt=2026-01-01/hour=07/a-w-0.jsonl.gz",
+            source=ATHENA_S3,
+        ),
+        Need("s3:GetObject", "{log_bucket}/outcomes/dt=2026-01-01/a-upload-0.jsonl.gz", source=ATHENA_S3),
+        *needs(("s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"), _RESULT),
+        Need("kms:Decrypt", "{key}", VIA_S3, source=S3_SSE_KMS),
+        Need("kms:GenerateDataKey", "{key}", VIA_S3, source=S3_SSE_KMS),
+    ),
+    withheld={
+        "glue:CreateTable": _READ_ONLY,
+        "glue:UpdateTable": _READ_ONLY,
+        "glue:DeleteTable": _READ_ONLY,
+        "glue:BatchCreatePartition": "partitions are projected: none is ever registered",
+        "s3:DeleteObject": "nothing an analyst runs deletes a log, an outcome or a result",
+        "athena:UpdateWorkGroup": "the stack owns the workgroup's enforced settings (cutoff, encryption)",
+    },
+)
+
 DOCUMENTED_USES: tuple[DocumentedUse, ...] = (
     S3_SOURCE,
     CODE_CONNECTION_SOURCE,
@@ -443,6 +504,7 @@ DOCUMENTED_USES: tuple[DocumentedUse, ...] = (
     *(ecs_deployments(env) for env in ("stage", "prod")),
     *(smoke_hook(env) for env in ("stage", "prod")),
     ARCHIVE_BUNDLE,
+    ATHENA_QUERY,
 )
 
 

@@ -16,6 +16,8 @@ from tests.infra.policy_matcher import Call, Statement, statements_of
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+# A managed policy the stack creates for people to attach (the analysts'), checked like a role.
+POLICY = "aws:iam/policy:Policy"
 _ELB = "arn:aws:elasticloadbalancing:*:*:"
 # The AWS managed policies the program may attach, as their reference pages print them; any
 # other attachment fails the coverage check. AWS revises these (the reason they are attached and
@@ -114,6 +116,11 @@ def concrete_names(program: Program) -> dict[str, str]:
             program, "aws:codebuild/project:Project", f"delivery-deploy-{env}"
         )
     names["log_bucket"] = _arn(program, "aws:s3/bucket:Bucket", "ml-prediction-logs")
+    names["workgroup"] = _arn(program, "aws:athena/workgroup:Workgroup", "analytics-workgroup")
+    names["glue_database"] = _arn(program, "aws:glue/catalogDatabase:CatalogDatabase", "analytics-database")
+    for table in ("predictions", "outcomes"):
+        logical = "analytics-prediction-logs" if table == "predictions" else "analytics-outcomes"
+        names[f"{table}_table"] = _arn(program, "aws:glue/catalogTable:CatalogTable", logical)
     return names
 
 
@@ -153,7 +160,11 @@ def attached_policies(program: Program, role_name: str) -> list[str]:
 
 
 def role_statements(program: Program, role_name: str) -> list[Statement]:
-    """Every statement of the role's inline policies and of the managed ones it attaches."""
+    """Every statement of the role's inline policies and of the managed ones it attaches (or of the
+    managed policy the stack creates under that name)."""
+    created = [p for p in program.of_type(POLICY) if p.name == role_name]
+    if created:
+        return statements_of([json.loads(created[0].inputs["policy"])])
     role = program.one(ROLE, role_name)
     documents: list[dict[str, Any]] = [
         json.loads(p.inputs["policy"]) for p in program.of_type(ROLE_POLICY) if p.inputs["role"] == role.id
