@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import secrets
 import tempfile
-import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ml_deploy.bundle import BundleError, Manifest, read_manifest
+from ml_deploy.layout import archived_bundle_key
 from ml_deploy.settings import MonitorSettings
 from retrain_job.common import (
     EXIT_FAILED,
@@ -33,11 +33,12 @@ from retrain_job.common import (
     send_alert,
 )
 from retrain_job.monitor import concept, publishing, report
-from retrain_job.monitor.log_parser import LogLayout, parse_block
-from retrain_job.monitor.log_reader import list_window_objects, map_window, window_bounds, window_partitions
+from retrain_job.monitor.hours import plan, window_tally
+from retrain_job.monitor.log_reader import window_bounds
 from retrain_job.monitor.text import fit_bytes
 from retrain_job.monitor.verdict import Verdict, alert_summary, assess, metrics_of, summary, thresholds_of
-from retrain_job.monitor.window import Binning, WindowCounts, count_block
+from retrain_job.monitor.versions import Catalog, Tally
+from retrain_job.monitor.window import Binning, WindowCounts
 
 EXIT_CHECKED = EXIT_OK
 
@@ -56,12 +57,15 @@ def run(settings: MonitorSettings, *, now: datetime | None = None) -> int:
     now = (now or datetime.now(UTC)).astimezone(UTC)
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     clients = JobClients(settings)
-    manifest = load_manifest(clients.s3, settings)
+    catalog = load_catalog(clients.s3, settings)
     window = window_bounds(hours=settings.window_hours, end=settings.end, now=now)
-    counts, sample = read_window(clients.s3, settings, manifest=manifest, window=window)
-    verdict = assess(manifest, counts, sample=sample, settings=settings)
+    tally = read_window(clients.s3, settings, catalog=catalog, window=window, now=now)
+    manifest = judged_manifest(settings, catalog)
+    counts, sample = version_counts(tally, manifest)
+    verdict = assess(manifest, counts, sample=sample if settings.concept_drift else None, settings=settings)
+    others = other_versions(tally, catalog, settings=settings, judged=manifest.bundle_version)
     report_url = write_report(clients.s3, settings, manifest=manifest, counts=counts, verdict=verdict,
-                              window=window, now=now, run_id=run_id)  # fmt: skip
+                              window=window, now=now, run_id=run_id, others=others)  # fmt: skip
     metrics = metrics_of(verdict, counts, dimensions=_dimensions(settings, manifest))
     put_metrics(clients.cloudwatch, namespace=settings.metrics_namespace, metrics=metrics)
     retrain = None
@@ -78,43 +82,49 @@ def run(settings: MonitorSettings, *, now: datetime | None = None) -> int:
     return EXIT_FAILED if retrain and retrain.failed else EXIT_CHECKED
 
 
-def load_manifest(s3: Any, settings: MonitorSettings) -> Manifest:
-    """The champion bundle's verified manifest; the model itself is never loaded."""
-    where = f"s3://{settings.model_bucket}/{settings.model_key}"
+def load_catalog(s3: Any, settings: MonitorSettings) -> Catalog:
+    """The champion's manifest, and the archive to fetch any other version's from."""
+    champion = load_manifest(s3, bucket=settings.model_bucket, key=settings.model_key)
+
+    def archived(version: str) -> Manifest | None:
+        key = archived_bundle_key(settings.model_archive_prefix, version)
+        try:
+            return load_manifest(s3, bucket=settings.model_bucket, key=key)
+        except MonitorInputError:
+            return None  # its rows are counted, not scored
+
+    return Catalog(champion, load=archived)
+
+
+def load_manifest(s3: Any, *, bucket: str, key: str) -> Manifest:
+    """A bundle's verified manifest; the model itself is never loaded."""
+    where = f"s3://{bucket}/{key}"
     with tempfile.TemporaryDirectory(prefix="monitor-") as folder:
         path = Path(folder) / "bundle.zip"
         try:
-            response = s3.get_object(Bucket=settings.model_bucket, Key=settings.model_key)
+            response = s3.get_object(Bucket=bucket, Key=key)
             with path.open("wb") as handle:
                 for piece in response["Body"].iter_chunks(1 << 20):
                     handle.write(piece)
         except ClientError as error:
             code = error.response["Error"]["Code"]
             raise MonitorInputError(
-                f"champion bundle {where} could not be read ({code}); "
+                f"bundle {where} could not be read ({code}); "
                 "the monitor compares against the reference in its manifest"
             ) from None
         try:
             return read_manifest(path)
         except BundleError as error:
-            raise MonitorInputError(f"champion bundle {where}: {error}") from None
+            raise MonitorInputError(f"bundle {where}: {error}") from None
 
 
 def read_window(
-    s3: Any, settings: MonitorSettings, *, manifest: Manifest, window: tuple[datetime, datetime]
-) -> tuple[WindowCounts, concept.Sample | None]:
-    """Stream the rows stamped in [start, end) into counts (and a bounded sample when concept
-    drift is on): the hour partitions overlapping the window are read, rows kept by timestamp."""
-    start, end = window
-    layout = LogLayout.from_features(
-        manifest.features, model_version=settings.model_version, start=start, end=end
-    )
-    binning = Binning.from_manifest(manifest)
-    names = manifest.feature_names
-    size = settings.sample_rows
-    partitions = window_partitions(settings.environment_log_prefix, start=start, end=end)
+    s3: Any, settings: MonitorSettings, *, catalog: Catalog, window: tuple[datetime, datetime], now: datetime
+) -> Tally:
+    """The window as a merge: summaries of its closed hours plus the rows of the others."""
+    bucket = _log_bucket(settings)
     try:
-        objects = list_window_objects(s3, bucket=_log_bucket(settings), prefixes=partitions)
+        hours = plan(s3, settings, bucket=bucket, window=window, now=now)
     except ClientError as error:
         if error.response["Error"]["Code"] != "NoSuchBucket":
             raise
@@ -122,30 +132,48 @@ def read_window(
             f"{settings.variable('log_bucket')}: bucket s3://{settings.log_bucket} does not exist "
             "(it holds the prediction logs the monitor reads)"
         ) from None
+    return window_tally(s3, settings, bucket=bucket, hours=hours, catalog=catalog, window=window)
 
-    def summarise(block: bytes) -> tuple[WindowCounts, concept.Sample | None]:
-        columns = parse_block(block, layout)
-        if not settings.concept_drift:
-            return count_block(columns, binning), None
-        seed = zlib.crc32(block[:4096])
-        part = concept.sample_block(columns, binning, names=names, size=size, seed=seed)
-        return count_block(columns, binning), part
 
-    total = binning.empty_counts()
-    sample = concept.Sample.empty(len(names)) if settings.concept_drift else None
-    corrupt = total.corrupt_objects
-    for counts, part in map_window(
-        s3,
-        bucket=_log_bucket(settings),
-        objects=objects,
-        summarise=summarise,
-        on_corrupt=lambda key, error: corrupt.append(f"{key}: {error}"),
-        workers=settings.workers,
-    ):
-        total.merge(counts)
-        if sample is not None and part is not None:
-            sample.merge(part, size=size)
-    return total, sample
+def judged_manifest(settings: MonitorSettings, catalog: Catalog) -> Manifest:
+    """The version the run judges: WINDOW_MODEL_VERSION when set, else the champion's."""
+    champion = next(m for m in catalog.manifests.values() if m is not None)
+    version = settings.model_version or champion.bundle_version
+    catalog.ensure([version])
+    found = catalog.manifest(version)
+    if found is None:
+        raise MonitorInputError(
+            f"{settings.variable('model_version')}={version}: no readable bundle of that version under "
+            f"s3://{settings.model_bucket}/{settings.model_archive_prefix}"
+        )
+    return found
+
+
+def version_counts(tally: Tally, manifest: Manifest) -> tuple[WindowCounts, concept.Sample]:
+    """The judged version's counts, with the window's facts that belong to no version."""
+    part = tally.versions.get(manifest.bundle_version)
+    counts = part.counts if part else Binning.from_manifest(manifest).empty_counts()
+    sample = part.sample if part else concept.Sample.empty(len(manifest.features))
+    counts.malformed = tally.malformed
+    counts.outside_window = tally.outside_window
+    counts.corrupt_objects = tally.corrupt_objects
+    counts.filtered = sum(rows for version, rows in tally.rows().items() if version != manifest.bundle_version)
+    return counts, sample
+
+
+def other_versions(
+    tally: Tally, catalog: Catalog, *, settings: MonitorSettings, judged: str
+) -> list[report.VersionReport]:
+    """Every other version in the window, judged against its own bundle (or only counted)."""
+    found = []
+    for version, rows in sorted(tally.rows().items()):
+        manifest = catalog.manifest(version)
+        part = tally.versions.get(version)
+        if version == judged:
+            continue
+        verdict = assess(manifest, part.counts, sample=None, settings=settings) if manifest and part else None
+        found.append(report.VersionReport(version=version, rows=rows, verdict=verdict))
+    return found
 
 
 def write_report(
@@ -158,10 +186,13 @@ def write_report(
     window: tuple[datetime, datetime],
     now: datetime,
     run_id: str,
+    others: list[report.VersionReport],
 ) -> str:
     """JSON and HTML reports under the run's dated folder and `latest/`; the run's HTML URL."""
+    judged = report.VersionReport(version=manifest.bundle_version, rows=counts.rows, verdict=verdict)
     document = report.build_report(
         run=_run_facts(settings, manifest, run_id=run_id, window=window),
+        versions=[judged, *others],
         counts=counts,
         thresholds=thresholds_of(settings),
         status=verdict.status,

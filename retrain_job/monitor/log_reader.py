@@ -46,6 +46,7 @@ class Readable(Protocol):
 class LogObject:
     key: str
     size: int
+    etag: str = ""
 
 
 def window_bounds(*, hours: int, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
@@ -86,7 +87,7 @@ def list_window_objects(s3: Any, *, bucket: str, prefixes: Iterable[str]) -> lis
     for prefix in prefixes:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             objects += [
-                LogObject(item["Key"], int(item.get("Size", 0)))
+                LogObject(item["Key"], int(item.get("Size", 0)), str(item.get("ETag", "")))
                 for item in page.get("Contents", [])
                 if item["Key"].endswith(payload_log.SUFFIX)
             ]

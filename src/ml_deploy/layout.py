@@ -39,6 +39,10 @@ class ObjectLayout(BaseModel):
         "predictions/", description="Prefix of the service's payload logs, one folder per environment."
     )
     reports_prefix: str = Field("reports/", description="Drift reports (log bucket).")
+    summaries_prefix: str = Field(
+        "monitor/summaries/",
+        description="The monitor's per-hour summaries of closed log partitions (log bucket).",
+    )
     cooldown_key: str = Field(
         "monitor/cooldown.json",
         description="Where the monitor remembers its last drift-triggered retrain (log bucket).",
@@ -57,6 +61,7 @@ class ObjectLayout(BaseModel):
         "training_data_prefix",
         "prediction_log_prefix",
         "reports_prefix",
+        "summaries_prefix",
     )
     @classmethod
     def _prefix(cls, value: str) -> str:
