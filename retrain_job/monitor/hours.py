@@ -153,6 +153,7 @@ def make_summary(
         tally=tally,
         fingerprints=fingerprints,
         sample_rows=settings.sample_rows,
+        format=summaries.FORMAT,
     )
 
 
