@@ -90,7 +90,11 @@ def write_summary(s3: Any, *, bucket: str, key: str, summary: HourSummary, repla
     condition = {"IfMatch": replaces} if replaces else {"IfNoneMatch": "*"}
     try:
         s3.put_object(
-            Bucket=bucket, Key=key, Body=summaries.encode(summary), ContentType="application/gzip", **condition
+            Bucket=bucket,
+            Key=key,
+            Body=summaries.encode(summary),
+            ContentType="application/gzip",
+            **condition,
         )
     except ClientError as error:
         if error.response["Error"]["Code"] in _LOST_RACE:
@@ -146,6 +150,7 @@ def summarize_hour(
 def make_summary(
     start: datetime, *, objects: Objects, tally: Tally, catalog: Catalog, settings: MonitorSettings
 ) -> HourSummary:
+    catalog.ensure(list(tally.versions))  # a merge job may not have met these versions yet
     fingerprints = {v: summaries.bins_fingerprint(catalog.binnings[v]) for v in tally.versions}
     return HourSummary(
         hour=start.astimezone(UTC).isoformat(),
@@ -178,7 +183,9 @@ def window_tally(
             rows += hour.objects
             continue
         stored = hour.summary
-        fresh = stored and stored.current(catalog=catalog, objects=hour.listed, sample_rows=settings.sample_rows)
+        fresh = stored and stored.current(
+            catalog=catalog, objects=hour.listed, sample_rows=settings.sample_rows
+        )
         made = stored if fresh and stored else summarize(hour)
         total.merge(made.tally, sample_rows=settings.sample_rows)
     if rows:
@@ -187,4 +194,3 @@ def window_tally(
             sample_rows=settings.sample_rows,
         )
     return total
-

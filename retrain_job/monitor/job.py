@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import secrets
 import tempfile
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,10 @@ from retrain_job.common import (
     JobClients,
     JobInputError,
     put_metrics,
-    run_job,
     send_alert,
 )
-from retrain_job.monitor import concept, publishing, report
-from retrain_job.monitor.hours import plan, window_tally
+from retrain_job.monitor import concept, fanout, publishing, report
+from retrain_job.monitor.hours import Hour, plan, window_tally
 from retrain_job.monitor.log_reader import window_bounds
 from retrain_job.monitor.text import fit_bytes
 from retrain_job.monitor.verdict import Verdict, alert_summary, assess, metrics_of, summary, thresholds_of
@@ -47,11 +45,6 @@ class MonitorInputError(JobInputError):
     """The monitor cannot compare: the champion bundle or its reference is missing or unreadable."""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `python -m retrain_job.monitor`; user errors are printed once, no traceback."""
-    return run_job("monitor", lambda: run(MonitorSettings.from_args(argv)))
-
-
 def run(settings: MonitorSettings, *, now: datetime | None = None) -> int:
     """The job, step by step."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
@@ -59,7 +52,12 @@ def run(settings: MonitorSettings, *, now: datetime | None = None) -> int:
     clients = JobClients(settings)
     catalog = load_catalog(clients.s3, settings)
     window = window_bounds(hours=settings.window_hours, end=settings.end, now=now)
-    tally = read_window(clients.s3, settings, catalog=catalog, window=window, now=now)
+    hours = plan_window(clients.s3, settings, window=window, now=now)
+    stale = [hour for hour in hours if hour.summarizable and not _current(hour, catalog, settings)]
+    if fanout.wanted(settings, stale):
+        return submit_fan_out(clients, settings, stale=stale, run_id=run_id, then="check")
+    tally = window_tally(clients.s3, settings, bucket=log_bucket_of(settings), hours=hours, catalog=catalog,
+                         window=window)  # fmt: skip
     manifest = judged_manifest(settings, catalog)
     counts, sample = version_counts(tally, manifest)
     verdict = assess(manifest, counts, sample=sample if settings.concept_drift else None, settings=settings)
@@ -118,13 +116,31 @@ def load_manifest(s3: Any, *, bucket: str, key: str) -> Manifest:
             raise MonitorInputError(f"bundle {where}: {error}") from None
 
 
-def read_window(
-    s3: Any, settings: MonitorSettings, *, catalog: Catalog, window: tuple[datetime, datetime], now: datetime
-) -> Tally:
-    """The window as a merge: summaries of its closed hours plus the rows of the others."""
-    bucket = _log_bucket(settings)
+def submit_fan_out(
+    clients: JobClients, settings: MonitorSettings, *, stale: list[Hour], run_id: str, then: str
+) -> int:
+    done = fanout.fan_out(clients.s3, clients.batch, settings, bucket=log_bucket_of(settings), stale=stale,
+                          run_id=run_id, then=then)  # fmt: skip
+    print(f"monitor: {sum(len(h.objects) for h in stale)} log object(s) to summarize: array job "
+          f"{done.array_job_id} ({done.shards} shard(s)), then job {done.merge_job_id} ({then}); "
+          f"manifest {done.manifest_url}")  # fmt: skip
+    return EXIT_CHECKED
+
+
+def _current(hour: Hour, catalog: Catalog, settings: MonitorSettings) -> bool:
+    stored = hour.summary
+    return bool(
+        stored and stored.current(catalog=catalog, objects=hour.listed, sample_rows=settings.sample_rows)
+    )
+
+
+def plan_window(
+    s3: Any, settings: MonitorSettings, *, window: tuple[datetime, datetime], now: datetime
+) -> list[Hour]:
+    """The window's hours as listed now, with their stored summaries."""
+    bucket = log_bucket_of(settings)
     try:
-        hours = plan(s3, settings, bucket=bucket, window=window, now=now)
+        return plan(s3, settings, bucket=bucket, window=window, now=now)
     except ClientError as error:
         if error.response["Error"]["Code"] != "NoSuchBucket":
             raise
@@ -132,7 +148,6 @@ def read_window(
             f"{settings.variable('log_bucket')}: bucket s3://{settings.log_bucket} does not exist "
             "(it holds the prediction logs the monitor reads)"
         ) from None
-    return window_tally(s3, settings, bucket=bucket, hours=hours, catalog=catalog, window=window)
 
 
 def judged_manifest(settings: MonitorSettings, catalog: Catalog) -> Manifest:
@@ -157,7 +172,9 @@ def version_counts(tally: Tally, manifest: Manifest) -> tuple[WindowCounts, conc
     counts.malformed = tally.malformed
     counts.outside_window = tally.outside_window
     counts.corrupt_objects = tally.corrupt_objects
-    counts.filtered = sum(rows for version, rows in tally.rows().items() if version != manifest.bundle_version)
+    counts.filtered = sum(
+        rows for version, rows in tally.rows().items() if version != manifest.bundle_version
+    )
     return counts, sample
 
 
@@ -202,7 +219,7 @@ def write_report(
     )
     urls = publishing.write_reports(
         s3,
-        bucket=_log_bucket(settings),
+        bucket=log_bucket_of(settings),
         prefixes=publishing.report_prefixes(settings, now=now, run_id=run_id),
         report_json=json.dumps(document, indent=1),
         report_html=report.render_html(document),
@@ -221,7 +238,7 @@ def maybe_retrain(
         return publishing.submit_retrain(
             clients.s3,
             clients.batch,
-            bucket=_log_bucket(settings),
+            bucket=log_bucket_of(settings),
             cooldown_key=settings.cooldown_key,
             period=timedelta(hours=settings.retrain_cooldown_hours),
             now=now,
@@ -234,7 +251,7 @@ def maybe_retrain(
         return publishing.RetrainDecision(False, f"submitting the retrain job failed: {error}", failed=True)
 
 
-def _log_bucket(settings: MonitorSettings) -> str:
+def log_bucket_of(settings: MonitorSettings) -> str:
     """The prediction-log bucket; MonitorSettings refuses to be built without one."""
     if not settings.log_bucket:
         raise MonitorInputError(f"{settings.variable('log_bucket')} is required")

@@ -141,7 +141,9 @@ def _unpart(data: dict[str, Any]) -> VersionPart:
     counts = WindowCounts(
         features={
             name: FeatureCounts(
-                counts=np.asarray(f["counts"], dtype=np.int64), missing=int(f["missing"]), unseen=Counter(f["unseen"])
+                counts=np.asarray(f["counts"], dtype=np.int64),
+                missing=int(f["missing"]),
+                unseen=Counter(f["unseen"]),
             )
             for name, f in data["features"].items()
         },

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ml_deploy.bundle import Manifest
+from ml_deploy.schema import FeatureSpec
 from retrain_job.monitor import concept
 from retrain_job.monitor.log_parser import Columns, LogLayout, parse_block
 from retrain_job.monitor.window import Binning, WindowCounts, count_block
@@ -74,7 +75,7 @@ class Catalog:
         self._lock = threading.Lock()
         self.manifests: dict[str, Manifest | None] = {}
         self.binnings: dict[str, Binning] = {}
-        self._features: dict[str, object] = {}
+        self._features: dict[str, FeatureSpec] = {}
         self._add(champion.bundle_version, champion)
 
     def _add(self, version: str, manifest: Manifest | None) -> None:
@@ -96,7 +97,7 @@ class Catalog:
     def layout(self, *, start: datetime | None, end: datetime | None) -> LogLayout:
         with self._lock:
             specs = list(self._features.values())
-        return LogLayout.from_features(specs, model_version=None, start=start, end=end)  # type: ignore[arg-type]
+        return LogLayout.from_features(specs, model_version=None, start=start, end=end)
 
     def manifest(self, version: str) -> Manifest | None:
         return self.manifests.get(version)
@@ -115,7 +116,7 @@ def tally_block(
     for version, rows in groups.items():
         binning = catalog.binnings.get(version) if version is not None else None
         manifest = catalog.manifest(version) if version is not None else None
-        if binning is None or manifest is None:
+        if version is None or binning is None or manifest is None:
             tally.unreferenced[version or NO_VERSION] += rows.rows
             continue
         tally.versions[version] = _reduce(rows, binning, names=manifest.feature_names, size=sample_rows)

@@ -24,6 +24,13 @@ from retrain_job.retrain.training import build_manifest
 from tests.retrain_job.conftest import LOG_BUCKET, MODEL_BUCKET, World
 
 OTHER_VERSION = "20261101T000000Z-0badc0de"
+FIRST_HOUR = datetime.fromisoformat("2026-11-23T00:00:00+00:00")
+HOURS = 8
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[pd.DataFrame]:
+    return [sample_data.generate(400, seed=40 + hour) for hour in range(HOURS)]
 
 
 @pytest.fixture(scope="session")
@@ -38,17 +45,21 @@ def other_world(drifted_frame: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def other_bundle(
-    tmp_path_factory: pytest.TempPathFactory, trained_model: Any, trained_manifest: Manifest,
+    tmp_path_factory: pytest.TempPathFactory,
+    trained_model: Any,
+    trained_manifest: Manifest,
     other_world: pd.DataFrame,
 ) -> Path:
-    """Another version of the model whose reference is the drifted world: its normal is the champion's drift."""
+    """Another version whose reference is the drifted world: its normal is the champion's drift."""
     holdout = other_world
     manifest = build_manifest(
         trained_model, features=trained_manifest.features, target=sample_data.TARGET, holdout=holdout,
         training_data=TrainingData(fingerprint="0" * 64, rows=len(holdout), source="drifted"),
         code_version="test",
     ).model_copy(update={"bundle_version": OTHER_VERSION})  # fmt: skip
-    return write_bundle(tmp_path_factory.mktemp("other") / "model-bundle.zip", model=trained_model, manifest=manifest)
+    return write_bundle(
+        tmp_path_factory.mktemp("other") / "model-bundle.zip", model=trained_model, manifest=manifest
+    )
 
 
 def archive(world: World, bundle: Path, version: str) -> None:
@@ -75,3 +86,15 @@ def put_rows(s3: Any, lines: list[bytes], *, start: datetime, objects: int = 2) 
         s3.put_object(Bucket=LOG_BUCKET, Key=key, Body=gzip.compress(b"\n".join(chunk) + b"\n"))
         keys.append(key)
     return keys
+
+
+def fill(world: World, frames: list[pd.DataFrame], other_bundle: object) -> None:
+    """Eight hours; from hour 3 on, a second version serves a third of the traffic."""
+    archive(world, other_bundle, OTHER_VERSION)  # type: ignore[arg-type]
+    for hour, frame in enumerate(frames):
+        start = FIRST_HOUR + timedelta(hours=hour, minutes=5)
+        champion = frame if hour < 3 else frame.iloc[: len(frame) * 2 // 3]
+        put_rows(world.s3, world.lines(champion), start=start, objects=1 + hour % 3)
+        if hour >= 3:
+            other = world.lines(frame.iloc[len(frame) * 2 // 3 :], model_version=OTHER_VERSION)
+            put_rows(world.s3, other, start=start + timedelta(minutes=20), objects=1)

@@ -10,33 +10,14 @@ import pandas as pd
 import pytest
 
 from ml_deploy import payload_log
-from ml_deploy_dev import sample_data
 from retrain_job.monitor import hours, job, summary
 from retrain_job.monitor.log_reader import list_window_objects, window_partitions
 from retrain_job.monitor.versions import Tally
 from tests.retrain_job.conftest import LOG_BUCKET, World
-from tests.retrain_job.monitor.conftest import OTHER_VERSION, archive, put_rows, settings
+from tests.retrain_job.monitor.conftest import FIRST_HOUR, HOURS, OTHER_VERSION, put_rows, settings
+from tests.retrain_job.monitor.conftest import fill as _fill
 
-FIRST_HOUR = datetime.fromisoformat("2026-11-23T00:00:00+00:00")
-HOURS = 8
 SAMPLE_ROWS = "300"  # smaller than a version's rows in most windows: the bottom-k choice is tested
-
-
-@pytest.fixture(scope="module")
-def frames() -> list[pd.DataFrame]:
-    return [sample_data.generate(400, seed=40 + hour) for hour in range(HOURS)]
-
-
-def _fill(world: World, frames: list[pd.DataFrame], other_bundle: object) -> None:
-    """Eight hours; from hour 3 on, a second version serves a third of the traffic."""
-    archive(world, other_bundle, OTHER_VERSION)  # type: ignore[arg-type]
-    for hour, frame in enumerate(frames):
-        start = FIRST_HOUR + timedelta(hours=hour, minutes=5)
-        champion = frame if hour < 3 else frame.iloc[: len(frame) * 2 // 3]
-        put_rows(world.s3, world.lines(champion), start=start, objects=1 + hour % 3)
-        if hour >= 3:
-            other = world.lines(frame.iloc[len(frame) * 2 // 3 :], model_version=OTHER_VERSION)
-            put_rows(world.s3, other, start=start + timedelta(minutes=20), objects=1)
 
 
 def _merged(world: World, *, window: tuple[datetime, datetime], now: datetime) -> Tally:
@@ -106,8 +87,8 @@ def test_a_late_object_is_detected_and_the_hour_resummarized(
     now = window[1] + timedelta(hours=1)
     before = _merged(world, window=window, now=now)
     first, etag = _summary(world, FIRST_HOUR + timedelta(hours=1))
-    late = put_rows(world.s3, world.lines(frames[0].head(50)), start=FIRST_HOUR + timedelta(hours=1, minutes=59),
-                    objects=1)  # fmt: skip
+    late_start = FIRST_HOUR + timedelta(hours=1, minutes=59)
+    late = put_rows(world.s3, world.lines(frames[0].head(50)), start=late_start, objects=1)
     after = _merged(world, window=window, now=now)
     second, new_etag = _summary(world, FIRST_HOUR + timedelta(hours=1))
     assert new_etag != etag, "the hour changed after its summary but the summary was not rewritten"
@@ -116,7 +97,9 @@ def test_a_late_object_is_detected_and_the_hour_resummarized(
     _assert_equal(after, _recomputed(world, window=window), "after the late object")
 
 
-def test_two_concurrent_runs_write_one_summary(world: World, frames: list[pd.DataFrame], other_bundle: object) -> None:
+def test_two_concurrent_runs_write_one_summary(
+    world: World, frames: list[pd.DataFrame], other_bundle: object
+) -> None:
     _fill(world, frames, other_bundle)
     world.s3.put_bucket_versioning(Bucket=LOG_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     config = settings(world)
@@ -167,7 +150,9 @@ def test_a_summary_made_with_other_bins_is_recomputed(
     assert again.fingerprints[version] != "0" * 32, "a summary binned on other bins was reused"
 
 
-def test_an_open_hour_is_never_summarized(world: World, frames: list[pd.DataFrame], other_bundle: object) -> None:
+def test_an_open_hour_is_never_summarized(
+    world: World, frames: list[pd.DataFrame], other_bundle: object
+) -> None:
     _fill(world, frames, other_bundle)
     hour = FIRST_HOUR + timedelta(hours=5)
     window = (hour, hour + timedelta(hours=1))
