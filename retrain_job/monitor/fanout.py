@@ -21,7 +21,7 @@ from ml_deploy.settings import MonitorSettings
 from retrain_job.common import JobFailure, JobInputError
 from retrain_job.monitor import hours as hourly
 from retrain_job.monitor import summary as summaries
-from retrain_job.monitor.hours import HOUR, Hour
+from retrain_job.monitor.hours import HOUR, Hour, sample_size
 from retrain_job.monitor.log_reader import LogObject
 from retrain_job.monitor.summary import Objects
 from retrain_job.monitor.versions import Catalog, Tally
@@ -136,7 +136,7 @@ def merge_shards(s3: Any, settings: MonitorSettings, *, url: str, catalog: Catal
         for index in range(len(document["shards"])):
             found, _ = hourly.read_summary(s3, bucket=bucket, key=_part_key(key, hour=hour, index=index))
             if found is not None:
-                total.merge(found.tally, sample_rows=settings.sample_rows)
+                total.merge(found.tally, sample_rows=sample_size(settings))
                 read += found.objects.count
         if read != int(listed["count"]):
             raise JobFailure(f"hour {hour}: the shards summarized {read} of {listed['count']} objects")

@@ -41,6 +41,14 @@ class Hour:
         return Objects.of((item.key, item.etag) for item in self.objects)
 
 
+def sample_size(settings: MonitorSettings) -> int:
+    """Rows each version's sample keeps: none unless the concept-drift check will use them.
+
+    Summaries record it, so turning the check on recomputes the summaries made without samples.
+    """
+    return settings.sample_rows if settings.concept_drift else 0
+
+
 def summary_key(settings: MonitorSettings, hour: datetime) -> str:
     """``monitor/summaries/<environment>/dt=YYYY-MM-DD/hour=HH.json.gz``: one object per hour."""
     prefix = payload_log.partition_prefix(f"{settings.summaries_prefix}{settings.environment}/", hour)
@@ -114,7 +122,7 @@ def read_rows(
 ) -> Tally:
     """The tally of every row of these objects stamped within `bounds`."""
     start, end = bounds
-    size = settings.sample_rows
+    size = sample_size(settings)
     total = Tally()
 
     def reduce(block: bytes) -> Tally:
@@ -157,7 +165,7 @@ def make_summary(
         objects=objects,
         tally=tally,
         fingerprints=fingerprints,
-        sample_rows=settings.sample_rows,
+        sample_rows=sample_size(settings),
         format=summaries.FORMAT,
     )
 
@@ -184,13 +192,13 @@ def window_tally(
             continue
         stored = hour.summary
         fresh = stored and stored.current(
-            catalog=catalog, objects=hour.listed, sample_rows=settings.sample_rows
+            catalog=catalog, objects=hour.listed, sample_rows=sample_size(settings)
         )
         made = stored if fresh and stored else summarize(hour)
-        total.merge(made.tally, sample_rows=settings.sample_rows)
+        total.merge(made.tally, sample_rows=sample_size(settings))
     if rows:
         total.merge(
             read_rows(s3, bucket=bucket, objects=rows, catalog=catalog, bounds=window, settings=settings),
-            sample_rows=settings.sample_rows,
+            sample_rows=sample_size(settings),
         )
     return total

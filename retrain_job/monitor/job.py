@@ -31,7 +31,7 @@ from retrain_job.common import (
     send_alert,
 )
 from retrain_job.monitor import concept, fanout, publishing, report
-from retrain_job.monitor.hours import Hour, plan, window_tally
+from retrain_job.monitor.hours import Hour, plan, sample_size, window_tally
 from retrain_job.monitor.log_reader import window_bounds
 from retrain_job.monitor.text import fit_bytes
 from retrain_job.monitor.verdict import Verdict, alert_summary, assess, metrics_of, summary, thresholds_of
@@ -130,7 +130,7 @@ def submit_fan_out(
 def _current(hour: Hour, catalog: Catalog, settings: MonitorSettings) -> bool:
     stored = hour.summary
     return bool(
-        stored and stored.current(catalog=catalog, objects=hour.listed, sample_rows=settings.sample_rows)
+        stored and stored.current(catalog=catalog, objects=hour.listed, sample_rows=sample_size(settings))
     )
 
 

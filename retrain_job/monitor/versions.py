@@ -126,5 +126,9 @@ def tally_block(
 def _reduce(columns: Columns, binning: Binning, *, names: list[str], size: int) -> VersionPart:
     counts = count_block(columns, binning)
     counts.malformed = counts.outside_window = 0  # block-level facts, kept once on the Tally
-    sample = concept.sample_block(columns, binning, names=names, size=size)
+    sample = (
+        concept.sample_block(columns, binning, names=names, size=size)
+        if size
+        else concept.Sample.empty(len(names))
+    )
     return VersionPart(counts=counts, sample=sample)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from ml_deploy import payload_log
+from retrain_job import monitor
 from retrain_job.monitor import hours, job, summary
 from retrain_job.monitor.log_reader import list_window_objects, window_partitions
 from retrain_job.monitor.versions import Tally
@@ -21,7 +22,7 @@ SAMPLE_ROWS = "300"  # smaller than a version's rows in most windows: the bottom
 
 
 def _merged(world: World, *, window: tuple[datetime, datetime], now: datetime) -> Tally:
-    config = settings(world, SAMPLE_ROWS=SAMPLE_ROWS)
+    config = settings(world, SAMPLE_ROWS=SAMPLE_ROWS, CONCEPT_DRIFT="true")
     catalog = job.load_catalog(world.s3, config)
     plan = hours.plan(world.s3, config, bucket=LOG_BUCKET, window=window, now=now)
     return hours.window_tally(world.s3, config, bucket=LOG_BUCKET, hours=plan, catalog=catalog, window=window)
@@ -29,7 +30,7 @@ def _merged(world: World, *, window: tuple[datetime, datetime], now: datetime) -
 
 def _recomputed(world: World, *, window: tuple[datetime, datetime]) -> Tally:
     """Every row of the window read at once, as the monitor did before summaries."""
-    config = settings(world, SAMPLE_ROWS=SAMPLE_ROWS)
+    config = settings(world, SAMPLE_ROWS=SAMPLE_ROWS, CONCEPT_DRIFT="true")
     prefixes = window_partitions("predictions/prod/", start=window[0], end=window[1])
     objects = list_window_objects(world.s3, bucket=LOG_BUCKET, prefixes=prefixes)
     catalog = job.load_catalog(world.s3, config)
@@ -66,6 +67,7 @@ def test_a_window_merged_from_summaries_equals_a_full_read(
         now = end + timedelta(minutes=rng.choice([5, 40, 300]))  # the last hour open, closed, long closed
         where = f"window {window[0]:%H:%M}-{window[1]:%H:%M}, now {now:%H:%M} (attempt {attempt})"
         full = _recomputed(world, window=window)
+        assert all(part.sample.keys.size for part in full.versions.values()), f"{where}: no sample drawn"
         _assert_equal(_merged(world, window=window, now=now), full, where + ", summaries made")
         _assert_equal(_merged(world, window=window, now=now), full, where + ", summaries read")
     stored = world.s3.list_objects_v2(Bucket=LOG_BUCKET, Prefix="monitor/summaries/prod/")["KeyCount"]
@@ -159,3 +161,27 @@ def test_an_open_hour_is_never_summarized(
     _merged(world, window=window, now=window[1] + timedelta(minutes=10))  # inside the grace period
     prefix = payload_log.partition_prefix("monitor/summaries/prod/", hour).rstrip("/")
     assert world.s3.list_objects_v2(Bucket=LOG_BUCKET, Prefix=prefix)["KeyCount"] == 0
+
+
+def test_backfill_rebuilds_the_summaries_of_a_range(
+    world: World, frames: list[pd.DataFrame], other_bundle: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fill(world, frames, other_bundle)
+    world.s3.put_bucket_versioning(Bucket=LOG_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    window = (FIRST_HOUR + timedelta(hours=1), FIRST_HOUR + timedelta(hours=3))
+    _merged(world, window=window, now=window[1] + timedelta(hours=1))
+    key = hours.summary_key(settings(world), window[0])
+    args = [
+        "backfill",
+        "--from",
+        FIRST_HOUR.isoformat(),
+        "--to",
+        (FIRST_HOUR + timedelta(hours=HOURS)).isoformat(),
+    ]
+    assert monitor.main(args) == 0, capsys.readouterr().err
+    assert f"summarized {HOURS} closed hour(s)" in capsys.readouterr().out
+    written = world.s3.list_object_versions(Bucket=LOG_BUCKET, Prefix=key)["Versions"]
+    assert len(written) == 2, "backfill left an existing summary as it was"
+    for hour in range(HOURS):
+        _summary(world, FIRST_HOUR + timedelta(hours=hour))
+    assert monitor.main(["backfill", "--from", "yesterday"]) == monitor.EXIT_INVALID_INPUT
