@@ -142,8 +142,9 @@ def map_window(
 
     Fetchers download small objects whole, ahead of need; workers inflate batches of them and
     parse (zlib, pyarrow and numpy release the GIL). At most 2 x workers tasks and 4 x FETCHERS
-    objects (AHEAD_BYTES) are in flight, which bounds memory. A truncated or corrupt object is reported through
-    `on_corrupt` (possibly from a worker thread) and its whole lines before the damage are kept.
+    objects (AHEAD_BYTES) are in flight, which bounds memory. A truncated or corrupt object is
+    reported through `on_corrupt` (possibly from a worker thread) and its whole lines before the
+    damage are kept.
     """
     in_flight: deque[Future[list[_T]]] = deque()
     with (
