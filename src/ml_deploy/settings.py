@@ -164,6 +164,10 @@ class JobSettings(RuntimeSettings, ModelBucketSettings):
         alias="MIN_ROWS",
         description="Fewest rows a job accepts (training rows to retrain, window rows to judge drift).",
     )
+    # Retrain archives every accepted bundle here; the monitor judges each version by its own.
+    model_archive_prefix: str = Field(
+        DEFAULT_LAYOUT.model_archive_prefix, alias="MODEL_ARCHIVE_PREFIX", description="Archive prefix."
+    )
 
 
 class RetrainSettings(JobSettings):
@@ -174,9 +178,6 @@ class RetrainSettings(JobSettings):
 
     training_data_uri: str = Field(
         alias="TRAINING_DATA_URI", min_length=1, description="s3://bucket/prefix/ or a local path."
-    )
-    model_archive_prefix: str = Field(
-        DEFAULT_LAYOUT.model_archive_prefix, alias="MODEL_ARCHIVE_PREFIX", description="Archive prefix."
     )
     decisions_prefix: str = Field(
         DEFAULT_LAYOUT.decisions_prefix, alias="DECISIONS_PREFIX", description="Decision records."
@@ -286,11 +287,6 @@ class MonitorSettings(JobSettings, PredictionLogSettings):
         20_000, gt=0, alias="SAMPLE_ROWS", description="Production rows the classifier samples."
     )
     workers: int = Field(2, gt=0, alias="MONITOR_WORKERS", description="Parser threads.")
-    model_archive_prefix: str = Field(
-        DEFAULT_LAYOUT.model_archive_prefix,
-        alias="MODEL_ARCHIVE_PREFIX",
-        description="Archive of bundles by version: each version in a window is judged by its own.",
-    )
     summaries_prefix: str = Field(
         DEFAULT_LAYOUT.summaries_prefix,
         alias="SUMMARIES_PREFIX",
@@ -325,7 +321,7 @@ class MonitorSettings(JobSettings, PredictionLogSettings):
     def _all_versions(cls, value: str | None) -> str | None:
         return None if value in (None, "", "all") else value
 
-    @field_validator("reports_prefix", "summaries_prefix", "model_archive_prefix")
+    @field_validator("reports_prefix", "summaries_prefix")
     @classmethod
     def _reports_folder(cls, value: str) -> str:
         return folder(value)
