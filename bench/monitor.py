@@ -297,8 +297,36 @@ def end_to_end(
     return float(seconds)
 
 
+def window_step(s3: Any, *, hours: int, full: bool) -> float:
+    """Wall seconds of the window step alone (list the hours, merge or read), in this process."""
+    from ml_deploy.settings import MonitorSettings
+    from retrain_job.monitor import job
+    from retrain_job.monitor.hours import window_tally
+    from retrain_job.monitor.log_reader import window_bounds
+
+    grace = {"summary_grace_minutes": 10**7} if full else {}
+    settings = MonitorSettings.from_args(job_argv(window_hours=hours, **grace))
+    catalog = job.load_catalog(s3, settings)
+    window = window_bounds(hours=hours, end=END, now=datetime.now(UTC))
+    started = time.perf_counter()
+    planned = job.plan_window(s3, settings, window=window, now=datetime.now(UTC))
+    window_tally(s3, settings, bucket=LOG_BUCKET, hours=planned, catalog=catalog, window=window)
+    return time.perf_counter() - started
+
+
 def compare_windows(aws: Any, env: dict[str, str], *, rows_per_hour: int) -> None:
     """Each window merged from its hours' summaries, then read in full (no hour closed)."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=aws.endpoint, region_name=REGION)
+    for hours in (6, 12, 24):
+        merge_step, full_step = (
+            window_step(s3, hours=hours, full=False),
+            window_step(s3, hours=hours, full=True),
+        )
+        ratio = full_step / merge_step
+        print(f"  {hours} h window step alone (no start-up, bundle or report): merge {merge_step:.2f} s, "
+              f"full read {full_step:.2f} s: {ratio:.0f}x", flush=True)  # fmt: skip
     for hours in (6, 12, 24):
         merged = run_measured(env, job_argv(window_hours=hours))
         full = run_measured(env, job_argv(window_hours=hours, summary_grace_minutes=10**7))
