@@ -5,7 +5,9 @@
 The window is a merge (`hours`): summaries of its closed hours, made once, plus the rows of the
 others; more closed hours to summarize than one job should read fan out on Batch (`fanout`).
 The top of the report judges the champion (or WINDOW_MODEL_VERSION) on its rows alone; every
-other version is judged against its own archived bundle in the report's `versions`. Settings come from flags or environment variables (`ml_deploy.settings.MonitorSettings`). Exit
+other version is judged against its own archived bundle in the report's `versions`.
+
+Settings come from flags or environment variables (`ml_deploy.settings.MonitorSettings`). Exit
 codes (`retrain_job.common`): 0 when the check ran (drift or not, and for an empty window), 1 when
 AWS failed or submitting the retrain failed (after the alert went out), 2 when the input is
 unusable (missing bundle, no reference, no log bucket, bad settings), printed without a traceback.
