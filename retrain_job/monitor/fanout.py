@@ -81,6 +81,8 @@ def fan_out(
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode(), ContentType="application/json")
     url = f"s3://{bucket}/{key}"
     common = {"jobQueue": settings.fanout_job_queue, "jobDefinition": settings.fanout_job_definition}
+    # An array holds 2 to 10,000 children (MAX_ARRAY_SIZE is bounded so); one shard is a plain job:
+    # https://docs.aws.amazon.com/eventbridge/latest/pipes-reference/API_BatchArrayProperties.html
     array = {"arrayProperties": {"size": len(shards)}} if len(shards) > 1 else {}
     summarize = batch.submit_job(
         jobName=f"monitor-summarize-{run_id}"[:128], **common, **array,

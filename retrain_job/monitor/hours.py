@@ -26,6 +26,8 @@ from retrain_job.monitor.versions import Catalog, Tally, tally_block
 
 HOUR = timedelta(hours=1)
 PLANNERS = 8  # hours listed at once
+# 412: the key exists (IfNoneMatch) or changed (IfMatch); 409: a concurrent conditional write won.
+# Either way another run wrote this hour: https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
 _LOST_RACE = ("PreconditionFailed", "ConditionalRequestConflict")
 
 

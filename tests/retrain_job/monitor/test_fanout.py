@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ml_deploy.settings import MonitorSettings
+from ml_deploy.settings import MonitorSettings, SettingsError
 from ml_deploy_dev.program import Program, run_program
 from retrain_job import monitor
 from retrain_job.monitor import fanout
@@ -126,3 +126,15 @@ def test_a_child_with_an_index_outside_the_manifest_is_a_clear_error(
     monkeypatch.setenv(fanout.ARRAY_INDEX, "3")
     assert monitor.main(["summarize", "--shard-manifest", url]) == monitor.EXIT_INVALID_INPUT
     assert "AWS_BATCH_JOB_ARRAY_INDEX=3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("size", "accepted"), [(1, False), (2, True), (10_000, True), (10_001, False)])
+def test_the_array_size_setting_keeps_to_what_batch_accepts(world: World, size: int, accepted: bool) -> None:
+    """An array job has 2 to 10,000 children:
+    https://docs.aws.amazon.com/eventbridge/latest/pipes-reference/API_BatchArrayProperties.html"""
+    environ = {**world.env, "MAX_ARRAY_SIZE": str(size)}
+    if accepted:
+        assert MonitorSettings.from_env(environ).max_array_size == size
+    else:
+        with pytest.raises(SettingsError, match="MAX_ARRAY_SIZE"):
+            MonitorSettings.from_env(environ)
