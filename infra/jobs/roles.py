@@ -162,12 +162,20 @@ def monitor_statements(
             "Action": ["s3:GetObject", "s3:PutObject"],
             "Resource": objects(logs, layout.cooldown_key),
         },
+        {
+            # Closed hours are summarized once (conditional writes) and read back by every window.
+            "Sid": "ReadAndWriteHourSummaries",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": objects(logs, layout.summaries_prefix),
+        },
         _list_under(
             "ListPredictionLogsAndReports",
             logs,
             layout.prediction_log_prefix,
             layout.reports_prefix,
             layout.cooldown_key,
+            layout.summaries_prefix,
         ),
         {
             # The reference statistics live in the bundle's manifest.
@@ -176,7 +184,19 @@ def monitor_statements(
             "Action": "s3:GetObject",
             "Resource": objects(resources.model_bucket_arn, layout.model_key),
         },
-        _list_under("ListCurrentBundle", resources.model_bucket_arn, layout.model_key),
+        {
+            # Each model version in a window is judged against its own archived bundle's reference.
+            "Sid": "ReadArchivedBundles",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": objects(resources.model_bucket_arn, layout.model_archive_prefix),
+        },
+        _list_under(
+            "ListCurrentAndArchivedBundles",
+            resources.model_bucket_arn,
+            layout.model_key,
+            layout.model_archive_prefix,
+        ),
         *submit,
         *_shared_statements(resources),
     ]

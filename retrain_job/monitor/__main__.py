@@ -1,5 +1,5 @@
 import sys
 
-from retrain_job.monitor.job import main
+from retrain_job.monitor.modes import main
 
 sys.exit(main())

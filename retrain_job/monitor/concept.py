@@ -55,9 +55,24 @@ class ConceptDrift:
     top_features: list[tuple[str, float]]  # (feature, permutation importance in AUC)
 
 
-def sample_block(columns: Columns, binning: Binning, *, names: list[str], size: int, seed: int) -> Sample:
-    """The `size` rows of a block with the smallest random keys, encoded as bin indices."""
-    keys = np.random.default_rng(seed).random(columns.rows)
+def row_keys(columns: Columns) -> np.ndarray:
+    """A uniform key in [0, 1) per row, a hash of the row's timestamp and probability.
+
+    A key depends on the row alone, not on which block or hour it was read in, so the bottom-k
+    sample of a window merged from hour summaries is the sample a full read of the window draws.
+    """
+    stamps = columns.stamps if columns.stamps.size == columns.rows else np.zeros(columns.rows, np.int64)
+    mixed = stamps.astype(np.uint64) ^ np.ascontiguousarray(columns.probabilities).view(np.uint64)
+    # splitmix64's finalizer (uint64 arithmetic wraps, as the mixer expects).
+    mixed = (mixed ^ (mixed >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    mixed = (mixed ^ (mixed >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    mixed ^= mixed >> np.uint64(31)
+    return np.asarray((mixed >> np.uint64(11)).astype(np.float64) * 2.0**-53)
+
+
+def sample_block(columns: Columns, binning: Binning, *, names: list[str], size: int) -> Sample:
+    """The `size` rows of a block with the smallest keys (`row_keys`), encoded as bin indices."""
+    keys = row_keys(columns)
     chosen = np.argpartition(keys, size)[:size] if columns.rows > size else np.arange(columns.rows)
     rows = np.empty((chosen.size, len(names)))
     for j, name in enumerate(names):

@@ -1,6 +1,11 @@
-"""The monitoring job: compare a window of prediction logs with the champion bundle's reference.
+"""The monitoring job's check: judge a window of prediction logs, each model version on its own rows.
 
     python -m retrain_job.monitor [--window-hours 24] [--end 2026-11-23T10:00Z] ...  (--help)
+
+The window is a merge (`hours`): summaries of its closed hours, made once, plus the rows of the
+others; more closed hours to summarize than one job should read fan out on Batch (`fanout`).
+The top of the report judges the champion (or WINDOW_MODEL_VERSION) on its rows alone; every
+other version is judged against its own archived bundle in the report's `versions`.
 
 Settings come from flags or environment variables (`ml_deploy.settings.MonitorSettings`). Exit
 codes (`retrain_job.common`): 0 when the check ran (drift or not, and for an empty window), 1 when
@@ -13,8 +18,6 @@ from __future__ import annotations
 import json
 import secrets
 import tempfile
-import zlib
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ml_deploy.bundle import BundleError, Manifest, read_manifest
+from ml_deploy.layout import archived_bundle_key
 from ml_deploy.settings import MonitorSettings
 from retrain_job.common import (
     EXIT_FAILED,
@@ -29,15 +33,15 @@ from retrain_job.common import (
     JobClients,
     JobInputError,
     put_metrics,
-    run_job,
     send_alert,
 )
-from retrain_job.monitor import concept, publishing, report
-from retrain_job.monitor.log_parser import LogLayout, parse_block
-from retrain_job.monitor.log_reader import list_window_objects, map_window, window_bounds, window_partitions
+from retrain_job.monitor import concept, fanout, publishing, report
+from retrain_job.monitor.hours import Hour, plan, sample_size, window_tally
+from retrain_job.monitor.log_reader import window_bounds
 from retrain_job.monitor.text import fit_bytes
 from retrain_job.monitor.verdict import Verdict, alert_summary, assess, metrics_of, summary, thresholds_of
-from retrain_job.monitor.window import Binning, WindowCounts, count_block
+from retrain_job.monitor.versions import Catalog, Tally
+from retrain_job.monitor.window import Binning, WindowCounts
 
 EXIT_CHECKED = EXIT_OK
 
@@ -46,22 +50,25 @@ class MonitorInputError(JobInputError):
     """The monitor cannot compare: the champion bundle or its reference is missing or unreadable."""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `python -m retrain_job.monitor`; user errors are printed once, no traceback."""
-    return run_job("monitor", lambda: run(MonitorSettings.from_args(argv)))
-
-
 def run(settings: MonitorSettings, *, now: datetime | None = None) -> int:
     """The job, step by step."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     clients = JobClients(settings)
-    manifest = load_manifest(clients.s3, settings)
+    catalog = load_catalog(clients.s3, settings)
     window = window_bounds(hours=settings.window_hours, end=settings.end, now=now)
-    counts, sample = read_window(clients.s3, settings, manifest=manifest, window=window)
-    verdict = assess(manifest, counts, sample=sample, settings=settings)
+    hours = plan_window(clients.s3, settings, window=window, now=now)
+    stale = [hour for hour in hours if hour.summarizable and not _current(hour, catalog, settings)]
+    if fanout.wanted(settings, stale):
+        return submit_fan_out(clients, settings, stale=stale, run_id=run_id, then="check")
+    tally = window_tally(clients.s3, settings, bucket=log_bucket_of(settings), hours=hours, catalog=catalog,
+                         window=window)  # fmt: skip
+    manifest = judged_manifest(settings, catalog)
+    counts, sample = version_counts(tally, manifest)
+    verdict = assess(manifest, counts, sample=sample if settings.concept_drift else None, settings=settings)
+    others = other_versions(tally, catalog, settings=settings, judged=manifest.bundle_version)
     report_url = write_report(clients.s3, settings, manifest=manifest, counts=counts, verdict=verdict,
-                              window=window, now=now, run_id=run_id)  # fmt: skip
+                              window=window, now=now, run_id=run_id, others=others)  # fmt: skip
     metrics = metrics_of(verdict, counts, dimensions=_dimensions(settings, manifest))
     put_metrics(clients.cloudwatch, namespace=settings.metrics_namespace, metrics=metrics)
     retrain = None
@@ -78,43 +85,67 @@ def run(settings: MonitorSettings, *, now: datetime | None = None) -> int:
     return EXIT_FAILED if retrain and retrain.failed else EXIT_CHECKED
 
 
-def load_manifest(s3: Any, settings: MonitorSettings) -> Manifest:
-    """The champion bundle's verified manifest; the model itself is never loaded."""
-    where = f"s3://{settings.model_bucket}/{settings.model_key}"
+def load_catalog(s3: Any, settings: MonitorSettings) -> Catalog:
+    """The champion's manifest, and the archive to fetch any other version's from."""
+    champion = load_manifest(s3, bucket=settings.model_bucket, key=settings.model_key)
+
+    def archived(version: str) -> Manifest | None:
+        key = archived_bundle_key(settings.model_archive_prefix, version)
+        try:
+            return load_manifest(s3, bucket=settings.model_bucket, key=key)
+        except MonitorInputError:
+            return None  # its rows are counted, not scored
+
+    return Catalog(champion, load=archived)
+
+
+def load_manifest(s3: Any, *, bucket: str, key: str) -> Manifest:
+    """A bundle's verified manifest; the model itself is never loaded."""
+    where = f"s3://{bucket}/{key}"
     with tempfile.TemporaryDirectory(prefix="monitor-") as folder:
         path = Path(folder) / "bundle.zip"
         try:
-            response = s3.get_object(Bucket=settings.model_bucket, Key=settings.model_key)
+            response = s3.get_object(Bucket=bucket, Key=key)
             with path.open("wb") as handle:
                 for piece in response["Body"].iter_chunks(1 << 20):
                     handle.write(piece)
         except ClientError as error:
             code = error.response["Error"]["Code"]
             raise MonitorInputError(
-                f"champion bundle {where} could not be read ({code}); "
+                f"bundle {where} could not be read ({code}); "
                 "the monitor compares against the reference in its manifest"
             ) from None
         try:
             return read_manifest(path)
         except BundleError as error:
-            raise MonitorInputError(f"champion bundle {where}: {error}") from None
+            raise MonitorInputError(f"bundle {where}: {error}") from None
 
 
-def read_window(
-    s3: Any, settings: MonitorSettings, *, manifest: Manifest, window: tuple[datetime, datetime]
-) -> tuple[WindowCounts, concept.Sample | None]:
-    """Stream the rows stamped in [start, end) into counts (and a bounded sample when concept
-    drift is on): the hour partitions overlapping the window are read, rows kept by timestamp."""
-    start, end = window
-    layout = LogLayout.from_features(
-        manifest.features, model_version=settings.model_version, start=start, end=end
+def submit_fan_out(
+    clients: JobClients, settings: MonitorSettings, *, stale: list[Hour], run_id: str, then: str
+) -> int:
+    done = fanout.fan_out(clients.s3, clients.batch, settings, bucket=log_bucket_of(settings), stale=stale,
+                          run_id=run_id, then=then)  # fmt: skip
+    print(f"monitor: {sum(len(h.objects) for h in stale)} log object(s) to summarize: array job "
+          f"{done.array_job_id} ({done.shards} shard(s)), then job {done.merge_job_id} ({then}); "
+          f"manifest {done.manifest_url}")  # fmt: skip
+    return EXIT_CHECKED
+
+
+def _current(hour: Hour, catalog: Catalog, settings: MonitorSettings) -> bool:
+    stored = hour.summary
+    return bool(
+        stored and stored.current(catalog=catalog, objects=hour.listed, sample_rows=sample_size(settings))
     )
-    binning = Binning.from_manifest(manifest)
-    names = manifest.feature_names
-    size = settings.sample_rows
-    partitions = window_partitions(settings.environment_log_prefix, start=start, end=end)
+
+
+def plan_window(
+    s3: Any, settings: MonitorSettings, *, window: tuple[datetime, datetime], now: datetime
+) -> list[Hour]:
+    """The window's hours as listed now, with their stored summaries."""
+    bucket = log_bucket_of(settings)
     try:
-        objects = list_window_objects(s3, bucket=_log_bucket(settings), prefixes=partitions)
+        return plan(s3, settings, bucket=bucket, window=window, now=now)
     except ClientError as error:
         if error.response["Error"]["Code"] != "NoSuchBucket":
             raise
@@ -123,29 +154,48 @@ def read_window(
             "(it holds the prediction logs the monitor reads)"
         ) from None
 
-    def summarise(block: bytes) -> tuple[WindowCounts, concept.Sample | None]:
-        columns = parse_block(block, layout)
-        if not settings.concept_drift:
-            return count_block(columns, binning), None
-        seed = zlib.crc32(block[:4096])
-        part = concept.sample_block(columns, binning, names=names, size=size, seed=seed)
-        return count_block(columns, binning), part
 
-    total = binning.empty_counts()
-    sample = concept.Sample.empty(len(names)) if settings.concept_drift else None
-    corrupt = total.corrupt_objects
-    for counts, part in map_window(
-        s3,
-        bucket=_log_bucket(settings),
-        objects=objects,
-        summarise=summarise,
-        on_corrupt=lambda key, error: corrupt.append(f"{key}: {error}"),
-        workers=settings.workers,
-    ):
-        total.merge(counts)
-        if sample is not None and part is not None:
-            sample.merge(part, size=size)
-    return total, sample
+def judged_manifest(settings: MonitorSettings, catalog: Catalog) -> Manifest:
+    """The version the run judges: WINDOW_MODEL_VERSION when set, else the champion's."""
+    champion = next(m for m in catalog.manifests.values() if m is not None)
+    version = settings.model_version or champion.bundle_version
+    catalog.ensure([version])
+    found = catalog.manifest(version)
+    if found is None:
+        raise MonitorInputError(
+            f"{settings.variable('model_version')}={version}: no readable bundle of that version under "
+            f"s3://{settings.model_bucket}/{settings.model_archive_prefix}"
+        )
+    return found
+
+
+def version_counts(tally: Tally, manifest: Manifest) -> tuple[WindowCounts, concept.Sample]:
+    """The judged version's counts, with the window's facts that belong to no version."""
+    part = tally.versions.get(manifest.bundle_version)
+    counts = part.counts if part else Binning.from_manifest(manifest).empty_counts()
+    sample = part.sample if part else concept.Sample.empty(len(manifest.features))
+    counts.malformed = tally.malformed
+    counts.outside_window = tally.outside_window
+    counts.corrupt_objects = tally.corrupt_objects
+    counts.filtered = sum(
+        rows for version, rows in tally.rows().items() if version != manifest.bundle_version
+    )
+    return counts, sample
+
+
+def other_versions(
+    tally: Tally, catalog: Catalog, *, settings: MonitorSettings, judged: str
+) -> list[report.VersionReport]:
+    """Every other version in the window, judged against its own bundle (or only counted)."""
+    found = []
+    for version, rows in sorted(tally.rows().items()):
+        manifest = catalog.manifest(version)
+        part = tally.versions.get(version)
+        if version == judged:
+            continue
+        verdict = assess(manifest, part.counts, sample=None, settings=settings) if manifest and part else None
+        found.append(report.VersionReport(version=version, rows=rows, verdict=verdict))
+    return found
 
 
 def write_report(
@@ -158,10 +208,13 @@ def write_report(
     window: tuple[datetime, datetime],
     now: datetime,
     run_id: str,
+    others: list[report.VersionReport],
 ) -> str:
     """JSON and HTML reports under the run's dated folder and `latest/`; the run's HTML URL."""
+    judged = report.VersionReport(version=manifest.bundle_version, rows=counts.rows, verdict=verdict)
     document = report.build_report(
         run=_run_facts(settings, manifest, run_id=run_id, window=window),
+        versions=[judged, *others],
         counts=counts,
         thresholds=thresholds_of(settings),
         status=verdict.status,
@@ -171,7 +224,7 @@ def write_report(
     )
     urls = publishing.write_reports(
         s3,
-        bucket=_log_bucket(settings),
+        bucket=log_bucket_of(settings),
         prefixes=publishing.report_prefixes(settings, now=now, run_id=run_id),
         report_json=json.dumps(document, indent=1),
         report_html=report.render_html(document),
@@ -190,7 +243,7 @@ def maybe_retrain(
         return publishing.submit_retrain(
             clients.s3,
             clients.batch,
-            bucket=_log_bucket(settings),
+            bucket=log_bucket_of(settings),
             cooldown_key=settings.cooldown_key,
             period=timedelta(hours=settings.retrain_cooldown_hours),
             now=now,
@@ -203,7 +256,7 @@ def maybe_retrain(
         return publishing.RetrainDecision(False, f"submitting the retrain job failed: {error}", failed=True)
 
 
-def _log_bucket(settings: MonitorSettings) -> str:
+def log_bucket_of(settings: MonitorSettings) -> str:
     """The prediction-log bucket; MonitorSettings refuses to be built without one."""
     if not settings.log_bucket:
         raise MonitorInputError(f"{settings.variable('log_bucket')} is required")

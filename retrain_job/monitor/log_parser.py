@@ -9,7 +9,7 @@ in [0, 1], a timestamp) and stamped inside the window; the others are counted, n
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any, TypeGuard
@@ -75,6 +75,31 @@ class Columns:
     categorical: dict[str, tuple[np.ndarray, list[str]]]
     probabilities: np.ndarray
     outside_window: int = 0
+    stamps: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # microseconds
+    versions: tuple[np.ndarray, list[str]] = field(
+        default_factory=lambda: (np.empty(0, dtype=np.int32), [])
+    )  # (indices, dictionary) of each row's model version; -1: none
+
+    def by_version(self) -> dict[str | None, Columns]:
+        """The block's rows grouped by model version (None: a line without one); no copy for one."""
+        indices, dictionary = self.versions
+        present = np.unique(indices)
+        if present.size <= 1:
+            code = int(present[0]) if present.size else -1
+            return {dictionary[code] if code >= 0 else None: self}
+        return {dictionary[code] if code >= 0 else None: self._take(indices == code) for code in present}
+
+    def _take(self, mask: np.ndarray) -> Columns:
+        return Columns(
+            rows=int(np.count_nonzero(mask)),
+            malformed=0,
+            filtered=0,
+            numeric={name: values[mask] for name, values in self.numeric.items()},
+            categorical={name: (codes[mask], labels) for name, (codes, labels) in self.categorical.items()},
+            probabilities=self.probabilities[mask],
+            stamps=self.stamps[mask],
+            versions=(self.versions[0][mask], self.versions[1]),
+        )
 
 
 def parse_block(block: bytes, layout: LogLayout) -> Columns:
@@ -191,8 +216,10 @@ def _columns(table: pa.Table, layout: LogLayout, *, malformed: int) -> Columns:
         keep = ours
     kept = _count(keep)
     malformed += len(inputs) - _count(valid)
+    versions = table.column("model_version").combine_chunks()
     if kept < len(inputs):
         inputs, probabilities = inputs.filter(keep), probabilities.filter(keep)
+        stamps, versions = stamps.filter(keep), versions.filter(keep)
     return Columns(
         rows=kept,
         malformed=malformed,
@@ -201,6 +228,8 @@ def _columns(table: pa.Table, layout: LogLayout, *, malformed: int) -> Columns:
         categorical={name: _dictionary(inputs.field(name)) for name in layout.categorical},
         probabilities=_floats(probabilities),
         outside_window=outside,
+        stamps=np.asarray(stamps.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64),
+        versions=_dictionary(versions),
     )
 
 

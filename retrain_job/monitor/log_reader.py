@@ -32,8 +32,9 @@ except ImportError:  # pragma: no cover - the jobs extra installs isal
 BLOCK_BYTES = 4 << 20  # decompressed bytes per parsed block: large enough to amortise, small in memory
 READ_BYTES = 1 << 20  # compressed bytes per S3 read of a streamed object
 WHOLE_OBJECT_BYTES = 8 << 20  # objects up to this size are fetched whole, ahead of need
+AHEAD_BYTES = 64 << 20  # compressed bytes fetched ahead of the parsers, at most
 BATCH_BYTES = 256 << 10  # compressed bytes of small objects handed to one parser task
-FETCHERS = 8  # concurrent GETs: a round trip is mostly waiting
+FETCHERS = 32  # concurrent GETs: against S3 (20-50 ms a GET) a round trip is mostly waiting; bench/monitor.py
 _T = TypeVar("_T")
 _CORRUPT = (OSError, EOFError, zlib.error, _inflate.error)
 
@@ -46,6 +47,7 @@ class Readable(Protocol):
 class LogObject:
     key: str
     size: int
+    etag: str = ""
 
 
 def window_bounds(*, hours: int, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
@@ -86,7 +88,7 @@ def list_window_objects(s3: Any, *, bucket: str, prefixes: Iterable[str]) -> lis
     for prefix in prefixes:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             objects += [
-                LogObject(item["Key"], int(item.get("Size", 0)))
+                LogObject(item["Key"], int(item.get("Size", 0)), str(item.get("ETag", "")))
                 for item in page.get("Contents", [])
                 if item["Key"].endswith(payload_log.SUFFIX)
             ]
@@ -140,8 +142,9 @@ def map_window(
 
     Fetchers download small objects whole, ahead of need; workers inflate batches of them and
     parse (zlib, pyarrow and numpy release the GIL). At most 2 x workers tasks and 4 x FETCHERS
-    objects are in flight, which bounds memory. A truncated or corrupt object is reported through
-    `on_corrupt` (possibly from a worker thread) and its whole lines before the damage are kept.
+    objects (AHEAD_BYTES) are in flight, which bounds memory. A truncated or corrupt object is
+    reported through `on_corrupt` (possibly from a worker thread) and its whole lines before the
+    damage are kept.
     """
     in_flight: deque[Future[list[_T]]] = deque()
     with (
@@ -186,13 +189,18 @@ def _fetched(
         finally:
             body.close()
 
-    ahead: deque[Future[tuple[str, bytes] | LogObject]] = deque()
+    ahead: deque[tuple[int, Future[tuple[str, bytes] | LogObject]]] = deque()
+    held = 0  # bytes fetched or being fetched ahead: bounded, however large the objects
     for item in objects:
-        ahead.append(pool.submit(fetch, item))
-        if len(ahead) >= 4 * FETCHERS:
-            yield ahead.popleft().result()
+        size = item.size if item.size <= WHOLE_OBJECT_BYTES else 0
+        ahead.append((size, pool.submit(fetch, item)))
+        held += size
+        while len(ahead) >= 4 * FETCHERS or held > AHEAD_BYTES:
+            done, future = ahead.popleft()
+            held -= done
+            yield future.result()
     while ahead:
-        yield ahead.popleft().result()
+        yield ahead.popleft()[1].result()
 
 
 def _streamed_blocks(

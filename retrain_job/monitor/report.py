@@ -9,14 +9,18 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ml_deploy.reference import PROBABILITY_EDGES
 from retrain_job.monitor.concept import ConceptDrift
 from retrain_job.monitor.drift import ALERTING, FeatureDrift, PredictionDrift, Thresholds
 from retrain_job.monitor.text import clip
 from retrain_job.monitor.window import WindowCounts
+
+if TYPE_CHECKING:  # verdict imports publishing, which must not import the report
+    from retrain_job.monitor.verdict import Verdict
 
 _PROBABILITY_BINS = [f"p {low:.2f}-{high:.2f}" for low, high in itertools.pairwise(PROBABILITY_EDGES)]
 P_VALUE_NOTE = (
@@ -25,9 +29,22 @@ P_VALUE_NOTE = (
 )
 
 
+@dataclass(frozen=True)
+class VersionReport:
+    """One model version's rows in the window and its verdict against its own bundle's reference.
+
+    `verdict` is None when the version's bundle could not be read: its rows are counted only.
+    """
+
+    version: str
+    rows: int
+    verdict: Verdict | None
+
+
 def build_report(
     *,
     run: dict[str, Any],
+    versions: list[VersionReport] | None = None,
     counts: WindowCounts,
     thresholds: Thresholds,
     status: str,
@@ -52,6 +69,25 @@ def build_report(
         "prediction": _finite(dataclasses.asdict(prediction)) if prediction else None,
         "concept_drift": dataclasses.asdict(concept) if concept else None,
         "features": [_finite(dataclasses.asdict(f)) for f in features],
+        "versions": [_version(item) for item in versions or []],
+    }
+
+
+def _version(item: VersionReport) -> dict[str, Any]:
+    """Per version: its rows, status and drifted features (the top level details the judged one)."""
+    verdict = item.verdict
+    if verdict is None:
+        return {"version": item.version, "rows": item.rows, "status": "no reference", "drifted_features": []}
+    return {
+        "version": item.version,
+        "rows": item.rows,
+        "status": verdict.status,
+        "drifted_features": [f.name for f in verdict.drifted],
+        "prediction_psi": _finite({"psi": verdict.prediction.psi})["psi"] if verdict.prediction else None,
+        "features": [
+            _finite({"name": f.name, "status": f.status, "psi": f.psi, "statistic": f.statistic})
+            for f in verdict.features
+        ],
     }
 
 
@@ -77,6 +113,7 @@ def render_html(report: dict[str, Any]) -> str:
     parts += _prediction_section(report["prediction"])
     parts += _concept_section(report["concept_drift"])
     parts += _feature_table(report["features"])
+    parts += _versions_table(report.get("versions", []))
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -133,6 +170,21 @@ def _feature_table(features: list[dict[str, Any]]) -> list[str]:
         )
     parts.append("</table>")
     return parts
+
+
+def _versions_table(versions: list[dict[str, Any]]) -> list[str]:
+    """Each model version judged on its own rows against its own bundle."""
+    if not versions:
+        return []
+    rows = "".join(
+        f"<tr class='{_css(v['status'])}'><td>{escape(v['version'])}</td><td>{v['rows']}</td>"
+        f"<td>{escape(v['status'])}</td><td>{escape(', '.join(v['drifted_features']))}</td></tr>"
+        for v in versions
+    )
+    return [
+        "<h2>Model versions</h2><table><tr><th>version</th><th>rows</th><th>status</th>"
+        f"<th>drifted</th></tr>{rows}</table>"
+    ]
 
 
 def _bars(reference: list[float], current: list[float], *, labels: list[str] | None = None) -> str:

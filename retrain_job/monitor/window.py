@@ -130,10 +130,14 @@ def count_block(columns: Columns, binning: Binning) -> WindowCounts:
     """
     counts = binning.empty_counts()
     for name, values in columns.numeric.items():
+        if name not in binning.edges:  # read for another model version's features
+            continue
         feature = counts.features[name]
         feature.counts += bin_numeric(values, binning.edges[name])
         feature.missing += values.size - int(feature.counts.sum())
     for name, (indices, dictionary) in columns.categorical.items():
+        if name not in binning.category_index:
+            continue
         feature = counts.features[name]
         codes = binning.category_codes(name, indices=indices, dictionary=dictionary)
         feature.counts += count_categories(codes, feature.counts.size)

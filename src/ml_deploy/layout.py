@@ -43,6 +43,10 @@ class ObjectLayout(BaseModel):
         description="Observed outcomes of scored records (log bucket), by day observed: dt=YYYY-MM-DD/.",
     )
     reports_prefix: str = Field("reports/", description="Drift reports (log bucket).")
+    summaries_prefix: str = Field(
+        "monitor/summaries/",
+        description="The monitor's per-hour summaries of closed log partitions (log bucket).",
+    )
     cooldown_key: str = Field(
         "monitor/cooldown.json",
         description="Where the monitor remembers its last drift-triggered retrain (log bucket).",
@@ -62,6 +66,7 @@ class ObjectLayout(BaseModel):
         "prediction_log_prefix",
         "outcomes_prefix",
         "reports_prefix",
+        "summaries_prefix",
     )
     @classmethod
     def _prefix(cls, value: str) -> str:

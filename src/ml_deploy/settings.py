@@ -166,6 +166,10 @@ class JobSettings(RuntimeSettings, ModelBucketSettings):
         alias="MIN_ROWS",
         description="Fewest rows a job accepts (training rows to retrain, window rows to judge drift).",
     )
+    # Retrain archives every accepted bundle here; the monitor judges each version by its own.
+    model_archive_prefix: str = Field(
+        DEFAULT_LAYOUT.model_archive_prefix, alias="MODEL_ARCHIVE_PREFIX", description="Archive prefix."
+    )
 
 
 class RetrainSettings(JobSettings):
@@ -176,9 +180,6 @@ class RetrainSettings(JobSettings):
 
     training_data_uri: str = Field(
         alias="TRAINING_DATA_URI", min_length=1, description="s3://bucket/prefix/ or a local path."
-    )
-    model_archive_prefix: str = Field(
-        DEFAULT_LAYOUT.model_archive_prefix, alias="MODEL_ARCHIVE_PREFIX", description="Archive prefix."
     )
     decisions_prefix: str = Field(
         DEFAULT_LAYOUT.decisions_prefix, alias="DECISIONS_PREFIX", description="Decision records."
@@ -288,6 +289,29 @@ class MonitorSettings(JobSettings, PredictionLogSettings):
         20_000, gt=0, alias="SAMPLE_ROWS", description="Production rows the classifier samples."
     )
     workers: int = Field(2, gt=0, alias="MONITOR_WORKERS", description="Parser threads.")
+    summaries_prefix: str = Field(
+        DEFAULT_LAYOUT.summaries_prefix,
+        alias="SUMMARIES_PREFIX",
+        description="Per-hour summaries of closed log partitions (log bucket).",
+    )
+    summary_grace_minutes: int = Field(
+        30,
+        ge=0,
+        alias="SUMMARY_GRACE_MINUTES",
+        description="Minutes after an hour ends before it is summarized (late writes land first).",
+    )
+    shard_objects: int = Field(
+        20_000, gt=0, alias="SHARD_OBJECTS", description="Most log objects one job summarizes."
+    )
+    max_array_size: int = Field(
+        100, ge=2, le=10_000, alias="MAX_ARRAY_SIZE", description="Most children of one Batch array job."
+    )
+    fanout_job_queue: str | None = Field(
+        None, alias="MONITOR_JOB_QUEUE", description="Batch queue of the monitor's own fan-out jobs."
+    )
+    fanout_job_definition: str | None = Field(
+        None, alias="MONITOR_JOB_DEFINITION", description="The monitor's own job definition (fan-out)."
+    )
 
     @field_validator("end")
     @classmethod
@@ -299,7 +323,7 @@ class MonitorSettings(JobSettings, PredictionLogSettings):
     def _all_versions(cls, value: str | None) -> str | None:
         return None if value in (None, "", "all") else value
 
-    @field_validator("reports_prefix")
+    @field_validator("reports_prefix", "summaries_prefix")
     @classmethod
     def _reports_folder(cls, value: str) -> str:
         return folder(value)

@@ -77,7 +77,7 @@ def test_counts_of_blocks_add_up_to_the_counts_of_the_whole(
 def _sample(frame: pd.DataFrame, manifest: Manifest) -> concept.Sample:
     binning = Binning.from_manifest(manifest)
     return concept.sample_block(
-        _columns(frame, manifest), binning, names=manifest.feature_names, size=len(frame), seed=0
+        _columns(frame, manifest), binning, names=manifest.feature_names, size=len(frame)
     )
 
 

@@ -387,12 +387,12 @@ def test_retrain_writes_only_the_bundle_archive_and_decisions(dev_program: Progr
     ], f"retrain may write elsewhere: {writes}"
 
 
-def test_monitor_writes_only_reports_and_its_cooldown(dev_program: Program) -> None:
+def test_monitor_writes_only_reports_its_cooldown_and_hour_summaries(dev_program: Program) -> None:
     writes = sorted(
         r for s in granting(dev_program, "jobs-monitor", "s3:PutObject") for r in as_list(s["Resource"])
     )
     logs = "arn:aws:s3:::ml-prediction-logs-0a1b2c3"
-    assert writes == [f"{logs}/monitor/cooldown.json", f"{logs}/reports/*"], (
+    assert writes == [f"{logs}/monitor/cooldown.json", f"{logs}/monitor/summaries/*", f"{logs}/reports/*"], (
         f"the monitor may write elsewhere (the model bucket?): {writes}"
     )
 
