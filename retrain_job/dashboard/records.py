@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
 
 QUALITY_METRICS = ("roc_auc", "log_loss", "brier", "calibration_error", "precision", "recall")
 
@@ -56,9 +56,11 @@ class PredictionShares(_Record):
 
 
 class VersionRows(_Record):
-    """One model version's part of a window (where the monitor reports versions apart)."""
+    """One model version's part of a window (the monitor's `versions` section names it `version`)."""
 
-    model_version: str
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    model_version: str = Field(validation_alias=AliasChoices("version", "model_version"))
     rows: int = Field(ge=0)
     prediction: PredictionShares | None = None
 
@@ -74,8 +76,8 @@ class DriftRun(_Record):
 
     def version_rows(self) -> list[VersionRows]:
         """Rows per model version: the report's own section, else the champion and the rest."""
-        if self.versions is not None:
-            return self.versions
+        if self.versions:
+            return [self._with_top_level_prediction(version) for version in self.versions]
         champion = VersionRows(
             model_version=self.run.champion_version or "champion",
             rows=self.rows.seen,
@@ -85,6 +87,12 @@ class DriftRun(_Record):
             other = VersionRows(model_version="other versions", rows=self.rows.other_model_versions)
             return [champion, other]
         return [champion]
+
+    def _with_top_level_prediction(self, version: VersionRows) -> VersionRows:
+        """The judged version's distribution is the report's top level where its entry has none."""
+        if version.prediction is None and version.model_version == self.run.champion_version:
+            return version.model_copy(update={"prediction": self.prediction})
+        return version
 
 
 class Metric(_Record):

@@ -84,6 +84,7 @@ def _version(item: VersionReport) -> dict[str, Any]:
         "status": verdict.status,
         "drifted_features": [f.name for f in verdict.drifted],
         "prediction_psi": _finite({"psi": verdict.prediction.psi})["psi"] if verdict.prediction else None,
+        "prediction": _finite(dataclasses.asdict(verdict.prediction)) if verdict.prediction else None,
         "features": [
             _finite({"name": f.name, "status": f.status, "psi": f.psi, "statistic": f.statistic})
             for f in verdict.features

@@ -111,10 +111,10 @@ def drift_report(run: int, *, end: datetime, environment: str) -> dict[str, Any]
         prediction=_prediction(shift),
         concept=None,
     )
-    if new_rows:  # the per-version section a monitor that judges versions apart adds
+    if new_rows:  # the per-version section, in the shape `report._version` writes
         document["versions"] = [
-            {"model_version": OLD, "rows": old_rows, "prediction": _shares(shift)},
-            {"model_version": NEW, "rows": new_rows, "prediction": _shares(shift / 3), "extra": "ignored"},
+            {"version": OLD, "rows": old_rows, "prediction": _shares(shift)},
+            {"version": NEW, "rows": new_rows, "prediction": _shares(shift / 3), "extra": "ignored"},
         ]
     return document
 
