@@ -2,8 +2,9 @@
 
 Everything is read from the resources the real program registers under the mocks
 (`ml_deploy_dev.program`): a Batch job definition names its job role and environment, an ECS task
-definition its task role and the container's environment; a role's policy is the union of its
-inline policies. So the runtimes run here with exactly the names, keys and ARNs infra gives them.
+definition its task role and the container's environment; a role's policy is what
+`tests/infra/rendered_roles.py` reads for it. So the runtimes run here with exactly the names,
+keys and ARNs infra gives them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ml_deploy.layout import SERVICE_CONTAINER
 from ml_deploy_dev.program import ACCOUNT, REGION, Program
 from tests.enforcement.aws_calls import DENIED_ERRORS, Call, StackFacts, requests_for
 from tests.enforcement.policy_eval import Request, evaluate, reference_problems
+from tests.infra.rendered_roles import policy_of
 
 # moto authorizes S3 and SQS requests on the request's ARN but every other service's on "*", and
 # names CloudWatch's actions by its signing name, some in lower case (moto's "IAM-like Access
@@ -83,26 +85,10 @@ def _json(value: Any) -> Any:
 
 def _runtime(program: Program, role_arn: str, environment: Sequence[Mapping[str, str]]) -> RuntimeRole:
     role = program.by_id(role_arn)
-    attached = [
-        r.name
-        for r in program.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-        if r.inputs.get("role") in (role.id, role.name)
-    ]
-    assert not attached, f"{role.name} has attached managed policies {attached}; only inline ones are checked"
-    statements = [
-        statement
-        for policy in program.of_type("aws:iam/rolePolicy:RolePolicy")
-        if policy.inputs.get("role") in (role.id, role.name)
-        for statement in _json(policy.inputs["policy"])["Statement"]
-    ]
-    statements += [
-        s for inline in role.inputs.get("inlinePolicies", []) for s in _json(inline["policy"])["Statement"]
-    ]
-    assert statements, f"{role.name} has no policy at all"
     return RuntimeRole(
         name=role.name,
         arn=role_arn,
-        policy={"Version": "2012-10-17", "Statement": statements},
+        policy=policy_of(program, role),
         environment={item["name"]: item["value"] for item in environment},
     )
 
