@@ -11,9 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-
-from ml_deploy.bundle import Manifest, read_bundle, read_manifest, write_bundle
+from ml_deploy.bundle import read_manifest
 from ml_deploy.layout import archived_bundle_key
 from ml_deploy_cli.__main__ import main
 from ml_deploy_dev.program import Program
@@ -29,15 +27,6 @@ def archive(role: RuntimeRole, bundle: Path) -> int:
          "--archive-prefix", env["MODEL_ARCHIVE_PREFIX"]],
         environ={},
     )  # fmt: skip
-
-
-@pytest.fixture
-def other_bundle_same_version(tmp_path: Path, trained_bundle: Path, trained_manifest: Manifest) -> Path:
-    loaded = read_bundle(trained_bundle)
-    manifest = trained_manifest.model_copy(update={"code_version": "retrained-elsewhere"})
-    return write_bundle(
-        tmp_path / "other.zip", model=loaded.model, manifest=manifest, golden_records=loaded.golden_records
-    )
 
 
 def test_archiving_is_allowed_by_the_build_role(

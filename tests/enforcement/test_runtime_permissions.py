@@ -26,13 +26,13 @@ from ml_deploy.bundle import read_bundle
 from ml_deploy.settings import ServiceSettings
 from ml_deploy_dev import sample_data
 from ml_deploy_dev.program import Program
+from ml_deploy_dev.sample_bundle import request_records
 from retrain_job import monitor, retrain
 from service.app import create_app, log_destination
 from service.log_writer import Report, Writer, s3_client
 from tests.enforcement.conftest import EnforcedAws
 from tests.enforcement.rendered import RuntimeRole, job_role, task_role
 from tests.retrain_job.conftest import WINDOW_END, log_lines
-from tests.service.conftest import records_from
 
 
 def _assert_proven(enforced: EnforcedAws, role: RuntimeRole, *, expected: set[str]) -> None:
@@ -163,7 +163,7 @@ def _serve_predictions(
         {**role.environment, "MODEL_BUNDLE_PATH": str(bundle), "LOG_BATCH_SIZE": "5",
          "LOG_RETRY_BASE_SECONDS": "0.05", "LOG_SHUTDOWN_TIMEOUT_SECONDS": "0.5"}
     )  # fmt: skip
-    records = records_from(frame, 5)
+    records = request_records(frame, 5)
     with TestClient(create_app(settings.model_copy(update={"log_bucket": None}))) as client:
         answers = [client.post("/predict", json={"record": record}) for record in records]
     assert all(answer.status_code == 200 for answer in answers), [a.text for a in answers]

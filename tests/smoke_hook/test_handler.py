@@ -14,7 +14,7 @@ import pytest
 from infra.serving.smoke_hook import handler as hook
 from ml_deploy.bundle import encode_records, read_bundle, read_golden_records
 from ml_deploy.layout import DEFAULT_LAYOUT
-from tests.service.conftest import free_port
+from ml_deploy_dev.servers import free_port
 from tests.smoke_hook.conftest import (
     DOCUMENTED_POST_TEST_TRAFFIC_SHIFT,
     RESULTS,
