@@ -17,32 +17,16 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import _common  # noqa: F401  (first: this checkout's code on the path)
 
-
-def _bundle(directory: Path) -> Path:
-    from ml_deploy.bundle import TrainingData, write_bundle
-    from ml_deploy_dev import sample_data
-    from retrain_job.retrain.training import build_manifest, golden_records, infer_features, train
-
-    frame, holdout = sample_data.generate(4_000, seed=7), sample_data.generate(2_000, seed=8)
-    features = infer_features(frame, sample_data.TARGET)
-    model = train(frame, features, sample_data.TARGET, seed=0)
-    manifest = build_manifest(
-        model, features=features, target=sample_data.TARGET, holdout=holdout, code_version="bench",
-        training_data=TrainingData(fingerprint="0" * 64, rows=len(frame), source="sample_data"),
-    )  # fmt: skip
-    golden = golden_records(model, holdout=holdout, features=features)
-    return write_bundle(directory / "bundle.zip", model=model, manifest=manifest, golden_records=golden)
+from ml_deploy_dev.sample_bundle import write_sample_bundle
+from ml_deploy_dev.servers import serving
 
 
 def _new_connection_each(url: str, records: list[dict[str, Any]]) -> list[float]:
@@ -92,10 +76,9 @@ def main() -> None:
     from ml_deploy.bundle import read_bundle, replay, verify_bundle
     from ml_deploy.layout import DEFAULT_LAYOUT
     from ml_deploy.settings import SmokeHookSettings, environment
-    from tests.smoke_hook.conftest import serve
 
     with tempfile.TemporaryDirectory() as scratch, mock_aws():
-        bundle_path = _bundle(Path(scratch))
+        bundle_path = write_sample_bundle(Path(scratch) / "bundle.zip", code_version="bench")
         bundle = read_bundle(bundle_path)
         assert bundle.golden_records is not None
         records = [golden.record for golden in bundle.golden_records.records]
@@ -120,9 +103,7 @@ def main() -> None:
             f"with model load + replay of 256 records {replayed * 1000:.1f} ms"
         )
 
-        server = serve(bundle_path)
-        url = next(server)
-        try:
+        with serving(bundle_path, ENVIRONMENT="stage", LOG_LEVEL="warning", LOG_BUCKET=None) as url:
             environ = {
                 name: str(value)
                 for name, value in environment(
@@ -136,8 +117,6 @@ def main() -> None:
             assert all(run.status == "SUCCEEDED" for run in hook_runs), [run.failures for run in hook_runs]
             fresh = [_new_connection_each(url, records) for _ in range(args.repeat)]
             batch = statistics.median(_one_batch(url, records) for _ in range(args.repeat))
-        finally:
-            server.close()
     hook_seconds = statistics.median(run.seconds for run in hook_runs)
     hook_p50 = statistics.median(run.p50_ms or 0.0 for run in hook_runs)
     hook_p99 = statistics.median(run.p99_ms or 0.0 for run in hook_runs)
