@@ -39,7 +39,7 @@ from bench.service_scenarios import Load, local_log_bucket, logging_cost, oversi
 from bench.service_servers import BUCKET, HOST, floor_command, model_call_rows, naive_command
 from ml_deploy.layout import BUNDLE_FILE
 from ml_deploy_dev.sample_bundle import holdout_frame, request_records, train_sample_model, training_frame
-from ml_deploy_dev.servers import SERVICE, free_port, running
+from ml_deploy_dev.servers import SERVICE, free_port, start_server, stopping
 
 CONNECTIONS = (1, 8, 64)
 
@@ -160,7 +160,8 @@ def _start_all(
     }
     for key, (command, env) in commands.items():
         port = ports[key]
-        servers.enter_context(running(command, port=port, env={**env, "PORT": str(port)}, timeout=120))
+        server = start_server(command, port=port, env={**env, "PORT": str(port)}, timeout=120)
+        servers.enter_context(stopping(server))
     single = [json.dumps({"record": r}).encode() for r in records[:50]]
     batch = [json.dumps({"records": records[:100]}).encode()]
     scenarios = [

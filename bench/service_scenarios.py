@@ -23,7 +23,7 @@ from typing import Any
 
 from bench.service_servers import BUCKET, HOST, metric_value
 from ml_deploy_dev.local_aws import REGION, moto_server
-from ml_deploy_dev.servers import SERVICE, free_port, running, start_server, stop_server
+from ml_deploy_dev.servers import SERVICE, free_port, start_server, stop_server, stopping
 
 Load = Callable[..., tuple[float, float, float, int]]
 
@@ -45,7 +45,8 @@ def logging_cost(bundle: Path, records: list[dict[str, Any]], *, args: Any, load
         ports = {"off": free_port(), "on": free_port()}
         for name, env in (("off", base), ("on", on)):
             port = ports[name]
-            servers.enter_context(running(SERVICE, port=port, env={**env, "PORT": str(port)}, timeout=120))
+            server = start_server(SERVICE, port=port, env={**env, "PORT": str(port)}, timeout=120)
+            servers.enter_context(stopping(server))
         for port in ports.values():
             load(port, single, connections=8, seconds=1)
         best: dict[tuple[str, int], tuple[float, float, float, int]] = {}

@@ -78,6 +78,7 @@ def naive_server(port: int, bundle_path: str, endpoint: str) -> None:
 
     from ml_deploy.bundle import read_bundle
     from ml_deploy.schema import encode_frame
+    from ml_deploy_dev.servers import answer_json
 
     bundle = read_bundle(bundle_path)
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
@@ -96,17 +97,10 @@ def naive_server(port: int, bundle_path: str, endpoint: str) -> None:
             s3.put_object(
                 Bucket=BUCKET, Key=key, Body=json.dumps({"input": record, "output": answer}).encode()
             )
-            self._send(200, json.dumps(answer).encode())
+            answer_json(self, 200, json.dumps(answer).encode())
 
         def do_GET(self) -> None:
-            self._send(200, b"{}")
-
-        def _send(self, status: int, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            answer_json(self, 200, b"{}")
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -29,29 +29,23 @@ from ml_deploy_dev.sample_bundle import write_sample_bundle
 from ml_deploy_dev.servers import serving
 
 
+def _post_seconds(url: str, body: dict[str, Any], *, timeout: float) -> float:
+    """One POST /predict on a new connection, read to the end: seconds it took."""
+    request = urllib.request.Request(
+        f"{url}/predict", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=timeout) as answer:
+        answer.read()
+    return time.perf_counter() - started
+
+
 def _new_connection_each(url: str, records: list[dict[str, Any]]) -> list[float]:
-    latencies = []
-    for record in records:
-        request = urllib.request.Request(
-            f"{url}/predict", data=json.dumps({"record": record}).encode(),
-            headers={"Content-Type": "application/json"},
-        )  # fmt: skip
-        started = time.perf_counter()
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            answer.read()
-        latencies.append((time.perf_counter() - started) * 1000.0)
-    return latencies
+    return [_post_seconds(url, {"record": record}, timeout=10) * 1000.0 for record in records]
 
 
 def _one_batch(url: str, records: list[dict[str, Any]]) -> float:
-    request = urllib.request.Request(
-        f"{url}/predict", data=json.dumps({"records": records}).encode(),
-        headers={"Content-Type": "application/json"},
-    )  # fmt: skip
-    started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        answer.read()
-    return time.perf_counter() - started
+    return _post_seconds(url, {"records": records}, timeout=30)
 
 
 def _p(values: list[float], percent: float) -> float:

@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -92,20 +93,21 @@ def stop_server(process: subprocess.Popen[bytes], *, timeout: float = 60.0) -> t
 
 
 @contextmanager
-def running(
-    command: Sequence[str],
-    *,
-    port: int,
-    env: Mapping[str, str | None],
-    ready_path: str = "/ready",
-    timeout: float = 60.0,
-) -> Iterator[subprocess.Popen[bytes]]:
-    """`start_server` for the length of a block; stopped however the block ends."""
-    process = start_server(command, port=port, env=env, ready_path=ready_path, timeout=timeout)
+def stopping(process: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
+    """`process` for the length of a block, stopped (`stop_server`) however the block ends."""
     try:
         yield process
     finally:
         stop_server(process)
+
+
+def answer_json(handler: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
+    """A whole JSON answer from an `http.server` handler: the stand-in servers of tests and benches."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 def service_environment(bundle: Path, *, port: int, **env: str | None) -> dict[str, str | None]:
@@ -123,5 +125,5 @@ def service_environment(bundle: Path, *, port: int, **env: str | None) -> dict[s
 def serving(bundle: Path, **env: str | None) -> Iterator[str]:
     """`python -m service` on `bundle`, as the task runs it, for a block; yields its base URL."""
     port = free_port()
-    with running(SERVICE, port=port, env=service_environment(bundle, port=port, **env)):
+    with stopping(start_server(SERVICE, port=port, env=service_environment(bundle, port=port, **env))):
         yield f"http://{HOST}:{port}"

@@ -22,8 +22,16 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from ml_deploy.bundle import GoldenRecords, Manifest
 from ml_deploy.schema import FeatureSpec
 from ml_deploy_dev import sample_bundle, sample_data
+from ml_deploy_dev.program import Program
+from tests.infra.shared_program import shared_program
 
 TARGET = sample_data.TARGET
+
+
+@pytest.fixture(scope="session")
+def dev_program() -> Program:
+    """Everything `pulumi up -s dev` would register (under the mocks), rendered once per session."""
+    return shared_program()
 
 
 @pytest.fixture(scope="session")

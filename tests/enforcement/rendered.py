@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ml_deploy.layout import SERVICE_CONTAINER
@@ -90,6 +90,25 @@ def _runtime(program: Program, role_arn: str, environment: Sequence[Mapping[str,
         arn=role_arn,
         policy=policy_of(program, role),
         environment={item["name"]: item["value"] for item in environment},
+    )
+
+
+def without_statement(
+    role: RuntimeRole, *, name: str, dropped: Callable[[Mapping[str, Any]], bool]
+) -> RuntimeRole:
+    """`role`, renamed, with the one statement `dropped` picks taken out: what losing that grant leaves."""
+    kept = [s for s in role.policy["Statement"] if not dropped(s)]
+    assert len(kept) == len(role.policy["Statement"]) - 1, f"expected one statement to drop from {role.name}"
+    return replace(role, name=name, policy={**role.policy, "Statement": kept})
+
+
+def refused_by_both(problems: Sequence[str], *, action: str, resource_prefix: str, role: RuntimeRole) -> bool:
+    """moto denied the call and the offline evaluation finds no statement allowing it."""
+    service, _, operation = action.partition(":")
+    return any(p.startswith(f"moto denied {service} {operation}") for p in problems) and any(
+        f"needs {action} on {resource_prefix}" in p
+        and p.endswith(f"no statement allows it in the policy of role {role.name}")
+        for p in problems
     )
 
 

@@ -19,15 +19,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from infra.serving.collector import COLLECTOR_CONTAINER, CONFIG_VARIABLE
-from ml_deploy_dev.program import run_program
+from ml_deploy_dev.program import Program
 from ml_deploy_dev.servers import serving
 
 
 @pytest.fixture(scope="module")
-def collector_config() -> dict[str, Any]:
+def collector_config(dev_program: Program) -> dict[str, Any]:
     """The prod collector's configuration, as `pulumi up -s dev` would hand it to the sidecar."""
-    program = run_program()
-    task = program.one("aws:ecs/taskDefinition:TaskDefinition", "serving-prod-task")
+    task = dev_program.one("aws:ecs/taskDefinition:TaskDefinition", "serving-prod-task")
     (collector,) = [
         c for c in json.loads(task.inputs["containerDefinitions"]) if c["name"] == COLLECTOR_CONTAINER
     ]
