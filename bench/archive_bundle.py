@@ -20,38 +20,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+from _common import best, timed
 
-
-def _bundle(directory: Path) -> Path:
-    from ml_deploy.bundle import TrainingData, write_bundle
-    from ml_deploy_dev import sample_data
-    from retrain_job.retrain.training import build_manifest, golden_records, infer_features, train
-
-    frame, holdout = sample_data.generate(4_000, seed=7), sample_data.generate(2_000, seed=8)
-    features = infer_features(frame, sample_data.TARGET)
-    model = train(frame, features, sample_data.TARGET, seed=0)
-    manifest = build_manifest(
-        model, features=features, target=sample_data.TARGET, holdout=holdout, code_version="bench",
-        training_data=TrainingData(fingerprint="0" * 64, rows=len(frame), source="sample_data"),
-    )  # fmt: skip
-    golden = golden_records(model, holdout=holdout, features=features)
-    return write_bundle(directory / "bundle.zip", model=model, manifest=manifest, golden_records=golden)
+from ml_deploy_dev.sample_bundle import write_sample_bundle
 
 
 def _seconds(command: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
     subprocess.run(command, env=env, check=True, capture_output=True)
     return time.perf_counter() - started
-
-
-def _best(run: Callable[[], float], repeat: int) -> float:
-    return min(run() for _ in range(repeat))
 
 
 def main() -> None:
@@ -63,12 +42,8 @@ def main() -> None:
     from ml_deploy_dev.local_aws import create_bucket, moto_server
 
     with tempfile.TemporaryDirectory() as scratch, moto_server() as aws:
-        bundle = _bundle(Path(scratch))
-        env = {
-            **os.environ,
-            **aws.environment,
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
-        }
+        bundle = write_sample_bundle(Path(scratch) / "bundle.zip", code_version="bench")
+        env = {**os.environ, **aws.environment}
         python = sys.executable
         archive = [python, "-m", "ml_deploy_cli", "archive-bundle", str(bundle), "--model-bucket"]
         show = [python, "-m", "ml_deploy.bundle", "show", "--field", "bundle_version", str(bundle)]
@@ -83,12 +58,12 @@ def main() -> None:
         again = [*archive, "bench-models-kept"]
         subprocess.run(again, env=env, check=True, capture_output=True)
 
-        baseline = _best(lambda: _seconds(show, env), repeat)
-        written = _best(first_archive, repeat)
-        no_op = _best(lambda: _seconds(again, env), repeat)
+        baseline = best(lambda: _seconds(show, env), repeat)
+        written = best(first_archive, repeat)
+        no_op = best(lambda: _seconds(again, env), repeat)
         data = bundle.read_bytes()
-        plain = _best(lambda: _timed(lambda: hashlib.sha256(data).hexdigest()), repeat * 10)
-        content = _best(lambda: _timed(lambda: content_sha256(data)), repeat * 10)
+        plain = best(lambda: timed(lambda: hashlib.sha256(data).hexdigest()), repeat * 10)
+        content = best(lambda: timed(lambda: content_sha256(data)), repeat * 10)
 
     print(f"bundle {len(data) / 1e6:.2f} MB, best of {repeat}")
     print(f"{'step':68} {'seconds':>10} {'ratio':>6}")
@@ -101,12 +76,6 @@ def main() -> None:
     ]
     for name, seconds, against in rows:
         print(f"{name:68} {seconds:10.5f} {seconds / against:6.2f}")
-
-
-def _timed(work: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    work()
-    return time.perf_counter() - started
 
 
 if __name__ == "__main__":

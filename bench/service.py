@@ -4,7 +4,7 @@ Starts the real server (`python -m service`) with 1 and WEB_CONCURRENCY workers,
 off and on (to a local moto_server), next to: the raw in-process model cost (the floor for one row
 and a 100-row batch), the HTTP floor (same framework and request validation, no model), and a
 naive server (http.server, a DataFrame and an S3 put per request). The load generator runs in
-another process: `wrk` when installed, else a small asyncio keep-alive client in this file.
+another process: `wrk` when installed, else a small asyncio keep-alive client (`service_load.py`).
 
     .venv/bin/python bench/service.py [--seconds 3] [--workers 2] [--client auto|wrk|python]
     .venv/bin/python bench/service.py --only logging --workers 2   # logging on vs off, same run
@@ -20,33 +20,27 @@ a 13.9 MB body refused in 3.4 ms, /health p99 7.8 ms under 4 attackers, RSS 1.00
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
-import multiprocessing
 import os
-import re
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request, Response  # module level: FastAPI resolves the floor route's annotations here
+import _common  # noqa: F401  (first: this checkout's code on the path)
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-HOST = "127.0.0.1"
-BUCKET = "bench-prediction-logs"
+from bench.service_load import python_load, wrk_load
+from bench.service_scenarios import Load, local_log_bucket, logging_cost, oversized_attack
+from bench.service_servers import BUCKET, HOST, floor_command, model_call_rows, naive_command
+from ml_deploy.layout import BUNDLE_FILE
+from ml_deploy_dev.sample_bundle import holdout_frame, request_records, train_sample_model, training_frame
+from ml_deploy_dev.servers import SERVICE, free_port, start_server, stopping
+
 CONNECTIONS = (1, 8, 64)
 
 
@@ -61,244 +55,20 @@ class Result:
     errors: int
 
 
-# --- servers -----------------------------------------------------------------------------------
-
-
-def floor_app() -> Any:
-    """The HTTP floor: FastAPI, the same generated request validation, no model, no logging."""
-    import orjson
-    from fastapi import FastAPI
-    from pydantic import ValidationError
-
-    from ml_deploy.bundle import verify_bundle
-    from service.model import record_model, request_model
-
-    manifest = verify_bundle(os.environ["MODEL_BUNDLE_PATH"])
-    body_model = request_model(
-        record_model(manifest.features, unknown_category="reject"), max_batch_size=1000
-    )
-    app = FastAPI()
-
-    @app.post("/predict")
-    async def predict(request: Request) -> Response:
-        try:
-            body_model.model_validate_json(await request.body())
-        except ValidationError:
-            return Response(b'{"error":"invalid"}', status_code=422, media_type="application/json")
-        answer = {
-            "request_id": "-",
-            "model_version": manifest.bundle_version,
-            "prediction": 0,
-            "probability": 0.5,
-        }
-        return Response(orjson.dumps(answer), media_type="application/json")
-
-    @app.get("/ready")
-    async def ready() -> Response:
-        return Response(b"{}", media_type="application/json")
-
-    return app
-
-
-def naive_server(port: int, bundle_path: str, endpoint: str) -> None:
-    """What we compare against: synchronous threads, a DataFrame and an S3 put per request."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    import boto3
-    import pandas as pd
-
-    from ml_deploy.bundle import read_bundle
-    from ml_deploy.schema import encode_frame
-
-    bundle = read_bundle(bundle_path)
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            record = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["record"]
-            frame = pd.DataFrame([record])
-            probability = float(
-                bundle.model.predict_proba(encode_frame(frame, bundle.manifest.features))[0, 1]
-            )
-            answer = {"prediction": int(probability >= 0.5), "probability": probability}
-            key = f"naive/{time.time_ns()}.json"
-            s3.put_object(
-                Bucket=BUCKET, Key=key, Body=json.dumps({"input": record, "output": answer}).encode()
-            )
-            self._send(200, json.dumps(answer).encode())
-
-        def do_GET(self) -> None:
-            self._send(200, b"{}")
-
-        def _send(self, status: int, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    ThreadingHTTPServer((HOST, port), Handler).serve_forever()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def running(
-    command: list[str], *, env: dict[str, str], port: int, ready_path: str = "/ready"
-) -> Iterator[int]:
-    """Run a server subprocess until the block ends; wait for it to answer `ready_path`."""
-    process = subprocess.Popen(
-        command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{command} exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                with urllib.request.urlopen(f"http://{HOST}:{port}{ready_path}", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{command} not ready after 120 s")
-            time.sleep(0.3)
-        yield port
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-# --- load generators ---------------------------------------------------------------------------
-
-
-def http_request(port: int, body: bytes) -> bytes:
-    head = (
-        f"POST /predict HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-async def _connection(port: int, requests: list[bytes], stop_at: float, out: dict[str, Any]) -> None:
-    reader, writer = await asyncio.open_connection(HOST, port)
-    latencies, index = out["latencies"], 0
-    try:
-        while time.perf_counter() < stop_at:
-            started = time.perf_counter()
-            writer.write(requests[index % len(requests)])
-            index += 1
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(re.search(rb"content-length:\s*(\d+)", head.lower()).group(1))  # type: ignore[union-attr]
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - started)
-            if head[9:12] != b"200":
-                out["errors"] += 1
-    finally:
-        writer.close()
-
-
-async def _drive(port: int, requests: list[bytes], *, connections: int, seconds: float) -> dict[str, Any]:
-    out: dict[str, Any] = {"latencies": [], "errors": 0}
-    stop_at = time.perf_counter() + seconds
-    tasks = [asyncio.create_task(_connection(port, requests, stop_at, out)) for _ in range(connections)]
-    done, pending = await asyncio.wait(tasks, timeout=seconds + 10)
-    for task in pending:  # a request that never came back is a timeout, counted as an error
-        task.cancel()
-        out["errors"] += 1
-    out["errors"] += sum(1 for task in done if task.exception() is not None)
-    return out
-
-
-def _client_process(port: int, bodies: list[bytes], connections: int, seconds: float, queue: Any) -> None:
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    requests = [http_request(port, body) for body in bodies]
-    out = asyncio.run(_drive(port, requests, connections=connections, seconds=seconds))
-    queue.put((out["latencies"], out["errors"], seconds))
-
-
-def python_load(
-    port: int, bodies: list[bytes], *, connections: int, seconds: float
-) -> tuple[float, float, float, int]:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_client_process, args=(port, bodies, connections, seconds, queue))
-    process.start()
-    latencies, errors, elapsed = queue.get(timeout=seconds + 60)
-    process.join()
-    if not latencies:
-        return 0.0, float("nan"), float("nan"), errors
-    cuts = (
-        statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else latencies * 99
-    )
-    return len(latencies) / elapsed, cuts[49] * 1e3, cuts[98] * 1e3, errors
-
-
-def wrk_load(
-    port: int, bodies: list[bytes], *, connections: int, seconds: float
-) -> tuple[float, float, float, int]:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
-        script.write(f"wrk.body = {json.dumps(bodies[0].decode())}\n")
-    duration = f"{max(1, round(seconds))}s"  # wrk takes whole seconds
-    command = ["wrk", "-t", "1", "-c", str(connections), "-d", duration, "--latency", "--timeout", "5s",
-               "-s", script.name, f"http://{HOST}:{port}/predict"]  # fmt: skip
-    text = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 30).stdout
-    Path(script.name).unlink()
-
-    def millis(label: str) -> float:
-        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
-        if not match:
-            return float("nan")
-        return float(match.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[match.group(2)]
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
-    errors = sum(int(n) for n in re.findall(r"(?:Non-2xx or 3xx responses|timeout)\s*:?\s*(\d+)", text))
-    return rps, millis("50"), millis("99"), errors
-
-
-# --- the benchmark -----------------------------------------------------------------------------
+@dataclass
+class Scenario:
+    name: str
+    workers: int
+    port: int
+    bodies: list[bytes]
+    connections: tuple[int, ...]
 
 
 def make_bundle(directory: Path) -> tuple[Path, list[dict[str, Any]]]:
-    from ml_deploy.bundle import TrainingData, write_bundle
-    from ml_deploy.layout import BUNDLE_FILE
-    from ml_deploy_dev import sample_data
-    from retrain_job.retrain.training import build_manifest, fingerprint, infer_features, train
-
-    frame, holdout = sample_data.generate(20_000, seed=1), sample_data.generate(5_000, seed=2)
-    features = infer_features(frame, sample_data.TARGET)
-    model = train(frame, features, sample_data.TARGET, seed=0)
-    manifest = build_manifest(
-        model, features=features, target=sample_data.TARGET, holdout=holdout, code_version="bench",
-        training_data=TrainingData(fingerprint=fingerprint(frame), rows=len(frame), source="sample_data"),
-    )  # fmt: skip
-    columns = [spec.name for spec in features]
-    records = [
-        {k: (None if v != v else v) for k, v in row.items()}  # NaN -> null
-        for row in holdout[columns].head(200).astype(object).to_dict(orient="records")
-    ]
-    return write_bundle(directory / BUNDLE_FILE, model=model, manifest=manifest), records
+    """The shared sample recipe at 20,000 training rows, and 200 holdout rows as request records."""
+    training, holdout = training_frame(20_000), holdout_frame(5_000)
+    sample = train_sample_model(training=training, holdout=holdout, code_version="bench")
+    return sample.write(directory / BUNDLE_FILE), request_records(holdout, 200)
 
 
 def raw_predict_ms(bundle_path: Path, records: list[dict[str, Any]]) -> tuple[float, float]:
@@ -318,16 +88,7 @@ def raw_predict_ms(bundle_path: Path, records: list[dict[str, Any]]) -> tuple[fl
     return timings[0], timings[1]
 
 
-@dataclass
-class Scenario:
-    name: str
-    workers: int
-    port: int
-    bodies: list[bytes]
-    connections: tuple[int, ...]
-
-
-def main() -> int:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -346,252 +107,93 @@ def main() -> int:
         "--only", choices=("all", "logging", "attack"), default="all",
         help="logging: logging on vs off only; attack: oversized bodies against /health and RSS",
     )  # fmt: skip
-    args = parser.parse_args()
-    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
-    load = wrk_load if use_wrk else python_load
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    work = Path(tempfile.mkdtemp(prefix="bench-service-"))
-    bundle, records = make_bundle(work)
-    if args.only == "logging":
-        return logging_cost(bundle, records, args=args, load=load, client="wrk" if use_wrk else "python")
-    if args.only == "attack":
-        return oversized_attack(bundle, records)
-    one_ms, hundred_ms = raw_predict_ms(bundle, records)
-    single = [json.dumps({"record": r}).encode() for r in records[:50]]
-    batch = [json.dumps({"records": records[:100]}).encode()]
-    moto_port = free_port()
-    endpoint = f"http://{HOST}:{moto_port}"
-    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                       "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})  # fmt: skip
-    w = args.workers
-    with ExitStack() as servers:
-        servers.enter_context(
-            running([sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(moto_port)], env={},
-                    port=moto_port, ready_path="/moto-api/data.json")
-        )  # fmt: skip
-        import boto3
+    return parser.parse_args()
 
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=BUCKET)
-        other = 2 if w == 1 else 1
-        ports = {key: free_port() for key in ("off", "on", "floor", "off_other", "floor_other", "naive")}
-        base = {
-            "MODEL_BUNDLE_PATH": str(bundle),
-            "HOST": HOST,
-            "OMP_NUM_THREADS": "1",
-            "LOG_LEVEL": "warning",
-        }
-        logging_on = {"LOG_BUCKET": BUCKET, "ENVIRONMENT": "bench", "AWS_ENDPOINT_URL": endpoint}
-        commands = {
-            "off_other": ([sys.executable, "-m", "service"], {**base, "WEB_CONCURRENCY": str(other)}),
-            "off": ([sys.executable, "-m", "service"], {**base, "WEB_CONCURRENCY": str(w)}),
-            "on": ([sys.executable, "-m", "service"], {**base, **logging_on, "WEB_CONCURRENCY": str(w)}),
-            "floor": (floor_command(ports["floor"], w), {"MODEL_BUNDLE_PATH": str(bundle)}),
-            "floor_other": (floor_command(ports["floor_other"], other), {"MODEL_BUNDLE_PATH": str(bundle)}),
-            "naive": ([sys.executable, str(Path(__file__).resolve()), "--naive", str(ports["naive"]),
-                       str(bundle), endpoint], {}),
-        }  # fmt: skip
-        for key, (command, env) in commands.items():
-            servers.enter_context(running(command, env={**env, "PORT": str(ports[key])}, port=ports[key]))
-        scenarios = [
-            Scenario("service, logging off", w, ports["off"], single, CONNECTIONS),
-            Scenario("service, logging on", w, ports["on"], single, CONNECTIONS),
-            Scenario("HTTP floor (no model)", w, ports["floor"], single, CONNECTIONS),
-            Scenario("service, logging off", other, ports["off_other"], single, (8, 64)),
-            Scenario("HTTP floor (no model)", other, ports["floor_other"], single, (8, 64)),
-            Scenario("service, 100-row batch", w, ports["off"], batch, (1, 8)),
-            Scenario("naive (DataFrame + put)", 1, ports["naive"], single, (8, 64)),
-        ]
-        for scenario in scenarios:  # warm up: first requests pay imports and caches
-            load(scenario.port, scenario.bodies, connections=8, seconds=1)
-        best: dict[tuple[str, int, int], Result] = {}
-        for connections in CONNECTIONS:
-            for _ in range(args.rounds):  # interleaved, so a noisy neighbour hurts every scenario alike
-                for s in (s for s in scenarios if connections in s.connections):
-                    rps, p50, p99, errors = load(
-                        s.port, s.bodies, connections=connections, seconds=args.seconds
-                    )
-                    result = Result(s.name, s.workers, connections, rps, p50, p99, errors)
-                    key = (s.name, s.workers, connections)
-                    if key not in best or rps > best[key].rps:
-                        best[key] = result
-                    print(f"  {s.name:<26} w={s.workers} c={connections:<3} {rps:7.0f} req/s "
-                          f"p50 {p50:7.2f} ms p99 {p99:7.2f} ms errors {errors}",
-                          file=sys.stderr, flush=True)  # fmt: skip
+
+def main() -> int:
+    args = _arguments()
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+    load, client = (wrk_load, "wrk") if use_wrk else (python_load, "python")
+    work = Path(tempfile.mkdtemp(prefix="bench-service-"))
+    try:
+        bundle, records = make_bundle(work)
+        if args.only == "logging":
+            return logging_cost(bundle, records, args=args, load=load, client=client)
+        if args.only == "attack":
+            return oversized_attack(bundle, records)
+        return full_run(bundle, records, args=args, load=load, client=client)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def full_run(bundle: Path, records: list[dict[str, Any]], *, args: Any, load: Load, client: str) -> int:
+    """Every scenario, interleaved round by round, then the table and the targets."""
+    one_ms, hundred_ms = raw_predict_ms(bundle, records)
+    with ExitStack() as servers:
+        scenarios, ports = _start_all(servers, bundle, records, workers=args.workers)
+        best = _measure(scenarios, load=load, seconds=args.seconds, rounds=args.rounds)
         batching = {key: model_call_rows(ports[key]) for key in ("off", "on", "off_other")}
     results = [best[(s.name, s.workers, c)] for s in scenarios for c in s.connections]
-    report(results, one_ms=one_ms, hundred_ms=hundred_ms, workers=w, client="wrk" if use_wrk else "python")
+    report(results, one_ms=one_ms, hundred_ms=hundred_ms, workers=args.workers, client=client)
     print("\nmean rows per model call (micro-batching), whole run: "
           + ", ".join(f"{key} {value:.1f}" for key, value in batching.items()))  # fmt: skip
-    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
-def logging_cost(bundle: Path, records: list[dict[str, Any]], *, args: Any, load: Any, client: str) -> int:
-    """Logging on (writer process, local moto_server) vs off, same workers, interleaved rounds."""
+def _start_all(
+    servers: ExitStack, bundle: Path, records: list[dict[str, Any]], *, workers: int
+) -> tuple[list[Scenario], dict[str, int]]:
+    """The service (logging off and on, the configured workers and the other count), the floor, naive."""
+    aws = local_log_bucket(servers)
+    w, other = workers, (2 if workers == 1 else 1)
+    ports = {key: free_port() for key in ("off", "on", "floor", "off_other", "floor_other", "naive")}
+    base = {"MODEL_BUNDLE_PATH": str(bundle), "HOST": HOST, "OMP_NUM_THREADS": "1", "LOG_LEVEL": "warning"}
+    logging_on = {**aws, "LOG_BUCKET": BUCKET, "ENVIRONMENT": "bench"}
+    floor_env = {"MODEL_BUNDLE_PATH": str(bundle)}
+    commands = {
+        "off_other": (SERVICE, {**base, "WEB_CONCURRENCY": str(other)}),
+        "off": (SERVICE, {**base, "WEB_CONCURRENCY": str(w)}),
+        "on": (SERVICE, {**base, **logging_on, "WEB_CONCURRENCY": str(w)}),
+        "floor": (floor_command(ports["floor"], w), floor_env),
+        "floor_other": (floor_command(ports["floor_other"], other), floor_env),
+        "naive": (naive_command(ports["naive"], bundle, aws["AWS_ENDPOINT_URL"]), aws),
+    }
+    for key, (command, env) in commands.items():
+        port = ports[key]
+        server = start_server(command, port=port, env={**env, "PORT": str(port)}, timeout=120)
+        servers.enter_context(stopping(server))
     single = [json.dumps({"record": r}).encode() for r in records[:50]]
-    moto_port, off_port, on_port = free_port(), free_port(), free_port()
-    endpoint = f"http://{HOST}:{moto_port}"
-    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                       "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})  # fmt: skip
-    base = {"MODEL_BUNDLE_PATH": str(bundle), "HOST": HOST, "OMP_NUM_THREADS": "1", "LOG_LEVEL": "warning",
-            "WEB_CONCURRENCY": str(args.workers)}  # fmt: skip
-    on = {**base, "LOG_BUCKET": BUCKET, "ENVIRONMENT": "bench", "AWS_ENDPOINT_URL": endpoint}
-    with ExitStack() as servers:
-        servers.enter_context(running([sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(moto_port)],
-                                      env={}, port=moto_port, ready_path="/moto-api/data.json"))  # fmt: skip
-        import boto3
-
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=BUCKET)
-        servers.enter_context(running([sys.executable, "-m", "service"], env={**base, "PORT": str(off_port)},
-                                      port=off_port))  # fmt: skip
-        servers.enter_context(running([sys.executable, "-m", "service"], env={**on, "PORT": str(on_port)},
-                                      port=on_port))  # fmt: skip
-        for port in (off_port, on_port):
-            load(port, single, connections=8, seconds=1)
-        best: dict[tuple[str, int], tuple[float, float, float, int]] = {}
-        for connections in (8, 64):
-            for _ in range(args.rounds):
-                for name, port in (("off", off_port), ("on", on_port)):
-                    result = load(port, single, connections=connections, seconds=args.seconds)
-                    print(f"  logging {name:<3} w={args.workers} c={connections:<3} {result[0]:7.0f} req/s "
-                          f"p99 {result[2]:7.2f} ms", file=sys.stderr, flush=True)  # fmt: skip
-                    if (name, connections) not in best or result[0] > best[(name, connections)][0]:
-                        best[(name, connections)] = result
-        written = metric_value(on_port, "payload_log_records_written_total")
-    rounds = f"best of {args.rounds} rounds of {args.seconds} s"
-    print(f"\nload generator: {client}; workers {args.workers}; {rounds}\n")
-    print("| conns | off req/s | on req/s | on/off (>= 0.90) | off p99 ms | on p99 ms | p99 on/off (<= 2) |")
-    print("|---|---|---|---|---|---|---|")
-    for c in (8, 64):
-        off, on_ = best[("off", c)], best[("on", c)]
-        print(f"| {c} | {off[0]:.0f} | {on_[0]:.0f} | {on_[0] / off[0]:.2f} | {off[2]:.2f} | {on_[2]:.2f} "
-              f"| {on_[2] / off[2]:.2f} |")  # fmt: skip
-    print(f"\nrecords written to S3 by the logging-on server so far: {written:.0f}")
-    return 0
+    batch = [json.dumps({"records": records[:100]}).encode()]
+    scenarios = [
+        Scenario("service, logging off", w, ports["off"], single, CONNECTIONS),
+        Scenario("service, logging on", w, ports["on"], single, CONNECTIONS),
+        Scenario("HTTP floor (no model)", w, ports["floor"], single, CONNECTIONS),
+        Scenario("service, logging off", other, ports["off_other"], single, (8, 64)),
+        Scenario("HTTP floor (no model)", other, ports["floor_other"], single, (8, 64)),
+        Scenario("service, 100-row batch", w, ports["off"], batch, (1, 8)),
+        Scenario("naive (DataFrame + put)", 1, ports["naive"], single, (8, 64)),
+    ]
+    return scenarios, ports
 
 
-def metric_value(port: int, series: str) -> float:
-    with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=5) as answer:
-        text = answer.read().decode()
-    match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
-    return float(match.group(1)) if match else float("nan")
-
-
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process and its children (the worker), from /proc."""
-    total = 0
-    for candidate in [pid, *_children(pid)]:
-        try:
-            status = Path(f"/proc/{candidate}/status").read_text()
-        except OSError:
-            continue
-        total += int(re.search(r"^VmRSS:\s+(\d+)", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
-    return total / 1024
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for path in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = path.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(path.parent.name))
-    return found
-
-
-def oversized_attack(bundle: Path, records: list[dict[str, Any]]) -> int:
-    """Time to refuse a 13 MB body, /health p99 and RSS while 4 clients keep sending such bodies."""
-    import http.client
-
-    record = {**records[0], **{f"k{i}": 1 for i in range(1_000_000)}}
-    body = json.dumps({"record": record}).encode()
-    head = (f"POST /predict HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
-    port = free_port()
-    env = {"MODEL_BUNDLE_PATH": str(bundle), "HOST": HOST, "LOG_LEVEL": "warning", "PORT": str(port)}
-    process = subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env={**os.environ, **env},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        _wait_ready(port)
-        idle = rss_mib(process.pid)
-
-        def refuse_once() -> float:
-            started = time.perf_counter()
-            with socket.create_connection((HOST, port)) as connection:
-                with contextlib.suppress(OSError):  # answered 413 and closed before taking it all
-                    connection.sendall(head + body)
-                answer = connection.recv(64)
-            assert answer.startswith(b"HTTP/1.1 413"), answer
-            return time.perf_counter() - started
-
-        refusals = sorted(refuse_once() for _ in range(5))
-        peak = idle
-        context = multiprocessing.get_context("spawn")  # attackers in their own processes: no shared GIL
-        attackers = [context.Process(target=_attack, args=(port, head + body), daemon=True) for _ in range(4)]
-        for attacker in attackers:
-            attacker.start()
-        time.sleep(2)  # spawned attackers import and start sending
-        health, connection = [], http.client.HTTPConnection(HOST, port, timeout=5)
-        deadline = time.perf_counter() + 5
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            connection.request("GET", "/health")
-            connection.getresponse().read()
-            health.append(time.perf_counter() - started)
-            if len(health) % 50 == 0:
-                peak = max(peak, rss_mib(process.pid))
-            time.sleep(0.005)
-        for attacker in attackers:
-            attacker.terminate()
-            attacker.join()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-    p99 = statistics.quantiles(health, n=100)[98] * 1e3
-    print(f"\n13 MB body ({len(body) / 1e6:.1f} MB) refused in {refusals[len(refusals) // 2] * 1e3:.1f} ms "
-          f"(median of 5, client send included; target < 50 ms)")  # fmt: skip
-    print(f"/health under 4 attackers: p99 {p99:.1f} ms over {len(health)} requests (target < 50 ms)")
-    print(f"RSS idle {idle:.0f} MiB, peak during the attack {peak:.0f} MiB ({peak / idle:.2f}x; target < 2x)")
-    return 0
-
-
-def _attack(port: int, request: bytes) -> None:
-    """One attacker: oversized bodies back to back, each on a new connection."""
-    while True:
-        try:
-            with socket.create_connection((HOST, port)) as connection:
-                connection.sendall(request)
-                connection.recv(64)
-        except OSError:
-            pass  # refused and closed mid-send: that is the point
-
-
-def _wait_ready(port: int) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}/ready", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("service not ready after 120 s")
-
-
-def floor_command(port: int, workers: int) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", "--factory", "bench.service:floor_app", "--host", HOST, "--port",
-            str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]  # fmt: skip
-
-
-def model_call_rows(port: int) -> float:
-    """Mean rows per model call so far, from the server's own /metrics."""
-    with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=5) as answer:
-        text = answer.read().decode()
-    total = re.search(r"^model_call_rows_sum (\S+)$", text, re.MULTILINE)
-    count = re.search(r"^model_call_rows_count (\S+)$", text, re.MULTILINE)
-    return float(total.group(1)) / max(float(count.group(1)), 1.0) if total and count else float("nan")
+def _measure(
+    scenarios: list[Scenario], *, load: Load, seconds: float, rounds: int
+) -> dict[tuple[str, int, int], Result]:
+    """The best of `rounds` interleaved runs per scenario and connection count."""
+    for scenario in scenarios:  # warm up: first requests pay imports and caches
+        load(scenario.port, scenario.bodies, connections=8, seconds=1)
+    best: dict[tuple[str, int, int], Result] = {}
+    for connections in CONNECTIONS:
+        for _ in range(rounds):  # interleaved, so a noisy neighbour hurts every scenario alike
+            for s in (s for s in scenarios if connections in s.connections):
+                rps, p50, p99, errors = load(s.port, s.bodies, connections=connections, seconds=seconds)
+                key = (s.name, s.workers, connections)
+                if key not in best or rps > best[key].rps:
+                    best[key] = Result(s.name, s.workers, connections, rps, p50, p99, errors)
+                print(f"  {s.name:<26} w={s.workers} c={connections:<3} {rps:7.0f} req/s "
+                      f"p50 {p50:7.2f} ms p99 {p99:7.2f} ms errors {errors}",
+                      file=sys.stderr, flush=True)  # fmt: skip
+    return best
 
 
 def report(results: list[Result], *, one_ms: float, hundred_ms: float, workers: int, client: str) -> None:
@@ -631,7 +233,4 @@ def report(results: list[Result], *, one_ms: float, hundred_ms: float, workers: 
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--naive":
-        naive_server(int(sys.argv[2]), sys.argv[3], sys.argv[4])
-        sys.exit(0)
     sys.exit(main())

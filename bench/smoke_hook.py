@@ -17,57 +17,35 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import _common  # noqa: F401  (first: this checkout's code on the path)
+
+from ml_deploy_dev.sample_bundle import write_sample_bundle
+from ml_deploy_dev.servers import serving
 
 
-def _bundle(directory: Path) -> Path:
-    from ml_deploy.bundle import TrainingData, write_bundle
-    from ml_deploy_dev import sample_data
-    from retrain_job.retrain.training import build_manifest, golden_records, infer_features, train
-
-    frame, holdout = sample_data.generate(4_000, seed=7), sample_data.generate(2_000, seed=8)
-    features = infer_features(frame, sample_data.TARGET)
-    model = train(frame, features, sample_data.TARGET, seed=0)
-    manifest = build_manifest(
-        model, features=features, target=sample_data.TARGET, holdout=holdout, code_version="bench",
-        training_data=TrainingData(fingerprint="0" * 64, rows=len(frame), source="sample_data"),
-    )  # fmt: skip
-    golden = golden_records(model, holdout=holdout, features=features)
-    return write_bundle(directory / "bundle.zip", model=model, manifest=manifest, golden_records=golden)
+def _post_seconds(url: str, body: dict[str, Any], *, timeout: float) -> float:
+    """One POST /predict on a new connection, read to the end: seconds it took."""
+    request = urllib.request.Request(
+        f"{url}/predict", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=timeout) as answer:
+        answer.read()
+    return time.perf_counter() - started
 
 
 def _new_connection_each(url: str, records: list[dict[str, Any]]) -> list[float]:
-    latencies = []
-    for record in records:
-        request = urllib.request.Request(
-            f"{url}/predict", data=json.dumps({"record": record}).encode(),
-            headers={"Content-Type": "application/json"},
-        )  # fmt: skip
-        started = time.perf_counter()
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            answer.read()
-        latencies.append((time.perf_counter() - started) * 1000.0)
-    return latencies
+    return [_post_seconds(url, {"record": record}, timeout=10) * 1000.0 for record in records]
 
 
 def _one_batch(url: str, records: list[dict[str, Any]]) -> float:
-    request = urllib.request.Request(
-        f"{url}/predict", data=json.dumps({"records": records}).encode(),
-        headers={"Content-Type": "application/json"},
-    )  # fmt: skip
-    started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        answer.read()
-    return time.perf_counter() - started
+    return _post_seconds(url, {"records": records}, timeout=30)
 
 
 def _p(values: list[float], percent: float) -> float:
@@ -92,10 +70,9 @@ def main() -> None:
     from ml_deploy.bundle import read_bundle, replay, verify_bundle
     from ml_deploy.layout import DEFAULT_LAYOUT
     from ml_deploy.settings import SmokeHookSettings, environment
-    from tests.smoke_hook.conftest import serve
 
     with tempfile.TemporaryDirectory() as scratch, mock_aws():
-        bundle_path = _bundle(Path(scratch))
+        bundle_path = write_sample_bundle(Path(scratch) / "bundle.zip", code_version="bench")
         bundle = read_bundle(bundle_path)
         assert bundle.golden_records is not None
         records = [golden.record for golden in bundle.golden_records.records]
@@ -120,9 +97,7 @@ def main() -> None:
             f"with model load + replay of 256 records {replayed * 1000:.1f} ms"
         )
 
-        server = serve(bundle_path)
-        url = next(server)
-        try:
+        with serving(bundle_path, ENVIRONMENT="stage", LOG_LEVEL="warning", LOG_BUCKET=None) as url:
             environ = {
                 name: str(value)
                 for name, value in environment(
@@ -136,8 +111,6 @@ def main() -> None:
             assert all(run.status == "SUCCEEDED" for run in hook_runs), [run.failures for run in hook_runs]
             fresh = [_new_connection_each(url, records) for _ in range(args.repeat)]
             batch = statistics.median(_one_batch(url, records) for _ in range(args.repeat))
-        finally:
-            server.close()
     hook_seconds = statistics.median(run.seconds for run in hook_runs)
     hook_p50 = statistics.median(run.p50_ms or 0.0 for run in hook_runs)
     hook_p99 = statistics.median(run.p99_ms or 0.0 for run in hook_runs)

@@ -7,6 +7,7 @@ suites stay fast because the data is small, not because anything is faked.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 # Before sklearn loads OpenMP: tiny fits and predictions are fastest single-threaded, and two
 # spinning OpenMP threads on a busy 2-core machine turn a 0.2 s fit into 10 s.
@@ -18,24 +19,31 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from ml_deploy.bundle import GoldenRecords, Manifest, TrainingData, write_bundle
+from ml_deploy.bundle import GoldenRecords, Manifest
 from ml_deploy.schema import FeatureSpec
-from ml_deploy_dev import sample_data
-from retrain_job.retrain.training import build_manifest, fingerprint, golden_records, infer_features, train
+from ml_deploy_dev import sample_bundle, sample_data
+from ml_deploy_dev.program import Program
+from tests.infra.shared_program import shared_program
 
 TARGET = sample_data.TARGET
 
 
 @pytest.fixture(scope="session")
+def dev_program() -> Program:
+    """Everything `pulumi up -s dev` would register (under the mocks), rendered once per session."""
+    return shared_program()
+
+
+@pytest.fixture(scope="session")
 def sample_frame() -> pd.DataFrame:
     """4,000 training-world rows (seed 7)."""
-    return sample_data.generate(4_000, seed=7)
+    return sample_bundle.training_frame()
 
 
 @pytest.fixture(scope="session")
 def holdout_frame() -> pd.DataFrame:
     """2,000 fresh training-world rows (seed 8), never trained on."""
-    return sample_data.generate(2_000, seed=8)
+    return sample_bundle.holdout_frame()
 
 
 @pytest.fixture(scope="session")
@@ -45,55 +53,40 @@ def drifted_frame() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def sample_features(sample_frame: pd.DataFrame) -> list[FeatureSpec]:
-    return infer_features(sample_frame, TARGET)
+def sample_model(sample_frame: pd.DataFrame, holdout_frame: pd.DataFrame) -> sample_bundle.SampleModel:
+    """The session's model and everything its bundle holds, by the recipe the benches use too."""
+    return sample_bundle.train_sample_model(training=sample_frame, holdout=holdout_frame, code_version="test")
 
 
 @pytest.fixture(scope="session")
-def trained_model(
-    sample_frame: pd.DataFrame, sample_features: list[FeatureSpec]
-) -> HistGradientBoostingClassifier:
-    return train(sample_frame, sample_features, TARGET, seed=0)
+def sample_features(sample_model: sample_bundle.SampleModel) -> list[FeatureSpec]:
+    return sample_model.features
 
 
 @pytest.fixture(scope="session")
-def trained_manifest(
-    trained_model: HistGradientBoostingClassifier,
-    sample_frame: pd.DataFrame,
-    holdout_frame: pd.DataFrame,
-    sample_features: list[FeatureSpec],
-) -> Manifest:
-    return build_manifest(
-        trained_model,
-        features=sample_features,
-        target=TARGET,
-        holdout=holdout_frame,
-        training_data=TrainingData(
-            fingerprint=fingerprint(sample_frame), rows=len(sample_frame), source="sample_data"
-        ),
-        code_version="test",
-    )
+def trained_model(sample_model: sample_bundle.SampleModel) -> HistGradientBoostingClassifier:
+    return sample_model.model
 
 
 @pytest.fixture(scope="session")
-def trained_golden_records(
-    trained_model: HistGradientBoostingClassifier,
-    holdout_frame: pd.DataFrame,
-    sample_features: list[FeatureSpec],
-) -> GoldenRecords:
+def trained_manifest(sample_model: sample_bundle.SampleModel) -> Manifest:
+    return sample_model.manifest
+
+
+@pytest.fixture(scope="session")
+def trained_golden_records(sample_model: sample_bundle.SampleModel) -> GoldenRecords:
     """The holdout rows the session's bundle carries, with the probabilities training recorded."""
-    return golden_records(trained_model, holdout=holdout_frame, features=sample_features)
+    return sample_model.golden_records
 
 
 @pytest.fixture(scope="session")
-def trained_bundle(
-    tmp_path_factory: pytest.TempPathFactory,
-    trained_model: HistGradientBoostingClassifier,
-    trained_manifest: Manifest,
-    trained_golden_records: GoldenRecords,
-) -> Path:
+def trained_bundle(tmp_path_factory: pytest.TempPathFactory, sample_model: sample_bundle.SampleModel) -> Path:
     """A real, verified bundle zip with golden records; copy it before changing it, other tests share it."""
-    path = tmp_path_factory.mktemp("bundle") / "model-bundle.zip"
-    return write_bundle(
-        path, model=trained_model, manifest=trained_manifest, golden_records=trained_golden_records
-    )
+    return sample_model.write(tmp_path_factory.mktemp("bundle") / "model-bundle.zip")
+
+
+@pytest.fixture
+def other_bundle_same_version(tmp_path: Path, sample_model: sample_bundle.SampleModel) -> Path:
+    """A sound bundle with the session bundle's version and other content (another code version)."""
+    manifest = sample_model.manifest.model_copy(update={"code_version": "retrained-elsewhere"})
+    return replace(sample_model, manifest=manifest).write(tmp_path / "other.zip")

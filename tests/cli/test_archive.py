@@ -18,7 +18,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from infra.serving.smoke_hook.handler import HookSettings, golden_records
-from ml_deploy.bundle import Manifest, read_bundle, read_manifest, write_bundle
+from ml_deploy.bundle import read_bundle, read_manifest
 from ml_deploy.layout import DEFAULT_LAYOUT
 from ml_deploy_cli.aws import archive
 from ml_deploy_cli.aws.archive import content_sha256
@@ -60,16 +60,6 @@ def repacked(source: Path, target: Path) -> Path:
         for name in reversed(original.namelist()):
             copy.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), original.read(name))
     return target
-
-
-@pytest.fixture
-def other_bundle_same_version(tmp_path: Path, trained_bundle: Path, trained_manifest: Manifest) -> Path:
-    """A sound bundle with the session bundle's version and other content (another code version)."""
-    loaded = read_bundle(trained_bundle)
-    manifest = trained_manifest.model_copy(update={"code_version": "retrained-elsewhere"})
-    return write_bundle(
-        tmp_path / "other.zip", model=loaded.model, manifest=manifest, golden_records=loaded.golden_records
-    )
 
 
 def test_the_first_archive_writes_the_bundle_at_its_versions_key_encrypted(

@@ -18,7 +18,7 @@ import pytest
 from moto import mock_aws
 from moto.core import enable_iam_authentication
 
-from ml_deploy_dev.program import REGION, Program, run_program
+from ml_deploy_dev.program import REGION, Program
 from tests.enforcement.aws_calls import Call, CallRecorder
 from tests.enforcement.rendered import RuntimeRole, moto_view, stack_facts, unproven
 
@@ -28,12 +28,6 @@ ADMIN = {"aws_access_key_id": "admin", "aws_secret_access_key": "admin", "region
 def pytest_configure(config: pytest.Config) -> None:
     # As in tests/service: Starlette nudges TestClient users towards httpx2; the pinned httpx works.
     config.addinivalue_line("filterwarnings", "ignore:Using `httpx` with `starlette.testclient`")
-
-
-@pytest.fixture(scope="session")
-def dev_program() -> Program:
-    """The dev stack as `pulumi up -s dev` would render it (under the mocks)."""
-    return run_program()
 
 
 @dataclass

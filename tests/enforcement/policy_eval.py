@@ -44,26 +44,30 @@ class Decision:
     allowed: bool
     reason: str  # "allowed by <Sid>", "denied by <Sid>", "no statement allows it"
     explicit_deny: bool = False
+    # Every Allow that admits the request: a test can insist that exactly the intended one does.
+    allowed_by: tuple[str, ...] = ()
 
 
 def evaluate(document: Mapping[str, Any], request: Request, *, principal: str | None = None) -> Decision:
     """An explicit Deny wins; otherwise some Allow must match action, resource and every condition.
 
-    `principal` (an ARN) evaluates a resource-based policy: statements naming other principals
-    (service principals, other accounts) do not apply.
+    Without `principal` the document is an identity policy: a statement naming a principal belongs
+    to a resource policy and does not apply. With one (a role or account ARN, or a service principal
+    such as "events.amazonaws.com") it is a resource-based policy: only the statements naming that
+    principal (or "*") apply.
     """
-    allowed_by: str | None = None
+    allowed_by: list[str] = []
     for index, statement in enumerate(_statements(document)):
-        if principal is not None and not _names_principal(statement.get("Principal"), principal):
+        if not _names_principal(statement.get("Principal"), principal):
             continue
         if not _applies(statement, request):
             continue
         sid = statement.get("Sid") or f"statement {index}"
         if statement["Effect"] == "Deny":
             return Decision(False, f"denied by {sid}", explicit_deny=True)
-        allowed_by = allowed_by or sid
+        allowed_by.append(sid)
     if allowed_by:
-        return Decision(True, f"allowed by {allowed_by}")
+        return Decision(True, f"allowed by {allowed_by[0]}", allowed_by=tuple(allowed_by))
     return Decision(False, "no statement allows it")
 
 
@@ -76,9 +80,13 @@ def _listed(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _names_principal(principals: Any, principal: str) -> bool:
-    if principals is None or principals == "*":
-        return principals == "*"
+def _names_principal(principals: Any, principal: str | None) -> bool:
+    if principals is None or principal is None:
+        return principals is None and principal is None
+    if principals == "*":
+        return True
+    if principal.endswith(".amazonaws.com"):  # a service principal
+        return principal in _listed(principals.get("Service", []))
     aws = _listed(principals.get("AWS", []))
     account_root = f"arn:aws:iam::{principal.split(':')[4]}:root"
     return any(p in ("*", principal, account_root) for p in aws)

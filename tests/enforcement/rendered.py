@@ -2,21 +2,23 @@
 
 Everything is read from the resources the real program registers under the mocks
 (`ml_deploy_dev.program`): a Batch job definition names its job role and environment, an ECS task
-definition its task role and the container's environment; a role's policy is the union of its
-inline policies. So the runtimes run here with exactly the names, keys and ARNs infra gives them.
+definition its task role and the container's environment; a role's policy is what
+`tests/infra/rendered_roles.py` reads for it. So the runtimes run here with exactly the names,
+keys and ARNs infra gives them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ml_deploy.layout import SERVICE_CONTAINER
 from ml_deploy_dev.program import ACCOUNT, REGION, Program
 from tests.enforcement.aws_calls import DENIED_ERRORS, Call, StackFacts, requests_for
 from tests.enforcement.policy_eval import Request, evaluate, reference_problems
+from tests.infra.rendered_roles import policy_of
 
 # moto authorizes S3 and SQS requests on the request's ARN but every other service's on "*", and
 # names CloudWatch's actions by its signing name, some in lower case (moto's "IAM-like Access
@@ -83,27 +85,30 @@ def _json(value: Any) -> Any:
 
 def _runtime(program: Program, role_arn: str, environment: Sequence[Mapping[str, str]]) -> RuntimeRole:
     role = program.by_id(role_arn)
-    attached = [
-        r.name
-        for r in program.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-        if r.inputs.get("role") in (role.id, role.name)
-    ]
-    assert not attached, f"{role.name} has attached managed policies {attached}; only inline ones are checked"
-    statements = [
-        statement
-        for policy in program.of_type("aws:iam/rolePolicy:RolePolicy")
-        if policy.inputs.get("role") in (role.id, role.name)
-        for statement in _json(policy.inputs["policy"])["Statement"]
-    ]
-    statements += [
-        s for inline in role.inputs.get("inlinePolicies", []) for s in _json(inline["policy"])["Statement"]
-    ]
-    assert statements, f"{role.name} has no policy at all"
     return RuntimeRole(
         name=role.name,
         arn=role_arn,
-        policy={"Version": "2012-10-17", "Statement": statements},
+        policy=policy_of(program, role),
         environment={item["name"]: item["value"] for item in environment},
+    )
+
+
+def without_statement(
+    role: RuntimeRole, *, name: str, dropped: Callable[[Mapping[str, Any]], bool]
+) -> RuntimeRole:
+    """`role`, renamed, with the one statement `dropped` picks taken out: what losing that grant leaves."""
+    kept = [s for s in role.policy["Statement"] if not dropped(s)]
+    assert len(kept) == len(role.policy["Statement"]) - 1, f"expected one statement to drop from {role.name}"
+    return replace(role, name=name, policy={**role.policy, "Statement": kept})
+
+
+def refused_by_both(problems: Sequence[str], *, action: str, resource_prefix: str, role: RuntimeRole) -> bool:
+    """moto denied the call and the offline evaluation finds no statement allowing it."""
+    service, _, operation = action.partition(":")
+    return any(p.startswith(f"moto denied {service} {operation}") for p in problems) and any(
+        f"needs {action} on {resource_prefix}" in p
+        and p.endswith(f"no statement allows it in the policy of role {role.name}")
+        for p in problems
     )
 
 

@@ -48,6 +48,68 @@ def test_wildcards_match_across_slashes_and_actions_ignore_case() -> None:
     assert not evaluate(policy, Request("s3:GetObjectVersion", f"{BUCKET}/bundles/x/b1.zip")).allowed
 
 
+READ_BUNDLES = {"Sid": "Read", "Effect": "Allow", "Action": ["s3:Get*"], "Resource": f"{BUCKET}/bundles/*"}
+
+
+@pytest.mark.parametrize(
+    ("request_", "allowed"),
+    [
+        (Request("s3:GetObject", f"{BUCKET}/bundles/current.zip"), True),
+        (Request("S3:getobjectversion", f"{BUCKET}/bundles/a/b.zip"), True),  # actions ignore case
+        (Request("s3:GetObject", f"{BUCKET}/Bundles/current.zip"), False),  # ARNs do not
+        (Request("s3:GetObject", f"{BUCKET}/other/current.zip"), False),
+        (Request("s3:PutObject", f"{BUCKET}/bundles/current.zip"), False),
+        (Request("s3:GetBucketAcl", BUCKET), False),  # the bucket is not one of its objects
+    ],
+)
+def test_actions_ignore_case_and_arns_do_not(request_: Request, allowed: bool) -> None:
+    assert evaluate(_policy(READ_BUNDLES), request_).allowed is allowed
+
+
+@pytest.mark.parametrize(
+    ("context", "allowed"),
+    [
+        ({"iam:PassedToService": "ecs-tasks.amazonaws.com"}, True),
+        ({"IAM:PassedToService": "ecs-tasks.amazonaws.com"}, True),  # keys ignore case
+        ({"iam:PassedToService": "batch.amazonaws.com"}, False),
+        ({}, False),  # a key the request does not carry fails its condition
+    ],
+)
+def test_a_condition_holds_only_for_what_the_request_carries(context: dict[str, str], allowed: bool) -> None:
+    pass_role = {
+        "Sid": "PassToEcsTasks",
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": "arn:aws:iam::123456789012:role/task-*",
+        "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+    }
+    request = Request("iam:PassRole", "arn:aws:iam::123456789012:role/task-stage", context)
+    assert evaluate(_policy(pass_role), request).allowed is allowed
+
+
+def test_a_resource_policy_admits_only_the_service_it_names() -> None:
+    key_policy = _policy(
+        {
+            "Sid": "EventsUseKey",
+            "Effect": "Allow",
+            "Principal": {"Service": ["events.amazonaws.com"]},
+            "Action": "kms:GenerateDataKey*",
+            "Resource": "*",
+        }
+    )
+    request = Request("kms:GenerateDataKey", KEY)
+    assert evaluate(key_policy, request, principal="events.amazonaws.com").allowed_by == ("EventsUseKey",)
+    assert not evaluate(key_policy, request, principal="cloudwatch.amazonaws.com").allowed
+    assert not evaluate(key_policy, request).allowed  # as an identity policy: it names no principal
+
+
+def test_every_allow_that_admits_a_request_is_named() -> None:
+    """A test can insist that exactly the intended statement grants a request."""
+    also = {"Sid": "AlsoRead", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{BUCKET}/*"}
+    decision = evaluate(_policy(READ_BUNDLES, also), Request("s3:GetObject", f"{BUCKET}/bundles/x"))
+    assert (decision.reason, decision.allowed_by) == ("allowed by Read", ("Read", "AlsoRead"))
+
+
 def test_an_explicit_deny_wins_but_the_tls_deny_spares_requests_over_tls() -> None:
     bucket_policy = _policy(
         {"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": f"{BUCKET}/*"},

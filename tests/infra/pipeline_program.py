@@ -7,7 +7,8 @@ from typing import Any
 
 from infra.delivery.targets import DeployTarget
 from infra.serving.task_definition import CONTAINER_NAME
-from ml_deploy_dev.program import Program, Resource, run_program
+from ml_deploy_dev.program import Program, Resource
+from tests.infra.shared_program import shared_program
 
 __all__ = [
     "CONTAINER_NAME",
@@ -42,7 +43,7 @@ def deploy_target(program: Program, name: str) -> DeployTarget:
 def run_pipeline(overrides: dict[str, Any] | None = None) -> Program:
     """The whole program under the dev config, changed by `overrides` (keys without the namespace)."""
     full = {key if ":" in key else f"ml-deploy:{key}": value for key, value in (overrides or {}).items()}
-    return run_program(overrides=full)
+    return shared_program(full)
 
 
 def the_pipeline(program: Program) -> Resource:

@@ -1,7 +1,9 @@
-"""The program's roles and ARNs as the documented-permission tests read them.
+"""The program's roles and ARNs as the permission tests read them: the one reader of rendered roles.
 
-`concrete_names` gives the values the placeholders of `tests/infra/documented_permissions.py`
-stand for; `role_statements` gives every statement of a role's inline policies.
+`role_policy` gives a role's whole policy (its inline policies and the managed ones it attaches),
+for the offline evaluator (`tests/enforcement/policy_eval.py`) and for moto's enforcement
+(`tests/enforcement/rendered.py`); `concrete_names` gives the values the placeholders of
+`tests/infra/documented_permissions.py` stand for.
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ml_deploy_dev.program import ACCOUNT, REGION, Program
+from ml_deploy_dev.program import ACCOUNT, REGION, Program, Resource
+from tests.enforcement.policy_eval import Request
 from tests.infra.documented_permissions import Need
-from tests.infra.policy_matcher import Call, Statement, statements_of
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -149,35 +151,56 @@ def _deployment_names(program: Program, env: str) -> dict[str, str]:
     }
 
 
-def attached_policies(program: Program, role_name: str) -> list[str]:
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _belongs_to(attachment: Resource, role: Resource) -> bool:
+    """A role policy or attachment names its role by the role's id or its name in AWS."""
+    return attachment.inputs.get("role") in (role.id, role.state.get("name"))
+
+
+def attached_policies(program: Program, role: Resource) -> list[str]:
     """ARNs of the managed policies attached to the role."""
-    role = program.one(ROLE, role_name)
-    return [
-        str(a.inputs["policyArn"])
-        for a in program.of_type(ATTACHMENT)
-        if a.inputs["role"] in (role.id, role.state["name"])
+    return [str(a.inputs["policyArn"]) for a in program.of_type(ATTACHMENT) if _belongs_to(a, role)]
+
+
+def policy_of(program: Program, role: Resource) -> dict[str, Any]:
+    """The role's whole policy as one document: inline policies (both ways of writing them) and the
+    managed policies it attaches, the latter as MANAGED_POLICIES holds them."""
+    statements: list[dict[str, Any]] = [
+        statement
+        for policy in program.of_type(ROLE_POLICY)
+        if _belongs_to(policy, role)
+        for statement in _statements(_json(policy.inputs["policy"]))
     ]
+    statements += [
+        s for inline in role.inputs.get("inlinePolicies") or [] for s in _statements(_json(inline["policy"]))
+    ]
+    assert statements, f"role {role.name} has no inline policy"
+    for arn in attached_policies(program, role):
+        assert arn in MANAGED_POLICIES, f"{role.name} attaches {arn}, whose documented content no test holds"
+        statements += MANAGED_POLICIES[arn]
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
-def role_statements(program: Program, role_name: str) -> list[Statement]:
-    """Every statement of the role's inline policies and of the managed ones it attaches (or of the
-    managed policy the stack creates under that name)."""
-    created = [p for p in program.of_type(POLICY) if p.name == role_name]
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = document["Statement"]
+    return [statements] if isinstance(statements, dict) else list(statements)
+
+
+def role_policy(program: Program, role_name: str) -> dict[str, Any]:
+    """The whole policy of the role the program registers as `role_name`, or of the managed policy
+    the stack creates under that name (the analysts' query policy)."""
+    created = [policy for policy in program.of_type(POLICY) if policy.name == role_name]
     if created:
-        return statements_of([json.loads(created[0].inputs["policy"])])
-    role = program.one(ROLE, role_name)
-    documents: list[dict[str, Any]] = [
-        json.loads(p.inputs["policy"]) for p in program.of_type(ROLE_POLICY) if p.inputs["role"] == role.id
-    ]
-    assert documents, f"role {role_name} has no inline policy"
-    for arn in attached_policies(program, role_name):
-        assert arn in MANAGED_POLICIES, f"{role_name} attaches {arn}, whose documented content no test holds"
-        documents.append({"Version": "2012-10-17", "Statement": MANAGED_POLICIES[arn]})
-    return statements_of(documents)
+        return {"Version": "2012-10-17", "Statement": _statements(_json(created[0].inputs["policy"]))}
+    return policy_of(program, program.one(ROLE, role_name))
 
 
-def call_of(need: Need, names: dict[str, str]) -> Call:
-    return Call(
+def request_of(need: Need, names: dict[str, str]) -> Request:
+    """The documented need with its placeholders filled by the program's names."""
+    return Request(
         action=need.action,
         resource=need.resource.format(**names),
         context={key: value.format(**names) for key, value in need.context.items()},

@@ -2,7 +2,7 @@
 
 The needs are data (`tests/infra/documented_permissions.py`, each naming its page); this test
 fills their resources with the concrete ARNs the program registers and asks the rendered inline
-policies whether they allow each call (`tests/infra/policy_matcher.py`). A statement dropped,
+policies whether they allow each call (`tests/enforcement/policy_eval.py`). A statement dropped,
 narrowed off the resource AWS touches, or conditioned on a key the call does not carry fails here,
 naming the documented action, the resource and the page.
 """
@@ -12,21 +12,21 @@ from __future__ import annotations
 import pytest
 
 from ml_deploy_dev.program import Program
+from tests.enforcement.policy_eval import Request, evaluate
 from tests.infra.documented_permissions import DOCUMENTED_USES, DocumentedUse
-from tests.infra.policy_matcher import Call, allows
-from tests.infra.rendered_roles import MANAGED_POLICIES, call_of, concrete_names, role_statements
+from tests.infra.rendered_roles import MANAGED_POLICIES, concrete_names, request_of, role_policy
 
 
 def missing_needs(program: Program, use: DocumentedUse) -> list[str]:
     """The documented calls the role's policies do not allow, each as a readable line."""
     names = concrete_names(program)
-    statements = role_statements(program, use.role)
+    policy = role_policy(program, use.role)
     missing = []
     for need in use.needs:
-        call = call_of(need, names)
-        if not allows(statements, call):
-            context = f" with {dict(call.context)}" if call.context else ""
-            missing.append(f"{call.action} on {call.resource}{context} ({need.source or use.url})")
+        request = request_of(need, names)
+        decision = evaluate(policy, request)
+        if not decision.allowed:
+            missing.append(f"{request}: {decision.reason} ({need.source or use.url})")
     return missing
 
 
@@ -56,9 +56,11 @@ def test_role_holds_what_the_documentation_says_the_service_needs(
 def test_withheld_documented_actions_are_really_withheld(dev_program: Program, use: DocumentedUse) -> None:
     """A documented action listed as withheld is granted neither on "*" nor on what the use touches."""
     names = concrete_names(dev_program)
-    statements = role_statements(dev_program, use.role)
-    resources = {"*", *(call_of(need, names).resource for need in use.needs)}
+    policy = role_policy(dev_program, use.role)
+    resources = {"*", *(request_of(need, names).resource for need in use.needs)}
     granted = sorted(
-        action for action in use.withheld if any(allows(statements, Call(action, r)) for r in resources)
+        action
+        for action in use.withheld
+        if any(evaluate(policy, Request(action, r)).allowed for r in resources)
     )
     assert not granted, f"{use.role} grants {granted}, listed as withheld for {use.what}"

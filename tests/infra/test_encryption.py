@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
 
 from ml_deploy_dev.program import ACCOUNT, REGION, Program
+from tests.enforcement.policy_eval import Request, evaluate
 from tests.infra.documented_permissions import KMS_TOPIC_ACTIONS, SNS_KEY_MANAGEMENT, TOPIC_PUBLISHERS
 from tests.infra.pipeline_program import action
-from tests.infra.policy_matcher import Call, Statement, allowing, allows, statements_of
-from tests.infra.rendered_roles import role_statements
+from tests.infra.rendered_roles import role_policy
 
 TOPIC = "aws:sns/topic:Topic"
 OTHER_ACCOUNT = "999999999999"
@@ -53,13 +54,13 @@ def topic_publishers(program: Program) -> Iterator[tuple[str, str, str]]:
     )
 
 
-def key_policy(program: Program) -> list[Statement]:
-    return statements_of([json.loads(program.one("aws:kms/key:Key").inputs["policy"])])
+def key_policy(program: Program) -> dict[str, Any]:
+    return dict(json.loads(program.one("aws:kms/key:Key").inputs["policy"]))
 
 
-def topic_policy(program: Program, topic_arn: str) -> list[Statement]:
+def topic_policy(program: Program, topic_arn: str) -> dict[str, Any]:
     (found,) = [p for p in program.of_type("aws:sns/topicPolicy:TopicPolicy") if p.inputs["arn"] == topic_arn]
-    return statements_of([json.loads(found.inputs["policy"])])
+    return dict(json.loads(found.inputs["policy"]))
 
 
 def filled(context: Mapping[str, str], *, source: str, account: str = ACCOUNT) -> dict[str, str]:
@@ -84,15 +85,15 @@ def test_every_publisher_is_one_the_guide_covers(dev_program: Program) -> None:
 def test_service_publishers_may_use_the_key_with_what_their_request_carries(
     dev_program: Program, kms_action: str
 ) -> None:
-    statements, key_arn = key_policy(dev_program), dev_program.one("aws:kms/key:Key").state["arn"]
+    policy, key_arn = key_policy(dev_program), dev_program.one("aws:kms/key:Key").state["arn"]
     refused = set()
     for kind, topic, source in topic_publishers(dev_program):
         publisher = TOPIC_PUBLISHERS[kind]
         if publisher.principal is None:
             continue  # publishes with an IAM role: test_role_publishers_hold_the_key_themselves
-        call = Call(kms_action, key_arn, filled(publisher.key_context, source=source), publisher.principal)
-        if not allows(statements, call):
-            refused.add(f"{publisher.principal} ({kind} -> {topic}) with context {dict(call.context)}")
+        request = Request(kms_action, key_arn, filled(publisher.key_context, source=source))
+        if not evaluate(policy, request, principal=publisher.principal).allowed:
+            refused.add(f"{publisher.principal} ({kind} -> {topic}) with context {dict(request.context)}")
     assert not refused, f"the key policy refuses {kms_action} ({SNS_KEY_MANAGEMENT}) to:\n  " + "\n  ".join(
         sorted(refused)
     )
@@ -101,14 +102,16 @@ def test_service_publishers_may_use_the_key_with_what_their_request_carries(
 @pytest.mark.parametrize("kms_action", KMS_TOPIC_ACTIONS)
 def test_role_publishers_hold_the_key_themselves(dev_program: Program, kms_action: str) -> None:
     """CodePipeline's approval action publishes with the pipeline role: that role needs the key."""
-    statements = role_statements(dev_program, "delivery-pipeline")
+    policy = role_policy(dev_program, "delivery-pipeline")
     key_arn = dev_program.one("aws:kms/key:Key").state["arn"]
     for kind, topic, _ in topic_publishers(dev_program):
         if TOPIC_PUBLISHERS[kind].principal is not None:
             continue
         via_sns = {"kms:ViaService": f"sns.{REGION}.amazonaws.com"}
-        assert allows(statements, Call("sns:Publish", topic)), f"the pipeline role cannot publish to {topic}"
-        assert allows(statements, Call(kms_action, key_arn, via_sns)), (
+        assert evaluate(policy, Request("sns:Publish", topic)).allowed, (
+            f"the pipeline role cannot publish to {topic}"
+        )
+        assert evaluate(policy, Request(kms_action, key_arn, via_sns)).allowed, (
             f"the pipeline role cannot {kms_action} the key of {topic} ({SNS_KEY_MANAGEMENT})"
         )
 
@@ -117,7 +120,7 @@ def test_key_admits_no_service_that_does_not_publish_to_our_topics(dev_program: 
     used = {TOPIC_PUBLISHERS[kind].principal for kind, _, _ in topic_publishers(dev_program)}
     admitted = {
         service
-        for statement in key_policy(dev_program)
+        for statement in key_policy(dev_program)["Statement"]
         if isinstance(statement.get("Principal"), dict)
         for service in as_list(statement["Principal"].get("Service", []))
     }
@@ -127,19 +130,15 @@ def test_key_admits_no_service_that_does_not_publish_to_our_topics(dev_program: 
 
 def test_conditions_stay_where_the_guide_supports_them(dev_program: Program) -> None:
     """CloudWatch's KMS request carries aws:SourceAccount: an alarm of another account is refused."""
-    statements, key_arn = key_policy(dev_program), dev_program.one("aws:kms/key:Key").state["arn"]
+    policy, key_arn = key_policy(dev_program), dev_program.one("aws:kms/key:Key").state["arn"]
     alarm = TOPIC_PUBLISHERS["alarm"]
     assert alarm.principal is not None
     source = f"arn:aws:cloudwatch:{REGION}:{OTHER_ACCOUNT}:alarm:theirs"
-    foreign = Call(
-        "kms:GenerateDataKey",
-        key_arn,
-        filled(alarm.key_context, source=source, account=OTHER_ACCOUNT),
-        alarm.principal,
+    foreign = Request(
+        "kms:GenerateDataKey", key_arn, filled(alarm.key_context, source=source, account=OTHER_ACCOUNT)
     )
-    assert not allows(statements, foreign), (
-        f"another account's alarms may use the key: {allowing(statements, foreign)}"
-    )
+    decision = evaluate(policy, foreign, principal=alarm.principal)
+    assert not decision.allowed, f"another account's alarms may use the key: {decision.allowed_by}"
 
 
 def test_topic_policies_let_each_publisher_publish(dev_program: Program) -> None:
@@ -148,9 +147,7 @@ def test_topic_policies_let_each_publisher_publish(dev_program: Program) -> None
         publisher = TOPIC_PUBLISHERS[kind]
         if publisher.principal is None:
             continue  # the pipeline role is named in the approval topic's policy; see test_pipeline
-        call = Call(
-            "sns:Publish", topic, filled(publisher.publish_context, source=source), publisher.principal
-        )
-        if not allows(topic_policy(dev_program, topic), call):
+        request = Request("sns:Publish", topic, filled(publisher.publish_context, source=source))
+        if not evaluate(topic_policy(dev_program, topic), request, principal=publisher.principal).allowed:
             refused.append(f"{publisher.principal} ({source}) -> {topic}")
     assert not refused, "topic policies refuse:\n  " + "\n  ".join(refused)

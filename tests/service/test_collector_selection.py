@@ -8,10 +8,7 @@ or starving an alarm.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,16 +19,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from infra.serving.collector import COLLECTOR_CONTAINER, CONFIG_VARIABLE
-from ml_deploy_dev.program import run_program
-from tests.service.conftest import free_port, wait_until_answers
-from tests.service.test_server_process import REPO
+from ml_deploy_dev.program import Program
+from ml_deploy_dev.servers import serving
 
 
 @pytest.fixture(scope="module")
-def collector_config() -> dict[str, Any]:
+def collector_config(dev_program: Program) -> dict[str, Any]:
     """The prod collector's configuration, as `pulumi up -s dev` would hand it to the sidecar."""
-    program = run_program()
-    task = program.one("aws:ecs/taskDefinition:TaskDefinition", "serving-prod-task")
+    task = dev_program.one("aws:ecs/taskDefinition:TaskDefinition", "serving-prod-task")
     (collector,) = [
         c for c in json.loads(task.inputs["containerDefinitions"]) if c["name"] == COLLECTOR_CONTAINER
     ]
@@ -43,27 +38,16 @@ def collector_config() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def scraped(trained_bundle: Path, valid_records: list[dict[str, Any]]) -> Iterator[dict[str, list[Any]]]:
     """Samples by metric name from the real server's /metrics, after it scored a few records."""
-    port = free_port()
-    env = {**os.environ, "MODEL_BUNDLE_PATH": str(trained_bundle), "PORT": str(port), "ENVIRONMENT": "prod"}
-    env.pop("LOG_BUCKET", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service"], cwd=REPO, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        wait_until_answers(f"http://127.0.0.1:{port}/ready", process)
+    with serving(trained_bundle, ENVIRONMENT="prod", LOG_BUCKET=None) as url:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/predict",
+            f"{url}/predict",
             data=orjson.dumps({"records": valid_records[:5]}),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert answer.status == 200
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as answer:
             text = answer.read().decode()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     samples: dict[str, list[Any]] = {}
     for family in text_string_to_metric_families(text):
         # Histograms and counters expose several series; the receiver names the metric by family.

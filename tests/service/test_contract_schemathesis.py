@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.conftest import free_port, serve_process, stop_process
+from ml_deploy_dev.servers import free_port, stop_server
+from tests.service.conftest import serve_process
 
 ST = Path(sys.executable).with_name("st")
 MAX_EXAMPLES = 400  # per operation: the whole run stays well under a minute on a busy 2-core machine
@@ -28,7 +29,7 @@ def server_port(trained_bundle: Path) -> Iterator[int]:
     try:
         yield port
     finally:
-        stop_process(process)
+        stop_server(process)
 
 
 def test_schemathesis_with_every_check_finds_nothing(server_port: int, tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from ml_deploy_dev.servers import free_port, stop_server
 from tests.service.alb_proxy import AlbLikeProxy
-from tests.service.conftest import free_port, serve_process, stop_process
+from tests.service.conftest import serve_process
 
 MIB = 1 << 20
 MAX_BODY_BYTES = MIB  # the service's default
@@ -30,7 +31,7 @@ def server(trained_bundle: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]
     try:
         yield process, port
     finally:
-        _, stderr = stop_process(process)
+        _, stderr = stop_server(process)
         assert "Traceback" not in stderr, stderr[-3000:]
 
 
@@ -128,4 +129,4 @@ def test_draining_a_refused_body_stops_at_its_byte_bound(trained_bundle: Path) -
         assert time.monotonic() - started < 20, "the drain must end at its byte bound, not the body's end"
         assert b"ready" in urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=10).read()
     finally:
-        stop_process(process)
+        stop_server(process)

@@ -17,9 +17,9 @@ import boto3
 import orjson
 import pytest
 
-from tests.service.conftest import free_port, serve_process, stop_process
+from ml_deploy_dev.servers import free_port, stop_server
+from tests.service.conftest import serve_process
 
-REPO = Path(__file__).resolve().parents[2]
 BUCKET = "prediction-logs"
 
 
@@ -97,7 +97,7 @@ def test_sigterm_with_s3_hanging_exits_within_the_budget_and_counts_every_record
                     LOG_SHUTDOWN_TIMEOUT_SECONDS=str(budget), AWS_ENDPOINT_URL=hanging_s3)  # fmt: skip
     for start in range(0, 30, 10):
         _post(port, {"records": valid_records[start : start + 10]})
-    elapsed, stderr = stop_process(server)
+    elapsed, stderr = stop_server(server)
     # uvicorn's drain of idle connections is immediate; the flush must end by the budget.
     assert elapsed < budget + 3.0, f"shutdown took {elapsed:.1f} s for a {budget} s budget:\n{stderr[-2000:]}"
     assert re.search(r"\b30 records not written", stderr), (
@@ -116,7 +116,7 @@ def test_a_client_leaving_mid_body_is_an_abort_not_a_server_error(trained_bundle
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
             metrics = answer.read().decode()
     finally:
-        _, stderr = stop_process(server)
+        _, stderr = stop_server(server)
     assert 'http_requests_total{endpoint="/predict",method="POST",status="499"} 1.0' in metrics, metrics
     assert 'status="500"' not in metrics and 'kind="server"' not in metrics, "an abort is no server error"
     assert "Traceback" not in stderr, stderr

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,10 +14,9 @@ from moto import mock_aws
 from ml_deploy.layout import DEFAULT_LAYOUT
 from ml_deploy.settings import SmokeHookSettings, environment
 from ml_deploy_dev.bad_bundles import swapped_model_bundle
+from ml_deploy_dev.servers import serving
 from retrain_job.retrain.training import train
-from tests.service.conftest import free_port, wait_until_answers
 
-REPO = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
 MODELS, RESULTS = "ml-models", "ml-logs"
 
@@ -50,28 +45,9 @@ class LambdaContext:
 
 
 def serve(bundle: Path) -> Iterator[str]:
-    """`python -m service` on `bundle`, as the task runs it; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, "MODEL_BUNDLE_PATH": str(bundle), "HOST": "127.0.0.1", "PORT": str(port),
-           "WEB_CONCURRENCY": "1", "ENVIRONMENT": "stage", "LOG_LEVEL": "warning"}  # fmt: skip
-    env.pop("LOG_BUCKET", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_until_answers(f"http://127.0.0.1:{port}/ready", server)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    """`python -m service` on `bundle`, as stage's task runs it (no payload log); yields its base URL."""
+    with serving(bundle, ENVIRONMENT="stage", LOG_LEVEL="warning", LOG_BUCKET=None) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

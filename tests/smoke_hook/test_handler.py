@@ -14,7 +14,7 @@ import pytest
 from infra.serving.smoke_hook import handler as hook
 from ml_deploy.bundle import encode_records, read_bundle, read_golden_records
 from ml_deploy.layout import DEFAULT_LAYOUT
-from tests.service.conftest import free_port
+from ml_deploy_dev.servers import answer_json, free_port
 from tests.smoke_hook.conftest import (
     DOCUMENTED_POST_TEST_TRAFFIC_SHIFT,
     RESULTS,
@@ -96,12 +96,7 @@ class _FailingService(BaseHTTPRequestHandler):
         self._answer(503, {"detail": "model unavailable"})
 
     def _answer(self, status: int, document: dict[str, Any]) -> None:
-        body = json.dumps(document).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer_json(self, status, json.dumps(document).encode())
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

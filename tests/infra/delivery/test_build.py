@@ -9,9 +9,9 @@ import pytest
 
 from ml_deploy.layout import archived_bundle_key
 from ml_deploy_dev.program import Program
+from tests.enforcement.policy_eval import Request, evaluate
 from tests.infra.pipeline_program import run_pipeline
-from tests.infra.policy_matcher import Call, allowing, allows
-from tests.infra.rendered_roles import role_statements
+from tests.infra.rendered_roles import role_policy
 
 BUCKET = "aws:s3/bucket:Bucket"
 KEPT = "kept/bundles/"  # a stack that moves its archive
@@ -57,25 +57,27 @@ def test_build_role_may_archive_bundles_and_touch_nothing_else_of_the_model_buck
     program: Program, moved_archive: Program, variant: str, prefix: str
 ) -> None:
     run = program if variant == "default" else moved_archive
-    statements = role_statements(run, "delivery-build")
+    policy = role_policy(run, "delivery-build")
     _, bucket_arn = models(run)
     archived = f"{bucket_arn}/{archived_bundle_key(prefix, '20260101T000000Z-0000000a')}"
     for action in ("s3:PutObject", "s3:GetObject"):
-        assert allowing(statements, Call(action, archived)) == ["ArchiveBuiltBundles"], f"{action} {archived}"
-    assert allowing(statements, Call("s3:GetEncryptionConfiguration", bucket_arn)) == [
-        "ReadModelBucketEncryption"
-    ]
+        assert evaluate(policy, Request(action, archived)).allowed_by == ("ArchiveBuiltBundles",), (
+            f"{action} {archived}"
+        )
+    assert evaluate(policy, Request("s3:GetEncryptionConfiguration", bucket_arn)).allowed_by == (
+        "ReadModelBucketEncryption",
+    )
     refused = [
-        Call("s3:PutObject", f"{bucket_arn}/{run.outputs['modelKey']}"),  # would start the pipeline
-        Call("s3:PutObject", f"{bucket_arn}/retrain/decisions/x.json"),
-        Call("s3:PutObject", f"{bucket_arn}/{prefix}notes.txt"),
-        Call("s3:DeleteObject", archived),  # archive keys are immutable
-        Call("s3:PutObjectAcl", archived),
-        Call("s3:GetObjectVersion", archived),
-        Call("s3:ListBucket", bucket_arn),
-        Call("s3:PutEncryptionConfiguration", bucket_arn),
+        Request("s3:PutObject", f"{bucket_arn}/{run.outputs['modelKey']}"),  # would start the pipeline
+        Request("s3:PutObject", f"{bucket_arn}/retrain/decisions/x.json"),
+        Request("s3:PutObject", f"{bucket_arn}/{prefix}notes.txt"),
+        Request("s3:DeleteObject", archived),  # archive keys are immutable
+        Request("s3:PutObjectAcl", archived),
+        Request("s3:GetObjectVersion", archived),
+        Request("s3:ListBucket", bucket_arn),
+        Request("s3:PutEncryptionConfiguration", bucket_arn),
     ]
-    granted = [f"{c.action} on {c.resource}" for c in refused if allows(statements, c)]
+    granted = [str(request) for request in refused if evaluate(policy, request).allowed]
     assert not granted, f"the build role may {granted}"
-    model_statements = [s for s in statements if bucket_arn in str(s["Resource"])]
+    model_statements = [s for s in policy["Statement"] if bucket_arn in str(s["Resource"])]
     assert {s["Sid"] for s in model_statements} == {"ArchiveBuiltBundles", "ReadModelBucketEncryption"}

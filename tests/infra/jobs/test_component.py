@@ -23,6 +23,7 @@ from ml_deploy_dev.program import (
     run_under_mocks,
 )
 from tests.infra import iam_lint
+from tests.infra.shared_program import shared_program
 
 JOB_DEFINITION = "aws:batch/jobDefinition:JobDefinition"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
@@ -123,7 +124,7 @@ def test_schedules_stay_disabled_until_the_images_are_published(dev_program: Pro
 
 
 def test_publishing_the_images_enables_both_schedules() -> None:
-    program = run_program(images=FIRST_BUILD_IMAGES)
+    program = shared_program(images=FIRST_BUILD_IMAGES)
     states = {kind: schedule_for(program, kind).inputs.get("state") for kind in ("retrain", "monitor")}
     assert states == {"retrain": "ENABLED", "monitor": "ENABLED"}, states
 

@@ -21,9 +21,9 @@ from moto import mock_aws
 from ml_deploy.settings import RetrainSettings
 from ml_deploy_dev.program import REGION, Program
 from retrain_job.retrain import publishing
+from tests.enforcement.policy_eval import evaluate
 from tests.infra.documented_permissions import s3_request_needs
-from tests.infra.policy_matcher import allows
-from tests.infra.rendered_roles import call_of, concrete_names, role_statements
+from tests.infra.rendered_roles import concrete_names, request_of, role_policy
 
 JOB_DEFINITION = "aws:batch/jobDefinition:JobDefinition"
 
@@ -65,12 +65,12 @@ def test_promotion_calls_are_allowed_by_the_retrain_role(
     assert archived.version_id, "the bucket is versioned: the job reads and copies by version"
 
     names = concrete_names(dev_program)
-    statements = role_statements(dev_program, "jobs-retrain")
+    policy = role_policy(dev_program, "jobs-retrain")
     denied = []
     for operation, params in calls:
         for need in s3_request_needs(operation, params, bucket_arn=names["model_bucket"]):
-            call = call_of(need, names)
-            if not allows(statements, call):
-                denied.append(f"{operation} needs {call.action} on {call.resource} ({need.source})")
+            request = request_of(need, names)
+            if not evaluate(policy, request).allowed:
+                denied.append(f"{operation} needs {request.action} on {request.resource} ({need.source})")
     assert [op for op, _ in calls] == ["PutObject", "GetObject", "CopyObject"]
     assert not denied, "the retrain role cannot promote:\n  " + "\n  ".join(denied)

@@ -16,6 +16,7 @@ from infra.config import ConfigError
 from ml_deploy.settings import SmokeHookSettings
 from ml_deploy_dev.program import ACCOUNT, REGION, ROOT, Program, Resource, run_program
 from tests.infra.serving.conftest import public_overrides
+from tests.infra.shared_program import shared_program
 
 ENVIRONMENTS = ("stage", "prod")
 SERVICE = "aws:ecs/service:Service"
@@ -83,7 +84,7 @@ LOAD_BALANCER_POLICY = {"arn": "arn:aws:iam::aws:policy/AmazonECSInfrastructureR
 
 @pytest.fixture(scope="module")
 def https_program() -> Program:
-    return run_program(overrides={"ml-deploy:certificateArn": CERTIFICATE})
+    return shared_program({"ml-deploy:certificateArn": CERTIFICATE})
 
 
 def _of(program: Program, type_token: str, env: str, suffix: str) -> Resource:

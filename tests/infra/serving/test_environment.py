@@ -13,6 +13,7 @@ from ml_deploy.settings import ServiceSettings
 from ml_deploy_dev.autonaming import generated_name
 from ml_deploy_dev.program import ACCOUNT, FIRST_BUILD_IMAGES, REGION, Program, Resource, run_program
 from tests.infra import iam_lint
+from tests.infra.shared_program import shared_program
 
 ENVIRONMENTS = ("stage", "prod")
 SERVICE = "aws:ecs/service:Service"
@@ -42,13 +43,13 @@ ROLLBACK_ALARMS = tuple(
 @pytest.fixture(scope="module")
 def https_program() -> Program:
     """The dev stack with an ACM certificate configured."""
-    return run_program(overrides={"ml-deploy:certificateArn": CERTIFICATE})
+    return shared_program({"ml-deploy:certificateArn": CERTIFICATE})
 
 
 @pytest.fixture(scope="module")
 def published_program() -> Program:
     """The dev stack once the pipeline's first run has pushed the images (ECR lists them)."""
-    return run_program(images=FIRST_BUILD_IMAGES)
+    return shared_program(images=FIRST_BUILD_IMAGES)
 
 
 def _of(program: Program, type_token: str, env: str, suffix: str) -> Resource:
