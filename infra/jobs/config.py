@@ -70,7 +70,6 @@ JOB_DEFAULTS: dict[str, dict[str, Any]] = {
     "quality_job": {"vcpu": 1, "memory": 4096, "timeout_minutes": 60},
 }
 SCHEDULE_ACCEPTS: JsonDict = {"accepts": "EventBridge Scheduler `rate(...)`, `cron(...)` (six fields) or `at(...)`"}
-FRACTION_OR_UNSET: JsonDict = {"accepts": "a number from 0 to 1, or unset (no floor)"}
 
 
 class JobsConfig(Section):
@@ -202,14 +201,12 @@ class JobsConfig(Section):
         QualitySettings.default("precision_floor"),
         ge=0,
         le=1,
-        json_schema_extra=FRACTION_OR_UNSET,
         description="Quality: the same floor for precision at the bundle's decision threshold (optional).",
     )
     recall_floor: float | None = Field(
         QualitySettings.default("recall_floor"),
         ge=0,
         le=1,
-        json_schema_extra=FRACTION_OR_UNSET,
         description="Quality: the same floor for recall at the bundle's decision threshold (optional).",
     )
     bootstrap_samples: int = Field(
