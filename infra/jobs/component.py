@@ -189,7 +189,9 @@ class Jobs(pulumi.ComponentResource):
         definition = self._definition(
             "quality", size=args.config.quality_job, role=role, environment=environment
         )
-        quality_alarms(self._name, environment=WATCHED_ENVIRONMENT, topic_arn=args.alerts_topic.arn, parent=self)
+        quality_alarms(
+            self._name, environment=WATCHED_ENVIRONMENT, topic_arn=args.alerts_topic.arn, parent=self
+        )
         return definition, role
 
     # --- compute -------------------------------------------------------------------------

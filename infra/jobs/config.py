@@ -69,7 +69,9 @@ JOB_DEFAULTS: dict[str, dict[str, Any]] = {
     "monitor_job": {"vcpu": 1, "memory": 4096, "timeout_minutes": 60},
     "quality_job": {"vcpu": 1, "memory": 4096, "timeout_minutes": 60},
 }
-SCHEDULE_ACCEPTS: JsonDict = {"accepts": "EventBridge Scheduler `rate(...)`, `cron(...)` (six fields) or `at(...)`"}
+SCHEDULE_ACCEPTS: JsonDict = {
+    "accepts": "EventBridge Scheduler `rate(...)`, `cron(...)` (six fields) or `at(...)`"
+}
 
 
 class JobsConfig(Section):
@@ -189,7 +191,7 @@ class JobsConfig(Section):
     min_outcomes: int = Field(
         QualitySettings.default("min_outcomes"),
         ge=10,
-        description="Quality: fewest joined outcomes a model version is scored with (below: 'not enough yet').",
+        description="Quality: fewest joined outcomes a model version is scored with.",
     )
     auc_floor: float = Field(
         QualitySettings.default("auc_floor"),

@@ -44,7 +44,9 @@ def quality_report_keys(layout: ObjectLayout, environment: str) -> list[str]:
     ]
 
 
-def quality_statements(resources: JobResources, *, layout: ObjectLayout, scope: QualityScope) -> list[Statement]:
+def quality_statements(
+    resources: JobResources, *, layout: ObjectLayout, scope: QualityScope
+) -> list[Statement]:
     """Read prod's logs, the outcomes and archived bundles; write its report and the cooldown."""
     logs, models = resources.log_bucket_arn, resources.model_bucket_arn
     predictions = layout.prediction_logs(scope.environment)
@@ -70,7 +72,9 @@ def quality_statements(resources: JobResources, *, layout: ObjectLayout, scope: 
             "Sid": "WriteQualityReports",
             "Effect": "Allow",
             "Action": "s3:PutObject",
-            "Resource": [pulumi.Output.concat(logs, "/", key) for key in quality_report_keys(layout, scope.environment)],
+            "Resource": [
+                pulumi.Output.concat(logs, "/", key) for key in quality_report_keys(layout, scope.environment)
+            ],
         },
         {
             # Shared with the drift monitor: one retrain per cooldown, claimed by conditional writes.

@@ -151,7 +151,10 @@ def _quality_row(environment: str, *, region: pulumi.Output[str]) -> list[dict[s
         ),
         _widget(
             f"{environment}: live Brier score and log loss by model version",
-            [versions(cloudwatch_metric("brier"), "brier"), versions(cloudwatch_metric("log_loss"), "logloss")],
+            [
+                versions(cloudwatch_metric("brier"), "brier"),
+                versions(cloudwatch_metric("log_loss"), "logloss"),
+            ],
             region=region,
         ),
     ]

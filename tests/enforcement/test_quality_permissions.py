@@ -37,7 +37,9 @@ OBSERVED_AT = datetime(2026, 12, 20, 9, 0, tzinfo=UTC)
 RUN = {"QUALITY_NOW": NOW.isoformat(), "BOOTSTRAP_SAMPLES": "50"}
 
 
-def _lay_out_a_changed_world(enforced: EnforcedAws, env: dict[str, str], *, bundle: Path, frame: pd.DataFrame) -> str:
+def _lay_out_a_changed_world(
+    enforced: EnforcedAws, env: dict[str, str], *, bundle: Path, frame: pd.DataFrame
+) -> str:
     """prod's predictions of `frame`, 40% of their outcomes flipped (the world moved), the bundle
     archived; the model version."""
     s3 = enforced.admin("s3")

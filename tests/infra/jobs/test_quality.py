@@ -42,14 +42,18 @@ def _resources(program: Program, action: str) -> list[str]:
 # --- the role ------------------------------------------------------------------------------------
 
 
-def test_quality_reads_only_prods_logs_the_outcomes_the_archive_and_the_cooldown(dev_program: Program) -> None:
+def test_quality_reads_only_prods_logs_the_outcomes_the_archive_and_the_cooldown(
+    dev_program: Program,
+) -> None:
     assert _resources(dev_program, "s3:GetObject") == [
         f"{MODELS}/bundles/archive/*",
         f"{LOGS}/monitor/cooldown.json",
         f"{LOGS}/outcomes/*",
         f"{LOGS}/predictions/prod/*",
     ], "the quality job may read more than prod's logs, the outcomes, archived bundles and the cooldown"
-    assert not granting(dev_program, ROLE, "s3:GetObjectVersion"), "the job reads bundles by key, not by version"
+    assert not granting(dev_program, ROLE, "s3:GetObjectVersion"), (
+        "the job reads bundles by key, not by version"
+    )
 
 
 def test_quality_writes_only_its_report_and_the_cooldown(dev_program: Program) -> None:
@@ -168,8 +172,14 @@ def test_the_dashboard_has_a_quality_row_with_auc_its_interval_and_coverage(dev_
 @pytest.mark.parametrize(
     ("setting", "complaint"),
     [
-        ({"maturityMinDays": 60, "maturityMaxDays": 30}, "maturityMinDays (60) must be less than maturityMaxDays (30)"),
-        ({"maturityMinDays": 30, "maturityMaxDays": 30}, "maturityMinDays (30) must be less than maturityMaxDays"),
+        (
+            {"maturityMinDays": 60, "maturityMaxDays": 30},
+            "maturityMinDays (60) must be less than maturityMaxDays (30)",
+        ),
+        (
+            {"maturityMinDays": 30, "maturityMaxDays": 30},
+            "maturityMinDays (30) must be less than maturityMaxDays",
+        ),
         ({"aucFloor": 1.5}, "ml-deploy:aucFloor"),
         ({"precisionFloor": -0.1}, "ml-deploy:precisionFloor"),
         ({"recallFloor": 2}, "ml-deploy:recallFloor"),
