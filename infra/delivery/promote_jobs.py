@@ -78,7 +78,7 @@ def create_promote_project(
     project = pipeline_project(
         f"{name}-promote-jobs",
         project_name=project_name,
-        description="Registers job-definition revisions (retrain, monitor, quality) on the approved jobs image",
+        description="Registers retrain, monitor and quality job revisions on the approved jobs image",
         role=access.role,
         timeout_minutes=PROMOTE_TIMEOUT_MINUTES,
         key=inputs.key,
