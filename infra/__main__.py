@@ -18,6 +18,7 @@ from infra.delivery.pipeline import Pipeline, PipelineArgs
 from infra.delivery.targets import DeployTarget, JobsTarget
 from infra.encryption import StackKey
 from infra.jobs.component import Jobs, JobsArgs
+from infra.jobs.environments import WATCHED_ENVIRONMENT
 from infra.network import Network
 from infra.registry import Registry
 from infra.serving.cluster import ServingCluster
@@ -89,7 +90,11 @@ stage, prod = (
     for env in ("stage", "prod")
 )
 serving_dashboard = ServingDashboard(
-    "serving", environments=[stage.metrics, prod.metrics], opts=serving_options
+    "serving",
+    environments=[stage.metrics, prod.metrics],
+    # The environment the quality job judges: its live quality gets a row of its own.
+    quality_environment=WATCHED_ENVIRONMENT,
+    opts=serving_options,
 )
 jobs = Jobs(
     "jobs",
@@ -148,6 +153,7 @@ pulumi.export("modelArchivePrefix", layout.model_archive_prefix)
 pulumi.export("decisionsPrefix", layout.decisions_prefix)
 pulumi.export("trainingDataPrefix", layout.training_data_prefix)
 pulumi.export("reportsPrefix", layout.reports_prefix)
+pulumi.export("outcomesPrefix", layout.outcomes_prefix)
 pulumi.export("trainingDataBucket", buckets.training_data.bucket)
 pulumi.export("predictionLogBucket", buckets.prediction_logs.bucket)
 pulumi.export("artifactBucket", buckets.artifacts.bucket)
@@ -170,8 +176,10 @@ pulumi.export("dashboardName", serving_dashboard.dashboard_name)
 pulumi.export("jobQueueName", jobs.queue.name)
 pulumi.export("retrainJobDefinitionName", jobs.retrain_definition.name)
 pulumi.export("monitorJobDefinitionName", jobs.monitor_definition.name)
+pulumi.export("qualityJobDefinitionName", jobs.quality_definition.name)
 pulumi.export("retrainSubmitCommand", jobs.retrain_submit_command)
 pulumi.export("monitorSubmitCommand", jobs.monitor_submit_command)
+pulumi.export("qualitySubmitCommand", jobs.quality_submit_command)
 pulumi.export("glueDatabaseName", analytics.database_name)
 pulumi.export("athenaWorkgroupName", analytics.workgroup_name)
 pulumi.export("analystPolicyArn", analytics.analyst_policy_arn)

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ml_deploy.layout import ObjectLayout
-from ml_deploy.settings import EnvSettings, MonitorSettings, RetrainSettings, ServiceSettings, environment
+from ml_deploy.settings import (
+    EnvSettings,
+    MonitorSettings,
+    QualitySettings,
+    RetrainSettings,
+    ServiceSettings,
+    environment,
+)
 
 if TYPE_CHECKING:  # infra imports pulumi: only when the stack is read, not when this is imported
     from infra.config import StackConfig
@@ -26,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STACK = "dev"
 
 # What a run on a laptop sets beyond the program's environment; none is a stack key but
-# retrainOnDrift. Keys are settings fields, so a renamed runtime setting fails here too.
+# retrainOnDrift and retrainOnQuality. Keys are settings fields, so a renamed runtime setting fails here too.
 LOCAL_RUN: dict[type[EnvSettings], dict[str, Any]] = {
     # Which build this is: the jobs image bakes the commit in; locally there is no image.
     RetrainSettings: {"code_version": "demo"},
@@ -36,6 +43,8 @@ LOCAL_RUN: dict[type[EnvSettings], dict[str, Any]] = {
         # The demo's traffic phases are a few hundred requests, not a day of prod traffic.
         "min_rows": 100,
     },
+    # No Batch to submit to locally: the demo runs the retrain job itself after the quality job.
+    QualitySettings: {"retrain_on_quality": False},
     ServiceSettings: {
         "host": "127.0.0.1",  # never listen beyond this machine
         "log_flush_seconds": 1,  # the demo waits for the logs before the monitor runs
@@ -117,6 +126,12 @@ def monitor_environment(stack: DevStack) -> dict[str, str]:
     from infra.jobs import environments
 
     return {**environments.monitor_environment(_job_context(stack)), **_local(MonitorSettings)}
+
+
+def quality_environment(stack: DevStack) -> dict[str, str]:
+    from infra.jobs import environments
+
+    return {**environments.quality_environment(_job_context(stack)), **_local(QualitySettings)}
 
 
 def service_environment(

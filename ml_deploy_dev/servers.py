@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from ml_deploy.settings import ServiceSettings, environment
+
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE = (sys.executable, "-m", "service")
@@ -113,10 +115,7 @@ def answer_json(handler: BaseHTTPRequestHandler, status: int, body: bytes) -> No
 def service_environment(bundle: Path, *, port: int, **env: str | None) -> dict[str, str | None]:
     """What `python -m service` needs to serve `bundle` on `port` with one worker, plus `env`."""
     return {
-        "MODEL_BUNDLE_PATH": str(bundle),
-        "HOST": HOST,
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
+        **environment(ServiceSettings, model_bundle_path=bundle, host=HOST, port=port, web_concurrency=1),
         **env,
     }
 

@@ -42,10 +42,13 @@ UNDECLARED = {
     "hostedZoneId",
     "codeConnectionArn",
     "clientCaBundle",
+    "precisionFloor",
+    "recallFloor",
     "stage",
     "prod",
     "retrainJob",
     "monitorJob",
+    "qualityJob",
 }
 
 # Python language host options (`parseOptions`, sdk/python/cmd/pulumi-language-python/main.go):

@@ -203,6 +203,7 @@ class Pipeline(pulumi.ComponentResource):
                 jobs_repo=args.registry.jobs_repo,
                 retrain_definition_name=args.jobs.retrain_definition_name,
                 monitor_definition_name=args.jobs.monitor_definition_name,
+                quality_definition_name=args.jobs.quality_definition_name,
                 pass_role_arns=args.jobs.pass_role_arns,
                 image_parameter_name=args.jobs.image_parameter_name,
                 image_parameter_arn=args.jobs.image_parameter_arn,

@@ -42,6 +42,7 @@ class PromoteInputs:
     jobs_repo: aws.ecr.Repository
     retrain_definition_name: pulumi.Input[str]
     monitor_definition_name: pulumi.Input[str]
+    quality_definition_name: pulumi.Input[str]
     # The roles the job definitions name (job and execution roles): iam:PassRole to Batch.
     pass_role_arns: Sequence[pulumi.Input[str]]
     # The parameter recording the promoted jobs image tag (written first, read by `pulumi up`).
@@ -77,7 +78,7 @@ def create_promote_project(
     project = pipeline_project(
         f"{name}-promote-jobs",
         project_name=project_name,
-        description="Registers retrain and monitor job-definition revisions with the approved jobs image",
+        description="Registers retrain, monitor and quality job revisions on the approved jobs image",
         role=access.role,
         timeout_minutes=PROMOTE_TIMEOUT_MINUTES,
         key=inputs.key,
@@ -86,6 +87,7 @@ def create_promote_project(
             plain_variable("JOBS_REPOSITORY_URI", inputs.jobs_repo.repository_url),
             plain_variable("RETRAIN_DEFINITION", inputs.retrain_definition_name),
             plain_variable("MONITOR_DEFINITION", inputs.monitor_definition_name),
+            plain_variable("QUALITY_DEFINITION", inputs.quality_definition_name),
             plain_variable("JOBS_IMAGE_PARAMETER", inputs.image_parameter_name),
         ],
         log_group=log_group,
@@ -96,7 +98,7 @@ def create_promote_project(
 
 
 def promote_statements(inputs: PromoteInputs, log_group: aws.cloudwatch.LogGroup) -> list[dict[str, Any]]:
-    """Record the promoted tag, describe any job definition, register revisions of the two, pass
+    """Record the promoted tag, describe any job definition, register revisions of the jobs', pass
     only the jobs' roles."""
     return [
         write_logs_statement("WritePromoteLogs", log_group),
@@ -123,10 +125,14 @@ def promote_statements(inputs: PromoteInputs, log_group: aws.cloudwatch.LogGroup
 
 
 def _revision_statements(inputs: PromoteInputs) -> list[dict[str, Any]]:
-    """New revisions of the retrain and monitor definitions only, running the jobs' own roles."""
+    """New revisions of the job definitions only, running the jobs' own roles."""
     definitions = [
         arn
-        for name in (inputs.retrain_definition_name, inputs.monitor_definition_name)
+        for name in (
+            inputs.retrain_definition_name,
+            inputs.monitor_definition_name,
+            inputs.quality_definition_name,
+        )
         for arn in (
             inputs.location.arn("batch", "job-definition/", name),
             inputs.location.arn("batch", "job-definition/", name, ":*"),

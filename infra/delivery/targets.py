@@ -74,6 +74,7 @@ class JobsTarget:
 
     retrain_definition_name: pulumi.Input[str]
     monitor_definition_name: pulumi.Input[str]
+    quality_definition_name: pulumi.Input[str]
     # Job and execution roles a new job-definition revision names (iam:PassRole to Batch).
     pass_role_arns: Sequence[pulumi.Input[str]]
     # The SSM parameter recording the promoted jobs image tag, which `pulumi up` reads too.
@@ -82,10 +83,11 @@ class JobsTarget:
 
     @classmethod
     def of(cls, jobs: Jobs) -> JobsTarget:
-        """The promotion target of the jobs component (retrain and monitor)."""
+        """The promotion target of the jobs component (retrain, monitor and quality)."""
         return cls(
             retrain_definition_name=jobs.retrain_definition.name,
             monitor_definition_name=jobs.monitor_definition.name,
+            quality_definition_name=jobs.quality_definition.name,
             pass_role_arns=[role.arn for role in jobs.passed_roles],
             image_parameter_name=jobs.image.parameter.name,
             image_parameter_arn=jobs.image.parameter.arn,

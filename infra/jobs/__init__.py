@@ -1,1 +1,1 @@
-"""The scheduled retrain and monitor jobs on AWS Batch: compute, job definitions, schedules and roles."""
+"""The scheduled retrain, monitor and quality jobs on AWS Batch: compute, definitions, schedules, roles."""

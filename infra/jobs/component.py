@@ -1,12 +1,12 @@
-"""Scheduled retrain and monitor jobs: Batch on Fargate, their roles, schedules and alerts.
+"""Scheduled retrain, monitor and quality jobs: Batch on Fargate, their roles, schedules and alerts.
 
-One jobs image runs both jobs (``python -m retrain_job.retrain`` / ``retrain_job.monitor``).
+One jobs image runs all three (``python -m retrain_job.retrain`` / ``.monitor`` / ``.quality``).
 Who owns the image: one SSM parameter (`infra/jobs/image.py`). The stack creates it seeded with
 ``jobsImageTag`` (``bootstrap`` until the first build) and reads it at every `pulumi up`; the
 pipeline's PromoteJobs stage, after prod is approved, writes the tag it promotes there, then
 registers new revisions of the same definitions with it (copying the latest ACTIVE revision,
 changing only ``image``: `infra/delivery/promote_jobs.py`, `retrain_job/job_revision.py`).
-Schedules and the monitor submit by definition *name*, so they run the newest revision, and a
+Schedules and the monitor and quality jobs submit by definition *name*, so they run the newest revision, and a
 revision a later `pulumi up` registers runs the promoted image too. The schedules stay DISABLED
 until ECR lists a pushed jobs image (nothing pushes ``bootstrap``)."""
 
@@ -20,8 +20,15 @@ import pulumi_aws as aws
 from infra.iam import execution_role, task_role
 from infra.jobs.config import JobConfig, JobsConfig
 from infra.jobs.definitions import JobRun, create_job_definition
-from infra.jobs.environments import JobContext, monitor_environment, retrain_environment
+from infra.jobs.environments import (
+    WATCHED_ENVIRONMENT,
+    JobContext,
+    monitor_environment,
+    quality_environment,
+    retrain_environment,
+)
 from infra.jobs.image import PromotedImage, promoted_jobs_image
+from infra.jobs.quality import QualityScope, quality_alarms, quality_statements
 from infra.jobs.roles import JobResources, monitor_statements, retrain_statements
 from infra.jobs.schedules import ScheduledJobs, alert_on_failed_jobs, schedule_jobs
 from infra.jobs.waiting import alert_on_jobs_cancelled_for_waiting, runnable_time_limits
@@ -46,13 +53,15 @@ class JobsArgs:
 
 
 class Jobs(pulumi.ComponentResource):
-    """Batch compute, queue and the two job definitions, their schedules and failure alerts."""
+    """Batch compute, queue and the three job definitions, their schedules and failure alerts."""
 
     queue: aws.batch.JobQueue
     retrain_definition: aws.batch.JobDefinition
     monitor_definition: aws.batch.JobDefinition
+    quality_definition: aws.batch.JobDefinition
     retrain_submit_command: pulumi.Output[str]
     monitor_submit_command: pulumi.Output[str]
+    quality_submit_command: pulumi.Output[str]
     # Roles a job-definition revision names; whoever registers revisions needs iam:PassRole on them.
     passed_roles: list[aws.iam.Role]
     # The one record of the jobs image tag: PromoteJobs writes it, `pulumi up` reads it.
@@ -89,7 +98,8 @@ class Jobs(pulumi.ComponentResource):
         )
         self.retrain_definition, retrain_role = self._retrain_job(resources)
         self.monitor_definition, monitor_role = self._monitor_job(resources)
-        self.passed_roles = [self._execution_role, retrain_role, monitor_role]
+        self.quality_definition, quality_role = self._quality_job(resources)
+        self.passed_roles = [self._execution_role, retrain_role, monitor_role, quality_role]
         schedule_jobs(
             name,
             config=args.config,
@@ -97,6 +107,7 @@ class Jobs(pulumi.ComponentResource):
                 queue=self.queue,
                 retrain_definition=self.retrain_definition,
                 monitor_definition=self.monitor_definition,
+                quality_definition=self.quality_definition,
                 alerts_topic=args.alerts_topic,
                 account_id=self._account,
                 images_pushed=args.jobs_images_pushed,
@@ -109,16 +120,18 @@ class Jobs(pulumi.ComponentResource):
         )
         self.retrain_submit_command = self._submit_command("retrain-manual", self.retrain_definition)
         self.monitor_submit_command = self._submit_command("monitor-manual", self.monitor_definition)
+        self.quality_submit_command = self._submit_command("quality-manual", self.quality_definition)
         self.register_outputs(
             {
                 "queue": self.queue.name,
                 "retrain_definition": self.retrain_definition.name,
                 "monitor_definition": self.monitor_definition.name,
+                "quality_definition": self.quality_definition.name,
                 "image_parameter": self.image.parameter.name,
             }
         )
 
-    # --- the two jobs --------------------------------------------------------------------
+    # --- the three jobs --------------------------------------------------------------------
 
     def _retrain_job(self, resources: JobResources) -> tuple[aws.batch.JobDefinition, aws.iam.Role]:
         args = self._args
@@ -152,6 +165,32 @@ class Jobs(pulumi.ComponentResource):
         )
         definition = self._definition(
             "monitor", size=args.config.monitor_job, role=role, environment=environment
+        )
+        return definition, role
+
+    def _quality_job(self, resources: JobResources) -> tuple[aws.batch.JobDefinition, aws.iam.Role]:
+        """Like the monitor: it may submit the retrain job only when retrainOnQuality is on."""
+        args = self._args
+        scope = QualityScope(
+            environment=WATCHED_ENVIRONMENT,
+            retrain_definition_arn_prefix=(
+                self.retrain_definition.arn_prefix if args.config.retrain_on_quality else None
+            ),
+            queue_arn=self.queue.arn,
+        )
+        role = task_role(
+            f"{self._name}-quality",
+            statements=quality_statements(resources, layout=args.layout, scope=scope),
+            parent=self,
+        )
+        environment = quality_environment(
+            self._context, queue_name=self.queue.name, retrain_definition_name=self.retrain_definition.name
+        )
+        definition = self._definition(
+            "quality", size=args.config.quality_job, role=role, environment=environment
+        )
+        quality_alarms(
+            self._name, environment=WATCHED_ENVIRONMENT, topic_arn=args.alerts_topic.arn, parent=self
         )
         return definition, role
 

@@ -1,4 +1,4 @@
-"""What the jobs settings mean and accept: the retrain and monitor jobs on AWS Batch.
+"""What the jobs settings mean and accept: the retrain, monitor and quality jobs on AWS Batch.
 
 Read into `JobsConfig` by `infra/config.py`; `infra/jobs/` gets this section only.
 """
@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from infra.jobs.schedule_expression import check_schedule
 from infra.section import (
@@ -18,7 +19,7 @@ from infra.section import (
     check_image_tag,
     check_log_retention,
 )
-from ml_deploy.settings import MonitorSettings, RetrainSettings
+from ml_deploy.settings import MonitorSettings, QualitySettings, RetrainSettings
 
 
 def check_timezone(value: str) -> str:
@@ -66,25 +67,33 @@ class JobConfig(Section):
 JOB_DEFAULTS: dict[str, dict[str, Any]] = {
     "retrain_job": {"vcpu": 2, "memory": 8192, "timeout_minutes": 120},
     "monitor_job": {"vcpu": 1, "memory": 4096, "timeout_minutes": 60},
+    "quality_job": {"vcpu": 1, "memory": 4096, "timeout_minutes": 60},
+}
+SCHEDULE_ACCEPTS: JsonDict = {
+    "accepts": "EventBridge Scheduler `rate(...)`, `cron(...)` (six fields) or `at(...)`"
 }
 
 
 class JobsConfig(Section):
-    """The scheduled retrain and monitor jobs on AWS Batch."""
+    """The scheduled retrain, monitor and quality jobs on AWS Batch."""
 
     retrain_schedule: str = Field(
         "cron(0 3 ? * MON *)",
-        json_schema_extra={
-            "accepts": "EventBridge Scheduler `rate(...)`, `cron(...)` (six fields) or `at(...)`"
-        },
+        json_schema_extra=SCHEDULE_ACCEPTS,
         description="When retrain runs: an EventBridge Scheduler rate/cron/at expression.",
     )
     monitor_schedule: str = Field(
         "rate(1 day)",
-        json_schema_extra={
-            "accepts": "EventBridge Scheduler `rate(...)`, `cron(...)` (six fields) or `at(...)`"
-        },
+        json_schema_extra=SCHEDULE_ACCEPTS,
         description="When monitor runs: an EventBridge Scheduler rate/cron/at expression.",
+    )
+    quality_schedule: str = Field(
+        "rate(1 day)",
+        json_schema_extra=SCHEDULE_ACCEPTS,
+        description=(
+            "When the quality job runs (real outcomes joined with matured predictions): an "
+            "EventBridge Scheduler rate/cron/at expression."
+        ),
     )
     schedule_timezone: str = Field(
         "UTC",
@@ -104,6 +113,13 @@ class JobsConfig(Section):
         default_factory=lambda: JobConfig.model_validate(JOB_DEFAULTS["monitor_job"]),
         description=(
             "Monitor job size, same keys as retrainJob; keys left out keep the monitor's defaults "
+            "(1 vCPU, 4096 MiB, 60 minutes)."
+        ),
+    )
+    quality_job: JobConfig = Field(
+        default_factory=lambda: JobConfig.model_validate(JOB_DEFAULTS["quality_job"]),
+        description=(
+            "Quality job size, same keys as retrainJob; keys left out keep the quality job's defaults "
             "(1 vCPU, 4096 MiB, 60 minutes)."
         ),
     )
@@ -161,6 +177,53 @@ class JobsConfig(Section):
         ge=1,
         description="At most one drift-triggered retrain per period.",
     )
+    maturity_min_days: int = Field(
+        QualitySettings.default("maturity_min_days"),
+        ge=0,
+        description="Quality: the youngest prediction judged, in days (its outcome has had time to arrive).",
+    )
+    maturity_max_days: int = Field(
+        QualitySettings.default("maturity_max_days"),
+        ge=1,
+        json_schema_extra={"accepts": "a whole number of days above maturityMinDays"},
+        description="Quality: the oldest prediction judged, in days.",
+    )
+    min_outcomes: int = Field(
+        QualitySettings.default("min_outcomes"),
+        ge=10,
+        description="Quality: fewest joined outcomes a model version is scored with.",
+    )
+    auc_floor: float = Field(
+        QualitySettings.default("auc_floor"),
+        ge=0,
+        le=1,
+        description="Quality: alert when the low bound of live ROC AUC's 95% interval falls below this.",
+    )
+    precision_floor: float | None = Field(
+        QualitySettings.default("precision_floor"),
+        ge=0,
+        le=1,
+        description="Quality: the same floor for precision at the bundle's decision threshold (optional).",
+    )
+    recall_floor: float | None = Field(
+        QualitySettings.default("recall_floor"),
+        ge=0,
+        le=1,
+        description="Quality: the same floor for recall at the bundle's decision threshold (optional).",
+    )
+    bootstrap_samples: int = Field(
+        QualitySettings.default("bootstrap_samples"),
+        ge=50,
+        le=10_000,
+        description="Quality: bootstrap resamples behind each metric's 95% interval.",
+    )
+    retrain_on_quality: bool = Field(
+        True,
+        description=(
+            "The quality job submits the retrain job when a floor is crossed (under the drift "
+            "monitor's cooldown, retrainCooldownHours)."
+        ),
+    )
     job_log_retention_days: int = Field(
         30,
         json_schema_extra={
@@ -180,7 +243,7 @@ class JobsConfig(Section):
         ),
     )
 
-    @field_validator("retrain_job", "monitor_job", mode="before")
+    @field_validator("retrain_job", "monitor_job", "quality_job", mode="before")
     @classmethod
     def _over_job_defaults(cls, value: object, info: ValidationInfo) -> object:
         return JobConfig.over_defaults(JOB_DEFAULTS[str(info.field_name)], value)
@@ -190,7 +253,7 @@ class JobsConfig(Section):
     def _retention(cls, value: int) -> int:
         return check_log_retention(value)
 
-    @field_validator("retrain_schedule", "monitor_schedule")
+    @field_validator("retrain_schedule", "monitor_schedule", "quality_schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
         return check_schedule(value)
@@ -208,7 +271,17 @@ class JobsConfig(Section):
     @model_validator(mode="after")
     def _jobs_fit_the_compute_environment(self) -> JobsConfig:
         """Batch leaves a job larger than its compute environment RUNNABLE forever, without an error."""
-        largest = max(self.retrain_job.vcpu, self.monitor_job.vcpu)
+        largest = max(self.retrain_job.vcpu, self.monitor_job.vcpu, self.quality_job.vcpu)
         if self.max_vcpus < largest:
             raise ValueError(f"maxVcpus must be at least {largest:g}, the vCPUs of the largest job")
+        return self
+
+    @model_validator(mode="after")
+    def _maturity_window_is_a_window(self) -> JobsConfig:
+        """Predictions between maturityMaxDays and maturityMinDays old: an empty window judges nothing."""
+        if not self.maturity_min_days < self.maturity_max_days:
+            raise ValueError(
+                f"maturityMinDays ({self.maturity_min_days}) must be less than maturityMaxDays "
+                f"({self.maturity_max_days})"
+            )
         return self

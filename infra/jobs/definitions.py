@@ -1,4 +1,4 @@
-"""The two Batch job definitions (retrain, monitor); their environments: `infra/jobs/environments.py`."""
+"""The Batch job definitions (retrain, monitor, quality); their environments: `infra/jobs/environments.py`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The retrain and monitor jobs' environments, built once for the Batch job definitions and the demo.
+"""The retrain, monitor and quality jobs' environments, built once for the Batch job definitions and the demo.
 
 Each is built from the job's own settings model (`ml_deploy.settings`), so no variable name is
 spelled here: a setting renamed or removed in the runtime fails the program. The program passes
@@ -15,7 +15,10 @@ import pulumi
 
 from infra.jobs.config import JobsConfig
 from ml_deploy.layout import METRICS_NAMESPACE, ObjectLayout
-from ml_deploy.settings import MonitorSettings, RetrainSettings, environment
+from ml_deploy.settings import MonitorSettings, QualitySettings, RetrainSettings, environment
+
+# The monitor and the quality job watch what prod serves; stage traffic is testing, not the world.
+WATCHED_ENVIRONMENT = "prod"
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,7 @@ def monitor_environment(
         environment(
             MonitorSettings,
             aws_region=context.region,
-            # The monitor watches what prod serves; stage traffic is testing, not the world.
-            environment="prod",
+            environment=WATCHED_ENVIRONMENT,
             model_bucket=context.model_bucket,
             model_key=layout.model_key,
             log_bucket=context.log_bucket,
@@ -86,6 +88,44 @@ def monitor_environment(
             retrain_job_queue=queue_name,
             retrain_job_definition=retrain_definition_name,
             cooldown_key=layout.cooldown_key,
+        )
+    )
+
+
+def quality_environment(
+    context: JobContext,
+    *,
+    queue_name: pulumi.Input[str] | None = None,
+    retrain_definition_name: pulumi.Input[str] | None = None,
+) -> dict[str, Any]:
+    """Every stack setting of the quality job; it shares the monitor's cooldown and retrain target."""
+    layout, jobs = context.layout, context.config
+    return _set(
+        environment(
+            QualitySettings,
+            aws_region=context.region,
+            environment=WATCHED_ENVIRONMENT,
+            model_bucket=context.model_bucket,
+            model_key=layout.model_key,
+            model_archive_prefix=layout.model_archive_prefix,
+            log_bucket=context.log_bucket,
+            log_prefix=layout.prediction_log_prefix,
+            outcomes_prefix=layout.outcomes_prefix,
+            reports_prefix=layout.reports_prefix,
+            cooldown_key=layout.cooldown_key,
+            maturity_min_days=jobs.maturity_min_days,
+            maturity_max_days=jobs.maturity_max_days,
+            min_outcomes=jobs.min_outcomes,
+            auc_floor=jobs.auc_floor,
+            precision_floor=jobs.precision_floor,
+            recall_floor=jobs.recall_floor,
+            bootstrap_samples=jobs.bootstrap_samples,
+            alerts_topic_arn=context.alerts_topic_arn,
+            metrics_namespace=METRICS_NAMESPACE,
+            retrain_on_quality=jobs.retrain_on_quality,
+            retrain_cooldown_hours=jobs.retrain_cooldown_hours,
+            retrain_job_queue=queue_name,
+            retrain_job_definition=retrain_definition_name,
         )
     )
 

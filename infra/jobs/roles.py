@@ -31,7 +31,7 @@ class JobResources:
     region: pulumi.Input[str]
 
 
-def _list_under(sid: str, bucket_arn: pulumi.Input[str], *keys: str) -> Statement:
+def list_under(sid: str, bucket_arn: pulumi.Input[str], *keys: str) -> Statement:
     """ListBucket limited to the given keys/prefixes, so a missing object reads as 404, not 403."""
     return {
         "Sid": sid,
@@ -42,7 +42,7 @@ def _list_under(sid: str, bucket_arn: pulumi.Input[str], *keys: str) -> Statemen
     }
 
 
-def _shared_statements(resources: JobResources) -> list[Statement]:
+def shared_statements(resources: JobResources) -> list[Statement]:
     """What both jobs need: the stack key (through S3 and SNS only), metrics and alerts."""
     return [
         {
@@ -87,7 +87,7 @@ def retrain_statements(resources: JobResources, *, layout: ObjectLayout) -> list
             "Action": "s3:GetObject",
             "Resource": objects(resources.training_bucket_arn, layout.training_data_prefix),
         },
-        _list_under("ListTrainingData", resources.training_bucket_arn, layout.training_data_prefix),
+        list_under("ListTrainingData", resources.training_bucket_arn, layout.training_data_prefix),
         {
             # Read the champion, upload the challenger that passed the gate (starts the pipeline).
             "Sid": "ReadAndReplaceCurrentBundle",
@@ -109,14 +109,14 @@ def retrain_statements(resources: JobResources, *, layout: ObjectLayout) -> list
             "Action": "s3:PutObject",
             "Resource": objects(models, layout.decisions_prefix),
         },
-        _list_under(
+        list_under(
             "ListBundlesAndDecisions",
             models,
             layout.model_key,
             layout.model_archive_prefix,
             layout.decisions_prefix,
         ),
-        *_shared_statements(resources),
+        *shared_statements(resources),
     ]
 
 
@@ -169,7 +169,7 @@ def monitor_statements(
             "Action": ["s3:GetObject", "s3:PutObject"],
             "Resource": objects(logs, layout.summaries_prefix),
         },
-        _list_under(
+        list_under(
             "ListPredictionLogsAndReports",
             logs,
             layout.prediction_log_prefix,
@@ -191,14 +191,14 @@ def monitor_statements(
             "Action": "s3:GetObject",
             "Resource": objects(resources.model_bucket_arn, layout.model_archive_prefix),
         },
-        _list_under(
+        list_under(
             "ListCurrentAndArchivedBundles",
             resources.model_bucket_arn,
             layout.model_key,
             layout.model_archive_prefix,
         ),
         *submit,
-        *_shared_statements(resources),
+        *shared_statements(resources),
     ]
 
 

@@ -27,6 +27,7 @@ class ScheduledJobs:
     queue: aws.batch.JobQueue
     retrain_definition: aws.batch.JobDefinition
     monitor_definition: aws.batch.JobDefinition
+    quality_definition: aws.batch.JobDefinition
     alerts_topic: aws.sns.Topic
     account_id: pulumi.Output[str]
     # Whether the jobs repository holds a pushed image (`Registry.jobs_images_pushed`).
@@ -46,6 +47,7 @@ def schedule_jobs(name: str, *, config: JobsConfig, targets: ScheduledJobs, pare
     for kind, expression, definition in (
         ("retrain", config.retrain_schedule, targets.retrain_definition),
         ("monitor", config.monitor_schedule, targets.monitor_definition),
+        ("quality", config.quality_schedule, targets.quality_definition),
     ):
         aws.scheduler.Schedule(
             f"{name}-{kind}-schedule",
@@ -80,7 +82,7 @@ def schedule_jobs(name: str, *, config: JobsConfig, targets: ScheduledJobs, pare
 def _scheduler_role(
     name: str, *, targets: ScheduledJobs, dead_letters: aws.sqs.Queue, child: pulumi.ResourceOptions
 ) -> aws.iam.Role:
-    """May submit only the two job definitions to this queue, assumed only by this account's Scheduler."""
+    """May submit only the three job definitions to this queue, assumed only by this account's Scheduler."""
     role = aws.iam.Role(
         f"{name}-scheduler",
         assume_role_policy=policy(
@@ -103,6 +105,7 @@ def _scheduler_role(
                 definition_arn_prefixes=[
                     targets.retrain_definition.arn_prefix,
                     targets.monitor_definition.arn_prefix,
+                    targets.quality_definition.arn_prefix,
                 ],
                 queue_arn=targets.queue.arn,
             ),

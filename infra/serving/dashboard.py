@@ -1,7 +1,8 @@
 """One CloudWatch dashboard for the serving environments: what the alarms watch, side by side.
 
 A row per environment for its load balancer and tasks, then a row per environment for its model
-(the service's own metrics, which the collector sidecar sends to the `MlDeploy` namespace).
+(the service's own metrics, which the collector sidecar sends to the `MlDeploy` namespace), then
+a row for the live quality the quality job measures from real outcomes (same namespace).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from infra.serving.collector import (
     PROBABILITY,
 )
 from ml_deploy.layout import METRICS_NAMESPACE
+from ml_deploy.quality_report import BELOW_FLOOR_METRIC, COVERAGE_METRIC, cloudwatch_metric
 
 # Four widgets of a 24-unit-wide grid: one row per environment.
 WIDGET_WIDTH = 6
@@ -107,11 +109,55 @@ def _environment_row(env: EnvironmentMetrics, *, region: pulumi.Output[str]) -> 
     ]
 
 
-def by_model_version(environment: str, metric: str, stat: str) -> str:
+def by_model_version(environment: str, metric: str, stat: str, *, period: int = PERIOD_SECONDS) -> str:
     """A SEARCH for one line per model version: versions are not known when the dashboard is made."""
     schema = f"{{{METRICS_NAMESPACE},{ENVIRONMENT_DIMENSION},{MODEL_VERSION_DIMENSION}}}"
     query = f'{schema} MetricName="{metric}" {ENVIRONMENT_DIMENSION}="{environment}"'
-    return f"SEARCH('{query}', '{stat}', {PERIOD_SECONDS})"
+    return f"SEARCH('{query}', '{stat}', {period})"
+
+
+# The quality job publishes once per run (daily by default): a point per day, not per minute.
+QUALITY_PERIOD_SECONDS = 24 * 3600
+
+
+def _quality_row(environment: str, *, region: pulumi.Output[str]) -> list[dict[str, Any]]:
+    """Live quality from real outcomes, per model version: ROC AUC with its interval, coverage,
+    the floor verdict, and the calibration (Brier score, log loss)."""
+
+    def versions(metric: str, query_id: str, stat: str = "Average") -> list[Any]:
+        expression = by_model_version(environment, metric, stat, period=QUALITY_PERIOD_SECONDS)
+        return [{"expression": expression, "id": query_id}]
+
+    auc = "roc_auc"
+    return [
+        _widget(
+            f"{environment}: live ROC AUC by model version (95% interval low, value, high)",
+            [
+                versions(cloudwatch_metric(auc, bound="low"), "auclow"),
+                versions(cloudwatch_metric(auc), "auc"),
+                versions(cloudwatch_metric(auc, bound="high"), "auchigh"),
+            ],
+            region=region,
+        ),
+        _widget(
+            f"{environment}: share of matured predictions with an outcome",
+            [versions(COVERAGE_METRIC, "coverage")],
+            region=region,
+        ),
+        _widget(
+            f"{environment}: quality below a floor (1) by model version",
+            [versions(BELOW_FLOOR_METRIC, "belowfloor", "Maximum")],
+            region=region,
+        ),
+        _widget(
+            f"{environment}: live Brier score and log loss by model version",
+            [
+                versions(cloudwatch_metric("brier"), "brier"),
+                versions(cloudwatch_metric("log_loss"), "logloss"),
+            ],
+            region=region,
+        ),
+    ]
 
 
 def _model_row(environment: str, *, region: pulumi.Output[str]) -> list[dict[str, Any]]:
@@ -157,7 +203,8 @@ def _model_row(environment: str, *, region: pulumi.Output[str]) -> list[dict[str
 class ServingDashboard(pulumi.ComponentResource):
     """A row per environment: requests, 5xx rate, p99 latency, running/desired/unhealthy tasks;
     then a row per environment for its model: records by version, mean probability and band,
-    prediction-log lines, model versions serving."""
+    prediction-log lines, model versions serving; then, given `quality_environment`, its live
+    quality from real outcomes."""
 
     dashboard_name: pulumi.Output[str]
 
@@ -166,12 +213,15 @@ class ServingDashboard(pulumi.ComponentResource):
         name: str,
         *,
         environments: Sequence[EnvironmentMetrics],
+        quality_environment: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("ml-deploy:serving:Dashboard", name, None, opts)
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
         rows = [_environment_row(env, region=region) for env in environments]
         rows += [_model_row(env.environment, region=region) for env in environments]
+        if quality_environment is not None:
+            rows.append(_quality_row(quality_environment, region=region))
         widgets = [
             {**widget, "x": column * WIDGET_WIDTH, "y": row * WIDGET_HEIGHT}
             for row, row_widgets in enumerate(rows)

@@ -1,4 +1,4 @@
-"""`ml-deploy run-job retrain|monitor [--follow]`: Batch behind botocore's Stubber (moto would need a
+"""`ml-deploy run-job retrain|monitor|quality [--follow]`: Batch behind botocore's Stubber (moto would need a
 Docker engine to run a job), the job's log stream in moto's CloudWatch Logs.
 
 The job is submitted as its schedule submits it: the stack's queue, the definition by name
@@ -25,6 +25,7 @@ from tests.cli.conftest import REGION, Stack
 from tests.cli.test_failures import local_state
 
 QUEUE, RETRAIN, MONITOR = "ml-deploy-dev-jobs", "ml-deploy-dev-retrain", "ml-deploy-dev-monitor"
+QUALITY = "ml-deploy-dev-quality"
 JOB_ID = "4a5b6c7d-8e9f-4a0b-9c1d-2e3f4a5b6c7d"
 GROUP, STREAM = "/ml-deploy/dev/jobs", f"retrain/default/{JOB_ID}"
 NOW = int(time.time() * 1000)
@@ -109,6 +110,29 @@ def test_follow_prints_each_state_once_and_the_log_then_the_verdict(
     assert (
         result.err.strip() == f"ml-deploy: run-job: job {JOB_ID} FAILED: Essential container in task exited"
     )
+
+
+def test_run_job_quality_submits_the_quality_definition(stack: Stack, batch: Stubber) -> None:
+    stack.write_outputs(
+        jobQueueName=QUEUE,
+        retrainJobDefinitionName=RETRAIN,
+        monitorJobDefinitionName=MONITOR,
+        qualityJobDefinitionName=QUALITY,
+    )
+    expect_submit(batch, QUALITY)
+
+    result = stack.cli("run-job", "quality")
+
+    assert result.code == 0, result.err
+    assert result.out.strip() == f"submitted quality job {JOB_ID}"
+
+
+def test_a_stack_from_before_the_quality_job_names_the_missing_output(stack: Stack, batch: Stubber) -> None:
+    """The batch fixture's outputs have no quality definition: retrain and monitor still run (above)."""
+    result = stack.cli("run-job", "quality")
+
+    assert result.code == 1
+    assert "has no stack output 'qualityJobDefinitionName'" in result.err
 
 
 def test_run_job_needs_the_queue_output(stack: Stack) -> None:

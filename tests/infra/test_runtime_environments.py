@@ -17,7 +17,14 @@ import pytest
 
 from infra.config import PROJECT_NAMESPACE, StackConfig, parse_config
 from ml_deploy.layout import METRICS_NAMESPACE, SERVICE_CONTAINER
-from ml_deploy.settings import EnvSettings, MonitorSettings, RetrainSettings, ServiceSettings, environment
+from ml_deploy.settings import (
+    EnvSettings,
+    MonitorSettings,
+    QualitySettings,
+    RetrainSettings,
+    ServiceSettings,
+    environment,
+)
 from ml_deploy_dev import dev_stack
 from ml_deploy_dev.program import REGION, ROOT, Program, dev_stack_config
 
@@ -116,6 +123,34 @@ def test_the_monitor_reads_its_environment(dev_program: Program, dev_config: Sta
     assert settings.alerts_topic_arn == dev_program.outputs["alertsTopicArn"]
 
 
+def test_the_quality_job_reads_its_environment(dev_program: Program, dev_config: StackConfig) -> None:
+    settings = QualitySettings.from_env(job_environment(dev_program, "quality"))
+    layout, jobs = dev_config.storage.layout, dev_config.jobs
+    # It judges what prod served, from prod's logs and the outcomes beside them.
+    assert settings.environment == "prod"
+    assert settings.log_bucket == dev_program.outputs["predictionLogBucket"]
+    assert settings.environment_log_prefix == layout.prediction_logs("prod")
+    assert settings.outcomes_prefix == layout.outcomes_prefix == dev_program.outputs["outcomesPrefix"]
+    assert settings.reports_prefix == layout.reports_prefix
+    assert settings.model_bucket == dev_program.outputs["modelBucket"]
+    assert settings.model_archive_prefix == layout.model_archive_prefix
+    # One cooldown for drift- and quality-triggered retrains.
+    assert settings.cooldown_key == layout.cooldown_key
+    assert settings.retrain_cooldown_hours == jobs.retrain_cooldown_hours
+    assert (settings.maturity_min_days, settings.maturity_max_days) == (
+        jobs.maturity_min_days,
+        jobs.maturity_max_days,
+    )
+    assert (settings.min_outcomes, settings.bootstrap_samples) == (jobs.min_outcomes, jobs.bootstrap_samples)
+    assert settings.floors() == {"roc_auc": jobs.auc_floor}
+    assert settings.retrain_on_quality is jobs.retrain_on_quality is True
+    assert settings.retrain_job_queue == dev_program.one("aws:batch/jobQueue:JobQueue").state["name"]
+    assert settings.retrain_job_definition == dev_program.outputs["retrainJobDefinitionName"]
+    assert settings.metrics_namespace == METRICS_NAMESPACE
+    assert settings.alerts_topic_arn == dev_program.outputs["alertsTopicArn"]
+    assert settings.aws_region == REGION
+
+
 def _variables_of(*models: type[EnvSettings]) -> set[str]:
     return {field.alias for model in models for field in model.model_fields.values() if field.alias}
 
@@ -125,7 +160,7 @@ SMOKE_HOOK_CODE = ROOT / "infra" / "serving" / "smoke_hook"
 
 def test_infra_spells_no_runtime_variable_name() -> None:
     """Names come from the settings models through `environment(...)`, never as a string here."""
-    names = _variables_of(ServiceSettings, RetrainSettings, MonitorSettings)
+    names = _variables_of(ServiceSettings, RetrainSettings, MonitorSettings, QualitySettings)
     spelled = {}
     for path in sorted((ROOT / "infra").rglob("*.py")):
         module = str(path.relative_to(ROOT))
@@ -179,6 +214,7 @@ def _demo_environments() -> dict[str, tuple[type[EnvSettings], dict[str, str]]]:
     return {
         "retrain": (RetrainSettings, dev_stack.retrain_environment(stack)),
         "monitor": (MonitorSettings, dev_stack.monitor_environment(stack)),
+        "quality": (QualitySettings, dev_stack.quality_environment(stack)),
         "prod": (ServiceSettings, dev_stack.service_environment(stack, bundle=Path("model.zip"), port=9000)),
     }
 
@@ -187,7 +223,7 @@ def _program_environment(program: Program, name: str) -> dict[str, str]:
     return task_environment(program, name) if name == "prod" else job_environment(program, name)
 
 
-@pytest.mark.parametrize("name", ["retrain", "monitor", "prod"])
+@pytest.mark.parametrize("name", ["retrain", "monitor", "quality", "prod"])
 def test_the_demo_runs_the_environment_the_program_renders(dev_program: Program, name: str) -> None:
     """Beyond endpoints, the demo's environment is the program's plus the declared laptop-run settings."""
     model, demo = _demo_environments()[name]
@@ -203,7 +239,7 @@ def test_the_demo_runs_the_environment_the_program_renders(dev_program: Program,
     model.from_env({**demo, "AWS_DEFAULT_REGION": REGION})  # and the runtime accepts it
 
 
-def test_the_laptop_run_changes_no_stack_setting_but_retrain_on_drift(dev_program: Program) -> None:
+def test_the_laptop_run_changes_no_stack_setting_but_retraining(dev_program: Program) -> None:
     """A threshold or window the demo set itself would make it judge drift unlike the cloud."""
     changed = {
         variable
@@ -212,10 +248,13 @@ def test_the_laptop_run_changes_no_stack_setting_but_retrain_on_drift(dev_progra
     }
     rendered = {
         variable
-        for name in ("retrain", "monitor", "prod")
+        for name in ("retrain", "monitor", "quality", "prod")
         for variable in _program_environment(dev_program, name)
     }
-    assert changed & rendered == {MonitorSettings.variable("retrain_on_drift")}
+    assert changed & rendered == {
+        MonitorSettings.variable("retrain_on_drift"),
+        QualitySettings.variable("retrain_on_quality"),
+    }
 
 
 def test_the_demo_names_its_buckets_after_the_programs(dev_program: Program) -> None:

@@ -1,7 +1,7 @@
 """Running a Batch job now, as its schedule would, and following it: SubmitJob with the stack's
 queue and the job definition by name (its latest revision, as `infra/jobs/schedules.py` submits),
 DescribeJobs for its state, and its CloudWatch Logs stream once it has one; and where a job kind's
-runs log (`ml-deploy logs retrain|monitor`).
+runs log (`ml-deploy logs retrain|monitor|quality`).
 
 Batch's awslogs driver writes to `awslogs-group` (default `/aws/batch/job`), one stream per
 attempt named `<awslogs-stream-prefix, else the job definition's name>/<container>/<task id>`
@@ -15,8 +15,8 @@ from typing import Any, Literal
 from ml_deploy_cli.delivery import LogLine, LogPage
 from ml_deploy_cli.errors import CliError
 
-JobKind = Literal["retrain", "monitor"]
-JOB_KINDS: tuple[JobKind, ...] = ("retrain", "monitor")
+JobKind = Literal["retrain", "monitor", "quality"]
+JOB_KINDS: tuple[JobKind, ...] = ("retrain", "monitor", "quality")
 ENDED = ("SUCCEEDED", "FAILED")
 DEFAULT_LOG_GROUP = "/aws/batch/job"  # where awslogs writes when the job names no group
 
@@ -36,7 +36,7 @@ class JobState:
 
 
 class BatchJobs:
-    """The stack's job queue and its two job definitions."""
+    """The stack's job queue and its job definitions (one per kind)."""
 
     def __init__(self, batch: Any, logs: Any, *, queue: str, definitions: dict[JobKind, str]) -> None:
         self._batch = batch

@@ -1,5 +1,5 @@
 """`ml-deploy logs ENV|JOB [--since 10m] [--follow]`: what an environment's model server, or the
-retrain or monitor job's runs, logged.
+retrain, monitor or quality job's runs, logged.
 
 On AWS the CloudWatch Logs streams of the running revision's awslogs driver, or of the job
 definition's (as `aws logs tail` reads them); on the local delivery the output of the task the
@@ -31,13 +31,14 @@ Reader = Callable[[str | None], LogPage]  # cursor -> the lines after it
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
-        "logs", help="what stage's or prod's model server, or the retrain or monitor job, logged (--follow)"
+        "logs",
+        help="what stage's or prod's model server, or a job (retrain, monitor, quality), logged (--follow)",
     )
     parser.add_argument(
         "target",
         choices=(*ENVIRONMENTS, *JOB_KINDS),
         metavar="ENV|JOB",
-        help="stage or prod (the model server), retrain or monitor (the job's runs)",
+        help="stage or prod (the model server), retrain, monitor or quality (the job's runs)",
     )
     parser.add_argument(
         "--since", type=duration, default=timedelta(minutes=10), metavar="AGE", help="10m (s, m, h, d)"
@@ -98,7 +99,7 @@ def _job_reader(args: argparse.Namespace, *, since: datetime) -> Reader:
         raise CliError(
             f"the local run keeps no {args.target} job logs: the demo prints the jobs' output as they run"
         )
-    jobs = batch_jobs(args)
+    jobs = batch_jobs(args, kind=args.target)
     group, prefix = jobs.log_location(args.target)
     return lambda cursor: read_events(
         jobs.logs_client, group=group, stream_prefix=prefix, since=since, cursor=cursor

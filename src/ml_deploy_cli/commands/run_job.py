@@ -1,7 +1,8 @@
-"""`ml-deploy run-job retrain|monitor [--follow]`: submit the Batch job now, as its schedule would,
+"""`ml-deploy run-job retrain|monitor|quality [--follow]`: submit the Batch job now, as its schedule would,
 and (with --follow) print its state changes and its log until it ends; exit 1 if it failed.
 
-This replaces copy-pasting the `retrainSubmitCommand` output.
+This replaces copy-pasting the `retrainSubmitCommand` output. Each kind's definition is named by
+the stack output `<kind>JobDefinitionName`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import time
 
 from ml_deploy_cli.aws.clients import ClientFactory
-from ml_deploy_cli.aws.jobs import JOB_KINDS, BatchJobs, JobState
+from ml_deploy_cli.aws.jobs import JOB_KINDS, BatchJobs, JobKind, JobState
 from ml_deploy_cli.backend import Connect
 from ml_deploy_cli.commands.arguments import positive_number
 from ml_deploy_cli.errors import CliError
@@ -21,9 +22,9 @@ DEFAULT_POLL_SECONDS = 10.0
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
-        "run-job", help="submit the retrain or monitor job now (--follow to watch it)"
+        "run-job", help="submit the retrain, monitor or quality job now (--follow to watch it)"
     )
-    parser.add_argument("kind", choices=JOB_KINDS, metavar="JOB", help="retrain or monitor")
+    parser.add_argument("kind", choices=JOB_KINDS, metavar="JOB", help=", ".join(JOB_KINDS))
     parser.add_argument("--follow", action="store_true", help="print its state and log until it ends")
     parser.add_argument(
         "--poll-seconds",
@@ -41,7 +42,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def run(args: argparse.Namespace, connect: Connect) -> int:
     del connect  # the jobs are Batch's: named by the stack outputs, reached with the stack's clients
-    jobs = batch_jobs(args)
+    jobs = batch_jobs(args, kind=args.kind)
     job_id = jobs.submit(args.kind)
     print(f"submitted {args.kind} job {job_id}")
     if not args.follow:
@@ -49,18 +50,17 @@ def run(args: argparse.Namespace, connect: Connect) -> int:
     return follow(jobs, job_id, poll=args.poll_seconds)
 
 
-def batch_jobs(args: argparse.Namespace) -> BatchJobs:
-    """The stack's queue and job definitions, named by its outputs, with clients in its region."""
+def batch_jobs(args: argparse.Namespace, *, kind: JobKind) -> BatchJobs:
+    """The stack's queue and the `kind` job's definition, named by its outputs, with clients in its
+    region; only that kind's output is required (a stack from before the quality job still runs
+    retrain and monitor)."""
     outputs = load_outputs(args.outputs, environ=args.environ, stack=args.stack)
     clients: ClientFactory = args.stack_clients(outputs.region)
     return BatchJobs(
         clients("batch"),
         clients("logs"),
         queue=outputs.require("jobQueueName"),
-        definitions={
-            "retrain": outputs.require("retrainJobDefinitionName"),
-            "monitor": outputs.require("monitorJobDefinitionName"),
-        },
+        definitions={kind: outputs.require(f"{kind}JobDefinitionName")},
     )
 
 

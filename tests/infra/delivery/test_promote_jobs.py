@@ -37,7 +37,7 @@ from tests.infra.pipeline_program import action, run_pipeline
 
 PROJECT = "aws:codebuild/project:Project"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-KINDS = ("retrain", "monitor")
+KINDS = ("retrain", "monitor", "quality")
 # Actions AWS authorizes on no resource narrower than "*".
 STAR_ONLY_ACTIONS = {"batch:DescribeJobDefinitions"}
 # The tags the provider's default tags put on every job definition `pulumi up` registers.
@@ -147,7 +147,7 @@ def test_promote_project_runs_without_docker_with_its_own_encrypted_logs(program
     assert log_group.inputs["name"] != build_logs.inputs["name"], "promote logs share the build's group"
 
 
-def test_promote_project_names_the_two_job_definitions_and_the_jobs_repository(program: Program) -> None:
+def test_promote_project_names_every_job_definition_and_the_jobs_repository(program: Program) -> None:
     environment = project_environment(program)
     definitions = {
         kind: program.one("aws:batch/jobDefinition:JobDefinition", f"jobs-{kind}").state["name"]
@@ -155,6 +155,7 @@ def test_promote_project_names_the_two_job_definitions_and_the_jobs_repository(p
     }
     assert environment["RETRAIN_DEFINITION"] == definitions["retrain"]
     assert environment["MONITOR_DEFINITION"] == definitions["monitor"]
+    assert environment["QUALITY_DEFINITION"] == definitions["quality"]
     jobs_repo = program.one("aws:ecr/repository:Repository", "images-jobs").state["repositoryUrl"]
     assert environment["JOBS_REPOSITORY_URI"] == jobs_repo, "the promotion would point at another repo"
     parameter = program.one("aws:ssm/parameter:Parameter", "jobs-image-tag").state["name"]
@@ -166,9 +167,9 @@ def test_promote_project_names_the_two_job_definitions_and_the_jobs_repository(p
 # --- IAM ---------------------------------------------------------------------------------
 
 
-def test_promote_role_registers_only_the_two_job_definitions(program: Program) -> None:
+def test_promote_role_registers_only_the_job_definitions(program: Program) -> None:
     statements = promote_statements(program)
-    expected = sorted(definition_arns(program, "retrain") + definition_arns(program, "monitor"))
+    expected = sorted(arn for kind in KINDS for arn in definition_arns(program, kind))
     (register,) = granting(statements, "batch:RegisterJobDefinition")
     assert sorted(register["Resource"]) == expected, f"may register {register['Resource']}"
     jobs_repo = program.one("aws:ecr/repository:Repository", "images-jobs").state["repositoryUrl"]
@@ -204,7 +205,7 @@ def test_promote_role_passes_only_the_job_roles_and_only_to_batch(program: Progr
     (pass_role,) = granting(promote_statements(program), "iam:PassRole")
     job_roles = sorted(
         program.one("aws:iam/role:Role", name).state["arn"]
-        for name in ("jobs-execution", "jobs-retrain", "jobs-monitor")
+        for name in ("jobs-execution", "jobs-retrain", "jobs-monitor", "jobs-quality")
     )
     assert sorted(pass_role["Resource"]) == job_roles, f"passes {pass_role['Resource']}"
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "batch.amazonaws.com"}}
@@ -282,12 +283,12 @@ def test_promote_buildspec_records_the_tag_before_it_registers(buildspec: dict[s
     assert "--overwrite" in record, "PutParameter refuses to change an existing parameter without Overwrite"
 
 
-def test_promote_buildspec_copies_the_latest_active_revision_of_both(buildspec: dict[str, Any]) -> None:
+def test_promote_buildspec_copies_the_latest_active_revision_of_each(buildspec: dict[str, Any]) -> None:
     text = "\n".join(commands(buildspec))
     assert "describe-job-definitions" in text and "--status ACTIVE" in text
     assert "python3 -m retrain_job.job_revision" in text, "the JSON edit is not the tested module"
     assert "register-job-definition --cli-input-json" in text
-    assert '"$RETRAIN_DEFINITION" "$MONITOR_DEFINITION"' in text, "not both definitions"
+    assert '"$RETRAIN_DEFINITION" "$MONITOR_DEFINITION" "$QUALITY_DEFINITION"' in text, "not every definition"
 
 
 # --- the JSON edit -----------------------------------------------------------------------

@@ -35,6 +35,7 @@ ALERTS_TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:{generated_name('alerts-topi
 RETRAIN_DEFINITION_ARNS = [
     f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{generated_name('jobs-retrain')}:*"
 ]
+JOB_KINDS = ["retrain", "monitor", "quality"]
 # Actions AWS authorises on no resource but "*" (each statement scopes them otherwise).
 STAR_ONLY_ACTIONS = {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"}
 
@@ -46,9 +47,12 @@ def tuned_program() -> Program:
         "useFargateSpot": False,
         "retrainSchedule": "cron(30 4 ? * SUN *)",
         "monitorSchedule": "rate(6 hours)",
+        "qualitySchedule": "cron(0 6 * * ? *)",
         "scheduleTimezone": "Europe/Berlin",
         "jobsImageTag": "a1b2c3d-model-7",
         "retrainOnDrift": False,
+        "retrainOnQuality": False,
+        "qualityJob": {"vcpu": 2, "memory": 4096},
         "retrainJob": {"vcpu": 4, "memory": 16384, "timeoutMinutes": 90, "attempts": 2},
     }
     return run_program(overrides={f"ml-deploy:{key}": value for key, value in settings.items()})
@@ -85,7 +89,7 @@ def schedule_for(program: Program, kind: str) -> Resource:
 # --- schedules ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["retrain", "monitor"])
+@pytest.mark.parametrize("kind", JOB_KINDS)
 def test_each_schedule_submits_its_own_job_to_the_queue(dev_program: Program, kind: str) -> None:
     config = dev_stack_config()
     target = schedule_for(dev_program, kind).inputs["target"]
@@ -115,7 +119,7 @@ def test_each_schedule_submits_its_own_job_to_the_queue(dev_program: Program, ki
 SCHEDULE_STATES = {"ENABLED", "DISABLED"}
 
 
-@pytest.mark.parametrize("kind", ["retrain", "monitor"])
+@pytest.mark.parametrize("kind", JOB_KINDS)
 def test_schedules_stay_disabled_until_the_images_are_published(dev_program: Program, kind: str) -> None:
     """A fresh account: ECR lists no image in the jobs repository; a job would only fail to pull."""
     state = schedule_for(dev_program, kind).inputs.get("state")
@@ -123,10 +127,10 @@ def test_schedules_stay_disabled_until_the_images_are_published(dev_program: Pro
     assert state == "DISABLED", f"the {kind} schedule runs before the pipeline has pushed the jobs image"
 
 
-def test_publishing_the_images_enables_both_schedules() -> None:
+def test_publishing_the_images_enables_every_schedule() -> None:
     program = shared_program(images=FIRST_BUILD_IMAGES)
-    states = {kind: schedule_for(program, kind).inputs.get("state") for kind in ("retrain", "monitor")}
-    assert states == {"retrain": "ENABLED", "monitor": "ENABLED"}, states
+    states = {kind: schedule_for(program, kind).inputs.get("state") for kind in JOB_KINDS}
+    assert states == dict.fromkeys(JOB_KINDS, "ENABLED"), states
 
 
 def test_an_untagged_or_service_only_image_keeps_the_schedules_off() -> None:
@@ -137,29 +141,32 @@ def test_an_untagged_or_service_only_image_keeps_the_schedules_off() -> None:
             generated_name("images-service"): FIRST_BUILD_IMAGES[generated_name("images-service")],
         }
     )
-    states = {kind: schedule_for(untagged, kind).inputs.get("state") for kind in ("retrain", "monitor")}
-    assert states == {"retrain": "DISABLED", "monitor": "DISABLED"}, states
+    states = {kind: schedule_for(untagged, kind).inputs.get("state") for kind in JOB_KINDS}
+    assert states == dict.fromkeys(JOB_KINDS, "DISABLED"), states
 
 
 def test_schedules_follow_the_configured_expressions_and_time_zone(tuned_program: Program) -> None:
-    retrain = schedule_for(tuned_program, "retrain").inputs
-    monitor = schedule_for(tuned_program, "monitor").inputs
-    assert retrain["scheduleExpression"] == "cron(30 4 ? * SUN *)"
-    assert monitor["scheduleExpression"] == "rate(6 hours)"
-    assert {retrain["scheduleExpressionTimezone"], monitor["scheduleExpressionTimezone"]} == {
-        "Europe/Berlin"
-    }, "the configured time zone does not reach both schedules"
+    schedules = {kind: schedule_for(tuned_program, kind).inputs for kind in JOB_KINDS}
+    assert {kind: s["scheduleExpression"] for kind, s in schedules.items()} == {
+        "retrain": "cron(30 4 ? * SUN *)",
+        "monitor": "rate(6 hours)",
+        "quality": "cron(0 6 * * ? *)",
+    }
+    assert {s["scheduleExpressionTimezone"] for s in schedules.values()} == {"Europe/Berlin"}, (
+        "the configured time zone does not reach every schedule"
+    )
 
 
-def test_scheduler_role_submits_only_the_two_jobs_to_this_queue(dev_program: Program) -> None:
+def test_scheduler_role_submits_only_the_three_jobs_to_this_queue(dev_program: Program) -> None:
     (submit,) = granting(dev_program, "jobs-scheduler", "batch:SubmitJob")
     assert sorted(submit["Resource"]) == sorted(
         [
             *RETRAIN_DEFINITION_ARNS,
             f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{generated_name('jobs-monitor')}:*",
+            f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{generated_name('jobs-quality')}:*",
             QUEUE_ARN,
         ]
-    ), f"the scheduler may submit more than the two jobs: {submit['Resource']}"
+    ), f"the scheduler may submit more than the three jobs: {submit['Resource']}"
     trust = json.loads(dev_program.one(ROLE, "jobs-scheduler").inputs["assumeRolePolicy"])
     (assume,) = trust["Statement"]
     assert assume["Principal"] == {"Service": "scheduler.amazonaws.com"}
@@ -195,7 +202,7 @@ def batch_decision(
     return "RETRY"
 
 
-@pytest.mark.parametrize("kind", ["retrain", "monitor"])
+@pytest.mark.parametrize("kind", JOB_KINDS)
 @pytest.mark.parametrize(
     ("exit_code", "status_reason", "expected"),
     [
@@ -229,7 +236,7 @@ def test_attempts_and_timeouts_come_from_config(tuned_program: Program) -> None:
 # --- job definitions ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["retrain", "monitor"])
+@pytest.mark.parametrize("kind", JOB_KINDS)
 def test_jobs_run_the_jobs_image_privately_on_fargate(dev_program: Program, kind: str) -> None:
     definition = dev_program.one(JOB_DEFINITION, f"jobs-{kind}").inputs
     properties = container(dev_program, kind)
@@ -398,7 +405,7 @@ def test_monitor_writes_only_reports_its_cooldown_and_hour_summaries(dev_program
     )
 
 
-@pytest.mark.parametrize("role", ["jobs-retrain", "jobs-monitor"])
+@pytest.mark.parametrize("role", ["jobs-retrain", "jobs-monitor", "jobs-quality"])
 def test_jobs_put_metrics_only_in_our_namespace_and_alert_only_our_topic(
     dev_program: Program, role: str
 ) -> None:
@@ -418,7 +425,7 @@ def test_execution_role_pulls_only_the_jobs_image(dev_program: Program) -> None:
     )
 
 
-JOB_ROLES = ["jobs-retrain", "jobs-monitor", "jobs-execution", "jobs-scheduler"]
+JOB_ROLES = ["jobs-retrain", "jobs-monitor", "jobs-quality", "jobs-execution", "jobs-scheduler"]
 
 
 @pytest.mark.parametrize("role", JOB_ROLES)
@@ -477,7 +484,8 @@ def test_outputs_say_how_to_run_a_job_by_hand(dev_program: Program) -> None:
     assert outputs["jobQueueName"] == QUEUE
     assert outputs["retrainJobDefinitionName"] == generated_name("jobs-retrain")
     assert outputs["monitorJobDefinitionName"] == generated_name("jobs-monitor")
-    for kind in ("retrain", "monitor"):
+    assert outputs["qualityJobDefinitionName"] == generated_name("jobs-quality")
+    for kind in JOB_KINDS:
         assert outputs[f"{kind}SubmitCommand"] == (
             f"aws batch submit-job --job-name {kind}-manual --job-queue {QUEUE} "
             f"--job-definition {generated_name(f'jobs-{kind}')} --region {REGION}"
@@ -496,6 +504,7 @@ def test_the_pipeline_is_told_which_roles_revisions_pass() -> None:
     assert sorted(a.rsplit("/", 1)[1] for a in seen) == [
         generated_name("jobs-execution"),
         generated_name("jobs-monitor"),
+        generated_name("jobs-quality"),
         generated_name("jobs-retrain"),
     ], f"passed_roles does not list exactly the job definitions' roles: {seen}"
 
