@@ -120,20 +120,19 @@ def first_model(
 
     progress.step("3. What bootstrap left: execution 1 through PromoteJobs, both environments serving")
     execution = delivery.wait_for(1, approval=False)
-    model = str(execution["model_version"])
+    model = str(execution.model_version)
+    expect(execution.status == "Succeeded", f"execution 1 ended {execution.status}: {execution.stages}")
+    approval = execution.approval
     expect(
-        execution["status"] == "Succeeded", f"execution 1 ended {execution['status']}: {execution['stages']}"
-    )
-    approval = execution.get("approval") or {}
-    expect(
-        approval.get("summary") == APPROVAL_COMMENT, f"execution 1 was not approved by bootstrap: {approval}"
+        approval is not None and approval.summary == APPROVAL_COMMENT,
+        f"execution 1 was not approved by bootstrap: {approval}",
     )
     for environment in ("stage", "prod"):
         expect(delivery.serving(environment) == model, f"{environment} does not serve model {model}")
     delivery.cli("status")
     progress.say(
         f"execution 1 (model {model}): Succeeded; prod serves {model}, jobs promoted "
-        f"(PromoteJobs {execution['stages']['PromoteJobs']}); approved by `ml-deploy bootstrap`",
+        f"(PromoteJobs {execution.stages['PromoteJobs']}); approved by `ml-deploy bootstrap`",
         remember=True,
     )
     return model
@@ -167,15 +166,15 @@ def drifted_retrain(
 
     progress.step("7. Execution 2: on stage, then rejected at the approval")
     execution = delivery.wait_for(2, approval=True)
-    model = str(execution["model_version"])
+    model = str(execution.model_version)
     expect(delivery.serving("stage") == model, f"stage does not serve model {model}")
     # What the approver looks at first: what approving would change in prod, and stage's own log.
-    expect(delivery.cli("diff", "--execution", str(execution["id"])).returncode == 0, "diff failed")
+    expect(delivery.cli("diff", "--execution", execution.id).returncode == 0, "diff failed")
     expect(delivery.cli("logs", "stage", "--since", "1h", "--tail", "5").returncode == 0, "logs failed")
     rejected = delivery.cli("reject", "--comment", "drifted model: hold until the data is checked")
     expect(rejected.returncode == 0, "reject failed")
     execution = delivery.wait_for(2, approval=False)
-    expect(execution["stages"].get("Approve") == "Failed", f"execution 2 ended {execution['stages']}")
+    expect(execution.stages.get("Approve") == "Failed", f"execution 2 ended {execution.stages}")
     expect(delivery.serving("prod") == first, f"prod changed after a rejection: {delivery.serving('prod')}")
     progress.say(
         f"execution 2 (model {model}): rejected at Approve; prod still serves {first}, stage {model}",
@@ -227,7 +226,7 @@ def bad_uploads(
     unloadable = unloadable_bundle(current, workdir / "unloadable-bundle.zip", version=version)
     expect(delivery.cli("upload-model", str(unloadable)).returncode == 0, "the unloadable bundle was refused")
     execution = delivery.wait_for(3, approval=False)
-    expect(execution["stages"].get("DeployStage") == "Failed", f"execution 3 ended {execution['stages']}")
+    expect(execution.stages.get("DeployStage") == "Failed", f"execution 3 ended {execution.stages}")
     expect(delivery.serving("stage") == stage_model, f"stage does not serve {stage_model} after the rollback")
     expect(delivery.serving("prod") == prod_model, "prod changed")
     show_task_failure(workdir / "delivery" / "tasks", progress)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_deploy_cli.local.state import read_state
+from ml_deploy_cli.local.state import read_checked_state
 from ml_deploy_dev import demo
 from retrain_job import retrain
 
@@ -52,5 +52,5 @@ def test_lifecycle_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
     third = line(summary, "execution 3 (model ")
     assert f"failed at DeployStage, rolled back; stage still serves {model_2}, prod {model_1}" in third
     assert list(tmp_path.rglob("report.html")), "the HTML drift report was not left in the work folder"
-    environments = read_state(tmp_path / "delivery" / "state.json")["environments"]
-    assert all(record["running"] is None for record in environments.values()), "a task was left running"
+    environments = read_checked_state(tmp_path / "delivery" / "state.json").environments
+    assert all(record.running is None for record in environments.values()), "a task was left running"
