@@ -9,6 +9,7 @@ the CLI's requests (`answers.py`): the runner owns every task and job process.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -78,6 +79,7 @@ class LocalPipeline:
                 for service, environment in self.definition.services.items()
             },
             jobs_dir=str(self.site.workdir / "jobs"),
+            runner_pid=os.getpid(),  # this process answers the CLI's requests
         ))  # fmt: skip
         batch = self.site.aws.client("batch")
         for request in self.definition.job_definitions.values():

@@ -81,3 +81,22 @@ def test_an_approval_timeout_stops_the_execution(tmp_path: Path, definition: Pip
     assert execution.approval is not None
     assert execution.approval.status == "Failed" and execution.approval.summary == "timed out"
     assert any("the approval timed out" in line for line in said), said
+
+
+@pytest.mark.timeout(30)
+def test_a_retried_execution_runs_from_its_failed_stage(
+    tmp_path: Path, definition: PipelineDefinition
+) -> None:
+    said: list[str] = []
+    runner = pipeline(tmp_path, definition, said, approval_timeout=0.5)
+    execution_id = runner.start("v1", "upload 1")
+    with edited_state(runner.site.state_file) as state:  # what `ml-deploy --local retry` leaves
+        state.executions[0].resume_at = "Approve"
+        state.executions[0].variables = {"BuildVariables": {"MODEL_VERSION": "m1"}}
+
+    assert runner.run_execution(execution_id, "v1") == "Failed"
+
+    (execution,) = read_checked_state(runner.site.state_file).executions
+    assert execution.stages == {"Approve": "Failed"}, f"stages before the retried one ran again: {execution}"
+    assert execution.resume_at is None
+    assert not any("stage Source" in line for line in said), said

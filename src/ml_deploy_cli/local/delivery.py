@@ -9,7 +9,6 @@ release are requests the runner, which owns the processes, performs and answers 
 from __future__ import annotations
 
 import getpass
-import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cached_property
@@ -45,7 +44,7 @@ from ml_deploy_cli.delivery import (
 from ml_deploy_cli.errors import CliError
 from ml_deploy_cli.images import parse_image
 from ml_deploy_cli.local.records import EnvironmentRecord, Execution, LocalState, task_log_path
-from ml_deploy_cli.local.requests import ask
+from ml_deploy_cli.local.requests import ask, process_alive
 from ml_deploy_cli.local.state import default_state_path, edited_state, now, parse_time, read_checked_state
 
 Answer = TypeVar("Answer")
@@ -105,7 +104,7 @@ class LocalDelivery:
         record = self._environment(environment)
         task = record.running or record.stopped
         revision = next((r for r in record.revisions if task and r.revision == task.revision), None)
-        alive = record.running is not None and _alive(record.running.pid)
+        alive = record.running is not None and process_alive(record.running.pid)
         return Deployment(
             environment=environment,
             service=record.service,
@@ -299,20 +298,6 @@ def read_log(path: Path, *, cursor: str | None, source: str, what: str) -> LogPa
         for line in complete.decode("utf-8", errors="replace").splitlines()
     ]
     return LogPage(lines=lines, cursor=f"{path}:{offset + len(complete)}")
-
-
-def _alive(pid: int) -> bool:
-    """Whether the task's process still runs (the runner, not this process, is its parent)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:4]
-    except OSError:
-        return True
 
 
 def _facts(execution: Execution) -> ExecutionFacts:

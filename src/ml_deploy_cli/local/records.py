@@ -134,6 +134,7 @@ class LocalState(_Record):
     requests: list[Request] = Field(default_factory=list)
     jobs: list[JobRun] = Field(default_factory=list)
     jobs_dir: str | None = None  # where job logs go; None when no runner answers run-job
+    runner_pid: int | None = None  # the process that answers requests; None: nothing answers
 
     def execution(self, execution_id: str) -> Execution:
         for record in self.executions:

@@ -4,6 +4,7 @@ the runner (`ml_deploy_dev.delivery.answers`) and answered there, as approvals a
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from pathlib import Path
@@ -19,6 +20,7 @@ def ask(
     path: Path, *, kind: RequestKind, arguments: dict[str, str], timeout: float, poll: float = POLL_SECONDS
 ) -> Request:
     """Write the request, wait for the runner's answer; CliError with its reason, or on no answer."""
+    _runner_answers(path)
     request_id = str(uuid.uuid4())
     with edited_state(path) as state:
         state.requests.append(Request(id=request_id, kind=kind, arguments=arguments, made=now()))
@@ -39,6 +41,30 @@ def ask(
         f"the local runner did not answer the {kind} within {timeout:.0f} s: is the local delivery "
         "running? (`make demo` starts one)"
     )
+
+
+def _runner_answers(path: Path) -> None:
+    """Refused at once, not after the timeout, when no runner is there to answer."""
+    pid = read_checked_state(path).runner_pid
+    if pid is None or not process_alive(pid):
+        raise CliError(
+            f"no local runner answers {path} (a rollback, retry, release, deploy or job needs the "
+            "running local delivery): start one with `make demo`"
+        )
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` runs (and is no zombie); the runner and the tasks are not this process's children."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:4]
+    except OSError:
+        return True
 
 
 def _settled(request: Request, kind: str) -> Request:
