@@ -32,7 +32,6 @@ from ml_deploy_cli.delivery import (
     Environment,
     ExecutionFacts,
     ExecutionRecord,
-    LogLine,
     LogPage,
     PendingApproval,
     PipelineState,
@@ -43,6 +42,7 @@ from ml_deploy_cli.delivery import (
 )
 from ml_deploy_cli.errors import CliError
 from ml_deploy_cli.images import parse_image
+from ml_deploy_cli.local.logs import read_log
 from ml_deploy_cli.local.records import EnvironmentRecord, Execution, LocalState, task_log_path
 from ml_deploy_cli.local.requests import ask, process_alive
 from ml_deploy_cli.local.state import default_state_path, edited_state, now, parse_time, read_checked_state
@@ -281,23 +281,6 @@ def deploy_locally(environ: Mapping[str, str], *, service: str, image: str) -> s
         f"{answer.result['environment']}: revision {answer.result['revision']} runs {image} (local run)",
     ]
     return "\n".join(lines)
-
-
-def read_log(path: Path, *, cursor: str | None, source: str, what: str) -> LogPage:
-    """The complete lines of `path` after `cursor` (`<path>:<offset>`), and the next cursor."""
-    offset = int(cursor.rpartition(":")[2]) if cursor and cursor.startswith(f"{path}:") else 0
-    try:
-        with path.open("rb") as log:
-            log.seek(offset)
-            text = log.read()
-    except FileNotFoundError:
-        raise CliError(f"{what}: the log {path} is gone") from None
-    complete = text[: text.rfind(b"\n") + 1]  # a line still being written waits for the next read
-    lines = [
-        LogLine(at=None, source=source, message=line)
-        for line in complete.decode("utf-8", errors="replace").splitlines()
-    ]
-    return LogPage(lines=lines, cursor=f"{path}:{offset + len(complete)}")
 
 
 def _facts(execution: Execution) -> ExecutionFacts:

@@ -9,7 +9,7 @@ from pathlib import Path
 from ml_deploy_cli.aws.jobs import JobKind, JobState
 from ml_deploy_cli.delivery import LogPage
 from ml_deploy_cli.errors import CliError
-from ml_deploy_cli.local.delivery import read_log
+from ml_deploy_cli.local.logs import read_log
 from ml_deploy_cli.local.requests import ask
 from ml_deploy_cli.local.state import read_checked_state
 
