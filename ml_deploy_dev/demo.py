@@ -15,7 +15,7 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -45,7 +45,10 @@ from ml_deploy_dev.local_aws import LocalAws, create_bucket, create_trigger_stan
 from ml_deploy_dev.local_aws import moto_server as start_moto_server
 
 ROOT = Path(__file__).resolve().parents[1]
-__all__ = ["EXIT_REJECTED", "dev_stack", "main", "run"]
+# After the first deploy, two independent parts: the model's life (traffic, drift, retrains) and
+# the bundles the delivery stops. `make demo` runs both; the tests run each on its own.
+PARTS = ("lifecycle", "bad-uploads")
+__all__ = ["EXIT_REJECTED", "PARTS", "dev_stack", "main", "run"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,8 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def run(*, workdir: Path, rows: int, requests: int, all_tests: bool = False) -> list[str]:
-    """The lifecycle, step by step; returns the summary lines."""
+def run(
+    *, workdir: Path, rows: int, requests: int, all_tests: bool = False, parts: Collection[str] = PARTS
+) -> list[str]:
+    """The lifecycle, step by step (the first deploy, then `parts`); returns the summary lines."""
     progress = Progress()
     stack = dev_stack()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -83,11 +88,13 @@ def run(*, workdir: Path, rows: int, requests: int, all_tests: bool = False) -> 
                 pytest_args=None if all_tests else FAST_TESTS, say=progress.say,
             )
         )  # fmt: skip
-        first = first_model(aws, stack, delivery, rows=rows, progress=progress)
-        traffic_and_monitor(aws, stack, delivery, workdir=workdir, requests=requests, progress=progress)
-        second = drifted_retrain(aws, stack, delivery, rows=rows, first=first, progress=progress)
-        bad_challenger(aws, stack, delivery, rows=rows, progress=progress)
-        bad_uploads(aws, stack, delivery, workdir=workdir, serving=(first, second), progress=progress)
+        first = second = first_model(aws, stack, delivery, rows=rows, progress=progress)
+        if "lifecycle" in parts:
+            traffic_and_monitor(aws, stack, delivery, workdir=workdir, requests=requests, progress=progress)
+            second = drifted_retrain(aws, stack, delivery, rows=rows, first=first, progress=progress)
+            bad_challenger(aws, stack, delivery, rows=rows, progress=progress)
+        if "bad-uploads" in parts:
+            bad_uploads(aws, stack, delivery, workdir=workdir, serving=(first, second), progress=progress)
         progress.step("10. The record, as `ml-deploy history` shows it; stopping everything")
         delivery.cli("history")
     progress.step("Summary (reports and the delivery's state stay in " + str(workdir) + ")")
@@ -120,20 +127,19 @@ def first_model(
 
     progress.step("3. What bootstrap left: execution 1 through PromoteJobs, both environments serving")
     execution = delivery.wait_for(1, approval=False)
-    model = str(execution["model_version"])
+    model = str(execution.model_version)
+    expect(execution.status == "Succeeded", f"execution 1 ended {execution.status}: {execution.stages}")
+    approval = execution.approval
     expect(
-        execution["status"] == "Succeeded", f"execution 1 ended {execution['status']}: {execution['stages']}"
-    )
-    approval = execution.get("approval") or {}
-    expect(
-        approval.get("summary") == APPROVAL_COMMENT, f"execution 1 was not approved by bootstrap: {approval}"
+        approval is not None and approval.summary == APPROVAL_COMMENT,
+        f"execution 1 was not approved by bootstrap: {approval}",
     )
     for environment in ("stage", "prod"):
         expect(delivery.serving(environment) == model, f"{environment} does not serve model {model}")
     delivery.cli("status")
     progress.say(
         f"execution 1 (model {model}): Succeeded; prod serves {model}, jobs promoted "
-        f"(PromoteJobs {execution['stages']['PromoteJobs']}); approved by `ml-deploy bootstrap`",
+        f"(PromoteJobs {execution.stages['PromoteJobs']}); approved by `ml-deploy bootstrap`",
         remember=True,
     )
     return model
@@ -167,15 +173,15 @@ def drifted_retrain(
 
     progress.step("7. Execution 2: on stage, then rejected at the approval")
     execution = delivery.wait_for(2, approval=True)
-    model = str(execution["model_version"])
+    model = str(execution.model_version)
     expect(delivery.serving("stage") == model, f"stage does not serve model {model}")
     # What the approver looks at first: what approving would change in prod, and stage's own log.
-    expect(delivery.cli("diff", "--execution", str(execution["id"])).returncode == 0, "diff failed")
+    expect(delivery.cli("diff", "--execution", execution.id).returncode == 0, "diff failed")
     expect(delivery.cli("logs", "stage", "--since", "1h", "--tail", "5").returncode == 0, "logs failed")
     rejected = delivery.cli("reject", "--comment", "drifted model: hold until the data is checked")
     expect(rejected.returncode == 0, "reject failed")
     execution = delivery.wait_for(2, approval=False)
-    expect(execution["stages"].get("Approve") == "Failed", f"execution 2 ended {execution['stages']}")
+    expect(execution.stages.get("Approve") == "Failed", f"execution 2 ended {execution.stages}")
     expect(delivery.serving("prod") == first, f"prod changed after a rejection: {delivery.serving('prod')}")
     progress.say(
         f"execution 2 (model {model}): rejected at Approve; prod still serves {first}, stage {model}",
@@ -189,7 +195,7 @@ def bad_challenger(
 ) -> None:
     """Shuffled labels teach nothing: the gate rejects it, the model key and the pipeline stay put."""
     progress.step("8. A challenger trained on shuffled labels: the gate rejects it")
-    before = model_key_version(aws, stack)
+    before, before_count = model_key_version(aws, stack), len(delivery.executions())
     drifted = sample_data.generate(rows, seed=4, drifted=True)
     upload_training_data(aws, stack, shuffled_labels(drifted), name="shuffled-labels")
     outcome = retrain(aws, stack, progress.say)
@@ -198,7 +204,7 @@ def bad_challenger(
         model_key_version(aws, stack) == before, "the model key changed although the challenger was rejected"
     )
     time.sleep(2.0)  # an upload would reach the pipeline's queue within a second
-    expect(len(delivery.executions()) == 2, "an execution started although nothing was uploaded")
+    expect(len(delivery.executions()) == before_count, "an execution started although nothing was uploaded")
     progress.say(
         f"bad challenger rejected (exit {outcome}); model key still at version {before}, "
         "no execution started",
@@ -222,18 +228,19 @@ def bad_uploads(
     )
     progress.say("tampered bundle refused by `ml-deploy upload-model` (checksum mismatch)", remember=True)
 
-    progress.step("9b. A bundle that verifies but whose model cannot load: execution 3, rolled back at stage")
+    number = len(delivery.executions()) + 1
+    progress.step(f"9b. A bundle that verifies but whose model cannot load: execution {number}, rolled back")
     version = time.strftime("%Y%m%dT%H%M%SZ-0badf11e", time.gmtime())
     unloadable = unloadable_bundle(current, workdir / "unloadable-bundle.zip", version=version)
     expect(delivery.cli("upload-model", str(unloadable)).returncode == 0, "the unloadable bundle was refused")
-    execution = delivery.wait_for(3, approval=False)
-    expect(execution["stages"].get("DeployStage") == "Failed", f"execution 3 ended {execution['stages']}")
+    execution = delivery.wait_for(number, approval=False)
+    expect(execution.stages.get("DeployStage") == "Failed", f"execution {number} ended {execution.stages}")
     expect(delivery.serving("stage") == stage_model, f"stage does not serve {stage_model} after the rollback")
     expect(delivery.serving("prod") == prod_model, "prod changed")
     show_task_failure(workdir / "delivery" / "tasks", progress)
     delivery.cli("status")
     progress.say(
-        f"execution 3 (model {version}, cannot load): failed at DeployStage, rolled back; "
+        f"execution {number} (model {version}, cannot load): failed at DeployStage, rolled back; "
         f"stage still serves {stage_model}, prod {prod_model}",
         remember=True,
     )

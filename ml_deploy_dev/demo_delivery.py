@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from ml_deploy_cli.local.state import STATE_VARIABLE, read_state
+from ml_deploy_cli.local.records import Execution
+from ml_deploy_cli.local.state import STATE_VARIABLE, read_checked_state
 from ml_deploy_dev.delivery.actions import LocalSite
 from ml_deploy_dev.delivery.definition import load_definition
 from ml_deploy_dev.delivery.runner import LocalPipeline
@@ -58,12 +58,11 @@ class DemoDelivery:
                 self.say(f"  > {line}")
         return completed
 
-    def executions(self) -> list[dict[str, Any]]:
-        executions: list[dict[str, Any]] = read_state(self.state_file)["executions"]
-        return executions
+    def executions(self) -> list[Execution]:
+        return read_checked_state(self.state_file).executions
 
     def url(self, environment: str) -> str:
-        return str(read_state(self.state_file)["environments"][environment]["url"])
+        return str(read_checked_state(self.state_file).environments[environment].url)
 
     def serving(self, environment: str) -> str | None:
         """The model version the environment's address answers /version with; None if nothing serves."""
@@ -73,7 +72,7 @@ class DemoDelivery:
             return None
         return str(response.json()["model_version"]) if response.status_code == 200 else None
 
-    def wait_for(self, number: int, *, approval: bool, timeout: float = 600.0) -> dict[str, Any]:
+    def wait_for(self, number: int, *, approval: bool, timeout: float = 600.0) -> Execution:
         """Execution `number` (1-based, in start order) once it waits for approval, or once it ended."""
         started = ticked = time.monotonic()
         while time.monotonic() - started < timeout:
@@ -89,18 +88,17 @@ class DemoDelivery:
         raise DeliveryError(f"execution {number} did not get there within {timeout:.0f} s")
 
 
-def _reached(execution: dict[str, Any], *, number: int, approval: bool) -> bool:
-    waiting = (execution.get("approval") or {}).get("status") == "InProgress"
-    ended = execution["status"] in FINISHED
+def _reached(execution: Execution, *, number: int, approval: bool) -> bool:
+    waiting = execution.approval is not None and execution.approval.status == "InProgress"
+    ended = execution.status in FINISHED
     if approval and ended and not waiting:
         raise DeliveryError(f"execution {number} ended before its approval: {_where(execution)}")
     return waiting if approval else ended
 
 
-def _where(execution: dict[str, Any]) -> str:
-    stages = execution.get("stages", {})
-    current = ", ".join(f"{stage} {status}" for stage, status in stages.items()) or "no stage yet"
-    return f"{execution['status']} ({current})"
+def _where(execution: Execution) -> str:
+    current = ", ".join(f"{stage} {status}" for stage, status in execution.stages.items()) or "no stage yet"
+    return f"{execution.status} ({current})"
 
 
 def _quoted(word: str) -> str:

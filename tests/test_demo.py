@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_deploy_cli.local.state import read_state
+from ml_deploy_cli.local.state import read_checked_state
 from ml_deploy_dev import demo
 from retrain_job import retrain
 
@@ -29,16 +29,28 @@ def line(summary: list[str], start: str) -> str:
     return found[0]
 
 
-# Four pipeline runs, two stage smoke tests, a drift check and a retrain: ~3-4 min on 2 cores.
-@pytest.mark.timeout(480)
-def test_lifecycle_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
-    summary = demo.run(workdir=tmp_path, rows=6_000, requests=150)
+def first_deploy(summary: list[str]) -> str:
+    """The model bootstrap's first deploy put on stage and prod (every part starts with it)."""
     first = line(summary, "execution 1 (model ")
     assert "Succeeded; prod serves" in first and "jobs promoted (PromoteJobs Succeeded)" in first
     assert first.endswith("approved by `ml-deploy bootstrap`"), (
         f"the first deploy was not bootstrap's: {first}"
     )
-    model_1 = first.split("(model ")[1].split(")")[0]
+    return first.split("(model ")[1].split(")")[0]
+
+
+def assert_cleaned_up(workdir: Path) -> None:
+    environments = read_checked_state(workdir / "delivery" / "state.json").environments
+    assert all(record.running is None for record in environments.values()), "a task was left running"
+
+
+# The demo's two parts after the first deploy, each a test of its own so xdist runs them side by
+# side: the model's life (three pipeline runs, a drift check, two retrains; ~2 min on 2 cores)
+# and the bundles the delivery stops (two runs, a stage rollback).
+@pytest.mark.timeout(480)
+def test_lifecycle_traffic_drift_and_retrains_end_to_end_and_cleans_up(tmp_path: Path) -> None:
+    summary = demo.run(workdir=tmp_path, rows=6_000, requests=150, parts=["lifecycle"])
+    model_1 = first_deploy(summary)
     assert "normal traffic: 150 requests" in "\n".join(summary)
     drift_line = line(summary, "status drift")
     assert "payment_method" in drift_line, f"the unseen payment method was not flagged: {drift_line}"
@@ -48,9 +60,17 @@ def test_lifecycle_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
     model_2 = second.split("(model ")[1].split(")")[0]
     assert f"rejected at Approve; prod still serves {model_1}, stage {model_2}" in second
     assert "no execution started" in line(summary, "bad challenger rejected (exit 3)")
-    assert "checksum mismatch" in line(summary, "tampered bundle refused by `ml-deploy upload-model`")
-    third = line(summary, "execution 3 (model ")
-    assert f"failed at DeployStage, rolled back; stage still serves {model_2}, prod {model_1}" in third
     assert list(tmp_path.rglob("report.html")), "the HTML drift report was not left in the work folder"
-    environments = read_state(tmp_path / "delivery" / "state.json")["environments"]
-    assert all(record["running"] is None for record in environments.values()), "a task was left running"
+    assert not [entry for entry in summary if "tampered" in entry], "a part not asked for ran"
+    assert_cleaned_up(tmp_path)
+
+
+@pytest.mark.timeout(480)
+def test_bad_uploads_are_refused_or_rolled_back_end_to_end_and_cleans_up(tmp_path: Path) -> None:
+    summary = demo.run(workdir=tmp_path, rows=6_000, requests=150, parts=["bad-uploads"])
+    model_1 = first_deploy(summary)
+    assert "checksum mismatch" in line(summary, "tampered bundle refused by `ml-deploy upload-model`")
+    second = line(summary, "execution 2 (model ")
+    assert f"failed at DeployStage, rolled back; stage still serves {model_1}, prod {model_1}" in second
+    assert not [entry for entry in summary if "traffic" in entry], "a part not asked for ran"
+    assert_cleaned_up(tmp_path)

@@ -7,17 +7,14 @@ without a local counterpart fails the test (and the run) by name instead of bein
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ml_deploy.settings import RetrainSettings
 from ml_deploy_cli.backend import LOCAL_VARIABLE
-from ml_deploy_cli.local import STATE_VARIABLE
-from ml_deploy_cli.local.state import read_state
+from ml_deploy_cli.local.state import STATE_VARIABLE, read_checked_state
 from ml_deploy_dev.delivery.approval import wait_for_answer
 from ml_deploy_dev.delivery.build import run_build
 from ml_deploy_dev.delivery.definition import (
@@ -131,7 +128,7 @@ def _local_deploy(project: BuildProject, site: LocalSite) -> dict[str, str]:
     return {
         LOCAL_VARIABLE: "1",
         STATE_VARIABLE: str(site.state_file),
-        "EVIDENCE_BUCKET": str(read_state(site.state_file)["log_bucket"]),
+        "EVIDENCE_BUCKET": str(read_checked_state(site.state_file).log_bucket),
     }
 
 
@@ -162,8 +159,7 @@ def manual_approval(definition: PipelineDefinition, site: LocalSite, action: Act
 
 
 def _environment_url(site: LocalSite, environment: str) -> str:
-    state: dict[str, Any] = json.loads(site.state_file.read_text())
-    return str(state["environments"][environment]["url"])
+    return str(read_checked_state(site.state_file).environments[environment].url)
 
 
 HANDLERS: dict[tuple[str, str], Handler] = {

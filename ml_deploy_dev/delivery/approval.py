@@ -7,9 +7,9 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from ml_deploy_cli.local.state import now, read_state, update_state
+from ml_deploy_cli.local.records import Approval
+from ml_deploy_cli.local.state import edited_state, now, read_checked_state
 
 POLL_SECONDS = 0.3
 
@@ -19,12 +19,11 @@ def wait_for_answer(
     say: Callable[[str], None],
 ) -> bool:  # fmt: skip
     """True on an approval; False on a rejection or a timeout (recorded as a failed approval)."""
-    with update_state(state_file) as state:
-        record = _execution(state, execution_id)
-        record["approval"] = {
-            "status": "InProgress", "stage": stage, "action": action, "token": str(uuid.uuid4()),
-            "since": now(), "message": message, "link": link,
-        }  # fmt: skip
+    with edited_state(state_file) as state:
+        state.execution(execution_id).approval = Approval(
+            status="InProgress", stage=stage, action=action, token=str(uuid.uuid4()), since=now(),
+            message=message, link=link,
+        )  # fmt: skip
     say(f"waiting for approval: {message}")
     say(f"  review: {link}")
     say(
@@ -32,21 +31,15 @@ def wait_for_answer(
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        approval = _execution(read_state(state_file), execution_id)["approval"]
-        if approval["status"] != "InProgress":
-            verb = "approved" if approval["status"] == "Succeeded" else "rejected"
-            say(f'{verb} by {approval.get("by")}: "{approval.get("summary")}"')
-            return bool(approval["status"] == "Succeeded")
+        approval = read_checked_state(state_file).execution(execution_id).approval
+        if approval is not None and approval.status != "InProgress":
+            verb = "approved" if approval.status == "Succeeded" else "rejected"
+            say(f'{verb} by {approval.by}: "{approval.summary}"')
+            return approval.status == "Succeeded"
         time.sleep(POLL_SECONDS)
-    with update_state(state_file) as state:
-        _execution(state, execution_id)["approval"].update(status="Failed", summary="timed out", by=None)
+    with edited_state(state_file) as state:
+        timed_out = state.execution(execution_id).approval
+        if timed_out is not None:
+            timed_out.status, timed_out.summary, timed_out.by = "Failed", "timed out", None
     say(f"no answer within {timeout:.0f} s: the approval timed out")
     return False
-
-
-def _execution(state: dict[str, Any], execution_id: str) -> dict[str, Any]:
-    executions = state["executions"]
-    assert isinstance(executions, list)
-    (record,) = [e for e in executions if e["id"] == execution_id]
-    assert isinstance(record, dict)
-    return record

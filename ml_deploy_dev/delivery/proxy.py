@@ -7,11 +7,13 @@ traffic by writing the new task's port into the state; connections opened after 
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from ml_deploy_cli.errors import CliError
+from ml_deploy_cli.local.state import read_checked_state
 
 
 @contextmanager
@@ -63,7 +65,7 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 def _target_port(state_file: Path, environment: str) -> int | None:
     try:
-        running = json.loads(state_file.read_text())["environments"][environment].get("running")
-    except (OSError, ValueError, KeyError):
+        record = read_checked_state(state_file).environments.get(environment)
+    except CliError:
         return None
-    return int(running["port"]) if running else None
+    return record.running.port if record and record.running else None

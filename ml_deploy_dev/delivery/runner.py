@@ -3,11 +3,13 @@
 Each upload event (the model-upload rule's stand-in queue) is an execution. Executions run in the
 order they came, as the program's execution mode QUEUED runs them; under SUPERSEDED a waiting one
 is replaced by a newer one, which is reported. Each stage's actions run in the program's order
-(`actions.HANDLERS`); the state file records everything the CLI shows.
+(`actions.HANDLERS`); the state file records everything the CLI shows. A third thread answers
+the CLI's requests (`answers.py`): the runner owns every task and job process.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -18,14 +20,22 @@ from pathlib import Path
 from typing import Any
 
 from ml_deploy.settings import ServiceSettings, SmokeHookSettings
-from ml_deploy_cli.local import services
-from ml_deploy_cli.local.state import now, read_state, update_state
-from ml_deploy_cli.local.tasks import TaskError
+from ml_deploy_cli.local.records import AwsEndpoint, EnvironmentRecord, Execution, Hook, LocalState
+from ml_deploy_cli.local.state import edited_state, now, read_checked_state, write_state
+from ml_deploy_dev.delivery import ecs
 from ml_deploy_dev.delivery.actions import HANDLERS, ApprovalRejected, LocalSite, Run, check_definition
+from ml_deploy_dev.delivery.answers import Answers
 from ml_deploy_dev.delivery.build import BuildFailed
 from ml_deploy_dev.delivery.definition import DefinitionError, PipelineDefinition
 from ml_deploy_dev.delivery.proxy import load_balancer
-from ml_deploy_dev.dev_stack import DevStack, retrain_environment, service_environment
+from ml_deploy_dev.delivery.tasks import TaskError
+from ml_deploy_dev.dev_stack import (
+    DevStack,
+    monitor_environment,
+    quality_environment,
+    retrain_environment,
+    service_environment,
+)
 from ml_deploy_dev.local_aws import drain_events, free_port
 
 ActionFailure = (BuildFailed, TaskError, ApprovalRejected, DefinitionError)
@@ -41,6 +51,7 @@ class LocalPipeline:
         self.site = site
         self.say = say
         self._stop = threading.Event()
+        self.answers = Answers(site.state_file, start=self.start, model_version=self._model_version, say=say)
 
     def prepare(self, stack: DevStack) -> None:
         """Check the definition, write the first state, register the job definitions `pulumi up` would."""
@@ -51,49 +62,53 @@ class LocalPipeline:
             )
         self.site.workdir.mkdir(parents=True, exist_ok=True)
         aws = self.site.aws.environment
-        with update_state(self.site.state_file) as state:
-            state.clear()
-            state.update(
-                pipeline=self.definition.name,
-                execution_mode=self.definition.execution_mode,
-                stages=[stage.name for stage in self.definition.stages],
-                aws={"endpoint": aws["AWS_ENDPOINT_URL"], "region": aws["AWS_DEFAULT_REGION"],
-                     "access_key_id": aws["AWS_ACCESS_KEY_ID"],
-                     "secret_access_key": aws["AWS_SECRET_ACCESS_KEY"]},
-                model_bucket=stack.model_bucket, model_key=stack.model_key, log_bucket=stack.log_bucket,
-                decisions_prefix=stack.layout.decisions_prefix, reports_prefix=stack.layout.reports_prefix,
-                # What `ml-deploy deploy --local` needs: the pushed images and how long a task may start.
-                registry=str(self.site.registry), ready_timeout=self.site.ready_timeout,
-                # What `ml-deploy --local bootstrap` runs the retrain job with, as Batch would.
-                first_model_environment={**aws, **retrain_environment(stack)},
-                executions=[],
-                environments={
-                    environment: self._environment(service, environment, stack)
-                    for service, environment in self.definition.services.items()
-                },
-            )  # fmt: skip
+        self.answers.job_environments = {
+            "retrain": {**aws, **retrain_environment(stack)},
+            "monitor": {**aws, **monitor_environment(stack)},
+            "quality": {**aws, **quality_environment(stack)},
+        }
+        write_state(self.site.state_file, LocalState(
+            pipeline=self.definition.name,
+            execution_mode=self.definition.execution_mode,
+            stages=[stage.name for stage in self.definition.stages],
+            aws=AwsEndpoint(endpoint=aws["AWS_ENDPOINT_URL"], region=aws["AWS_DEFAULT_REGION"],
+                            access_key_id=aws["AWS_ACCESS_KEY_ID"],
+                            secret_access_key=aws["AWS_SECRET_ACCESS_KEY"]),
+            model_bucket=stack.model_bucket, model_key=stack.model_key, log_bucket=stack.log_bucket,
+            decisions_prefix=stack.layout.decisions_prefix, reports_prefix=stack.layout.reports_prefix,
+            # What the local deploy needs: the pushed images and how long a task may start.
+            registry=str(self.site.registry), ready_timeout=self.site.ready_timeout,
+            # What `ml-deploy --local bootstrap` runs the retrain job with, as Batch would.
+            first_model_environment=self.answers.job_environments["retrain"],
+            executions=[],
+            environments={
+                environment: self._environment(service, environment, stack)
+                for service, environment in self.definition.services.items()
+            },
+            jobs_dir=str(self.site.workdir / "jobs"),
+            runner_pid=os.getpid(),  # this process answers the CLI's requests
+        ))  # fmt: skip
         batch = self.site.aws.client("batch")
         for request in self.definition.job_definitions.values():
             batch.register_job_definition(**request)
 
-    def _environment(self, service: str, environment: str, stack: DevStack) -> dict[str, Any]:
+    def _environment(self, service: str, environment: str, stack: DevStack) -> EnvironmentRecord:
         variables = {**self.site.aws.environment, **service_environment(stack, bundle=Path("-"), port=0)}
         for field in ("model_bundle_path", "port"):
             variables.pop(ServiceSettings.variable(field))
         variables[ServiceSettings.variable("environment")] = environment
         port = free_port()
-        return {
-            "service": service, "url": f"http://127.0.0.1:{port}", "port": port,
-            "task_environment": variables,
-            "lifecycle_hook": self._smoke_hook(environment, stack),
-            "log_dir": str(self.site.workdir / "tasks"), "revisions": [], "running": None, "rollout": None,
-        }  # fmt: skip
+        return EnvironmentRecord(
+            service=service, url=f"http://127.0.0.1:{port}", port=port, task_environment=variables,
+            lifecycle_hook=self._smoke_hook(environment, stack),
+            log_dir=str(self.site.workdir / "tasks"), revisions=[],
+        )  # fmt: skip
 
-    def _smoke_hook(self, environment: str, stack: DevStack) -> dict[str, Any] | None:
+    def _smoke_hook(self, environment: str, stack: DevStack) -> Hook | None:
         """The program's smoke-test Lambda for `environment`, as a local command on the local buckets.
 
-        `ml-deploy deploy --local` runs it where ECS calls the Lambda (test traffic on the new
-        task, before production moves) with TEST_URL set to the new task's address.
+        The local deploy runs it where ECS calls the Lambda (test traffic on the new task, before
+        production moves) with TEST_URL set to the new task's address.
         """
         rendered = self.definition.smoke_hooks.get(environment)
         if rendered is None:
@@ -104,23 +119,24 @@ class LocalPipeline:
             SmokeHookSettings.variable("result_bucket"): stack.log_bucket,
             **self.site.aws.environment,
         }
-        return {
-            "command": [sys.executable, "-m", "ml_deploy_dev.delivery.smoke_hook"],
-            "environment": variables,
-        }
+        return Hook(
+            command=[sys.executable, "-m", "ml_deploy_dev.delivery.smoke_hook"], environment=variables
+        )
 
     @contextmanager
     def running(self, queue_url: str) -> Iterator[None]:
-        """Load balancers, the upload poller and the executor, until the block ends; then every task stops."""
-        state = read_state(self.site.state_file)
+        """Load balancers, the upload poller, the executor and the CLI's answers, until the block
+        ends; then every task stops."""
+        state = read_checked_state(self.site.state_file)
         with ExitStack() as stack:
-            for environment, record in state["environments"].items():
+            for environment, record in state.environments.items():
                 stack.enter_context(
-                    load_balancer(self.site.state_file, environment, port=int(record["port"]))
+                    load_balancer(self.site.state_file, environment, port=int(record.port or 0))
                 )
             threads = [
                 threading.Thread(target=self._poll, args=(queue_url,), daemon=True),
                 threading.Thread(target=self._execute, daemon=True),
+                threading.Thread(target=self._answer, daemon=True),
             ]
             for thread in threads:
                 thread.start()
@@ -130,25 +146,30 @@ class LocalPipeline:
                 self._stop.set()
                 for thread in threads:
                     thread.join(30)
-                services.stop_all(self.site.state_file)
+                ecs.stop_all(self.site.state_file)
 
     def start(self, object_version: str, trigger: str) -> str:
         """Queue an execution for this object version; under SUPERSEDED, replace the waiting ones."""
         execution_id = str(uuid.uuid4())
-        with update_state(self.site.state_file) as state:
-            executions = state["executions"]
-            active = [e for e in executions if e["status"] in ("Queued", "InProgress")]
+        with edited_state(self.site.state_file) as state:
+            active = [e for e in state.executions if e.status in ("Queued", "InProgress")]
             if self.definition.execution_mode == "SUPERSEDED":
-                for waiting in (e for e in active if e["status"] == "Queued"):
-                    waiting["status"] = "Superseded"
-                    self.say(f"execution {waiting['id']} superseded by {execution_id}")
+                for waiting in (e for e in active if e.status == "Queued"):
+                    waiting.status = "Superseded"
+                    self.say(f"execution {waiting.id} superseded by {execution_id}")
             elif active:
-                self.say(f"execution {execution_id} queued behind {active[-1]['id']} (execution mode QUEUED)")
-            executions.append(
-                {"id": execution_id, "status": "Queued", "started": now(), "trigger": trigger,
-                 "model_object_version": object_version, "stages": {}, "approval": None}
+                self.say(f"execution {execution_id} queued behind {active[-1].id} (execution mode QUEUED)")
+            state.executions.append(
+                Execution(id=execution_id, status="Queued", started=now(), trigger=trigger,
+                          model_object_version=object_version)
             )  # fmt: skip
         return execution_id
+
+    def _model_version(self) -> str:
+        """The model key's current object version (what a release builds)."""
+        state = read_checked_state(self.site.state_file)
+        head = self.site.aws.client("s3").head_object(Bucket=state.model_bucket, Key=state.model_key)
+        return str(head["VersionId"])
 
     def _poll(self, queue_url: str) -> None:
         while not self._stop.is_set():
@@ -164,18 +185,29 @@ class LocalPipeline:
 
     def _execute(self) -> None:
         while not self._stop.is_set():
-            queued = [e for e in read_state(self.site.state_file)["executions"] if e["status"] == "Queued"]
+            queued = [e for e in read_checked_state(self.site.state_file).executions if e.status == "Queued"]
             if queued:
-                self.run_execution(queued[0]["id"], queued[0]["model_object_version"])
+                self.run_execution(queued[0].id, queued[0].model_object_version or "")
             else:
                 self._stop.wait(0.3)
 
+    def _answer(self) -> None:
+        while not self._stop.is_set():
+            self.answers.answer_pending()
+            self._stop.wait(0.2)
+
     def run_execution(self, execution_id: str, object_version: str) -> str:
-        """Every stage in the program's order; the execution's final status."""
-        self._record(execution_id, status="InProgress")
+        """Every stage in the program's order (a retry from its failed one); the final status."""
+        record = read_checked_state(self.site.state_file).execution(execution_id)
         run = Run(execution_id, object_version, self.site.workdir / "executions" / execution_id, self.say)
+        run.variables = dict(record.variables)
+        run.artifacts = {name: Path(path) for name, path in record.artifacts.items()}
+        stages = [stage.name for stage in self.definition.stages]
+        first = stages.index(record.resume_at) if record.resume_at in stages else 0
+        with edited_state(self.site.state_file) as state:
+            state.execution(execution_id).status, state.execution(execution_id).resume_at = "InProgress", None
         started = time.monotonic()
-        for stage in self.definition.stages:
+        for stage in self.definition.stages[first:]:
             self.say(f"[{execution_id[:8]}] stage {stage.name}")
             self._stage(execution_id, stage.name, "InProgress")
             try:
@@ -199,14 +231,17 @@ class LocalPipeline:
             commit=run.variables.get("SourceVariables", {}).get("CommitId"),
             model_version=build.get("MODEL_VERSION"),
             image_tag=build.get("IMAGE_TAG"),
+            variables=dict(run.variables),
+            artifacts={name: str(path) for name, path in run.artifacts.items()},
         )
 
     def _stage(self, execution_id: str, stage: str, status: str) -> None:
-        with update_state(self.site.state_file) as state:
-            (record,) = [e for e in state["executions"] if e["id"] == execution_id]
-            record["stages"][stage] = status
+        with edited_state(self.site.state_file) as state:
+            state.execution(execution_id).stages[stage] = status
 
     def _record(self, execution_id: str, **values: Any) -> None:
-        with update_state(self.site.state_file) as state:
-            (record,) = [e for e in state["executions"] if e["id"] == execution_id]
-            record.update({k: v for k, v in values.items() if v is not None})
+        with edited_state(self.site.state_file) as state:
+            record = state.execution(execution_id)
+            for name, value in values.items():
+                if value is not None:
+                    setattr(record, name, value)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ml_deploy_cli.local.services import registry_dir
+from ml_deploy_dev.delivery.ecs import registry_dir
 
 REGISTRY_VARIABLE = "LOCAL_REGISTRY"  # the registry folder: <repository>/<tag>/
 IMAGES_VARIABLE = "LOCAL_IMAGES"  # images built and not pushed yet, by tag

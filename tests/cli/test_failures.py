@@ -312,7 +312,7 @@ def test_help_lists_the_pipeline_steps_apart_from_the_operators_commands(
         assert "pipeline step" in capsys.readouterr().out
 
 
-def test_an_unexpected_error_is_one_line_and_a_bug_exit(
+def test_a_state_of_another_shape_is_one_line_naming_the_field(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     state = local_state(endpoint="http://127.0.0.1:1")
@@ -320,6 +320,22 @@ def test_an_unexpected_error_is_one_line_and_a_bug_exit(
     path = tmp_path / "state.json"
     path.write_text(json.dumps(state))
 
+    code, _, err = run(["--local", "history"], path, capsys)
+
+    assert code == 1
+    assert "executions.0.id: field required" in assert_one_line(err, "history")
+
+
+def test_an_unexpected_error_is_one_line_and_a_bug_exit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(local_state(endpoint="http://127.0.0.1:1")))
+
+    def broken(self: object, limit: int) -> None:
+        raise RuntimeError("a bug")  # what no backend means to raise
+
+    monkeypatch.setattr("ml_deploy_cli.local.delivery.LocalDelivery.history", broken)
     code, _, err = run(["--local", "history"], path, capsys)
 
     assert code == BUG_EXIT

@@ -32,7 +32,7 @@ AUDIT: dict[str, tuple[list[str], str | None]] = {
     "reject": (["--comment", "no"], None),
     "retry": ([], None),
     "release": ([], None),
-    "run-job": (["retrain"], "--local: the local run has no job queue"),
+    "run-job": (["retrain"], None),
     "upload-model": ([BUNDLE], None),
     "first-model": ([], None),
     "bootstrap": (["--no-pulumi-up"], None),

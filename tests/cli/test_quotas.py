@@ -92,7 +92,7 @@ def test_a_fresh_account_is_told_what_to_raise_before_anything_ships(stack: Stac
     assert "from 0 to at least 1" in medium
     assert "--service-code codebuild --quota-code L-2DC20C30 --desired-value 1" in medium
     assert "(L-3032A538) in eu-west-1 from 4 to at least 5 for stage's and prod's tasks" in on_demand
-    assert "(L-36FBB829)" in spot and "from 0 to at least 3" in spot
+    assert "(L-36FBB829)" in spot and "from 0 to at least 4" in spot
     assert "Linux/Small" not in result.err, "a quota at what the run needs is reported"
     assert "Contents" not in stack.s3.list_objects_v2(Bucket=MODEL_BUCKET), (
         "something shipped before the preflight"

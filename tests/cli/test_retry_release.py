@@ -83,7 +83,7 @@ def test_release_starts_an_execution(stack: Stack) -> None:
 
 
 @pytest.mark.parametrize("command", ["retry", "release"])
-def test_the_local_run_refuses_in_one_line_naming_what_to_do(
+def test_a_local_state_no_runner_answers_is_refused_in_one_line_naming_what_to_do(
     command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     state = tmp_path / "state.json"
@@ -91,4 +91,4 @@ def test_the_local_run_refuses_in_one_line_naming_what_to_do(
 
     assert main([command, "--local"], environ={STATE_VARIABLE: str(state)}) == 1
     err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1 and "`ml-deploy --local upload-model BUNDLE`" in err
+    assert len(err.splitlines()) == 1 and f"no local runner answers {state}" in err and "`make demo`" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,8 @@ def definition() -> PipelineDefinition:
     return load_definition()
 
 
-@pytest.fixture
-def delivery(tmp_path: Path, definition: PipelineDefinition) -> Iterator[DemoDelivery]:
+@contextmanager
+def running_delivery(workdir: Path, definition: PipelineDefinition) -> Iterator[DemoDelivery]:
     """The dev stack's pipeline running on moto_server, seen as the demo sees it (CLI, state, /version)."""
     stack = dev_stack()
     with moto_server() as aws:
@@ -35,7 +36,7 @@ def delivery(tmp_path: Path, definition: PipelineDefinition) -> Iterator[DemoDel
         create_bucket(aws, stack.log_bucket)
         queue_url = create_trigger_stand_in(aws, rule_name="model-upload", pattern=stack.event_pattern)
         site = LocalSite(
-            repository=ROOT, workdir=tmp_path / "delivery", aws=aws, model_bucket=stack.model_bucket,
+            repository=ROOT, workdir=workdir, aws=aws, model_bucket=stack.model_bucket,
             pytest_args=FAST_TESTS, ready_timeout=60.0, approval_timeout=300.0,
         )  # fmt: skip
         pipeline = LocalPipeline(definition, site, say=print)
@@ -45,18 +46,28 @@ def delivery(tmp_path: Path, definition: PipelineDefinition) -> Iterator[DemoDel
 
 
 @pytest.fixture
-def bundle_factory(
-    tmp_path: Path, trained_model: Any, trained_manifest: Manifest, trained_golden_records: GoldenRecords
+def delivery(tmp_path: Path, definition: PipelineDefinition) -> Iterator[DemoDelivery]:
+    """A fresh local delivery: no execution yet, nothing serving."""
+    with running_delivery(tmp_path / "delivery", definition) as running:
+        yield running
+
+
+def bundle_maker(
+    folder: Path, model: Any, manifest: Manifest, golden_records: GoldenRecords
 ) -> Callable[[str], Path]:
     """A real bundle of the session's model under another bundle version."""
 
     def make(version: str) -> Path:
-        manifest = trained_manifest.model_copy(update={"bundle_version": version})
+        versioned = manifest.model_copy(update={"bundle_version": version})
         return write_bundle(
-            tmp_path / f"{version}.zip",
-            model=trained_model,
-            manifest=manifest,
-            golden_records=trained_golden_records,
+            folder / f"{version}.zip", model=model, manifest=versioned, golden_records=golden_records
         )
 
     return make
+
+
+@pytest.fixture
+def bundle_factory(
+    tmp_path: Path, trained_model: Any, trained_manifest: Manifest, trained_golden_records: GoldenRecords
+) -> Callable[[str], Path]:
+    return bundle_maker(tmp_path, trained_model, trained_manifest, trained_golden_records)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ml_deploy_cli.local.state import read_state, update_state
+from ml_deploy_cli.local.records import AwsEndpoint, EnvironmentRecord, LocalState
+from ml_deploy_cli.local.state import edited_state, read_checked_state, write_state
 from ml_deploy_dev.delivery.actions import LocalSite
 from ml_deploy_dev.delivery.definition import PipelineDefinition
 from ml_deploy_dev.delivery.runner import LocalPipeline
@@ -23,20 +24,23 @@ def pipeline(tmp_path: Path, definition: PipelineDefinition, said: list[str], **
         repository=tmp_path, workdir=tmp_path, aws=LocalAws("http://127.0.0.1:9", pid=0),
         model_bucket="models", **site,
     )  # fmt: skip
-    with update_state(local.state_file) as state:
-        state.update(executions=[], environments={"stage": {"url": "http://127.0.0.1:9"}})
+    endpoint = AwsEndpoint(endpoint="http://127.0.0.1:9", region="eu-west-1", access_key_id="local",
+                           secret_access_key="local")  # fmt: skip
+    stage = EnvironmentRecord(service="stage", url="http://127.0.0.1:9", revisions=[])
+    write_state(local.state_file, LocalState(aws=endpoint, model_bucket="models", model_key="bundle.zip",
+                                             executions=[], environments={"stage": stage}))  # fmt: skip
     return LocalPipeline(definition, local, say=said.append)
 
 
 def statuses(runner: LocalPipeline) -> list[str]:
-    return [e["status"] for e in read_state(runner.site.state_file)["executions"]]
+    return [e.status for e in read_checked_state(runner.site.state_file).executions]
 
 
 def start_while_one_runs(runner: LocalPipeline) -> list[str]:
     """Three uploads: the first one's execution runs while the other two arrive."""
     first = runner.start("v1", "upload 1")
-    with update_state(runner.site.state_file) as state:
-        state["executions"][0]["status"] = "InProgress"
+    with edited_state(runner.site.state_file) as state:
+        state.executions[0].status = "InProgress"
     return [first, runner.start("v2", "upload 2"), runner.start("v3", "upload 3")]
 
 
@@ -72,7 +76,27 @@ def test_an_approval_timeout_stops_the_execution(tmp_path: Path, definition: Pip
 
     assert runner.run_execution(execution_id, "v1") == "Failed"
 
-    (execution,) = read_state(runner.site.state_file)["executions"]
-    assert execution["stages"] == {"Approve": "Failed"}, f"the execution did not stop at Approve: {execution}"
-    assert execution["approval"]["status"] == "Failed" and execution["approval"]["summary"] == "timed out"
+    (execution,) = read_checked_state(runner.site.state_file).executions
+    assert execution.stages == {"Approve": "Failed"}, f"the execution did not stop at Approve: {execution}"
+    assert execution.approval is not None
+    assert execution.approval.status == "Failed" and execution.approval.summary == "timed out"
     assert any("the approval timed out" in line for line in said), said
+
+
+@pytest.mark.timeout(30)
+def test_a_retried_execution_runs_from_its_failed_stage(
+    tmp_path: Path, definition: PipelineDefinition
+) -> None:
+    said: list[str] = []
+    runner = pipeline(tmp_path, definition, said, approval_timeout=0.5)
+    execution_id = runner.start("v1", "upload 1")
+    with edited_state(runner.site.state_file) as state:  # what `ml-deploy --local retry` leaves
+        state.executions[0].resume_at = "Approve"
+        state.executions[0].variables = {"BuildVariables": {"MODEL_VERSION": "m1"}}
+
+    assert runner.run_execution(execution_id, "v1") == "Failed"
+
+    (execution,) = read_checked_state(runner.site.state_file).executions
+    assert execution.stages == {"Approve": "Failed"}, f"stages before the retried one ran again: {execution}"
+    assert execution.resume_at is None
+    assert not any("stage Source" in line for line in said), said

@@ -35,8 +35,8 @@ class QuotaNeed:
 
 # What the dev stack's defaults use at once (tests/cli/test_quotas.py checks them against the
 # program): one build of each compute type the pipeline's projects name; stage's and prod's
-# minimum tasks twice over (a blue/green or canary deploy runs both revisions); the retrain and
-# monitor jobs together on Fargate Spot.
+# minimum tasks twice over (a blue/green or canary deploy runs both revisions); the retrain,
+# monitor and quality jobs together on Fargate Spot.
 FIRST_RUN_NEEDS = (
     QuotaNeed(
         "codebuild",
@@ -63,8 +63,8 @@ FIRST_RUN_NEEDS = (
         "fargate",
         "L-36FBB829",
         "Fargate Spot vCPU resource count",
-        3,
-        "the retrain and monitor jobs at once",
+        4,
+        "the retrain, monitor and quality jobs at once",
     ),
 )
 

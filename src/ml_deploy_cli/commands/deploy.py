@@ -17,7 +17,6 @@ from ml_deploy_cli.aws.deploy import deploy_image
 from ml_deploy_cli.aws.evidence import drift_report_link, smoke_test_summary
 from ml_deploy_cli.backend import Connect
 from ml_deploy_cli.commands.arguments import positive_number
-from ml_deploy_cli.errors import CliError
 
 DEFAULT_TIMEOUT_MINUTES = 60
 
@@ -63,17 +62,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def run_deploy(args: argparse.Namespace, connect: Connect) -> int:
     if args.local:
-        from ml_deploy_cli.local import default_state_path
-        from ml_deploy_cli.local.services import deploy_image as deploy_locally
-        from ml_deploy_cli.local.tasks import TaskError
+        from ml_deploy_cli.local.delivery import deploy_locally
 
-        try:
-            environment, revision = deploy_locally(
-                default_state_path(args.environ), service=args.service, image=args.image
-            )
-        except TaskError as error:
-            raise CliError(str(error)) from None
-        print(f"{environment}: revision {revision} runs {args.image} (local run)")
+        print(deploy_locally(args.environ, service=args.service, image=args.image))
         return 0
     result = deploy_image(
         args.clients("ecs"),

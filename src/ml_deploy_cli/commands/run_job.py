@@ -15,6 +15,8 @@ from ml_deploy_cli.aws.jobs import JOB_KINDS, BatchJobs, JobKind, JobState
 from ml_deploy_cli.backend import Connect
 from ml_deploy_cli.commands.arguments import positive_number
 from ml_deploy_cli.errors import CliError
+from ml_deploy_cli.local.jobs import LocalJobs
+from ml_deploy_cli.local.state import default_state_path
 from ml_deploy_cli.outputs import load_outputs
 
 DEFAULT_POLL_SECONDS = 10.0
@@ -33,21 +35,23 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="N",
         help=f"how often --follow looks (default {DEFAULT_POLL_SECONDS:g})",
     )
-    parser.set_defaults(
-        run=run,
-        local_refusal="the local run has no job queue: the demo runs the jobs itself (`make demo`); "
-        "on AWS, `ml-deploy run-job` submits them",
-    )
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, connect: Connect) -> int:
     del connect  # the jobs are Batch's: named by the stack outputs, reached with the stack's clients
-    jobs = batch_jobs(args, kind=args.kind)
+    jobs = _jobs(args)
     job_id = jobs.submit(args.kind)
     print(f"submitted {args.kind} job {job_id}")
     if not args.follow:
         return 0
     return follow(jobs, job_id, poll=args.poll_seconds)
+
+
+def _jobs(args: argparse.Namespace) -> BatchJobs | LocalJobs:
+    if args.local:  # the local runner runs them, as the local Batch stand-in
+        return LocalJobs(default_state_path(args.environ))
+    return batch_jobs(args, kind=args.kind)
 
 
 def batch_jobs(args: argparse.Namespace, *, kind: JobKind) -> BatchJobs:
@@ -64,7 +68,7 @@ def batch_jobs(args: argparse.Namespace, *, kind: JobKind) -> BatchJobs:
     )
 
 
-def follow(jobs: BatchJobs, job_id: str, *, poll: float) -> int:
+def follow(jobs: BatchJobs | LocalJobs, job_id: str, *, poll: float) -> int:
     """State changes (with the time since submission) and new log lines, until the job ends."""
     started = time.monotonic()
     shown: str | None = None

@@ -1,5 +1,6 @@
-"""The local backend: a pipeline run on this machine (`ml_deploy_dev.delivery`), read and answered
-through the JSON state file it keeps. `LocalDelivery` implements the same `Delivery` as AWS."""
+"""The local backend: reads and answers the pipeline run on this machine (the dev tools'
+`ml_deploy_dev.delivery`, never shipped) through the typed state file both sides keep.
+`LocalDelivery` implements the same `Delivery` as AWS; what needs a process is a request."""
 
 from ml_deploy_cli.local.delivery import LocalDelivery
 from ml_deploy_cli.local.state import STATE_VARIABLE, default_state_path

@@ -2,14 +2,14 @@
 
 Reads (status, history) come from the state the runner writes; an approval answer is written
 into it, and the runner, polling, goes on or stops; an upload goes to the local S3 (moto_server),
-whose model-upload rule starts the next execution as EventBridge does; a rollback replaces the
-environment's task itself, as `ml-deploy rollback` asks ECS to.
+whose model-upload rule starts the next execution as EventBridge does; a rollback, a retry and a
+release are requests the runner, which owns the processes, performs and answers (`requests.py`).
 """
 
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -35,7 +35,6 @@ from ml_deploy_cli.delivery import (
     Environment,
     ExecutionFacts,
     ExecutionRecord,
-    LogLine,
     LogPage,
     PendingApproval,
     PipelineState,
@@ -46,13 +45,17 @@ from ml_deploy_cli.delivery import (
 )
 from ml_deploy_cli.errors import CliError
 from ml_deploy_cli.images import parse_image
-from ml_deploy_cli.local import services
-from ml_deploy_cli.local.state import State, now, parse_time, read_checked_state, update_state
-from ml_deploy_cli.local.tasks import TaskError, is_alive
+from ml_deploy_cli.local.logs import read_log
+from ml_deploy_cli.local.records import EnvironmentRecord, Execution, LocalState, task_log_path
+from ml_deploy_cli.local.requests import ask, process_alive
+from ml_deploy_cli.local.state import default_state_path, edited_state, now, parse_time, read_checked_state
 
 Answer = TypeVar("Answer")
 # The stand-in is on this machine: a closed port is an ended demo, not a network to wait for.
 _LOCAL_CONFIG = Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 1})
+# A rollback starts a task and waits for /ready and the lifecycle hook (120 s) as a deploy does.
+ROLLBACK_TIMEOUT = 300.0
+ANSWER_TIMEOUT = 30.0  # a retry or a release only queues an execution
 
 
 class LocalDelivery:
@@ -63,18 +66,18 @@ class LocalDelivery:
         read_checked_state(path)
 
     @property
-    def _state(self) -> State:
+    def _state(self) -> LocalState:
         return read_checked_state(self._path)
 
     def client(self, service: str) -> Any:
         """A boto3 client of the local AWS stand-in (moto_server) the local run uses."""
-        aws = self._state["aws"]
+        aws = self._state.aws
         return boto3.client(
             service,
-            endpoint_url=aws["endpoint"],
-            region_name=aws["region"],
-            aws_access_key_id=aws["access_key_id"],
-            aws_secret_access_key=aws["secret_access_key"],
+            endpoint_url=aws.endpoint,
+            region_name=aws.region,
+            aws_access_key_id=aws.access_key_id,
+            aws_secret_access_key=aws.secret_access_key,
             config=_LOCAL_CONFIG,
         )
 
@@ -83,10 +86,9 @@ class LocalDelivery:
         try:
             return call()
         except EndpointConnectionError:
-            endpoint = self._state["aws"]["endpoint"]
             raise CliError(
-                f"the local AWS stand-in at {endpoint} does not answer: the local delivery has ended; "
-                "start one with `make demo`"
+                f"the local AWS stand-in at {self._state.aws.endpoint} does not answer: the local delivery "
+                "has ended; start one with `make demo`"
             ) from None
 
     @cached_property
@@ -94,11 +96,11 @@ class LocalDelivery:
         state = self._state
         return Buckets(
             self.client("s3"),
-            model_bucket=state["model_bucket"],
-            model_key=state["model_key"],
-            log_bucket=state.get("log_bucket"),
-            decisions_prefix=str(state.get("decisions_prefix") or DEFAULT_LAYOUT.decisions_prefix),
-            reports_prefix=str(state.get("reports_prefix") or DEFAULT_LAYOUT.reports_prefix),
+            model_bucket=state.model_bucket,
+            model_key=state.model_key,
+            log_bucket=state.log_bucket,
+            decisions_prefix=state.decisions_prefix or DEFAULT_LAYOUT.decisions_prefix,
+            reports_prefix=state.reports_prefix or DEFAULT_LAYOUT.reports_prefix,
         )
 
     @cached_property
@@ -106,58 +108,56 @@ class LocalDelivery:
         state = self._state
         return Dashboards(
             self.client("s3"),
-            log_bucket=state.get("log_bucket"),
-            reports_prefix=str(state.get("reports_prefix") or DEFAULT_LAYOUT.reports_prefix),
+            log_bucket=state.log_bucket,
+            reports_prefix=state.reports_prefix or DEFAULT_LAYOUT.reports_prefix,
         )
 
     def deployment(self, environment: Environment) -> Deployment:
         record = self._environment(environment)
-        running = record.get("running") or record.get("stopped")
-        revision = next(
-            (r for r in record["revisions"] if running and r["revision"] == running["revision"]), None
-        )
-        alive = record.get("running") is not None and is_alive(int(record["running"]["pid"]))
+        task = record.running or record.stopped
+        revision = next((r for r in record.revisions if task and r.revision == task.revision), None)
+        alive = record.running is not None and process_alive(record.running.pid)
         return Deployment(
             environment=environment,
-            service=record["service"],
-            revision=f"{record['service']}:{revision['revision']}" if revision else "-",
-            image=parse_image(revision["image"] if revision else "-"),
+            service=record.service,
+            revision=f"{record.service}:{revision.revision}" if revision else "-",
+            image=parse_image(revision.image if revision else "-"),
             running=1 if alive else 0,
-            desired=1 if running else 0,  # a task was deployed (ECS's desired count 0 until then)
-            rollout=record.get("rollout"),
-            container_environment=dict(record.get("task_environment", {})),
+            desired=1 if task else 0,  # a task was deployed (ECS's desired count 0 until then)
+            rollout=record.rollout,
+            container_environment=dict(record.task_environment),
         )
 
     def pipeline_state(self) -> PipelineState:
         state = self._state
-        executions = state.get("executions", [])
         runs = []
-        for stage in state.get("stages", []):
-            seen = [e for e in executions if stage in e.get("stages", {})]
+        for stage in state.stages:
+            seen = [e for e in state.executions if stage in e.stages]
             if seen:
-                latest = max(seen, key=lambda e: str(e["started"]))
-                runs.append(StageRun(stage=stage, execution_id=latest["id"], status=latest["stages"][stage]))
+                latest = max(seen, key=lambda e: e.started)
+                runs.append(StageRun(stage=stage, execution_id=latest.id, status=latest.stages[stage]))
         approvals = [
             PendingApproval(
-                execution_id=e["id"],
-                stage=e["approval"]["stage"],
-                action=e["approval"]["action"],
-                token=e["approval"]["token"],
-                since=parse_time(e["approval"].get("since")),
+                execution_id=e.id,
+                stage=e.approval.stage,
+                action=e.approval.action,
+                token=e.approval.token,
+                since=parse_time(e.approval.since),
                 facts=_facts(e),
             )
-            for e in executions
-            if (e.get("approval") or {}).get("status") == "InProgress"
+            for e in state.executions
+            if e.approval is not None and e.approval.status == "InProgress"
         ]
-        return PipelineState(pipeline=state.get("pipeline", "local"), stages=runs, approvals=approvals)
+        return PipelineState(pipeline=state.pipeline, stages=runs, approvals=approvals)
 
     def answer_approval(self, *, approve: bool, comment: str, execution_id: str | None) -> ApprovalAnswer:
-        read_checked_state(self._path)  # refused before a lock file is made beside something else
-        with update_state(self._path) as state:
+        with edited_state(self._path) as state:
             waiting = [
                 e
-                for e in state.get("executions", [])
-                if (e.get("approval") or {}).get("status") == "InProgress" and execution_id in (None, e["id"])
+                for e in state.executions
+                if e.approval is not None
+                and e.approval.status == "InProgress"
+                and execution_id in (None, e.id)
             ]
             if not waiting and execution_id:
                 raise CliError(
@@ -170,14 +170,17 @@ class LocalDelivery:
                 raise CliError(f"{len(waiting)} executions wait; name one with --execution")
             (execution,) = waiting
             answered = now()
-            execution["approval"].update(
-                status="Succeeded" if approve else "Failed",
-                by=f"local/{getpass.getuser()}",
-                summary=comment,
-                answered_at=answered,
+            assert execution.approval is not None
+            execution.approval = execution.approval.model_copy(
+                update={
+                    "status": "Succeeded" if approve else "Failed",
+                    "by": f"local/{getpass.getuser()}",
+                    "summary": comment,
+                    "answered_at": answered,
+                }
             )
         return ApprovalAnswer(
-            execution_id=execution["id"],
+            execution_id=execution.id,
             approved=approve,
             facts=_facts(execution),
             answered_at=parse_time(answered),
@@ -187,7 +190,7 @@ class LocalDelivery:
         return self._stand_in(lambda: self._buckets.upload_bundle(path, manifest=manifest))
 
     def upload_outcomes(self, objects: Sequence[tuple[str, bytes]]) -> list[str]:
-        bucket = self._state.get("log_bucket")
+        bucket = self._state.log_bucket
         if not bucket:
             raise CliError("the local delivery has no prediction-log bucket: start one with `make demo`")
         return self._stand_in(
@@ -195,30 +198,28 @@ class LocalDelivery:
         )
 
     def roll_back(self, environment: Environment) -> Rollback:
+        """A request the runner performs: it starts the earlier revision's task, as ECS would."""
         self._environment(environment)
-        current, earlier = services.previous_revision(self._path, environment)
-        service = self._environment(environment)["service"]
-        try:
-            services.deploy_revision(self._path, environment, int(earlier["revision"]))
-        except TaskError as error:
-            raise CliError(str(error)) from None
+        answer = ask(
+            self._path, kind="rollback", arguments={"environment": environment}, timeout=ROLLBACK_TIMEOUT
+        ).result
         return Rollback(
             environment=environment,
-            service=service,
-            from_revision=f"{service}:{current['revision']}",
-            from_image=parse_image(current["image"]),
-            to_revision=f"{service}:{earlier['revision']}",
-            to_image=parse_image(earlier["image"]),
+            service=answer["service"],
+            from_revision=answer["from_revision"],
+            from_image=parse_image(answer["from_image"]),
+            to_revision=answer["to_revision"],
+            to_image=parse_image(answer["to_image"]),
         )
 
     def history(self, limit: int) -> list[ExecutionRecord]:
-        executions = sorted(self._state.get("executions", []), key=lambda e: str(e["started"]), reverse=True)
+        executions = sorted(self._state.executions, key=lambda e: e.started, reverse=True)
         return [
             ExecutionRecord(
-                execution_id=e["id"],
-                status=e["status"],
-                started=parse_time(e["started"]),
-                trigger=e["trigger"],
+                execution_id=e.id,
+                status=e.status,
+                started=parse_time(e.started),
+                trigger=e.trigger,
                 facts=_facts(e),
             )
             for e in executions[:limit]
@@ -242,8 +243,8 @@ class LocalDelivery:
         return self._stand_in(lambda: self._buckets.model_at_key())
 
     def first_model_environment(self, *, code_version: str) -> dict[str, str]:
-        variables = self._state.get("first_model_environment")
-        if not isinstance(variables, dict):
+        variables = self._state.first_model_environment
+        if variables is None:
             raise CliError(
                 "the local delivery state names no retrain job environment: pass --bundle BUNDLE to "
                 "bootstrap, or ship a bundle you have with `ml-deploy --local upload-model BUNDLE`"
@@ -255,48 +256,32 @@ class LocalDelivery:
         return "the local run starts each environment's task at its deploy: nothing to apply"
 
     def urls(self) -> dict[Environment, str]:
-        environments = self._state["environments"]
+        environments = self._state.environments
         return {
-            name: str(environments[name]["url"])
+            name: str(environments[name].url)
             for name in ENVIRONMENTS
-            if isinstance(environments.get(name), dict) and environments[name].get("url")
+            if name in environments and environments[name].url
         }
 
     def retry(self, execution_id: str | None) -> StageRun:
-        del execution_id
-        raise CliError(
-            "the local run does not retry a stage: fix the cause and start a new execution with "
-            "`ml-deploy --local upload-model BUNDLE` (a model upload starts the local pipeline)"
-        )
+        """A request the runner answers: it queues the failed execution again from its failed stage."""
+        arguments = {"execution": execution_id} if execution_id else {}
+        answer = ask(self._path, kind="retry", arguments=arguments, timeout=ANSWER_TIMEOUT).result
+        return StageRun(stage=answer["stage"], execution_id=answer["execution"], status="InProgress")
 
     def release(self) -> str:
-        raise CliError(
-            "the local run starts an execution on a model upload only: "
-            "`ml-deploy --local upload-model BUNDLE`"
-        )
+        """A request the runner answers: a new execution of the model key's current version."""
+        return ask(self._path, kind="release", arguments={}, timeout=ANSWER_TIMEOUT).result["execution"]
 
     def service_logs(self, environment: Environment, *, since: datetime, cursor: str | None) -> LogPage:
         """The output of the task that runs (or ran last); local lines carry no time, so `since` is moot."""
         del since
         record = self._environment(environment)
-        task = record.get("running") or record.get("stopped")
-        if not task or not record.get("log_dir"):
+        task = record.running or record.stopped
+        if not task or not record.log_dir:
             raise CliError(f"{environment} has run no task yet in the local delivery: no logs")
-        path = services.task_log(record, environment, int(task["revision"]))
-        offset = int(cursor.rpartition(":")[2]) if cursor and cursor.startswith(f"{path}:") else 0
-        try:
-            with path.open("rb") as log:
-                log.seek(offset)
-                text = log.read()
-        except FileNotFoundError:
-            raise CliError(f"{environment}: the task's log {path} is gone") from None
-        complete = text[: text.rfind(b"\n") + 1]  # a line still being written waits for the next read
-        source = f"{environment}-r{task['revision']}"
-        lines = [
-            LogLine(at=None, source=source, message=line)
-            for line in complete.decode("utf-8", errors="replace").splitlines()
-        ]
-        return LogPage(lines=lines, cursor=f"{path}:{offset + len(complete)}")
+        path = task_log_path(record, environment, task.revision)
+        return read_log(path, cursor=cursor, source=f"{environment}-r{task.revision}", what=environment)
 
     def links(self) -> dict[str, str]:
         """The environments' local addresses, and the state file (the local run's pipeline page)."""
@@ -306,28 +291,34 @@ class LocalDelivery:
     def quota_shortfalls(self) -> list[str] | None:
         return []  # the local run has no account quotas
 
-    def _environment(self, environment: Environment) -> dict[str, Any]:
-        environments = self._state["environments"]
+    def _environment(self, environment: Environment) -> EnvironmentRecord:
+        environments = self._state.environments
         if environment not in environments:
             raise CliError(f"the local delivery has no {environment} environment yet")
-        record: dict[str, Any] = environments[environment]
-        if not isinstance(record, dict) or not isinstance(record.get("service"), str):
-            raise CliError(f"{self._path}: environments.{environment} names no 'service'")
-        if not isinstance(record.get("revisions"), list):
-            raise CliError(f"{self._path}: environments.{environment} has no 'revisions' list")
-        return record
+        return environments[environment]
 
 
-def _facts(execution: dict[str, Any]) -> ExecutionFacts:
-    approval = execution.get("approval")
+def deploy_locally(environ: Mapping[str, str], *, service: str, image: str) -> str:
+    """`ml-deploy deploy` in the local build: the runner deploys (it owns the tasks); what it said."""
+    path = default_state_path(environ)
+    state = read_checked_state(path)
+    timeout = (state.ready_timeout or 60.0) + ROLLBACK_TIMEOUT
+    answer = ask(path, kind="deploy", arguments={"service": service, "image": image}, timeout=timeout)
+    lines = [
+        *answer.output,
+        f"{answer.result['environment']}: revision {answer.result['revision']} runs {image} (local run)",
+    ]
+    return "\n".join(lines)
+
+
+def _facts(execution: Execution) -> ExecutionFacts:
+    approval = execution.approval
     return ExecutionFacts(
-        commit=execution.get("commit"),
-        model_version=execution.get("model_version"),
-        model_object_version=execution.get("model_object_version"),
-        image_tag=execution.get("image_tag"),
-        approval=ApprovalOutcome(
-            status=approval["status"], by=approval.get("by"), summary=approval.get("summary")
-        )
+        commit=execution.commit,
+        model_version=execution.model_version,
+        model_object_version=execution.model_object_version,
+        image_tag=execution.image_tag,
+        approval=ApprovalOutcome(status=approval.status, by=approval.by, summary=approval.summary)
         if approval
         else None,
     )

@@ -1,9 +1,10 @@
 """The local run's state: one JSON file, shared by the runner and the CLI in another process.
 
 The runner writes executions, stage statuses and what each environment runs; the CLI writes
-approval answers and rollbacks into it. Every change is a read-modify-write under an exclusive
-`flock`, written to a temporary file and renamed, so a reader never sees half a file and needs no
-lock (a read-only command leaves no `.lock` file beside whatever the variable names).
+approval answers and requests (`requests.py`) into it. Both read and edit it as `LocalState`
+(`records.py`). Every change is a read-modify-write under an exclusive `flock`, written to a
+temporary file and renamed, so a reader never sees half a file and needs no lock (a read-only
+command leaves no `.lock` file beside whatever the variable names).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from ml_deploy_cli.errors import CliError
+from ml_deploy_cli.local.records import LocalState
 
 STATE_VARIABLE = "ML_DEPLOY_LOCAL_STATE"
 DEFAULT_STATE = Path(".demo") / "delivery" / "state.json"
@@ -60,7 +64,7 @@ def read_state(path: Path) -> State:
         ) from None
 
 
-def read_checked_state(path: Path) -> State:
+def read_checked_state(path: Path) -> LocalState:
     """The state, refused in one line unless it holds what the CLI reads (a runner wrote it)."""
     state = read_state(path)
     for key, (kind, what) in _REQUIRED.items():
@@ -69,7 +73,35 @@ def read_checked_state(path: Path) -> State:
     missing = [key for key in _AWS_KEYS if not isinstance(state["aws"].get(key), str)]
     if missing:
         raise CliError(_not_a_state(path, f"names no {', '.join(missing)} under 'aws'"))
-    return state
+    return _typed(path, state)
+
+
+def _typed(path: Path, state: State) -> LocalState:
+    try:
+        return LocalState.model_validate(state)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise CliError(_not_a_state(path, f"{where}: {first['msg'].lower()}")) from None
+
+
+@contextmanager
+def edited_state(path: Path) -> Iterator[LocalState]:
+    """The checked state to change in the block, under the lock; written back when the block ends
+    without an error, so a refused change leaves nothing half-written."""
+    read_checked_state(path)  # refused before a lock file is made beside something else
+    with update_state(path) as raw:
+        state = _typed(path, raw)
+        yield state
+        raw.clear()
+        raw.update(state.model_dump(mode="json"))
+
+
+def write_state(path: Path, state: LocalState) -> None:
+    """A new run's first state (the runner's `prepare`)."""
+    with update_state(path) as raw:
+        raw.clear()
+        raw.update(state.model_dump(mode="json"))
 
 
 def _not_a_state(path: Path, problem: str) -> str:
@@ -123,11 +155,3 @@ def _load(path: Path) -> State:
 
 
 _POINT = f"point {STATE_VARIABLE} at the state.json a local delivery wrote (`make demo` starts one)"
-
-
-def execution(state: State, execution_id: str) -> dict[str, Any]:
-    for record in state.get("executions", []):
-        if record["id"] == execution_id:
-            found: dict[str, Any] = record
-            return found
-    raise CliError(f"no execution {execution_id} in the local delivery state")

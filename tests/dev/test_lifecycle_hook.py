@@ -6,17 +6,18 @@ import sys
 
 import pytest
 
-from ml_deploy_cli.local.services import run_lifecycle_hook
-from ml_deploy_cli.local.tasks import TaskError
+from ml_deploy_cli.local.records import Hook
+from ml_deploy_dev.delivery.ecs import run_lifecycle_hook
+from ml_deploy_dev.delivery.tasks import TaskError
 
 SHOW_TEST_URL = (
     "import os, sys; print('checked', os.environ['TEST_URL'], os.environ['ENVIRONMENT']); sys.exit({})"
 )
 
 
-def hook(code: int) -> dict[str, object]:
+def hook(code: int) -> Hook:
     command = [sys.executable, "-c", SHOW_TEST_URL.format(code)]
-    return {"command": command, "environment": {"ENVIRONMENT": "stage"}}
+    return Hook(command=command, environment={"ENVIRONMENT": "stage"})
 
 
 def test_a_passing_hook_is_shown_and_lets_the_deployment_go_on(capsys: pytest.CaptureFixture[str]) -> None:
