@@ -79,6 +79,10 @@ class JobClients:
     def batch(self) -> Any:
         return self._session.client("batch")
 
+    @cached_property
+    def codepipeline(self) -> Any:
+        return self._session.client("codepipeline")
+
 
 def metric(name: str, value: float, *, dimensions: Mapping[str, str], unit: str = "None") -> dict[str, Any]:
     """One CloudWatch datum."""

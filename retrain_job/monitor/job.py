@@ -42,6 +42,7 @@ from retrain_job.monitor.text import fit_bytes
 from retrain_job.monitor.verdict import Verdict, alert_summary, assess, metrics_of, summary, thresholds_of
 from retrain_job.monitor.versions import Catalog, Tally
 from retrain_job.monitor.window import Binning, WindowCounts
+from retrain_job.refresh_dashboard import refresh_dashboard
 
 EXIT_CHECKED = EXIT_OK
 
@@ -82,6 +83,7 @@ def run(settings: MonitorSettings, *, now: datetime | None = None) -> int:
             body=fit_bytes(summary(verdict, counts, report_url=report_url, retrain=retrain)),
         )
     print(summary(verdict, counts, report_url=report_url, retrain=retrain))
+    refresh_dashboard(clients, settings, job="monitor", now=now)
     return EXIT_FAILED if retrain and retrain.failed else EXIT_CHECKED
 
 

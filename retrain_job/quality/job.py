@@ -49,6 +49,7 @@ from retrain_job.monitor.log_reader import list_window_objects, map_window
 from retrain_job.monitor.text import fit_bytes
 from retrain_job.quality.join import Joined, OutcomeIndex, join_block, parse_lines
 from retrain_job.quality.scoring import INTERVAL, Scoring, below_floor, score_version
+from retrain_job.refresh_dashboard import refresh_dashboard
 
 JOB = "quality"
 
@@ -84,6 +85,7 @@ def run(settings: QualitySettings, *, now: datetime | None = None) -> int:
             body=fit_bytes(text),
         )
     print(text)
+    refresh_dashboard(clients, settings, job=JOB, now=now)
     return EXIT_FAILED if retrain and retrain.failed else EXIT_OK
 
 

@@ -213,6 +213,12 @@ class RetrainSettings(JobSettings):
         return archived_bundle_key(self.model_archive_prefix, bundle_version)
 
 
+def _same_as(model: type[EnvSettings], field: str) -> Any:
+    """Another runtime's field (its variable, default, bounds and help) for a model that shares
+    it, so each variable is spelt once."""
+    return copy(model.model_fields[field])
+
+
 class MonitorSettings(JobSettings, PredictionLogSettings):
     """The drift check of one environment's window of prediction logs, and what it may do about it."""
 
@@ -312,6 +318,11 @@ class MonitorSettings(JobSettings, PredictionLogSettings):
     fanout_job_definition: str | None = Field(
         None, alias="MONITOR_JOB_DEFINITION", description="The monitor's own job definition (fan-out)."
     )
+    # What the model-tracking dashboard (regenerated after each run) reads besides the reports.
+    decisions_prefix: str = _same_as(RetrainSettings, "decisions_prefix")
+    pipeline_name: str | None = Field(
+        None, alias="PIPELINE_NAME", description="Delivery pipeline whose deploys the dashboard shows."
+    )
 
     @field_validator("end")
     @classmethod
@@ -323,7 +334,7 @@ class MonitorSettings(JobSettings, PredictionLogSettings):
     def _all_versions(cls, value: str | None) -> str | None:
         return None if value in (None, "", "all") else value
 
-    @field_validator("reports_prefix", "summaries_prefix")
+    @field_validator("reports_prefix", "summaries_prefix", "decisions_prefix")
     @classmethod
     def _reports_folder(cls, value: str) -> str:
         return folder(value)
@@ -379,12 +390,6 @@ class SmokeHookSettings(EnvironmentSettings, ModelBucketSettings):
     )
 
 
-def _same_as(model: type[EnvSettings], field: str) -> Any:
-    """Another runtime's field (its variable, default, bounds and help) for a model that shares
-    it, so each variable is spelt once."""
-    return copy(model.model_fields[field])
-
-
 class QualitySettings(JobSettings, PredictionLogSettings):
     """The quality check of one environment: matured predictions joined with their real outcomes."""
 
@@ -435,13 +440,15 @@ class QualitySettings(JobSettings, PredictionLogSettings):
     retrain_job_queue: str | None = _same_as(MonitorSettings, "retrain_job_queue")
     retrain_job_definition: str | None = _same_as(MonitorSettings, "retrain_job_definition")
     workers: int = Field(2, gt=0, alias="QUALITY_WORKERS", description="Parser threads.")
+    decisions_prefix: str = _same_as(MonitorSettings, "decisions_prefix")
+    pipeline_name: str | None = _same_as(MonitorSettings, "pipeline_name")
 
     @field_validator("end")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
-    @field_validator("outcomes_prefix", "reports_prefix", "model_archive_prefix")
+    @field_validator("outcomes_prefix", "reports_prefix", "model_archive_prefix", "decisions_prefix")
     @classmethod
     def _folders(cls, value: str) -> str:
         return folder(value)

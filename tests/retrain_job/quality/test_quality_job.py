@@ -16,6 +16,7 @@ from ml_deploy.layout import archived_bundle_key
 from ml_deploy.payload_log import utc_timestamp
 from ml_deploy.quality_report import QualityReport, cloudwatch_metric
 from ml_deploy.settings import MonitorSettings, QualitySettings
+from ml_deploy.tracking import dashboard_key
 from ml_deploy_dev import sample_data
 from retrain_job import quality
 from retrain_job.monitor import publishing
@@ -186,10 +187,24 @@ def test_the_report_is_beside_the_monitors_by_its_rule(
         monitor_settings, now=NOW, run_id="r1"
     )
     _run(capsys)
-    keys = [item["Key"] for item in env.s3.list_objects_v2(Bucket=LOG_BUCKET, Prefix="reports/")["Contents"]]
+    listed = env.s3.list_objects_v2(Bucket=LOG_BUCKET, Prefix="reports/")["Contents"]
+    keys = [item["Key"] for item in listed if item["Key"] != dashboard_key("reports/", "prod")]
     assert sorted(key.rsplit("/", 1)[1] for key in keys) == ["quality.json", "quality.json"]
     assert any(key.startswith(f"reports/dt={NOW:%Y-%m-%d}/") for key in keys)
     assert json.loads(env.s3.get_object(Bucket=LOG_BUCKET, Key=keys[0])["Body"].read())["kind"] == "quality"
+
+
+def test_a_run_regenerates_the_dashboard_with_its_report(
+    env: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = sample_data.generate(1_000, seed=33)
+    _log(env, frame)
+    _outcomes(env, frame["churned"].tolist())
+    code, out, err = _run(capsys)
+    assert code == 0, err
+    page = env.s3.get_object(Bucket=LOG_BUCKET, Key=dashboard_key("reports/", "prod"))["Body"].read().decode()
+    assert f"Generated {NOW:%Y-%m-%d %H:%M}Z from 0 monitor runs, 1 quality runs" in page, page[:800]
+    assert "dashboard s3://" in out, out
 
 
 def test_bad_settings_are_one_line_and_exit_2(
