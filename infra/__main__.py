@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from infra.alerts import Alerts
 from infra.analytics.component import Analytics, AnalyticsArgs
 from infra.config import load_config
-from infra.delivery.pipeline import Pipeline, PipelineArgs
+from infra.delivery.pipeline import Pipeline, PipelineArgs, pipeline_physical_name
 from infra.delivery.targets import DeployTarget, JobsTarget
 from infra.encryption import StackKey
 from infra.jobs.component import Jobs, JobsArgs
@@ -107,6 +107,8 @@ jobs = Jobs(
         alerts_topic=alerts.topic,
         network=network,
         key=encryption.key,
+        # Named, not taken from `pipeline` below: its PromoteJobs stage needs the jobs first.
+        pipeline_name=pipeline_physical_name(),
     ),
     opts=component_options("jobs", config=config),
 )

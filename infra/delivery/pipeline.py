@@ -65,6 +65,11 @@ class PipelineArgs:
     layout: ObjectLayout
 
 
+def pipeline_physical_name() -> str:
+    """`ml-deploy-<stack>`: the pipeline's name, fixed so the jobs created before it can name it."""
+    return f"{PROJECT_NAMESPACE}-{pulumi.get_stack()}"
+
+
 class Pipeline(pulumi.ComponentResource):
     """CodePipeline V2, its CodeBuild projects, the model-upload trigger, approvals and alerts."""
 
@@ -83,7 +88,7 @@ class Pipeline(pulumi.ComponentResource):
         )
         self._args = args
         self._config = args.config
-        physical_name = f"{PROJECT_NAMESPACE}-{pulumi.get_stack()}"
+        physical_name = pipeline_physical_name()
 
         self.connection_arn, self.connection_needs_handshake = self._connection(name, physical_name)
         build, promote = self._projects(name, physical_name)

@@ -18,7 +18,9 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.iam import execution_role, task_role
+from infra.config import PROJECT_NAMESPACE
 from infra.jobs.config import JobConfig, JobsConfig
+from infra.jobs.dashboard_access import DashboardScope, dashboard_statements
 from infra.jobs.definitions import JobRun, create_job_definition
 from infra.jobs.environments import (
     WATCHED_ENVIRONMENT,
@@ -50,6 +52,9 @@ class JobsArgs:
     alerts_topic: aws.sns.Topic
     network: Network
     key: aws.kms.Key
+    # The delivery pipeline's name, known before it exists (`pipeline_physical_name`): the jobs'
+    # dashboard reads its deploys and approvals, and PromoteJobs needs the jobs first.
+    pipeline_name: str
 
 
 class Jobs(pulumi.ComponentResource):
@@ -95,6 +100,10 @@ class Jobs(pulumi.ComponentResource):
             key_arn=args.key.arn,
             topic_arn=args.alerts_topic.arn,
             region=self._region,
+        )
+        self._dashboard = DashboardScope(
+            environment=WATCHED_ENVIRONMENT,
+            pipeline_arn=self._arn("codepipeline", args.pipeline_name),
         )
         self.retrain_definition, retrain_role = self._retrain_job(resources)
         self.monitor_definition, monitor_role = self._monitor_job(resources)
@@ -146,25 +155,32 @@ class Jobs(pulumi.ComponentResource):
         return definition, role
 
     def _monitor_job(self, resources: JobResources) -> tuple[aws.batch.JobDefinition, aws.iam.Role]:
-        """The monitor may submit the retrain job only when drift-triggered retraining is on."""
+        """The monitor may submit the retrain job only when drift-triggered retraining is on, and
+        always its own definition (the fan-out): named here, as it cannot hold its own ARN."""
         args = self._args
+        own_name = f"{PROJECT_NAMESPACE}-{pulumi.get_stack()}-monitor"
+        statements = monitor_statements(
+            resources,
+            layout=args.layout,
+            retrain_definition_arn_prefix=(
+                self.retrain_definition.arn_prefix if args.config.retrain_on_drift else None
+            ),
+            queue_arn=self.queue.arn,
+            own_definition_arn_prefix=self._arn("batch", "job-definition/", own_name),
+        )
         role = task_role(
             f"{self._name}-monitor",
-            statements=monitor_statements(
-                resources,
-                layout=args.layout,
-                retrain_definition_arn_prefix=(
-                    self.retrain_definition.arn_prefix if args.config.retrain_on_drift else None
-                ),
-                queue_arn=self.queue.arn,
-            ),
+            statements=[*statements, *dashboard_statements(resources, layout=args.layout, scope=self._dashboard)],
             parent=self,
         )
         environment = monitor_environment(
-            self._context, queue_name=self.queue.name, retrain_definition_name=self.retrain_definition.name
+            self._context,
+            queue_name=self.queue.name,
+            retrain_definition_name=self.retrain_definition.name,
+            monitor_definition_name=own_name,
         )
         definition = self._definition(
-            "monitor", size=args.config.monitor_job, role=role, environment=environment
+            "monitor", size=args.config.monitor_job, role=role, environment=environment, physical_name=own_name
         )
         return definition, role
 
@@ -180,7 +196,10 @@ class Jobs(pulumi.ComponentResource):
         )
         role = task_role(
             f"{self._name}-quality",
-            statements=quality_statements(resources, layout=args.layout, scope=scope),
+            statements=[
+                *quality_statements(resources, layout=args.layout, scope=scope),
+                *dashboard_statements(resources, layout=args.layout, scope=self._dashboard),
+            ],
             parent=self,
         )
         environment = quality_environment(
@@ -253,10 +272,17 @@ class Jobs(pulumi.ComponentResource):
             alerts_topic_arn=args.alerts_topic.arn,
             layout=args.layout,
             config=args.config,
+            pipeline_name=args.pipeline_name,
         )
 
     def _definition(
-        self, kind: str, *, size: JobConfig, role: aws.iam.Role, environment: dict[str, pulumi.Input[str]]
+        self,
+        kind: str,
+        *,
+        size: JobConfig,
+        role: aws.iam.Role,
+        environment: dict[str, pulumi.Input[str]],
+        physical_name: str | None = None,
     ) -> aws.batch.JobDefinition:
         run = JobRun(
             kind=kind,
@@ -267,8 +293,13 @@ class Jobs(pulumi.ComponentResource):
             log_group=self._log_group,
             region=self._region,
             environment=environment,
+            physical_name=physical_name,
         )
         return create_job_definition(self._name, run=run, parent=self)
+
+    def _arn(self, service: str, *resource: str) -> pulumi.Output[str]:
+        """`arn:aws:<service>:<region>:<account>:<resource>` of a thing named before it exists."""
+        return pulumi.Output.concat("arn:aws:", service, ":", self._region, ":", self._account, ":", *resource)
 
     # --- outputs ---------------------------------------------------------------------------
 

@@ -171,6 +171,36 @@ class JobsConfig(Section):
         le=1,
         description="Share of a feature's values one unseen category may reach before it counts as drifted.",
     )
+    summary_grace_minutes: int = Field(
+        MonitorSettings.default("summary_grace_minutes"),
+        ge=0,
+        le=24 * 60,
+        description=(
+            "Minutes after an hour ends before the monitor summarizes it once (late log writes land "
+            "first); a later object in a summarized hour is caught and the hour resummarized."
+        ),
+    )
+    monitor_shard_objects: int = Field(
+        MonitorSettings.default("shard_objects"),
+        ge=1,
+        description=(
+            "Most log objects one monitor job summarizes; more closed hours than that fan out as a "
+            "Batch array job of shards this size, then one job merges."
+        ),
+    )
+    # AWS Batch's limit on an array job's size: 2 to 10,000 children
+    # (https://docs.aws.amazon.com/batch/latest/APIReference/API_ArrayProperties.html).
+    monitor_max_array_size: int = Field(
+        MonitorSettings.default("max_array_size"),
+        ge=2,
+        le=10_000,
+        json_schema_extra={"accepts": "2 to 10000 (AWS Batch's array job size)"},
+        description=(
+            "Most children of the monitor's fan-out array job (AWS Batch allows 2 to 10,000); a "
+            "backlog beyond monitorShardObjects x this is taken in turns, the merge job fanning out "
+            "again for the rest."
+        ),
+    )
     retrain_on_drift: bool = Field(True, description="Monitor submits the retrain job when drift is found.")
     retrain_cooldown_hours: int = Field(
         MonitorSettings.default("retrain_cooldown_hours"),

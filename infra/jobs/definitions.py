@@ -33,6 +33,9 @@ class JobRun:
     log_group: aws.cloudwatch.LogGroup
     region: pulumi.Input[str]
     environment: dict[str, Any]
+    # A name known before the definition exists (the monitor's names itself for its fan-out); else
+    # Pulumi's autoname.
+    physical_name: str | None = None
 
 
 def create_job_definition(name: str, *, run: JobRun, parent: pulumi.Resource) -> aws.batch.JobDefinition:
@@ -65,6 +68,7 @@ def create_job_definition(name: str, *, run: JobRun, parent: pulumi.Resource) ->
     ]
     return aws.batch.JobDefinition(
         f"{name}-{run.kind}",
+        name=run.physical_name,
         type="container",
         platform_capabilities=["FARGATE"],
         container_properties=pulumi.Output.json_dumps(container),

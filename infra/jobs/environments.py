@@ -36,6 +36,8 @@ class JobContext:
     config: JobsConfig
     region: pulumi.Input[str] | None = None
     alerts_topic_arn: pulumi.Input[str] | None = None
+    # The delivery pipeline whose deploys and approvals the jobs' dashboard shows (None: none).
+    pipeline_name: pulumi.Input[str] | None = None
 
 
 def retrain_environment(context: JobContext) -> dict[str, Any]:
@@ -62,12 +64,24 @@ def monitor_environment(
     *,
     queue_name: pulumi.Input[str] | None = None,
     retrain_definition_name: pulumi.Input[str] | None = None,
+    monitor_definition_name: pulumi.Input[str] | None = None,
 ) -> dict[str, Any]:
-    """Every stack setting of the monitor; the retrain it submits is named by queue and definition."""
+    """Every stack setting of the monitor; the retrain it submits is named by queue and definition.
+
+    Its fan-out submits its own definition by name (a definition cannot hold its own ARN; Batch
+    runs a name's latest ACTIVE revision), so without a name it never fans out.
+    """
     layout, jobs = context.layout, context.config
     return _set(
         environment(
             MonitorSettings,
+            summaries_prefix=layout.summaries_prefix,
+            summary_grace_minutes=jobs.summary_grace_minutes,
+            shard_objects=jobs.monitor_shard_objects,
+            max_array_size=jobs.monitor_max_array_size,
+            fanout_job_queue=queue_name if monitor_definition_name is not None else None,
+            fanout_job_definition=monitor_definition_name,
+            **_dashboard(context),
             aws_region=context.region,
             environment=WATCHED_ENVIRONMENT,
             model_bucket=context.model_bucket,
@@ -103,6 +117,7 @@ def quality_environment(
     return _set(
         environment(
             QualitySettings,
+            **_dashboard(context),
             aws_region=context.region,
             environment=WATCHED_ENVIRONMENT,
             model_bucket=context.model_bucket,
@@ -128,6 +143,11 @@ def quality_environment(
             retrain_job_definition=retrain_definition_name,
         )
     )
+
+
+def _dashboard(context: JobContext) -> dict[str, Any]:
+    """What both jobs' dashboard reads besides their reports: decisions and the pipeline's history."""
+    return {"decisions_prefix": context.layout.decisions_prefix, "pipeline_name": context.pipeline_name}
 
 
 def s3_uri(bucket: pulumi.Input[str], prefix: str) -> pulumi.Input[str]:

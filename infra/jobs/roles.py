@@ -126,23 +126,23 @@ def monitor_statements(
     layout: ObjectLayout,
     retrain_definition_arn_prefix: pulumi.Input[str] | None,
     queue_arn: pulumi.Input[str],
+    own_definition_arn_prefix: pulumi.Input[str] | None = None,
 ) -> list[Statement]:
     """Monitor reads prediction logs and the bundle, writes reports, may submit the retrain job.
 
-    With ``retrain_definition_arn_prefix`` None (retrainOnDrift off) it may submit nothing.
+    With ``retrain_definition_arn_prefix`` None (retrainOnDrift off) it may not submit the retrain;
+    with ``own_definition_arn_prefix`` it may submit its own definition (the fan-out's array job
+    and the merge job after it) to the same queue.
     """
     logs = resources.log_bucket_arn
-    submit = (
-        []
-        if retrain_definition_arn_prefix is None
-        else [
-            submit_jobs_statement(
-                "SubmitRetrainOnDrift",
-                definition_arn_prefixes=[retrain_definition_arn_prefix],
-                queue_arn=queue_arn,
-            )
-        ]
-    )
+    submit = [
+        submit_jobs_statement(sid, definition_arn_prefixes=[prefix], queue_arn=queue_arn)
+        for sid, prefix in (
+            ("SubmitRetrainOnDrift", retrain_definition_arn_prefix),
+            ("SubmitOwnFanOutJobs", own_definition_arn_prefix),
+        )
+        if prefix is not None
+    ]
     return [
         {
             "Sid": "ReadPredictionLogs",

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from infra.config import PROJECT_NAMESPACE, StackConfig, parse_config
-from ml_deploy.layout import METRICS_NAMESPACE, SERVICE_CONTAINER
+from ml_deploy.layout import METRICS_NAMESPACE, SERVICE_CONTAINER, ObjectLayout
 from ml_deploy.settings import (
     EnvSettings,
     MonitorSettings,
@@ -121,6 +121,26 @@ def test_the_monitor_reads_its_environment(dev_program: Program, dev_config: Sta
     assert settings.retrain_job_definition == dev_program.outputs["retrainJobDefinitionName"]
     assert settings.metrics_namespace == METRICS_NAMESPACE
     assert settings.alerts_topic_arn == dev_program.outputs["alertsTopicArn"]
+    # The fan-out: its own definition by name (Batch runs the latest ACTIVE revision), same queue.
+    assert settings.fanout_job_definition == dev_program.outputs["monitorJobDefinitionName"]
+    assert settings.fanout_job_queue == settings.retrain_job_queue
+    assert (settings.shard_objects, settings.max_array_size, settings.summary_grace_minutes) == (
+        jobs.monitor_shard_objects,
+        jobs.monitor_max_array_size,
+        jobs.summary_grace_minutes,
+    )
+    assert settings.summaries_prefix == layout.summaries_prefix
+    _assert_dashboard_sources(settings, dev_program, layout=layout)
+
+
+def _assert_dashboard_sources(
+    settings: MonitorSettings | QualitySettings, program: Program, *, layout: ObjectLayout
+) -> None:
+    """What the dashboard a run regenerates reads: the retrain decisions and the stack's pipeline."""
+    assert settings.decisions_prefix == layout.decisions_prefix
+    assert settings.pipeline_name == program.outputs["pipelineName"], (
+        f"PIPELINE_NAME {settings.pipeline_name} is not the stack's pipeline {program.outputs['pipelineName']}"
+    )
 
 
 def test_the_quality_job_reads_its_environment(dev_program: Program, dev_config: StackConfig) -> None:
@@ -149,6 +169,7 @@ def test_the_quality_job_reads_its_environment(dev_program: Program, dev_config:
     assert settings.metrics_namespace == METRICS_NAMESPACE
     assert settings.alerts_topic_arn == dev_program.outputs["alertsTopicArn"]
     assert settings.aws_region == REGION
+    _assert_dashboard_sources(settings, dev_program, layout=layout)
 
 
 def _variables_of(*models: type[EnvSettings]) -> set[str]:
@@ -196,6 +217,9 @@ ENDPOINT_FIELDS = (
     "alerts_topic_arn",
     "retrain_job_queue",
     "retrain_job_definition",
+    "fanout_job_queue",
+    "fanout_job_definition",
+    "pipeline_name",
     "port",
     "model_bundle_path",
 )
