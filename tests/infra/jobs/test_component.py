@@ -36,6 +36,14 @@ RETRAIN_DEFINITION_ARNS = [
     f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{generated_name('jobs-retrain')}:*"
 ]
 JOB_KINDS = ["retrain", "monitor", "quality"]
+# The monitor's definition is named, not autonamed: its own fan-out submits it by that name.
+MONITOR_DEFINITION = "ml-deploy-dev-monitor"
+DEFINITIONS = {
+    "retrain": generated_name("jobs-retrain"),
+    "monitor": MONITOR_DEFINITION,
+    "quality": generated_name("jobs-quality"),
+}
+MONITOR_DEFINITION_ARN = f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{MONITOR_DEFINITION}:*"
 # Actions AWS authorises on no resource but "*" (each statement scopes them otherwise).
 STAR_ONLY_ACTIONS = {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"}
 
@@ -96,7 +104,7 @@ def test_each_schedule_submits_its_own_job_to_the_queue(dev_program: Program, ki
     request = json.loads(target["input"])
 
     assert target["arn"] == "arn:aws:scheduler:::aws-sdk:batch:submitJob", "not Batch SubmitJob"
-    assert request["JobDefinition"] == generated_name(f"jobs-{kind}"), (
+    assert request["JobDefinition"] == DEFINITIONS[kind], (
         f"the {kind} schedule submits {request['JobDefinition']}, not the {kind} job definition "
         "(by name, so the latest revision the pipeline registered runs)"
     )
@@ -162,7 +170,7 @@ def test_scheduler_role_submits_only_the_three_jobs_to_this_queue(dev_program: P
     assert sorted(submit["Resource"]) == sorted(
         [
             *RETRAIN_DEFINITION_ARNS,
-            f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{generated_name('jobs-monitor')}:*",
+            MONITOR_DEFINITION_ARN,
             f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{generated_name('jobs-quality')}:*",
             QUEUE_ARN,
         ]
@@ -306,6 +314,14 @@ def test_monitor_job_is_told_where_everything_is(dev_program: Program) -> None:
         "RETRAIN_JOB_QUEUE": QUEUE,
         "RETRAIN_JOB_DEFINITION": generated_name("jobs-retrain"),
         "COOLDOWN_KEY": "monitor/cooldown.json",
+        "SUMMARIES_PREFIX": "monitor/summaries/",
+        "SUMMARY_GRACE_MINUTES": "30",
+        "SHARD_OBJECTS": "20000",
+        "MAX_ARRAY_SIZE": "100",
+        "MONITOR_JOB_QUEUE": QUEUE,
+        "MONITOR_JOB_DEFINITION": MONITOR_DEFINITION,
+        "DECISIONS_PREFIX": "retrain/decisions/",
+        "PIPELINE_NAME": "ml-deploy-dev",
     }
 
 
@@ -348,16 +364,21 @@ def test_jobs_sit_in_private_subnets_with_https_egress_only(dev_program: Program
 # --- roles --------------------------------------------------------------------------------
 
 
-def test_monitor_may_submit_only_the_retrain_job_to_this_queue(dev_program: Program) -> None:
-    (submit,) = granting(dev_program, "jobs-monitor", "batch:SubmitJob")
-    assert sorted(submit["Resource"]) == sorted([*RETRAIN_DEFINITION_ARNS, QUEUE_ARN]), (
-        f"the monitor may submit more than the retrain job: {submit['Resource']}"
-    )
+def _submits(program: Program) -> dict[str, list[str]]:
+    return {s["Sid"]: sorted(s["Resource"]) for s in granting(program, "jobs-monitor", "batch:SubmitJob")}
 
 
-def test_monitor_submits_nothing_when_retrain_on_drift_is_off(tuned_program: Program) -> None:
-    submits = granting(tuned_program, "jobs-monitor", "batch:SubmitJob")
-    assert not submits, f"retrainOnDrift is false but the monitor may submit jobs: {submits}"
+def test_monitor_may_submit_only_the_retrain_job_and_itself_to_this_queue(dev_program: Program) -> None:
+    assert _submits(dev_program) == {
+        "SubmitRetrainOnDrift": sorted([*RETRAIN_DEFINITION_ARNS, QUEUE_ARN]),
+        # Every revision of its own definition (PromoteJobs registers new ones), the fan-out's.
+        "SubmitOwnFanOutJobs": sorted([MONITOR_DEFINITION_ARN, QUEUE_ARN]),
+    }, f"the monitor may submit more than the retrain job and itself: {_submits(dev_program)}"
+
+
+def test_monitor_submits_only_its_fan_out_when_retrain_on_drift_is_off(tuned_program: Program) -> None:
+    submits = _submits(tuned_program)
+    assert list(submits) == ["SubmitOwnFanOutJobs"], f"retrainOnDrift is false but the monitor may: {submits}"
     assert environment(tuned_program, "monitor")["RETRAIN_ON_DRIFT"] == "false"
 
 
@@ -400,7 +421,12 @@ def test_monitor_writes_only_reports_its_cooldown_and_hour_summaries(dev_program
         r for s in granting(dev_program, "jobs-monitor", "s3:PutObject") for r in as_list(s["Resource"])
     )
     logs = "arn:aws:s3:::ml-prediction-logs-0a1b2c3"
-    assert writes == [f"{logs}/monitor/cooldown.json", f"{logs}/monitor/summaries/*", f"{logs}/reports/*"], (
+    assert writes == [
+        f"{logs}/monitor/cooldown.json",
+        f"{logs}/monitor/summaries/*",
+        f"{logs}/reports/*",
+        f"{logs}/reports/dashboard/prod/index.html",
+    ], (
         f"the monitor may write elsewhere (the model bucket?): {writes}"
     )
 
@@ -483,12 +509,12 @@ def test_outputs_say_how_to_run_a_job_by_hand(dev_program: Program) -> None:
     outputs = dev_program.outputs
     assert outputs["jobQueueName"] == QUEUE
     assert outputs["retrainJobDefinitionName"] == generated_name("jobs-retrain")
-    assert outputs["monitorJobDefinitionName"] == generated_name("jobs-monitor")
+    assert outputs["monitorJobDefinitionName"] == MONITOR_DEFINITION
     assert outputs["qualityJobDefinitionName"] == generated_name("jobs-quality")
     for kind in JOB_KINDS:
         assert outputs[f"{kind}SubmitCommand"] == (
             f"aws batch submit-job --job-name {kind}-manual --job-queue {QUEUE} "
-            f"--job-definition {generated_name(f'jobs-{kind}')} --region {REGION}"
+            f"--job-definition {DEFINITIONS[kind]} --region {REGION}"
         )
 
 

@@ -18,6 +18,7 @@ import pytest
 from moto import mock_aws
 
 from ml_deploy_dev.autonaming import generated_name
+from tests.infra.jobs.test_component import DEFINITIONS
 from ml_deploy_dev.program import REGION, Program
 
 JOB_DEFINITION = "aws:batch/jobDefinition:JobDefinition"
@@ -98,7 +99,7 @@ def test_the_scheduled_submission_is_accepted(batch: Any, dev_program: Program, 
         jobQueue=request["JobQueue"],
         jobDefinition=request["JobDefinition"],
     )
-    assert job["jobDefinition"].endswith(f":job-definition/{generated_name(f'jobs-{kind}')}:1"), (
+    assert job["jobDefinition"].endswith(f":job-definition/{DEFINITIONS[kind]}:1"), (
         f"the {kind} schedule's request ran {job['jobDefinition']}"
     )
     assert job["jobQueue"] == request["JobQueue"]

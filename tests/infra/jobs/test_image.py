@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from infra.jobs.image import PROMOTED_VALUE_INPUTS, _checked
 from ml_deploy_dev.autonaming import generated_name
+from tests.infra.jobs.test_component import DEFINITIONS
 from ml_deploy_dev.program import ACCOUNT, REGION, Program, Resource, run_program
 from retrain_job.job_revision import next_revision
 from tests.infra.jobs.test_component_moto import registration
@@ -76,19 +77,19 @@ class Account:
         self.ssm.put_parameter(Name=parameter_name, Type="String", Value=tag, Overwrite=True)
         for kind in KINDS:
             described = self.batch.describe_job_definitions(
-                jobDefinitionName=generated_name(f"jobs-{kind}"), status="ACTIVE"
+                jobDefinitionName=DEFINITIONS[kind], status="ACTIVE"
             )
             described.pop("ResponseMetadata", None)
             self.batch.register_job_definition(**next_revision(described, f"{JOBS_REPOSITORY}:{tag}"))
 
     def _active(self, kind: str) -> dict[str, Any]:
-        name = generated_name(f"jobs-{kind}")  # the job definition's physical name
+        name = DEFINITIONS[kind]  # the job definition's physical name
         found: dict[str, Any] = self.batch.describe_job_definitions(jobDefinitionName=name, status="ACTIVE")
         return found
 
     def latest_active(self, kind: str) -> dict[str, Any]:
         described = self.batch.describe_job_definitions(
-            jobDefinitionName=generated_name(f"jobs-{kind}"), status="ACTIVE"
+            jobDefinitionName=DEFINITIONS[kind], status="ACTIVE"
         )
         latest: dict[str, Any] = max(described["jobDefinitions"], key=lambda d: d["revision"])
         return latest

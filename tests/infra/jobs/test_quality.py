@@ -35,8 +35,14 @@ def quiet_program() -> Program:
     return run_program(overrides={f"ml-deploy:{key}": value for key, value in settings.items()})
 
 
-def _resources(program: Program, action: str) -> list[str]:
-    return sorted(r for s in granting(program, ROLE, action) for r in as_list(s["Resource"]))
+# The dashboard's own reads (tests/infra/jobs/test_dashboard_access.py), shared with the monitor.
+DASHBOARD_SIDS = frozenset({"ListDashboardHistory", "ReadDashboardHistory", "ReadRetrainDecisions", "ListRetrainDecisions"})
+
+
+def _resources(program: Program, action: str, *, but: frozenset[str] = frozenset()) -> list[str]:
+    return sorted(
+        r for s in granting(program, ROLE, action) if s["Sid"] not in but for r in as_list(s["Resource"])
+    )
 
 
 # --- the role ------------------------------------------------------------------------------------
@@ -45,7 +51,7 @@ def _resources(program: Program, action: str) -> list[str]:
 def test_quality_reads_only_prods_logs_the_outcomes_the_archive_and_the_cooldown(
     dev_program: Program,
 ) -> None:
-    assert _resources(dev_program, "s3:GetObject") == [
+    assert _resources(dev_program, "s3:GetObject", but=DASHBOARD_SIDS) == [
         f"{MODELS}/bundles/archive/*",
         f"{LOGS}/monitor/cooldown.json",
         f"{LOGS}/outcomes/*",
@@ -59,15 +65,20 @@ def test_quality_reads_only_prods_logs_the_outcomes_the_archive_and_the_cooldown
 def test_quality_writes_only_its_report_and_the_cooldown(dev_program: Program) -> None:
     assert _resources(dev_program, "s3:PutObject") == [
         f"{LOGS}/monitor/cooldown.json",
+        f"{LOGS}/reports/dashboard/prod/index.html",
         f"{LOGS}/reports/dt=*/*/quality.json",
         f"{LOGS}/reports/latest/prod/quality.json",
-    ], "the quality job may write more than quality.json and the cooldown"
+    ], "the quality job may write more than quality.json, the cooldown and prod's dashboard"
     written = json.dumps(granting(dev_program, ROLE, "s3:PutObject"))
     assert MODELS not in written, "the quality job may write to the model bucket"
 
 
 def test_quality_lists_only_under_what_it_reads_and_writes(dev_program: Program) -> None:
-    listings = {s["Resource"]: s["Condition"] for s in granting(dev_program, ROLE, "s3:ListBucket")}
+    listings = {
+        s["Resource"]: s["Condition"]
+        for s in granting(dev_program, ROLE, "s3:ListBucket")
+        if s["Sid"] not in DASHBOARD_SIDS
+    }
     assert listings == {
         LOGS: {
             "StringLike": {
