@@ -25,7 +25,7 @@ from tests.enforcement.policy_eval import Request
 MISSING_KEY_ERRORS = {"NoSuchKey", "404", "NotFound"}
 DENIED_ERRORS = {"AccessDenied", "AccessDeniedException", "403", "AuthorizationError"}
 _SHOWN_PARAMS = ("Bucket", "Key", "VersionId", "Prefix", "CopySource", "TopicArn", "Namespace",
-                 "jobQueue", "jobDefinition", "IfMatch", "IfNoneMatch")  # fmt: skip
+                 "jobQueue", "jobDefinition", "IfMatch", "IfNoneMatch", "pipelineName")  # fmt: skip
 
 
 @dataclass
@@ -203,6 +203,12 @@ def _submit_job(call: Call, stack: StackFacts) -> list[Request]:
     return needs
 
 
+def _list_action_executions(call: Call, stack: StackFacts) -> list[Request]:
+    # API_ListActionExecutions.html; the service reference names the pipeline as its resource.
+    pipeline = f"arn:aws:codepipeline:{stack.region}:{stack.account}:{call.params['pipelineName']}"
+    return [Request("codepipeline:ListActionExecutions", pipeline)]
+
+
 REQUIREMENTS: dict[tuple[str, str], Mapper] = {
     ("s3", "GetObject"): _get_object,
     ("s3", "HeadObject"): _get_object,
@@ -215,6 +221,7 @@ REQUIREMENTS: dict[tuple[str, str], Mapper] = {
     ("cloudwatch", "PutMetricData"): _put_metric_data,
     ("sns", "Publish"): _publish,
     ("batch", "SubmitJob"): _submit_job,
+    ("codepipeline", "ListActionExecutions"): _list_action_executions,
 }
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.handlers
+from botocore.awsrequest import AWSResponse
 import pytest
 from moto import mock_aws
 from moto.core import enable_iam_authentication
@@ -82,6 +84,14 @@ class EnforcedAws:
         return self._keys[role.name]
 
 
+def _no_pipeline_history(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+    """What CodePipeline answers for a pipeline that has run nothing yet. moto has no execution API
+    (`list_action_executions` raises NotImplementedError), so this answers instead; the call is
+    still recorded and held to the role by the offline evaluation (`aws_calls.REQUIREMENTS`)."""
+    answer = AWSResponse("https://codepipeline.amazonaws.com/", 200, {}, None)
+    return answer, {"actionExecutionDetails": [], "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+
 @pytest.fixture
 def enforced(dev_program: Program, monkeypatch: pytest.MonkeyPatch) -> Iterator[EnforcedAws]:
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
@@ -89,6 +99,11 @@ def enforced(dev_program: Program, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     recorder = CallRecorder()
     recorder.install(monkeypatch)
+    monkeypatch.setattr(
+        botocore.handlers,
+        "BUILTIN_HANDLERS",
+        [*botocore.handlers.BUILTIN_HANDLERS, ("before-call.codepipeline.ListActionExecutions", _no_pipeline_history)],
+    )
     with mock_aws(config={"batch": {"use_docker": False}}):
         world = EnforcedAws(program=dev_program, recorder=recorder, monkeypatch=monkeypatch)
         _lay_out(world)

@@ -27,7 +27,7 @@ from ml_deploy_dev.program import Program
 from retrain_job import quality
 from tests.enforcement.conftest import EnforcedAws
 from tests.enforcement.rendered import RuntimeRole, job_role
-from tests.enforcement.test_runtime_permissions import _assert_proven
+from tests.enforcement.test_runtime_permissions import _assert_proven, assert_dashboard_published
 from tests.retrain_job.conftest import log_lines
 
 NOW = datetime(2026, 12, 31, 6, 0, tzinfo=UTC)
@@ -87,9 +87,10 @@ def test_a_quality_drop_run_is_allowed_by_the_quality_role(
     _assert_proven(
         enforced, role,
         expected={"s3:GetObject", "s3:HeadObject", "s3:ListObjectsV2", "s3:PutObject", "batch:SubmitJob",
-                  "cloudwatch:PutMetricData", "sns:Publish"},
+                  "cloudwatch:PutMetricData", "sns:Publish", "codepipeline:ListActionExecutions"},
     )  # fmt: skip
     assert status == 0
+    assert_dashboard_published(enforced, env)
     s3 = enforced.admin("s3")
     latest = f"{env['REPORTS_PREFIX']}latest/{env['ENVIRONMENT']}/{REPORT_FILE}"
     report = json.loads(s3.get_object(Bucket=env["LOG_BUCKET"], Key=latest)["Body"].read())

@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from ml_deploy import payload_log
 from ml_deploy.bundle import read_bundle
 from ml_deploy.settings import ServiceSettings
+from ml_deploy.tracking import dashboard_key
 from ml_deploy_dev import sample_data
 from ml_deploy_dev.program import Program
 from ml_deploy_dev.sample_bundle import request_records
@@ -91,13 +92,24 @@ def test_monitor_drift_run_is_allowed_by_the_monitor_role(
     _assert_proven(
         enforced, role,
         expected={"s3:GetObject", "s3:ListObjectsV2", "s3:PutObject", "batch:SubmitJob",
-                  "cloudwatch:PutMetricData", "sns:Publish"},
+                  "cloudwatch:PutMetricData", "sns:Publish", "codepipeline:ListActionExecutions"},
     )  # fmt: skip
     assert status == 0
     jobs = enforced.admin("batch").list_jobs(jobQueue=env["RETRAIN_JOB_QUEUE"], jobStatus="SUBMITTED")
     submitted = [call for call in enforced.calls if call.operation == "SubmitJob" and call.error is None]
     assert submitted or jobs["jobSummaryList"], "the drift run did not submit the retrain job"
     s3.head_object(Bucket=env["LOG_BUCKET"], Key=env["COOLDOWN_KEY"])
+    assert_dashboard_published(enforced, env)
+
+
+def assert_dashboard_published(enforced: EnforcedAws, env: dict[str, str]) -> None:
+    """The run ended by regenerating the environment's dashboard (its history read, one page written)."""
+    key = dashboard_key(env["REPORTS_PREFIX"], env["ENVIRONMENT"])
+    page = enforced.admin("s3").get_object(Bucket=env["LOG_BUCKET"], Key=key)["Body"].read().decode()
+    assert "<h1>Model tracking: prod</h1>" in page, page[:500]
+    assert f"pipelineName={env['PIPELINE_NAME']}" in "\n".join(map(str, enforced.calls)), (
+        "the dashboard did not read the stack's pipeline"
+    )
 
 
 def _write_prediction_logs(s3: Any, env: dict[str, str], *, bundle: Path, frame: pd.DataFrame) -> None:
