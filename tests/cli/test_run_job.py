@@ -18,8 +18,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from moto.core.config import default_user_config
 
 from ml_deploy_cli.__main__ import main
+from ml_deploy_cli.aws.jobs import job_command
 from ml_deploy_cli.local.state import STATE_VARIABLE
 from tests.cli.conftest import REGION, Stack
 from tests.cli.test_failures import local_state
@@ -148,3 +150,79 @@ def test_the_local_run_refuses_run_job(tmp_path: Path, capsys: pytest.CaptureFix
 
     assert main(["--local", "run-job", "retrain"], environ={STATE_VARIABLE: str(state)}) == 1
     assert "the local run has no job queue" in capsys.readouterr().err
+
+
+# --- run-job monitor --backfill FROM TO, against moto's Batch --------------------------------------
+
+
+@pytest.fixture
+def moto_batch(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The stack's queue and monitor definition in moto's Batch (jobs recorded, never started)."""
+    monkeypatch.setitem(default_user_config["batch"], "use_docker", False)
+    batch = boto3.client("batch", region_name=REGION)
+    role = boto3.client("iam", region_name=REGION).create_role(
+        RoleName="batch-service", AssumeRolePolicyDocument="{}"
+    )["Role"]["Arn"]
+    environment = batch.create_compute_environment(
+        computeEnvironmentName="jobs", type="UNMANAGED", state="ENABLED", serviceRole=role
+    )["computeEnvironmentArn"]
+    batch.create_job_queue(
+        jobQueueName=QUEUE, state="ENABLED", priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
+    )  # fmt: skip
+    batch.register_job_definition(
+        jobDefinitionName=MONITOR, type="container",
+        containerProperties={"image": "jobs:1", "vcpus": 1, "memory": 512, "command": job_command("monitor")},
+    )  # fmt: skip
+    stack.write_outputs(jobQueueName=QUEUE, monitorJobDefinitionName=MONITOR)
+    stack.clients["batch"] = batch
+    return batch
+
+
+def _submitted(batch: Any) -> list[dict[str, Any]]:
+    ids = [j["jobId"] for s in STATES for j in batch.list_jobs(jobQueue=QUEUE, jobStatus=s)["jobSummaryList"]]
+    return list(batch.describe_jobs(jobs=ids)["jobs"]) if ids else []
+
+
+def test_backfill_submits_the_monitor_with_the_backfill_command(stack: Stack, moto_batch: Any) -> None:
+    result = stack.cli("run-job", "monitor", "--backfill", "2026-11-01T00:00Z", "2026-11-08T06:00+02:00")
+
+    assert result.code == 0, result.err
+    [job] = _submitted(moto_batch)
+    assert job["jobName"] == "monitor-backfill" and job["jobDefinition"].endswith(f"/{MONITOR}:1"), job
+    assert job["container"]["command"] == [
+        *job_command("monitor"), "backfill", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-08T04:00:00Z",
+    ], "the override is not the definition's command plus the backfill (times in UTC)"  # fmt: skip
+    assert job["jobId"] in result.out and "backfill of [2026-11-01T00:00:00Z" in result.out, result.out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["monitor", "--backfill", "2026-11-08T00:00Z", "2026-11-01T00:00Z"], "FROM (2026-11-08T00:00Z) must be before TO"),
+        (["monitor", "--backfill", "2026-11-01", "2026-11-01"], "must be before TO"),
+        (["monitor", "--backfill", "last week", "2026-11-01T00:00Z"], "FROM 'last week' is not an ISO 8601 time"),
+        (["retrain", "--backfill", "2026-11-01T00:00Z", "2026-11-02T00:00Z"], "only the monitor backfills"),
+    ],
+)
+def test_a_bad_backfill_is_one_line_and_submits_nothing(
+    stack: Stack, moto_batch: Any, argv: list[str], message: str
+) -> None:
+    result = stack.cli("run-job", *argv)
+
+    assert result.code == 1 and message in result.err, result.err
+    assert len(result.err.strip().splitlines()) == 1, result.err
+    assert _submitted(moto_batch) == [], "a refused backfill submitted a job"
+
+
+def test_the_local_run_refuses_backfill_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(local_state(endpoint="http://127.0.0.1:1")))
+
+    code = main(
+        ["--local", "run-job", "monitor", "--backfill", "2026-11-01T00:00Z", "2026-11-02T00:00Z"],
+        environ={STATE_VARIABLE: str(state)},
+    )
+
+    err = capsys.readouterr().err
+    assert code == 1 and "no Batch to backfill on" in err and len(err.strip().splitlines()) == 1, err

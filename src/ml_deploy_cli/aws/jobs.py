@@ -21,6 +21,11 @@ ENDED = ("SUCCEEDED", "FAILED")
 DEFAULT_LOG_GROUP = "/aws/batch/job"  # where awslogs writes when the job names no group
 
 
+def job_command(kind: JobKind) -> list[str]:
+    """The command each job definition runs (infra/jobs/definitions.py): `python -m retrain_job.<kind>`."""
+    return ["python", "-m", f"retrain_job.{kind}"]
+
+
 @dataclass(frozen=True)
 class JobState:
     job_id: str
@@ -48,10 +53,17 @@ class BatchJobs:
     def logs_client(self) -> Any:
         return self._logs
 
-    def submit(self, kind: JobKind) -> str:
-        response = self._batch.submit_job(
-            jobName=f"{kind}-manual", jobQueue=self._queue, jobDefinition=self._definitions[kind]
-        )
+    def submit(self, kind: JobKind, *, arguments: tuple[str, ...] = ()) -> str:
+        """Submit `kind` by definition name; `arguments` (a mode and its flags) override its command."""
+        request: dict[str, Any] = {
+            "jobName": f"{kind}-{arguments[0] if arguments else 'manual'}",
+            "jobQueue": self._queue,
+            "jobDefinition": self._definitions[kind],
+        }
+        if arguments:
+            # An override replaces the whole command: the definition's own, then the arguments.
+            request["containerOverrides"] = {"command": [*job_command(kind), *arguments]}
+        response = self._batch.submit_job(**request)
         return str(response["jobId"])
 
     def state(self, job_id: str) -> JobState:

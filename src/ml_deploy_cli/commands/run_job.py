@@ -2,13 +2,16 @@
 and (with --follow) print its state changes and its log until it ends; exit 1 if it failed.
 
 This replaces copy-pasting the `retrainSubmitCommand` output. Each kind's definition is named by
-the stack output `<kind>JobDefinitionName`.
+the stack output `<kind>JobDefinitionName`. `run-job monitor --backfill FROM TO` submits the
+monitor with the command `backfill --from FROM --to TO`: it rebuilds the hour summaries of
+[FROM, TO), fanning out on Batch itself when the range is large.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from datetime import UTC, datetime
 
 from ml_deploy_cli.aws.clients import ClientFactory
 from ml_deploy_cli.aws.jobs import JOB_KINDS, BatchJobs, JobKind, JobState
@@ -29,6 +32,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("kind", choices=JOB_KINDS, metavar="JOB", help=", ".join(JOB_KINDS))
     parser.add_argument("--follow", action="store_true", help="print its state and log until it ends")
     parser.add_argument(
+        "--backfill",
+        nargs=2,
+        metavar=("FROM", "TO"),
+        help="monitor only: rebuild the hour summaries of [FROM, TO), ISO 8601 times (UTC if no zone)",
+    )
+    parser.add_argument(
         "--poll-seconds",
         type=positive_number,
         default=DEFAULT_POLL_SECONDS,
@@ -40,12 +49,43 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def run(args: argparse.Namespace, connect: Connect) -> int:
     del connect  # the jobs are Batch's: named by the stack outputs, reached with the stack's clients
-    jobs = _jobs(args)
-    job_id = jobs.submit(args.kind)
-    print(f"submitted {args.kind} job {job_id}")
+    if args.backfill is None:
+        jobs = _jobs(args)
+        job_id = jobs.submit(args.kind)
+        print(f"submitted {args.kind} job {job_id}")
+    else:
+        arguments = backfill_arguments(args.kind, args.backfill)
+        if args.local:
+            raise CliError(
+                "run-job --backfill: the local run summarizes every hour as it checks; there is no "
+                "Batch to backfill on (use it against a stack)"
+            )
+        jobs = batch_jobs(args, kind=args.kind)
+        job_id = jobs.submit(args.kind, arguments=arguments)
+        print(f"submitted {args.kind} backfill of [{arguments[2]}, {arguments[4]}) as job {job_id}")
     if not args.follow:
         return 0
     return follow(jobs, job_id, poll=args.poll_seconds)
+
+
+def backfill_arguments(kind: str, span: list[str]) -> tuple[str, ...]:
+    """`backfill --from FROM --to TO` for the monitor, the times checked and written in UTC."""
+    if kind != "monitor":
+        raise CliError(f"run-job {kind} --backfill: only the monitor backfills (its hour summaries)")
+    start, end = (_utc_time(name, text) for name, text in zip(("FROM", "TO"), span, strict=True))
+    if not start < end:
+        raise CliError(f"run-job monitor --backfill: FROM ({span[0]}) must be before TO ({span[1]})")
+    return ("backfill", "--from", f"{start:%Y-%m-%dT%H:%M:%SZ}", "--to", f"{end:%Y-%m-%dT%H:%M:%SZ}")
+
+
+def _utc_time(name: str, text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(
+            f"run-job monitor --backfill: {name} {text!r} is not an ISO 8601 time, e.g. 2026-11-23T10:00Z"
+        ) from None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _jobs(args: argparse.Namespace) -> BatchJobs | LocalJobs:
