@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.iam import execution_role, task_role
 from infra.config import PROJECT_NAMESPACE
+from infra.iam import execution_role, task_role
+from infra.jobs.compute import job_queue
 from infra.jobs.config import JobConfig, JobsConfig
 from infra.jobs.dashboard_access import DashboardScope, dashboard_statements
 from infra.jobs.definitions import JobRun, create_job_definition
@@ -33,7 +34,7 @@ from infra.jobs.image import PromotedImage, promoted_jobs_image
 from infra.jobs.quality import QualityScope, quality_alarms, quality_statements
 from infra.jobs.roles import JobResources, monitor_statements, retrain_statements
 from infra.jobs.schedules import ScheduledJobs, alert_on_failed_jobs, schedule_jobs
-from infra.jobs.waiting import alert_on_jobs_cancelled_for_waiting, runnable_time_limits
+from infra.jobs.waiting import alert_on_jobs_cancelled_for_waiting
 from infra.network import Network
 from infra.storage import Buckets
 from ml_deploy.layout import ObjectLayout
@@ -90,7 +91,7 @@ class Jobs(pulumi.ComponentResource):
         self._execution_role = execution_role(
             name, repository=args.jobs_repo, log_group=self._log_group, parent=self
         )
-        self.queue = self._queue()
+        self.queue = job_queue(name, network=args.network, config=args.config, parent=self)
         self.image = promoted_jobs_image(name, seed_tag=args.config.jobs_image_tag, parent=self)
 
         resources = JobResources(
@@ -170,7 +171,10 @@ class Jobs(pulumi.ComponentResource):
         )
         role = task_role(
             f"{self._name}-monitor",
-            statements=[*statements, *dashboard_statements(resources, layout=args.layout, scope=self._dashboard)],
+            statements=[
+                *statements,
+                *dashboard_statements(resources, layout=args.layout, scope=self._dashboard),
+            ],
             parent=self,
         )
         environment = monitor_environment(
@@ -180,7 +184,11 @@ class Jobs(pulumi.ComponentResource):
             monitor_definition_name=own_name,
         )
         definition = self._definition(
-            "monitor", size=args.config.monitor_job, role=role, environment=environment, physical_name=own_name
+            "monitor",
+            size=args.config.monitor_job,
+            role=role,
+            environment=environment,
+            physical_name=own_name,
         )
         return definition, role
 
@@ -212,52 +220,6 @@ class Jobs(pulumi.ComponentResource):
             self._name, environment=WATCHED_ENVIRONMENT, topic_arn=args.alerts_topic.arn, parent=self
         )
         return definition, role
-
-    # --- compute -------------------------------------------------------------------------
-
-    def _queue(self) -> aws.batch.JobQueue:
-        """Fargate (or Fargate Spot) in the private subnets: nothing comes in, HTTPS goes out."""
-        network = self._args.network
-        security_group = aws.ec2.SecurityGroup(
-            f"{self._name}-tasks",
-            vpc_id=network.vpc_id,
-            description="Batch jobs: no inbound; outbound HTTPS to S3, ECR, SNS, CloudWatch",
-            opts=self._child,
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{self._name}-tasks-https-out",
-            security_group_id=security_group.id,
-            description="AWS APIs over HTTPS (through NAT or VPC endpoints)",
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            cidr_ipv4="0.0.0.0/0",
-            opts=self._child,
-        )
-        compute = aws.batch.ComputeEnvironment(
-            f"{self._name}-fargate",
-            type="MANAGED",
-            state="ENABLED",
-            # No service_role: Batch uses its service-linked role.
-            compute_resources=aws.batch.ComputeEnvironmentComputeResourcesArgs(
-                type="FARGATE_SPOT" if self._args.config.use_fargate_spot else "FARGATE",
-                max_vcpus=self._args.config.max_vcpus,
-                subnets=network.private_subnet_ids,
-                security_group_ids=[security_group.id],
-            ),
-            opts=self._child,
-        )
-        return aws.batch.JobQueue(
-            f"{self._name}-queue",
-            state="ENABLED",
-            priority=1,
-            compute_environment_orders=[
-                aws.batch.JobQueueComputeEnvironmentOrderArgs(order=1, compute_environment=compute.arn)
-            ],
-            # A job stuck RUNNABLE (no Spot capacity, a vCPU quota) is cancelled and alerted.
-            job_state_time_limit_actions=runnable_time_limits(),
-            opts=self._child,
-        )
 
     # --- job definitions -----------------------------------------------------------------
 
@@ -299,7 +261,9 @@ class Jobs(pulumi.ComponentResource):
 
     def _arn(self, service: str, *resource: str) -> pulumi.Output[str]:
         """`arn:aws:<service>:<region>:<account>:<resource>` of a thing named before it exists."""
-        return pulumi.Output.concat("arn:aws:", service, ":", self._region, ":", self._account, ":", *resource)
+        return pulumi.Output.concat(
+            "arn:aws:", service, ":", self._region, ":", self._account, ":", *resource
+        )
 
     # --- outputs ---------------------------------------------------------------------------
 

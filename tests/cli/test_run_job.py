@@ -199,9 +199,15 @@ def test_backfill_submits_the_monitor_with_the_backfill_command(stack: Stack, mo
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["monitor", "--backfill", "2026-11-08T00:00Z", "2026-11-01T00:00Z"], "FROM (2026-11-08T00:00Z) must be before TO"),
+        (
+            ["monitor", "--backfill", "2026-11-08T00:00Z", "2026-11-01T00:00Z"],
+            "FROM (2026-11-08T00:00Z) must be before TO",
+        ),
         (["monitor", "--backfill", "2026-11-01", "2026-11-01"], "must be before TO"),
-        (["monitor", "--backfill", "last week", "2026-11-01T00:00Z"], "FROM 'last week' is not an ISO 8601 time"),
+        (
+            ["monitor", "--backfill", "last week", "2026-11-01T00:00Z"],
+            "FROM 'last week' is not an ISO 8601 time",
+        ),
         (["retrain", "--backfill", "2026-11-01T00:00Z", "2026-11-02T00:00Z"], "only the monitor backfills"),
     ],
 )
@@ -215,7 +221,9 @@ def test_a_bad_backfill_is_one_line_and_submits_nothing(
     assert _submitted(moto_batch) == [], "a refused backfill submitted a job"
 
 
-def test_the_local_run_refuses_backfill_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_local_run_refuses_backfill_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     state = tmp_path / "state.json"
     state.write_text(json.dumps(local_state(endpoint="http://127.0.0.1:1")))
 

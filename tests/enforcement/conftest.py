@@ -15,8 +15,8 @@ from typing import Any
 
 import boto3
 import botocore.handlers
-from botocore.awsrequest import AWSResponse
 import pytest
+from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 from moto.core import enable_iam_authentication
 
@@ -102,7 +102,10 @@ def enforced(dev_program: Program, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setattr(
         botocore.handlers,
         "BUILTIN_HANDLERS",
-        [*botocore.handlers.BUILTIN_HANDLERS, ("before-call.codepipeline.ListActionExecutions", _no_pipeline_history)],
+        [
+            *botocore.handlers.BUILTIN_HANDLERS,
+            ("before-call.codepipeline.ListActionExecutions", _no_pipeline_history),
+        ],
     )
     with mock_aws(config={"batch": {"use_docker": False}}):
         world = EnforcedAws(program=dev_program, recorder=recorder, monkeypatch=monkeypatch)

@@ -89,7 +89,9 @@ def test_the_array_job_path_is_allowed_by_the_monitor_role(
     array, merge = submitted
     assert array["arrayProperties"] == {"size": 2}, array
     assert merge["dependsOn"][0]["jobId"], merge
-    enforced.admin("s3").head_object(Bucket=env["LOG_BUCKET"], Key=f"{env['REPORTS_PREFIX']}latest/prod/report.json")
+    enforced.admin("s3").head_object(
+        Bucket=env["LOG_BUCKET"], Key=f"{env['REPORTS_PREFIX']}latest/prod/report.json"
+    )
     assert_dashboard_published(enforced, env)
 
 

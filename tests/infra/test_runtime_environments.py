@@ -138,9 +138,8 @@ def _assert_dashboard_sources(
 ) -> None:
     """What the dashboard a run regenerates reads: the retrain decisions and the stack's pipeline."""
     assert settings.decisions_prefix == layout.decisions_prefix
-    assert settings.pipeline_name == program.outputs["pipelineName"], (
-        f"PIPELINE_NAME {settings.pipeline_name} is not the stack's pipeline {program.outputs['pipelineName']}"
-    )
+    pipeline = program.outputs["pipelineName"]
+    assert settings.pipeline_name == pipeline, f"PIPELINE_NAME {settings.pipeline_name} is not {pipeline}"
 
 
 def test_the_quality_job_reads_its_environment(dev_program: Program, dev_config: StackConfig) -> None:

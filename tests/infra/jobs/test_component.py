@@ -426,9 +426,7 @@ def test_monitor_writes_only_reports_its_cooldown_and_hour_summaries(dev_program
         f"{logs}/monitor/summaries/*",
         f"{logs}/reports/*",
         f"{logs}/reports/dashboard/prod/index.html",
-    ], (
-        f"the monitor may write elsewhere (the model bucket?): {writes}"
-    )
+    ], f"the monitor may write elsewhere (the model bucket?): {writes}"
 
 
 @pytest.mark.parametrize("role", ["jobs-retrain", "jobs-monitor", "jobs-quality"])

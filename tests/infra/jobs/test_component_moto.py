@@ -18,8 +18,8 @@ import pytest
 from moto import mock_aws
 
 from ml_deploy_dev.autonaming import generated_name
-from tests.infra.jobs.test_component import DEFINITIONS
 from ml_deploy_dev.program import REGION, Program
+from tests.infra.jobs.test_component import DEFINITIONS
 
 JOB_DEFINITION = "aws:batch/jobDefinition:JobDefinition"
 KINDS = ("retrain", "monitor")

@@ -19,7 +19,9 @@ def _by_sid(program: Program, role: str) -> dict[str, dict[str, object]]:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_the_dashboard_reads_only_the_run_history_events_and_decisions(dev_program: Program, role: str) -> None:
+def test_the_dashboard_reads_only_the_run_history_events_and_decisions(
+    dev_program: Program, role: str
+) -> None:
     found = _by_sid(dev_program, role)
     assert sorted(as_list(found["ReadDashboardHistory"]["Resource"])) == [
         f"{LOGS}/reports/dt=*/quality.json",
@@ -31,7 +33,9 @@ def test_the_dashboard_reads_only_the_run_history_events_and_decisions(dev_progr
         "StringLike": {"s3:prefix": ["reports/dt=*", "reports/events/*"]}
     }
     assert found["ReadRetrainDecisions"]["Resource"] == f"{MODELS}/retrain/decisions/*"
-    assert found["ListRetrainDecisions"]["Condition"] == {"StringLike": {"s3:prefix": ["retrain/decisions/*"]}}
+    assert found["ListRetrainDecisions"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["retrain/decisions/*"]}
+    }
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -50,5 +54,9 @@ def test_the_dashboard_lists_the_action_history_of_this_stacks_pipeline_only(
     pipeline = dev_program.one("aws:codepipeline/pipeline:Pipeline")
     expected = f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{pipeline.state['name']}"
     [granted] = [s for s in statements(dev_program, role) if "codepipeline" in str(s["Action"])]
-    assert (granted["Action"], granted["Resource"]) == ("codepipeline:ListActionExecutions", expected), granted
-    assert pipeline.state.get("arn", expected) == expected, f"the mocks' pipeline ARN is {pipeline.state['arn']}"
+    assert (granted["Action"], granted["Resource"]) == ("codepipeline:ListActionExecutions", expected), (
+        granted
+    )
+    assert pipeline.state.get("arn", expected) == expected, (
+        f"the mocks' pipeline ARN is {pipeline.state['arn']}"
+    )

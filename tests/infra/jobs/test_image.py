@@ -21,9 +21,9 @@ from moto import mock_aws
 
 from infra.jobs.image import PROMOTED_VALUE_INPUTS, _checked
 from ml_deploy_dev.autonaming import generated_name
-from tests.infra.jobs.test_component import DEFINITIONS
 from ml_deploy_dev.program import ACCOUNT, REGION, Program, Resource, run_program
 from retrain_job.job_revision import next_revision
+from tests.infra.jobs.test_component import DEFINITIONS
 from tests.infra.jobs.test_component_moto import registration
 
 KINDS = ("retrain", "monitor")
@@ -88,9 +88,7 @@ class Account:
         return found
 
     def latest_active(self, kind: str) -> dict[str, Any]:
-        described = self.batch.describe_job_definitions(
-            jobDefinitionName=DEFINITIONS[kind], status="ACTIVE"
-        )
+        described = self.batch.describe_job_definitions(jobDefinitionName=DEFINITIONS[kind], status="ACTIVE")
         latest: dict[str, Any] = max(described["jobDefinitions"], key=lambda d: d["revision"])
         return latest
 

@@ -36,7 +36,9 @@ def quiet_program() -> Program:
 
 
 # The dashboard's own reads (tests/infra/jobs/test_dashboard_access.py), shared with the monitor.
-DASHBOARD_SIDS = frozenset({"ListDashboardHistory", "ReadDashboardHistory", "ReadRetrainDecisions", "ListRetrainDecisions"})
+DASHBOARD_SIDS = frozenset(
+    {"ListDashboardHistory", "ReadDashboardHistory", "ReadRetrainDecisions", "ListRetrainDecisions"}
+)
 
 
 def _resources(program: Program, action: str, *, but: frozenset[str] = frozenset()) -> list[str]:

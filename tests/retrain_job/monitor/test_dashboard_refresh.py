@@ -57,7 +57,7 @@ def test_a_dashboard_that_fails_leaves_the_exit_code_and_the_report_alone(
     monkeypatch.setenv("PIPELINE_NAME", "ml-deploy-dev")
 
     code = monitor.main([])
-    out, err = capsys.readouterr()
+    _, err = capsys.readouterr()
 
     assert code == 0, err
     assert json.loads(world.report())["status"] in ("ok", "drift"), "the run's report was lost"
