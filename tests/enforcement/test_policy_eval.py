@@ -177,6 +177,8 @@ SAMPLE_CALLS = [
     Call("s3", "GetBucketEncryption", {"Bucket": "data"}),
     Call("cloudwatch", "PutMetricData", {"Namespace": "MlDeploy"}),
     Call("sns", "Publish", {"TopicArn": "arn:aws:sns:eu-west-1:123456789012:alerts"}),
+    Call("batch", "SubmitJob", {"jobQueue": "q", "jobDefinition": "monitor", "arrayProperties": {"size": 2}}),
+    Call("codepipeline", "ListActionExecutions", {"pipelineName": "ml-deploy-dev", "maxResults": 100}),
     Call("batch", "SubmitJob", {"jobQueue": "q", "jobDefinition": "retrain", "tags": {"a": "b"}}),
 ]
 
