@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ml_deploy_cli.aws.jobs import JobKind, JobState
-from ml_deploy_cli.delivery import LogPage
+from ml_deploy_cli.delivery import LogLine, LogPage
 from ml_deploy_cli.errors import CliError
 from ml_deploy_cli.local.logs import read_log
 from ml_deploy_cli.local.requests import ask
@@ -62,7 +62,7 @@ class LocalJobs:
             for job in read_checked_state(self._path).jobs
             if job.kind == kind and (job.status == "RUNNING" or _started(job.started) >= since)
         ]
-        lines = []
+        lines: list[LogLine] = []
         for job in sorted(runs, key=lambda run: run.started):
             source = f"{kind}-{job.id[:8]}"
             page = read_log(Path(job.log), cursor=offsets.get(job.log), source=source, what=source)
