@@ -118,7 +118,7 @@ endif
 # each. PYTEST_WORKERS=0 runs in one process (the local delivery's builds, which run a few tests).
 PYTEST_WORKERS ?= 2
 pytest: install
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --junitxml=reports/junit.xml
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --maxschedchunk 1 --junitxml=reports/junit.xml
 
 # The whole model lifecycle on this machine, against moto_server on 127.0.0.1 (no AWS account):
 # the program's pipeline run here from a model upload to prod, approvals answered with

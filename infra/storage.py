@@ -18,6 +18,7 @@ from infra.platform_config import StorageConfig
 # The Buckets component's name in the program: each bucket's logical name is `<this>-<purpose>`
 # (`ml-models`), and its physical name that plus a random suffix.
 BUCKETS_NAME = "ml"
+QUERY_RESULT_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -140,12 +141,12 @@ class Buckets(pulumi.ComponentResource):
         )
 
 
-def _rule(rule_id: str, **settings: Any) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
-    """An enabled lifecycle rule over the whole bucket."""
+def _rule(rule_id: str, *, prefix: str = "", **settings: Any) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+    """An enabled lifecycle rule over the bucket, or over the objects under `prefix`."""
     return aws.s3.BucketLifecycleConfigurationRuleArgs(
         id=rule_id,
         status="Enabled",
-        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=prefix),
         **settings,
     )
 
@@ -222,6 +223,13 @@ def bucket_specs(config: StorageConfig) -> dict[str, _BucketSpec]:
                         )
                     ],
                     expiration=expire(days=config.log_expiration_days),
+                ),
+                # Query results are a cache of answers, not data: a week. Where two expiration rules
+                # cover an object, S3 applies the shorter one.
+                _rule(
+                    "expire-query-results",
+                    prefix=config.layout.query_results_prefix,
+                    expiration=expire(days=QUERY_RESULT_DAYS),
                 ),
                 _abort_incomplete_uploads(),
             ],

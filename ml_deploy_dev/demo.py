@@ -40,6 +40,7 @@ from ml_deploy_dev.demo_jobs import (
     upload_training_data,
     wait_for_logs,
 )
+from ml_deploy_dev.demo_quality import QualityClock, Traffic, customer_keys, quality_clock, quality_drop
 from ml_deploy_dev.dev_stack import DevStack, dev_stack
 from ml_deploy_dev.local_aws import LocalAws, create_bucket, create_trigger_stand_in
 from ml_deploy_dev.local_aws import moto_server as start_moto_server
@@ -80,17 +81,21 @@ def run(
         progress.step("1. Local AWS (moto_server on 127.0.0.1) and the program's pipeline run here")
         aws = cleanup.enter_context(start_moto_server())
         queue_url = provision(aws, stack, progress)
+        clock = quality_clock(aws, stack)
         if not all_tests:
             progress.say(f"the build runs a fast subset of the tests (`{FAST_TESTS}`); --all-tests for all")
         delivery = cleanup.enter_context(
             local_delivery(
                 aws, stack, workdir=workdir / "delivery", queue_url=queue_url,
                 pytest_args=None if all_tests else FAST_TESTS, say=progress.say,
+                job_settings={"quality": clock.job_environment()},
             )
         )  # fmt: skip
         first = second = first_model(aws, stack, delivery, rows=rows, progress=progress)
         if "lifecycle" in parts:
-            traffic_and_monitor(aws, stack, delivery, workdir=workdir, requests=requests, progress=progress)
+            traffic_and_monitor(
+                aws, stack, delivery, workdir=workdir, requests=requests, clock=clock, progress=progress
+            )
             second = drifted_retrain(aws, stack, delivery, rows=rows, first=first, progress=progress)
             bad_challenger(aws, stack, delivery, rows=rows, progress=progress)
         if "bad-uploads" in parts:
@@ -147,18 +152,34 @@ def first_model(
 
 def traffic_and_monitor(
     aws: LocalAws, stack: DevStack, delivery: DemoDelivery, *, workdir: Path, requests: int,
-    progress: Progress,
+    clock: QualityClock, progress: Progress,
 ) -> None:  # fmt: skip
     progress.step("4. Traffic to prod (the service the delivery deployed), payload logging to local S3")
     url = delivery.url("prod")
     progress.say(f"prod at {url} (the load balancer's stand-in, forwarding to prod's task)")
-    send_traffic(url, sample_data.generate(requests, seed=2), "normal", progress)
-    send_traffic(url, sample_data.generate(requests, seed=3, drifted=True), "drifted", progress)
+    # The drifted world's customers also churn for other reasons (concept drift): its outcomes differ.
+    phases = [
+        Traffic("normal", sample_data.generate(requests, seed=2), customer_keys("cust-n", requests)),
+        Traffic(
+            "drifted",
+            sample_data.generate(requests, seed=3, drifted=True, concept_drift=True),
+            customer_keys("cust-d", requests),
+        ),
+    ]
+    for phase in phases:
+        send_traffic(url, phase.frame, phase.label, progress, keys=phase.keys)
     wait_for_logs(aws, stack, "prod", progress)
 
     progress.step("5. Monitor job: prod's logged window against the champion's reference")
     expect(monitor(aws, stack, progress.say) == 0, "the monitor job failed")
     show_drift_report(aws, stack, workdir / "reports", progress)
+
+    progress.step(
+        f"5b. Outcomes arrive; the quality job judges prod's model (its clock at {clock.now:%Y-%m-%d})"
+    )
+    quality_drop(
+        aws, stack, delivery, clock=clock, phases=phases, folder=workdir / "outcomes", progress=progress
+    )
 
 
 def drifted_retrain(
@@ -166,7 +187,8 @@ def drifted_retrain(
 ) -> str:  # fmt: skip
     """The retrain on drifted data is promoted: execution 2, which the approver rejects."""
     progress.step("6. Retrain on the drifted data: the gate promotes it, the upload starts execution 2")
-    upload_training_data(aws, stack, sample_data.generate(rows, seed=4, drifted=True), name="drifted")
+    drifted = sample_data.generate(rows, seed=4, drifted=True, concept_drift=True)
+    upload_training_data(aws, stack, drifted, name="drifted")
     outcome = retrain(aws, stack, progress.say)
     show_decision(aws, stack, outcome, progress)
     expect(outcome == 0, f"the retrain on drifted data exited {outcome}, expected 0 (promoted)")
@@ -196,7 +218,7 @@ def bad_challenger(
     """Shuffled labels teach nothing: the gate rejects it, the model key and the pipeline stay put."""
     progress.step("8. A challenger trained on shuffled labels: the gate rejects it")
     before, before_count = model_key_version(aws, stack), len(delivery.executions())
-    drifted = sample_data.generate(rows, seed=4, drifted=True)
+    drifted = sample_data.generate(rows, seed=4, drifted=True, concept_drift=True)
     upload_training_data(aws, stack, shuffled_labels(drifted), name="shuffled-labels")
     outcome = retrain(aws, stack, progress.say)
     expect(outcome == EXIT_REJECTED, f"the bad challenger exited {outcome}, expected {EXIT_REJECTED}")

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,15 +108,20 @@ def _quoted(word: str) -> str:
 @contextmanager
 def local_delivery(
     aws: LocalAws, stack: DevStack, *, workdir: Path, queue_url: str, pytest_args: str | None,
-    say: Callable[[str], None],
+    say: Callable[[str], None], job_settings: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Iterator[DemoDelivery]:  # fmt: skip
-    """The program's pipeline run here, started by the model-upload rule's queue, until the block ends."""
+    """The program's pipeline run here, started by the model-upload rule's queue, until the block ends.
+
+    `job_settings` adds variables to a job kind's environment when `run-job` runs it (the demo's clock).
+    """
     definition = load_definition()
     site = LocalSite(
         repository=ROOT, workdir=workdir, aws=aws, model_bucket=stack.model_bucket, pytest_args=pytest_args
     )
     pipeline = LocalPipeline(definition, site, say=say)
     pipeline.prepare(stack)
+    for kind, variables in (job_settings or {}).items():
+        pipeline.answers.job_environments[kind] = {**pipeline.answers.job_environments[kind], **variables}
     stages = " -> ".join(stage.name for stage in definition.stages)
     say(f"pipeline {definition.name} (execution mode {definition.execution_mode}): {stages}")
     say(f"from another terminal: {STATE_VARIABLE}={site.state_file} python -m ml_deploy_cli --local status")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +15,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from ml_deploy.payload_log import RECORD_KEY
 from ml_deploy.settings import MonitorSettings
 from ml_deploy_dev import processes, sample_data
 from ml_deploy_dev.dev_stack import DevStack, monitor_environment, retrain_environment
@@ -74,10 +75,15 @@ def monitor(aws: LocalAws, stack: DevStack, say: Callable[[str], None]) -> int:
     )
 
 
-def send_traffic(url: str, frame: pd.DataFrame, label: str, progress: Progress) -> None:
-    """One record per request, as clients call it; the answers are counted by status."""
+def send_traffic(
+    url: str, frame: pd.DataFrame, label: str, progress: Progress, *, keys: Sequence[str] | None = None
+) -> None:
+    """One record per request, as clients call it, with the caller's `keys` (customer ids) when
+    given; the answers are counted by status."""
     features = frame.drop(columns=[sample_data.TARGET, sample_data.TIMESTAMP])
     records = json.loads(features.to_json(orient="records"))
+    for record, key in zip(records, keys or [], strict=False):
+        record[RECORD_KEY] = key
     statuses: dict[int, int] = {}
     probabilities = []
     with httpx.Client(base_url=url, timeout=10.0) as client:

@@ -2,7 +2,9 @@
 
 `generate(n, seed=...)` is the training-time world; `drifted=True` is a later one with shifted
 numbers, a new category mix (including a payment method never seen in training) and a changed
-relation between support calls and churn. Fully vectorised: 5M rows take a few seconds.
+relation between support calls and churn. `concept_drift=True` also changes who churns (a
+competitor courting loyal customers): the same customers, other labels, so a model trained on the
+first world ranks them worse than chance. Fully vectorised: 5M rows take a few seconds.
 
 `python -m ml_deploy_dev.sample_data --rows N --out data.parquet` writes one as Parquet, the
 training data a first deploy (or the real-account integration run) starts from.
@@ -31,7 +33,9 @@ _START = np.datetime64("2026-01-01T00:00:00", "s")
 _SECONDS_PER_DAY = 86_400
 
 
-def generate(n_rows: int, *, seed: int = 0, drifted: bool = False) -> pd.DataFrame:
+def generate(
+    n_rows: int, *, seed: int = 0, drifted: bool = False, concept_drift: bool = False
+) -> pd.DataFrame:
     """`n_rows` customers with features, an `event_timestamp` and the binary target `churned`."""
     if n_rows < 0:
         raise ValueError(f"n_rows must be >= 0, got {n_rows}")
@@ -52,7 +56,8 @@ def generate(n_rows: int, *, seed: int = 0, drifted: bool = False) -> pd.DataFra
     support_calls = rng.poisson(2.2 if drifted else 1.3, n_rows).astype(np.float64)
     age = np.clip(rng.normal(40.0 if drifted else 46.0, 14.0, n_rows), 18.0, 90.0).round()
 
-    logit = _churn_logit(
+    churn_logit = _competitor_logit if concept_drift else _churn_logit
+    logit = churn_logit(
         tenure=tenure, monthly=monthly, support_calls=support_calls, age=age,
         contract=contract.codes, payment=payment, internet=internet.codes, drifted=drifted,
     )  # fmt: skip
@@ -118,6 +123,31 @@ def _churn_logit(
         - 1.1 * contract
         + 0.6 * electronic_check
         + 0.35 * (internet == 1)
+    )
+    return np.asarray(logit, dtype=np.float64)
+
+
+def _competitor_logit(
+    *,
+    tenure: np.ndarray,
+    monthly: np.ndarray,
+    support_calls: np.ndarray,
+    age: np.ndarray,
+    contract: np.ndarray,
+    payment: pd.Categorical,
+    internet: np.ndarray,
+    drifted: bool,
+) -> np.ndarray:
+    """Churn log-odds once a competitor courts loyal, long-contract fibre customers: tenure and
+    contract now push towards churn, support calls and payment method no longer matter."""
+    del support_calls, payment, drifted
+    logit = (
+        -2.2
+        + 0.06 * (tenure - 20.0)
+        + 0.8 * contract
+        + 0.02 * (monthly - 65.0)
+        - 0.012 * (age - 45.0)
+        + 0.5 * (internet == 1)
     )
     return np.asarray(logit, dtype=np.float64)
 

@@ -27,6 +27,28 @@ from tests.infra.shared_program import shared_program
 
 TARGET = sample_data.TARGET
 
+# The end-to-end runs take minutes each, longest first. xdist (`make pytest`: --maxschedchunk 1)
+# keeps two tests queued per worker and hands out the rest as workers free up, in collection order:
+# each long run goes first, followed by one ordinary test, so both workers start on a long run at
+# once and the rest of the suite fills in around them instead of one long run finishing alone.
+END_TO_END = (
+    "tests/dev/test_local_delivery.py::test_queued",
+    "tests/test_demo.py::test_lifecycle",
+    "tests/test_demo.py::test_bad_uploads",
+    "tests/dev/test_local_delivery.py::",
+)
+
+
+def _end_to_end_rank(item: pytest.Item) -> int | None:
+    return next((rank for rank, start in enumerate(END_TO_END) if item.nodeid.startswith(start)), None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    long_runs = sorted((i for i in items if _end_to_end_rank(i) is not None), key=_end_to_end_rank)
+    rest = [item for item in items if _end_to_end_rank(item) is None]
+    interleaved = [item for pair in zip(long_runs, rest, strict=False) for item in pair]
+    items[:] = interleaved + rest[len(long_runs) :]
+
 
 @pytest.fixture(scope="session")
 def dev_program() -> Program:

@@ -44,14 +44,32 @@ def assert_cleaned_up(workdir: Path) -> None:
     assert all(record.running is None for record in environments.values()), "a task was left running"
 
 
+def assert_quality_dropped_and_alerted(summary: list[str]) -> None:
+    """Outcomes of normal traffic keep the model ok; the concept-drifted ones push it below the floor."""
+    before = line(summary, "quality before drift: ")
+    assert before.startswith("quality before drift: ok, roc_auc "), before
+    after = line(summary, "quality after drift: ")
+    assert after.startswith("quality after drift: below_floor, roc_auc "), after
+    assert "ml-deploy quality: quality below floor in prod" in line(summary, "alert published to ")
+    assert "off locally" in line(summary, "retrain on quality: ")
+
+
+def assert_dashboard_drawn(entry: str) -> None:
+    page = Path(entry.removeprefix("dashboard: ").split(" (")[0])
+    assert page.is_file(), f"the dashboard's path does not exist: {entry}"
+    charts = page.read_text().count('class="plotly-graph-div"')
+    assert charts >= 4, f"the dashboard draws {charts} charts, expected at least four: {page}"
+
+
 # The demo's two parts after the first deploy, each a test of its own so xdist runs them side by
 # side: the model's life (three pipeline runs, a drift check, two retrains; ~2 min on 2 cores)
 # and the bundles the delivery stops (two runs, a stage rollback).
 @pytest.mark.timeout(480)
 def test_lifecycle_traffic_drift_and_retrains_end_to_end_and_cleans_up(tmp_path: Path) -> None:
-    summary = demo.run(workdir=tmp_path, rows=6_000, requests=150, parts=["lifecycle"])
+    # 250 requests per phase: the quality job scores a version from 200 joined outcomes (the stack's).
+    summary = demo.run(workdir=tmp_path, rows=6_000, requests=250, parts=["lifecycle"])
     model_1 = first_deploy(summary)
-    assert "normal traffic: 150 requests" in "\n".join(summary)
+    assert "normal traffic: 250 requests" in "\n".join(summary)
     drift_line = line(summary, "status drift")
     assert "payment_method" in drift_line, f"the unseen payment method was not flagged: {drift_line}"
     assert line(summary, "challenger trained on drifted data: ").split(": ")[1].startswith("promoted")
@@ -61,6 +79,8 @@ def test_lifecycle_traffic_drift_and_retrains_end_to_end_and_cleans_up(tmp_path:
     assert f"rejected at Approve; prod still serves {model_1}, stage {model_2}" in second
     assert "no execution started" in line(summary, "bad challenger rejected (exit 3)")
     assert list(tmp_path.rglob("report.html")), "the HTML drift report was not left in the work folder"
+    assert_quality_dropped_and_alerted(summary)
+    assert_dashboard_drawn(line(summary, "dashboard: "))
     assert not [entry for entry in summary if "tampered" in entry], "a part not asked for ran"
     assert_cleaned_up(tmp_path)
 

@@ -29,7 +29,6 @@ from infra.analytics.tables import (
 from infra.iam import policy
 from ml_deploy.layout import ObjectLayout
 
-RESULTS_PREFIX = "athena-results/"
 # The engine the documented queries are written for (Trino functions such as from_iso8601_timestamp).
 ENGINE_VERSION = "Athena engine version 3"
 
@@ -81,7 +80,7 @@ class Analytics(pulumi.ComponentResource):
             table_arns=tuple(table.arn for table in tables),
             bucket_arn=args.log_bucket.arn,
             data_prefixes=tuple(spec.prefix for spec in specs),
-            results_prefix=RESULTS_PREFIX,
+            results_prefix=args.layout.query_results_prefix,
             key_arn=args.key.arn,
             region=args.region,
         )
@@ -147,7 +146,7 @@ class Analytics(pulumi.ComponentResource):
                 ),
                 result_configuration=results(
                     output_location=pulumi.Output.concat(
-                        "s3://", args.log_bucket.bucket, "/", RESULTS_PREFIX
+                        "s3://", args.log_bucket.bucket, "/", args.layout.query_results_prefix
                     ),
                     encryption_configuration=encryption(
                         encryption_option="SSE_KMS", kms_key_arn=args.key.arn

@@ -47,6 +47,10 @@ class ObjectLayout(BaseModel):
         "monitor/summaries/",
         description="The monitor's per-hour summaries of closed log partitions (log bucket).",
     )
+    query_results_prefix: str = Field(
+        "athena-results/",
+        description="Athena's query results (log bucket): kept a week, then expired.",
+    )
     cooldown_key: str = Field(
         "monitor/cooldown.json",
         description="Where the monitor remembers its last drift-triggered retrain (log bucket).",
@@ -67,6 +71,7 @@ class ObjectLayout(BaseModel):
         "outcomes_prefix",
         "reports_prefix",
         "summaries_prefix",
+        "query_results_prefix",
     )
     @classmethod
     def _prefix(cls, value: str) -> str:

@@ -108,7 +108,7 @@ def test_under_local_a_command_answers_locally_or_refuses_in_one_line(
         )
 
 
-def test_job_logs_under_local_are_refused_in_one_line(
+def test_job_logs_under_local_without_a_job_runner_are_refused_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     state = tmp_path / "state.json"
@@ -116,4 +116,4 @@ def test_job_logs_under_local_are_refused_in_one_line(
 
     assert main(["--local", "logs", "monitor"], environ={STATE_VARIABLE: str(state)}) == 1
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith("ml-deploy: logs: the local run keeps no monitor job logs"), line
+    assert line.startswith("ml-deploy: logs: the local run has no job queue"), line

@@ -219,3 +219,83 @@ def test_job_logs_before_pulumi_up_say_so(jobs_stack: Stack) -> None:
         f"ml-deploy: logs: Batch has no ACTIVE job definition {DEFINITIONS['retrain']}: "
         "has `pulumi up` created the jobs?"
     )
+
+
+def local_jobs_state(tmp_path: Path, runs: list[tuple[str, str, str, str]]) -> Path:
+    """A local state whose runner ran `runs` (kind, status, started, log text), each with its log file."""
+    document = local_state(endpoint="http://127.0.0.1:1")
+    jobs = []
+    for number, (kind, status, started, text) in enumerate(runs):
+        log = tmp_path / "jobs" / f"{kind}-{number:08d}.log"
+        log.parent.mkdir(exist_ok=True)
+        log.write_text(text)
+        jobs.append({"id": f"{number:08d}-run", "kind": kind, "status": status, "log": str(log),
+                     "started": started})  # fmt: skip
+    document.update(jobs_dir=str(tmp_path / "jobs"), jobs=jobs)
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(document))
+    return state
+
+
+def test_local_job_logs_are_the_runs_of_that_kind_since_the_age(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recent = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 60))
+    state = local_jobs_state(tmp_path, [
+        ("quality", "SUCCEEDED", "2020-01-01T00:00:00+00:00", "an old run\n"),
+        ("quality", "SUCCEEDED", recent, "read 250 outcomes\nprod: ok\n"),
+        ("monitor", "SUCCEEDED", recent, "monitor only\n"),
+        ("quality", "RUNNING", "2020-01-02T00:00:00+00:00", "still going\npart"),
+    ])  # fmt: skip
+    environ = {STATE_VARIABLE: str(state)}
+
+    assert main(["--local", "logs", "quality", "--since", "1h"], environ=environ) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "quality-00000003 still going",  # started long ago but still running: its lines are current
+        "quality-00000001 read 250 outcomes",
+        "quality-00000001 prod: ok",
+    ]
+    assert main(["--local", "logs", "quality", "--tail", "1"], environ=environ) == 0
+    assert capsys.readouterr().out.splitlines() == ["quality-00000001 prod: ok"]
+
+
+def test_local_job_logs_follow_prints_each_line_once_and_new_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    state = local_jobs_state(tmp_path, [("monitor", "RUNNING", now, "window 24h\n")])
+    naps: list[float] = []
+
+    def nap(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 1:  # the run goes on, and another one starts
+            with (tmp_path / "jobs" / "monitor-00000000.log").open("a") as log:
+                log.write("drift: payment_method\n")
+            document = json.loads(state.read_text())
+            second = tmp_path / "jobs" / "monitor-second.log"
+            second.write_text("second run\n")
+            document["jobs"].append({"id": "99999999-run", "kind": "monitor", "status": "RUNNING",
+                                     "log": str(second), "started": now})  # fmt: skip
+            state.write_text(json.dumps(document))
+        if len(naps) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("ml_deploy_cli.commands.logs.time.sleep", nap)
+
+    assert main(["--local", "logs", "monitor", "--follow"], environ={STATE_VARIABLE: str(state)}) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "monitor-00000000 window 24h",
+        "monitor-00000000 drift: payment_method",
+        "monitor-99999999 second run",
+    ]
+
+
+def test_local_job_logs_without_a_job_runner_say_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(local_state(endpoint="http://127.0.0.1:1")))
+
+    assert main(["--local", "logs", "retrain"], environ={STATE_VARIABLE: str(state)}) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ml-deploy: logs: the local run has no job queue") and len(err.splitlines()) == 1

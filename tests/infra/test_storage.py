@@ -134,3 +134,21 @@ def test_force_destroy_follows_config(dev_program: Program) -> None:
 
 def _bucket(program: Program, purpose: str) -> Resource:
     return program.one(BUCKET, f"ml-{purpose}")
+
+
+def test_query_results_expire_after_a_week_under_the_workgroups_result_location(dev_program: Program) -> None:
+    """The log bucket keeps logs for `logExpirationDays`; Athena's answers are a cache, kept 7 days.
+    Where two expiration rules cover an object, S3 honours the shorter one ("How Amazon S3 handles
+    conflicts in lifecycle configurations",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-conflicts.html)."""
+    lifecycle = _companion(
+        dev_program,
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        _bucket(dev_program, "prediction-logs"),
+    )
+    rule = {r["id"]: r for r in lifecycle.inputs["rules"]}["expire-query-results"]
+    (workgroup,) = dev_program.of_type("aws:athena/workgroup:Workgroup")
+    location = workgroup.inputs["configuration"]["resultConfiguration"]["outputLocation"]
+
+    assert rule["expiration"]["days"] == 7
+    assert rule["filter"]["prefix"] and location.endswith("/" + rule["filter"]["prefix"]), (location, rule)

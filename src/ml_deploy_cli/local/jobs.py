@@ -4,10 +4,12 @@ shapes `run-job --follow` prints for Batch."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ml_deploy_cli.aws.jobs import JobKind, JobState
-from ml_deploy_cli.delivery import LogPage
+from ml_deploy_cli.delivery import LogLine, LogPage
 from ml_deploy_cli.errors import CliError
 from ml_deploy_cli.local.logs import read_log
 from ml_deploy_cli.local.requests import ask
@@ -50,3 +52,29 @@ class LocalJobs:
         if not state.log_stream:
             return LogPage(lines=[], cursor=cursor or "")
         return read_log(Path(state.log_stream), cursor=cursor, source=state.name, what=state.name)
+
+    def kind_logs(self, kind: JobKind, *, since: datetime, cursor: str | None) -> LogPage:
+        """Every run of `kind` started since `since` or still running, oldest first, each from where
+        `cursor` (a JSON map of log file to its own cursor) left it; a new run is read from its start."""
+        offsets: dict[str, str] = json.loads(cursor) if cursor else {}
+        runs = [
+            job
+            for job in read_checked_state(self._path).jobs
+            if job.kind == kind and (job.status == "RUNNING" or _started(job.started) >= since)
+        ]
+        lines: list[LogLine] = []
+        for job in sorted(runs, key=lambda run: run.started):
+            source = f"{kind}-{job.id[:8]}"
+            page = read_log(Path(job.log), cursor=offsets.get(job.log), source=source, what=source)
+            lines += page.lines
+            offsets[job.log] = page.cursor
+        return LogPage(lines=lines, cursor=json.dumps(offsets))
+
+
+def _started(stamp: str) -> datetime:
+    """When a run started; a stamp the state cannot vouch for counts as long ago (not shown)."""
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
