@@ -118,8 +118,10 @@ def show_alert(aws: LocalAws, clock: QualityClock, progress: Progress) -> None:
 
 
 def publish_dashboard_now(aws: LocalAws, stack: DevStack, clock: QualityClock) -> None:
-    """Until the monitor and quality jobs publish the page themselves (another change under way):
-    regenerate it once, at the quality job's 'now', over the maturity window's days."""
+    """Rebuild the page once over the demo's whole span. The jobs rebuild it after each run, each
+    over the last days of its own clock; the demo moves the quality job's clock into the maturity
+    window (`QUALITY_NOW`), so neither job's page holds both today's drift runs and the quality
+    reports dated ahead of them."""
     from retrain_job.dashboard.history import DashboardSources
     from retrain_job.dashboard.publish import publish_dashboard
 
