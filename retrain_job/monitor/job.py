@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import secrets
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -238,24 +238,11 @@ def maybe_retrain(
     clients: JobClients, settings: MonitorSettings, *, verdict: Verdict, now: datetime, run_id: str
 ) -> publishing.RetrainDecision | None:
     """Submit the retrain job when asked to and the cooldown allows; a failed submit is reported."""
-    if not (settings.retrain_on_drift and settings.retrain_job_queue and settings.retrain_job_definition):
-        return None
     reason = f"drift in {settings.environment}: " + ", ".join(f.name for f in verdict.drifted)
-    try:
-        return publishing.submit_retrain(
-            clients.s3,
-            clients.batch,
-            bucket=log_bucket_of(settings),
-            cooldown_key=settings.cooldown_key,
-            period=timedelta(hours=settings.retrain_cooldown_hours),
-            now=now,
-            run_id=run_id,
-            job_queue=settings.retrain_job_queue,
-            job_definition=settings.retrain_job_definition,
-            reason=reason,
-        )
-    except ClientError as error:  # the drift alert must still go out; the job then exits 1
-        return publishing.RetrainDecision(False, f"submitting the retrain job failed: {error}", failed=True)
+    return publishing.maybe_submit_retrain(
+        clients, settings, enabled=settings.retrain_on_drift, bucket=log_bucket_of(settings),
+        now=now, run_id=run_id, reason=reason,
+    )  # fmt: skip
 
 
 def log_bucket_of(settings: MonitorSettings) -> str:

@@ -18,10 +18,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ml_deploy.layout import DEFAULT_LAYOUT
-from ml_deploy.settings import MonitorSettings
+from ml_deploy.settings import MonitorSettings, QualitySettings
 
 
-def report_prefixes(settings: MonitorSettings, *, now: datetime, run_id: str) -> list[str]:
+def report_prefixes(settings: MonitorSettings | QualitySettings, *, now: datetime, run_id: str) -> list[str]:
     """The run's dated folder, then the environment's `latest/` folder (the layout's rule)."""
     layout = DEFAULT_LAYOUT.model_copy(update={"reports_prefix": settings.reports_prefix})
     return [
@@ -96,6 +96,37 @@ def claim_cooldown(
             return None
         raise
     return str(response["ETag"])
+
+
+def maybe_submit_retrain(
+    clients: Any,
+    settings: MonitorSettings | QualitySettings,
+    *,
+    enabled: bool,
+    bucket: str,
+    now: datetime,
+    run_id: str,
+    reason: str,
+) -> RetrainDecision | None:
+    """The retrain job when `enabled` and configured, under the cooldown the drift and quality checks
+    share; a failed submit is reported, not raised, so the run's alert still goes out."""
+    if not (enabled and settings.retrain_job_queue and settings.retrain_job_definition):
+        return None
+    try:
+        return submit_retrain(
+            clients.s3,
+            clients.batch,
+            bucket=bucket,
+            cooldown_key=settings.cooldown_key,
+            period=timedelta(hours=settings.retrain_cooldown_hours),
+            now=now,
+            run_id=run_id,
+            job_queue=settings.retrain_job_queue,
+            job_definition=settings.retrain_job_definition,
+            reason=reason,
+        )
+    except ClientError as error:
+        return RetrainDecision(False, f"submitting the retrain job failed: {error}", failed=True)
 
 
 def submit_retrain(

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from ml_deploy import outcomes
 from ml_deploy.bundle import BundleError, read_manifest
-from ml_deploy.layout import DEFAULT_LAYOUT, archived_bundle_key
+from ml_deploy.layout import archived_bundle_key
 from ml_deploy.quality_report import (
     BELOW_FLOOR_METRIC,
     COVERAGE_METRIC,
@@ -204,22 +204,13 @@ def holdout_metrics(s3: Any, settings: QualitySettings, version: str) -> dict[st
             raise JobInputError(f"archived bundle s3://{settings.model_bucket}/{key}: {error}") from None
 
 
-def report_prefixes(settings: QualitySettings, *, now: datetime, run_id: str) -> list[str]:
-    """The monitor's rule (`publishing.report_prefixes`): the dated run folder, then `latest/`."""
-    layout = DEFAULT_LAYOUT.model_copy(update={"reports_prefix": settings.reports_prefix})
-    return [
-        f"{settings.reports_prefix}dt={now:%Y-%m-%d}/{run_id}/",
-        layout.latest_report_prefix(settings.environment),
-    ]
-
-
 def write_report(
     s3: Any, settings: QualitySettings, *, report: QualityReport, now: datetime, run_id: str
 ) -> str:
     """`quality.json`, built whole before the first write, under every prefix; the run's URL."""
     body = report.model_dump_json(indent=1).encode()
     urls = []
-    for prefix in report_prefixes(settings, now=now, run_id=run_id):
+    for prefix in publishing.report_prefixes(settings, now=now, run_id=run_id):
         s3.put_object(
             Bucket=_bucket(settings), Key=f"{prefix}{REPORT_FILE}", Body=body, ContentType="application/json"
         )
@@ -254,24 +245,11 @@ def maybe_retrain(
     run_id: str,
 ) -> publishing.RetrainDecision | None:
     """Submit the retrain when configured, under the cooldown the drift monitor also holds."""
-    if not (settings.retrain_on_quality and settings.retrain_job_queue and settings.retrain_job_definition):
-        return None
     reason = f"quality below floor in {settings.environment}: " + ", ".join(v.model_version for v in failing)
-    try:
-        return publishing.submit_retrain(
-            clients.s3,
-            clients.batch,
-            bucket=_bucket(settings),
-            cooldown_key=settings.cooldown_key,
-            period=timedelta(hours=settings.retrain_cooldown_hours),
-            now=now,
-            run_id=run_id,
-            job_queue=settings.retrain_job_queue,
-            job_definition=settings.retrain_job_definition,
-            reason=reason,
-        )
-    except ClientError as error:  # the alert must still go out; the job then exits 1
-        return publishing.RetrainDecision(False, f"submitting the retrain job failed: {error}", failed=True)
+    return publishing.maybe_submit_retrain(
+        clients, settings, enabled=settings.retrain_on_quality, bucket=_bucket(settings),
+        now=now, run_id=run_id, reason=reason,
+    )  # fmt: skip
 
 
 def summary(report: QualityReport, *, url: str, retrain: publishing.RetrainDecision | None) -> str:

@@ -20,7 +20,6 @@ from ml_deploy.tracking import dashboard_key
 from ml_deploy_dev import sample_data
 from retrain_job import quality
 from retrain_job.monitor import publishing
-from retrain_job.quality.job import report_prefixes
 from tests.retrain_job.conftest import LOG_BUCKET, MODEL_BUCKET, World, write_logs
 
 NOW = datetime(2026, 12, 31, 6, 0, tzinfo=UTC)
@@ -181,16 +180,13 @@ def test_an_empty_window_is_not_enough_outcomes_not_a_crash(
 def test_the_report_is_beside_the_monitors_by_its_rule(
     env: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    quality_settings = QualitySettings.from_env()
-    monitor_settings = MonitorSettings.from_env()
-    assert report_prefixes(quality_settings, now=NOW, run_id="r1") == publishing.report_prefixes(
-        monitor_settings, now=NOW, run_id="r1"
-    )
+    latest = publishing.report_prefixes(MonitorSettings.from_env(), now=NOW, run_id="r1")[1]
     _run(capsys)
     listed = env.s3.list_objects_v2(Bucket=LOG_BUCKET, Prefix="reports/")["Contents"]
     keys = [item["Key"] for item in listed if item["Key"] != dashboard_key("reports/", "prod")]
     assert sorted(key.rsplit("/", 1)[1] for key in keys) == ["quality.json", "quality.json"]
     assert any(key.startswith(f"reports/dt={NOW:%Y-%m-%d}/") for key in keys)
+    assert f"{latest}quality.json" in keys, "the newest quality report is not beside the monitor's"
     assert json.loads(env.s3.get_object(Bucket=LOG_BUCKET, Key=keys[0])["Body"].read())["kind"] == "quality"
 
 
