@@ -20,7 +20,8 @@ import pytest
 from ml_deploy_dev.servers import free_port, stop_server
 from tests.service.conftest import serve_process
 
-BUCKET = "prediction-logs"
+# Its own bucket: moto_endpoint is one server per session, and other suites log to theirs.
+BUCKET = "prediction-logs-server-process"
 
 
 def _post(port: int, body: dict[str, Any]) -> dict[str, Any]:
