@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from itertools import zip_longest
 
 # Before sklearn loads OpenMP: tiny fits and predictions are fastest single-threaded, and two
 # spinning OpenMP threads on a busy 2-core machine turn a 0.2 s fit into 10 s.
@@ -46,7 +47,8 @@ def _end_to_end_rank(item: pytest.Item) -> int | None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     long_runs = sorted((i for i in items if _end_to_end_rank(i) is not None), key=_end_to_end_rank)
     rest = [item for item in items if _end_to_end_rank(item) is None]
-    interleaved = [item for pair in zip(long_runs, rest, strict=False) for item in pair]
+    beside = rest[: len(long_runs)]
+    interleaved = [item for pair in zip_longest(long_runs, beside) for item in pair if item is not None]
     items[:] = interleaved + rest[len(long_runs) :]
 
 
