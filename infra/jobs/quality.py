@@ -15,7 +15,15 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.iam import objects
-from infra.jobs.roles import JobResources, Statement, list_under, shared_statements, submit_jobs_statement
+from infra.jobs.roles import (
+    JobResources,
+    Statement,
+    archived_bundles_statement,
+    cooldown_statement,
+    list_under,
+    optional_submits,
+    shared_statements,
+)
 from ml_deploy.layout import METRICS_NAMESPACE, ObjectLayout
 from ml_deploy.quality_report import BELOW_FLOOR_METRIC, COVERAGE_METRIC, REPORT_FILE
 
@@ -50,17 +58,6 @@ def quality_statements(
     """Read prod's logs, the outcomes and archived bundles; write its report and the cooldown."""
     logs, models = resources.log_bucket_arn, resources.model_bucket_arn
     predictions = layout.prediction_logs(scope.environment)
-    submit = (
-        []
-        if scope.retrain_definition_arn_prefix is None
-        else [
-            submit_jobs_statement(
-                "SubmitRetrainOnQuality",
-                definition_arn_prefixes=[scope.retrain_definition_arn_prefix],
-                queue_arn=scope.queue_arn,
-            )
-        ]
-    )
     return [
         {
             "Sid": "ReadWatchedPredictionLogsAndOutcomes",
@@ -76,13 +73,7 @@ def quality_statements(
                 pulumi.Output.concat(logs, "/", key) for key in quality_report_keys(layout, scope.environment)
             ],
         },
-        {
-            # Shared with the drift monitor: one retrain per cooldown, claimed by conditional writes.
-            "Sid": "ReadAndWriteRetrainCooldown",
-            "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject"],
-            "Resource": objects(logs, layout.cooldown_key),
-        },
+        cooldown_statement(logs, layout),
         list_under(
             "ListLogsOutcomesAndReports",
             logs,
@@ -91,15 +82,9 @@ def quality_statements(
             layout.reports_prefix,
             layout.cooldown_key,
         ),
-        {
-            # Each version's holdout metrics are in its archived bundle's manifest (read by key).
-            "Sid": "ReadArchivedBundles",
-            "Effect": "Allow",
-            "Action": "s3:GetObject",
-            "Resource": objects(models, layout.model_archive_prefix),
-        },
+        archived_bundles_statement(models, layout),
         list_under("ListArchivedBundles", models, layout.model_archive_prefix),
-        *submit,
+        *optional_submits(scope.queue_arn, SubmitRetrainOnQuality=scope.retrain_definition_arn_prefix),
         *shared_statements(resources),
     ]
 

@@ -134,15 +134,29 @@ def monitor_statements(
     with ``own_definition_arn_prefix`` it may submit its own definition (the fan-out's array job
     and the merge job after it) to the same queue.
     """
-    logs = resources.log_bucket_arn
-    submit = [
-        submit_jobs_statement(sid, definition_arn_prefixes=[prefix], queue_arn=queue_arn)
-        for sid, prefix in (
-            ("SubmitRetrainOnDrift", retrain_definition_arn_prefix),
-            ("SubmitOwnFanOutJobs", own_definition_arn_prefix),
-        )
-        if prefix is not None
+    models = resources.model_bucket_arn
+    return [
+        *_monitor_log_statements(resources.log_bucket_arn, layout),
+        {
+            # The reference statistics live in the bundle's manifest.
+            "Sid": "ReadCurrentBundle",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": objects(models, layout.model_key),
+        },
+        archived_bundles_statement(models, layout),
+        list_under("ListCurrentAndArchivedBundles", models, layout.model_key, layout.model_archive_prefix),
+        *optional_submits(
+            queue_arn,
+            SubmitRetrainOnDrift=retrain_definition_arn_prefix,
+            SubmitOwnFanOutJobs=own_definition_arn_prefix,
+        ),
+        *shared_statements(resources),
     ]
+
+
+def _monitor_log_statements(logs: pulumi.Input[str], layout: ObjectLayout) -> list[Statement]:
+    """The log bucket: read the logs, write reports, hold the cooldown and the hour summaries."""
     return [
         {
             "Sid": "ReadPredictionLogs",
@@ -156,12 +170,7 @@ def monitor_statements(
             "Action": "s3:PutObject",
             "Resource": objects(logs, layout.reports_prefix),
         },
-        {
-            "Sid": "ReadAndWriteRetrainCooldown",
-            "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject"],
-            "Resource": objects(logs, layout.cooldown_key),
-        },
+        cooldown_statement(logs, layout),
         {
             # Closed hours are summarized once (conditional writes) and read back by every window.
             "Sid": "ReadAndWriteHourSummaries",
@@ -177,28 +186,38 @@ def monitor_statements(
             layout.cooldown_key,
             layout.summaries_prefix,
         ),
-        {
-            # The reference statistics live in the bundle's manifest.
-            "Sid": "ReadCurrentBundle",
-            "Effect": "Allow",
-            "Action": "s3:GetObject",
-            "Resource": objects(resources.model_bucket_arn, layout.model_key),
-        },
-        {
-            # Each model version in a window is judged against its own archived bundle's reference.
-            "Sid": "ReadArchivedBundles",
-            "Effect": "Allow",
-            "Action": "s3:GetObject",
-            "Resource": objects(resources.model_bucket_arn, layout.model_archive_prefix),
-        },
-        list_under(
-            "ListCurrentAndArchivedBundles",
-            resources.model_bucket_arn,
-            layout.model_key,
-            layout.model_archive_prefix,
-        ),
-        *submit,
-        *shared_statements(resources),
+    ]
+
+
+def cooldown_statement(logs: pulumi.Input[str], layout: ObjectLayout) -> Statement:
+    """The retrain cooldown the drift and quality checks share: one retrain per period, claimed
+    with conditional writes (which need only s3:PutObject)."""
+    return {
+        "Sid": "ReadAndWriteRetrainCooldown",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:PutObject"],
+        "Resource": objects(logs, layout.cooldown_key),
+    }
+
+
+def archived_bundles_statement(models: pulumi.Input[str], layout: ObjectLayout) -> Statement:
+    """Each model version's own archived bundle, read by key: its reference and holdout metrics."""
+    return {
+        "Sid": "ReadArchivedBundles",
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": objects(models, layout.model_archive_prefix),
+    }
+
+
+def optional_submits(
+    queue_arn: pulumi.Input[str], **definitions: pulumi.Input[str] | None
+) -> list[Statement]:
+    """One SubmitJob statement per Sid whose definition is given; none for a switched-off one."""
+    return [
+        submit_jobs_statement(sid, definition_arn_prefixes=[prefix], queue_arn=queue_arn)
+        for sid, prefix in definitions.items()
+        if prefix is not None
     ]
 
 
