@@ -110,6 +110,23 @@ class Jobs(pulumi.ComponentResource):
         self.monitor_definition, monitor_role = self._monitor_job(resources)
         self.quality_definition, quality_role = self._quality_job(resources)
         self.passed_roles = [self._execution_role, retrain_role, monitor_role, quality_role]
+        self._schedule_and_watch()
+        self.retrain_submit_command = self._submit_command("retrain-manual", self.retrain_definition)
+        self.monitor_submit_command = self._submit_command("monitor-manual", self.monitor_definition)
+        self.quality_submit_command = self._submit_command("quality-manual", self.quality_definition)
+        self.register_outputs(
+            {
+                "queue": self.queue.name,
+                "retrain_definition": self.retrain_definition.name,
+                "monitor_definition": self.monitor_definition.name,
+                "quality_definition": self.quality_definition.name,
+                "image_parameter": self.image.parameter.name,
+            }
+        )
+
+    def _schedule_and_watch(self) -> None:
+        """The three schedules, and the alerts on jobs that failed or were cancelled waiting."""
+        name, args = self._name, self._args
         schedule_jobs(
             name,
             config=args.config,
@@ -127,18 +144,6 @@ class Jobs(pulumi.ComponentResource):
         alert_on_failed_jobs(name, queue_arn=self.queue.arn, topic_arn=args.alerts_topic.arn, parent=self)
         alert_on_jobs_cancelled_for_waiting(
             name, queue_arn=self.queue.arn, topic_arn=args.alerts_topic.arn, parent=self
-        )
-        self.retrain_submit_command = self._submit_command("retrain-manual", self.retrain_definition)
-        self.monitor_submit_command = self._submit_command("monitor-manual", self.monitor_definition)
-        self.quality_submit_command = self._submit_command("quality-manual", self.quality_definition)
-        self.register_outputs(
-            {
-                "queue": self.queue.name,
-                "retrain_definition": self.retrain_definition.name,
-                "monitor_definition": self.monitor_definition.name,
-                "quality_definition": self.quality_definition.name,
-                "image_parameter": self.image.parameter.name,
-            }
         )
 
     # --- the three jobs --------------------------------------------------------------------
