@@ -85,7 +85,8 @@ def run_quality(
     aws: LocalAws, stack: DevStack, delivery: DemoDelivery, *, label: str, progress: Progress
 ) -> VersionQuality:
     """The quality job as `run-job` submits it; its verdict on prod's model, as one summary line."""
-    done = delivery.cli("run-job", "quality", "--follow", timeout=300)
+    # A local job ends in seconds: looking every second, not every 10 s as against Batch's API.
+    done = delivery.cli("run-job", "quality", "--follow", "--poll-seconds", "1", timeout=300)
     expect(done.returncode == 0, f"`ml-deploy --local run-job quality --follow` exited {done.returncode}")
     key = f"{stack.layout.latest_report_prefix('prod')}{REPORT_FILE}"
     body = aws.client("s3").get_object(Bucket=stack.log_bucket, Key=key)["Body"].read()

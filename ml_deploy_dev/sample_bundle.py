@@ -18,7 +18,6 @@ import pandas as pd
 from ml_deploy.bundle import GoldenRecords, Manifest, TrainingData, write_bundle
 from ml_deploy.schema import FeatureSpec
 from ml_deploy_dev import sample_data
-from retrain_job.retrain.training import build_manifest, fingerprint, golden_records, infer_features, train
 
 TRAINING_ROWS, TRAINING_SEED = 4_000, 7
 HOLDOUT_ROWS, HOLDOUT_SEED = 2_000, 8  # fresh rows of the same world, never trained on
@@ -50,19 +49,22 @@ def holdout_frame(rows: int = HOLDOUT_ROWS) -> pd.DataFrame:
 
 def train_sample_model(*, training: pd.DataFrame, holdout: pd.DataFrame, code_version: str) -> SampleModel:
     """Infer the schema, train and evaluate as the retrain job does (seed 0), with golden records."""
-    features = infer_features(training, sample_data.TARGET)
-    model = train(training, features, sample_data.TARGET, seed=0)
-    manifest = build_manifest(
+    # Imported here: training pulls sklearn (a second), which the callers that only read frames skip.
+    from retrain_job.retrain import training as retrain
+
+    features = retrain.infer_features(training, sample_data.TARGET)
+    model = retrain.train(training, features, sample_data.TARGET, seed=0)
+    manifest = retrain.build_manifest(
         model,
         features=features,
         target=sample_data.TARGET,
         holdout=holdout,
         training_data=TrainingData(
-            fingerprint=fingerprint(training), rows=len(training), source="sample_data"
+            fingerprint=retrain.fingerprint(training), rows=len(training), source="sample_data"
         ),
         code_version=code_version,
     )
-    golden = golden_records(model, holdout=holdout, features=features)
+    golden = retrain.golden_records(model, holdout=holdout, features=features)
     return SampleModel(model=model, features=features, manifest=manifest, golden_records=golden)
 
 

@@ -15,16 +15,19 @@ from itertools import zip_longest
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
-from sklearn.ensemble import HistGradientBoostingClassifier
 
 from ml_deploy.bundle import GoldenRecords, Manifest
 from ml_deploy.schema import FeatureSpec
 from ml_deploy_dev import sample_bundle, sample_data
 from ml_deploy_dev.program import Program
 from tests.infra.shared_program import shared_program
+
+if TYPE_CHECKING:  # sklearn costs a second to import: the build's few tests never need it
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 TARGET = sample_data.TARGET
 

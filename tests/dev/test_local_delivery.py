@@ -51,13 +51,15 @@ def another_model(frame: pd.DataFrame, features: list[FeatureSpec]) -> HistGradi
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def serving(
     tmp_path_factory: pytest.TempPathFactory, definition: PipelineDefinition, trained_model: Any,
     trained_manifest: Manifest, trained_golden_records: GoldenRecords,
 ) -> Iterator[DemoDelivery]:  # fmt: skip
     """A delivery whose first execution (model F) was approved: stage and prod serve F. One per
-    xdist worker (each is its own process); every scenario on it starts the next execution."""
+    xdist worker (each is its own process); every scenario on it starts the next execution.
+    Session-scoped: a module-scoped one is torn down whenever the worker's next test is in
+    another module, and the suite's order puts an ordinary test beside each long run."""
     folder = tmp_path_factory.mktemp("serving")
     with running_delivery(folder / "delivery", definition) as delivery:
         upload(delivery, bundle_maker(folder, trained_model, trained_manifest, trained_golden_records)(F))
