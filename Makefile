@@ -114,13 +114,11 @@ else
 	$(BIN)/check-jsonschema --schemafile $(BUILDSPEC_SCHEMA) $(BUILDSPEC)
 endif
 
-# Two pytest workers (pytest-xdist): the suite is CPU-bound and its end-to-end runs take a minute or
-# two each. --dist loadgroup: tests marked with one xdist_group run on one worker (the local
-# delivery's scenarios that share a serving delivery), every other test is handed out alone as
-# workers free up. PYTEST_WORKERS=0 runs in one process (the local delivery's builds, a few tests).
+# Two pytest workers (pytest-xdist): the suite is CPU-bound and the two end-to-end runs take minutes
+# each. PYTEST_WORKERS=0 runs in one process (the local delivery's builds, which run a few tests).
 PYTEST_WORKERS ?= 2
 pytest: install
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --junitxml=reports/junit.xml
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --maxschedchunk 1 --junitxml=reports/junit.xml
 
 # The whole model lifecycle on this machine, against moto_server on 127.0.0.1 (no AWS account):
 # the program's pipeline run here from a model upload to prod, approvals answered with

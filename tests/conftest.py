@@ -31,12 +31,10 @@ if TYPE_CHECKING:  # sklearn costs a second to import: the build's few tests nev
 
 TARGET = sample_data.TARGET
 
-# The end-to-end runs take a minute or two each, longest first. xdist (`make pytest`: --dist
-# loadgroup) hands out the xdist_group of the local delivery's serving scenarios first, as one unit
-# to one worker, then single tests in collection order as workers free up, keeping each worker a
-# test or two ahead: each long run goes first, followed by one ordinary test, so the workers start
-# on long runs at once and the rest of the suite fills in around them instead of one long run
-# finishing alone at the end.
+# The end-to-end runs take minutes each, longest first. xdist (`make pytest`: --maxschedchunk 1)
+# keeps two tests queued per worker and hands out the rest as workers free up, in collection order:
+# each long run goes first, followed by one ordinary test, so both workers start on a long run at
+# once and the rest of the suite fills in around them instead of one long run finishing alone.
 END_TO_END = (
     "tests/dev/test_local_delivery.py::test_queued",
     "tests/test_demo.py::test_lifecycle",

@@ -2,10 +2,9 @@
 through the CLI, approvals and a rollback answered by the CLI in another process, and what each
 environment serves (`/version` through its stable address) after each step.
 
-Independent scenarios: the queued uploads with a rollback start from an empty delivery; the
-failures start from one that serves a first model (`serving`) and assert against what served before
-them, whatever ran first. They share that delivery as one xdist group (`SERVING`: one worker runs
-them, `make pytest` distributes with --dist loadgroup), so it is prepared once per run."""
+Independent scenarios, so xdist spreads them over its workers: the queued uploads with a rollback
+start from an empty delivery; the failures start from one that serves a first model, prepared once
+per worker (`serving`), and assert against what served before them, whatever ran first."""
 
 from __future__ import annotations
 
@@ -26,7 +25,6 @@ from ml_deploy_dev.delivery.definition import PipelineDefinition
 from ml_deploy_dev.demo_delivery import DemoDelivery
 from tests.dev.conftest import bundle_maker, running_delivery
 
-SERVING = pytest.mark.xdist_group("serving")  # the scenarios that start from `serving`
 A, B, C, D, E, F = (
     f"2026010{day}T000000Z-0000000{letter}" for day, letter in zip("123456", "abcdef", strict=True)
 )
@@ -58,24 +56,16 @@ def serving(
     tmp_path_factory: pytest.TempPathFactory, definition: PipelineDefinition, trained_model: Any,
     trained_manifest: Manifest, trained_golden_records: GoldenRecords,
 ) -> Iterator[DemoDelivery]:  # fmt: skip
-    """A delivery whose first execution (model F) was approved: stage and prod serve F; every
-    scenario on it starts the next execution. Session-scoped: a module-scoped one is torn down
-    whenever the worker's next test is in another module (and rebuilt for the next scenario)."""
+    """A delivery whose first execution (model F) was approved: stage and prod serve F. One per
+    xdist worker (each is its own process); every scenario on it starts the next execution.
+    Session-scoped: a module-scoped one is torn down whenever the worker's next test is in
+    another module, and the suite's order puts an ordinary test beside each long run."""
     folder = tmp_path_factory.mktemp("serving")
     with running_delivery(folder / "delivery", definition) as delivery:
         upload(delivery, bundle_maker(folder, trained_model, trained_manifest, trained_golden_records)(F))
         delivery.wait_for(1, approval=True)
         approve(delivery, 1, "the first model")
         yield delivery
-
-
-@pytest.fixture(autouse=True)
-def _serving_scenarios_are_grouped(request: pytest.FixtureRequest) -> None:
-    """A scenario on `serving` outside the group would get a delivery of its own on another worker."""
-    marker = request.node.get_closest_marker("xdist_group")
-    grouped = marker is not None and marker.args == SERVING.args
-    if "serving" in request.fixturenames and not grouped:
-        pytest.fail(f"{request.node.name} uses `serving`: mark it @SERVING (its xdist group)")
 
 
 def next_number(delivery: DemoDelivery) -> int:
@@ -115,7 +105,6 @@ def test_queued_uploads_wait_their_turn_and_approvals_and_a_rollback_move_prod(
     assert [e.status for e in delivery.executions()] == ["Succeeded", "Succeeded"]
 
 
-@SERVING
 @pytest.mark.timeout(480)
 def test_a_task_that_never_gets_ready_is_rolled_back_at_stage(
     serving: DemoDelivery, bundle_factory: Callable[[str], Path], tmp_path: Path
@@ -131,7 +120,6 @@ def test_a_task_that_never_gets_ready_is_rolled_back_at_stage(
     assert "deploy failed" in serving.cli("status").stdout
 
 
-@SERVING
 @pytest.mark.timeout(480)
 def test_a_rejection_stops_the_execution_and_leaves_prod(
     serving: DemoDelivery, bundle_factory: Callable[[str], Path]
@@ -149,7 +137,6 @@ def test_a_rejection_stops_the_execution_and_leaves_prod(
     assert "approval: rejected by" in history.stdout and '"not this one"' in history.stdout
 
 
-@SERVING
 @pytest.mark.timeout(480)
 def test_a_skewed_model_fails_the_stage_smoke_test(
     serving: DemoDelivery,
