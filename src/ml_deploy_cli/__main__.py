@@ -16,7 +16,7 @@ from typing import NoReturn, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ml_deploy_cli.aws import ClientFactory, session_clients
+from ml_deploy_cli.aws.clients import ClientFactory, session_clients
 from ml_deploy_cli.backend import LOCAL_VARIABLE, Connect, connector, is_local, step_clients
 from ml_deploy_cli.commands import (
     approvals,
