@@ -18,17 +18,12 @@ from pathlib import Path
 from ml_deploy.settings import SmokeHookSettings
 from ml_deploy_cli.local.records import EnvironmentRecord, Hook, Revision, TaskRecord, task_log_path
 from ml_deploy_cli.local.state import edited_state, now, read_checked_state
+from ml_deploy_dev.delivery.standins import registry_dir
 from ml_deploy_dev.delivery.tasks import TaskError, start_task, stop_task, wait_until_ready
 
 READY_TIMEOUT = 60.0
 HOOK_TIMEOUT = 120.0  # the hook Lambda's default timeout (smokeTestTimeoutSeconds)
 Say = Callable[[str], None]
-
-
-def registry_dir(image_uri: str, registry: Path) -> Path:
-    """`<registry>/<repository>/<tag>` of `<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>`."""
-    repository, _, tag = image_uri.split("/", 1)[-1].rpartition(":")
-    return registry / repository / tag
 
 
 def deploy_image(path: Path, *, service: str, image: str, say: Say) -> tuple[str, int]:

@@ -6,7 +6,8 @@ the project's virtualenv stands in for (a `pip install <folder>` is recorded as 
 import path). `docker push` puts it in the local registry, whose tags are immutable like the ECR
 repositories'. `aws ecr ...` answers from that registry (`aws ecr-public get-login-password`
 with a token); `aws batch ...` calls moto's Batch.
-Run as `python -m ml_deploy_dev.delivery.standins docker|aws ARGS...` by the wrappers on PATH.
+Run as `python -m ml_deploy_dev.delivery.standins docker|aws ARGS...` by the wrappers on PATH, a
+fresh interpreter per command: it imports only the standard library (boto3 for `aws batch|ssm`).
 """
 
 from __future__ import annotations
@@ -21,10 +22,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ml_deploy_dev.delivery.ecs import registry_dir
-
 REGISTRY_VARIABLE = "LOCAL_REGISTRY"  # the registry folder: <repository>/<tag>/
 IMAGES_VARIABLE = "LOCAL_IMAGES"  # images built and not pushed yet, by tag
+
+
+def registry_dir(image_uri: str, registry: Path) -> Path:
+    """`<registry>/<repository>/<tag>` of `<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>`:
+    where `docker push` puts an image and the local ECS deploy (`ecs`) finds it."""
+    repository, _, tag = image_uri.split("/", 1)[-1].rpartition(":")
+    return registry / repository / tag
 
 
 def docker(argv: Sequence[str]) -> int:
@@ -196,7 +202,7 @@ def _batch(command: str, options: dict[str, str]) -> int:
 def write_wrappers(folder: Path, *, code: Path) -> Path:
     """`docker` and `aws` scripts in `folder` that run this module with this interpreter."""
     folder.mkdir(parents=True, exist_ok=True)
-    # The code's own `src` first: the stand-ins import the CLI of the code they run with.
+    # The code's own folders first: the stand-ins of the code they run with, not the venv's install.
     python_path = f"{code / 'src'}{os.pathsep}{code}"
     for name in ("docker", "aws"):
         script = folder / name

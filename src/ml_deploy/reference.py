@@ -1,72 +1,43 @@
 """Reference statistics of the training data, and the one definition of how values are binned.
 
 The monitor bins production data with the same edges and the same helpers as training data was
-binned here, so a drift statistic compares like with like.
+binned here, so a drift statistic compares like with like. The statistics' types live in
+`reference_types` (no numpy or pandas), for readers of a manifest alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
+from ml_deploy.reference_types import (
+    PROBABILITY_EDGES,
+    CategoricalReference,
+    FeatureReference,
+    NumericReference,
+    PredictionReference,
+    Reference,
+)
 from ml_deploy.schema import FeatureSpec, encode_frame
 
+__all__ = [
+    "NUMERIC_BINS",
+    "PROBABILITY_EDGES",
+    "CategoricalReference",
+    "FeatureReference",
+    "NumericReference",
+    "PredictionReference",
+    "Reference",
+    "bin_numeric",
+    "bin_probabilities",
+    "build_reference",
+    "count_categories",
+    "quantile_edges",
+]
+
 NUMERIC_BINS = 32  # quantile bins before deduplication: 31 interior edges
-PROBABILITY_EDGES: tuple[float, ...] = tuple(np.round(np.linspace(0.0, 1.0, 21), 2).tolist())
-
-
-class NumericReference(BaseModel):
-    """Histogram on quantile edges (outer bins open to +-inf) plus summary moments."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["numeric"] = "numeric"
-    bin_edges: list[float]
-    counts: list[int]
-    missing_rate: float
-    count: int
-    mean: float | None
-    std: float | None
-    min: float | None
-    max: float | None
-
-
-class CategoricalReference(BaseModel):
-    """Share of each manifest category among non-missing values."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["categorical"] = "categorical"
-    frequencies: dict[str, float]
-    missing_rate: float
-    count: int
-
-
-class PredictionReference(BaseModel):
-    """Distribution of predicted probabilities on fixed edges 0..1 (20 bins)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    bin_edges: list[float] = Field(default_factory=lambda: list(PROBABILITY_EDGES))
-    counts: list[int]
-    positive_rate: float
-    count: int
-
-
-FeatureReference = Annotated[NumericReference | CategoricalReference, Field(discriminator="kind")]
-
-
-class Reference(BaseModel):
-    """Everything the monitor compares production against, keyed by feature name."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    features: dict[str, FeatureReference]
-    prediction: PredictionReference
 
 
 def quantile_edges(values: np.ndarray, n_bins: int = NUMERIC_BINS) -> np.ndarray:

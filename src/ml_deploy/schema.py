@@ -3,50 +3,28 @@
 A model in a bundle sees a 2-D float64 array with one column per manifest feature, in manifest
 order; a categorical value is its index in the feature's category list; a missing or unknown
 value is NaN. Keeping that contract here means the service, the monitor and training encode alike.
+The schema's types live in `schema_types` (no numpy or pandas), for readers of a manifest alone.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, model_validator
 
+from ml_deploy.schema_types import FeatureSpec, SchemaError
 
-class SchemaError(ValueError):
-    """Data does not fit a feature schema; the message names the column and what was expected."""
-
-
-class FeatureSpec(BaseModel):
-    """One model input: its name, kind, whether it may be missing, and its allowed values."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    type: Literal["numeric", "categorical"]
-    nullable: bool
-    min: float | None = None
-    max: float | None = None
-    categories: list[str] | None = None
-
-    @model_validator(mode="after")
-    def _categories_match_type(self) -> FeatureSpec:
-        if self.type == "categorical" and not self.categories:
-            raise ValueError(f"categorical feature {self.name!r} needs a non-empty categories list")
-        if self.type == "numeric" and self.categories is not None:
-            raise ValueError(f"numeric feature {self.name!r} must not have categories")
-        if self.categories is not None and len(set(self.categories)) != len(self.categories):
-            raise ValueError(f"feature {self.name!r} has duplicate categories")
-        return self
-
-    @cached_property
-    def category_index(self) -> dict[str, int]:
-        """Category -> code, built once per spec so encoding a record is one dict lookup."""
-        return {category: code for code, category in enumerate(self.categories or [])}
+__all__ = [
+    "FeatureSpec",
+    "SchemaError",
+    "category_codes",
+    "encode_frame",
+    "encode_records",
+    "numeric_values",
+]
 
 
 def encode_records(records: Sequence[Mapping[str, Any]], features: Sequence[FeatureSpec]) -> np.ndarray:

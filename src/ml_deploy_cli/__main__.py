@@ -10,13 +10,12 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
-from typing import NoReturn, cast
+from typing import Any, NoReturn, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ml_deploy_cli.aws import ClientFactory, session_clients
+from ml_deploy_cli.aws.clients import ClientFactory, session_clients
 from ml_deploy_cli.backend import LOCAL_VARIABLE, Connect, connector, is_local, step_clients
 from ml_deploy_cli.commands import (
     approvals,
@@ -75,10 +74,35 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def _version() -> str:
+    from importlib import metadata  # ~25 ms at start-up: only `--version` reads it
+
     try:
         return metadata.version("ml-deploy")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown (not installed)"
+
+
+class VersionAction(argparse.Action):
+    """argparse's `version` action, with the version read when `--version` is given, not at every start."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(
+            option_strings,
+            dest=argparse.SUPPRESS,
+            default=argparse.SUPPRESS,
+            nargs=0,
+            help="show program's version number and exit",
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"ml-deploy {_version()}")
+        parser.exit()
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, default: object) -> None:
@@ -113,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"ml-deploy {_version()}")
+    parser.add_argument("--version", action=VersionAction)
     _add_global_options(parser, default=None)
     # Every subparser is a OneLineParser too (argparse makes them of the parent's class).
     commands = cast(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ml_deploy_cli.aws import AwsDelivery, ClientFactory, session_clients
+from ml_deploy_cli.aws.clients import ClientFactory, session_clients
 from ml_deploy_cli.delivery import Delivery
 from ml_deploy_cli.outputs import load_outputs
 
@@ -46,10 +46,13 @@ def connector(
     """How to reach the stack; `client` replaces boto3's clients (tests pass moto or Stubber ones)."""
 
     def connect() -> Delivery:
+        # Each backend is imported here: a pipeline step or --help never opens one.
         if is_local(flag=local, environ=environ):
             from ml_deploy_cli.local import LocalDelivery, default_state_path
 
             return LocalDelivery(default_state_path(environ))
+        from ml_deploy_cli.aws.delivery import AwsDelivery
+
         stack_outputs = load_outputs(outputs, environ=environ, stack=stack)
         region_in_use = region or stack_outputs.region
         return AwsDelivery(

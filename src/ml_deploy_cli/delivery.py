@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
-from ml_deploy.bundle import Manifest
-from ml_deploy.tracking import ReleaseEvent
 from ml_deploy_cli.images import ImageRef
+
+if TYPE_CHECKING:  # only the protocol's signatures name them: every command imports this module
+    from ml_deploy.bundle import Manifest
+    from ml_deploy.tracking import ReleaseEvent
 
 Environment = Literal["stage", "prod"]
 ENVIRONMENTS: tuple[Environment, ...] = ("stage", "prod")

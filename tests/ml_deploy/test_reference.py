@@ -63,3 +63,8 @@ def test_monitor_binning_reproduces_reference_counts(
     tenure = reference.features["tenure_months"]
     recount = bin_numeric(sample_frame["tenure_months"].to_numpy(), tenure.bin_edges)
     assert recount.tolist() == tenure.counts
+
+
+def test_probability_edges_are_the_twenty_equal_bins_of_0_to_1_rounded_as_numpy_rounds() -> None:
+    """Written without numpy (manifests are read without it); the values manifests hold are numpy's."""
+    assert tuple(np.round(np.linspace(0.0, 1.0, 21), 2).tolist()) == PROBABILITY_EDGES

@@ -6,6 +6,8 @@ a deployment replays, and `python -m ml_deploy.bundle` is the command line the b
 CLI and people use.
 """
 
+from typing import TYPE_CHECKING
+
 from ml_deploy.bundle.archive import (
     Bundle,
     pack_bundle,
@@ -30,7 +32,13 @@ from ml_deploy.bundle.manifest import (
     metrics_summary,
     new_bundle_version,
 )
-from ml_deploy.schema import FeatureSpec, SchemaError, encode_frame, encode_records
+from ml_deploy.schema_types import FeatureSpec, SchemaError
+
+if TYPE_CHECKING:
+    from ml_deploy.schema import encode_frame, encode_records
+
+# numpy and pandas: imported on first use, so reading a manifest (`show`, the CLI) starts without them.
+_ENCODERS = ("encode_frame", "encode_records")
 
 __all__ = [
     "FORMAT_VERSION",
@@ -63,3 +71,12 @@ __all__ = [
     "verify_bundle",
     "write_bundle",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`encode_frame` and `encode_records`, loaded when first asked for (PEP 562)."""
+    if name in _ENCODERS:
+        from ml_deploy import schema
+
+        return getattr(schema, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

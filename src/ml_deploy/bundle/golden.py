@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ml_deploy.bundle.manifest import GOLDEN_RECORDS_NAME, BundleError
-from ml_deploy.schema import FeatureSpec, encode_records
+from ml_deploy.schema_types import FeatureSpec
 
 GOLDEN_TOLERANCE = 1e-6
 """Largest |replayed - recorded| probability accepted: float64 noise, far below any real skew."""
@@ -125,6 +125,8 @@ def replay(
     tolerance: float = GOLDEN_TOLERANCE,
 ) -> Replay:
     """Score the golden records as the service does (`encode_records`) and compare."""
+    from ml_deploy.schema import encode_records  # numpy and pandas: only when a model is scored
+
     rows = encode_records([golden_record.record for golden_record in golden.records], features)
     replayed = [float(p) for p in model.predict_proba(rows)[:, -1]]
     return compare(golden.probabilities, replayed, tolerance=tolerance)

@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ml_deploy.reference import Reference
-from ml_deploy.schema import FeatureSpec
+from ml_deploy.reference_types import Reference
+from ml_deploy.schema_types import FeatureSpec
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"

@@ -15,8 +15,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
 from ml_deploy.bundle import Manifest
@@ -51,8 +49,6 @@ from ml_deploy_cli.local.requests import ask, process_alive
 from ml_deploy_cli.local.state import default_state_path, edited_state, now, parse_time, read_checked_state
 
 Answer = TypeVar("Answer")
-# The stand-in is on this machine: a closed port is an ended demo, not a network to wait for.
-_LOCAL_CONFIG = Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 1})
 # A rollback starts a task and waits for /ready and the lifecycle hook (120 s) as a deploy does.
 ROLLBACK_TIMEOUT = 300.0
 ANSWER_TIMEOUT = 30.0  # a retry or a release only queues an execution
@@ -71,14 +67,19 @@ class LocalDelivery:
 
     def client(self, service: str) -> Any:
         """A boto3 client of the local AWS stand-in (moto_server) the local run uses."""
+        import boto3  # with botocore.config, 0.1 s: only for a command that calls the stand-in
+        from botocore.config import Config
+
         aws = self._state.aws
+        # The stand-in is on this machine: a closed port is an ended demo, not a network to wait for.
+        local_config = Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 1})
         return boto3.client(
             service,
             endpoint_url=aws.endpoint,
             region_name=aws.region,
             aws_access_key_id=aws.access_key_id,
             aws_secret_access_key=aws.secret_access_key,
-            config=_LOCAL_CONFIG,
+            config=local_config,
         )
 
     def _stand_in(self, call: Callable[[], Answer]) -> Answer:
