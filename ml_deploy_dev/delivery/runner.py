@@ -50,7 +50,6 @@ class LocalPipeline:
         self.definition = definition
         self.site = site
         self.say = say
-        self._stop = threading.Event()
         self.answers = Answers(site.state_file, start=self.start, model_version=self._model_version, say=say)
 
     def prepare(self, stack: DevStack) -> None:
@@ -124,29 +123,32 @@ class LocalPipeline:
         )
 
     @contextmanager
-    def running(self, queue_url: str) -> Iterator[None]:
+    def running(self, queue_url: str, *, stop_tasks: bool = True) -> Iterator[None]:
         """Load balancers, the upload poller, the executor and the CLI's answers, until the block
-        ends; then every task stops."""
+        ends; then every task stops, unless `stop_tasks` is False: the tasks go on as processes of
+        their own and a later `running` block puts the same addresses in front of them again."""
         state = read_checked_state(self.site.state_file)
+        stop = threading.Event()  # this block's own: a later block starts its threads afresh
         with ExitStack() as stack:
             for environment, record in state.environments.items():
                 stack.enter_context(
                     load_balancer(self.site.state_file, environment, port=int(record.port or 0))
                 )
             threads = [
-                threading.Thread(target=self._poll, args=(queue_url,), daemon=True),
-                threading.Thread(target=self._execute, daemon=True),
-                threading.Thread(target=self._answer, daemon=True),
+                threading.Thread(target=self._poll, args=(queue_url, stop), daemon=True),
+                threading.Thread(target=self._execute, args=(stop,), daemon=True),
+                threading.Thread(target=self._answer, args=(stop,), daemon=True),
             ]
             for thread in threads:
                 thread.start()
             try:
                 yield
             finally:
-                self._stop.set()
+                stop.set()
                 for thread in threads:
                     thread.join(30)
-                ecs.stop_all(self.site.state_file)
+                if stop_tasks:
+                    ecs.stop_all(self.site.state_file)
 
     def start(self, object_version: str, trigger: str) -> str:
         """Queue an execution for this object version; under SUPERSEDED, replace the waiting ones."""
@@ -171,8 +173,8 @@ class LocalPipeline:
         head = self.site.aws.client("s3").head_object(Bucket=state.model_bucket, Key=state.model_key)
         return str(head["VersionId"])
 
-    def _poll(self, queue_url: str) -> None:
-        while not self._stop.is_set():
+    def _poll(self, queue_url: str, stop: threading.Event) -> None:
+        while not stop.is_set():
             for event in drain_events(self.site.aws, queue_url, wait_seconds=0.5):
                 detail = event["detail"]
                 version = detail["object"]["version-id"]
@@ -181,20 +183,20 @@ class LocalPipeline:
                 )
                 self.say(f"pipeline started by the {trigger}")
                 self.start(version, trigger)
-            self._stop.wait(0.3)
+            stop.wait(0.3)
 
-    def _execute(self) -> None:
-        while not self._stop.is_set():
+    def _execute(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             queued = [e for e in read_checked_state(self.site.state_file).executions if e.status == "Queued"]
             if queued:
                 self.run_execution(queued[0].id, queued[0].model_object_version or "")
             else:
-                self._stop.wait(0.3)
+                stop.wait(0.3)
 
-    def _answer(self) -> None:
-        while not self._stop.is_set():
+    def _answer(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             self.answers.answer_pending()
-            self._stop.wait(0.2)
+            stop.wait(0.2)
 
     def run_execution(self, execution_id: str, object_version: str) -> str:
         """Every stage in the program's order (a retry from its failed one); the final status."""

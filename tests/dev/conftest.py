@@ -12,6 +12,7 @@ import pytest
 from ml_deploy.bundle import GoldenRecords, Manifest, write_bundle
 from ml_deploy_dev.delivery.actions import LocalSite
 from ml_deploy_dev.delivery.definition import PipelineDefinition, load_definition
+from ml_deploy_dev.delivery.ecs import stop_all
 from ml_deploy_dev.delivery.runner import LocalPipeline
 from ml_deploy_dev.demo_delivery import DemoDelivery
 from ml_deploy_dev.dev_stack import dev_stack
@@ -28,8 +29,9 @@ def definition() -> PipelineDefinition:
 
 
 @contextmanager
-def running_delivery(workdir: Path, definition: PipelineDefinition) -> Iterator[DemoDelivery]:
-    """The dev stack's pipeline running on moto_server, seen as the demo sees it (CLI, state, /version)."""
+def prepared_delivery(workdir: Path, definition: PipelineDefinition) -> Iterator[tuple[LocalPipeline, str]]:
+    """The dev stack's pipeline on moto_server, not running yet: (the pipeline, its trigger queue).
+    Every task it started is stopped when the block ends."""
     stack = dev_stack()
     with moto_server() as aws:
         create_bucket(aws, stack.model_bucket, versioned=True, eventbridge=True)
@@ -41,8 +43,17 @@ def running_delivery(workdir: Path, definition: PipelineDefinition) -> Iterator[
         )  # fmt: skip
         pipeline = LocalPipeline(definition, site, say=print)
         pipeline.prepare(stack)
-        with pipeline.running(queue_url):
-            yield DemoDelivery(site.state_file, say=print)
+        try:
+            yield pipeline, queue_url
+        finally:
+            stop_all(site.state_file)
+
+
+@contextmanager
+def running_delivery(workdir: Path, definition: PipelineDefinition) -> Iterator[DemoDelivery]:
+    """The dev stack's pipeline running on moto_server, seen as the demo sees it (CLI, state, /version)."""
+    with prepared_delivery(workdir, definition) as (pipeline, queue_url), pipeline.running(queue_url):
+        yield DemoDelivery(pipeline.site.state_file, say=print)
 
 
 @pytest.fixture

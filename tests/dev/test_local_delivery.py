@@ -4,7 +4,7 @@ environment serves (`/version` through its stable address) after each step.
 
 Independent scenarios, so xdist spreads them over its workers: the queued uploads with a rollback
 start from an empty delivery; the failures start from one that serves a first model, prepared once
-per worker (`serving`), and assert against what served before them, whatever ran first."""
+per worker (`serving_pipeline`), and assert against what served before them, whatever ran first."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from ml_deploy_dev import sample_data
 from ml_deploy_dev.autonaming import generated_name
 from ml_deploy_dev.bad_bundles import swapped_model_bundle, unloadable_bundle
 from ml_deploy_dev.delivery.definition import PipelineDefinition
+from ml_deploy_dev.delivery.runner import LocalPipeline
 from ml_deploy_dev.demo_delivery import DemoDelivery
-from tests.dev.conftest import bundle_maker, running_delivery
+from tests.dev.conftest import bundle_maker, prepared_delivery
 
 A, B, C, D, E, F = (
     f"2026010{day}T000000Z-0000000{letter}" for day, letter in zip("123456", "abcdef", strict=True)
@@ -52,20 +53,32 @@ def another_model(frame: pd.DataFrame, features: list[FeatureSpec]) -> HistGradi
 
 
 @pytest.fixture(scope="session")
-def serving(
+def serving_pipeline(
     tmp_path_factory: pytest.TempPathFactory, definition: PipelineDefinition, trained_model: Any,
     trained_manifest: Manifest, trained_golden_records: GoldenRecords,
-) -> Iterator[DemoDelivery]:  # fmt: skip
-    """A delivery whose first execution (model F) was approved: stage and prod serve F. One per
-    xdist worker (each is its own process); every scenario on it starts the next execution.
-    Session-scoped: a module-scoped one is torn down whenever the worker's next test is in
-    another module, and the suite's order puts an ordinary test beside each long run."""
+) -> Iterator[tuple[LocalPipeline, str]]:  # fmt: skip
+    """A delivery whose first execution (model F) was approved: stage and prod serve F.
+
+    Prepared once per xdist worker (a module-scoped one is torn down whenever the worker's next
+    test is in another module). Between scenarios only its tasks, moto_server and the state go on:
+    its runner (threads of this process) runs during a scenario only (`serving`), so no other test
+    in the worker sees its calls to AWS."""
     folder = tmp_path_factory.mktemp("serving")
-    with running_delivery(folder / "delivery", definition) as delivery:
-        upload(delivery, bundle_maker(folder, trained_model, trained_manifest, trained_golden_records)(F))
-        delivery.wait_for(1, approval=True)
-        approve(delivery, 1, "the first model")
-        yield delivery
+    with prepared_delivery(folder / "delivery", definition) as (pipeline, queue_url):
+        with pipeline.running(queue_url, stop_tasks=False):
+            delivery = DemoDelivery(pipeline.site.state_file, say=print)
+            upload(delivery, bundle_maker(folder, trained_model, trained_manifest, trained_golden_records)(F))
+            delivery.wait_for(1, approval=True)
+            approve(delivery, 1, "the first model")
+        yield pipeline, queue_url
+
+
+@pytest.fixture
+def serving(serving_pipeline: tuple[LocalPipeline, str]) -> Iterator[DemoDelivery]:
+    """The serving delivery, running for one scenario; every scenario on it starts the next execution."""
+    pipeline, queue_url = serving_pipeline
+    with pipeline.running(queue_url, stop_tasks=False):
+        yield DemoDelivery(pipeline.site.state_file, say=print)
 
 
 def next_number(delivery: DemoDelivery) -> int:
