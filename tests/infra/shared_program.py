@@ -19,10 +19,14 @@ _RENDERED: dict[str, Program] = {}
 
 
 def shared_program(
-    overrides: Mapping[str, Any] | None = None, *, images: Mapping[str, Sequence[str]] | None = None
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    images: Mapping[str, Sequence[str]] | None = None,
+    remove: Sequence[str] = (),
 ) -> Program:
-    """The dev stack changed by `overrides` (namespaced keys), with ECR listing `images`."""
-    key = json.dumps([overrides or {}, images or {}], sort_keys=True)
+    """The dev stack without the `remove` keys, changed by `overrides` (namespaced keys), with ECR
+    listing `images`."""
+    key = json.dumps([overrides or {}, images or {}, sorted(remove)], sort_keys=True)
     if key not in _RENDERED:
-        _RENDERED[key] = run_program(overrides=dict(overrides or {}), images=images)
+        _RENDERED[key] = run_program(overrides=dict(overrides or {}), images=images, remove=tuple(remove))
     return _RENDERED[key]
