@@ -6,8 +6,8 @@ import gc
 import json
 
 import pulumi
-import pytest
 import pulumi_aws as aws
+import pytest
 
 from ml_deploy_dev.program import Program, run_under_mocks
 from tests.infra import iam_lint
