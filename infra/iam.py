@@ -6,6 +6,7 @@ Each component's own statements live beside it (`infra/serving/roles.py`, `infra
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,24 +17,19 @@ import pulumi_aws as aws
 ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
 
 
-def assume_role_policy(*services: str, conditions: Sequence[dict[str, Any]] = ()) -> str:
-    """Trust policy that lets the given AWS service principals assume a role."""
-    document = aws.iam.get_policy_document(
-        statements=[
-            aws.iam.GetPolicyDocumentStatementArgs(
-                sid="AssumedByService",
-                effect="Allow",
-                actions=["sts:AssumeRole"],
-                principals=[
-                    aws.iam.GetPolicyDocumentStatementPrincipalArgs(
-                        type="Service", identifiers=list(services)
-                    )
-                ],
-                conditions=[aws.iam.GetPolicyDocumentStatementConditionArgs(**c) for c in conditions],
-            )
-        ]
-    )
-    return document.json
+def assume_role_policy(*services: str) -> str:
+    """Trust policy that lets the given AWS service principals assume a role.
+
+    Plain JSON, as the aws.iam.Role docs show (https://www.pulumi.com/docs/reference/pkg/aws/iam/role):
+    nothing in it is an Output, and a getPolicyDocument invoke per role costs a provider round trip.
+    """
+    statement = {
+        "Sid": "AssumedByService",
+        "Effect": "Allow",
+        "Action": ["sts:AssumeRole"],
+        "Principal": {"Service": list(services)},
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
 def policy(*statements: dict[str, Any]) -> pulumi.Output[str]:

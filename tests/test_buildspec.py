@@ -13,6 +13,7 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import yaml
 
 from infra.delivery.build import JUNIT_SHARDS, junit_report_variable
 from infra.delivery.stages import BUILD_NAMESPACE, MODEL_ARTIFACT
-from ml_deploy.bundle import MODEL_NAME, metrics_summary, read_manifest
+from ml_deploy.bundle import MODEL_NAME, Manifest, metrics_summary, read_manifest
 from ml_deploy.layout import BUNDLE_FILE, archived_bundle_key
 from ml_deploy_dev.delivery.build import TRANSITIONS
 from ml_deploy_dev.delivery.reports import MAX_CASES_PER_REPORT, shard_folder
@@ -68,6 +69,10 @@ def local_account() -> Iterator[LocalAws]:
 @pytest.fixture
 def aws(local_account: LocalAws, program: Program) -> LocalAws:
     """The local account with an empty model bucket named as the build project names it."""
+    return _emptied(local_account, program)
+
+
+def _emptied(local_account: LocalAws, program: Program) -> LocalAws:
     s3, bucket = local_account.client("s3"), project_environment(program)["MODEL_BUCKET"]
     if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
         create_bucket(local_account, bucket, versioned=True)
@@ -75,6 +80,42 @@ def aws(local_account: LocalAws, program: Program) -> LocalAws:
     for version in listed.get("Versions", []) + listed.get("DeleteMarkers", []):
         s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
     return local_account
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    """The trained bundle's pre_build run twice in one checkout against an empty model bucket: what
+    the first run left for docker and exported, what the second exported, and the archive key after."""
+
+    first: dict[str, str]
+    repacked: Manifest
+    again: dict[str, str]
+    archived: bytes
+    archived_versions: list[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def rebuilt(
+    buildspec: dict[str, Any],
+    program: Program,
+    trained_bundle: Path,
+    local_account: LocalAws,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Rebuilt:
+    """One build and its rebuild, shared: each pre_build starts five Python processes (seconds)."""
+    aws, checkout = _emptied(local_account, program), tmp_path_factory.mktemp("checkout")
+    first = _pre_build(buildspec, program, _bundle_dir(checkout, trained_bundle), checkout, aws)
+    repacked = read_manifest(checkout / "service/model" / BUNDLE_FILE)
+    again = _pre_build(buildspec, program, _bundle_dir(checkout, trained_bundle), checkout, aws)
+    variables, s3 = project_environment(program), aws.client("s3")
+    key = archived_bundle_key(variables["MODEL_ARCHIVE_PREFIX"], read_manifest(trained_bundle).bundle_version)
+    return Rebuilt(
+        first=first,
+        repacked=repacked,
+        again=again,
+        archived=s3.get_object(Bucket=variables["MODEL_BUCKET"], Key=key)["Body"].read(),
+        archived_versions=s3.list_object_versions(Bucket=variables["MODEL_BUCKET"], Prefix=key)["Versions"],
+    )
 
 
 def commands(buildspec: dict[str, Any]) -> list[str]:
@@ -254,11 +295,9 @@ def _pre_build(
     return _run_steps(local, env=env, cwd=cwd)
 
 
-def test_pre_build_names_the_image_after_commit_and_model(
-    buildspec: dict[str, Any], program: Program, trained_bundle: Path, tmp_path: Path, aws: LocalAws
-) -> None:
+def test_pre_build_names_the_image_after_commit_and_model(trained_bundle: Path, rebuilt: Rebuilt) -> None:
     manifest = read_manifest(trained_bundle)
-    result = _pre_build(buildspec, program, _bundle_dir(tmp_path, trained_bundle), tmp_path, aws)
+    result = rebuilt.first
     assert result["MODEL_VERSION"] == manifest.bundle_version
     tag = f"0123456789ab-{manifest.bundle_version}"
     assert result["IMAGE_TAG"] == tag, "the tag must name both the commit and the model"
@@ -269,8 +308,7 @@ def test_pre_build_names_the_image_after_commit_and_model(
         "the drift link needs the model's time"
     )
     assert "roc_auc=" in result["MODEL_METRICS"]
-    repacked = read_manifest(tmp_path / "service/model" / BUNDLE_FILE)
-    assert repacked == manifest, "re-packed bundle differs"
+    assert rebuilt.repacked == manifest, "re-packed bundle differs"
 
 
 def test_a_tampered_bundle_fails_the_build_with_the_reason(
@@ -287,7 +325,7 @@ def test_a_tampered_bundle_fails_the_build_with_the_reason(
 
 
 def test_pre_build_archives_the_bundle_it_built_where_the_smoke_test_reads_it(
-    buildspec: dict[str, Any], program: Program, trained_bundle: Path, tmp_path: Path, aws: LocalAws
+    program: Program, trained_bundle: Path, tmp_path: Path, rebuilt: Rebuilt
 ) -> None:
     """A hand upload writes only the trigger key; the build keeps every bundle it builds."""
     variables = project_environment(program)
@@ -298,15 +336,10 @@ def test_pre_build_archives_the_bundle_it_built_where_the_smoke_test_reads_it(
     assert hook_variables["BUNDLE_KEY_TEMPLATE"].format(version=version) == key, "the hook reads elsewhere"
     assert hook_variables["MODEL_BUCKET"] == variables["MODEL_BUCKET"], "the hook reads another bucket"
 
-    _pre_build(buildspec, program, _bundle_dir(tmp_path, trained_bundle), tmp_path, aws)
-    again = _pre_build(buildspec, program, _bundle_dir(tmp_path, trained_bundle), tmp_path, aws)
-
-    s3 = aws.client("s3")
-    archived = s3.get_object(Bucket=variables["MODEL_BUCKET"], Key=key)["Body"].read()
-    assert read_manifest(_written(tmp_path / "archived.zip", archived)).bundle_version == version
-    versions = s3.list_object_versions(Bucket=variables["MODEL_BUCKET"], Prefix=key)["Versions"]
-    assert len(versions) == 1, "a rebuild of the same bundle wrote the archive key again"
-    assert again["MODEL_VERSION"] == version
+    # `rebuilt` ran the pre_build twice and read the archive key after the second.
+    assert read_manifest(_written(tmp_path / "archived.zip", rebuilt.archived)).bundle_version == version
+    assert len(rebuilt.archived_versions) == 1, "a rebuild of the same bundle wrote the archive key again"
+    assert rebuilt.again["MODEL_VERSION"] == version
 
 
 def _written(path: Path, data: bytes) -> Path:

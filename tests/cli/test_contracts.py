@@ -61,7 +61,7 @@ def test_every_stack_output_the_cli_reads_is_one_the_program_exports() -> None:
     pytest.importorskip("pulumi")
     import ast
 
-    from ml_deploy_dev.program import run_program
+    from tests.infra.shared_program import shared_program
 
     read = set()
     for path in (ROOT / "src" / "ml_deploy_cli").rglob("*.py"):
@@ -75,5 +75,5 @@ def test_every_stack_output_the_cli_reads_is_one_the_program_exports() -> None:
             ):
                 read.add(node.args[0].value)
     assert {"modelBucket", "pipelineName", "decisionsPrefix"} <= read, read
-    exported = set(run_program().outputs)
+    exported = set(shared_program().outputs)
     assert read <= exported, f"the CLI reads outputs the program does not export: {sorted(read - exported)}"

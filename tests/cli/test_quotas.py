@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from ml_deploy_cli.aws.quotas import FIRST_RUN_NEEDS, shortfalls
-from ml_deploy_dev.program import FIRST_BUILD_IMAGES, Program, run_program
+from ml_deploy_dev.program import FIRST_BUILD_IMAGES, Program
 from tests.cli.conftest import MODEL_BUCKET, Stack
 from tests.cli.quota_shapes import enough, quotas_client
+from tests.infra.shared_program import shared_program
 
 # The quota codes, as Service Quotas lists them (`aws service-quotas list-service-quotas
 # --service-code codebuild|fargate`); names as "Quotas for AWS CodeBuild"
@@ -36,7 +37,7 @@ FRESH_ACCOUNT = {"L-2DC20C30": 0.0, "L-9D07B6EF": 1.0, "L-3032A538": 4.0}
 @pytest.fixture(scope="module")
 def serving_program() -> Program:
     """The dev stack once the pipeline pushed its images (the services' floors raised)."""
-    return run_program(images=FIRST_BUILD_IMAGES)
+    return shared_program(images=FIRST_BUILD_IMAGES)
 
 
 def need(code: str) -> float:

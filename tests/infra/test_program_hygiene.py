@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pulumi
 import pulumi_aws as aws
+import pytest
 
 from ml_deploy_dev.program import Program, run_under_mocks
 from tests.infra import iam_lint
@@ -86,3 +88,20 @@ def test_deprecation_detector_catches_a_deprecated_resource() -> None:
 
     program = run_under_mocks(build)
     assert any("deprecated" in w for w in program.warnings), program.warnings
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["gc-on", "gc-off"])
+def test_a_render_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None:
+    """The harness pauses the cyclic GC while rendering; a failing program must not leave it off."""
+
+    def build() -> None:
+        raise ValueError("the program failed")
+
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with pytest.raises(ValueError, match="the program failed"):
+            run_under_mocks(build)
+        assert gc.isenabled() is enabled, f"the cyclic GC is {'off' if enabled else 'on'} after a render"
+    finally:
+        (gc.enable if was else gc.disable)()

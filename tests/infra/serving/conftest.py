@@ -12,8 +12,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ml_deploy_dev.program import Program, run_program
+from tests.infra.shared_program import shared_program
 
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
+# A VPC the stack is given: its id and subnets, without the keys that only shape a VPC the stack
+# creates (with vpcId they change nothing the program registers).
+EXISTING_VPC = {
+    "ml-deploy:vpcId": "vpc-0123456789abcdef0",
+    "ml-deploy:publicSubnetIds": ["subnet-0aaaaaaaaaaaaaa01", "subnet-0aaaaaaaaaaaaaa02"],
+    "ml-deploy:privateSubnetIds": ["subnet-0cccccccccccccc01", "subnet-0cccccccccccccc02"],
+}
+NEW_VPC_KEYS = ("ml-deploy:vpcCidr", "ml-deploy:singleNatGateway", "ml-deploy:interfaceEndpoints")
 
 
 def ca_certificate_pem(common_name: str = "Acme ML callers CA") -> str:
@@ -55,3 +64,9 @@ def public_overrides(bundle: Path) -> dict[str, object]:
 def public_program(client_ca_bundle: Path) -> Program:
     """The dev stack with ``publicEndpoint: true``: internet-facing, mutual TLS, AWS WAF."""
     return run_program(overrides=public_overrides(client_ca_bundle))
+
+
+@pytest.fixture(scope="session")
+def existing_vpc_program() -> Program:
+    """The dev stack, internal, in the VPC `EXISTING_VPC` names."""
+    return shared_program(EXISTING_VPC, remove=NEW_VPC_KEYS)

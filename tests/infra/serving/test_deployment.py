@@ -15,7 +15,7 @@ import pytest
 from infra.config import ConfigError
 from ml_deploy.settings import SmokeHookSettings
 from ml_deploy_dev.program import ACCOUNT, REGION, ROOT, Program, Resource, run_program
-from tests.infra.serving.conftest import public_overrides
+from tests.infra.serving.conftest import EXISTING_VPC, public_overrides
 from tests.infra.shared_program import shared_program
 
 ENVIRONMENTS = ("stage", "prod")
@@ -263,16 +263,12 @@ def test_the_hook_reaches_an_internal_test_port_from_its_own_security_group(
 
 
 def test_an_existing_vpc_needs_the_test_listener_sources_named_only_when_public(
-    client_ca_bundle: Path,
+    existing_vpc_program: Program, client_ca_bundle: Path
 ) -> None:
-    existing = {
-        "ml-deploy:vpcId": "vpc-0123456789abcdef0",
-        "ml-deploy:publicSubnetIds": ["subnet-0aaaaaaaaaaaaaa01", "subnet-0aaaaaaaaaaaaaa02"],
-        "ml-deploy:privateSubnetIds": ["subnet-0cccccccccccccc01", "subnet-0cccccccccccccc02"],
-    }
-    # Internal: the hook's security group is admitted, whatever the NAT addresses are.
-    run_program(overrides=existing)
-    existing = {**existing, **public_overrides(client_ca_bundle)}
+    # Internal: the hook's security group is admitted, whatever the NAT addresses are (the fixture
+    # renders the existing VPC without testListenerCidrs).
+    assert existing_vpc_program.outputs["vpcId"] == EXISTING_VPC["ml-deploy:vpcId"]
+    existing = {**EXISTING_VPC, **public_overrides(client_ca_bundle)}
     with pytest.raises(ConfigError, match="ml-deploy:testListenerCidrs is required with vpcId"):
         run_program(overrides=existing)
     program = run_program(overrides={**existing, "ml-deploy:testListenerCidrs": ["198.51.100.20/32"]})

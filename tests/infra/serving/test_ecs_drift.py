@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from ml_deploy_dev.program import Program, Resource, run_program
+from tests.infra.serving.conftest import CERTIFICATE
+from tests.infra.shared_program import shared_program
 
 ENVIRONMENTS = ("stage", "prod")
 SERVICE = "aws:ecs/service:Service"
@@ -106,9 +108,7 @@ def environment_resources(program: Program, env: str) -> list[Resource]:
 
 @pytest.fixture(scope="module")
 def https_program() -> Program:
-    return run_program(
-        overrides={"ml-deploy:certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/a"}
-    )
+    return shared_program({"ml-deploy:certificateArn": CERTIFICATE})
 
 
 @pytest.mark.parametrize("deployments", [1, 2, 3])

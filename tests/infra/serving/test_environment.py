@@ -572,15 +572,10 @@ def test_an_internal_load_balancer_waits_for_the_log_bucket_policy_only(
     assert not dev_program.depends_explicitly_on(alb, gateway), f"{env}: {alb.depends_on}"
 
 
-def test_load_balancer_in_an_existing_vpc_still_waits_for_the_log_bucket_policy() -> None:
-    program = run_program(
-        overrides={
-            "ml-deploy:vpcId": "vpc-0123456789abcdef0",
-            "ml-deploy:publicSubnetIds": ["subnet-0aaaaaaaaaaaaaa01", "subnet-0aaaaaaaaaaaaaa02"],
-            "ml-deploy:privateSubnetIds": ["subnet-0cccccccccccccc01", "subnet-0cccccccccccccc02"],
-        },
-        remove=("ml-deploy:vpcCidr", "ml-deploy:singleNatGateway", "ml-deploy:interfaceEndpoints"),
-    )
+def test_load_balancer_in_an_existing_vpc_still_waits_for_the_log_bucket_policy(
+    existing_vpc_program: Program,
+) -> None:
+    program = existing_vpc_program
     policy = program.one("aws:s3/bucketPolicy:BucketPolicy", "ml-access-logs")
     for env in ENVIRONMENTS:
         alb = _of(program, "aws:lb/loadBalancer:LoadBalancer", env, "alb")

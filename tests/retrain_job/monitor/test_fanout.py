@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from ml_deploy.settings import MonitorSettings, SettingsError
-from ml_deploy_dev.program import Program, run_program
+from ml_deploy_dev.program import Program
 from retrain_job import monitor
 from retrain_job.monitor import fanout
 from retrain_job.monitor.hours import Hour
@@ -24,11 +24,6 @@ from tests.retrain_job.conftest import LOG_BUCKET, World
 from tests.retrain_job.monitor.conftest import FIRST_HOUR, fill
 
 STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
-
-
-@pytest.fixture(scope="module")
-def dev_program() -> Program:
-    return run_program()
 
 
 def _register(world: World, program: Program) -> tuple[str, str, list[str]]:
