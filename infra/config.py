@@ -135,6 +135,7 @@ def parse_config(raw: dict[str, Any], *, region: str | None) -> StackConfig:
         raise ConfigError("; ".join(dict.fromkeys(problems)))
     config = StackConfig.model_validate({"region": region, **sections})
     _check_regions(config)
+    _check_quality_window(config)
     return config
 
 
@@ -147,6 +148,18 @@ def _check_regions(config: StackConfig) -> None:
             f"{PROJECT_NAMESPACE}:certificateArn is a certificate in {arn_region(certificate)}, but the "
             f"stack's load balancers are in {config.region} (aws:region): request or import the "
             "certificate in that region"
+        )
+
+
+def _check_quality_window(config: StackConfig) -> None:
+    """The quality job joins outcomes to predictions up to maturityMaxDays old: the log bucket's
+    lifecycle must keep them that long, or it judges nothing and says only "no outcomes"."""
+    oldest, kept = config.jobs.maturity_max_days, config.storage.log_expiration_days
+    if oldest >= kept:
+        raise ConfigError(
+            f"{PROJECT_NAMESPACE}:maturityMaxDays ({oldest}) must be less than logExpirationDays ({kept}): "
+            "the quality job judges predictions up to maturityMaxDays old, and the log bucket deletes "
+            "them after logExpirationDays"
         )
 
 

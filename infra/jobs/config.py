@@ -215,7 +215,9 @@ class JobsConfig(Section):
     maturity_max_days: int = Field(
         QualitySettings.default("maturity_max_days"),
         ge=1,
-        json_schema_extra={"accepts": "a whole number of days above maturityMinDays"},
+        json_schema_extra={
+            "accepts": "a whole number of days above maturityMinDays, below logExpirationDays"
+        },
         description="Quality: the oldest prediction judged, in days.",
     )
     min_outcomes: int = Field(

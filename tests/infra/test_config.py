@@ -81,6 +81,10 @@ def test_an_environment_given_without_a_strategy_takes_its_own_default() -> None
             {"logTransitionDays": 90, "logExpirationDays": 30},
             "logExpirationDays must be greater than logTransitionDays",
         ),
+        (
+            {"logTransitionDays": 30, "logExpirationDays": 60, "maturityMaxDays": 60},
+            "ml-deploy:maturityMaxDays (60) must be less than logExpirationDays (60)",
+        ),
         ({"codeRepository": "just-a-name"}, "ml-deploy:codeRepository must be 'owner/name'"),
         ({"gateFloor": 1.5}, "ml-deploy:gateFloor"),
         # Issue 17: ECS's deployment settings (pulumi-aws ecs.Service deploymentConfiguration:
