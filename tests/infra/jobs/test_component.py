@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from infra.config import ConfigError, parse_config
+from ml_deploy_cli.aws.jobs import job_command
 from ml_deploy_dev.autonaming import generated_name
 from ml_deploy_dev.program import (
     ACCOUNT,
@@ -249,7 +250,9 @@ def test_jobs_run_the_jobs_image_privately_on_fargate(dev_program: Program, kind
     definition = dev_program.one(JOB_DEFINITION, f"jobs-{kind}").inputs
     properties = container(dev_program, kind)
     assert definition["platformCapabilities"] == ["FARGATE"]
-    assert properties["command"] == ["python", "-m", f"retrain_job.{kind}"]
+    assert properties["command"] == ["python", "-m", f"retrain_job.{kind}"] == job_command(kind), (
+        "the CLI's run-job --backfill overrides the definition's command with job_command(kind)"
+    )
     assert properties["image"].endswith(f"/{generated_name('images-jobs')}:bootstrap"), (
         f"{kind} does not run the jobs image at the configured tag: {properties['image']}"
     )
