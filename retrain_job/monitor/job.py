@@ -240,7 +240,7 @@ def maybe_retrain(
     """Submit the retrain job when asked to and the cooldown allows; a failed submit is reported."""
     reason = f"drift in {settings.environment}: " + ", ".join(f.name for f in verdict.drifted)
     return publishing.maybe_submit_retrain(
-        clients, settings, enabled=settings.retrain_on_drift, bucket=log_bucket_of(settings),
+        clients, settings, enabled=settings.retrain_on_drift, trigger="drift", bucket=log_bucket_of(settings),
         now=now, run_id=run_id, reason=reason,
     )  # fmt: skip
 

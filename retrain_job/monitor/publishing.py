@@ -13,12 +13,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
 from ml_deploy.layout import DEFAULT_LAYOUT
 from ml_deploy.settings import MonitorSettings, QualitySettings
+
+RetrainTrigger = Literal["drift", "quality"]  # which check asked: it names the retrain job
 
 
 def report_prefixes(settings: MonitorSettings | QualitySettings, *, now: datetime, run_id: str) -> list[str]:
@@ -103,13 +105,15 @@ def maybe_submit_retrain(
     settings: MonitorSettings | QualitySettings,
     *,
     enabled: bool,
+    trigger: RetrainTrigger,
     bucket: str,
     now: datetime,
     run_id: str,
     reason: str,
 ) -> RetrainDecision | None:
     """The retrain job when `enabled` and configured, under the cooldown the drift and quality checks
-    share; a failed submit is reported, not raised, so the run's alert still goes out."""
+    share; a failed submit is reported, not raised, so the run's alert still goes out. `trigger`
+    names the job (`retrain-on-<trigger>-<run>`), so Batch's job list says which check asked."""
     if not (enabled and settings.retrain_job_queue and settings.retrain_job_definition):
         return None
     try:
@@ -124,6 +128,7 @@ def maybe_submit_retrain(
             job_queue=settings.retrain_job_queue,
             job_definition=settings.retrain_job_definition,
             reason=reason,
+            trigger=trigger,
         )
     except ClientError as error:
         return RetrainDecision(False, f"submitting the retrain job failed: {error}", failed=True)
@@ -141,6 +146,7 @@ def submit_retrain(
     job_queue: str,
     job_definition: str,
     reason: str,
+    trigger: RetrainTrigger,
 ) -> RetrainDecision:
     """Submit the retrain job unless one was submitted within `period` or another run holds it."""
     previous = read_cooldown(s3, bucket=bucket, key=cooldown_key)
@@ -157,7 +163,7 @@ def submit_retrain(
         return RetrainDecision(False, "another monitor run claimed the cooldown first")
     try:
         response = batch.submit_job(
-            jobName=f"retrain-on-drift-{run_id}"[:128],
+            jobName=f"retrain-on-{trigger}-{run_id}"[:128],
             jobQueue=job_queue,
             jobDefinition=job_definition,
             parameters={"reason": reason[:1000]},

@@ -247,7 +247,7 @@ def maybe_retrain(
     """Submit the retrain when configured, under the cooldown the drift monitor also holds."""
     reason = f"quality below floor in {settings.environment}: " + ", ".join(v.model_version for v in failing)
     return publishing.maybe_submit_retrain(
-        clients, settings, enabled=settings.retrain_on_quality, bucket=_bucket(settings),
+        clients, settings, enabled=settings.retrain_on_quality, trigger="quality", bucket=_bucket(settings),
         now=now, run_id=run_id, reason=reason,
     )  # fmt: skip
 

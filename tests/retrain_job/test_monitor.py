@@ -68,6 +68,7 @@ def test_drifted_logs_are_detected_alerted_and_retrained(
     )
     jobs = world.retrain_jobs()
     assert len(jobs) == 1, f"expected one retrain job submitted, got {jobs}"
+    assert jobs[0]["jobName"].startswith("retrain-on-drift-"), jobs
     _assert_drift_metrics(world, drifted=len(drifted))
     assert "submitted job" in alerts[0]["Message"], "the alert does not say the retrain was submitted"
 
@@ -131,6 +132,7 @@ def test_a_concurrent_run_holding_the_cooldown_blocks_the_submit(world: World) -
         job_queue=world.env["RETRAIN_JOB_QUEUE"],
         job_definition="retrain",
         reason="test",
+        trigger="drift",
     )
     assert not decision.submitted and "cooldown" in decision.reason, decision
     assert world.retrain_jobs() == []

@@ -136,6 +136,7 @@ def test_outcomes_of_a_changed_world_fall_below_the_floor_alert_and_retrain_once
         and len(alert["Subject"]) <= 100
     )
     assert "roc_auc" in alert["Message"] and len(env.retrain_jobs()) == 1
+    assert env.retrain_jobs()[0]["jobName"].startswith("retrain-on-quality-"), env.retrain_jobs()
     code, out, _ = _run(capsys)
     assert code == 0 and "cooldown" in out and len(env.retrain_jobs()) == 1, "the cooldown holds the second"
 
