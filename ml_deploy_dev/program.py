@@ -202,8 +202,9 @@ def _cyclic_gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while the program registers its resources.
 
     A render allocates enough (futures, tracebacks, Outputs) to trigger full collections, each
-    walking every live object of the process (pulumi_aws alone is ~300k): a third of a render's
-    time. Its cycles are collected on the next collection after it; the render is the same.
+    walking every live object of the process (pulumi_aws alone is ~300k): more than half of a
+    render's time (`bench/render.py`). Its cycles are collected by the next collection after it;
+    the render is the same.
     """
     was_enabled = gc.isenabled()
     gc.disable()
