@@ -60,7 +60,9 @@ def serving_pipeline(
     """A delivery whose first execution (model F) was approved: stage and prod serve F.
 
     Prepared once per xdist worker (a module-scoped one is torn down whenever the worker's next
-    test is in another module). Between scenarios only its tasks, moto_server and the state go on:
+    test is in another module; `--dist loadgroup` could keep the three scenarios on one worker, but
+    groups nothing under pytest 9.2: https://github.com/pytest-dev/pytest-xdist/issues/1386).
+    Between scenarios only its tasks, moto_server and the state go on:
     its runner (threads of this process) runs during a scenario only (`serving`), so no other test
     in the worker sees its calls to AWS."""
     folder = tmp_path_factory.mktemp("serving")
