@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from botocore.client import BaseClient
 
 from ml_deploy_cli.__main__ import build_parser, main
+from tests.cli.account_guard import calls_outside
 from tests.cli.test_failures import closed_port, local_state
-from tests.cli.test_local_backend import REAL_LOOKING
 
 STATE_VARIABLE = "ML_DEPLOY_LOCAL_STATE"
 BUNDLE = "{bundle}"  # replaced by the session's trained bundle
@@ -58,24 +56,10 @@ def test_the_audit_names_every_command() -> None:
 
 @pytest.fixture
 def account_untouched(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
-    for name, value in REAL_LOOKING.items():
-        monkeypatch.setenv(name, value)
-    outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps({"modelBucket": "prod-models", "pipelineName": "prod-pipeline"}))
-    monkeypatch.setenv("ML_DEPLOY_OUTPUTS", str(outputs))
-    reached: list[str] = []
-    make_api_call = BaseClient._make_api_call
-
-    def local_only(client: BaseClient, operation: str, params: Any) -> Any:
-        if urlsplit(client.meta.endpoint_url).hostname != "127.0.0.1":
-            reached.append(
-                f"{client.meta.service_model.service_name}.{operation} at {client.meta.endpoint_url}"
-            )
-            raise AssertionError(f"--local reached an account: {reached[-1]}")
-        return make_api_call(client, operation, params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", local_only)
-    return reached
+    outputs = {"modelBucket": "prod-models", "pipelineName": "prod-pipeline"}
+    return calls_outside(
+        monkeypatch, tmp_path, outputs=outputs, allowed=lambda url: urlsplit(url).hostname == "127.0.0.1"
+    )
 
 
 @pytest.mark.parametrize("command", AUDIT)

@@ -11,10 +11,8 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from botocore.client import BaseClient
 
 from ml_deploy.bundle import read_manifest
 from ml_deploy.layout import DEFAULT_LAYOUT
@@ -22,13 +20,8 @@ from ml_deploy.settings import RetrainSettings, environment
 from ml_deploy_cli.__main__ import main
 from ml_deploy_cli.local.state import STATE_VARIABLE
 from ml_deploy_dev.local_aws import LocalAws, create_bucket, moto_server
+from tests.cli.account_guard import calls_outside
 from tests.cli.test_failures import local_state
-
-REAL_LOOKING = {
-    "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
-    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "AWS_DEFAULT_REGION": "eu-west-1",
-}
 
 
 @pytest.fixture(scope="module")
@@ -40,26 +33,8 @@ def aws() -> Iterator[LocalAws]:
 @pytest.fixture
 def no_real_account(aws: LocalAws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     """Credentials and outputs of a real stack are there; a call anywhere but the stand-in fails."""
-    for name, value in REAL_LOOKING.items():
-        monkeypatch.setenv(name, value)
-    outputs = tmp_path / "outputs.json"
-    outputs.write_text(
-        json.dumps({"modelBucket": "prod-models", "modelKey": "bundles/current/model-bundle.zip"})
-    )
-    monkeypatch.setenv("ML_DEPLOY_OUTPUTS", str(outputs))
-    reached: list[str] = []
-    make_api_call = BaseClient._make_api_call
-
-    def only_the_stand_in(client: BaseClient, operation: str, params: Any) -> Any:
-        if client.meta.endpoint_url != aws.endpoint:
-            reached.append(
-                f"{client.meta.service_model.service_name}.{operation} at {client.meta.endpoint_url}"
-            )
-            raise AssertionError(f"--local reached a real account: {reached[-1]}")
-        return make_api_call(client, operation, params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", only_the_stand_in)
-    return reached
+    outputs = {"modelBucket": "prod-models", "modelKey": "bundles/current/model-bundle.zip"}
+    return calls_outside(monkeypatch, tmp_path, outputs=outputs, allowed=lambda url: url == aws.endpoint)
 
 
 @pytest.fixture
