@@ -152,9 +152,16 @@ def hook_statements(inputs: HookInputs, *, log_group: aws.cloudwatch.LogGroup) -
             "Resource": inputs.key.arn,
             "Condition": via_s3,
         },
+        *_vpc_access_statements(region=region.region, account=identity.account_id),
+    ]
+
+
+def _vpc_access_statements(*, region: pulumi.Input[str], account: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """What AWSLambdaVPCAccessExecutionRole grants, scoped as far as AWS allows: a Lambda in a VPC
+    creates and deletes its own network interfaces."""
+    return [
         {
-            # The AWSLambdaVPCAccessExecutionRole actions. Describe* have no resource type: AWS
-            # authorizes them on "*" only.
+            # Describe* have no resource type: AWS authorizes them on "*" only.
             "Sid": "DescribeNetworkForVpcAccess",
             "Effect": "Allow",
             "Action": ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
@@ -171,7 +178,7 @@ def hook_statements(inputs: HookInputs, *, log_group: aws.cloudwatch.LogGroup) -
                 "ec2:AssignPrivateIpAddresses",
                 "ec2:UnassignPrivateIpAddresses",
             ],
-            "Resource": pulumi.Output.concat("arn:aws:ec2:", region.region, ":", identity.account_id, ":*"),
+            "Resource": pulumi.Output.concat("arn:aws:ec2:", region, ":", account, ":*"),
         },
     ]
 
