@@ -1,11 +1,13 @@
 """The stack's buckets: models, training data, prediction logs, pipeline artifacts, LB access logs.
 
 Every bucket is private (public access blocked, ownership enforced), encrypted by default,
-TLS-only by policy, and has lifecycle rules so nothing grows forever.
+TLS-only by policy, and has lifecycle rules so nothing grows forever: `private_bucket` makes each,
+these five and the WAF's log bucket (`serving/edge.py`) alike.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +33,6 @@ class _BucketSpec:
     # S3-managed keys where the writer cannot use KMS (ALB access logs).
     sse_s3_only: bool = False
     lifecycle: list[aws.s3.BucketLifecycleConfigurationRuleArgs] = field(default_factory=list)
-    extra_statements: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Buckets(pulumi.ComponentResource):
@@ -77,71 +78,104 @@ class Buckets(pulumi.ComponentResource):
         )
 
     def _bucket(self, spec: _BucketSpec, *, delivery_from_load_balancers: bool = False) -> aws.s3.Bucket:
-        name = f"{self._name}-{spec.purpose}"
-        child = pulumi.ResourceOptions(parent=self)
-        bucket = aws.s3.Bucket(name, force_destroy=self._config.force_destroy, opts=child)
-        aws.s3.BucketOwnershipControls(
-            name,
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        access_block = aws.s3.BucketPublicAccessBlock(
-            name,
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            name, bucket=bucket.id, rules=[self._encryption_rule(spec)], opts=child
-        )
-        if spec.versioned:
-            aws.s3.BucketVersioning(
-                name,
-                bucket=bucket.id,
-                versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-                opts=child,
-            )
-        if spec.eventbridge:
-            # S3 -> EventBridge "Object Created" events: how a bundle upload starts the pipeline.
-            aws.s3.BucketNotification(name, bucket=bucket.id, eventbridge=True, opts=child)
-        aws.s3.BucketLifecycleConfiguration(name, bucket=bucket.id, rules=spec.lifecycle, opts=child)
-
-        statements = [deny_insecure_transport(bucket.arn)]
-        if delivery_from_load_balancers:
-            statements.append(_load_balancer_log_delivery(bucket, parent=self))
-        self._policies[spec.purpose] = aws.s3.BucketPolicy(
-            name,
-            bucket=bucket.id,
-            policy=policy(*statements),
-            # A policy put before the public access block could be judged "public" and refused.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[access_block]),
+        bucket, self._policies[spec.purpose] = private_bucket(
+            f"{self._name}-{spec.purpose}",
+            parent=self,
+            force_destroy=self._config.force_destroy,
+            encryption=self._encryption_rule(spec),
+            lifecycle=spec.lifecycle,
+            versioned=spec.versioned,
+            eventbridge=spec.eventbridge,
+            statements=(
+                (lambda bucket: [_load_balancer_log_delivery(bucket, parent=self)])
+                if delivery_from_load_balancers
+                else None
+            ),
         )
         return bucket
 
     def _encryption_rule(self, spec: _BucketSpec) -> aws.s3.BucketServerSideEncryptionConfigurationRuleArgs:
         if spec.sse_s3_only or self._config.bucket_encryption == "sse-s3":
-            default = (
-                aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"
-                )
-            )
-            return aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=default
-            )
-        default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-            sse_algorithm="aws:kms", kms_master_key_id=self._key.arn
-        )
-        # Bucket keys cut KMS request costs for the high-volume prediction logs.
-        return aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-            apply_server_side_encryption_by_default=default, bucket_key_enabled=True
-        )
+            return sse_s3_rule()
+        return _stack_key_rule(self._key)
 
 
-def _rule(rule_id: str, *, prefix: str = "", **settings: Any) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+def private_bucket(
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    force_destroy: bool,
+    encryption: aws.s3.BucketServerSideEncryptionConfigurationRuleArgs,
+    lifecycle: Sequence[aws.s3.BucketLifecycleConfigurationRuleArgs],
+    bucket_prefix: str | None = None,
+    versioned: bool = False,
+    eventbridge: bool = False,
+    statements: Callable[[aws.s3.Bucket], list[dict[str, Any]]] | None = None,
+) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
+    """A bucket as every bucket of the stack is made: owner-enforced, no public access, encrypted by
+    default, with its lifecycle, and a policy denying plain HTTP plus `statements(bucket)`."""
+    child = pulumi.ResourceOptions(parent=parent)
+    bucket = aws.s3.Bucket(name, bucket_prefix=bucket_prefix, force_destroy=force_destroy, opts=child)
+    aws.s3.BucketOwnershipControls(
+        name,
+        bucket=bucket.id,
+        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+        opts=child,
+    )
+    access_block = aws.s3.BucketPublicAccessBlock(
+        name,
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=child,
+    )
+    aws.s3.BucketServerSideEncryptionConfiguration(name, bucket=bucket.id, rules=[encryption], opts=child)
+    if versioned:
+        aws.s3.BucketVersioning(
+            name,
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=child,
+        )
+    if eventbridge:
+        # S3 -> EventBridge "Object Created" events: how a bundle upload starts the pipeline.
+        aws.s3.BucketNotification(name, bucket=bucket.id, eventbridge=True, opts=child)
+    aws.s3.BucketLifecycleConfiguration(name, bucket=bucket.id, rules=list(lifecycle), opts=child)
+    bucket_policy = aws.s3.BucketPolicy(
+        name,
+        bucket=bucket.id,
+        policy=policy(deny_insecure_transport(bucket.arn), *(statements(bucket) if statements else [])),
+        # A policy put before the public access block could be judged "public" and refused.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[access_block]),
+    )
+    return bucket, bucket_policy
+
+
+def sse_s3_rule() -> aws.s3.BucketServerSideEncryptionConfigurationRuleArgs:
+    """S3-managed keys: for the buckets AWS services write to without a grant on the stack's key."""
+    default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+        sse_algorithm="AES256"
+    )
+    return aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+        apply_server_side_encryption_by_default=default
+    )
+
+
+def _stack_key_rule(key: aws.kms.Key) -> aws.s3.BucketServerSideEncryptionConfigurationRuleArgs:
+    default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+        sse_algorithm="aws:kms", kms_master_key_id=key.arn
+    )
+    # Bucket keys cut KMS request costs for the high-volume prediction logs.
+    return aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+        apply_server_side_encryption_by_default=default, bucket_key_enabled=True
+    )
+
+
+def lifecycle_rule(
+    rule_id: str, *, prefix: str = "", **settings: Any
+) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
     """An enabled lifecycle rule over the bucket, or over the objects under `prefix`."""
     return aws.s3.BucketLifecycleConfigurationRuleArgs(
         id=rule_id,
@@ -152,7 +186,7 @@ def _rule(rule_id: str, *, prefix: str = "", **settings: Any) -> aws.s3.BucketLi
 
 
 def _abort_incomplete_uploads() -> aws.s3.BucketLifecycleConfigurationRuleArgs:
-    return _rule(
+    return lifecycle_rule(
         "abort-incomplete-multipart-uploads",
         abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
             days_after_initiation=7
@@ -192,7 +226,7 @@ def bucket_specs(config: StorageConfig) -> dict[str, _BucketSpec]:
             versioned=True,
             eventbridge=True,
             lifecycle=[
-                _rule(
+                lifecycle_rule(
                     "expire-replaced-bundle-versions",
                     noncurrent_version_expiration=noncurrent(
                         noncurrent_days=config.noncurrent_version_days, newer_noncurrent_versions=10
@@ -205,7 +239,7 @@ def bucket_specs(config: StorageConfig) -> dict[str, _BucketSpec]:
             purpose="training-data",
             versioned=True,
             lifecycle=[
-                _rule(
+                lifecycle_rule(
                     "expire-replaced-data-versions",
                     noncurrent_version_expiration=noncurrent(noncurrent_days=config.noncurrent_version_days),
                 ),
@@ -215,7 +249,7 @@ def bucket_specs(config: StorageConfig) -> dict[str, _BucketSpec]:
         _BucketSpec(
             purpose="prediction-logs",
             lifecycle=[
-                _rule(
+                lifecycle_rule(
                     "tier-then-expire-prediction-logs",
                     transitions=[
                         aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
@@ -226,7 +260,7 @@ def bucket_specs(config: StorageConfig) -> dict[str, _BucketSpec]:
                 ),
                 # Query results are a cache of answers, not data: a week. Where two expiration rules
                 # cover an object, S3 applies the shorter one.
-                _rule(
+                lifecycle_rule(
                     "expire-query-results",
                     prefix=config.layout.query_results_prefix,
                     expiration=expire(days=QUERY_RESULT_DAYS),
@@ -237,7 +271,7 @@ def bucket_specs(config: StorageConfig) -> dict[str, _BucketSpec]:
         _BucketSpec(
             purpose="artifacts",
             lifecycle=[
-                _rule(
+                lifecycle_rule(
                     "expire-old-pipeline-artifacts", expiration=expire(days=config.artifact_expiration_days)
                 ),
                 _abort_incomplete_uploads(),
@@ -246,7 +280,9 @@ def bucket_specs(config: StorageConfig) -> dict[str, _BucketSpec]:
         _BucketSpec(
             purpose="access-logs",
             sse_s3_only=True,
-            lifecycle=[_rule("expire-access-logs", expiration=expire(days=config.log_expiration_days))],
+            lifecycle=[
+                lifecycle_rule("expire-access-logs", expiration=expire(days=config.log_expiration_days))
+            ],
         ),
     ]
     return {spec.purpose: spec for spec in specs}

@@ -23,9 +23,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.iam import deny_insecure_transport, policy
 from infra.serving.config import ServingConfig
 from infra.serving.edge_checks import ca_bundle_path
+from infra.storage import lifecycle_rule, private_bucket, sse_s3_rule
 
 # Where the stack keeps the uploaded CA bundle in the (versioned) model bucket.
 CA_BUNDLE_KEY = "trust-store/client-ca-bundle.pem"
@@ -202,57 +202,19 @@ def _waf_log_bucket(
     The stack's log bucket cannot take WAF logs: its name is not WAF's prefix. SSE-S3 as for the
     ALB access logs, so delivery needs no grant on the stack's key.
     """
-    child = pulumi.ResourceOptions(parent=parent)
-    bucket = aws.s3.Bucket(
-        f"{name}-waf-logs", bucket_prefix=WAF_LOG_BUCKET_PREFIX, force_destroy=force_destroy, opts=child
-    )
-    aws.s3.BucketOwnershipControls(
+    bucket, _ = private_bucket(
         f"{name}-waf-logs",
-        bucket=bucket.id,
-        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-        opts=child,
-    )
-    access_block = aws.s3.BucketPublicAccessBlock(
-        f"{name}-waf-logs",
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=child,
-    )
-    default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-        sse_algorithm="AES256"
-    )
-    aws.s3.BucketServerSideEncryptionConfiguration(
-        f"{name}-waf-logs",
-        bucket=bucket.id,
-        rules=[
-            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=default
-            )
-        ],
-        opts=child,
-    )
-    aws.s3.BucketLifecycleConfiguration(
-        f"{name}-waf-logs",
-        bucket=bucket.id,
-        rules=[
-            aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="expire-waf-logs",
-                status="Enabled",
-                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+        parent=parent,
+        force_destroy=force_destroy,
+        bucket_prefix=WAF_LOG_BUCKET_PREFIX,
+        encryption=sse_s3_rule(),
+        lifecycle=[
+            lifecycle_rule(
+                "expire-waf-logs",
                 expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=retention_days),
             )
         ],
-        opts=child,
-    )
-    aws.s3.BucketPolicy(
-        f"{name}-waf-logs",
-        bucket=bucket.id,
-        policy=policy(deny_insecure_transport(bucket.arn), *_log_delivery(bucket, parent=parent)),
-        # A policy put before the public access block could be judged "public" and refused.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[access_block]),
+        statements=lambda bucket: _log_delivery(bucket, parent=parent),
     )
     return bucket
 
