@@ -253,21 +253,25 @@ def never_healthy_alarm(group: GroupAlarms) -> aws.cloudwatch.MetricAlarm:
 
 
 def service_alarms(
-    name: str,
-    *,
-    metrics: EnvironmentMetrics,
-    config: ServingConfig,
-    topic_arn: pulumi.Output[str],
-    parent: pulumi.Resource,
+    name: str, *, metrics: EnvironmentMetrics, topic_arn: pulumi.Output[str], parent: pulumi.Resource
 ) -> list[aws.cloudwatch.MetricAlarm]:
     """Unhealthy targets and missing tasks, each to the alerts topic on ALARM and OK."""
-    env = metrics.environment
-    # Either group may hold the running revision (or both, mid-deployment): count both.
-    unhealthy = _alarm(
+    return [
+        _unhealthy_hosts_alarm(name, metrics=metrics, topic_arn=topic_arn, parent=parent),
+        _tasks_below_desired_alarm(name, metrics=metrics, topic_arn=topic_arn, parent=parent),
+    ]
+
+
+def _unhealthy_hosts_alarm(
+    name: str, *, metrics: EnvironmentMetrics, topic_arn: pulumi.Output[str], parent: pulumi.Resource
+) -> aws.cloudwatch.MetricAlarm:
+    """A task failing /ready for three minutes. Either target group may hold the running revision
+    (or both, mid-deployment): both are counted."""
+    return _alarm(
         f"{name}-unhealthy-hosts",
         topic_arn=topic_arn,
         parent=parent,
-        alarm_description=f"{env}: a task fails the load balancer's /ready check",
+        alarm_description=f"{metrics.environment}: a task fails the load balancer's /ready check",
         threshold=0,
         evaluation_periods=3,
         datapoints_to_alarm=3,
@@ -286,12 +290,17 @@ def service_alarms(
         ]
         + [_expression("unhealthy", "FILL(primary, 0) + FILL(alternate, 0)", "unhealthy tasks")],
     )
-    # Running below desired for five minutes: tasks crash, cannot pull, or cannot be placed.
-    missing_tasks = _alarm(
+
+
+def _tasks_below_desired_alarm(
+    name: str, *, metrics: EnvironmentMetrics, topic_arn: pulumi.Output[str], parent: pulumi.Resource
+) -> aws.cloudwatch.MetricAlarm:
+    """Running below desired for five minutes: tasks crash, cannot pull, or cannot be placed."""
+    return _alarm(
         f"{name}-tasks-below-desired",
         topic_arn=topic_arn,
         parent=parent,
-        alarm_description=f"{env}: fewer tasks running than desired",
+        alarm_description=f"{metrics.environment}: fewer tasks running than desired",
         threshold=0,
         evaluation_periods=5,
         datapoints_to_alarm=5,
@@ -313,4 +322,3 @@ def service_alarms(
             _expression("missing", "desired - running", "tasks missing"),
         ],
     )
-    return [unhealthy, missing_tasks]

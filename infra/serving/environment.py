@@ -190,7 +190,6 @@ class ServiceEnvironment(pulumi.ComponentResource):
         service_alarms(
             name,
             metrics=self.metrics,
-            config=platform.config,
             topic_arn=platform.alerts_topic.arn,
             parent=self,
         )
