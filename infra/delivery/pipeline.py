@@ -115,19 +115,7 @@ class Pipeline(pulumi.ComponentResource):
             name,
             physical_name=physical_name,
             role=role,
-            stages=[
-                source_stage(
-                    args.config,
-                    connection_arn=self.connection_arn,
-                    model_bucket=args.buckets.models,
-                    model_key=args.layout.model_key,
-                ),
-                build_stage(build.project),
-                deploy_stage("DeployStage", deploys["stage"], args.stage),
-                approval_stage(approval_topic, args.stage),
-                deploy_stage("DeployProd", deploys["prod"], args.prod),
-                promote_jobs_stage(promote.project),
-            ],
+            stages=self._stages(build=build, promote=promote, deploys=deploys, approval_topic=approval_topic),
             # The role must be able to act before the first execution starts.
             depends_on=[role_policy],
         )
@@ -146,6 +134,30 @@ class Pipeline(pulumi.ComponentResource):
                 "connection_needs_handshake": self.connection_needs_handshake,
             }
         )
+
+    def _stages(
+        self,
+        *,
+        build: BuildProject,
+        promote: PromoteProject,
+        deploys: dict[str, aws.codebuild.Project],
+        approval_topic: aws.sns.Topic,
+    ) -> list[aws.codepipeline.PipelineStageArgs]:
+        """Source, Build, DeployStage, Approve, DeployProd, PromoteJobs: the order every change takes."""
+        args = self._args
+        return [
+            source_stage(
+                args.config,
+                connection_arn=self.connection_arn,
+                model_bucket=args.buckets.models,
+                model_key=args.layout.model_key,
+            ),
+            build_stage(build.project),
+            deploy_stage("DeployStage", deploys["stage"], args.stage),
+            approval_stage(approval_topic, args.stage),
+            deploy_stage("DeployProd", deploys["prod"], args.prod),
+            promote_jobs_stage(promote.project),
+        ]
 
     def _pipeline(
         self,
